@@ -1,0 +1,249 @@
+// Refresh-token grant throughput, side by side in one run:
+//   1. bare oidc-provider (in-memory adapter, static client and account): the baseline;
+//   2. Tessera (SQLite) without hooks;
+//   3. Tessera (SQLite) with a sync before_id_token claims hook.
+// Each target runs as its own server process (as deployed); this process is the load generator.
+// Each target gets the same closed-loop load: CONCURRENCY clients POSTing refresh grants for
+// DURATION_MS after a warm-up; we count completed 200s and record latencies.
+//
+//   node --no-node-snapshot bench/refresh.ts [durationMs] [concurrency]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BARE_CLIENT } from './bare-provider-client.ts';
+import { Browser } from '../test/support/browser.ts';
+import { freePort } from '../test/support/server.ts';
+
+export interface ThroughputResult {
+  target: string;
+  requests: number;
+  per_second: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+const CALLBACK = 'http://rp.bench/callback';
+const ADMIN_KEY = 'bench-admin-key-0123456789';
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 100) / 100;
+}
+
+/** Closed-loop load: `concurrency` connections send refresh grants back to back for `durationMs`. */
+async function load(target: string, tokenUrl: string, clientId: string, secret: string, refreshToken: string, durationMs: number, concurrency: number): Promise<ThroughputResult> {
+  const auth = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString();
+  const once = async () => {
+    const response = await fetch(tokenUrl, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const json = await response.json() as { id_token?: string };
+    return response.status === 200 && Boolean(json.id_token);
+  };
+  // Warm-up: JIT, connection pool, caches.
+  for (let i = 0; i < 20; i += 1) if (!(await once())) throw new Error(`${target}: refresh grant failed during warm-up`);
+  if (LOAD_GENERATOR === 'wrk') return wrkLoad(target, tokenUrl, auth, body, durationMs, concurrency);
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + durationMs;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      if (await once()) latencies.push(performance.now() - t);
+      else errors += 1;
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { target, requests: latencies.length, per_second: Math.round(latencies.length / elapsed), p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99), errors };
+}
+
+/**
+ * The load generator: wrk (C, from Debian's packages) when installed, so the 2-core box spends its
+ * CPU on the server rather than on the client; Node's fetch otherwise. BENCH_LOADGEN=node forces fetch.
+ */
+const LOAD_GENERATOR: 'wrk' | 'node' = process.env.BENCH_LOADGEN !== 'node' && spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : 'node';
+
+function wrkLoad(target: string, url: string, auth: string, body: string, durationMs: number, concurrency: number): ThroughputResult {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-wrk-'));
+  const script = join(dir, 'refresh.lua');
+  writeFileSync(script, [
+    'wrk.method = "POST"',
+    `wrk.body = "${body}"`,
+    'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
+    `wrk.headers["Authorization"] = "${auth}"`,
+    'done = function(summary, latency, requests)',
+    '  local e = summary.errors',
+    '  io.write(string.format("RESULT %d %d %d %f %f\\n", summary.requests, e.status + e.connect + e.read + e.write + e.timeout, summary.duration, latency:percentile(50), latency:percentile(99)))',
+    'end',
+  ].join('\n'));
+  try {
+    const run = spawnSync('wrk', ['-t1', `-c${concurrency}`, `-d${Math.round(durationMs / 1000)}s`, '-s', script, url], { encoding: 'utf8' });
+    const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) throw new Error(`wrk gave no result: ${run.stdout} ${run.stderr}`);
+    const [requests, errors, durationUs, p50Us, p99Us] = line.split(' ').slice(1).map(Number) as [number, number, number, number, number];
+    const ok = requests - errors;
+    return { target, requests: ok, per_second: Math.round(ok / (durationUs / 1e6)), p50_ms: Math.round(p50Us / 10) / 100, p99_ms: Math.round(p99Us / 10) / 100, errors };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Drives the hosted pages (Tessera) or the dev interactions (bare provider) to a code. */
+async function codeThroughPages(issuer: string, clientId: string, fill: (browser: Browser, page: Awaited<ReturnType<Browser['get']>>) => Promise<Awaited<ReturnType<Browser['get']>>>): Promise<string> {
+  const browser = new Browser(issuer);
+  const auth = new URL(`${issuer}/auth`);
+  for (const [k, v] of Object.entries({ client_id: clientId, response_type: 'code', scope: 'openid email offline_access', prompt: 'consent', redirect_uri: CALLBACK })) auth.searchParams.set(k, v);
+  let page = await browser.get(auth.toString());
+  page = await fill(browser, page);
+  if (!page.redirectedTo?.startsWith(CALLBACK)) throw new Error(`login did not reach the callback: ${page.status} ${page.html.slice(0, 300)}`);
+  const code = new URL(page.redirectedTo).searchParams.get('code');
+  if (!code) throw new Error(`no code: ${page.redirectedTo}`);
+  return code;
+}
+
+async function exchange(issuer: string, clientId: string, secret: string, code: string): Promise<string> {
+  const response = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK }).toString(),
+  });
+  const json = await response.json() as { refresh_token?: string };
+  if (!json.refresh_token) throw new Error(`no refresh token: ${JSON.stringify(json)}`);
+  return json.refresh_token;
+}
+
+/** Starts a server process and waits until it answers. */
+async function spawnServer(args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
+  // BENCH_PROFILE=dir writes a CPU profile of each server process there (read it in Chrome DevTools).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, ['--no-node-snapshot', ...profile, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(readyUrl)).ok) return child;
+    } catch { /* not up yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${args.join(' ')} did not start`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** A target ready to be loaded: a running server and a refresh token for its client. */
+interface Target {
+  label: string;
+  tokenUrl: string;
+  clientId: string;
+  secret: string;
+  refreshToken: string;
+  stop(): Promise<void>;
+}
+
+async function bareProvider(): Promise<Target> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const child = await spawnServer([join(BENCH_DIR, 'bare-provider.ts')], { PORT: String(port), CALLBACK }, `${issuer}/.well-known/openid-configuration`);
+  const code = await codeThroughPages(issuer, BARE_CLIENT.client_id, async (browser, page) => {
+    let current = await browser.submit(page, { login: 'ada', password: 'x' });
+    while (!current.redirectedTo && current.doc.querySelector('form')) current = await browser.submit(current);
+    return current;
+  });
+  const refreshToken = await exchange(issuer, BARE_CLIENT.client_id, BARE_CLIENT.client_secret, code);
+  return { label: 'bare oidc-provider (memory)', tokenUrl: `${issuer}/token`, clientId: BARE_CLIENT.client_id, secret: BARE_CLIENT.client_secret, refreshToken, stop: () => stop(child) };
+}
+
+export async function tessera(withHook: boolean): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = await spawnServer([join(BENCH_DIR, '..', 'src', 'main.ts')], {
+    PORT: String(port), HOST: '127.0.0.1', ISSUER: url, DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
+    ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent',
+  }, `${url}/health`);
+  const admin = async (path: string, body: unknown) => {
+    const response = await fetch(`${url}/admin/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = await response.json() as Record<string, string>;
+    if (response.status !== 201) throw new Error(`${path}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const app = await admin('/applications', { name: 'Bench', redirect_uris: [CALLBACK] });
+  await admin('/users', { email: 'ada@example.com', password: 'correct horse battery', email_verified: true });
+  if (withHook) {
+    await admin('/hooks', {
+      name: 'tier claim', event: 'before_id_token', mode: 'sync',
+      code: "export default async function (event, api) {\n  api.idToken.setClaim('tier', event.user.email.endsWith('@example.com') ? 'gold' : 'basic');\n}",
+    });
+  }
+  const code = await codeThroughPages(url, app.client_id!, async (browser, page) => {
+    const password = await browser.submit(page, { identifier: 'ada@example.com' });
+    return browser.submit(password, { password: 'correct horse battery' });
+  });
+  const refreshToken = await exchange(url, app.client_id!, app.client_secret!, code);
+  return {
+    label: withHook ? 'Tessera, SQLite, before_id_token claims hook' : 'Tessera, SQLite, no hooks',
+    tokenUrl: `${url}/token`, clientId: app.client_id!, secret: app.client_secret!, refreshToken,
+    async stop() {
+      await stop(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const loadGenerator = (): string => LOAD_GENERATOR;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * All targets run at once (idle between their turns); the load visits them in rotating order for
+ * `rounds` rounds of `durationMs / rounds` each, so a drift in the machine's speed (a shared VM)
+ * falls on every target alike. Per target: the median of its rounds.
+ */
+export async function measureRefreshThroughput(durationMs = 10_000, concurrency = 8, rounds = 5): Promise<{ results: ThroughputResult[]; hookRatio: number }> {
+  const targets: Target[] = [];
+  try {
+    targets.push(await bareProvider(), await tessera(false), await tessera(true));
+    const runs: ThroughputResult[][] = targets.map(() => []);
+    const slice = Math.max(2000, Math.round(durationMs / rounds));
+    for (let round = 0; round < rounds; round += 1) {
+      for (let k = 0; k < targets.length; k += 1) {
+        const i = (round + k) % targets.length;
+        const t = targets[i]!;
+        runs[i]!.push(await load(t.label, t.tokenUrl, t.clientId, t.secret, t.refreshToken, slice, concurrency));
+      }
+    }
+    const results = runs.map((rs, i) => ({
+      target: targets[i]!.label,
+      requests: rs.reduce((sum, r) => sum + r.requests, 0),
+      per_second: Math.round(median(rs.map((r) => r.per_second))),
+      p50_ms: Math.round(median(rs.map((r) => r.p50_ms)) * 100) / 100,
+      p99_ms: Math.round(median(rs.map((r) => r.p99_ms)) * 100) / 100,
+      errors: rs.reduce((sum, r) => sum + r.errors, 0),
+    }));
+    // The ratio per round (the two Tessera targets ran back to back), then its median.
+    const hookRatio = median(runs[2]!.map((r, round) => r.per_second / runs[1]![round]!.per_second));
+    return { results, hookRatio };
+  } finally {
+    for (const t of targets) await t.stop();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { results, hookRatio } = await measureRefreshThroughput(Number(process.argv[2] ?? 10_000), Number(process.argv[3] ?? 8));
+  console.table(results);
+  console.log(`with the claims hook: ${Math.round(hookRatio * 100)}% of the throughput without hooks (median of the rounds; target >= 85%)`);
+}

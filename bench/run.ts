@@ -1,0 +1,23 @@
+// npm run bench: every benchmark, side by side in one run, printed as tables.
+//   BENCH_DURATION_MS (default 10000) sets each throughput run's length.
+import { cpus } from 'node:os';
+import { measureHookOverhead } from './hooks-overhead.ts';
+import { loadGenerator, measureRefreshThroughput } from './refresh.ts';
+import { measureWebhooks, printWebhookTable } from './webhooks.ts';
+
+const duration = Number(process.env.BENCH_DURATION_MS ?? 10_000);
+console.log(`Tessera benchmarks: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`);
+
+console.log('1. Hook sandbox: warm overhead of a trivial sync hook (fresh context per run)');
+const overhead = [await measureHookOverhead(2000, 'paced'), await measureHookOverhead(2000, 'back-to-back')];
+console.table(overhead);
+console.log('   targets: p50 <= 1 ms, p99 <= 5 ms\n');
+
+console.log(`2. Refresh-token grant throughput, ${duration / 1000} s per target in 5 interleaved rounds, 8 concurrent clients (${loadGenerator()})`);
+const refresh = await measureRefreshThroughput(duration, 8, 5);
+console.table(refresh.results);
+console.log(`   with the claims hook: ${Math.round(refresh.hookRatio * 100)}% of the throughput without hooks (median of the rounds; target >= 85%)\n`);
+
+console.log('3. Webhooks on SQLite: change → delivery to a fast local receiver');
+printWebhookTable(await measureWebhooks(1000, 5, 10_000));
+console.log('   targets: >= 1000 events/s delivered, p99 change → delivery < 250 ms');

@@ -1,0 +1,306 @@
+// Generated from src/hooks/catalog.ts by `npm run gen:hooks`. Do not edit by hand.
+
+/* Types for hook authors: `/// <reference path="types.d.ts" />` or copy next to your hook. */
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export type EventName =
+  | 'before_registration'
+  | 'before_progressive_profiling'
+  | 'after_registration'
+  | 'after_account_activation'
+  | 'after_identification'
+  | 'at_failed_identification'
+  | 'before_password_validation'
+  | 'at_failed_authentication'
+  | 'before_mfa_send'
+  | 'after_mfa_send'
+  | 'after_mfa_change'
+  | 'before_password_reset'
+  | 'after_password_reset'
+  | 'after_username_request'
+  | 'after_login'
+  | 'after_external_login'
+  | 'before_id_token'
+  | 'after_consent_update'
+  | 'after_account_disabled'
+  | 'after_account_deleted';
+
+export interface User {
+  id: string;
+  email: string;
+  username: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  phone_number: string | null;
+  email_verified: boolean;
+  phone_number_verified: boolean;
+  status: 'active' | 'pending' | 'disabled';
+  attributes: Record<string, Json>;
+  metadata: Record<string, Json>;
+  login_count: number;
+  last_login_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NewUser {
+  email: string;
+  username?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  phone_number?: string | null;
+  attributes: Record<string, Json>;
+  metadata: Record<string, Json>;
+}
+
+interface EventBase {
+  id: string; // stable across retries: use it to make side effects idempotent
+  type: EventName;
+  hook: { id: string, name: string };
+  application: { client_id: string, name: string } | null;
+  request: { ip: string | null, user_agent: string | null, locale: string | null };
+  secrets: Record<string, string>;
+  created_at: string;
+}
+
+/** When: the registration form was submitted, before the user exists. Sync or async. */
+export interface BeforeRegistrationEvent extends EventBase {
+  type: 'before_registration';
+  user: NewUser;
+}
+export type BeforeRegistrationApi = {
+  deny(message: string): void;
+  user: {
+    setAttribute(key: string, value: Json): void;
+    setMetadata(key: string, value: Json): void;
+  };
+};
+
+/** When: after the first registration step (flow "registration") and after authentication before login completes (flow "login"). Sync or async. */
+export interface BeforeProgressiveProfilingEvent extends EventBase {
+  type: 'before_progressive_profiling';
+  user: User;
+  flow: "registration" | "login";
+  consents: Record<string, boolean>;
+}
+export type BeforeProgressiveProfilingApi = {
+  form: {
+    requireFields(fields: Array<{name: string, label: string, type?: "text"|"email"|"tel"|"number"|"date"|"checkbox", required?: boolean}>): void;
+    requireConsents(consents: Array<{key: string, label: string, required?: boolean}>): void;
+  };
+};
+
+/** When: the user was created. Sync or async. */
+export interface AfterRegistrationEvent extends EventBase {
+  type: 'after_registration';
+  user: User;
+}
+export type AfterRegistrationApi = {
+  user: {
+    setMetadata(key: string, value: Json): void;
+  };
+};
+
+/** When: the activation link was opened and the email verified. Async only. */
+export interface AfterAccountActivationEvent extends EventBase {
+  type: 'after_account_activation';
+  user: User;
+}
+export type AfterAccountActivationApi = {};
+
+/** When: an identifier matched a user, before any factor. Sync or async. */
+export interface AfterIdentificationEvent extends EventBase {
+  type: 'after_identification';
+  user: User;
+  identifier: string;
+}
+export type AfterIdentificationApi = {
+  deny(message: string): void;
+  mfa: {
+    require(): void;
+    skip(): void;
+  };
+};
+
+/** When: the identifier matches no user (lazy migration starts here). Sync or async. */
+export interface AtFailedIdentificationEvent extends EventBase {
+  type: 'at_failed_identification';
+  user: null;
+  identifier: string;
+}
+export type AtFailedIdentificationApi = {
+  migration: {
+    createUser(user: {email: string, username?: string, given_name?: string, family_name?: string, attributes?: object}): void;
+  };
+};
+
+/** When: a password was given for a user created by migration, which has no local password yet. Sync or async. */
+export interface BeforePasswordValidationEvent extends EventBase {
+  type: 'before_password_validation';
+  user: User;
+  password: string;
+}
+export type BeforePasswordValidationApi = {
+  password: {
+    accept(): void;
+    reject(message?: string): void;
+  };
+};
+
+/** When: any failed login or registration. Sync or async. */
+export interface AtFailedAuthenticationEvent extends EventBase {
+  type: 'at_failed_authentication';
+  user: User | null;
+  identifier: string | null;
+  reason: "invalid_credentials" | "throttled" | "denied" | "not_activated" | "disabled" | "registration_failed";
+}
+export type AtFailedAuthenticationApi = {
+  error: {
+    setMessage(message: string): void;
+  };
+  redirect(url: string): void;
+};
+
+/** When: before a one-time code goes out by email or SMS. Sync or async. */
+export interface BeforeMfaSendEvent extends EventBase {
+  type: 'before_mfa_send';
+  user: User;
+  channel: "email" | "sms";
+  to: string;
+}
+export type BeforeMfaSendApi = {
+  deny(message: string): void;
+};
+
+/** When: the one-time code was verified. Async only. */
+export interface AfterMfaSendEvent extends EventBase {
+  type: 'after_mfa_send';
+  user: User;
+  channel: "email" | "sms" | "totp" | "recovery_code";
+}
+export type AfterMfaSendApi = {};
+
+/** When: a factor was enrolled or removed. Async only. */
+export interface AfterMfaChangeEvent extends EventBase {
+  type: 'after_mfa_change';
+  user: User;
+  change: "enrolled" | "removed";
+  factor: { id: string, type: string };
+}
+export type AfterMfaChangeApi = {};
+
+/** When: a reset was requested, before the mail goes out. Sync or async. */
+export interface BeforePasswordResetEvent extends EventBase {
+  type: 'before_password_reset';
+  user: User;
+}
+export type BeforePasswordResetApi = {
+  deny(message: string): void;
+};
+
+/** When: the new password was set. Async only. */
+export interface AfterPasswordResetEvent extends EventBase {
+  type: 'after_password_reset';
+  user: User;
+}
+export type AfterPasswordResetApi = {};
+
+/** When: the forgot-username mail went out. Async only. */
+export interface AfterUsernameRequestEvent extends EventBase {
+  type: 'after_username_request';
+  user: User;
+}
+export type AfterUsernameRequestApi = {};
+
+/** When: login completed, before the user returns to the application. Sync or async. */
+export interface AfterLoginEvent extends EventBase {
+  type: 'after_login';
+  user: User;
+}
+export type AfterLoginApi = {
+  deny(message: string): void;
+  user: {
+    setMetadata(key: string, value: Json): void;
+  };
+};
+
+/** When: login through an upstream identity provider completed. Sync or async. */
+export interface AfterExternalLoginEvent extends EventBase {
+  type: 'after_external_login';
+  user: User;
+  provider: string;
+  profile: Record<string, Json>;
+}
+export type AfterExternalLoginApi = {
+  user: {
+    setAttribute(key: string, value: Json): void;
+  };
+};
+
+/** When: before every ID token is issued (authorization code and refresh grants). Sync or async. */
+export interface BeforeIdTokenEvent extends EventBase {
+  type: 'before_id_token';
+  user: User;
+  scopes: string[];
+  grant_type: "authorization_code" | "refresh_token";
+  claims: Record<string, Json>;
+}
+export type BeforeIdTokenApi = {
+  idToken: {
+    setClaim(key: string, value: Json): void;
+  };
+  accessToken: {
+    setClaim(key: string, value: Json): void;
+  };
+  deny(message: string): void;
+};
+
+/** When: the user's consents changed. Async only. */
+export interface AfterConsentUpdateEvent extends EventBase {
+  type: 'after_consent_update';
+  user: User;
+  consents: Record<string, boolean>;
+  changed: string[];
+}
+export type AfterConsentUpdateApi = {};
+
+/** When: an operator disabled the account. Async only. */
+export interface AfterAccountDisabledEvent extends EventBase {
+  type: 'after_account_disabled';
+  user: User;
+}
+export type AfterAccountDisabledApi = {};
+
+/** When: an operator deleted the account. Async only. */
+export interface AfterAccountDeletedEvent extends EventBase {
+  type: 'after_account_deleted';
+  user: User;
+}
+export type AfterAccountDeletedApi = {};
+
+export interface EventMap {
+  before_registration: [BeforeRegistrationEvent, BeforeRegistrationApi];
+  before_progressive_profiling: [BeforeProgressiveProfilingEvent, BeforeProgressiveProfilingApi];
+  after_registration: [AfterRegistrationEvent, AfterRegistrationApi];
+  after_account_activation: [AfterAccountActivationEvent, AfterAccountActivationApi];
+  after_identification: [AfterIdentificationEvent, AfterIdentificationApi];
+  at_failed_identification: [AtFailedIdentificationEvent, AtFailedIdentificationApi];
+  before_password_validation: [BeforePasswordValidationEvent, BeforePasswordValidationApi];
+  at_failed_authentication: [AtFailedAuthenticationEvent, AtFailedAuthenticationApi];
+  before_mfa_send: [BeforeMfaSendEvent, BeforeMfaSendApi];
+  after_mfa_send: [AfterMfaSendEvent, AfterMfaSendApi];
+  after_mfa_change: [AfterMfaChangeEvent, AfterMfaChangeApi];
+  before_password_reset: [BeforePasswordResetEvent, BeforePasswordResetApi];
+  after_password_reset: [AfterPasswordResetEvent, AfterPasswordResetApi];
+  after_username_request: [AfterUsernameRequestEvent, AfterUsernameRequestApi];
+  after_login: [AfterLoginEvent, AfterLoginApi];
+  after_external_login: [AfterExternalLoginEvent, AfterExternalLoginApi];
+  before_id_token: [BeforeIdTokenEvent, BeforeIdTokenApi];
+  after_consent_update: [AfterConsentUpdateEvent, AfterConsentUpdateApi];
+  after_account_disabled: [AfterAccountDisabledEvent, AfterAccountDisabledApi];
+  after_account_deleted: [AfterAccountDeletedEvent, AfterAccountDeletedApi];
+}
+
+/** A hook module: `export default async function (event, api) { ... }` */
+export type Hook<E extends EventName> = (event: EventMap[E][0], api: EventMap[E][1]) => Promise<void> | void;

@@ -1,0 +1,19 @@
+// The ordered list of migrations. Imported statically so the same code runs from src/ (type
+// stripping) and from dist/ (compiled), with no file-system discovery.
+import type { Knex } from 'knex';
+import * as core001 from './001_core.ts';
+import * as hooks003 from './003_hooks.ts';
+import * as webhooks004 from './004_webhooks.ts';
+import * as mfa005 from './005_mfa.ts';
+
+export interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+export const migrations: Array<[name: string, migration: Migration]> = [
+  ['001_core', core001],
+  ['003_hooks', hooks003],
+  ['004_webhooks', webhooks004],
+  ['005_mfa', mfa005],
+];

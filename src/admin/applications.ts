@@ -1,0 +1,50 @@
+// Admin API: applications (the OIDC clients). The client secret is answered once: at creation, and
+// when PATCH generates a new one ("client_secret": "rotate", or a public client made confidential).
+import type Router from '@koa/router';
+import type { ApplicationInput } from '../oidc/applications.ts';
+import type { Services } from '../services.ts';
+import { objectBody, onlyFields, type JsonObject } from './body.ts';
+
+export const APPLICATION_FIELDS = [
+  'name', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'token_endpoint_auth_method',
+  'client_id', 'client_secret', 'third_party', 'branding', 'mfa', 'remember_device_days',
+] as const;
+const READ_ONLY = ['created_at', 'updated_at'];
+
+/** The body of POST /applications (also a KICKSTART entry): only known fields. */
+export function applicationInput(body: JsonObject): ApplicationInput {
+  return onlyFields(body, APPLICATION_FIELDS, READ_ONLY) as ApplicationInput;
+}
+
+export function applicationRoutes(router: Router, services: Services): void {
+  const apps = services.applications;
+
+  router.post('/applications', async (ctx) => {
+    const created = await apps.create(applicationInput(objectBody(ctx)));
+    ctx.status = 201;
+    ctx.set('location', `/admin/api/applications/${encodeURIComponent(created.client_id)}`);
+    ctx.body = created;
+  });
+
+  router.get('/applications', async (ctx) => {
+    ctx.body = await apps.list();
+  });
+
+  router.get('/applications/:client_id', async (ctx) => {
+    ctx.body = await apps.get(ctx.params.client_id!);
+  });
+
+  router.patch('/applications/:client_id', async (ctx) => {
+    const input = applicationInput(objectBody(ctx));
+    const updated = await apps.update(ctx.params.client_id!, input);
+    // A secret the caller chose is not echoed back; a generated one is answered, once.
+    const generated = input.client_secret === undefined || input.client_secret === 'rotate';
+    if (!generated) delete updated.client_secret;
+    ctx.body = updated;
+  });
+
+  router.delete('/applications/:client_id', async (ctx) => {
+    await apps.delete(ctx.params.client_id!);
+    ctx.status = 204;
+  });
+}

@@ -1,0 +1,111 @@
+// Admin API: hooks (CRUD, dry-run tests, execution log), the event catalog and the template library.
+import type Router from '@koa/router';
+import { fromJson } from '../db/knex.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { ACTIONS, EVENTS, eventSpec, sampleEvent } from '../hooks/catalog.ts';
+import { buildEvent, executeChecked } from '../hooks/runner.ts';
+import { findTemplate, listTemplates } from '../hooks/templates.ts';
+import type { Services } from '../services.ts';
+import { asObject, objectBody, onlyFields, optionalObjectBody, queryInt } from './body.ts';
+
+const HOOK_FIELDS = ['name', 'event', 'mode', 'code', 'applications', 'enabled', 'order', 'secrets', 'allowed_hosts', 'timeout_ms', 'on_error'] as const;
+const READ_ONLY = ['id', 'version', 'created_at', 'updated_at'];
+const PUBLISH_FIELDS = HOOK_FIELDS.filter((f) => f !== 'code' && f !== 'event');
+
+export function hookRoutes(router: Router, services: Services): void {
+  const { hooks } = services;
+
+  router.post('/hooks', async (ctx) => {
+    const created = await hooks.create(onlyFields(objectBody(ctx), HOOK_FIELDS, READ_ONLY));
+    ctx.status = 201;
+    ctx.set('location', `/admin/api/hooks/${created.id}`);
+    ctx.body = created;
+  });
+
+  router.get('/hooks', async (ctx) => {
+    ctx.body = await hooks.list();
+  });
+
+  router.get('/hooks/:id', async (ctx) => {
+    ctx.body = await hooks.get(ctx.params.id!);
+  });
+
+  router.patch('/hooks/:id', async (ctx) => {
+    ctx.body = await hooks.update(ctx.params.id!, onlyFields(objectBody(ctx), HOOK_FIELDS, READ_ONLY));
+  });
+
+  router.delete('/hooks/:id', async (ctx) => {
+    await hooks.delete(ctx.params.id!);
+    ctx.status = 204;
+  });
+
+  // A dry run: the same sandbox, limits and action checks as a journey, but nothing is applied,
+  // queued or recorded. The given event fields are laid over the catalog's sample event.
+  router.post('/hooks/:id/test', async (ctx) => {
+    const hook = await hooks.runnable(ctx.params.id!);
+    const body = optionalObjectBody(ctx);
+    const given = body.event === undefined ? {} : asObject(body.event, 'event');
+    const spec = eventSpec(hook.event)!;
+    const sample = sampleEvent(spec);
+    const { id: _id, type: _type, hook: _hook, secrets: _secrets, application, request, created_at: _at, ...fields } = sample;
+    const event = await buildEvent(spec, { ...fields, application, request, ...given }, {
+      applicationId: null, ip: null, userAgent: null, locale: null,
+    }, async () => null);
+    const result = await executeChecked(services.sandbox, spec, hook, event);
+    ctx.body = {
+      outcome: result.outcome,
+      actions: result.actions,
+      logs: result.logs,
+      duration_ms: Math.round(result.duration_ms * 100) / 100,
+      ...(result.error ? { error: result.error } : {}),
+    };
+  });
+
+  router.get('/hooks/:id/executions', async (ctx) => {
+    await hooks.get(ctx.params.id!);
+    await services.runner.flush();
+    const limit = queryInt(ctx, 'limit', 50, 1, 500);
+    const rows = await services.db('hook_executions').where({ hook_id: ctx.params.id }).orderBy('created_at', 'desc').limit(limit);
+    ctx.body = rows.map((row) => ({
+      id: row.id,
+      event: row.event,
+      event_id: row.event_id,
+      hook_version: Number(row.hook_version),
+      mode: row.mode,
+      outcome: row.outcome,
+      duration_ms: Number(row.duration_ms),
+      logs: fromJson<string[]>(row.logs, []),
+      actions: fromJson<unknown[]>(row.actions, []),
+      ...(row.error ? { error: row.error } : {}),
+      created_at: new Date(Number(row.created_at)).toISOString(),
+    }));
+  });
+
+  router.get('/events', async (ctx) => {
+    ctx.body = EVENTS.map((spec) => ({
+      name: spec.name,
+      fires: spec.fires,
+      sync: spec.sync,
+      actions: spec.actions.map((action) => ({ type: action, signature: ACTIONS[action].signature })),
+      fields: spec.fields,
+      sample: sampleEvent(spec),
+    }));
+  });
+
+  router.get('/templates', async (ctx) => {
+    ctx.body = listTemplates();
+  });
+
+  router.post('/templates/:name/publish', async (ctx) => {
+    const template = findTemplate(ctx.params.name!);
+    if (!template) throw new NotFoundError('template');
+    const options = onlyFields(optionalObjectBody(ctx), PUBLISH_FIELDS, READ_ONLY);
+    if (options.mode !== undefined && options.mode !== template.mode && template.mode === 'async') {
+      throw new ValidationError('mode', `${template.name} is written to run async`);
+    }
+    const created = await hooks.create({ name: template.title, mode: template.mode, enabled: true, ...options, event: template.event, code: template.code });
+    ctx.status = 201;
+    ctx.set('location', `/admin/api/hooks/${created.id}`);
+    ctx.body = created;
+  });
+}

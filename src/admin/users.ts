@@ -1,0 +1,77 @@
+// Admin API: users. Answers never carry password hashes (the User type has none, only has_password).
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { ValidationError } from '../errors.ts';
+import type { LifecycleContext } from '../hooks/lifecycle.ts';
+import { publicUser, type NewUser, type UserPatch } from '../identity/users.ts';
+import type { Services } from '../services.ts';
+import { objectBody, onlyFields, queryInt, queryString, type JsonObject } from './body.ts';
+
+export const USER_FIELDS = [
+  'email', 'password', 'username', 'given_name', 'family_name', 'phone_number', 'phone_number_verified',
+  'email_verified', 'attributes', 'metadata',
+] as const;
+const READ_ONLY = ['id', 'status', 'source', 'has_password', 'login_count', 'last_login_at', 'created_at', 'updated_at'];
+
+/** The body of POST /users (also a KICKSTART entry): only known fields. */
+export function userInput(body: JsonObject): NewUser {
+  if ('status' in body) throw new ValidationError('status', 'cannot be set here: use POST /users/:id/disable and /enable');
+  return onlyFields(body, USER_FIELDS, READ_ONLY) as unknown as NewUser;
+}
+
+function userPatch(body: JsonObject): UserPatch {
+  if ('status' in body) throw new ValidationError('status', 'cannot be set here: use POST /users/:id/disable and /enable');
+  return onlyFields(body, USER_FIELDS, READ_ONLY) as UserPatch;
+}
+
+function lifecycleContext(ctx: Context): LifecycleContext {
+  return { applicationId: null, ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null, locale: null };
+}
+
+export function userRoutes(router: Router, services: Services): void {
+  const users = services.users;
+
+  router.post('/users', async (ctx) => {
+    const user = await users.create(userInput(objectBody(ctx)), 'admin');
+    ctx.status = 201;
+    ctx.set('location', `/admin/api/users/${user.id}`);
+    ctx.body = publicUser(user);
+  });
+
+  router.get('/users', async (ctx) => {
+    const email = queryString(ctx, 'email');
+    if (email !== undefined && email.trim() === '') throw new ValidationError('email', 'must not be empty');
+    const limit = queryInt(ctx, 'limit', 50, 1, 200);
+    const offset = queryInt(ctx, 'offset', 0, 0, 1_000_000);
+    ctx.body = (await users.list({ email, limit, offset })).map(publicUser);
+  });
+
+  router.get('/users/:id', async (ctx) => {
+    ctx.body = publicUser(await users.getById(ctx.params.id!));
+  });
+
+  router.patch('/users/:id', async (ctx) => {
+    const patch = userPatch(objectBody(ctx));
+    ctx.body = publicUser(await users.update(ctx.params.id!, patch));
+  });
+
+  router.delete('/users/:id', async (ctx) => {
+    const user = await users.delete(ctx.params.id!);
+    await services.lifecycle.run('after_account_deleted', { user: publicUser(user) }, lifecycleContext(ctx));
+    ctx.status = 204;
+  });
+
+  router.post('/users/:id/disable', async (ctx) => {
+    const before = await users.getById(ctx.params.id!);
+    const user = await users.setStatus(before.id, 'disabled');
+    if (before.status !== 'disabled') {
+      await services.lifecycle.run('after_account_disabled', { user: publicUser(user) }, lifecycleContext(ctx));
+    }
+    ctx.body = publicUser(user);
+  });
+
+  // Enabling lets the user sign in again; on a pending account it also skips the activation mail.
+  router.post('/users/:id/enable', async (ctx) => {
+    ctx.body = publicUser(await users.setStatus(ctx.params.id!, 'active'));
+  });
+}

@@ -1,0 +1,55 @@
+// Composes the koa app: logs, errors, security headers, health, admin API, hosted pages, provider.
+import Koa from 'koa';
+import mount from 'koa-mount';
+import { createAdminRouter } from './admin/router.ts';
+import { createFlowRouter } from './flows/router.ts';
+import { errorAnswers, notFound, requestLog, securityHeaders } from './http/middleware.ts';
+import { staticAssets } from './http/assets.ts';
+import { constantTimeEqual, sha256Hex } from './crypto.ts';
+import type { Services } from './services.ts';
+
+export function createApp(services: Services): Koa {
+  const app = new Koa();
+  app.proxy = services.config.trustProxy;
+  // The provider is mounted (koa-mount runs it on this app's context), so its signed cookies are
+  // signed with THIS app's keys, while provider.interactionDetails() checks them with the provider's:
+  // both must be the provider's cookie keys.
+  app.keys = services.provider.keys;
+
+  app.use(requestLog(services.log, services.metrics));
+  app.use(securityHeaders(services.config.issuer.startsWith('https:')));
+  app.use(errorAnswers());
+
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/metrics' && ctx.method === 'GET') {
+      const presented = sha256Hex((ctx.get('authorization').match(/^Bearer (.+)$/i)?.[1] ?? '').trim());
+      const allowed = [services.adminKeyHash, ...(services.config.metricsToken ? [sha256Hex(services.config.metricsToken)] : [])];
+      if (!allowed.some((hash) => constantTimeEqual(hash, presented))) {
+        ctx.status = 401;
+        ctx.set('www-authenticate', 'Bearer');
+        ctx.body = { error: 'unauthorized', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN or the admin API key>' };
+        return;
+      }
+      ctx.type = services.metrics.registry.contentType;
+      ctx.body = await services.metrics.registry.metrics();
+      return;
+    }
+    if (ctx.path === '/health' && ctx.method === 'GET') {
+      await services.db.raw('select 1');
+      ctx.body = { status: 'ok' };
+      return;
+    }
+    await next();
+  });
+  app.use(staticAssets());
+
+  const admin = createAdminRouter(services);
+  app.use(admin.routes()).use(admin.allowedMethods({ throw: false }));
+
+  const flows = createFlowRouter(services);
+  app.use(flows.routes()).use(flows.allowedMethods({ throw: false }));
+
+  app.use(mount(services.provider));
+  app.use(notFound());
+  return app;
+}

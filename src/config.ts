@@ -1,0 +1,245 @@
+// Every setting in one typed, validated object. Nothing else in the code base reads process.env.
+import { readFileSync } from 'node:fs';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  port: number;
+  /** Host to bind; loopback by default in tests, all interfaces otherwise. */
+  host: string;
+  issuer: string;
+  databaseUrl: string;
+  /** When set, the admin API accepts exactly this key; otherwise one is generated on first start. */
+  adminApiKey: string | null;
+  kickstartFile: string | null;
+  smtpUrl: string | null;
+  /** The From address of every mail. */
+  mailFrom: string;
+  smsWebhookUrl: string | null;
+  logLevel: LogLevel;
+  /** Bearer token for GET /metrics; the admin API key works too. */
+  metricsToken: string | null;
+  hooks: {
+    /** Execution log kept this long, and at most this many runs per hook. */
+    executionMaxAgeDays: number;
+    executionsPerHook: number;
+  };
+  webhooks: {
+    /** Delays before the retries of a failed delivery (attempt 2, 3, ...); then it is failed (dead letter). */
+    retryScheduleMs: number[];
+    /** Wall time of one delivery attempt (connect, send, answer). */
+    timeoutMs: number;
+    /** Deliveries in flight at once, per server process. */
+    concurrency: number;
+    /** How long a claimed delivery stays reserved for the process that claimed it; longer than the timeout. */
+    leaseMs: number;
+    /** After a secret rotation, deliveries are signed with the old secret too, this long. */
+    rotationWindowMs: number;
+    /** Delivered and failed deliveries, their attempts and their events are pruned after this. */
+    retentionDays: number;
+    /** How often the dispatcher looks for work written by other processes (local writes wake it at once). */
+    pollMs: number;
+    /** Whether this process delivers at all (a process may serve the API only). */
+    dispatcher: boolean;
+  };
+  /** Trust X-Forwarded-* (behind a TLS terminator). */
+  trustProxy: boolean;
+  /** Base64 32-byte key that encrypts secrets at rest; generated and stored in the database when unset. */
+  encryptionKey: string | null;
+  password: {
+    minLength: number;
+    maxLength: number;
+    /** argon2id cost; lower it only for tests. */
+    hashMemoryKiB: number;
+    hashIterations: number;
+  };
+  throttle: {
+    /** Failed logins allowed per account inside the window; the next one is refused unchecked. */
+    maxFailuresPerAccount: number;
+    maxFailuresPerIp: number;
+    windowSeconds: number;
+  };
+  mfa: {
+    /** How long an emailed or texted one-time code stays valid. */
+    codeTtlSeconds: number;
+    /** Wrong guesses allowed per code; past them the code is dead, even the right one. */
+    maxCodeAttempts: number;
+    /** Least time between two codes sent to one factor (resend throttle). */
+    resendIntervalSeconds: number;
+    /** Codes one factor may be sent per hour. */
+    codesPerHour: number;
+    /** Wrong TOTP or recovery codes allowed per user inside the login throttle window. */
+    maxFailures: number;
+    /** The issuer name authenticator apps show for TOTP. */
+    totpIssuer: string;
+  };
+  ttl: {
+    activationSeconds: number;
+    passwordResetSeconds: number;
+    sessionSeconds: number;
+    refreshTokenSeconds: number;
+    accessTokenSeconds: number;
+  };
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = env[name];
+  if (!raw) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use one of ${protocols.join(', ')}`);
+  }
+  return raw;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "250ms", "5s", "30m", "2h", "1d"; a bare number is seconds. Answers milliseconds. */
+export function parseDuration(raw: string): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(raw);
+  if (!match) return null;
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? 's']!);
+}
+
+function duration(env: Env, name: string, fallbackMs: number, minMs: number, maxMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallbackMs;
+  const value = parseDuration(raw);
+  if (value === null || value < minMs || value > maxMs) {
+    throw new ConfigError(`${name} must be a duration such as 500ms, 10s, 5m or 2h, between ${minMs} ms and ${maxMs} ms, got "${raw}"`);
+  }
+  return value;
+}
+
+/** A comma-separated list of durations, e.g. "5s,5m,30m,2h,5h,10h". */
+function durations(env: Env, name: string, fallback: string): number[] {
+  const raw = env[name] || fallback;
+  const values = raw.split(',').map((part) => parseDuration(part));
+  if (values.length > 50 || values.some((v) => v === null || v > 7 * 86_400_000)) {
+    throw new ConfigError(`${name} must be a comma-separated list of at most 50 durations (each at most 7d), such as 5s,5m,30m,2h, got "${raw}"`);
+  }
+  return values as number[];
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Builds the configuration from environment variables. A JSON file named by TESSERA_CONFIG may add
+ * variables (same names); the real environment wins over the file.
+ */
+export function loadConfig(processEnv: Env = process.env): Config {
+  let env: Env = processEnv;
+  if (processEnv.TESSERA_CONFIG) {
+    let fileEnv: Env;
+    try {
+      fileEnv = JSON.parse(readFileSync(processEnv.TESSERA_CONFIG, 'utf8')) as Env;
+    } catch (error) {
+      throw new ConfigError(`TESSERA_CONFIG: cannot read ${processEnv.TESSERA_CONFIG}: ${(error as Error).message}`);
+    }
+    env = { ...Object.fromEntries(Object.entries(fileEnv).map(([k, v]) => [k, String(v)])), ...processEnv };
+  }
+
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const issuer = (url(env, 'ISSUER', ['http:', 'https:']) ?? `http://localhost:${port}`).replace(/\/$/, '');
+  const databaseUrl = env.DATABASE_URL || 'sqlite:./data/tessera.db';
+  if (!/^(sqlite:|postgres:|postgresql:)/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with sqlite: or postgres://');
+  }
+  const logLevel = (env.LOG_LEVEL || 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const encryptionKey = env.ENCRYPTION_KEY || null;
+  if (encryptionKey && Buffer.from(encryptionKey, 'base64').length !== 32) {
+    throw new ConfigError('ENCRYPTION_KEY must be 32 bytes, base64-encoded');
+  }
+
+  return {
+    port,
+    host: env.HOST || '0.0.0.0',
+    issuer,
+    databaseUrl,
+    adminApiKey: env.ADMIN_API_KEY || null,
+    kickstartFile: env.KICKSTART || null,
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    mailFrom: env.MAIL_FROM || `Tessera <no-reply@${new URL(issuer).hostname}>`,
+    smsWebhookUrl: url(env, 'SMS_WEBHOOK_URL', ['http:', 'https:']),
+    logLevel,
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    metricsToken: env.METRICS_TOKEN || null,
+    hooks: {
+      executionMaxAgeDays: int(env, 'HOOK_EXECUTIONS_MAX_AGE_DAYS', 14, 1, 365),
+      executionsPerHook: int(env, 'HOOK_EXECUTIONS_PER_HOOK', 1000, 10, 100000),
+    },
+    webhooks: webhookSettings(env),
+    encryptionKey,
+    password: {
+      minLength: int(env, 'PASSWORD_MIN_LENGTH', 8, 6, 128),
+      maxLength: 256,
+      hashMemoryKiB: int(env, 'PASSWORD_HASH_MEMORY_KIB', 19456, 1024, 1048576),
+      hashIterations: int(env, 'PASSWORD_HASH_ITERATIONS', 2, 1, 20),
+    },
+    throttle: {
+      maxFailuresPerAccount: int(env, 'LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),
+      maxFailuresPerIp: int(env, 'LOGIN_MAX_FAILURES_PER_IP', 100, 1, 100000),
+      windowSeconds: int(env, 'LOGIN_THROTTLE_WINDOW_SECONDS', 900, 1, 86400),
+    },
+    mfa: {
+      codeTtlSeconds: int(env, 'MFA_CODE_TTL_SECONDS', 300, 1, 3600),
+      maxCodeAttempts: int(env, 'MFA_CODE_MAX_ATTEMPTS', 5, 1, 100),
+      resendIntervalSeconds: int(env, 'MFA_RESEND_INTERVAL_SECONDS', 30, 0, 3600),
+      codesPerHour: int(env, 'MFA_CODES_PER_HOUR', 10, 1, 1000),
+      maxFailures: int(env, 'MFA_MAX_FAILURES', 10, 1, 1000),
+      totpIssuer: (env.MFA_TOTP_ISSUER || 'Tessera').slice(0, 100),
+    },
+    ttl: {
+      activationSeconds: int(env, 'ACTIVATION_TTL_SECONDS', 86400, 60, 30 * 86400),
+      passwordResetSeconds: int(env, 'PASSWORD_RESET_TTL_SECONDS', 3600, 10, 86400),
+      sessionSeconds: int(env, 'SESSION_TTL_SECONDS', 14 * 86400, 60, 365 * 86400),
+      refreshTokenSeconds: int(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 86400, 60, 365 * 86400),
+      accessTokenSeconds: int(env, 'ACCESS_TOKEN_TTL_SECONDS', 3600, 30, 86400),
+    },
+  };
+}
+
+function webhookSettings(env: Env): Config['webhooks'] {
+  const timeoutMs = duration(env, 'WEBHOOK_TIMEOUT', 10_000, 100, 60_000);
+  const leaseMs = duration(env, 'WEBHOOK_LEASE', Math.max(60_000, timeoutMs * 3), 1000, 3_600_000);
+  if (leaseMs < timeoutMs + 2000) throw new ConfigError('WEBHOOK_LEASE must be at least 2s longer than WEBHOOK_TIMEOUT');
+  return {
+    // Standard Webhooks' schedule: at once, then after 5 s, 5 min, 30 min, 2 h, 5 h and 10 h.
+    retryScheduleMs: durations(env, 'WEBHOOK_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h'),
+    timeoutMs,
+    concurrency: int(env, 'WEBHOOK_CONCURRENCY', 50, 1, 1000),
+    leaseMs,
+    rotationWindowMs: duration(env, 'WEBHOOK_SECRET_ROTATION_WINDOW', 86_400_000, 0, 30 * 86_400_000),
+    retentionDays: int(env, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
+    pollMs: duration(env, 'WEBHOOK_POLL_INTERVAL', 500, 10, 60_000),
+    dispatcher: bool(env, 'WEBHOOK_DISPATCHER', true),
+  };
+}

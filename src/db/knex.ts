@@ -1,0 +1,54 @@
+// The knex instance for SQLite (the default, one box) or PostgreSQL (several boxes).
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+
+// PostgreSQL returns BIGINT as strings; our bigints are epoch milliseconds, well inside 2^53.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+export type Db = Knex;
+
+export function isPostgres(db: Db): boolean {
+  return db.client.config.client === 'pg';
+}
+
+export function openDatabase(databaseUrl: string): Db {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const file = databaseUrl.slice('sqlite:'.length);
+    if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+    return knexFactory({
+      client: 'sqlite3',
+      connection: { filename: file },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { exec: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
+          conn.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;', (err) => done(err, conn));
+        },
+      },
+    });
+  }
+  return knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 } });
+}
+
+/** JSON stored as text works the same on both databases. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}
+
+export function fromJson<T>(value: unknown, fallback: T): T {
+  if (value === null || value === undefined || value === '') return fallback;
+  if (typeof value !== 'string') return value as T;
+  try {
+    return JSON.parse(value) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/** SQLite answers 0/1, PostgreSQL true/false. */
+export function toBool(value: unknown): boolean {
+  return value === true || value === 1 || value === '1';
+}

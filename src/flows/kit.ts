@@ -1,0 +1,219 @@
+// What every flow module shares: reading the interaction, the journey's state, rendering a page
+// (with the application's branding and the form token), calling the lifecycle, mailing.
+import type { RouterMiddleware } from '@koa/router';
+import type { Context } from 'koa';
+import type { Interaction } from 'oidc-provider';
+import { ValidationError } from '../errors.ts';
+import type { LifecycleContext, LifecycleEvent, LifecycleOutcome } from '../hooks/lifecycle.ts';
+import { ActionTokens } from '../identity/action-tokens.ts';
+import { ConsentService } from '../identity/consents.ts';
+import { Throttle } from '../identity/throttle.ts';
+import type { Application } from '../oidc/applications.ts';
+import type { Services } from '../services.ts';
+import { renderMail, renderPage } from '../views.ts';
+import { FlowStates, type FlowState } from './state.ts';
+
+/** A page-level problem: rendered as an error page with the message in role="alert". */
+export class FlowError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly links: Array<{ href: string; text: string }>;
+
+  constructor(status: number, title: string, message: string, links: Array<{ href: string; text: string }> = []) {
+    super(message);
+    this.status = status;
+    this.title = title;
+    this.links = links;
+  }
+}
+
+export interface Brand {
+  client_id: string;
+  name: string;
+  logo_uri: string | null;
+  primary_color: string | null;
+}
+
+const COLOR = /^#[0-9a-fA-F]{6}$/;
+
+export function brandOf(app: Application): Brand {
+  const logo = app.branding.logo_uri;
+  return {
+    client_id: app.client_id,
+    name: app.branding.display_name || app.name,
+    logo_uri: logo && /^https?:\/\//i.test(logo) ? logo : null,
+    primary_color: app.branding.primary_color && COLOR.test(app.branding.primary_color) ? app.branding.primary_color : null,
+  };
+}
+
+declare module 'koa' {
+  interface DefaultState {
+    brand?: Brand | null;
+  }
+}
+
+/**
+ * A text field of a urlencoded form body. Anything else (missing, nested, repeated) is '', and so is
+ * a value holding a NUL byte, which no field needs and PostgreSQL cannot store.
+ */
+export function field(ctx: Context, name: string, max = 1000): string {
+  const body = (ctx.request as { body?: unknown }).body;
+  if (!body || typeof body !== 'object' || !Object.hasOwn(body, name)) return '';
+  const value = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' && !value.includes('\u0000') ? value.slice(0, max) : '';
+}
+
+/** The message of a ValidationError without its "field: " prefix, starting with the field's label. */
+export function problemText(error: ValidationError, labels: Record<string, string>): string {
+  const field = error.field ?? '';
+  const problem = error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
+  const label = labels[field] ?? field.replaceAll('_', ' ');
+  return `${label.charAt(0).toUpperCase()}${label.slice(1)} ${problem}.`;
+}
+
+export class FlowKit {
+  readonly services: Services;
+  readonly states: FlowStates;
+  readonly tokens: ActionTokens;
+  readonly throttle: Throttle;
+  readonly consents: ConsentService;
+
+  constructor(services: Services) {
+    this.services = services;
+    this.states = new FlowStates(services.db);
+    this.tokens = new ActionTokens(services.db);
+    this.throttle = new Throttle(services.db, services.config.throttle.windowSeconds);
+    this.consents = new ConsentService(services.db);
+  }
+
+  get issuer(): string {
+    return this.services.config.issuer;
+  }
+
+  /**
+   * The interaction this browser is in, which must be the one in the path. Also loads the
+   * application's branding for the page. Throws a FlowError when the interaction is gone.
+   */
+  async interaction(ctx: Context): Promise<Interaction> {
+    let details: Interaction;
+    try {
+      details = await this.services.provider.interactionDetails(ctx.req, ctx.res);
+    } catch (error) {
+      if ((error as Error).name !== 'SessionNotFound') throw error;
+      throw this.expired();
+    }
+    if (details.uid !== ctx.params.uid) throw this.expired();
+    ctx.state.brand = await this.brand(this.clientIdOf(details));
+    return details;
+  }
+
+  expired(): FlowError {
+    return new FlowError(400, 'This sign-in has expired',
+      'Your sign-in session has expired or was opened in another browser. Go back to the application and start again.');
+  }
+
+  clientIdOf(details: Interaction): string | null {
+    return typeof details.params.client_id === 'string' ? details.params.client_id : null;
+  }
+
+  /** An interaction that still exists, by uid (for links back from mailed pages), or null. */
+  async findInteraction(uid: string | null): Promise<Interaction | null> {
+    if (!uid) return null;
+    const found = await this.services.provider.Interaction.find(uid);
+    return found && found.exp * 1000 > Date.now() ? found : null;
+  }
+
+  async brand(clientId: string | null): Promise<Brand | null> {
+    if (!clientId) return null;
+    const app = await this.services.applications.find(clientId);
+    return app ? brandOf(app) : null;
+  }
+
+  async state(details: Interaction): Promise<FlowState> {
+    return this.states.get(details.uid);
+  }
+
+  async updateState(details: Interaction, patch: Partial<FlowState>): Promise<FlowState> {
+    return this.states.update(details.uid, details.exp * 1000, patch);
+  }
+
+  /** Renders a page of the journey: never cached, with the form token and the branding. */
+  render(ctx: Context, view: string, vars: Record<string, unknown> = {}, status = 200): void {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('cache-control', 'no-store');
+    ctx.body = renderPage(view, { csrf: ctx.state.csrf ?? '', brand: ctx.state.brand ?? null, ...vars });
+  }
+
+  renderError(ctx: Context, error: FlowError): void {
+    this.render(ctx, 'message', { title: error.title, alert: error.message, links: error.links }, error.status);
+  }
+
+  /** Redirects within this server after a POST (see other). */
+  seeOther(ctx: Context, path: string): void {
+    if (!path.startsWith('/') || path.startsWith('//')) throw new Error('only local paths');
+    ctx.status = 303;
+    ctx.redirect(path);
+  }
+
+  lifecycleContext(ctx: Context, clientId: string | null): LifecycleContext {
+    const locale = ctx.get('accept-language').split(',')[0]?.split(';')[0]?.trim() || null;
+    return { applicationId: clientId, ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null, locale };
+  }
+
+  /**
+   * One lifecycle point: the single call into the hook engine. A denial (a hook's api.deny, or the
+   * generic message of a sync hook that failed with on_error "fail") stops the journey with its
+   * message in role="alert", unless the caller shows it on its own page (`handleDenial`).
+   */
+  async hook(ctx: Context, event: LifecycleEvent, payload: Record<string, unknown>, clientId: string | null,
+    options: { handleDenial?: boolean } = {}): Promise<LifecycleOutcome> {
+    const outcome = await this.services.lifecycle.run(event, payload, this.lifecycleContext(ctx, clientId));
+    if (outcome.denied && !options.handleDenial) {
+      throw new FlowError(403, 'This cannot continue', outcome.denied.message);
+    }
+    return outcome;
+  }
+
+  /**
+   * Sends a templated mail without making the request wait for it, so that whether a mail went out
+   * (whether an account exists) cannot be read from the answer's timing. Failures are logged.
+   */
+  mail(ctx: Context, template: string, to: string, vars: Record<string, unknown>): void {
+    const log = ctx.state.log ?? this.services.log;
+    let mail: { subject: string; text: string };
+    try {
+      const appName = (ctx.state.brand?.name ?? 'Tessera').replace(/\s+/g, ' ').trim();
+      mail = renderMail(template, { issuer: this.issuer, appName, ...vars });
+    } catch (err) {
+      log.error({ err, template }, 'mail template failed');
+      return;
+    }
+    this.services.mailer.send({ to, subject: mail.subject, text: mail.text }).catch((err: unknown) => {
+      log.error({ err, template }, 'mail could not be sent');
+    });
+  }
+
+  /** The user's consents as hooks see them: {key: granted}. */
+  async consentMap(userId: string): Promise<Record<string, boolean>> {
+    return Object.fromEntries((await this.consents.list(userId)).map((c) => [c.key, c.granted]));
+  }
+
+  /** Answers whether one more mail to this address is allowed inside the throttle window. */
+  async mayMail(address: string): Promise<boolean> {
+    return this.throttle.hit(Throttle.key('mail', address.toLowerCase()), MAILS_PER_WINDOW);
+  }
+}
+
+/** Mails (activation, reset, username) one address may receive inside the throttle window. */
+export const MAILS_PER_WINDOW = 10;
+
+export function humanDuration(seconds: number): string {
+  if (seconds % 86400 === 0) return seconds === 86400 ? '24 hours' : `${seconds / 86400} days`;
+  if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
+  if (seconds >= 60 && seconds % 60 === 0) return seconds === 60 ? '1 minute' : `${seconds / 60} minutes`;
+  return `${seconds} seconds`;
+}
+
+/** The middleware every page route runs first: page errors, form parsing, the CSRF check. */
+export type Guard = Array<RouterMiddleware>;

@@ -1,0 +1,162 @@
+// Account recovery: forgot password (a mailed one-use, expiring reset link) and forgot username.
+// Both answer the same whether or not an account matches; mails go out off the request path.
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { ValidationError } from '../errors.ts';
+import { isValidEmail, normalizeEmail, normalizeIdentifier } from '../identity/normalize.ts';
+import { publicUser, type User } from '../identity/users.ts';
+import { recordEvent } from '../webhooks/outbox.ts';
+import { field, FlowError, humanDuration, problemText, type FlowKit, type Guard } from './kit.ts';
+import { assertPrompt, identifierKey } from './login.ts';
+
+export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void {
+  const { services } = kit;
+  const { users, config, db } = services;
+
+  // ---- forgot password -------------------------------------------------------------------------
+
+  router.get('/interaction/:uid/forgot-password', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    assertPrompt(details, 'login');
+    const state = await kit.state(details);
+    kit.render(ctx, 'forgot-password', { title: 'Reset your password', uid: details.uid, identifier: state.identifier ?? '' });
+  });
+
+  router.post('/interaction/:uid/forgot-password', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    assertPrompt(details, 'login');
+    const clientId = kit.clientIdOf(details);
+    const identifier = field(ctx, 'identifier', 400).trim();
+    if (!identifier || identifier.length > 320) {
+      kit.render(ctx, 'forgot-password', { title: 'Reset your password', uid: details.uid, identifier, alert: 'Enter your email address or username.' }, 400);
+      return;
+    }
+    const { kind, value } = normalizeIdentifier(identifier);
+    if (await kit.mayMail(`reset:${kind}:${value}`)) {
+      const user = await users.findByIdentifier(identifier);
+      if (user && user.status !== 'disabled') {
+        const outcome = await kit.hook(ctx, 'before_password_reset', { user: publicUser(user) }, clientId, { handleDenial: true });
+        if (outcome.denied) {
+          kit.render(ctx, 'forgot-password', { title: 'Reset your password', uid: details.uid, identifier, alert: outcome.denied.message }, 403);
+          return;
+        }
+        const token = await db.transaction(async (tx) => {
+          const issued = await kit.tokens.issue('password_reset', user.id, details.uid, config.ttl.passwordResetSeconds, tx);
+          await recordEvent(tx, 'user.password.reset.start', { user_id: user.id, application_id: clientId });
+          return issued;
+        });
+        kit.mail(ctx, 'password-reset', user.email, {
+          user, link: `${kit.issuer}/reset-password/${token}`, expiresIn: humanDuration(config.ttl.passwordResetSeconds),
+        });
+      }
+    } else {
+      ctx.state.log?.info('reset mail not sent: too many for this identifier');
+    }
+    await kit.updateState(details, { identifier });
+    kit.seeOther(ctx, `/interaction/${details.uid}/forgot-password/sent`);
+  });
+
+  router.get('/interaction/:uid/forgot-password/sent', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    kit.render(ctx, 'message', {
+      title: 'Check your email',
+      status: 'If an account matches what you entered, we have sent it an email with a link to choose a new password. '
+        + `The link works once and expires in ${humanDuration(config.ttl.passwordResetSeconds)}.`,
+      links: [{ href: `/interaction/${details.uid}`, text: 'Back to sign in' }],
+    });
+  });
+
+  // ---- the mailed reset link -------------------------------------------------------------------
+
+  const validReset = async (ctx: Context): Promise<{ token: string; user: User; interactionUid: string | null }> => {
+    const token = ctx.params.token ?? '';
+    const found = await kit.tokens.inspect('password_reset', token);
+    if (found.status !== 'valid') {
+      const message = found.status === 'used'
+        ? 'This password reset link has already been used. Ask for a new one from the sign-in page if you need to.'
+        : found.status === 'expired'
+          ? 'This password reset link has expired. Ask for a new one from the sign-in page.'
+          : 'This password reset link is not valid. Check that you copied the whole link from the email.';
+      throw new FlowError(found.status === 'unknown' ? 404 : 410, 'Reset link not usable', message);
+    }
+    const user = await users.findById(found.token.userId);
+    if (!user || user.status === 'disabled') throw new FlowError(410, 'Reset link not usable', 'This account cannot be recovered here. Contact support.');
+    const interaction = await kit.findInteraction(found.token.interactionUid);
+    ctx.state.brand = await kit.brand(interaction && typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null);
+    return { token, user, interactionUid: interaction ? interaction.uid : null };
+  };
+
+  const resetPage = (ctx: Context, token: string, user: User, alert: string | null = null, status = 200) =>
+    kit.render(ctx, 'reset-password', {
+      title: 'Choose a new password', action: `/reset-password/${token}`, email: user.email, alert, minLength: config.password.minLength,
+    }, status);
+
+  router.get('/reset-password/:token', ...guard, async (ctx) => {
+    const { token, user } = await validReset(ctx);
+    resetPage(ctx, token, user);
+  });
+
+  router.post('/reset-password/:token', ...guard, async (ctx) => {
+    const { token, user, interactionUid } = await validReset(ctx);
+    const password = field(ctx, 'password', 1024);
+    try {
+      users.checkPassword(password, { email: user.email, username: user.username });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      resetPage(ctx, token, user, problemText(error, { password: 'password' }), 400);
+      return;
+    }
+    const used = await kit.tokens.consume('password_reset', token);
+    if (!used) throw new FlowError(410, 'Reset link not usable', 'This password reset link has just been used.');
+    let updated = await users.setPassword(user.id, password, 'user.password.reset.success');
+    await kit.tokens.revokeAll('password_reset', user.id);
+    // The link proved the address is theirs; and the lockout of a forgotten password ends here.
+    if (updated.status === 'pending' || !updated.email_verified) updated = await users.verifyEmail(user.id);
+    await kit.throttle.reset(identifierKey(user.email));
+    if (user.username) await kit.throttle.reset(identifierKey(user.username));
+    const clientId = ctx.state.brand?.client_id ?? null;
+    await kit.hook(ctx, 'after_password_reset', { user: publicUser(updated) }, clientId);
+    kit.render(ctx, 'message', {
+      title: 'Your password has been changed',
+      status: 'You can now sign in with your new password.',
+      links: interactionUid ? [{ href: `/interaction/${interactionUid}`, text: 'Continue signing in' }] : [],
+    });
+  });
+
+  // ---- forgot username -------------------------------------------------------------------------
+
+  router.get('/interaction/:uid/forgot-username', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    assertPrompt(details, 'login');
+    kit.render(ctx, 'forgot-username', { title: 'Find your username', uid: details.uid, email: '' });
+  });
+
+  router.post('/interaction/:uid/forgot-username', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    assertPrompt(details, 'login');
+    const typed = field(ctx, 'email', 400).trim();
+    const email = normalizeEmail(typed);
+    if (!isValidEmail(email)) {
+      kit.render(ctx, 'forgot-username', { title: 'Find your username', uid: details.uid, email: typed, alert: 'Enter a valid email address, like name@example.com.' }, 400);
+      return;
+    }
+    if (await kit.mayMail(`username:${email}`)) {
+      const user = await users.findByEmail(email);
+      if (user && user.status !== 'disabled') {
+        kit.mail(ctx, 'username', user.email, { user, signInLink: `${kit.issuer}/interaction/${details.uid}` });
+        await kit.hook(ctx, 'after_username_request', { user: publicUser(user) }, kit.clientIdOf(details));
+      }
+    }
+    kit.seeOther(ctx, `/interaction/${details.uid}/forgot-username/sent`);
+  });
+
+  router.get('/interaction/:uid/forgot-username/sent', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    kit.render(ctx, 'message', {
+      title: 'Check your email',
+      status: 'If an account uses this email address, we have sent it an email with its username.',
+      links: [{ href: `/interaction/${details.uid}`, text: 'Back to sign in' }],
+    });
+  });
+}
+

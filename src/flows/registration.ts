@@ -1,0 +1,201 @@
+// Self-service registration and account activation. Registering an address that already has an
+// account looks exactly like a new registration to whoever submits the form: the same pages in the
+// same time, while the address's owner is mailed a notice (or a fresh activation link when that
+// account was never activated).
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Interaction } from 'oidc-provider';
+import { ConflictError, ValidationError } from '../errors.ts';
+import { isValidEmail, normalizeEmail } from '../identity/normalize.ts';
+import { publicUser, type User } from '../identity/users.ts';
+import { hasChanges, profilingRequest, userChanges } from './actions.ts';
+import { field, FlowError, humanDuration, problemText, type FlowKit, type Guard } from './kit.ts';
+import { assertPrompt, reportFailure } from './login.ts';
+
+const LABELS: Record<string, string> = { email: 'email address', password: 'password', given_name: 'first name', family_name: 'last name' };
+
+export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): void {
+  const { services } = kit;
+  const { users, config } = services;
+
+  const registerPage = (ctx: Context, details: Interaction, values: Record<string, string>, alert: string | null, status: number, invalid: string | null = null) =>
+    kit.render(ctx, 'register', {
+      title: 'Create your account', uid: details.uid, values, alert, invalid, minLength: config.password.minLength,
+    }, status);
+
+  /** Mails an activation link to a pending user. */
+  const sendActivation = async (ctx: Context, user: User, uid: string) => {
+    const token = await kit.tokens.issue('activation', user.id, uid, config.ttl.activationSeconds);
+    kit.mail(ctx, 'activation', user.email, {
+      user, link: `${kit.issuer}/activate/${token}`, expiresIn: humanDuration(config.ttl.activationSeconds),
+    });
+  };
+
+  /** Tells the owner of an address that someone tried to register it again. */
+  const sendAlreadyRegistered = async (ctx: Context, user: User, uid: string) => {
+    if (user.status === 'pending') {
+      await sendActivation(ctx, user, uid);
+      return;
+    }
+    if (user.status === 'disabled') return;
+    kit.mail(ctx, 'registration-exists', user.email, { user, signInLink: `${kit.issuer}/interaction/${uid}` });
+  };
+
+  router.get('/interaction/:uid/register', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    assertPrompt(details, 'login');
+    registerPage(ctx, details, {}, null, 200);
+  });
+
+  router.post('/interaction/:uid/register', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    assertPrompt(details, 'login');
+    const clientId = kit.clientIdOf(details);
+    const values = {
+      email: field(ctx, 'email', 400).trim(),
+      given_name: field(ctx, 'given_name', 400).trim(),
+      family_name: field(ctx, 'family_name', 400).trim(),
+    };
+    const password = field(ctx, 'password', 1024);
+
+    const fail = async (error: ValidationError | string, status = 400) => {
+      const failure = await reportFailure(ctx, kit, clientId, {
+        flow: 'registration', user: null, identifier: values.email, reason: typeof error === 'string' ? 'denied' : 'registration_failed',
+      });
+      if (failure.redirect) {
+        ctx.status = 303;
+        ctx.redirect(failure.redirect);
+        return;
+      }
+      const message = failure.message ?? (typeof error === 'string' ? error : problemText(error, LABELS));
+      registerPage(ctx, details, values, message, status, typeof error === 'string' ? null : error.field ?? null);
+    };
+
+    const email = normalizeEmail(values.email);
+    try {
+      if (!email) throw new ValidationError('email', 'is required');
+      if (!isValidEmail(email)) throw new ValidationError('email', 'must be a valid email address, like name@example.com');
+      for (const name of ['given_name', 'family_name'] as const) {
+        if (values[name].length > 200) throw new ValidationError(name, 'must be at most 200 characters');
+      }
+      users.checkPassword(password, { email });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      await fail(error);
+      return;
+    }
+
+    const submitted = { email, given_name: values.given_name || null, family_name: values.family_name || null, attributes: {}, metadata: {} };
+    const before = await kit.hook(ctx, 'before_registration', { user: submitted }, clientId, { handleDenial: true });
+    if (before.denied) {
+      await fail(before.denied.message, 403);
+      return;
+    }
+    const changes = userChanges(before);
+
+    let user: User | null = null;
+    const existing = await users.findByEmail(email);
+    if (!existing) {
+      try {
+        user = await users.create({
+          email, password, given_name: submitted.given_name, family_name: submitted.family_name,
+          status: 'pending', attributes: changes.attributes, metadata: changes.metadata,
+        }, 'registration');
+      } catch (error) {
+        if (error instanceof ValidationError) {
+          await fail(error);
+          return;
+        }
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    }
+
+    if (user) {
+      const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user) }, clientId);
+      const more = userChanges(after);
+      if (hasChanges(more)) user = await users.update(user.id, { metadata: more.metadata, attributes: more.attributes });
+      await sendActivation(ctx, user, details.uid);
+    } else {
+      // Taken (found above, or by a concurrent registration). Spend the time a new account costs.
+      await users.passwords.hash(password);
+      const owner = existing ?? (await users.findByEmail(email));
+      if (owner) await sendAlreadyRegistered(ctx, owner, details.uid);
+    }
+
+    const profiling = profilingRequest(await kit.hook(ctx, 'before_progressive_profiling', {
+      flow: 'registration', user: user ? publicUser(user) : submitted, consents: {},
+    }, clientId));
+    const wantsProfile = profiling.fields.length > 0 || profiling.consents.length > 0;
+    await kit.updateState(details, {
+      identifier: email,
+      activationEmail: email,
+      authenticatedUserId: undefined,
+      profiling: wantsProfile ? { flow: 'registration', userId: user?.id ?? null, ...profiling } : undefined,
+    });
+    kit.seeOther(ctx, wantsProfile ? `/interaction/${details.uid}/profile` : `/interaction/${details.uid}/registered`);
+  });
+
+  // "Check your email", with a button that sends the link again.
+  router.get('/interaction/:uid/registered', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    const state = await kit.state(details);
+    if (!state.activationEmail) {
+      kit.seeOther(ctx, `/interaction/${details.uid}`);
+      return;
+    }
+    kit.render(ctx, 'registered', {
+      title: 'Check your email',
+      uid: details.uid,
+      email: state.activationEmail,
+      resent: ctx.query.resent === '1',
+      expiresIn: humanDuration(config.ttl.activationSeconds),
+    });
+  });
+
+  router.post('/interaction/:uid/resend-activation', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    const state = await kit.state(details);
+    const email = state.activationEmail;
+    if (!email) {
+      kit.seeOther(ctx, `/interaction/${details.uid}`);
+      return;
+    }
+    if (await kit.mayMail(`activation:${email}`)) {
+      const user = await users.findByEmail(email);
+      if (user && user.status === 'pending') await sendActivation(ctx, user, details.uid);
+      else if (user) await sendAlreadyRegistered(ctx, user, details.uid);
+    } else {
+      ctx.state.log?.info('activation mail not sent again: too many for this address');
+    }
+    kit.seeOther(ctx, `/interaction/${details.uid}/registered?resent=1`);
+  });
+
+  // The mailed link. Opening it verifies the address and activates the account.
+  router.get('/activate/:token', ...guard, async (ctx) => {
+    const token = ctx.params.token ?? '';
+    const used = await kit.tokens.consume('activation', token);
+    if (!used) {
+      const { status } = await kit.tokens.inspect('activation', token);
+      const message = status === 'used'
+        ? 'This activation link has already been used. If your account is active, you can sign in from the application.'
+        : status === 'expired'
+          ? 'This activation link has expired. Sign in from the application to get a new one.'
+          : 'This activation link is not valid. Check that you copied the whole link from the email.';
+      throw new FlowError(status === 'unknown' ? 404 : 410, 'Activation link not usable', message);
+    }
+    let user = await users.findById(used.userId);
+    if (!user) throw new FlowError(404, 'Activation link not usable', 'This account no longer exists.');
+    user = await users.verifyEmail(user.id);
+    await kit.tokens.revokeAll('activation', user.id);
+    const interaction = await kit.findInteraction(used.interactionUid);
+    const clientId = interaction && typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null;
+    ctx.state.brand = await kit.brand(clientId);
+    await kit.hook(ctx, 'after_account_activation', { user: publicUser(user) }, clientId);
+    kit.render(ctx, 'activated', {
+      title: 'Your email address is verified',
+      email: user.email,
+      disabled: user.status === 'disabled',
+      continueUrl: interaction && interaction.prompt.name === 'login' ? `/interaction/${interaction.uid}` : null,
+    });
+  });
+}

@@ -1,0 +1,47 @@
+// The hosted pages of the end user's journey (CONTRACT §3). Each flow module adds its routes; every
+// route parses urlencoded forms (small bodies only) and checks the anti-CSRF token on POST.
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Next } from 'koa';
+import type { Services } from '../services.ts';
+import { brandingRoutes } from './branding.ts';
+import { csrfProtection } from './csrf.ts';
+import { FlowError, FlowKit, type Guard } from './kit.ts';
+import { loginRoutes } from './login.ts';
+import { mfaRoutes } from './mfa.ts';
+import { profilingRoutes } from './profiling.ts';
+import { recoveryRoutes } from './recovery.ts';
+import { registrationRoutes } from './registration.ts';
+
+export function createFlowRouter(services: Services): Router {
+  const kit = new FlowKit(services);
+  const router = new Router();
+
+  const pageErrors = async (ctx: Context, next: Next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof FlowError)) throw error;
+      kit.renderError(ctx, error);
+    }
+  };
+  const forms = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
+  const csrf = csrfProtection({
+    db: services.db,
+    refuse(ctx) {
+      kit.render(ctx, 'message', {
+        title: 'This form has expired',
+        alert: 'This form could not be accepted: it has expired or was not sent from this site. Go back, reload the page and try again.',
+      }, 403);
+    },
+  });
+  const guard = [pageErrors, forms, csrf] as Guard;
+
+  loginRoutes(router, kit, guard);
+  registrationRoutes(router, kit, guard);
+  recoveryRoutes(router, kit, guard);
+  profilingRoutes(router, kit, guard);
+  mfaRoutes(router, kit, guard);
+  brandingRoutes(router, kit);
+  return router;
+}

@@ -1,0 +1,77 @@
+// Renders the hook authors' TypeScript types (hooks/types.d.ts) and reference (docs/hooks.md) from
+// the catalog, so neither can disagree with what the runner enforces. `npm run gen:hooks` writes
+// them; a test fails when the committed files are stale.
+import { ACTIONS, COMMON_FIELDS, EVENTS, PROTECTED_CLAIMS, sampleEvent, type ActionType } from './catalog.ts';
+
+const HEADER = '// Generated from src/hooks/catalog.ts by `npm run gen:hooks`. Do not edit by hand.\n';
+
+function pascal(name: string): string {
+  return name.split('_').map((part) => part[0]!.toUpperCase() + part.slice(1)).join('');
+}
+
+/** The api object an event's hook receives: only the namespaces its actions use. */
+function apiType(actions: ActionType[]): string {
+  const groups = new Map<string, string[]>();
+  for (const action of actions) {
+    const signature = ACTIONS[action].signature.replace(/^api\./, '');
+    const [group, method] = signature.includes('.') && !signature.startsWith('deny') && !signature.startsWith('redirect')
+      ? [signature.slice(0, signature.indexOf('.')), signature.slice(signature.indexOf('.') + 1)]
+      : ['', signature];
+    groups.set(group, [...(groups.get(group) ?? []), `${method}: void`]);
+  }
+  const members: string[] = [];
+  for (const [group, methods] of groups) {
+    const typed = methods.map((m) => m.replace(/^(\w+)\((.*)\): void$/, '$1($2): void'));
+    if (group === '') members.push(...typed.map((m) => `  ${m};`));
+    else members.push(`  ${group}: {\n${typed.map((m) => `    ${m};`).join('\n')}\n  };`);
+  }
+  return members.length ? `{\n${members.join('\n')}\n}` : '{}';
+}
+
+export function renderTypes(): string {
+  const lines = [HEADER, '/* Types for hook authors: `/// <reference path="types.d.ts" />` or copy next to your hook. */', ''];
+  lines.push('export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };', '');
+  lines.push(`export type EventName =\n${EVENTS.map((e) => `  | '${e.name}'`).join('\n')};`, '');
+  lines.push('export interface User {', '  id: string;', '  email: string;', '  username: string | null;', '  given_name: string | null;',
+    '  family_name: string | null;', '  phone_number: string | null;', '  email_verified: boolean;', '  phone_number_verified: boolean;',
+    "  status: 'active' | 'pending' | 'disabled';", '  attributes: Record<string, Json>;', '  metadata: Record<string, Json>;',
+    '  login_count: number;', '  last_login_at: string | null;', '  created_at: string;', '  updated_at: string;', '}', '');
+  lines.push('export interface NewUser {', '  email: string;', '  username?: string | null;', '  given_name?: string | null;',
+    '  family_name?: string | null;', '  phone_number?: string | null;', '  attributes: Record<string, Json>;', '  metadata: Record<string, Json>;', '}', '');
+  lines.push('interface EventBase {');
+  for (const [field, type] of Object.entries(COMMON_FIELDS)) {
+    const [t, comment] = type.split('  // ');
+    lines.push(`  ${field}: ${t!.trim()};${comment ? ` // ${comment}` : ''}`);
+  }
+  lines.push('}', '');
+  for (const event of EVENTS) {
+    const name = pascal(event.name);
+    lines.push(`/** When: ${event.fires}. ${event.sync ? 'Sync or async.' : 'Async only.'} */`);
+    lines.push(`export interface ${name}Event extends EventBase {`, `  type: '${event.name}';`);
+    for (const [field, type] of Object.entries(event.fields)) lines.push(`  ${field}: ${type};`);
+    lines.push('}', `export type ${name}Api = ${apiType(event.actions)};`, '');
+  }
+  lines.push('export interface EventMap {', ...EVENTS.map((e) => `  ${e.name}: [${pascal(e.name)}Event, ${pascal(e.name)}Api];`), '}', '');
+  lines.push('/** A hook module: `export default async function (event, api) { ... }` */');
+  lines.push('export type Hook<E extends EventName> = (event: EventMap[E][0], api: EventMap[E][1]) => Promise<void> | void;', '');
+  return lines.join('\n');
+}
+
+export function renderDocs(): string {
+  const out: string[] = ['<!-- Generated from src/hooks/catalog.ts by `npm run gen:hooks`. Do not edit by hand. -->', '', '# Hook event reference', ''];
+  out.push('A hook is an ES module whose default export is `async function (event, api)`. Every event has',
+    'these fields:', '', '| field | type |', '| --- | --- |');
+  for (const [field, type] of Object.entries(COMMON_FIELDS)) out.push(`| \`${field}\` | \`${type.split('  // ')[0]!.trim()}\` |`);
+  out.push('', `Claims a hook can never set: ${[...PROTECTED_CLAIMS].map((c) => `\`${c}\``).join(', ')}.`, '');
+  out.push('| event | fires | sync | actions |', '| --- | --- | --- | --- |');
+  for (const e of EVENTS) {
+    out.push(`| [\`${e.name}\`](#${e.name}) | ${e.fires} | ${e.sync ? 'yes' : 'async only'} | ${e.actions.map((a) => `\`${a}\``).join(', ') || '—'} |`);
+  }
+  for (const e of EVENTS) {
+    out.push('', `## ${e.name}`, '', `When: ${e.fires}. ${e.sync ? 'Runs sync (the journey waits and applies the actions) or async.' : 'Runs async only: the journey does not wait.'}`, '');
+    out.push('Fields:', '', ...Object.entries(e.fields).map(([f, t]) => `- \`${f}\`: \`${t}\``), '');
+    if (e.actions.length) out.push('Actions:', '', ...e.actions.map((a) => `- \`${ACTIONS[a].signature}\``), '');
+    out.push('Sample event:', '', '```json', JSON.stringify(sampleEvent(e), null, 2), '```');
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,179 @@
+// The hook runner: picks the hooks of an event (by application and `enabled`, in `order`), runs
+// the sync ones in the sandbox and merges their validated actions for the flow, queues the async
+// ones durably, and records every run. Flows reach it only through Lifecycle.run.
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/knex.ts';
+import { toJson } from '../db/knex.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { recordEvent } from '../webhooks/outbox.ts';
+import { actionProblem, type HookAction } from './actions.ts';
+import { eventSpec, type EventSpec } from './catalog.ts';
+import type { Lifecycle, LifecycleContext, LifecycleEvent, LifecycleOutcome } from './lifecycle.ts';
+import type { HookStore, RunnableHook } from './store.ts';
+
+export type ExecutionOutcome = 'success' | 'error' | 'timeout' | 'memory' | 'invalid_action';
+
+export interface ExecutionResult {
+  outcome: ExecutionOutcome;
+  actions: HookAction[];
+  logs: string[];
+  duration_ms: number;
+  error?: string;
+}
+
+/** Runs one hook's code on one event in the sandbox. */
+export interface HookExecutor {
+  execute(hook: RunnableHook, event: Record<string, unknown>): Promise<ExecutionResult>;
+}
+
+export const GENERIC_HOOK_FAILURE = 'We could not complete this step right now. Please try again later.';
+
+const EMPTY: LifecycleOutcome = Object.freeze({ denied: null, actions: [] }) as LifecycleOutcome;
+
+export interface RunnerDeps {
+  db: Db;
+  store: HookStore;
+  executor: HookExecutor;
+  log: Logger;
+  applicationName: (clientId: string) => Promise<string | null>;
+  metrics?: Metrics;
+  /** Called after async jobs are queued, so the worker need not wait for its next poll. */
+  onQueued?: () => void;
+}
+
+/** Builds the event a hook receives (without secrets and hook identity, added per hook). */
+export async function buildEvent(
+  spec: EventSpec, payload: Record<string, unknown>, ctx: LifecycleContext, applicationName: RunnerDeps['applicationName'],
+): Promise<Record<string, unknown>> {
+  const name = ctx.applicationId ? await applicationName(ctx.applicationId) : null;
+  return {
+    id: typeof payload.event_id === 'string' ? payload.event_id : `evt_${randomUUID().replaceAll('-', '')}`,
+    type: spec.name,
+    application: ctx.applicationId ? { client_id: ctx.applicationId, name } : null,
+    user: null,
+    request: { ip: ctx.ip, user_agent: ctx.userAgent, locale: ctx.locale },
+    created_at: new Date().toISOString(),
+    ...Object.fromEntries(Object.entries(payload).filter(([key]) => key !== 'event_id')),
+  };
+}
+
+export function withHook(event: Record<string, unknown>, hook: RunnableHook): Record<string, unknown> {
+  return { ...event, hook: { id: hook.id, name: hook.name }, secrets: hook.secrets };
+}
+
+/** Runs a hook and checks its actions against the catalog; an invalid action voids the whole run. */
+export async function executeChecked(executor: HookExecutor, spec: EventSpec, hook: RunnableHook, event: Record<string, unknown>): Promise<ExecutionResult> {
+  const result = await executor.execute(hook, withHook(event, hook));
+  if (result.outcome !== 'success') return result;
+  const problem = actionProblem(spec, result.actions);
+  if (problem) return { ...result, outcome: 'invalid_action', error: problem };
+  return result;
+}
+
+export class HookRunner implements Lifecycle {
+  readonly #deps: RunnerDeps;
+  #pending: Array<Record<string, unknown>> = [];
+  #flushing: Promise<void> | null = null;
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+  }
+
+  async run(eventName: LifecycleEvent, payload: Record<string, unknown>, ctx: LifecycleContext): Promise<LifecycleOutcome> {
+    const spec = eventSpec(eventName);
+    if (!spec) throw new Error(`unknown lifecycle event ${eventName}`);
+    const hooks = await this.#deps.store.forEvent(eventName, ctx.applicationId);
+    if (hooks.length === 0) return EMPTY;
+
+    const event = await buildEvent(spec, payload, ctx, this.#deps.applicationName);
+    const asyncHooks = hooks.filter((h) => h.mode === 'async');
+    if (asyncHooks.length) await this.#queue(asyncHooks, event);
+
+    const actions: HookAction[] = [];
+    for (const hook of hooks) {
+      if (hook.mode !== 'sync') continue;
+      const result = await executeChecked(this.#deps.executor, spec, hook, event);
+      this.record(hook, event, 'sync', result);
+      if (result.outcome !== 'success') {
+        this.#deps.log.warn({ hook_id: hook.id, event: eventName, outcome: result.outcome }, 'hook failed');
+        await recordEvent(this.#deps.db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: eventName, outcome: result.outcome, error: result.error ?? null });
+        if (hook.on_error === 'fail') return { denied: { message: GENERIC_HOOK_FAILURE }, actions: [], failed: true };
+        continue;
+      }
+      const deny = result.actions.find((a) => a.type === 'deny');
+      if (deny) return { denied: { message: String(deny.message) }, actions: [...actions, ...result.actions.filter((a) => a.type !== 'deny')] };
+      actions.push(...result.actions);
+    }
+    return { denied: null, actions };
+  }
+
+  /** Logs a run; written in small batches off the journey's path. */
+  record(hook: RunnableHook, event: Record<string, unknown>, mode: 'sync' | 'async', result: ExecutionResult): void {
+    this.#deps.metrics?.hookRuns.inc({ event: hook.event, mode, outcome: result.outcome });
+    this.#deps.metrics?.hookDuration.observe({ event: hook.event, mode }, result.duration_ms / 1000);
+    this.#pending.push({
+      id: `exe_${randomUUID().replaceAll('-', '')}`,
+      hook_id: hook.id,
+      hook_version: hook.version,
+      event_id: String(event.id),
+      event: String(event.type),
+      mode,
+      outcome: result.outcome,
+      duration_ms: Math.round(result.duration_ms),
+      logs: toJson(result.logs),
+      actions: toJson(result.actions),
+      error: result.error ?? null,
+      created_at: Date.now(),
+    });
+    if (!this.#flushing) this.#flushing = new Promise((resolve) => setTimeout(resolve, 50)).then(() => this.flush());
+  }
+
+  /** Writes the pending execution records now; resolves once every run recorded so far is written. */
+  flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#flushing = null;
+    // Writes are chained, so a flush never returns while an earlier batch (the timer's) is still
+    // being written: GET /executions, which flushes first, then sees every finished run.
+    this.#writing = this.#writing.then(async () => {
+      if (batch.length === 0) return;
+      try {
+        await this.#deps.db.batchInsert('hook_executions', batch, 100);
+      } catch (err) {
+        this.#deps.log.error({ err, count: batch.length }, 'could not record hook executions');
+      }
+    });
+    return this.#writing;
+  }
+
+  /** Prunes the execution log: runs older than `maxAgeMs`, and beyond the newest `keepPerHook` per hook. */
+  async prune(maxAgeMs: number, keepPerHook: number): Promise<number> {
+    const { db } = this.#deps;
+    let removed = await db('hook_executions').where('created_at', '<', Date.now() - maxAgeMs).delete();
+    const crowded: Array<{ hook_id: string }> = await db('hook_executions').select('hook_id').groupBy('hook_id').havingRaw('count(*) > ?', [keepPerHook]);
+    for (const { hook_id: hookId } of crowded) {
+      const cutoff = await db('hook_executions').where({ hook_id: hookId }).orderBy('created_at', 'desc').offset(keepPerHook - 1).first('created_at');
+      if (cutoff) removed += await db('hook_executions').where({ hook_id: hookId }).andWhere('created_at', '<', cutoff.created_at).delete();
+    }
+    await db('hook_jobs').whereIn('status', ['done', 'failed']).andWhere('created_at', '<', Date.now() - maxAgeMs).delete();
+    return removed;
+  }
+
+  async #queue(hooks: RunnableHook[], event: Record<string, unknown>): Promise<void> {
+    const now = Date.now();
+    await this.#deps.db('hook_jobs').insert(hooks.map((hook) => ({
+      id: `job_${randomUUID().replaceAll('-', '')}`,
+      hook_id: hook.id,
+      event_id: String(event.id),
+      event: toJson(event),
+      status: 'pending',
+      attempts: 0,
+      run_after: now,
+      locked_until: null,
+      created_at: now,
+    })));
+    this.#deps.onQueued?.();
+  }
+}

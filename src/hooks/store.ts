@@ -1,0 +1,227 @@
+// Hooks as stored: validation, secrets sealed at rest (only their names ever leave), and the
+// per-event lookup the runner uses on every journey step (cached briefly, invalidated on writes).
+import { randomUUID } from 'node:crypto';
+import type { SecretBox } from '../crypto.ts';
+import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { eventSpec } from './catalog.ts';
+
+export type HookMode = 'sync' | 'async';
+export type OnError = 'fail' | 'continue';
+
+export interface HookView {
+  id: string;
+  name: string;
+  event: string;
+  mode: HookMode;
+  code: string;
+  version: number;
+  applications: string[] | null;
+  enabled: boolean;
+  order: number;
+  /** Names only: values never leave the server. */
+  secrets: string[];
+  allowed_hosts: string[];
+  timeout_ms: number;
+  on_error: OnError;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A hook ready to run: its secrets opened. Never serialised to a client. */
+export interface RunnableHook extends Omit<HookView, 'secrets'> {
+  secrets: Record<string, string>;
+}
+
+/** Compiles the code; returns the problem (with its line) or null. Supplied by the sandbox. */
+export type CodeChecker = (code: string) => { message: string; line: number | null } | null;
+
+export const DEFAULT_TIMEOUT_MS = 2000;
+export const MAX_TIMEOUT_MS = 10000;
+const MAX_CODE_BYTES = 64 * 1024;
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/;
+const CACHE_MS = 1000;
+
+type Row = Record<string, unknown>;
+
+export class HookStore {
+  readonly #db: Db;
+  readonly #box: SecretBox;
+  readonly #checkCode: CodeChecker;
+  readonly #applicationExists: (clientId: string) => Promise<boolean>;
+  #cache = new Map<string, { at: number; hooks: Promise<RunnableHook[]> }>();
+
+  constructor(db: Db, box: SecretBox, checkCode: CodeChecker, applicationExists: (clientId: string) => Promise<boolean>) {
+    this.#db = db;
+    this.#box = box;
+    this.#checkCode = checkCode;
+    this.#applicationExists = applicationExists;
+  }
+
+  async create(input: Record<string, unknown>): Promise<HookView> {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('body', 'must be a JSON object');
+    const valid = await this.#validate(input, null);
+    const now = Date.now();
+    const row = { id: `hook_${randomUUID().replaceAll('-', '')}`, version: 1, created_at: now, updated_at: now, ...valid };
+    await this.#db('hooks').insert(row);
+    this.#cache.clear();
+    return this.#view(row);
+  }
+
+  async list(): Promise<HookView[]> {
+    return (await this.#db('hooks').orderBy([{ column: 'event' }, { column: 'order' }, { column: 'created_at' }])).map((r) => this.#view(r));
+  }
+
+  async get(id: string): Promise<HookView> {
+    return this.#view(await this.#row(id));
+  }
+
+  /** The hook with its secrets opened, for a test run. */
+  async runnable(id: string): Promise<RunnableHook> {
+    return this.#runnable(await this.#row(id));
+  }
+
+  async update(id: string, input: Record<string, unknown>): Promise<HookView> {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('body', 'must be a JSON object');
+    const current = await this.#row(id);
+    const changes: Row = await this.#validate(input, current);
+    if (changes.code !== undefined && changes.code !== current.code) changes.version = Number(current.version) + 1;
+    changes.updated_at = Date.now();
+    await this.#db('hooks').where({ id }).update(changes);
+    this.#cache.clear();
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    if ((await this.#db('hooks').where({ id }).delete()) === 0) throw new NotFoundError('hook');
+    this.#cache.clear();
+  }
+
+  /** Enabled hooks for an event and application, in order. Cached for a second. */
+  forEvent(event: string, applicationId: string | null): Promise<RunnableHook[]> {
+    const key = `${event}\u0000${applicationId ?? ''}`;
+    const cached = this.#cache.get(key);
+    if (cached && Date.now() - cached.at < CACHE_MS) return cached.hooks;
+    const hooks = this.#load(event, applicationId);
+    this.#cache.set(key, { at: Date.now(), hooks });
+    hooks.catch(() => this.#cache.delete(key));
+    return hooks;
+  }
+
+  async #load(event: string, applicationId: string | null): Promise<RunnableHook[]> {
+    const rows = await this.#db('hooks').where({ event, enabled: true }).orderBy([{ column: 'order' }, { column: 'created_at' }]);
+    return rows
+      .map((row) => this.#runnable(row))
+      .filter((hook) => hook.applications === null || (applicationId !== null && hook.applications.includes(applicationId)));
+  }
+
+  async #row(id: string): Promise<Row> {
+    const row = typeof id === 'string' && id.length <= 40 ? await this.#db('hooks').where({ id }).first() : undefined;
+    if (!row) throw new NotFoundError('hook');
+    return row;
+  }
+
+  #view(row: Row): HookView {
+    const { secrets, ...rest } = this.#runnable(row);
+    return { ...rest, secrets: Object.keys(secrets) };
+  }
+
+  #runnable(row: Row): RunnableHook {
+    return {
+      id: String(row.id),
+      name: String(row.name),
+      event: String(row.event),
+      mode: row.mode as HookMode,
+      code: String(row.code),
+      version: Number(row.version),
+      applications: fromJson<string[] | null>(row.applications, null),
+      enabled: toBool(row.enabled),
+      order: Number(row.order),
+      secrets: row.secrets_enc ? fromJson<Record<string, string>>(this.#box.open(String(row.secrets_enc)), {}) : {},
+      allowed_hosts: fromJson<string[]>(row.allowed_hosts, []),
+      timeout_ms: Number(row.timeout_ms),
+      on_error: row.on_error as OnError,
+      created_at: new Date(Number(row.created_at)).toISOString(),
+      updated_at: new Date(Number(row.updated_at)).toISOString(),
+    };
+  }
+
+  /** Validates the given fields (all of them when creating) and answers the columns to write. */
+  async #validate(input: Record<string, unknown>, current: Row | null): Promise<Row> {
+    const out: Row = {};
+    const creating = current === null;
+    const has = (field: string) => input[field] !== undefined;
+
+    if (creating || has('name')) {
+      if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 200) throw new ValidationError('name', 'is required (a string of at most 200 characters)');
+      out.name = input.name.trim();
+    }
+    const event = creating || has('event') ? input.event : current!.event;
+    const spec = typeof event === 'string' ? eventSpec(event) : undefined;
+    if (!spec) throw new ValidationError('event', `must be one of the events listed by GET /admin/api/events, got ${JSON.stringify(event)}`);
+    if (creating || has('event')) out.event = spec.name;
+
+    const mode = creating || has('mode') ? input.mode : current!.mode;
+    if (mode !== 'sync' && mode !== 'async') throw new ValidationError('mode', 'must be "sync" or "async"');
+    if (mode === 'sync' && !spec.sync) throw new ValidationError('mode', `${spec.name} happens after the journey can change: it runs async only`);
+    if (creating || has('mode') || has('event')) out.mode = mode;
+
+    if (creating || has('code')) {
+      if (typeof input.code !== 'string' || !input.code.trim()) throw new ValidationError('code', 'is required (the hook module source)');
+      if (Buffer.byteLength(input.code) > MAX_CODE_BYTES) throw new ValidationError('code', `must be at most ${MAX_CODE_BYTES / 1024} KiB`);
+      const problem = this.#checkCode(input.code);
+      if (problem) throw new ValidationError('code', `does not compile${problem.line ? ` (line ${problem.line})` : ''}: ${problem.message}`);
+      out.code = input.code;
+    }
+
+    if (has('applications') || creating) {
+      const apps = input.applications ?? null;
+      if (apps !== null) {
+        if (!Array.isArray(apps) || apps.some((a) => typeof a !== 'string')) throw new ValidationError('applications', 'must be an array of client_ids (or omitted for every application)');
+        for (const [i, clientId] of (apps as string[]).entries()) {
+          if (!(await this.#applicationExists(clientId))) throw new ValidationError(`applications[${i}]`, `no application has client_id ${JSON.stringify(clientId)}`);
+        }
+      }
+      out.applications = apps === null ? null : toJson([...new Set(apps as string[])]);
+    }
+    if (has('enabled') || creating) {
+      const enabled = input.enabled ?? true;
+      if (typeof enabled !== 'boolean') throw new ValidationError('enabled', 'must be true or false');
+      out.enabled = enabled;
+    }
+    if (has('order') || creating) {
+      const order = input.order ?? 0;
+      if (!Number.isInteger(order) || Math.abs(order as number) > 1_000_000) throw new ValidationError('order', 'must be a whole number');
+      out.order = order;
+    }
+    if (has('secrets') || creating) {
+      const secrets = input.secrets ?? {};
+      if (secrets === null || typeof secrets !== 'object' || Array.isArray(secrets)) throw new ValidationError('secrets', 'must be an object of NAME: "value"');
+      for (const [name, value] of Object.entries(secrets)) {
+        if (!SECRET_NAME.test(name)) throw new ValidationError(`secrets.${name}`, 'names are letters, digits and _ (at most 64)');
+        if (typeof value !== 'string' || value.length > 4096) throw new ValidationError(`secrets.${name}`, 'must be a string of at most 4096 characters');
+      }
+      out.secrets_enc = Object.keys(secrets).length ? this.#box.seal(JSON.stringify(secrets)) : null;
+    }
+    if (has('allowed_hosts') || creating) {
+      const hosts = input.allowed_hosts ?? [];
+      if (!Array.isArray(hosts) || hosts.length > 50) throw new ValidationError('allowed_hosts', 'must be an array of "host[:port]" (at most 50)');
+      for (const [i, host] of hosts.entries()) {
+        if (typeof host !== 'string' || !HOST.test(host)) throw new ValidationError(`allowed_hosts[${i}]`, 'must be "host" or "host:port" (IPv6 in brackets)');
+      }
+      out.allowed_hosts = toJson((hosts as string[]).map((h) => h.toLowerCase()));
+    }
+    if (has('timeout_ms') || creating) {
+      const timeout = input.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+      if (!Number.isInteger(timeout) || (timeout as number) < 1 || (timeout as number) > MAX_TIMEOUT_MS) throw new ValidationError('timeout_ms', `must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+      out.timeout_ms = timeout;
+    }
+    if (has('on_error') || creating) {
+      const onError = input.on_error ?? 'fail';
+      if (onError !== 'fail' && onError !== 'continue') throw new ValidationError('on_error', 'must be "fail" or "continue"');
+      out.on_error = onError;
+    }
+    return out;
+  }
+}

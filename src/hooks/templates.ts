@@ -1,0 +1,57 @@
+// The hook template library: the .js files of the top-level hooks/ folder. Each starts with a
+// header of `// @key value` lines (name, event, mode, secrets, purpose) that GET /templates lists.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HOOK_TEMPLATES_DIR } from '../paths.ts';
+
+export interface HookTemplate {
+  name: string;
+  title: string;
+  event: string;
+  mode: 'sync' | 'async';
+  secrets: string[];
+  purpose: string;
+  code: string;
+}
+
+const NAME = /^[a-z0-9-]+$/;
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function parseTemplate(name: string, code: string): HookTemplate {
+  const header: Record<string, string> = {};
+  let last: string | null = null;
+  for (const line of code.split('\n')) {
+    if (!line.startsWith('//')) break;
+    const tagged = line.match(/^\/\/\s*@(\w+)\s*(.*)$/);
+    if (tagged) {
+      last = tagged[1]!;
+      header[last] = tagged[2]!.trim();
+    } else if (last) {
+      header[last] = `${header[last]} ${line.replace(/^\/\/\s*/, '').trim()}`.trim();
+    }
+  }
+  // "A, B (optional, comma-separated)": the names, without the notes in parentheses.
+  const secrets = (header.secrets ?? '').toLowerCase() === 'none' ? [] : (header.secrets ?? '').replace(/\([^)]*\)/g, '')
+    .split(',').map((s) => s.trim().split(/\s/)[0]!).filter((s) => SECRET_NAME.test(s));
+  return {
+    name,
+    title: header.name ?? name,
+    event: header.event ?? '',
+    mode: header.mode === 'async' ? 'async' : 'sync',
+    secrets,
+    purpose: header.purpose ?? '',
+    code,
+  };
+}
+
+export function listTemplates(dir = HOOK_TEMPLATES_DIR): HookTemplate[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.js'))
+    .sort()
+    .map((file) => parseTemplate(file.slice(0, -3), readFileSync(join(dir, file), 'utf8')));
+}
+
+export function findTemplate(name: string, dir = HOOK_TEMPLATES_DIR): HookTemplate | null {
+  if (!NAME.test(name)) return null;
+  return listTemplates(dir).find((t) => t.name === name) ?? null;
+}

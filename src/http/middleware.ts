@@ -1,0 +1,102 @@
+// Cross-cutting HTTP middleware: request ids and access logs, error answers, security headers.
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { ClientError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { renderPage } from '../views.ts';
+
+declare module 'koa' {
+  interface DefaultState {
+    requestId: string;
+    log: Logger;
+  }
+}
+
+export function requestLog(log: Logger, metrics?: Metrics) {
+  return async (ctx: Context, next: Next) => {
+    const incoming = ctx.get('x-request-id');
+    const requestId = /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = log.child({ request_id: requestId });
+    ctx.set('x-request-id', requestId);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const ms = performance.now() - started;
+      metrics?.httpRequests.observe({ method: ctx.method, status: String(ctx.status) }, ms / 1000);
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms) }, 'request');
+    }
+  };
+}
+
+function wantsJson(ctx: Context): boolean {
+  return ctx.path.startsWith('/admin/api') || ctx.path === '/health' || !ctx.accepts('html') || ctx.accepts('json', 'html') === 'json';
+}
+
+/** PostgreSQL's "invalid byte sequence for encoding UTF8: 0x00" and "untranslatable character". */
+function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '22021' || code === '22P05';
+}
+
+/** Turns thrown errors into answers: ClientErrors say what is wrong, anything else is a generic 500. */
+export function errorAnswers() {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+    } catch (error) {
+      const err = error as Error & { status?: number; expose?: boolean; type?: string };
+      let status = 500;
+      let code = 'server_error';
+      let message = 'Something went wrong on our side. Please try again.';
+      if (err instanceof ClientError) {
+        ({ status, code, message } = err);
+      } else if (isUnstorableText(err)) {
+        // PostgreSQL refuses NUL bytes (and invalid UTF-8) in text: the input was bad, not the server.
+        status = 400;
+        code = 'invalid_request';
+        message = 'the request contains characters that cannot be accepted (a NUL byte)';
+      } else if (err.status && err.status >= 400 && err.status < 500) {
+        status = err.status;
+        code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
+        message = status === 413 ? 'the request body is too large' : err.type === 'entity.parse.failed' ? 'body: is not valid JSON' : err.expose ? err.message : 'the request is invalid';
+      } else {
+        ctx.state.log?.error({ err }, 'unhandled error');
+      }
+      ctx.status = status;
+      if (wantsJson(ctx)) {
+        ctx.body = { error: code, message };
+      } else {
+        ctx.type = 'html';
+        ctx.body = renderPage('error', { title: status >= 500 ? 'Something went wrong' : 'This request cannot be completed', error: code, description: message });
+      }
+    }
+  };
+}
+
+/** A JSON 404 for any path nobody answered. */
+export function notFound() {
+  return async (ctx: Context) => {
+    ctx.status = 404;
+    ctx.body = { error: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
+  };
+}
+
+export function securityHeaders(https: boolean) {
+  return async (ctx: Context, next: Next) => {
+    await next();
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.set('referrer-policy', 'no-referrer');
+    if (ctx.response.is('html')) {
+      ctx.set('x-frame-options', 'DENY');
+      // Pages work without JavaScript; the only inline script allowed is none. The provider's own
+      // form-post and logout pages bring their own CSP when they need it.
+      if (!ctx.response.get('content-security-policy')) {
+        ctx.set('content-security-policy', "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self' https: http:; base-uri 'none'");
+      }
+    }
+    if (https) ctx.set('strict-transport-security', 'max-age=31536000; includeSubDomains');
+  };
+}

@@ -1,0 +1,73 @@
+// One-time tokens mailed to users: account activation and password reset. Only the sha256 of a
+// token is stored; a token works once, until it expires, and using it is atomic.
+import { randomToken, sha256Hex } from '../crypto.ts';
+import type { Db } from '../db/knex.ts';
+import type { Knex } from 'knex';
+
+export type ActionTokenKind = 'activation' | 'password_reset';
+
+export interface ActionToken {
+  userId: string;
+  interactionUid: string | null;
+  expiresAt: number;
+}
+
+export type TokenState =
+  | { status: 'valid'; token: ActionToken }
+  | { status: 'used' | 'expired' | 'unknown' };
+
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{20,128}$/;
+
+export class ActionTokens {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  /** Creates a token and answers it; the caller mails it. */
+  async issue(kind: ActionTokenKind, userId: string, interactionUid: string | null, ttlSeconds: number, trx?: Knex | Knex.Transaction): Promise<string> {
+    const token = randomToken(32);
+    const now = Date.now();
+    await (trx ?? this.#db)('action_tokens').insert({
+      id: sha256Hex(token),
+      kind,
+      user_id: userId,
+      interaction_uid: interactionUid,
+      expires_at: now + ttlSeconds * 1000,
+      used_at: null,
+      created_at: now,
+    });
+    return token;
+  }
+
+  /** What a token is now, without using it. */
+  async inspect(kind: ActionTokenKind, token: string): Promise<TokenState> {
+    if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return { status: 'unknown' };
+    const row = await this.#db('action_tokens').where({ id: sha256Hex(token), kind }).first();
+    if (!row) return { status: 'unknown' };
+    if (row.used_at !== null && row.used_at !== undefined) return { status: 'used' };
+    if (Number(row.expires_at) <= Date.now()) return { status: 'expired' };
+    return { status: 'valid', token: { userId: String(row.user_id), interactionUid: row.interaction_uid ?? null, expiresAt: Number(row.expires_at) } };
+  }
+
+  /** Uses a token: answers it when it was valid, null otherwise. Two concurrent uses: one wins. */
+  async consume(kind: ActionTokenKind, token: string): Promise<ActionToken | null> {
+    if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null;
+    const id = sha256Hex(token);
+    const now = Date.now();
+    const changed = await this.#db('action_tokens')
+      .where({ id, kind })
+      .whereNull('used_at')
+      .where('expires_at', '>', now)
+      .update({ used_at: now });
+    if (Number(changed) !== 1) return null;
+    const row = await this.#db('action_tokens').where({ id }).first();
+    return { userId: String(row.user_id), interactionUid: row.interaction_uid ?? null, expiresAt: Number(row.expires_at) };
+  }
+
+  /** Marks every unused token of this kind for the user as used. */
+  async revokeAll(kind: ActionTokenKind, userId: string): Promise<void> {
+    await this.#db('action_tokens').where({ kind, user_id: userId }).whereNull('used_at').update({ used_at: Date.now() });
+  }
+}

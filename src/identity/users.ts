@@ -1,0 +1,358 @@
+// Users: the one place that reads and writes the users table. Flows and the admin API both call it.
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Config } from '../config.ts';
+import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { recordEvent, type WebhookEventType } from '../webhooks/outbox.ts';
+import {
+  hasControlCharacters, isValidEmail, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername,
+} from './normalize.ts';
+import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
+
+export type UserStatus = 'active' | 'pending' | 'disabled';
+export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart';
+export type Json = Record<string, unknown>;
+
+export interface User {
+  id: string;
+  email: string;
+  username: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  phone_number: string | null;
+  email_verified: boolean;
+  phone_number_verified: boolean;
+  status: UserStatus;
+  source: UserSource;
+  has_password: boolean;
+  attributes: Json;
+  metadata: Json;
+  login_count: number;
+  last_login_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NewUser {
+  email: string;
+  password?: string | null;
+  username?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  phone_number?: string | null;
+  email_verified?: boolean;
+  phone_number_verified?: boolean;
+  status?: UserStatus;
+  attributes?: Json;
+  metadata?: Json;
+}
+
+export type UserPatch = Partial<Omit<NewUser, 'status'>>;
+
+const NAME_MAX = 200;
+
+type Row = Record<string, unknown>;
+
+function iso(ms: unknown): string | null {
+  return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
+}
+
+function toUser(row: Row): User {
+  return {
+    id: String(row.id),
+    email: String(row.email),
+    username: (row.username as string | null) ?? null,
+    given_name: (row.given_name as string | null) ?? null,
+    family_name: (row.family_name as string | null) ?? null,
+    phone_number: (row.phone_number as string | null) ?? null,
+    email_verified: toBool(row.email_verified),
+    phone_number_verified: toBool(row.phone_number_verified),
+    status: row.status as UserStatus,
+    source: row.source as UserSource,
+    has_password: row.password_hash !== null && row.password_hash !== undefined,
+    attributes: fromJson<Json>(row.attributes, {}),
+    metadata: fromJson<Json>(row.metadata, {}),
+    login_count: Number(row.login_count ?? 0),
+    last_login_at: iso(row.last_login_at),
+    created_at: iso(row.created_at)!,
+    updated_at: iso(row.updated_at)!,
+  };
+}
+
+/** The user as webhooks and hooks see it: no secrets. */
+export function publicUser(user: User): User {
+  return { ...user };
+}
+
+function optionalName(field: string, value: unknown): string | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value === '') return null;
+  if (typeof value !== 'string') throw new ValidationError(field, 'must be a string');
+  const trimmed = value.trim();
+  if (trimmed.length > NAME_MAX) throw new ValidationError(field, `must be at most ${NAME_MAX} characters`);
+  return trimmed || null;
+}
+
+function jsonObject(field: string, value: unknown): Json | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(field, 'must be an object');
+  if (JSON.stringify(value).length > 16384) throw new ValidationError(field, 'must be at most 16 KiB of JSON');
+  return value as Json;
+}
+
+function optionalBool(field: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new ValidationError(field, 'must be true or false');
+  return value;
+}
+
+export class UserService {
+  readonly #db: Db;
+  readonly #passwords: PasswordHasher;
+  readonly #policy: Config['password'];
+
+  constructor(db: Db, passwords: PasswordHasher, policy: Config['password']) {
+    this.#db = db;
+    this.#passwords = passwords;
+    this.#policy = policy;
+  }
+
+  get passwords(): PasswordHasher {
+    return this.#passwords;
+  }
+
+  /** Validates a password against the policy; throws a ValidationError naming `field`. */
+  checkPassword(password: unknown, context: { email?: string | null; username?: string | null }, field = 'password'): string {
+    if (typeof password !== 'string') throw new ValidationError(field, 'must be a string');
+    const problem = passwordPolicyProblem(password, this.#policy, context);
+    if (problem) throw new ValidationError(field, problem);
+    return password;
+  }
+
+  /**
+   * Creates a user and its webhook events in one transaction. Every field is validated first, so a
+   * bad input never leaves a half-written user.
+   */
+  async create(input: NewUser, source: UserSource, trx?: Knex.Transaction): Promise<User> {
+    const raw = input as unknown as Record<string, unknown>;
+    if (typeof raw.email !== 'string' || raw.email.trim() === '') throw new ValidationError('email', 'is required');
+    const email = normalizeEmail(raw.email);
+    if (!isValidEmail(email)) throw new ValidationError('email', 'must be a valid email address');
+    const username = this.#validUsername(raw.username);
+    const password = raw.password === undefined || raw.password === null ? null : this.checkPassword(raw.password, { email, username });
+    const phone = this.#validPhone(raw.phone_number);
+    const status = (raw.status as UserStatus | undefined) ?? 'active';
+    const now = Date.now();
+    const row = {
+      id: randomUUID(),
+      email,
+      username: username ?? null,
+      password_hash: password === null ? null : await this.#passwords.hash(password),
+      given_name: optionalName('given_name', raw.given_name) ?? null,
+      family_name: optionalName('family_name', raw.family_name) ?? null,
+      phone_number: phone ?? null,
+      email_verified: optionalBool('email_verified', raw.email_verified) ?? false,
+      phone_number_verified: optionalBool('phone_number_verified', raw.phone_number_verified) ?? false,
+      status,
+      source,
+      attributes: toJson(jsonObject('attributes', raw.attributes) ?? {}),
+      metadata: toJson(jsonObject('metadata', raw.metadata) ?? {}),
+      login_count: 0,
+      last_login_at: null,
+      created_at: now,
+      updated_at: now,
+    };
+
+    const write = async (tx: Knex.Transaction) => {
+      await this.#assertUnique(tx, email, username ?? null, null);
+      await tx('users').insert(row);
+      const user = toUser(row);
+      await recordEvent(tx, 'user.create', { user: publicUser(user) });
+      if (source === 'registration') await recordEvent(tx, 'user.registration.create', { user: publicUser(user) });
+      return user;
+    };
+    return trx ? write(trx) : this.#db.transaction(write);
+  }
+
+  async findById(id: string): Promise<User | null> {
+    if (typeof id !== 'string' || id.length > 36) return null;
+    const row = await this.#db('users').where({ id }).first();
+    return row ? toUser(row) : null;
+  }
+
+  async getById(id: string): Promise<User> {
+    const user = await this.findById(id);
+    if (!user) throw new NotFoundError('user');
+    return user;
+  }
+
+  async findByEmail(email: string): Promise<User | null> {
+    if (hasControlCharacters(email)) return null;
+    const row = await this.#db('users').where({ email: normalizeEmail(email) }).first();
+    return row ? toUser(row) : null;
+  }
+
+  /** Finds by email or username, as typed on the login page. */
+  async findByIdentifier(identifier: string): Promise<User | null> {
+    const { kind, value } = normalizeIdentifier(identifier);
+    if (!value || hasControlCharacters(value)) return null;
+    const row = await this.#db('users').where(kind === 'email' ? { email: value } : { username: value }).first();
+    return row ? toUser(row) : null;
+  }
+
+  async list(options: { email?: string; limit?: number; offset?: number } = {}): Promise<User[]> {
+    const query = this.#db('users').orderBy('created_at', 'desc').limit(Math.min(options.limit ?? 50, 200)).offset(options.offset ?? 0);
+    if (options.email && hasControlCharacters(options.email)) return [];
+    if (options.email) query.where({ email: normalizeEmail(options.email) });
+    return (await query).map(toUser);
+  }
+
+  async update(id: string, patch: UserPatch, eventType: WebhookEventType = 'user.update'): Promise<User> {
+    const current = await this.getById(id);
+    const raw = patch as Record<string, unknown>;
+    const changes: Row = {};
+    if (raw.email !== undefined) {
+      if (typeof raw.email !== 'string') throw new ValidationError('email', 'must be a string');
+      const email = normalizeEmail(raw.email);
+      if (!isValidEmail(email)) throw new ValidationError('email', 'must be a valid email address');
+      if (email !== current.email) {
+        changes.email = email;
+        if (raw.email_verified === undefined) changes.email_verified = false;
+      }
+    }
+    if (raw.username !== undefined) changes.username = this.#validUsername(raw.username) ?? null;
+    for (const field of ['given_name', 'family_name'] as const) {
+      const value = optionalName(field, raw[field]);
+      if (value !== undefined) changes[field] = value;
+    }
+    if (raw.phone_number !== undefined) changes.phone_number = this.#validPhone(raw.phone_number) ?? null;
+    for (const field of ['email_verified', 'phone_number_verified'] as const) {
+      const value = optionalBool(field, raw[field]);
+      if (value !== undefined) changes[field] = value;
+    }
+    const attributes = jsonObject('attributes', raw.attributes);
+    if (attributes) changes.attributes = toJson({ ...current.attributes, ...attributes });
+    const metadata = jsonObject('metadata', raw.metadata);
+    if (metadata) changes.metadata = toJson({ ...current.metadata, ...metadata });
+    if (raw.password !== undefined) {
+      const password = this.checkPassword(raw.password, { email: (changes.email as string) ?? current.email, username: current.username });
+      changes.password_hash = await this.#passwords.hash(password);
+    }
+    if (Object.keys(changes).length === 0) return current;
+    changes.updated_at = Date.now();
+
+    return this.#db.transaction(async (tx) => {
+      if ('email' in changes || 'username' in changes) {
+        await this.#assertUnique(tx, (changes.email as string | undefined) ?? null, (changes.username as string | null | undefined) ?? null, id);
+      }
+      await tx('users').where({ id }).update(changes);
+      const user = toUser(await tx('users').where({ id }).first());
+      await recordEvent(tx, eventType, { user: publicUser(user) });
+      if (changes.password_hash && eventType !== 'user.password.update') await recordEvent(tx, 'user.password.update', { user_id: id });
+      return user;
+    });
+  }
+
+  /** Sets a new password (already checked against the policy by the caller or here). */
+  async setPassword(id: string, password: string, eventType: WebhookEventType = 'user.password.update'): Promise<User> {
+    return this.update(id, { password }, eventType);
+  }
+
+  /**
+   * Keeps a password another system vouched for (lazy migration: a hook accepted it in
+   * before_password_validation). It is not held to today's policy, so the user is never asked for
+   * it again; only its length is bounded.
+   */
+  async adoptPassword(id: string, password: string): Promise<void> {
+    if (typeof password !== 'string' || password.length === 0 || password.length > this.#policy.maxLength) return;
+    const hash = await this.#passwords.hash(password);
+    await this.#db.transaction(async (tx) => {
+      await tx('users').where({ id }).update({ password_hash: hash, updated_at: Date.now() });
+      await recordEvent(tx, 'user.password.update', { user_id: id });
+    });
+  }
+
+  async verifyPassword(user: User | null, password: string): Promise<boolean> {
+    if (!user) return this.#passwords.verifyNothing(password);
+    const row = await this.#db('users').where({ id: user.id }).select('password_hash').first();
+    if (!row?.password_hash) return this.#passwords.verifyNothing(password);
+    return this.#passwords.verify(String(row.password_hash), password);
+  }
+
+  async setStatus(id: string, status: UserStatus): Promise<User> {
+    const current = await this.getById(id);
+    if (current.status === status) return current;
+    const eventType: WebhookEventType | null = status === 'disabled' ? 'user.deactivate' : current.status === 'disabled' ? 'user.reactivate' : null;
+    return this.#db.transaction(async (tx) => {
+      await tx('users').where({ id }).update({ status, updated_at: Date.now() });
+      const user = toUser(await tx('users').where({ id }).first());
+      if (eventType) await recordEvent(tx, eventType, { user: publicUser(user) });
+      return user;
+    });
+  }
+
+  /** Marks the email verified and activates a pending account. */
+  async verifyEmail(id: string): Promise<User> {
+    return this.#db.transaction(async (tx) => {
+      const row = await tx('users').where({ id }).first();
+      if (!row) throw new NotFoundError('user');
+      const status = row.status === 'pending' ? 'active' : row.status;
+      await tx('users').where({ id }).update({ email_verified: true, status, updated_at: Date.now() });
+      const user = toUser(await tx('users').where({ id }).first());
+      await recordEvent(tx, 'user.email.verified', { user: publicUser(user) });
+      return user;
+    });
+  }
+
+  async recordLogin(id: string, applicationId: string | null): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const now = Date.now();
+      await tx('users').where({ id }).update({ last_login_at: now, login_count: tx.raw('login_count + 1') });
+      await recordEvent(tx, 'user.login.success', { user_id: id, application_id: applicationId });
+    });
+  }
+
+  /** Deletes the user; its sessions and tokens stop working because findAccount no longer finds it. */
+  async delete(id: string): Promise<User> {
+    const user = await this.getById(id);
+    await this.#db.transaction(async (tx) => {
+      await tx('users').where({ id }).delete();
+      await recordEvent(tx, 'user.delete', { user: publicUser(user) });
+    });
+    return user;
+  }
+
+  #validUsername(value: unknown): string | null | undefined {
+    if (value === undefined) return undefined;
+    if (value === null || value === '') return null;
+    if (typeof value !== 'string') throw new ValidationError('username', 'must be a string');
+    const username = normalizeUsername(value);
+    if (!isValidUsername(username)) {
+      throw new ValidationError('username', 'must be 3 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit');
+    }
+    return username;
+  }
+
+  #validPhone(value: unknown): string | null | undefined {
+    if (value === undefined) return undefined;
+    if (value === null || value === '') return null;
+    if (typeof value !== 'string') throw new ValidationError('phone_number', 'must be a string');
+    const phone = normalizePhone(value);
+    if (!isValidPhone(phone)) throw new ValidationError('phone_number', 'must be in E.164 form, e.g. +15551234567');
+    return phone;
+  }
+
+  async #assertUnique(tx: Knex.Transaction, email: string | null, username: string | null, exceptId: string | null): Promise<void> {
+    if (email) {
+      const q = tx('users').where({ email });
+      if (exceptId) q.whereNot({ id: exceptId });
+      if (await q.first()) throw new ConflictError('email', 'is already registered');
+    }
+    if (username) {
+      const q = tx('users').where({ username });
+      if (exceptId) q.whereNot({ id: exceptId });
+      if (await q.first()) throw new ConflictError('username', 'is already taken');
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// Entry point: read the configuration, start the server, stop gracefully on SIGTERM/SIGINT.
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { startServer } from './server.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  const running = await startServer(config, { log });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    // Exit by letting the event loop drain: process.exit() while isolated-vm is still tearing its
+    // isolates down can crash the process at the last moment.
+    running.close().then(() => { process.exitCode = 0; }, (err) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`tessera failed to start: ${(error as Error).stack ?? error}\n`);
+  process.exit(1);
+});

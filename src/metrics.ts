@@ -1,0 +1,45 @@
+// Prometheus metrics: one registry per server (tests run several servers in one process).
+// Served at GET /metrics with a bearer token (METRICS_TOKEN, or the admin API key).
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Histogram<'method' | 'status'>;
+  hookRuns: Counter<'event' | 'mode' | 'outcome'>;
+  hookDuration: Histogram<'event' | 'mode'>;
+  webhookAttempts: Counter<'outcome'>;
+  webhookAttemptDuration: Histogram;
+  webhookLag: Histogram;
+}
+
+export function createMetrics(defaults = true): Metrics {
+  const registry = new Registry();
+  if (defaults) collectDefaultMetrics({ register: registry, prefix: 'tessera_' });
+  return {
+    registry,
+    httpRequests: new Histogram({
+      name: 'tessera_http_request_duration_seconds', help: 'HTTP requests by method and status',
+      labelNames: ['method', 'status'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+    }),
+    hookRuns: new Counter({
+      name: 'tessera_hook_runs_total', help: 'Hook runs by event, mode and outcome',
+      labelNames: ['event', 'mode', 'outcome'], registers: [registry],
+    }),
+    hookDuration: new Histogram({
+      name: 'tessera_hook_duration_seconds', help: 'Hook run wall time',
+      labelNames: ['event', 'mode'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10], registers: [registry],
+    }),
+    webhookAttempts: new Counter({
+      name: 'tessera_webhook_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed, gone)',
+      labelNames: ['outcome'], registers: [registry],
+    }),
+    webhookAttemptDuration: new Histogram({
+      name: 'tessera_webhook_attempt_duration_seconds', help: 'Wall time of one webhook delivery attempt',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    }),
+    webhookLag: new Histogram({
+      name: 'tessera_webhook_delivery_lag_seconds', help: 'Time from the event (the change) to its successful delivery',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600], registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,87 @@
+// The SQL adapter behind every oidc-provider model (sessions, grants, codes, tokens, interactions…).
+// Clients are not stored here: they are the applications, read through the applications service.
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { fromJson, toJson, type Db } from '../db/knex.ts';
+
+export interface ClientSource {
+  clientMetadata(clientId: string): Promise<AdapterPayload | undefined>;
+}
+
+const TABLE = 'oidc_models';
+
+/**
+ * Ids come from requests (tokens in form bodies, cookies, query strings). No stored id holds a NUL
+ * character, and PostgreSQL refuses one in a text parameter with an error, so such an id is simply
+ * not found instead of turning into a 500.
+ */
+function storable(value: unknown): value is string {
+  return typeof value === 'string' && !value.includes('\u0000');
+}
+
+export function createAdapterFactory(db: Db, clients: ClientSource) {
+  return class SqlAdapter implements Adapter {
+    readonly model: string;
+
+    constructor(model: string) {
+      this.model = model;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      const row = {
+        model: this.model,
+        id,
+        payload: toJson(payload),
+        grant_id: payload.grantId ?? null,
+        user_code: payload.userCode ?? null,
+        uid: payload.uid ?? null,
+        expires_at: expiresIn ? Date.now() + expiresIn * 1000 : null,
+      };
+      await db(TABLE).insert(row).onConflict(['model', 'id']).merge();
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      if (!storable(id)) return undefined;
+      if (this.model === 'Client') return clients.clientMetadata(id);
+      return this.#findBy({ id });
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      if (!storable(uid)) return undefined;
+      return this.#findBy({ uid });
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      if (!storable(userCode)) return undefined;
+      return this.#findBy({ user_code: userCode });
+    }
+
+    async consume(id: string): Promise<void> {
+      if (!storable(id)) return;
+      await db(TABLE).where({ model: this.model, id }).update({ consumed_at: Date.now() });
+    }
+
+    async destroy(id: string): Promise<void> {
+      if (!storable(id)) return;
+      await db(TABLE).where({ model: this.model, id }).delete();
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      if (!storable(grantId)) return;
+      await db(TABLE).where({ grant_id: grantId }).delete();
+    }
+
+    async #findBy(where: Record<string, string>): Promise<AdapterPayload | undefined> {
+      const row = await db(TABLE).where({ model: this.model, ...where }).first();
+      if (!row) return undefined;
+      if (row.expires_at !== null && Number(row.expires_at) <= Date.now()) return undefined;
+      const payload = fromJson<AdapterPayload>(row.payload, {});
+      if (row.consumed_at !== null) payload.consumed = Math.floor(Number(row.consumed_at) / 1000);
+      return payload;
+    }
+  };
+}
+
+/** Deletes expired artifacts; run periodically. Returns how many rows went. */
+export async function deleteExpiredModels(db: Db, now = Date.now()): Promise<number> {
+  return db(TABLE).whereNotNull('expires_at').where('expires_at', '<=', now).delete();
+}

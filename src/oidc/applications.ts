@@ -1,0 +1,359 @@
+// Applications: the OIDC clients, with their branding. The client secret is encrypted at rest and
+// returned once, at creation (or when rotated).
+import type { AdapterPayload } from 'oidc-provider';
+import { randomToken, type SecretBox } from '../crypto.ts';
+import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+/** Multi-factor authentication per application: never asked by policy, asked of users who enrolled, asked of everyone. */
+export const MFA_POLICIES = ['off', 'optional', 'required'] as const;
+export type MfaPolicy = (typeof MFA_POLICIES)[number];
+
+export interface Branding {
+  display_name: string | null;
+  logo_uri: string | null;
+  primary_color: string | null;
+}
+
+export interface Application {
+  client_id: string;
+  name: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: string[];
+  token_endpoint_auth_method: string;
+  third_party: boolean;
+  branding: Branding;
+  mfa: MfaPolicy;
+  /** How long "remember this device" skips MFA on a browser; 0: not offered. */
+  remember_device_days: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApplicationInput {
+  name?: unknown;
+  redirect_uris?: unknown;
+  post_logout_redirect_uris?: unknown;
+  grant_types?: unknown;
+  token_endpoint_auth_method?: unknown;
+  client_id?: unknown;
+  client_secret?: unknown;
+  third_party?: unknown;
+  branding?: unknown;
+  mfa?: unknown;
+  remember_device_days?: unknown;
+}
+
+interface StoredMetadata {
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: string[];
+  token_endpoint_auth_method: string;
+}
+
+/** Extra checks oidc-provider applies to client metadata; the provider supplies it. */
+export type MetadataValidator = (metadata: AdapterPayload) => Promise<void>;
+
+const CLIENT_ID = /^[A-Za-z0-9._~-]{3,100}$/;
+const COLOR = /^#[0-9a-fA-F]{6}$/;
+
+function uriList(field: string, value: unknown, required: boolean): string[] {
+  if (value === undefined && !required) return [];
+  if (!Array.isArray(value)) throw new ValidationError(field, 'must be an array of URLs');
+  if (required && value.length === 0) throw new ValidationError(field, 'must hold at least one URL');
+  if (value.length > 50) throw new ValidationError(field, 'must hold at most 50 URLs');
+  return value.map((item, i) => {
+    if (typeof item !== 'string') throw new ValidationError(`${field}[${i}]`, 'must be a string');
+    let url: URL;
+    try {
+      url = new URL(item);
+    } catch {
+      throw new ValidationError(`${field}[${i}]`, 'must be an absolute URL');
+    }
+    if (url.hash) throw new ValidationError(`${field}[${i}]`, 'must not contain a fragment');
+    if (['javascript:', 'data:', 'file:'].includes(url.protocol)) throw new ValidationError(`${field}[${i}]`, 'must not use this scheme');
+    return item;
+  });
+}
+
+function branding(value: unknown, current?: Branding): Branding {
+  const base: Branding = current ?? { display_name: null, logo_uri: null, primary_color: null };
+  if (value === undefined) return base;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError('branding', 'must be an object');
+  const input = value as Record<string, unknown>;
+  const out = { ...base };
+  if (input.display_name !== undefined) {
+    if (input.display_name !== null && (typeof input.display_name !== 'string' || input.display_name.length > 200)) {
+      throw new ValidationError('branding.display_name', 'must be a string of at most 200 characters');
+    }
+    out.display_name = (input.display_name as string | null) || null;
+  }
+  if (input.logo_uri !== undefined) {
+    if (input.logo_uri !== null) {
+      if (typeof input.logo_uri !== 'string' || !/^https?:\/\//.test(input.logo_uri)) throw new ValidationError('branding.logo_uri', 'must be an http(s) URL');
+      try {
+        new URL(input.logo_uri);
+      } catch {
+        throw new ValidationError('branding.logo_uri', 'must be an http(s) URL');
+      }
+    }
+    out.logo_uri = (input.logo_uri as string | null) || null;
+  }
+  if (input.primary_color !== undefined) {
+    if (input.primary_color !== null && (typeof input.primary_color !== 'string' || !COLOR.test(input.primary_color))) {
+      throw new ValidationError('branding.primary_color', 'must be a hex colour like #1a73e8');
+    }
+    out.primary_color = (input.primary_color as string | null) || null;
+  }
+  return out;
+}
+
+function mfaPolicy(value: unknown): MfaPolicy {
+  if (!MFA_POLICIES.includes(value as MfaPolicy)) throw new ValidationError('mfa', `must be one of ${MFA_POLICIES.join(', ')}`);
+  return value as MfaPolicy;
+}
+
+function rememberDeviceDays(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 365) {
+    throw new ValidationError('remember_device_days', 'must be a whole number of days from 0 (not offered) to 365');
+  }
+  return value;
+}
+
+function toApplication(row: Record<string, unknown>): Application {
+  const metadata = fromJson<StoredMetadata>(row.metadata, { redirect_uris: [], post_logout_redirect_uris: [], grant_types: [], token_endpoint_auth_method: 'client_secret_basic' });
+  return {
+    client_id: String(row.client_id),
+    name: String(row.name),
+    ...metadata,
+    third_party: toBool(row.third_party),
+    branding: fromJson<Branding>(row.branding, { display_name: null, logo_uri: null, primary_color: null }),
+    mfa: MFA_POLICIES.includes(row.mfa as MfaPolicy) ? (row.mfa as MfaPolicy) : 'optional',
+    remember_device_days: Number(row.remember_device_days ?? 0),
+    created_at: new Date(Number(row.created_at)).toISOString(),
+    updated_at: new Date(Number(row.updated_at)).toISOString(),
+  };
+}
+
+const APPLICATION_CACHE_MS = 1000;
+
+interface CachedApplication {
+  app: Application;
+  metadata: AdapterPayload;
+}
+
+export class ApplicationService {
+  readonly #cache = new Map<string, { at: number; entry: Promise<CachedApplication | null> }>();
+  readonly #db: Db;
+  readonly #box: SecretBox;
+  #validator: MetadataValidator | null = null;
+
+  constructor(db: Db, box: SecretBox) {
+    this.#db = db;
+    this.#box = box;
+  }
+
+  /** The provider is built after this service; it hands over its metadata checks once it exists. */
+  useValidator(validator: MetadataValidator): void {
+    this.#validator = validator;
+  }
+
+  async create(input: ApplicationInput): Promise<Application & { client_secret?: string }> {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('body', 'must be a JSON object');
+    if (typeof input.name !== 'string' || !input.name.trim()) throw new ValidationError('name', 'is required');
+    if (input.name.length > 200) throw new ValidationError('name', 'must be at most 200 characters');
+    let clientId: string;
+    if (input.client_id === undefined) {
+      clientId = randomToken(16);
+    } else {
+      if (typeof input.client_id !== 'string' || !CLIENT_ID.test(input.client_id)) {
+        throw new ValidationError('client_id', 'must be 3 to 100 letters, digits or ._~-');
+      }
+      clientId = input.client_id;
+    }
+    const metadata = this.#metadata(input, undefined);
+    const publicClient = metadata.token_endpoint_auth_method === 'none';
+    let secret: string | undefined;
+    if (input.client_secret !== undefined) {
+      if (publicClient) throw new ValidationError('client_secret', 'a public client (token_endpoint_auth_method "none") has no secret');
+      if (typeof input.client_secret !== 'string' || input.client_secret.length < 16 || input.client_secret.length > 200) {
+        throw new ValidationError('client_secret', 'must be a string of 16 to 200 characters');
+      }
+      secret = input.client_secret;
+    } else if (!publicClient) {
+      secret = randomToken(32);
+    }
+    const thirdParty = input.third_party === undefined ? false : input.third_party;
+    if (typeof thirdParty !== 'boolean') throw new ValidationError('third_party', 'must be true or false');
+    const brand = branding(input.branding);
+    const mfa = input.mfa === undefined ? 'optional' : mfaPolicy(input.mfa);
+    const rememberDays = input.remember_device_days === undefined ? 0 : rememberDeviceDays(input.remember_device_days);
+    await this.#validate(clientId, input.name, metadata, secret);
+
+    const now = Date.now();
+    const row = {
+      client_id: clientId,
+      name: input.name.trim(),
+      client_secret_enc: secret ? this.#box.seal(secret) : null,
+      metadata: toJson(metadata),
+      third_party: thirdParty,
+      branding: toJson(brand),
+      mfa,
+      remember_device_days: rememberDays,
+      created_at: now,
+      updated_at: now,
+    };
+    const inserted = await this.#db('applications').insert(row).onConflict('client_id').ignore().returning('client_id');
+    if (inserted.length === 0) throw new ConflictError('client_id', 'is already in use');
+    this.#cache.delete(clientId);
+    return { ...toApplication(row), ...(secret ? { client_secret: secret } : {}) };
+  }
+
+  async find(clientId: string): Promise<Application | null> {
+    const entry = await this.#cached(clientId);
+    return entry ? { ...entry.app } : null;
+  }
+
+  /**
+   * Every token request reads its client: rows are kept for a second (and dropped at once when this
+   * process changes them), so a burst of grants does not re-read and re-decrypt the same client.
+   * Another process's change shows within that second.
+   */
+  #cached(clientId: string): Promise<CachedApplication | null> {
+    // Every stored client_id matches CLIENT_ID; anything else (a NUL byte, a huge string) is unknown.
+    if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) return Promise.resolve(null);
+    const hit = this.#cache.get(clientId);
+    if (hit && Date.now() - hit.at < APPLICATION_CACHE_MS) return hit.entry;
+    const entry = this.#db('applications').where({ client_id: clientId }).first().then((row) => {
+      if (!row) return null;
+      const app = toApplication(row);
+      return { app, metadata: this.#toClientMetadata(app, row.client_secret_enc ? this.#box.open(row.client_secret_enc) : undefined) };
+    });
+    this.#cache.set(clientId, { at: Date.now(), entry });
+    entry.catch(() => this.#cache.delete(clientId));
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    return entry;
+  }
+
+  async get(clientId: string): Promise<Application> {
+    const app = await this.find(clientId);
+    if (!app) throw new NotFoundError('application');
+    return app;
+  }
+
+  async list(): Promise<Application[]> {
+    return (await this.#db('applications').orderBy('created_at', 'asc')).map(toApplication);
+  }
+
+  async count(): Promise<number> {
+    const [{ n }] = await this.#db('applications').count({ n: '*' });
+    return Number(n);
+  }
+
+  async update(clientId: string, input: ApplicationInput): Promise<Application & { client_secret?: string }> {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('body', 'must be a JSON object');
+    const current = await this.get(clientId);
+    if (input.client_id !== undefined && input.client_id !== clientId) throw new ValidationError('client_id', 'cannot be changed');
+    const changes: Record<string, unknown> = {};
+    let name = current.name;
+    if (input.name !== undefined) {
+      if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 200) throw new ValidationError('name', 'must be a non-empty string of at most 200 characters');
+      name = input.name.trim();
+      changes.name = name;
+    }
+    const metadata = this.#metadata(input, current);
+    let secret: string | undefined;
+    const row = await this.#db('applications').where({ client_id: clientId }).first();
+    let sealed: string | null = row.client_secret_enc ?? null;
+    if (metadata.token_endpoint_auth_method === 'none') {
+      if (input.client_secret !== undefined) throw new ValidationError('client_secret', 'a public client has no secret');
+      sealed = null;
+    } else if (input.client_secret !== undefined) {
+      // "client_secret": "rotate" asks for a new generated secret.
+      if (input.client_secret === 'rotate') secret = randomToken(32);
+      else if (typeof input.client_secret === 'string' && input.client_secret.length >= 16 && input.client_secret.length <= 200) secret = input.client_secret;
+      else throw new ValidationError('client_secret', 'must be a string of 16 to 200 characters, or "rotate"');
+      sealed = this.#box.seal(secret);
+    } else if (!sealed) {
+      secret = randomToken(32);
+      sealed = this.#box.seal(secret);
+    }
+    if (input.third_party !== undefined) {
+      if (typeof input.third_party !== 'boolean') throw new ValidationError('third_party', 'must be true or false');
+      changes.third_party = input.third_party;
+    }
+    changes.branding = toJson(branding(input.branding, current.branding));
+    if (input.mfa !== undefined) changes.mfa = mfaPolicy(input.mfa);
+    if (input.remember_device_days !== undefined) changes.remember_device_days = rememberDeviceDays(input.remember_device_days);
+    await this.#validate(clientId, name, metadata, sealed ? secret ?? this.#box.open(sealed) : undefined);
+    changes.metadata = toJson(metadata);
+    changes.client_secret_enc = sealed;
+    changes.updated_at = Date.now();
+    await this.#db('applications').where({ client_id: clientId }).update(changes);
+    this.#cache.delete(clientId);
+    return { ...(await this.get(clientId)), ...(secret ? { client_secret: secret } : {}) };
+  }
+
+  async delete(clientId: string): Promise<void> {
+    if (!(await this.find(clientId))) throw new NotFoundError('application');
+    const count = await this.#db('applications').where({ client_id: clientId }).delete();
+    this.#cache.delete(clientId);
+    if (count === 0) throw new NotFoundError('application');
+  }
+
+  /** The client as oidc-provider reads it (through the adapter). */
+  async clientMetadata(clientId: string): Promise<AdapterPayload | undefined> {
+    const entry = await this.#cached(clientId);
+    return entry ? { ...entry.metadata } : undefined;
+  }
+
+  #toClientMetadata(app: Pick<Application, 'client_id' | 'name' | 'branding'> & StoredMetadata, secret: string | undefined): AdapterPayload {
+    return {
+      client_id: app.client_id,
+      ...(secret ? { client_secret: secret } : {}),
+      client_name: app.branding?.display_name ?? app.name,
+      redirect_uris: app.redirect_uris,
+      post_logout_redirect_uris: app.post_logout_redirect_uris,
+      grant_types: app.grant_types,
+      response_types: app.grant_types.includes('authorization_code') ? ['code'] : [],
+      token_endpoint_auth_method: app.token_endpoint_auth_method as AdapterPayload['token_endpoint_auth_method'],
+      ...(app.branding?.logo_uri ? { logo_uri: app.branding.logo_uri } : {}),
+    };
+  }
+
+  #metadata(input: ApplicationInput, current: Application | undefined): StoredMetadata {
+    let grantTypes = current?.grant_types ?? ['authorization_code', 'refresh_token'];
+    if (input.grant_types !== undefined) {
+      if (!Array.isArray(input.grant_types) || input.grant_types.length === 0) throw new ValidationError('grant_types', `must be a non-empty array of ${GRANT_TYPES.join(', ')}`);
+      for (const [i, grant] of input.grant_types.entries()) {
+        if (!GRANT_TYPES.includes(grant)) throw new ValidationError(`grant_types[${i}]`, `must be one of ${GRANT_TYPES.join(', ')}`);
+      }
+      grantTypes = [...new Set(input.grant_types as string[])];
+    }
+    const usesRedirects = grantTypes.includes('authorization_code');
+    const redirectUris = input.redirect_uris === undefined && current ? current.redirect_uris : uriList('redirect_uris', input.redirect_uris, usesRedirects);
+    const postLogout = input.post_logout_redirect_uris === undefined && current ? current.post_logout_redirect_uris : uriList('post_logout_redirect_uris', input.post_logout_redirect_uris, false);
+    let method = current?.token_endpoint_auth_method ?? 'client_secret_basic';
+    if (input.token_endpoint_auth_method !== undefined) {
+      if (!AUTH_METHODS.includes(input.token_endpoint_auth_method as never)) throw new ValidationError('token_endpoint_auth_method', `must be one of ${AUTH_METHODS.join(', ')}`);
+      method = input.token_endpoint_auth_method as string;
+    }
+    if (method === 'none' && grantTypes.includes('client_credentials')) {
+      throw new ValidationError('grant_types', 'client_credentials needs a confidential client (a token_endpoint_auth_method other than "none")');
+    }
+    return { redirect_uris: redirectUris, post_logout_redirect_uris: postLogout, grant_types: grantTypes, token_endpoint_auth_method: method };
+  }
+
+  async #validate(clientId: string, name: string, metadata: StoredMetadata, secret: string | undefined): Promise<void> {
+    if (!this.#validator) return;
+    try {
+      await this.#validator(this.#toClientMetadata({ client_id: clientId, name, branding: { display_name: null, logo_uri: null, primary_color: null }, ...metadata }, secret));
+    } catch (error) {
+      const description = (error as { error_description?: string }).error_description ?? (error as Error).message;
+      throw new ValidationError(/redirect/.test(description) ? 'redirect_uris' : 'application', description);
+    }
+  }
+}

@@ -1,0 +1,200 @@
+// The oidc-provider configuration: storage, accounts and claims, keys, features, our pages.
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/knex.ts';
+import type { User, UserService } from '../identity/users.ts';
+import { SUPPORTED_CLAIMS, userClaims } from './claims.ts';
+import type { Logger } from '../log.ts';
+import { renderPage } from '../views.ts';
+import { createAdapterFactory } from './adapter.ts';
+import type { ApplicationService } from './applications.ts';
+import type { KeySet } from './keys.ts';
+import type { Lifecycle } from '../hooks/lifecycle.ts';
+import { createTokenHooks } from './token-hooks.ts';
+import type { FactorService } from '../identity/factors.ts';
+import { ACR_VALUES, interactionPolicyWithMfa, issueAuthenticationClaims } from './acr.ts';
+import { recordEvent } from '../webhooks/outbox.ts';
+import type { ResourceServerService } from './resource-servers.ts';
+
+export interface ProviderDeps {
+  config: Config;
+  db: Db;
+  keys: KeySet;
+  users: UserService;
+  applications: ApplicationService;
+  resourceServers: ResourceServerService;
+  lifecycle: Lifecycle;
+  log: Logger;
+  /** When given, a session weaker than the request or the application's MFA policy needs signs in again. */
+  factors?: FactorService;
+}
+
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, db, keys, users, applications, resourceServers, lifecycle, log, factors } = deps;
+  // findAccount runs on every grant; the token hooks reuse the user it loaded for the same request.
+  const usersByRequest = new WeakMap<object, User>();
+  const tokenHooks = createTokenHooks({
+    lifecycle,
+    loadUser: async (ctx, id) => {
+      const loaded = usersByRequest.get(ctx);
+      return loaded?.id === id ? loaded : users.findById(id);
+    },
+  });
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(db, applications),
+    jwks: { keys: keys.signing as never },
+    cookies: {
+      keys: keys.cookie,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    // acr and amr stand alone (no scope): every ID token says how the user authenticated.
+    claims: { ...SUPPORTED_CLAIMS, acr: null, amr: null },
+    // acr: loa:1 a password, loa:2 a password and a second factor (the login result sets it, with amr).
+    acrValues: ACR_VALUES,
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'phone'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    async findAccount(ctx, sub) {
+      const user = await users.findById(sub);
+      if (!user || user.status !== 'active') return undefined;
+      usersByRequest.set(ctx, user);
+      return {
+        accountId: user.id,
+        async claims() {
+          return userClaims(user) as { sub: string };
+        },
+      };
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      ...(factors ? { policy: interactionPolicyWithMfa({ applications, factors }) } : {}),
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = renderPage('logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName ?? null });
+        },
+        postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = renderPage('logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName ?? null });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined!,
+        useGrantedResource: () => true,
+        async getResourceServerInfo(_ctx, indicator) {
+          const server = await resourceServers.find(indicator);
+          if (!server) throw new errors.InvalidTarget(`unknown resource server: ${indicator}`);
+          return {
+            scope: server.scopes.join(' '),
+            audience: server.identifier,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: server.access_token_ttl ?? config.ttl.accessTokenSeconds,
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    extraTokenClaims: (ctx, token) => tokenHooks.accessTokenClaims(ctx, token as never),
+    pkce: {
+      // Public clients must use PKCE (S256 only); confidential clients may.
+      required: (_ctx, client) => client.clientAuthMethod === 'none',
+    },
+    ttl: {
+      AccessToken: config.ttl.accessTokenSeconds,
+      AuthorizationCode: 60,
+      ClientCredentials: config.ttl.accessTokenSeconds,
+      IdToken: 3600,
+      Interaction: 3600,
+      Session: config.ttl.sessionSeconds,
+      Grant: config.ttl.refreshTokenSeconds,
+      RefreshToken: config.ttl.refreshTokenSeconds,
+    },
+    // First-party applications never show a consent page: their grant covers what they ask for.
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const { client, session } = ctx.oidc;
+      if (!client || !session?.accountId) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      const grant = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      const app = await applications.find(client.clientId);
+      if (!app || app.third_party) return grant;
+      const firstPartyGrant = grant ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grantRequested(ctx, firstPartyGrant);
+      await firstPartyGrant.save();
+      return firstPartyGrant;
+    },
+    renderError(ctx, out, error) {
+      log.debug({ err: error }, 'oidc error page');
+      ctx.type = 'html';
+      ctx.body = renderPage('error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null });
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  tokenHooks.install(provider);
+  issueAuthenticationClaims(provider);
+  recordRefreshes(provider, db, log);
+  applications.useValidator(async (metadata) => {
+    await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
+  });
+  return provider;
+}
+
+/**
+ * jwt.refresh: the provider announces a successful grant (grant.success) before it answers; the event
+ * is written before the answer leaves, so a client never holds refreshed tokens whose event was not
+ * recorded. It costs the grant one INSERT (a refresh without rotation makes three reads and one write).
+ */
+function recordRefreshes(provider: Provider, db: Db, log: Logger): void {
+  const refreshes = new WeakMap<object, Record<string, unknown>>();
+  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
+    if (ctx.oidc.params?.grant_type !== 'refresh_token') return;
+    const { entities } = ctx.oidc as unknown as { entities: Record<string, { accountId?: string; grantId?: string; scope?: string } | undefined> };
+    refreshes.set(ctx, {
+      user_id: entities.Account?.accountId ?? entities.RefreshToken?.accountId ?? null,
+      application_id: ctx.oidc.client?.clientId ?? null,
+      grant_id: entities.RefreshToken?.grantId ?? null,
+      scope: entities.AccessToken?.scope ?? entities.RefreshToken?.scope ?? null,
+      rotated: entities.RotatedRefreshToken !== undefined,
+    });
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    const data = refreshes.get(ctx);
+    if (!data || ctx.status !== 200) return;
+    try {
+      await recordEvent(db, 'jwt.refresh', data);
+    } catch (err) {
+      // The tokens are issued (and a rotated refresh token consumed): failing the answer now would
+      // lock the client out, so the failure is logged loudly instead.
+      log.error({ err, ...data }, 'jwt.refresh event could not be recorded');
+    }
+  });
+}
+
+/** Adds to the grant every scope, claim and resource scope the pending authorization asks for. */
+export function grantRequested(ctx: KoaContextWithOIDC, grant: InstanceType<Provider['Grant']>): void {
+  const details = ctx.oidc;
+  const scopes = details.params?.scope ? String(details.params.scope) : '';
+  if (scopes) grant.addOIDCScope(scopes);
+  const claims = details.params?.claims ? JSON.parse(String(details.params.claims)) as { id_token?: object; userinfo?: object } : null;
+  if (claims) grant.addOIDCClaims([...Object.keys(claims.id_token ?? {}), ...Object.keys(claims.userinfo ?? {})]);
+  for (const [indicator, resource] of Object.entries(details.resourceServers ?? {})) {
+    if (resource.scope) grant.addResourceScope(indicator, resource.scope);
+  }
+}

@@ -1,0 +1,107 @@
+// before_id_token: hooks add claims to the ID token and the access token of the authorization code
+// and refresh grants, or deny the grant. The provider saves the access token before it issues the
+// ID token, so the hooks run once per token request (at whichever comes first) and both use it.
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Lifecycle, LifecycleOutcome } from '../hooks/lifecycle.ts';
+import { publicUser, type User } from '../identity/users.ts';
+import { SUPPORTED_CLAIMS, userClaims } from './claims.ts';
+
+const HOOKED_GRANTS = new Set(['authorization_code', 'refresh_token']);
+
+export interface TokenHookDeps {
+  lifecycle: Lifecycle;
+  /** The user for this request (findAccount usually loaded it already). */
+  loadUser: (ctx: object, id: string) => Promise<User | null>;
+}
+
+function claimsForScopes(claims: Record<string, unknown>, scopes: string[]): Record<string, unknown> {
+  const allowed = new Set(scopes.flatMap((scope) => SUPPORTED_CLAIMS[scope as keyof typeof SUPPORTED_CLAIMS] ?? []));
+  return Object.fromEntries(Object.entries(claims).filter(([key, value]) => allowed.has(key) && value !== undefined));
+}
+
+/**
+ * The scopes of this token request: those of the code or refresh token it redeems (or the narrower
+ * `scope` a refresh asked for). Not the access token's own scope, which for a resource server holds
+ * only that server's scopes and would hide the OpenID scopes (and claims) of the ID token.
+ */
+function requestedScope(ctx: KoaContextWithOIDC): string | undefined {
+  const oidc = ctx.oidc as unknown as { params?: { scope?: unknown; grant_type?: unknown }; entities?: Record<string, { scope?: unknown } | undefined> };
+  const grantType = String(oidc.params?.grant_type ?? '');
+  const param = oidc.params?.scope;
+  if (grantType === 'refresh_token' && typeof param === 'string' && param) return param;
+  const source = grantType === 'refresh_token' ? oidc.entities?.RefreshToken : oidc.entities?.AuthorizationCode;
+  return typeof source?.scope === 'string' ? source.scope : undefined;
+}
+
+export function createTokenHooks(deps: TokenHookDeps) {
+  const outcomes = new WeakMap<object, Promise<LifecycleOutcome | null>>();
+
+  /** Runs before_id_token once for this token request; null when it does not apply. */
+  function outcomeFor(ctx: KoaContextWithOIDC, accountId: string | undefined, scope: string | undefined): Promise<LifecycleOutcome | null> {
+    const existing = outcomes.get(ctx);
+    if (existing) return existing;
+    const grantType = String(ctx.oidc?.params?.grant_type ?? '');
+    if (ctx.oidc?.route !== 'token' || !HOOKED_GRANTS.has(grantType) || !accountId) return Promise.resolve(null);
+    const run = (async () => {
+      const user = await deps.loadUser(ctx, accountId);
+      if (!user) return null;
+      const scopes = (requestedScope(ctx) ?? scope ?? '').split(' ').filter(Boolean);
+      return deps.lifecycle.run('before_id_token', {
+        user: publicUser(user),
+        scopes,
+        grant_type: grantType,
+        claims: claimsForScopes(userClaims(user), scopes),
+      }, {
+        applicationId: ctx.oidc.client?.clientId ?? null,
+        ip: ctx.ip ?? null,
+        userAgent: ctx.get('user-agent') || null,
+        locale: null,
+      });
+    })();
+    outcomes.set(ctx, run);
+    return run;
+  }
+
+  function denyIfDenied(outcome: LifecycleOutcome | null): void {
+    if (outcome?.denied) throw new errors.AccessDenied(outcome.denied.message);
+  }
+
+  function claimsOf(outcome: LifecycleOutcome | null, type: 'idToken.setClaim' | 'accessToken.setClaim'): Record<string, unknown> {
+    const claims: Record<string, unknown> = {};
+    for (const action of outcome?.actions ?? []) if (action.type === type) claims[String(action.key)] = action.value;
+    return claims;
+  }
+
+  return {
+    /** For the provider's extraTokenClaims: the access token's extra claims. */
+    async accessTokenClaims(ctx: KoaContextWithOIDC, token: { kind?: string; accountId?: string; scope?: string }): Promise<Record<string, unknown> | undefined> {
+      if (token.kind !== 'AccessToken') return undefined;
+      const outcome = await outcomeFor(ctx, token.accountId, token.scope);
+      denyIfDenied(outcome);
+      const claims = claimsOf(outcome, 'accessToken.setClaim');
+      return Object.keys(claims).length ? claims : undefined;
+    },
+
+    /** Wraps IdToken#issue so ID tokens of the hooked grants carry the hooks' claims. */
+    install(provider: Provider): void {
+      const IdToken = provider.IdToken as unknown as { prototype: { issue(this: IdTokenLike, options?: { use?: string }): Promise<string> } };
+      const issue = IdToken.prototype.issue;
+      IdToken.prototype.issue = async function issueWithHooks(this: IdTokenLike, options?: { use?: string }) {
+        if (options?.use === 'idtoken' && this.ctx) {
+          const accountId = this.available?.sub as string | undefined;
+          const outcome = await outcomeFor(this.ctx, accountId, this.ctx.oidc?.entities?.AccessToken?.scope);
+          denyIfDenied(outcome);
+          for (const [key, value] of Object.entries(claimsOf(outcome, 'idToken.setClaim'))) this.set(key, value);
+        }
+        return issue.call(this, options);
+      };
+    },
+  };
+}
+
+interface IdTokenLike {
+  ctx?: KoaContextWithOIDC & { oidc: KoaContextWithOIDC['oidc'] & { entities?: { AccessToken?: { scope?: string } } } };
+  available?: Record<string, unknown>;
+  set(key: string, value: unknown): void;
+}

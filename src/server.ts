@@ -1,0 +1,165 @@
+// Starts one Tessera server: database and migrations, keys, services, the koa app, the listener,
+// and the periodic clean-up. main.ts calls it; tests call it to run a real server on loopback.
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.ts';
+import type { Config } from './config.ts';
+import { randomToken, SecretBox, sha256Hex } from './crypto.ts';
+import { openDatabase } from './db/knex.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { getOrCreateSetting, putSetting } from './db/settings.ts';
+import { HookRunner } from './hooks/runner.ts';
+import { codeProblem, HookSandbox } from './hooks/sandbox.ts';
+import { HookStore } from './hooks/store.ts';
+import { HookWorker } from './hooks/worker.ts';
+import { PasswordHasher } from './identity/passwords.ts';
+import { UserService } from './identity/users.ts';
+import { FactorService } from './identity/factors.ts';
+import { applyKickstart } from './kickstart.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMailer } from './messaging/mailer.ts';
+import { createSmsSender } from './messaging/sms.ts';
+import { deleteExpiredModels } from './oidc/adapter.ts';
+import { ApplicationService } from './oidc/applications.ts';
+import { loadOrCreateKeys } from './oidc/keys.ts';
+import { createProvider } from './oidc/provider.ts';
+import { ResourceServerService } from './oidc/resource-servers.ts';
+import { createMetrics } from './metrics.ts';
+import { pruneWebhooks, WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { WebhookEndpointStore } from './webhooks/endpoints.ts';
+import type { Services } from './services.ts';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Where the one-time admin key announcement goes; stdout by default. */
+  announce?: (line: string) => void;
+}
+
+const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
+
+async function adminKeyHash(config: Config, db: Services['db'], announce: (line: string) => void): Promise<string> {
+  if (config.adminApiKey) {
+    const hash = sha256Hex(config.adminApiKey);
+    await putSetting(db, 'admin_api_key_sha256', hash);
+    return hash;
+  }
+  let generated: string | null = null;
+  const { value, created } = await getOrCreateSetting(db, 'admin_api_key_sha256', () => {
+    generated = `tsk_${randomToken(32)}`;
+    return sha256Hex(generated);
+  });
+  if (created && generated) {
+    announce(`Generated the admin API key (shown once, store it now): ${generated}`);
+  }
+  return value;
+}
+
+/** Deletes what has expired: OIDC artifacts, one-time tokens, throttle windows, interaction state. */
+async function cleanUp(services: Services): Promise<void> {
+  const now = Date.now();
+  const models = await deleteExpiredModels(services.db, now);
+  await services.db('action_tokens').where('expires_at', '<', now - 86400_000).delete();
+  await services.db('interaction_states').where('expires_at', '<', now).delete();
+  await services.db('login_throttle').where('window_started_at', '<', now - services.config.throttle.windowSeconds * 1000).delete();
+  await services.factors.cleanUp(now);
+  const executions = await services.runner.prune(services.config.hooks.executionMaxAgeDays * 86400_000, services.config.hooks.executionsPerHook);
+  const webhooks = await pruneWebhooks(services.db, services.config.webhooks.retentionDays * 86400_000);
+  services.log.debug({ models, executions, webhooks }, 'expired rows cleaned');
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const db = openDatabase(config.databaseUrl);
+  let server: Server | null = null;
+  try {
+    await migrateToLatest(db);
+    const encryptionKey = config.encryptionKey ?? (await getOrCreateSetting(db, 'encryption_key', () => randomBytes(32).toString('base64'))).value;
+    const box = new SecretBox(encryptionKey);
+    const keys = await loadOrCreateKeys(db);
+    const users = new UserService(db, new PasswordHasher(config.password), config.password);
+    const factors = new FactorService(db, box, config.mfa);
+    const applications = new ApplicationService(db, box);
+    const resourceServers = new ResourceServerService(db);
+    const metrics = createMetrics();
+    const sandbox = new HookSandbox({ onCatastrophicError: (message) => log.fatal({ message }, 'a hook isolate failed catastrophically; restart the server') });
+    const hooks = new HookStore(db, box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
+    let worker: HookWorker | null = null;
+    const runner = new HookRunner({
+      db, store: hooks, executor: sandbox, log, metrics,
+      applicationName: async (clientId) => (await applications.find(clientId))?.name ?? null,
+      onQueued: () => worker?.kick(),
+    });
+    worker = new HookWorker({ db, store: hooks, executor: sandbox, runner, log });
+    const lifecycle = runner;
+    const webhooks = new WebhookEndpointStore(db, box, { rotationWindowMs: config.webhooks.rotationWindowMs });
+    const webhookDispatcher = config.webhooks.dispatcher ? new WebhookDispatcher({ db, store: webhooks, log, settings: config.webhooks, metrics }) : null;
+    const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
+    const services: Services = {
+      config, db, log, box, users, factors, applications, resourceServers, provider,
+      mailer: createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log }),
+      sms: createSmsSender({ webhookUrl: config.smsWebhookUrl, db, log }),
+      lifecycle,
+      metrics,
+      hooks,
+      sandbox,
+      runner,
+      webhooks,
+      webhookDispatcher,
+      adminKeyHash: await adminKeyHash(config, db, announce),
+    };
+
+    if (config.kickstartFile && (await applications.count()) === 0) {
+      await applyKickstart(services, config.kickstartFile);
+    }
+
+    const app = createApp(services);
+    server = createServer(app.callback());
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(config.port, config.host, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    worker.start();
+    await webhookDispatcher?.start();
+    const timer = setInterval(() => {
+      cleanUp(services).catch((err) => log.warn({ err }, 'clean-up failed'));
+    }, CLEANUP_INTERVAL_MS);
+    timer.unref();
+    log.info({ port, issuer: config.issuer, database: config.databaseUrl.split(':')[0] }, 'tessera is listening');
+
+    const running: RunningServer = {
+      url: `http://127.0.0.1:${port}`,
+      port,
+      services,
+      async close() {
+        clearInterval(timer);
+        await new Promise<void>((resolve) => {
+          server!.close(() => resolve());
+          server!.closeIdleConnections();
+          setTimeout(() => server!.closeAllConnections(), 2000).unref();
+        });
+        await worker!.stop();
+        await runner.flush();
+        await webhookDispatcher?.stop();
+        sandbox.dispose();
+        services.mailer.close();
+        await db.destroy();
+      },
+    };
+    return running;
+  } catch (error) {
+    server?.close();
+    await db.destroy();
+    throw error;
+  }
+}

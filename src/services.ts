@@ -1,0 +1,45 @@
+// The services one server process holds; built once at start and handed to the routers.
+import type Provider from 'oidc-provider';
+import type { Config } from './config.ts';
+import type { SecretBox } from './crypto.ts';
+import type { Db } from './db/knex.ts';
+import type { Lifecycle } from './hooks/lifecycle.ts';
+import type { HookRunner } from './hooks/runner.ts';
+import type { HookSandbox } from './hooks/sandbox.ts';
+import type { HookStore } from './hooks/store.ts';
+import type { FactorService } from './identity/factors.ts';
+import type { UserService } from './identity/users.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { Mailer } from './messaging/mailer.ts';
+import type { SmsSender } from './messaging/sms.ts';
+import type { ApplicationService } from './oidc/applications.ts';
+import type { ResourceServerService } from './oidc/resource-servers.ts';
+import type { WebhookDispatcher } from './webhooks/dispatcher.ts';
+import type { WebhookEndpointStore } from './webhooks/endpoints.ts';
+
+export interface Services {
+  config: Config;
+  db: Db;
+  log: Logger;
+  box: SecretBox;
+  users: UserService;
+  /** Second factors of multi-factor authentication. */
+  factors: FactorService;
+  applications: ApplicationService;
+  resourceServers: ResourceServerService;
+  provider: Provider;
+  mailer: Mailer;
+  sms: SmsSender;
+  lifecycle: Lifecycle;
+  metrics: Metrics;
+  hooks: HookStore;
+  sandbox: HookSandbox;
+  runner: HookRunner;
+  /** Webhook endpoints and their delivery log. */
+  webhooks: WebhookEndpointStore;
+  /** Delivers the outbox; started after listen, stopped on close (null when WEBHOOK_DISPATCHER=false). */
+  webhookDispatcher: WebhookDispatcher | null;
+  /** sha256 of the admin API key. */
+  adminKeyHash: string;
+}

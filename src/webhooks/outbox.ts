@@ -1,0 +1,59 @@
+// The durable webhook outbox. Every state change other systems care about writes its event here,
+// inside the same database transaction as the change, so an event exists if and only if the change
+// committed. The dispatcher (dispatcher.ts) fans each event out into deliveries and sends them; it is
+// woken as soon as the transaction commits, and polls for events written by other processes.
+import { randomUUID } from 'node:crypto';
+import { toJson } from '../db/knex.ts';
+import type { Knex } from 'knex';
+
+export const WEBHOOK_EVENT_TYPES = [
+  'user.create', 'user.update', 'user.delete', 'user.deactivate', 'user.reactivate',
+  'user.login.success', 'user.login.failed', 'user.email.verified', 'user.password.reset.start',
+  'user.password.reset.success', 'user.password.update', 'user.two-factor.method.add',
+  'user.two-factor.method.remove', 'user.consent.update', 'user.registration.create', 'jwt.refresh',
+  'hook.failed',
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/**
+ * What woke the dispatcher: a new event (of `type`), a delivery made due by hand (manual retry,
+ * re-enable), or an endpoint that changed.
+ */
+export type OutboxWake = 'event' | 'delivery' | 'endpoint';
+export type OutboxListener = (wake: OutboxWake, type?: string) => void;
+
+const listeners = new Set<OutboxListener>();
+
+/** Calls `listener` whenever an event was committed in this process, or a delivery or endpoint changed. */
+export function onOutboxWrite(listener: OutboxListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Wakes the dispatchers of this process. */
+export function notifyOutbox(wake: OutboxWake, type?: string): void {
+  for (const listener of listeners) {
+    try {
+      listener(wake, type);
+    } catch { /* a listener never breaks the writer */ }
+  }
+}
+
+/** Writes one event; `trx` must be the transaction of the change itself. Returns the event id. */
+export async function recordEvent(trx: Knex | Knex.Transaction, type: WebhookEventType, data: Record<string, unknown>): Promise<string> {
+  const id = `evt_${randomUUID().replaceAll('-', '')}`;
+  await trx('webhook_events').insert({ id, type, data: toJson(data), created_at: Date.now() });
+  const transaction = trx as Knex.Transaction;
+  if (transaction.isTransaction && transaction.executionPromise) {
+    // Wake the dispatcher once the change is committed (nothing to deliver if it rolls back).
+    transaction.executionPromise.then(() => notifyOutbox('event', type), () => {});
+  } else {
+    notifyOutbox('event', type);
+  }
+  return id;
+}
+
+export function isWebhookEventType(value: unknown): value is WebhookEventType {
+  return typeof value === 'string' && (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
+}

@@ -1,0 +1,175 @@
+// Forgot password and forgot username: the reset link works once, expires, retires the other links,
+// and the old password stops working; both answer the same whether or not an account matches.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { alertText, Browser, type Page } from './support/browser.ts';
+import { databaseKinds } from './support/databases.ts';
+import {
+  assertCodeRedirect, createTestApplication, createTestUser, mailsTo, signIn, sleep, startLogin, waitForMailCount,
+} from './support/hosted-pages.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
+
+const mainText = (page: Page) => page.doc.querySelector('main')!.text.replace(/\s+/g, ' ').trim();
+
+for (const kind of databaseKinds()) {
+  describe(`password reset and forgot username (${kind})`, () => {
+    let smtp: SmtpReceiver;
+    let server: TestServer;
+    let clientId: string;
+
+    before(async () => {
+      smtp = await startSmtpReceiver();
+      server = await startTestServer(kind, { env: { SMTP_URL: smtp.url, PASSWORD_RESET_TTL_SECONDS: '600' } });
+      clientId = await createTestApplication(server);
+      await createTestUser(server, { email: 'alice@example.com', username: 'alice', password: 'old password 1', given_name: 'Alice' });
+      await createTestUser(server, { email: 'nousername@example.com', password: 'some password 1' });
+    });
+    after(async () => {
+      await server?.close();
+      await smtp?.close();
+    });
+
+    /** Opens the forgot-password page from the identify page and submits `identifier`. */
+    async function requestReset(identifier: string): Promise<Page> {
+      const browser = new Browser(server.url);
+      const { page, uid } = await startLogin(browser, server, clientId);
+      const href = page.doc.querySelector(`a[href="/interaction/${uid}/forgot-password"]`)?.getAttribute('href');
+      assert.ok(href, 'the identify page links to forgot password');
+      const form = await browser.get(href);
+      assert.ok(form.doc.querySelector('input[name="identifier"]'));
+      return browser.submit(form, { identifier });
+    }
+
+    const events = async (type: string) => (await server.server.services.db('webhook_events').where({ type })).length;
+
+    it('mails a reset link that works once; the old password stops working', async () => {
+      const known = await requestReset('alice');
+      const unknown = await requestReset('nobody-at-all');
+      assert.equal(known.status, 200);
+      assert.equal(known.status, unknown.status);
+      assert.equal(mainText(known), mainText(unknown));
+      assert.match(mainText(known), /if an account matches/i);
+
+      const mail = await smtp.waitFor('alice@example.com', /reset/i);
+      assert.equal(await events('user.password.reset.start'), 1);
+      const link = linkIn(mail, `${server.url}/reset-password/`);
+
+      const browser = new Browser(server.url);
+      const form = await browser.get(link);
+      assert.equal(form.status, 200);
+      assert.ok(form.doc.querySelector('input[name="password"][type="password"]'));
+
+      const weak = await browser.submit(form, { password: 'abc' });
+      assert.equal(weak.status, 400);
+      assert.match(alertText(weak) ?? '', /at least 8 characters/i);
+
+      const done = await browser.submit(weak, { password: 'brand new password 2' });
+      assert.equal(done.status, 200, alertText(done) ?? '');
+      assert.match(mainText(done), /password has been changed/i);
+      assert.equal(await events('user.password.reset.success'), 1);
+
+      // Once only.
+      const reused = await browser.get(link);
+      assert.equal(reused.status, 410);
+      assert.match(alertText(reused) ?? '', /already been used/i);
+      const replayPost = await browser.submit(form, { password: 'third password 3' });
+      assert.equal(replayPost.status, 410);
+
+      // The old password is refused, the new one signs in (by email and by username).
+      const b1 = new Browser(server.url);
+      const { page: p1 } = await startLogin(b1, server, clientId);
+      const old = await signIn(b1, p1, 'alice@example.com', 'old password 1');
+      assert.equal(old.redirectedTo, null);
+      assert.match(alertText(old) ?? '', /not correct/i);
+
+      const b2 = new Browser(server.url);
+      const { page: p2, state } = await startLogin(b2, server, clientId);
+      assertCodeRedirect(await signIn(b2, p2, 'alice', 'brand new password 2'), state);
+    });
+
+    it('retires the other links when one is used, and refuses an expired link', async () => {
+      const before = mailsTo(smtp, 'alice@example.com').length;
+      await requestReset('alice@example.com');
+      await requestReset('ALICE@example.com ');
+      const first = linkIn(await waitForMailCount(smtp, 'alice@example.com', before + 1), `${server.url}/reset-password/`);
+      const second = linkIn(await waitForMailCount(smtp, 'alice@example.com', before + 2), `${server.url}/reset-password/`);
+      assert.notEqual(first, second);
+
+      const browser = new Browser(server.url);
+      const done = await browser.submit(await browser.get(second), { password: 'fourth password 4' });
+      assert.equal(done.status, 200);
+      const retired = await browser.get(first);
+      assert.equal(retired.status, 410);
+
+      // Expiry: the link's time runs out (moved into the past rather than waiting).
+      await requestReset('alice');
+      const third = linkIn(await waitForMailCount(smtp, 'alice@example.com', before + 3), `${server.url}/reset-password/`);
+      const form = await browser.get(third);
+      assert.equal(form.status, 200);
+      await server.server.services.db('action_tokens').where({ kind: 'password_reset' }).whereNull('used_at').update({ expires_at: Date.now() - 1000 });
+      const expired = await browser.get(third);
+      assert.equal(expired.status, 410);
+      assert.match(alertText(expired) ?? '', /expired/i);
+      const late = await browser.submit(form, { password: 'fifth password 5' });
+      assert.equal(late.status, 410);
+
+      const b = new Browser(server.url);
+      const { page, state } = await startLogin(b, server, clientId);
+      assertCodeRedirect(await signIn(b, page, 'alice@example.com', 'fourth password 4'), state);
+    });
+
+    // The real ten-second wait runs once, on SQLite; expiry itself is database-independent SQL.
+    if (kind === 'sqlite') it('a link with PASSWORD_RESET_TTL_SECONDS=10 stops working after 10 seconds', async () => {
+      const short = await startTestServer(kind, { env: { SMTP_URL: smtp.url, PASSWORD_RESET_TTL_SECONDS: '10' } });
+      try {
+        await short.server.services.users.create({ email: 'dana@example.com', password: 'dana password 1' }, 'admin');
+        const app = await short.server.services.applications.create({
+          name: 'Short', redirect_uris: ['http://localhost:8976/callback'], token_endpoint_auth_method: 'none',
+        });
+        const browser = new Browser(short.url);
+        const { uid } = await startLogin(browser, short, app.client_id);
+        await browser.submit(await browser.get(`/interaction/${uid}/forgot-password`), { identifier: 'dana@example.com' });
+        const link = linkIn(await smtp.waitFor('dana@example.com', /reset/i), `${short.url}/reset-password/`);
+        assert.equal((await browser.get(link)).status, 200);
+        await sleep(10_500);
+        const expired = await browser.get(link);
+        assert.equal(expired.status, 410);
+        assert.match(alertText(expired) ?? '', /expired/i);
+      } finally {
+        await short.close();
+      }
+    });
+
+    it('forgot username mails the username, or says there is none; nothing tells whether an account exists', async () => {
+      const ask = async (email: string) => {
+        const browser = new Browser(server.url);
+        const { page, uid } = await startLogin(browser, server, clientId);
+        const href = page.doc.querySelector(`a[href="/interaction/${uid}/forgot-username"]`)?.getAttribute('href');
+        assert.ok(href, 'the identify page links to forgot username');
+        const form = await browser.get(href);
+        assert.ok(form.doc.querySelector('input[name="email"]'));
+        return browser.submit(form, { email });
+      };
+      const withName = await ask('Alice@Example.com');
+      const without = await ask('nousername@example.com');
+      const unknown = await ask('ghost@example.com');
+      for (const page of [withName, without, unknown]) {
+        assert.equal(page.status, 200);
+        assert.equal(mainText(page), mainText(withName));
+        assert.equal(alertText(page), null);
+      }
+      const a = await smtp.waitFor('alice@example.com', /username/i);
+      assert.match(a.text, /Your username is: alice/);
+      const n = await smtp.waitFor('nousername@example.com', /username/i);
+      assert.match(n.text, /no username/i);
+      assert.match(n.text, /nousername@example\.com/);
+      await sleep(200);
+      assert.equal(mailsTo(smtp, 'ghost@example.com').length, 0);
+
+      const invalid = await ask('not-an-email');
+      assert.equal(invalid.status, 400);
+      assert.match(alertText(invalid) ?? '', /valid email/i);
+    });
+  });
+}

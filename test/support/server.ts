@@ -1,0 +1,84 @@
+// Runs a real Tessera server on loopback for a test, on a database of its own.
+import { createServer } from 'node:net';
+import { loadConfig } from '../../src/config.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases.ts';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestServer {
+  url: string;
+  server: RunningServer;
+  database: TestDatabase;
+  env: Record<string, string>;
+  /** Calls the admin API; answers the status and the parsed JSON body. */
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** Stops the server and starts it again on the same database and port. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  env?: Record<string, string>;
+}
+
+export async function startTestServer(kind: DatabaseKind, options: TestServerOptions = {}): Promise<TestServer> {
+  const database = await createTestDatabase(kind);
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://127.0.0.1:${port}`,
+    DATABASE_URL: database.url,
+    ADMIN_API_KEY: ADMIN_KEY,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Cheap hashing keeps the suite fast; production defaults are argon2id at 19 MiB.
+    PASSWORD_HASH_MEMORY_KIB: '1024',
+    PASSWORD_HASH_ITERATIONS: '1',
+    ...options.env,
+  };
+  const start = () => startServer(loadConfig(env), { announce: () => {} });
+  let server = await start();
+  const url = `http://127.0.0.1:${port}`;
+  const handle: TestServer = {
+    url,
+    database,
+    env,
+    get server() {
+      return server;
+    },
+    async admin(method, path, body) {
+      const response = await fetch(`${url}/admin/api${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch { /* not JSON */ }
+      return { status: response.status, body: parsed };
+    },
+    async restart() {
+      await server.close();
+      server = await start();
+    },
+    async close() {
+      await server.close();
+      await database.drop();
+    },
+  };
+  return handle;
+}

@@ -1,0 +1,78 @@
+// A real SMTP receiver for tests (the smtp-server package); mails are parsed with postal-mime.
+import PostalMime from 'postal-mime';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedMail {
+  to: string[];
+  subject: string;
+  text: string;
+}
+
+export interface SmtpReceiver {
+  url: string;
+  mails: ReceivedMail[];
+  /** Waits for a mail to `to` whose subject or text matches; rejects after `timeoutMs`. */
+  waitFor(to: string, match?: RegExp, timeoutMs?: number): Promise<ReceivedMail>;
+  close(): Promise<void>;
+}
+
+export async function startSmtpReceiver(): Promise<SmtpReceiver> {
+  const mails: ReceivedMail[] = [];
+  const waiters = new Set<() => void>();
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', async () => {
+        const parsed = await PostalMime.parse(Buffer.concat(chunks));
+        mails.push({
+          to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
+          subject: parsed.subject ?? '',
+          text: parsed.text ?? '',
+        });
+        for (const wake of waiters) wake();
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.server.address() as { port: number };
+
+  const find = (to: string, match?: RegExp) =>
+    mails.find((m) => m.to.includes(to.toLowerCase()) && (!match || match.test(m.subject) || match.test(m.text)));
+
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    mails,
+    waitFor(to, match, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const mail = find(to, match);
+          if (mail) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(mail);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no mail to ${to}${match ? ` matching ${match}` : ''} within ${timeoutMs} ms (got ${mails.length} mails)`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    close() {
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The first URL in a mail body that starts with `prefix`. */
+export function linkIn(mail: ReceivedMail, prefix: string): string {
+  const found = mail.text.match(/https?:\/\/\S+/g)?.find((u) => u.startsWith(prefix));
+  if (!found) throw new Error(`no link starting with ${prefix} in: ${mail.text}`);
+  return found;
+}
