@@ -247,7 +247,7 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(logged(removed[0]!), { change: 'removed', factor: { id: totpFactor.id, type: 'totp' }, user: userId });
       // The last factor gone, its recovery codes went with it.
       assert.deepEqual((await server.admin('GET', `/users/${userId}/factors`)).body, []);
-      const events = await server.server.services.db('webhook_events').whereIn('type', ['user.two-factor.method.add', 'user.two-factor.method.remove']);
+      const events = await server.server.services.db('webhook_events').whereIn('type', ['user.two-factor.method.add', 'user.two-factor.method.remove']).orderBy('created_at');
       const mine = events.map((e: any) => ({ type: e.type, data: JSON.parse(e.data) })).filter((e: any) => e.data.user_id === userId);
       assert.deepEqual(mine.map((e: any) => [e.type, e.data.factor.id]), [
         ['user.two-factor.method.add', totpFactor.id], ['user.two-factor.method.remove', totpFactor.id],
