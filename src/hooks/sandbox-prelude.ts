@@ -81,6 +81,8 @@ export function tesseraBoot(ctxId, hostLog, hostRandom, hostUrl, hostFetch) {
     value(fn) {
       delete g.__tesseraRegister__;
       registered = { fn };
+      // The hook script's value: the host reads it after running the script ahead of a run.
+      return stringify({ registered: true, logged, fetched });
     },
   });
 

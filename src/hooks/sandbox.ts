@@ -1,16 +1,17 @@
 // The hook sandbox: brand code run in isolated-vm. One run holds one isolate for itself (from a small
 // pool), in a context created for that run alone, so nothing a run leaves behind (globals, patched
 // prototypes) reaches the next user. Creating a V8 context costs about 0.6 ms of CPU, so the pool
-// prepares the next one while the isolate is idle and a warm run only instantiates and calls the
-// hook. Each hook version is checked and compiled once and its V8 code cache kept.
+// prepares the next one while the isolate is idle and a warm run only calls the hook. Each hook
+// version is checked once, rewritten from a module into a script (hook-script.ts: a script compiles
+// once per isolate and runs in any of its contexts), and its V8 code cache kept.
 //
 // Speculative preparation: once a run of a hook version ends, its isolate's next fresh context is
-// made for that same version, with the module compiled, instantiated and evaluated in it (idle
-// time, its own PREPARE_TIMEOUT_MS). A later run of that version that finds such a context only
+// made for that same version, with the hook's script run in it (idle time, its own
+// PREPARE_TIMEOUT_MS). A later run of that version that finds such a context only
 // calls the hook: one round trip to the isolate. The context is still fresh (made for that one run,
 // used once, by that exact version's code only: a context made for anything else is thrown away).
 // A version whose top level does not run to its end at once, logs, fetches, throws or is slow is
-// marked not preparable: its runs evaluate the module themselves, exactly as before.
+// marked not preparable: its runs run the script themselves.
 //
 // Limits: `timeout_ms` of wall time covers the module's top level, the hook and every awaited fetch
 // (isolated-vm's own `timeout` only covers synchronous stretches, so a host-side deadline disposes the
@@ -24,6 +25,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
 import { bridgeFetch, FetchError, type BridgeRequest, type BridgeResponse, type FetchPolicy } from './fetch-bridge.ts';
+import { moduleToScript } from './hook-script.ts';
 import { MODULE_SUFFIX, PRELUDE_SOURCE, SELF_SPECIFIER } from './sandbox-prelude.ts';
 
 export type HookOutcome = 'success' | 'error' | 'timeout' | 'memory';
@@ -133,6 +135,15 @@ export function checkHookCode(code: string): CodeCheck {
     } finally {
       context.release();
     }
+    // Hooks run as scripts (hook-script.ts): the rewritten source must compile too.
+    const script = moduleToScript(code);
+    if (!script.ok) return { ok: false, message: script.message, line: Math.min(Math.max(script.line, 1), lines) };
+    try {
+      isolate.compileScriptSync(script.source, { filename: FILENAME }).release();
+    } catch (error) {
+      const { message, line } = splitLocation(error);
+      return { ok: false, message, line: Math.min(Math.max(line ?? 1, 1), lines) };
+    }
     return { ok: true };
   } finally {
     module.release();
@@ -185,13 +196,14 @@ interface Prepared {
   context: ivm.Context;
   id: number;
   run: ivm.Reference<(event: unknown, probe?: boolean) => Promise<string>>;
-  /** Set when this hook version's module is already evaluated in the context (see #prepareFor). */
+  /** Set when this hook version's script has already run in the context (see #prepareFor). */
   hook?: Compiled;
-  module?: ivm.Module;
 }
 
 interface Compiled {
   code: string;
+  /** The hook rewritten as a script (hook-script.ts); empty when the check failed. */
+  source: string;
   check: CodeCheck;
   cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined;
   /** False once preparing a context ahead for it did not work out: its runs evaluate the module themselves. */
@@ -223,9 +235,28 @@ class Slot {
   /** The hook version the context under preparation is made for (its module evaluated), if any. */
   #for: Compiled | null = null;
 
+  /** Hook versions compiled in this isolate: a script runs in any context of its isolate. */
+  readonly #scripts = new Map<Compiled, Promise<ivm.Script>>();
+
   constructor(isolate: ivm.Isolate, prelude: Promise<ivm.Script>) {
     this.isolate = isolate;
     this.prelude = prelude;
+  }
+
+  /** This hook version's script, compiled in this isolate once (from the version's code cache). */
+  script(compiled: Compiled): Promise<ivm.Script> {
+    let script = this.#scripts.get(compiled);
+    if (script === undefined) {
+      if (this.#scripts.size >= MAX_SCRIPTS_PER_ISOLATE) {
+        const [oldest, dropped] = this.#scripts.entries().next().value as [Compiled, Promise<ivm.Script>];
+        this.#scripts.delete(oldest);
+        dropped.then((s) => { try { s.release(); } catch { /* isolate gone */ } }, () => undefined);
+      }
+      script = compileHookScript(this.isolate, compiled);
+      this.#scripts.set(compiled, script);
+      script.catch(() => this.#scripts.delete(compiled));
+    }
+    return script;
   }
 
   /** Whether a fresh context is already waiting. */
@@ -276,12 +307,13 @@ class Slot {
 }
 
 function releasePrepared(prepared: Prepared): void {
-  try { prepared.module?.release(); } catch { /* isolate gone */ }
   try { prepared.run.release(); } catch { /* isolate gone */ }
   try { prepared.context.release(); } catch { /* isolate gone */ }
 }
 
 let preludeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+/** Hook versions whose compiled script an isolate keeps (the oldest goes first). */
+const MAX_SCRIPTS_PER_ISOLATE = 64;
 /** A hook module's top level, evaluated ahead of its run, must end within this (see #prepareFor). */
 const PREPARE_TIMEOUT_MS = 250;
 let nextContextId = 1;
@@ -408,29 +440,24 @@ export class HookSandbox {
     this.#runs.set(prepared.id, state);
 
     let healthy = true;
-    let module: ivm.Module | undefined;
     let timer: NodeJS.Timeout | undefined;
-    // A context prepared for this very hook version has its module evaluated already (its top level
-    // ran to the end, quickly, with no console line and no fetch): one call to the isolate remains.
+    // A context prepared for this very hook version has its script run already (its top level ran
+    // to the end, quickly, with no console line and no fetch): one call to the isolate remains.
     const evaluatedAhead = prepared.hook === compiled;
     try {
-      if (!evaluatedAhead) {
-        // Compiling and instantiating run on the isolate's own thread (the async forms), so the main
-        // thread keeps serving requests meanwhile; the code cache makes the compile itself cheap.
-        module = await compileHook(slot.isolate, compiled);
-        await module.instantiate(prepared.context, selfResolver(module));
-      }
+      // Compiled once per isolate, on the isolate's own thread (the async form), from the code cache.
+      const script = evaluatedAhead ? null : await slot.script(compiled);
 
       const remaining = Math.max(1, Math.ceil(state.deadline - performance.now()));
       const deadline = new Promise<typeof DEADLINE>((resolve) => {
         timer = setTimeout(resolve, remaining, DEADLINE);
       });
       // Both are queued on the isolate at once and run there in order, without a round trip between:
-      // the module's top level (whose last statement hands its default export to the prelude), then
+      // the hook's top level (whose last statement hands its default export to the prelude), then
       // the prelude's `run`, which calls it.
-      const evaluation = module === undefined
+      const evaluation = script === null
         ? Promise.resolve(null)
-        : module.evaluate({ timeout: remaining }).then(() => null, (error: unknown) => ({ error }));
+        : script.run(prepared.context, { timeout: remaining }).then(() => null, (error: unknown) => ({ error }));
       const execution = prepared.run.apply(undefined, [eventCopy.copyInto({ release: true })], {
         timeout: remaining,
         result: { promise: true },
@@ -480,7 +507,6 @@ export class HookSandbox {
       state.active = false;
       if (state.pendingFetches > 0) healthy = false;
       state.abort.abort();
-      try { module?.release(); } catch { /* isolate gone */ }
       releasePrepared(prepared);
       this.#runs.delete(prepared.id);
       this.#release(slot, healthy, compiled);
@@ -519,7 +545,9 @@ export class HookSandbox {
       return cached;
     }
     cached?.cachedData?.release();
-    const compiled: Compiled = { code: hook.code, check: checkHookCode(hook.code), cachedData: undefined, preparable: true };
+    const check = checkHookCode(hook.code);
+    const script = check.ok ? moduleToScript(hook.code) : null;
+    const compiled: Compiled = { code: hook.code, source: script?.ok ? script.source : '', check, cachedData: undefined, preparable: true };
     this.#compiled.set(key, compiled);
     if (this.#compiled.size > 1000) {
       const [oldest] = this.#compiled.keys();
@@ -554,42 +582,23 @@ export class HookSandbox {
     return slot;
   }
 
-  /** A fresh context with the prelude booted; with `compiling`, that module instantiated in it too (not evaluated). */
-  readonly #prepare = async (slot: Slot, compiling?: Promise<ivm.Module>): Promise<Prepared> => {
+  /** A fresh context with the prelude booted (three calls into the isolate, queued back to back). */
+  readonly #prepare = async (slot: Slot): Promise<Prepared> => {
     const script = await slot.prelude;
     const context = await slot.isolate.createContext();
-    let module: ivm.Module | undefined;
     try {
       const boot = await script.run(context, { timeout: 1000, reference: true });
       const id = nextContextId++;
       try {
-        // Queued together: booting the prelude, and linking the module into the context.
-        const booting = boot.apply(undefined, [id, this.#logCallback, this.#randomCallback, this.#urlCallback, this.#fetchReference], {
+        const run = await boot.apply(undefined, [id, this.#logCallback, this.#randomCallback, this.#urlCallback, this.#fetchReference], {
           timeout: 1000,
           result: { reference: true },
         });
-        const instantiating = compiling?.then(async (m) => {
-          module = m;
-          await m.instantiate(context, selfResolver(m));
-          return m;
-        });
-        instantiating?.catch(() => undefined);
-        const run = await booting;
-        const prepared: Prepared = { context, id, run: run as Prepared['run'] };
-        if (instantiating) {
-          try {
-            prepared.module = await instantiating;
-          } catch (error) {
-            releasePrepared(prepared);
-            throw error;
-          }
-        }
-        return prepared;
+        return { context, id, run: run as Prepared['run'] };
       } finally {
         boot.release();
       }
     } catch (error) {
-      try { (module as ivm.Module | undefined)?.release(); } catch { /* isolate gone */ }
       try { context.release(); } catch { /* isolate gone */ }
       throw error;
     }
@@ -597,26 +606,18 @@ export class HookSandbox {
 
   /**
    * A fresh context for the next run of this hook version, made while the isolate is idle: the
-   * prelude booted, then the module compiled, instantiated and evaluated. That is only kept if the
+   * prelude booted, then the hook's script run (its top level). That is only kept if the
    * top level ran to its end at once (no top-level await left pending), within PREPARE_TIMEOUT_MS,
    * without a console line (it would have no run to go to) and without a fetch (it would have no
    * run's deadline and allowed hosts): otherwise the hook version is marked not preparable, its
-   * runs evaluate the module themselves as before, and this context is thrown away.
+   * runs run the script themselves, and this context is thrown away.
    */
   readonly #prepareFor = async (slot: Slot, compiled: Compiled): Promise<Prepared> => {
     if (!compiled.preparable || slot.retired) return this.#prepare(slot);
-    // Compiling is queued on the isolate alongside the context's creation.
-    const compiling = compileHook(slot.isolate, compiled);
+    // Compiling (once per isolate) is queued on the isolate alongside the context's creation.
+    const compiling = slot.script(compiled);
     compiling.catch(() => undefined);
-    let prepared: Prepared;
-    try {
-      prepared = await this.#prepare(slot, compiling);
-    } catch (error) {
-      compiling.then((m) => { try { m.release(); } catch { /* isolate gone */ } }, () => undefined);
-      throw error;
-    }
-    const module = prepared.module as ivm.Module;
-    prepared.module = undefined;
+    const prepared = await this.#prepare(slot);
     let timer: NodeJS.Timeout | undefined;
     let fatal = false;
     try {
@@ -625,18 +626,14 @@ export class HookSandbox {
         fatal = true;
         this.#retire(slot);
       }, PREPARE_TIMEOUT_MS + 250);
-      const evaluation = module.evaluate({ timeout: PREPARE_TIMEOUT_MS });
-      const probe = prepared.run.apply(undefined, [null, true], { timeout: PREPARE_TIMEOUT_MS, result: { promise: true } });
-      evaluation.catch(() => undefined);
-      probe.catch(() => undefined);
-      await evaluation;
-      const status = JSON.parse(String(await probe)) as { registered?: unknown; logged?: unknown; fetched?: unknown };
+      const script = await compiling;
+      // The script's value is what the prelude's __tesseraRegister__ answered once the top level ended.
+      const status = JSON.parse(String(await script.run(prepared.context, { timeout: PREPARE_TIMEOUT_MS }))) as { registered?: unknown; logged?: unknown; fetched?: unknown };
       if (status.fetched !== 0) {
         // The refused fetch still has its answer to deliver into this context: the isolate goes.
         fatal = true;
       } else if (status.registered === true && status.logged === 0 && !fatal) {
         prepared.hook = compiled;
-        prepared.module = module;
         return prepared;
       }
     } catch (error) {
@@ -645,7 +642,6 @@ export class HookSandbox {
       clearTimeout(timer);
     }
     compiled.preparable = false;
-    try { module.release(); } catch { /* isolate gone */ }
     releasePrepared(prepared);
     if (fatal) {
       this.#retire(slot);
@@ -775,16 +771,16 @@ export class HookSandbox {
 
 // ---------------------------------------------------------------- helpers
 
-/** Compiles a hook module in an isolate, with (or producing) the version's code cache. */
-async function compileHook(isolate: ivm.Isolate, compiled: Compiled): Promise<ivm.Module> {
-  const module = await isolate.compileModule(compiled.code + MODULE_SUFFIX, {
+/** Compiles a hook's script in an isolate, with (or producing) the version's code cache. */
+async function compileHookScript(isolate: ivm.Isolate, compiled: Compiled): Promise<ivm.Script> {
+  const script = await isolate.compileScript(compiled.source, {
     filename: FILENAME,
     ...(compiled.cachedData ? { cachedData: compiled.cachedData } : { produceCachedData: true }),
   });
-  const produced = module as ivm.Module & { cachedData?: ivm.ExternalCopy<ArrayBuffer>; cachedDataRejected?: boolean };
+  const produced = script as ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer>; cachedDataRejected?: boolean };
   if (!compiled.cachedData && produced.cachedData) compiled.cachedData = produced.cachedData;
   else if (produced.cachedDataRejected) compiled.cachedData = undefined;
-  return module;
+  return script;
 }
 
 async function compilePrelude(isolate: ivm.Isolate): Promise<ivm.Script> {
