@@ -506,7 +506,8 @@ export class HookSandbox {
       try { eventCopy.release(); } catch { /* already handed over */ }
       state.active = false;
       if (state.pendingFetches > 0) healthy = false;
-      state.abort.abort();
+      // Only a run that fetched has anything to abort (an abort builds a DOMException: not free).
+      if (state.fetches > 0) state.abort.abort();
       releasePrepared(prepared);
       this.#runs.delete(prepared.id);
       this.#release(slot, healthy, compiled);
