@@ -59,7 +59,9 @@ export function renderTypes(): string {
 
 export function renderDocs(): string {
   const out: string[] = ['<!-- Generated from src/hooks/catalog.ts by `npm run gen:hooks`. Do not edit by hand. -->', '', '# Hook event reference', ''];
-  out.push('A hook is an ES module whose default export is `async function (event, api)`. Every event has',
+  out.push('A hook is an ES module whose default export is `async function (event, api)`. It imports nothing,',
+    'and its top level runs to its end at once (no top-level `await`: await inside the function). Every',
+    'run gets a fresh context, so nothing a run leaves behind reaches the next. Every event has',
     'these fields:', '', '| field | type |', '| --- | --- |');
   for (const [field, type] of Object.entries(COMMON_FIELDS)) out.push(`| \`${field}\` | \`${type.split('  // ')[0]!.trim()}\` |`);
   out.push('', `Claims a hook can never set: ${[...PROTECTED_CLAIMS].map((c) => `\`${c}\``).join(', ')}.`, '');
