@@ -5,6 +5,7 @@ import * as core001 from './001_core.ts';
 import * as hooks003 from './003_hooks.ts';
 import * as webhooks004 from './004_webhooks.ts';
 import * as mfa005 from './005_mfa.ts';
+import * as accounts006 from './006_account_index.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,4 +17,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['003_hooks', hooks003],
   ['004_webhooks', webhooks004],
   ['005_mfa', mfa005],
+  ['006_account_index', accounts006],
 ];

@@ -7,6 +7,8 @@ import { databaseKinds } from './support/databases.ts';
 import {
   assertCodeRedirect, createTestApplication, createTestUser, mailsTo, signIn, sleep, startLogin, waitForMailCount,
 } from './support/hosted-pages.ts';
+import * as oidc from 'openid-client';
+import { authorizationUrl as rpAuthorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn as rpSignIn } from './support/rp.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
@@ -86,6 +88,35 @@ for (const kind of databaseKinds()) {
       const b2 = new Browser(server.url);
       const { page: p2, state } = await startLogin(b2, server, clientId);
       assertCodeRedirect(await signIn(b2, p2, 'alice', 'brand new password 2'), state);
+    });
+
+    it('a reset signs the account out everywhere: its sessions and refresh tokens stop working', async () => {
+      await createTestUser(server, { email: 'bob@example.com', password: 'bob password 1' });
+      const app = await server.admin('POST', '/applications', { name: 'Mail', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'] });
+      assert.equal(app.status, 201, JSON.stringify(app.body));
+      const rp = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
+      const browser = new Browser(server.url);
+      const start = await rpAuthorizationUrl(rp, { scope: 'openid email offline_access', prompt: 'consent' });
+      const done = await rpSignIn(browser, start, 'bob@example.com', 'bob password 1');
+      assert.ok(done.redirectedTo?.startsWith(CALLBACK), alertText(done) ?? done.html.slice(0, 300));
+      const tokens = await exchangeCode(rp, start, done.redirectedTo!);
+      assert.ok(tokens.refresh_token);
+      // Before the reset, the browser's session signs in again without a page.
+      const silent = await browser.get((await rpAuthorizationUrl(rp)).url.toString());
+      assert.ok(silent.redirectedTo?.startsWith(CALLBACK), 'the session is live before the reset');
+
+      await requestReset('bob@example.com');
+      const link = linkIn(await smtp.waitFor('bob@example.com', /reset/i), `${server.url}/reset-password/`);
+      const other = new Browser(server.url);
+      const reset = await other.submit(await other.get(link), { password: 'bob password 2' });
+      assert.equal(reset.status, 200, alertText(reset) ?? '');
+
+      await assert.rejects(oidc.refreshTokenGrant(rp.config, tokens.refresh_token), (error: { error?: string }) => error.error === 'invalid_grant');
+      const again = await browser.get((await rpAuthorizationUrl(rp)).url.toString());
+      assert.equal(again.redirectedTo ?? null, null, 'the old session no longer signs in');
+      assert.ok(again.doc.querySelector('input[name="identifier"]'), 'the sign-in page is shown');
+      const fresh = await rpSignIn(new Browser(server.url), await rpAuthorizationUrl(rp), 'bob@example.com', 'bob password 2');
+      assert.ok(fresh.redirectedTo?.startsWith(CALLBACK), 'the new password signs in');
     });
 
     it('retires the other links when one is used, and refuses an expired link', async () => {

@@ -18,6 +18,14 @@ function storable(value: unknown): value is string {
   return typeof value === 'string' && !value.includes('\u0000');
 }
 
+/**
+ * Signs an account out everywhere: its sessions, grants, codes and tokens (refresh tokens and opaque
+ * access tokens) are deleted. JWT access tokens, verified without asking us, run out on their own.
+ */
+export async function revokeAccount(db: Db, accountId: string): Promise<number> {
+  return db(TABLE).where({ account_id: accountId }).delete();
+}
+
 export function createAdapterFactory(db: Db, clients: ClientSource) {
   return class SqlAdapter implements Adapter {
     readonly model: string;
@@ -32,6 +40,7 @@ export function createAdapterFactory(db: Db, clients: ClientSource) {
         id,
         payload: toJson(payload),
         grant_id: payload.grantId ?? null,
+        account_id: typeof payload.accountId === 'string' ? payload.accountId : null,
         user_code: payload.userCode ?? null,
         uid: payload.uid ?? null,
         expires_at: expiresIn ? Date.now() + expiresIn * 1000 : null,
