@@ -85,6 +85,27 @@ for (const kind of databaseKinds()) {
       assert.ok(afterLogout.doc.querySelector('input[name="identifier"]'));
     });
 
+    test('max_age: the ID token carries auth_time, and a session older than max_age signs in again', async () => {
+      const browser = new Browser(server.url);
+      const before = Math.floor(Date.now() / 1000);
+      const start = await authorizationUrl(rp, { max_age: '300' });
+      const done = await signIn(browser, start, email, password);
+      assert.ok(done.redirectedTo?.startsWith(CALLBACK), `${done.status} ${done.html.slice(0, 200)}`);
+      // openid-client itself checks that auth_time is there when max_age was asked for.
+      const tokens = await oidc.authorizationCodeGrant(rp.config, new URL(done.redirectedTo!), {
+        pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce, maxAge: 300,
+      });
+      const authTime = Number(tokens.claims()?.auth_time);
+      assert.ok(authTime >= before - 1 && authTime <= Math.ceil(Date.now() / 1000), `auth_time ${authTime}`);
+
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      const stale = await browser.get((await authorizationUrl(rp, { max_age: '1' })).url.toString());
+      assert.equal(stale.redirectedTo ?? null, null, 'a session older than max_age asks for the password again');
+      assert.ok(stale.doc.querySelector('input[name="identifier"], input[name="password"]'), `a sign-in form, got ${stale.status}`);
+      const fresh = await browser.get((await authorizationUrl(rp, { max_age: '300' })).url.toString());
+      assert.ok(fresh.redirectedTo?.startsWith(CALLBACK), 'within max_age the session is enough');
+    });
+
     test('client credentials, introspection and revocation', async () => {
       const cc = await oidc.clientCredentialsGrant(rp.config);
       assert.ok(cc.access_token);
