@@ -66,8 +66,9 @@ export function moduleToScript(code: string): HookScript {
       }
     }
   }
-  if (containsTopLevelAwait(program)) {
-    return { ok: false, message: 'top-level await is not supported in hooks: await inside the exported function instead', line: topLevelAwaitLine(program) };
+  const awaitLine = topLevelAwaitLine(program);
+  if (awaitLine !== 0) {
+    return { ok: false, message: 'top-level await is not supported in hooks: await inside the exported function instead', line: awaitLine };
   }
   let body = '';
   let at = 0;
@@ -87,10 +88,7 @@ function keepLines(removed: string): string {
 
 // ---- top-level await: an await (or for await) outside any function
 
-function containsTopLevelAwait(program: AnyNode): boolean {
-  return topLevelAwaitLine(program) !== 0;
-}
-
+/** The line of the first await outside any function, or 0. */
 function topLevelAwaitLine(program: AnyNode): number {
   let found = 0;
   const visit = (node: unknown): void => {

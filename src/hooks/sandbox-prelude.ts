@@ -814,14 +814,11 @@ export function tesseraBoot(ctxId, hostLog, hostRandom, hostUrl, hostFetch) {
   }
 
   let used = false;
-  // `run(null, true)` (host only, before the run) says whether the module's top level has run to the
-  // end without a console line or a fetch: then the context can wait, evaluated, for its run.
-  return async function run(event, probe) {
-    if (probe === true) return stringify({ registered: registered !== null, logged, fetched });
+  return async function run(event) {
     if (used) throw new ErrorCtor('a context runs one hook once');
     used = true;
     if (registered === null) {
-      return stringify({ actions: [], error: 'the hook module did not finish evaluating (top-level await is not supported)', logged });
+      return stringify({ actions: [], error: 'the hook did not finish its top level', logged });
     }
     const fn = registered.fn;
     if (typeof fn !== 'function') {

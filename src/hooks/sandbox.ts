@@ -1,6 +1,6 @@
 // The hook sandbox: brand code run in isolated-vm. One run holds one isolate for itself (from a small
 // pool), in a context created for that run alone, so nothing a run leaves behind (globals, patched
-// prototypes) reaches the next user. Creating a V8 context costs about 0.6 ms of CPU, so the pool
+// prototypes) reaches the next user. Creating a V8 context costs about 0.4 ms, so the pool
 // prepares the next one while the isolate is idle and a warm run only calls the hook. Each hook
 // version is checked once, rewritten from a module into a script (hook-script.ts: a script compiles
 // once per isolate and runs in any of its contexts), and its V8 code cache kept.
@@ -13,7 +13,7 @@
 // A version whose top level does not run to its end at once, logs, fetches, throws or is slow is
 // marked not preparable: its runs run the script themselves.
 //
-// Limits: `timeout_ms` of wall time covers the module's top level, the hook and every awaited fetch
+// Limits: `timeout_ms` of wall time covers the hook's top level, the hook and every awaited fetch
 // (isolated-vm's own `timeout` only covers synchronous stretches, so a host-side deadline disposes the
 // isolate of a run that outlives it); a memory limit per isolate (an isolate that hits it is gone and
 // is replaced). A run that timed out, hit the memory limit or left a fetch in flight never returns its
@@ -107,6 +107,27 @@ function checkerIsolate(): ivm.Isolate {
  * of it. On failure, the message and the 1-based line to show the author.
  */
 export function checkHookCode(code: string): CodeCheck {
+  return checkAndRewrite(code).check;
+}
+
+/** The check, and (when it passes) the hook rewritten as the script it runs as: one parse for both. */
+function checkAndRewrite(code: string): { check: CodeCheck; source: string } {
+  const check = checkModule(code);
+  if (!check.ok) return { check, source: '' };
+  const lines = code.split('\n').length;
+  // Hooks run as scripts (hook-script.ts): the rewritten source must compile too.
+  const script = moduleToScript(code);
+  if (!script.ok) return { check: { ok: false, message: script.message, line: Math.min(Math.max(script.line, 1), lines) }, source: '' };
+  try {
+    checkerIsolate().compileScriptSync(script.source, { filename: FILENAME }).release();
+  } catch (error) {
+    const { message, line } = splitLocation(error);
+    return { check: { ok: false, message, line: Math.min(Math.max(line ?? 1, 1), lines) }, source: '' };
+  }
+  return { check, source: script.source };
+}
+
+function checkModule(code: string): CodeCheck {
   if (typeof code !== 'string') return { ok: false, message: 'code must be a string', line: 1 };
   if (Buffer.byteLength(code, 'utf8') > MAX_CODE_BYTES) {
     return { ok: false, message: `the code is larger than ${MAX_CODE_BYTES / 1024} KiB`, line: 1 };
@@ -134,15 +155,6 @@ export function checkHookCode(code: string): CodeCheck {
       return { ok: false, message: DEFAULT_EXPORT_MESSAGE, line: 1 };
     } finally {
       context.release();
-    }
-    // Hooks run as scripts (hook-script.ts): the rewritten source must compile too.
-    const script = moduleToScript(code);
-    if (!script.ok) return { ok: false, message: script.message, line: Math.min(Math.max(script.line, 1), lines) };
-    try {
-      isolate.compileScriptSync(script.source, { filename: FILENAME }).release();
-    } catch (error) {
-      const { message, line } = splitLocation(error);
-      return { ok: false, message, line: Math.min(Math.max(line ?? 1, 1), lines) };
     }
     return { ok: true };
   } finally {
@@ -195,7 +207,7 @@ function splitLocation(error: unknown): { message: string; line: number | null }
 interface Prepared {
   context: ivm.Context;
   id: number;
-  run: ivm.Reference<(event: unknown, probe?: boolean) => Promise<string>>;
+  run: ivm.Reference<(event: unknown) => Promise<string>>;
   /** Set when this hook version's script has already run in the context (see #prepareFor). */
   hook?: Compiled;
 }
@@ -206,7 +218,7 @@ interface Compiled {
   source: string;
   check: CodeCheck;
   cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined;
-  /** False once preparing a context ahead for it did not work out: its runs evaluate the module themselves. */
+  /** False once preparing a context ahead for it did not work out: its runs run the script themselves. */
   preparable: boolean;
 }
 
@@ -232,7 +244,7 @@ class Slot {
   retired = false;
   #next: Promise<Prepared> | null = null;
   #ready = false;
-  /** The hook version the context under preparation is made for (its module evaluated), if any. */
+  /** The hook version the context under preparation is made for (its script run in it), if any. */
   #for: Compiled | null = null;
 
   /** Hook versions compiled in this isolate: a script runs in any context of its isolate. */
@@ -314,7 +326,7 @@ function releasePrepared(prepared: Prepared): void {
 let preludeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 /** Hook versions whose compiled script an isolate keeps (the oldest goes first). */
 const MAX_SCRIPTS_PER_ISOLATE = 64;
-/** A hook module's top level, evaluated ahead of its run, must end within this (see #prepareFor). */
+/** A hook's top level, run ahead of its run, must end within this (see #prepareFor). */
 const PREPARE_TIMEOUT_MS = 250;
 let nextContextId = 1;
 const DEADLINE = Symbol('deadline');
@@ -546,9 +558,8 @@ export class HookSandbox {
       return cached;
     }
     cached?.cachedData?.release();
-    const check = checkHookCode(hook.code);
-    const script = check.ok ? moduleToScript(hook.code) : null;
-    const compiled: Compiled = { code: hook.code, source: script?.ok ? script.source : '', check, cachedData: undefined, preparable: true };
+    const { check, source } = checkAndRewrite(hook.code);
+    const compiled: Compiled = { code: hook.code, source, check, cachedData: undefined, preparable: true };
     this.#compiled.set(key, compiled);
     if (this.#compiled.size > 1000) {
       const [oldest] = this.#compiled.keys();
