@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import { ValidationError } from '../errors.ts';
 import type { LifecycleContext } from '../hooks/lifecycle.ts';
 import { publicUser, type NewUser, type UserPatch } from '../identity/users.ts';
+import { revokeAccount } from '../oidc/adapter.ts';
 import type { Services } from '../services.ts';
 import { objectBody, onlyFields, queryInt, queryString, type JsonObject } from './body.ts';
 
@@ -57,6 +58,7 @@ export function userRoutes(router: Router, services: Services): void {
 
   router.delete('/users/:id', async (ctx) => {
     const user = await users.delete(ctx.params.id!);
+    await revokeAccount(services.db, user.id);
     await services.lifecycle.run('after_account_deleted', { user: publicUser(user) }, lifecycleContext(ctx));
     ctx.status = 204;
   });
@@ -64,10 +66,19 @@ export function userRoutes(router: Router, services: Services): void {
   router.post('/users/:id/disable', async (ctx) => {
     const before = await users.getById(ctx.params.id!);
     const user = await users.setStatus(before.id, 'disabled');
+    // A disabled account is signed out everywhere: enabling it again does not bring old tokens back.
+    await revokeAccount(services.db, user.id);
     if (before.status !== 'disabled') {
       await services.lifecycle.run('after_account_disabled', { user: publicUser(user) }, lifecycleContext(ctx));
     }
     ctx.body = publicUser(user);
+  });
+
+  // Sign out everywhere: every session, grant, code and token of the account goes (the account stays).
+  router.delete('/users/:id/sessions', async (ctx) => {
+    const user = await users.getById(ctx.params.id!);
+    await revokeAccount(services.db, user.id);
+    ctx.status = 204;
   });
 
   // Enabling lets the user sign in again; on a pending account it also skips the activation mail.
