@@ -117,6 +117,25 @@ for (const kind of databaseKinds()) {
       assert.equal(revoked.active, false);
     });
 
+    test('another client can neither introspect nor revoke an application\'s tokens', async () => {
+      const browser = new Browser(server.url);
+      const start = await authorizationUrl(rp, { scope: 'openid email offline_access', prompt: 'consent' });
+      const done = await signIn(browser, start, email, password);
+      assert.ok(done.redirectedTo?.startsWith(CALLBACK));
+      const tokens = await exchangeCode(rp, start, done.redirectedTo!);
+      const app = await server.admin('POST', '/applications', { name: 'Other', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'client_credentials'] });
+      assert.equal(app.status, 201, JSON.stringify(app.body));
+      const other = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
+      for (const token of [tokens.access_token, tokens.refresh_token!]) {
+        const seen = await oidc.tokenIntrospection(other.config, token);
+        assert.deepEqual(seen, { active: false }, 'nothing about the token reaches another client');
+        await assert.rejects(oidc.tokenRevocation(other.config, token), (error: { error?: string }) => error.error === 'invalid_request');
+      }
+      // The tokens still work for their own client.
+      assert.equal((await oidc.tokenIntrospection(rp.config, tokens.access_token)).active, true);
+      assert.ok((await oidc.refreshTokenGrant(rp.config, tokens.refresh_token!)).access_token);
+    });
+
     test('a resource server gets JWT access tokens with its audience', async () => {
       const api = 'https://api.notes.test';
       const created = await server.admin('POST', '/resource-servers', { identifier: api, name: 'Notes API', scopes: ['notes:read'] });
