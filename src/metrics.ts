@@ -10,6 +10,7 @@ export interface Metrics {
   webhookAttempts: Counter<'outcome'>;
   webhookAttemptDuration: Histogram;
   webhookLag: Histogram;
+  passwordChecks: Counter<'against' | 'outcome'>;
 }
 
 export function createMetrics(defaults = true): Metrics {
@@ -40,6 +41,12 @@ export function createMetrics(defaults = true): Metrics {
     webhookLag: new Histogram({
       name: 'tessera_webhook_delivery_lag_seconds', help: 'Time from the event (the change) to its successful delivery',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600], registers: [registry],
+    }),
+    // against="dummy": a sign-in for an identifier with no account (or no password); a surge of them
+    // is someone trying a list of addresses.
+    passwordChecks: new Counter({
+      name: 'tessera_password_checks_total', help: 'Password verifications (argon2id) by what was checked (stored hash or dummy) and outcome',
+      labelNames: ['against', 'outcome'], registers: [registry],
     }),
   };
 }

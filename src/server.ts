@@ -85,11 +85,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const encryptionKey = config.encryptionKey ?? (await getOrCreateSetting(db, 'encryption_key', () => randomBytes(32).toString('base64'))).value;
     const box = new SecretBox(encryptionKey);
     const keys = await loadOrCreateKeys(db);
-    const users = new UserService(db, new PasswordHasher(config.password), config.password);
+    const metrics = createMetrics();
+    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password);
     const factors = new FactorService(db, box, config.mfa);
     const applications = new ApplicationService(db, box);
     const resourceServers = new ResourceServerService(db);
-    const metrics = createMetrics();
     const sandbox = new HookSandbox({ onCatastrophicError: (message) => log.fatal({ message }, 'a hook isolate failed catastrophically; restart the server') });
     const hooks = new HookStore(db, box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
     let worker: HookWorker | null = null;

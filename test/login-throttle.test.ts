@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { alertText, Browser, type Page } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
 import { assertCodeRedirect, createTestApplication, createTestUser, signIn, startLogin } from './support/hosted-pages.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { passwordChecks, startTestServer, type TestServer } from './support/server.ts';
 
 let nextIp = 10;
 /** A browser with an address of its own (the server trusts X-Forwarded-For in this suite). */
@@ -42,26 +42,15 @@ for (const kind of databaseKinds()) {
     }
 
     it('refuses the 6th attempt unchecked, with the same answer for an existing and an unknown account', async () => {
-      // Count the password checks the server makes (it runs in this process).
-      const users = server.server.services.users;
-      const verify = users.verifyPassword.bind(users);
-      let checks = 0;
-      users.verifyPassword = async (user, password) => {
-        checks++;
-        return verify(user, password);
-      };
-      let existing: Page[];
-      let unknown: Page[];
-      let checksExisting: number;
-      try {
-        existing = await sixAttempts('carol@example.com', 'carols password 1'); // the RIGHT password, 6th time
-        checksExisting = checks;
-        unknown = await sixAttempts('nobody@example.com', 'whatever password');
-      } finally {
-        users.verifyPassword = verify;
-      }
-      assert.equal(checksExisting, 5, 'the 6th attempt on the existing account was not checked');
-      assert.equal(checks, 10, 'the 6th attempt on the unknown account was not checked either');
+      // The password checks the server makes, from its metrics.
+      const start = await passwordChecks(server);
+      const existing = await sixAttempts('carol@example.com', 'carols password 1'); // the RIGHT password, 6th time
+      const afterExisting = await passwordChecks(server);
+      const unknown = await sixAttempts('nobody@example.com', 'whatever password');
+      const afterUnknown = await passwordChecks(server);
+      assert.equal(afterExisting.stored - start.stored, 5, 'the 6th attempt on the existing account was not checked');
+      assert.equal(afterExisting.match, start.match, 'not even the right password of the 6th attempt');
+      assert.equal(afterUnknown.dummy - afterExisting.dummy, 5, 'the 6th attempt on the unknown account was not checked either');
 
       for (let i = 0; i < 5; i++) {
         assert.equal(existing[i]!.status, 400, `attempt ${i + 1}`);

@@ -1,14 +1,21 @@
 // Password hashing (argon2id) and the password policy.
 import argon2 from 'argon2';
+import type { Counter } from 'prom-client';
 import { randomToken } from '../crypto.ts';
 import type { Config } from '../config.ts';
 
+/** Password checks by what the password was checked against (`stored`, or `dummy` when there is no
+ * account or no password: the same work, see verifyNothing) and outcome. */
+export type PasswordCheckCounter = Counter<'against' | 'outcome'>;
+
 export class PasswordHasher {
   readonly #options: { type: typeof argon2.argon2id; memoryCost: number; timeCost: number; parallelism: number };
+  readonly #checks: PasswordCheckCounter | undefined;
   #dummyHash: Promise<string> | null = null;
 
-  constructor(config: Config['password']) {
+  constructor(config: Config['password'], checks?: PasswordCheckCounter) {
     this.#options = { type: argon2.argon2id, memoryCost: config.hashMemoryKiB, timeCost: config.hashIterations, parallelism: 1 };
+    this.#checks = checks;
   }
 
   hash(password: string): Promise<string> {
@@ -16,18 +23,37 @@ export class PasswordHasher {
   }
 
   async verify(hash: string, password: string): Promise<boolean> {
+    const valid = await this.#check(hash, password);
+    this.#checks?.inc({ against: 'stored', outcome: valid ? 'match' : 'mismatch' });
+    return valid;
+  }
+
+  /**
+   * Spends the time of one verification, so an unknown account (or one without a password) answers
+   * as slowly as a known one. The dummy hash has the current parameters, like every hash once rehashed.
+   */
+  async verifyNothing(password: string): Promise<false> {
+    this.#dummyHash ??= this.hash(randomToken());
+    await this.#check(await this.#dummyHash, password);
+    this.#checks?.inc({ against: 'dummy', outcome: 'mismatch' });
+    return false;
+  }
+
+  /** Whether a hash was made with other parameters than today's (the operator changed the cost). */
+  needsRehash(hash: string): boolean {
+    try {
+      return argon2.needsRehash(hash, this.#options);
+    } catch {
+      return false; // not an argon2 hash: it never verifies either
+    }
+  }
+
+  async #check(hash: string, password: string): Promise<boolean> {
     try {
       return await argon2.verify(hash, password);
     } catch {
       return false;
     }
-  }
-
-  /** Spends the time of one verification, so an unknown account answers as slowly as a known one. */
-  async verifyNothing(password: string): Promise<false> {
-    this.#dummyHash ??= this.hash(randomToken());
-    await this.verify(await this.#dummyHash, password);
-    return false;
   }
 }
 

@@ -277,7 +277,15 @@ export class UserService {
     if (!user) return this.#passwords.verifyNothing(password);
     const row = await this.#db('users').where({ id: user.id }).select('password_hash').first();
     if (!row?.password_hash) return this.#passwords.verifyNothing(password);
-    return this.#passwords.verify(String(row.password_hash), password);
+    const hash = String(row.password_hash);
+    const valid = await this.#passwords.verify(hash, password);
+    if (valid && this.#passwords.needsRehash(hash)) {
+      // The hashing cost changed since this hash was made: store the password under today's. Only
+      // if the hash is still the one checked (a password change meanwhile wins).
+      const fresh = await this.#passwords.hash(password);
+      await this.#db('users').where({ id: user.id, password_hash: hash }).update({ password_hash: fresh });
+    }
+    return valid;
   }
 
   async setStatus(id: string, status: UserStatus): Promise<User> {

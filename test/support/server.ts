@@ -82,3 +82,17 @@ export async function startTestServer(kind: DatabaseKind, options: TestServerOpt
   };
   return handle;
 }
+
+/** The server's password checks so far, read from GET /metrics (tessera_password_checks_total). */
+export async function passwordChecks(server: TestServer): Promise<{ stored: number; dummy: number; match: number }> {
+  const response = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
+  const counts = { stored: 0, dummy: 0, match: 0 };
+  for (const line of (await response.text()).split('\n')) {
+    const found = /^tessera_password_checks_total\{against="(stored|dummy)",outcome="(match|mismatch)"\} (\d+)/.exec(line);
+    if (!found) continue;
+    counts[found[1] as 'stored' | 'dummy'] += Number(found[3]);
+    if (found[2] === 'match') counts.match += Number(found[3]);
+  }
+  return counts;
+}
