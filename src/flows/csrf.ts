@@ -6,6 +6,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { constantTimeEqual } from '../crypto.ts';
 import { getOrCreateSetting } from '../db/settings.ts';
+import { loggablePath } from '../http/middleware.ts';
 import type { Db } from '../db/knex.ts';
 
 export const CSRF_FIELD = 'csrf';
@@ -46,7 +47,7 @@ export function csrfProtection(options: CsrfOptions) {
       const body = (ctx.request as { body?: unknown }).body;
       const sent = body && typeof body === 'object' ? (body as Record<string, unknown>)[CSRF_FIELD] : undefined;
       if (!secret || typeof sent !== 'string' || !constantTimeEqual(sent, await tokenFor(secret))) {
-        ctx.state.log?.info({ path: ctx.path, reason: secret ? 'token mismatch' : 'no cookie' }, 'csrf check failed');
+        ctx.state.log?.info({ path: loggablePath(ctx.path), reason: secret ? 'token mismatch' : 'no cookie' }, 'csrf check failed');
         ctx.status = 403;
         ctx.state.csrf = secret ? await tokenFor(secret) : undefined;
         options.refuse(ctx);

@@ -13,6 +13,14 @@ declare module 'koa' {
   }
 }
 
+// The one-time links mailed to users carry their secret in the path: logs show the route, not it.
+const SECRET_IN_PATH = /^\/(activate|reset-password)\/[^/]+/;
+
+/** The request path as it may be logged. */
+export function loggablePath(path: string): string {
+  return path.replace(SECRET_IN_PATH, '/$1/[redacted]');
+}
+
 export function requestLog(log: Logger, metrics?: Metrics) {
   return async (ctx: Context, next: Next) => {
     const incoming = ctx.get('x-request-id');
@@ -26,7 +34,7 @@ export function requestLog(log: Logger, metrics?: Metrics) {
     } finally {
       const ms = performance.now() - started;
       metrics?.httpRequests.observe({ method: ctx.method, status: String(ctx.status) }, ms / 1000);
-      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms) }, 'request');
+      ctx.state.log.info({ method: ctx.method, path: loggablePath(ctx.path), status: ctx.status, ms: Math.round(ms) }, 'request');
     }
   };
 }

@@ -1,6 +1,7 @@
 // Runs a real Tessera server on loopback for a test, on a database of its own.
 import { createServer } from 'node:net';
 import { loadConfig } from '../../src/config.ts';
+import type { Logger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases.ts';
 
@@ -31,6 +32,8 @@ export interface TestServer {
 
 export interface TestServerOptions {
   env?: Record<string, string>;
+  /** Where the server logs (default: silent unless TEST_LOG_LEVEL). */
+  log?: Logger;
 }
 
 export async function startTestServer(kind: DatabaseKind, options: TestServerOptions = {}): Promise<TestServer> {
@@ -48,7 +51,7 @@ export async function startTestServer(kind: DatabaseKind, options: TestServerOpt
     PASSWORD_HASH_ITERATIONS: '1',
     ...options.env,
   };
-  const start = () => startServer(loadConfig(env), { announce: () => {} });
+  const start = () => startServer(loadConfig(env), { announce: () => {}, ...(options.log ? { log: options.log } : {}) });
   let server = await start();
   const url = `http://127.0.0.1:${port}`;
   const handle: TestServer = {
