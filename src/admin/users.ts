@@ -58,7 +58,6 @@ export function userRoutes(router: Router, services: Services): void {
 
   router.delete('/users/:id', async (ctx) => {
     const user = await users.delete(ctx.params.id!);
-    await revokeAccount(services.db, user.id);
     await services.lifecycle.run('after_account_deleted', { user: publicUser(user) }, lifecycleContext(ctx));
     ctx.status = 204;
   });
@@ -66,8 +65,6 @@ export function userRoutes(router: Router, services: Services): void {
   router.post('/users/:id/disable', async (ctx) => {
     const before = await users.getById(ctx.params.id!);
     const user = await users.setStatus(before.id, 'disabled');
-    // A disabled account is signed out everywhere: enabling it again does not bring old tokens back.
-    await revokeAccount(services.db, user.id);
     if (before.status !== 'disabled') {
       await services.lifecycle.run('after_account_disabled', { user: publicUser(user) }, lifecycleContext(ctx));
     }

@@ -9,6 +9,7 @@ import {
   hasControlCharacters, isValidEmail, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername,
 } from './normalize.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
+import { revokeAccount } from '../oidc/adapter.ts';
 
 export type UserStatus = 'active' | 'pending' | 'disabled';
 export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart';
@@ -296,6 +297,8 @@ export class UserService {
       await tx('users').where({ id }).update({ status, updated_at: Date.now() });
       const user = toUser(await tx('users').where({ id }).first());
       if (eventType) await recordEvent(tx, eventType, { user: publicUser(user) });
+      // A disabled account is signed out everywhere: enabling it again does not bring old tokens back.
+      if (status === 'disabled') await revokeAccount(tx, id);
       return user;
     });
   }
@@ -326,6 +329,7 @@ export class UserService {
     const user = await this.getById(id);
     await this.#db.transaction(async (tx) => {
       await tx('users').where({ id }).delete();
+      await revokeAccount(tx, id);
       await recordEvent(tx, 'user.delete', { user: publicUser(user) });
     });
     return user;
