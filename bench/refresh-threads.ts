@@ -8,7 +8,7 @@
 // --isolate-policy re-runs the scheduling experiments: it moves the isolate threads of the server
 // (isolated-vm's pool: threads named like the main thread) to SCHED_IDLE (`chrt -i`), SCHED_BATCH
 // (`chrt -b`) or nice 19 (`renice`) once warm. Experiments only: the server itself never does this.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,24 +46,19 @@ function boxTicks(): { total: number; idle: number } {
   return { total: fields.reduce((a, b) => a + b, 0), idle: fields[3]! + fields[4]! };
 }
 
-function serverPid(before: Set<string>): number {
-  const pids = execFileSync('pgrep', ['-f', '[n]o-node-snapshot.*src/main.ts'], { encoding: 'utf8' }).trim().split('\n');
-  const pid = pids.find((p) => !before.has(p));
-  if (!pid) throw new Error('the server process was not found');
-  return Number(pid);
+/** Pids of the Tessera server processes running now (the bench starts them as `node --no-node-snapshot … src/main.ts`). */
+function serverPids(): Set<string> {
+  const found = spawnSync('pgrep', ['-f', '[n]o-node-snapshot.*src/main.ts'], { encoding: 'utf8' });
+  return new Set(found.stdout.trim().split('\n').filter(Boolean));
 }
 
-const running = (() => {
-  try {
-    return new Set(execFileSync('pgrep', ['-f', '[n]o-node-snapshot.*src/main.ts'], { encoding: 'utf8' }).trim().split('\n'));
-  } catch {
-    return new Set<string>();
-  }
-})();
+const running = serverPids();
 const target = await tessera(withHook);
 const dir = mkdtempSync(join(tmpdir(), 'tessera-threads-'));
 try {
-  const pid = serverPid(running);
+  const started = [...serverPids()].find((p) => !running.has(p));
+  if (!started) throw new Error('the server process was not found');
+  const pid = Number(started);
   const auth = `Basic ${Buffer.from(`${encodeURIComponent(target.clientId)}:${encodeURIComponent(target.secret)}`).toString('base64')}`;
   const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: target.refreshToken }).toString();
   const script = join(dir, 'refresh.lua');

@@ -1,6 +1,7 @@
 // Prometheus metrics: one registry per server (tests run several servers in one process).
 // Served at GET /metrics with a bearer token (METRICS_TOKEN, or the admin API key).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PasswordCheckCounter } from './identity/passwords.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -10,7 +11,7 @@ export interface Metrics {
   webhookAttempts: Counter<'outcome'>;
   webhookAttemptDuration: Histogram;
   webhookLag: Histogram;
-  passwordChecks: Counter<'against' | 'outcome'>;
+  passwordChecks: PasswordCheckCounter;
 }
 
 export function createMetrics(defaults = true): Metrics {

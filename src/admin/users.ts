@@ -4,7 +4,6 @@ import type { Context } from 'koa';
 import { ValidationError } from '../errors.ts';
 import type { LifecycleContext } from '../hooks/lifecycle.ts';
 import { publicUser, type NewUser, type UserPatch } from '../identity/users.ts';
-import { revokeAccount } from '../oidc/adapter.ts';
 import type { Services } from '../services.ts';
 import { objectBody, onlyFields, queryInt, queryString, type JsonObject } from './body.ts';
 
@@ -73,8 +72,7 @@ export function userRoutes(router: Router, services: Services): void {
 
   // Sign out everywhere: every session, grant, code and token of the account goes (the account stays).
   router.delete('/users/:id/sessions', async (ctx) => {
-    const user = await users.getById(ctx.params.id!);
-    await revokeAccount(services.db, user.id);
+    await users.signOutEverywhere(ctx.params.id!);
     ctx.status = 204;
   });
 

@@ -5,7 +5,6 @@ import type { Context } from 'koa';
 import { ValidationError } from '../errors.ts';
 import { isValidEmail, normalizeEmail, normalizeIdentifier } from '../identity/normalize.ts';
 import { publicUser, type User } from '../identity/users.ts';
-import { revokeAccount } from '../oidc/adapter.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { field, FlowError, humanDuration, problemText, type FlowKit, type Guard } from './kit.ts';
 import { assertPrompt, identifierKey } from './login.ts';
@@ -112,7 +111,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     let updated = await users.setPassword(user.id, password, 'user.password.reset.success');
     await kit.tokens.revokeAll('password_reset', user.id);
     // Whoever knew the old password is signed out: every session, grant and refresh token goes.
-    await revokeAccount(db, user.id);
+    await users.signOutEverywhere(user.id);
     // The link proved the address is theirs; and the lockout of a forgotten password ends here.
     if (updated.status === 'pending' || !updated.email_verified) updated = await users.verifyEmail(user.id);
     await kit.throttle.reset(identifierKey(user.email));

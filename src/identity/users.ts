@@ -289,6 +289,14 @@ export class UserService {
     return valid;
   }
 
+  /**
+   * Signs the account out everywhere: its sessions, grants, codes and tokens are deleted (the
+   * account stays). Disabling and deleting an account do this in their own transaction.
+   */
+  async signOutEverywhere(id: string): Promise<void> {
+    await revokeAccount(this.#db, (await this.getById(id)).id);
+  }
+
   async setStatus(id: string, status: UserStatus): Promise<User> {
     const current = await this.getById(id);
     if (current.status === status) return current;
