@@ -502,3 +502,31 @@ describe('globals', () => {
     assert.equal(out.random, true);
   });
 });
+
+describe('isolate pool', () => {
+  test("a burst's isolates serve the next burst, and go once idle past idleTtlMs (down to the warm ones)", async () => {
+    const pool = new HookSandbox({ warmIsolates: 1, idleTtlMs: 300 });
+    try {
+      await pool.warmup();
+      const slow = hook("export default async function (event, api) {\n  const until = Date.now() + 30; while (Date.now() < until) {}\n  api.user.setMetadata('n', event.n);\n}");
+      const burst = async () => {
+        const results = await Promise.all(Array.from({ length: 8 }, (_, n) => pool.run(slow, { n })));
+        assert.deepEqual(results.map((r) => r.outcome), Array(8).fill('success'));
+      };
+      await burst();
+      const afterFirst = pool.stats();
+      assert.ok(afterFirst.isolates >= 8, `eight runs at once hold eight isolates: ${JSON.stringify(afterFirst)}`);
+      assert.equal(afterFirst.idle, afterFirst.isolates, 'all of them are kept idle');
+      await burst();
+      assert.equal(pool.stats().isolates, afterFirst.isolates, 'the second burst made no new isolate');
+      // Quiet: the idle isolates beyond the warm one are disposed.
+      const deadline = Date.now() + 5000;
+      while (pool.stats().isolates > 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual({ isolates: pool.stats().isolates, idle: pool.stats().idle }, { isolates: 1, idle: 1 });
+      const after = await pool.run(slow, { n: 9 });
+      assert.equal(after.outcome, 'success', after.error);
+    } finally {
+      pool.dispose();
+    }
+  });
+});

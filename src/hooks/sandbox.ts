@@ -68,8 +68,13 @@ export interface SandboxOptions {
   maxIsolates?: number;
   /** Idle isolates kept with a context prepared (default 2). */
   warmIsolates?: number;
-  /** Idle isolates kept at most (default 4). */
+  /**
+   * Idle isolates kept at most (default: maxIsolates). A burst's isolates stay for the next burst
+   * rather than being made again (about 1 ms of main-thread work each); see idleTtlMs.
+   */
   maxIdleIsolates?: number;
+  /** An idle isolate beyond warmIsolates is disposed after this long unused (default 30000). */
+  idleTtlMs?: number;
   /** An isolate is replaced after this many runs (default 1000), bounding anything that accumulates. */
   runsPerIsolate?: number;
   /** Console lines kept per run (default 100) and characters per line (default 1000). */
@@ -242,6 +247,8 @@ class Slot {
   prelude: Promise<ivm.Script>;
   runs = 0;
   retired = false;
+  /** When it last went idle (performance.now()). */
+  idleSince = 0;
   #next: Promise<Prepared> | null = null;
   #ready = false;
   /** The hook version the context under preparation is made for (its script run in it), if any. */
@@ -336,6 +343,8 @@ export class HookSandbox {
   readonly #maxIsolates: number;
   readonly #warmIsolates: number;
   readonly #maxIdle: number;
+  readonly #idleTtlMs: number;
+  #shrinkTimer: NodeJS.Timeout | null = null;
   readonly #runsPerIsolate: number;
   readonly #maxLogLines: number;
   readonly #maxLogLineLength: number;
@@ -359,7 +368,8 @@ export class HookSandbox {
     this.#memoryLimitMb = options.memoryLimitMb ?? MEMORY_LIMIT_MB;
     this.#maxIsolates = Math.max(1, options.maxIsolates ?? 32);
     this.#warmIsolates = Math.min(this.#maxIsolates, Math.max(0, options.warmIsolates ?? 2));
-    this.#maxIdle = Math.max(this.#warmIsolates, options.maxIdleIsolates ?? 4);
+    this.#maxIdle = Math.max(this.#warmIsolates, options.maxIdleIsolates ?? this.#maxIsolates);
+    this.#idleTtlMs = Math.max(0, options.idleTtlMs ?? 30_000);
     this.#runsPerIsolate = Math.max(1, options.runsPerIsolate ?? 1000);
     this.#maxLogLines = options.maxLogLines ?? 100;
     this.#maxLogLineLength = options.maxLogLineLength ?? 1000;
@@ -540,6 +550,8 @@ export class HookSandbox {
   /** Disposes every isolate; runs under way end as errors. */
   dispose(): void {
     this.#disposed = true;
+    if (this.#shrinkTimer !== null) clearTimeout(this.#shrinkTimer);
+    this.#shrinkTimer = null;
     for (const slot of [...this.#slots]) this.#retire(slot);
     for (const waiter of this.#waiters.splice(0)) waiter(null);
     this.#idle = [];
@@ -714,7 +726,9 @@ export class HookSandbox {
       // The next run of this same hook version is the likeliest: prepare the context for it.
       if (hook !== null && hook.preparable) slot.prepare((s) => this.#prepareFor(s, hook), hook);
       else slot.prepare(this.#prepare);
+      slot.idleSince = performance.now();
       this.#idle.push(slot);
+      this.#scheduleShrink();
     } else if (reusable) {
       this.#retire(slot);
     }
@@ -726,8 +740,24 @@ export class HookSandbox {
     while (!this.#disposed && this.#idle.length < this.#warmIsolates && this.#slots.size < this.#maxIsolates) {
       const slot = this.#createSlot();
       slot.prepare(this.#prepare);
+      slot.idleSince = performance.now();
       this.#idle.push(slot);
     }
+  }
+
+  /**
+   * Disposes the isolates idle for longer than idleTtlMs, oldest first, down to warmIsolates. The
+   * idle list is a stack (runs take from its end), so its front holds the longest idle.
+   */
+  #scheduleShrink(): void {
+    if (this.#shrinkTimer !== null || this.#disposed || this.#idle.length <= this.#warmIsolates) return;
+    this.#shrinkTimer = setTimeout(() => {
+      this.#shrinkTimer = null;
+      const cutoff = performance.now() - this.#idleTtlMs;
+      while (this.#idle.length > this.#warmIsolates && this.#idle[0]!.idleSince <= cutoff) this.#retire(this.#idle[0]!);
+      this.#scheduleShrink();
+    }, Math.max(50, this.#idleTtlMs / 2));
+    this.#shrinkTimer.unref();
   }
 
   #retire(slot: Slot): void {
