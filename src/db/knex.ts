@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { NodeSqliteClient } from './node-sqlite-client.ts';
 
 // PostgreSQL returns BIGINT as strings; our bigints are epoch milliseconds, well inside 2^53.
 pg.types.setTypeParser(20, (value: string) => Number(value));
@@ -18,16 +19,11 @@ export function openDatabase(databaseUrl: string): Db {
     const file = databaseUrl.slice('sqlite:'.length);
     if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
     return knexFactory({
-      client: 'sqlite3',
+      client: NodeSqliteClient as unknown as typeof Knex.Client,
       connection: { filename: file },
       useNullAsDefault: true,
-      pool: {
-        min: 1,
-        max: 1,
-        afterCreate(conn: { exec: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
-          conn.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;', (err) => done(err, conn));
-        },
-      },
+      // One connection: SQLite has one writer at a time, and statements run on this thread.
+      pool: { min: 1, max: 1 },
     });
   }
   return knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 } });

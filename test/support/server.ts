@@ -76,6 +76,9 @@ export async function startTestServer(kind: DatabaseKind, options: TestServerOpt
     },
     async restart() {
       await server.close();
+      // This process's own HTTP client keeps sockets to the old server alive; let it read their
+      // close before the new server takes the same port, or its next request goes down a dead socket.
+      await new Promise((resolve) => setTimeout(resolve, 20));
       server = await start();
     },
     async close() {

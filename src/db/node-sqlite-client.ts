@@ -1,0 +1,89 @@
+// A knex client for SQLite through Node's own synchronous driver (node:sqlite).
+//
+// Why not the `sqlite3` package: it runs every statement on a libuv thread and calls back on the
+// main thread, so SQLite's one connection is held across two thread hops per statement. Those hops,
+// not SQLite, capped Tessera's refresh grant at ~465/s on 2 cores; here it reaches ~800/s
+// (docs/BENCHMARKS.md). The cost: a statement blocks this thread while it runs, and a write that
+// waits for another process's lock (busy_timeout) blocks it too. Query building, the pool of one
+// connection and transactions stay knex's (its sqlite3 dialect, which this extends).
+import { createRequire } from 'node:module';
+import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
+import type { Knex } from 'knex';
+
+const require = createRequire(import.meta.url);
+// knex ships no types for its dialect classes; this is the one we extend.
+const Client_SQLite3 = require('knex/lib/dialects/sqlite3/index.js') as new (config: Knex.Config) => SqliteClientBase;
+
+interface SqliteClientBase {
+  connectionSettings: { filename: string };
+}
+
+interface QueryObject {
+  sql: string;
+  bindings?: unknown[];
+  response?: unknown;
+  context?: { lastID: number | bigint; changes: number | bigint };
+}
+
+/** Prepared statements kept per connection; our queries are a few hundred distinct texts. */
+const STATEMENT_CACHE_SIZE = 500;
+
+class SqliteConnection {
+  readonly db: DatabaseSync;
+  private readonly statements = new Map<string, StatementSync>();
+
+  constructor(filename: string) {
+    this.db = new DatabaseSync(filename);
+    // WAL: readers never wait for the writer; other processes (the CLI, a second server) wait
+    // up to 5 s for the write lock rather than failing at once.
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+  }
+
+  prepare(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function toSqliteValue(value: unknown): SQLInputValue {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return value.valueOf();
+  return value as SQLInputValue;
+}
+
+export class NodeSqliteClient extends Client_SQLite3 {
+  _driver(): unknown {
+    return { DatabaseSync };
+  }
+
+  async acquireRawConnection(): Promise<SqliteConnection> {
+    return new SqliteConnection(this.connectionSettings.filename);
+  }
+
+  async destroyRawConnection(connection: SqliteConnection): Promise<void> {
+    connection.db.close();
+  }
+
+  async _query(connection: SqliteConnection, obj: QueryObject): Promise<QueryObject> {
+    if (!obj.sql) throw new Error('The query is empty');
+    const statement = connection.prepare(obj.sql);
+    const bindings = (obj.bindings ?? []).map(toSqliteValue);
+    if (statement.columns().length > 0) {
+      // Rows come with a null prototype; callers (and deepEqual) expect plain objects.
+      obj.response = statement.all(...bindings).map((row) => ({ ...row }));
+      return obj;
+    }
+    const result = statement.run(...bindings);
+    obj.response = result;
+    obj.context = { lastID: result.lastInsertRowid, changes: result.changes };
+    return obj;
+  }
+}
+
+Object.assign(NodeSqliteClient.prototype, { driverName: 'node:sqlite' });
