@@ -5,12 +5,16 @@ import { createAdminRouter } from './admin/router.ts';
 import { createFlowRouter } from './flows/router.ts';
 import { errorAnswers, notFound, requestLog, securityHeaders } from './http/middleware.ts';
 import { staticAssets } from './http/assets.ts';
-import { constantTimeEqual, sha256Hex } from './crypto.ts';
+import { answerThrottled } from './admin/auth.ts';
+import { sha256Hex } from './crypto.ts';
 import type { Services } from './services.ts';
 
 export function createApp(services: Services): Koa {
   const app = new Koa();
   app.proxy = services.config.trustProxy;
+  // The client's address is the one our proxy appended (the last of X-Forwarded-For); the entries
+  // before it are whatever the client sent, and would let it pick its own address (and throttle key).
+  app.maxIpsCount = 1;
   // The provider is mounted (koa-mount runs it on this app's context), so its signed cookies are
   // signed with THIS app's keys, while provider.interactionDetails() checks them with the provider's:
   // both must be the provider's cookie keys.
@@ -22,9 +26,13 @@ export function createApp(services: Services): Koa {
 
   app.use(async (ctx, next) => {
     if (ctx.path === '/metrics' && ctx.method === 'GET') {
-      const presented = sha256Hex((ctx.get('authorization').match(/^Bearer (.+)$/i)?.[1] ?? '').trim());
       const allowed = [services.adminKeyHash, ...(services.config.metricsToken ? [sha256Hex(services.config.metricsToken)] : [])];
-      if (!allowed.some((hash) => constantTimeEqual(hash, presented))) {
+      const verdict = await services.adminGuard.verdict(ctx, allowed);
+      if (verdict === 'throttled') {
+        answerThrottled(ctx, services.adminGuard);
+        return;
+      }
+      if (verdict !== 'ok') {
         ctx.status = 401;
         ctx.set('www-authenticate', 'Bearer');
         ctx.body = { error: 'unauthorized', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN or the admin API key>' };

@@ -57,6 +57,8 @@ export interface Config {
     /** Failed logins allowed per account inside the window; the next one is refused unchecked. */
     maxFailuresPerAccount: number;
     maxFailuresPerIp: number;
+    /** Wrong admin API keys (or metrics tokens) allowed per address inside the window. */
+    adminMaxFailuresPerIp: number;
     windowSeconds: number;
   };
   mfa: {
@@ -207,6 +209,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     throttle: {
       maxFailuresPerAccount: int(env, 'LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),
       maxFailuresPerIp: int(env, 'LOGIN_MAX_FAILURES_PER_IP', 100, 1, 100000),
+      adminMaxFailuresPerIp: int(env, 'ADMIN_MAX_FAILURES_PER_IP', 20, 1, 100000),
       windowSeconds: int(env, 'LOGIN_THROTTLE_WINDOW_SECONDS', 900, 1, 86400),
     },
     mfa: {

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
+import { AdminKeyGuard } from './admin/auth.ts';
 import type { Config } from './config.ts';
 import { randomToken, SecretBox, sha256Hex } from './crypto.ts';
 import { openDatabase } from './db/knex.ts';
@@ -14,6 +15,7 @@ import { codeProblem, HookSandbox } from './hooks/sandbox.ts';
 import { HookStore } from './hooks/store.ts';
 import { HookWorker } from './hooks/worker.ts';
 import { PasswordHasher } from './identity/passwords.ts';
+import { Throttle } from './identity/throttle.ts';
 import { UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
 import { applyKickstart } from './kickstart.ts';
@@ -115,6 +117,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       webhooks,
       webhookDispatcher,
       adminKeyHash: await adminKeyHash(config, db, announce),
+      adminGuard: new AdminKeyGuard(new Throttle(db, config.throttle.windowSeconds), config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
     };
 
     if (config.kickstartFile && (await applications.count()) === 0) {

@@ -1,5 +1,6 @@
 // The services one server process holds; built once at start and handed to the routers.
 import type Provider from 'oidc-provider';
+import type { AdminKeyGuard } from './admin/auth.ts';
 import type { Config } from './config.ts';
 import type { SecretBox } from './crypto.ts';
 import type { Db } from './db/knex.ts';
@@ -42,4 +43,6 @@ export interface Services {
   webhookDispatcher: WebhookDispatcher | null;
   /** sha256 of the admin API key. */
   adminKeyHash: string;
+  /** Checks admin API keys (and the metrics token), throttling wrong guesses per address. */
+  adminGuard: AdminKeyGuard;
 }

@@ -35,7 +35,7 @@ function allowedMethods(ctx: Context): string[] {
 export function createAdminRouter(services: Services, modules: AdminRoutes[] = MODULES): Router {
   const router = new Router({ prefix: ADMIN_PREFIX });
   // Runs only for a matched route: authenticate first, then parse the body.
-  router.use(requireAdminKey(() => services.adminKeyHash), jsonBody());
+  router.use(requireAdminKey(() => services.adminKeyHash, services.adminGuard), jsonBody());
   // Path ids hold no NUL byte and are not huge; such an id is unknown without asking the database.
   for (const param of ['id', 'client_id', 'identifier', 'kid', 'delivery_id']) {
     router.param(param, (value, ctx, next) => {
@@ -51,7 +51,7 @@ export function createAdminRouter(services: Services, modules: AdminRoutes[] = M
 
   router.on('not-found', async (ctx, next) => {
     if (!isAdminPath(ctx.path)) return next();
-    if (!authenticate(ctx, services.adminKeyHash)) return;
+    if (!(await authenticate(ctx, services.adminKeyHash, services.adminGuard))) return;
     ctx.set('cache-control', 'no-store');
     const allowed = allowedMethods(ctx);
     if (allowed.length === 0) {

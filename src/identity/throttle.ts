@@ -39,6 +39,13 @@ export class Throttle {
     return failures <= max;
   }
 
+  /** Whether `key` is still inside the limit, without counting an attempt. */
+  async allows(key: string, max: number): Promise<boolean> {
+    const row = await this.#db('login_throttle').where({ key }).first('failures', 'window_started_at');
+    if (!row || Number(row.window_started_at) < Date.now() - this.#windowMs) return true;
+    return Number(row.failures) <= max;
+  }
+
   /** Takes back one counted attempt (it turned out to be a success). */
   async undo(key: string): Promise<void> {
     await this.#db('login_throttle').where({ key }).where('failures', '>', 0).decrement('failures', 1);
