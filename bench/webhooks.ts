@@ -8,8 +8,8 @@
 //   event; ten commit together (a bulk import, or sign-ins landing at the same moment). The first
 //   change of a group waits for the tenth (up to 10 ms at 1000/s): that wait is in its latency.
 // - 1 change per transaction (at rate/2 unless given): the same change alone in its transaction. On SQLite every
-//   statement goes through the one connection; this box's knex + sqlite3 driver runs about 1000
-//   such transactions a second with no webhooks at all, so the producer, not delivery, is the bound.
+//   statement goes through the one connection (with the old sqlite3 driver this box ran only about
+//   1000 such transactions a second, so the producer, not delivery, was the bound; see BENCHMARKS §3).
 // - UserService.update at rate/4: the admin API's whole update path (read, validate, write, re-read,
 //   event).
 // - backlog: events already pending when a dispatcher starts; how fast it drains them.
