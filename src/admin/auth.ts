@@ -9,9 +9,9 @@
 // from that count; a right key only reads the count. Requests from the box itself (loopback) are not
 // throttled: they come from the operator's own machine, and a lockout there would lock the operator
 // out. Behind a reverse proxy, TRUST_PROXY makes the client's own address count.
+import { BlockList, isIPv6 } from 'node:net';
 import type { Context, Next } from 'koa';
 import { constantTimeEqual, sha256Hex } from '../crypto.ts';
-import { addressRefusal } from '../hooks/address-policy.ts';
 import { Throttle } from '../identity/throttle.ts';
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]{1,1000})[ \t]*$/i;
@@ -30,8 +30,13 @@ export function checkAdminKey(authorization: string, hashes: readonly string[]):
   return ok ? 'ok' : 'invalid';
 }
 
+// 127.0.0.0/8 and ::1 (BlockList also matches IPv4-mapped forms such as ::ffff:127.0.0.1).
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
 function isLoopback(ip: string): boolean {
-  return /loopback$/.test(addressRefusal(ip) ?? '');
+  return LOOPBACK.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
 }
 
 export class AdminKeyGuard {
