@@ -1,13 +1,34 @@
 // Composes the koa app: logs, errors, security headers, health, admin API, hosted pages, provider.
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import mount from 'koa-mount';
-import { createAdminRouter } from './admin/router.ts';
+import { adminApi } from './admin/router.ts';
 import { createFlowRouter } from './flows/router.ts';
 import { errorAnswers, notFound, requestLog, securityHeaders } from './http/middleware.ts';
 import { staticAssets } from './http/assets.ts';
 import { answerThrottled } from './admin/auth.ts';
+import { canonicalPaths, zone } from './http/paths.ts';
 import { sha256Hex } from './crypto.ts';
 import type { Services } from './services.ts';
+
+/** GET /metrics needs METRICS_TOKEN or the admin key, throttled like the admin API. */
+function metricsGuard(services: Services): Middleware {
+  return async (ctx, next) => {
+    const allowed = [services.adminKeyHash, ...(services.config.metricsToken ? [sha256Hex(services.config.metricsToken)] : [])];
+    const verdict = await services.adminGuard.verdict(ctx, allowed);
+    if (verdict === 'throttled') {
+      answerThrottled(ctx, services.adminGuard);
+      return;
+    }
+    if (verdict !== 'ok') {
+      ctx.status = 401;
+      ctx.set('www-authenticate', 'Bearer');
+      ctx.body = { error: 'unauthorized', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN or the admin API key>' };
+      return;
+    }
+    ctx.set('cache-control', 'no-store');
+    await next();
+  };
+}
 
 export function createApp(services: Services): Koa {
   const app = new Koa();
@@ -24,24 +45,17 @@ export function createApp(services: Services): Koa {
   app.use(securityHeaders(services.config.issuer.startsWith('https:')));
   app.use(errorAnswers());
 
-  app.use(async (ctx, next) => {
-    if (ctx.path === '/metrics' && ctx.method === 'GET') {
-      const allowed = [services.adminKeyHash, ...(services.config.metricsToken ? [sha256Hex(services.config.metricsToken)] : [])];
-      const verdict = await services.adminGuard.verdict(ctx, allowed);
-      if (verdict === 'throttled') {
-        answerThrottled(ctx, services.adminGuard);
-        return;
-      }
-      if (verdict !== 'ok') {
-        ctx.status = 401;
-        ctx.set('www-authenticate', 'Bearer');
-        ctx.body = { error: 'unauthorized', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN or the admin API key>' };
-        return;
-      }
-      ctx.type = services.metrics.registry.contentType;
-      ctx.body = await services.metrics.registry.metrics();
+  app.use(canonicalPaths());
+  app.use(zone('/metrics', metricsGuard(services), async (ctx) => {
+    if (ctx.path.toLowerCase() !== '/metrics' || !['GET', 'HEAD'].includes(ctx.method)) {
+      ctx.status = 404;
+      ctx.body = { error: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
       return;
     }
+    ctx.type = services.metrics.registry.contentType;
+    ctx.body = await services.metrics.registry.metrics();
+  }));
+  app.use(async (ctx, next) => {
     if (ctx.path === '/health' && ctx.method === 'GET') {
       await services.db.raw('select 1');
       ctx.body = { status: 'ok' };
@@ -51,8 +65,7 @@ export function createApp(services: Services): Koa {
   });
   app.use(staticAssets());
 
-  const admin = createAdminRouter(services);
-  app.use(admin.routes()).use(admin.allowedMethods({ throw: false }));
+  app.use(adminApi(services));
 
   const flows = createFlowRouter(services);
   app.use(flows.routes()).use(flows.allowedMethods({ throw: false }));

@@ -1,12 +1,14 @@
-// The admin API under /admin/api: bearer authentication, JSON bodies (parsed only here), and one
-// small module per resource. Unknown paths answer a JSON 404, known paths with another method a
-// JSON 405 with Allow; both only after authentication, so the API's shape is not shown to strangers.
+// The admin API under /admin/api: bearer authentication in front of every path under the prefix
+// (a zone, see src/http/paths.ts), JSON bodies (parsed only here), and one small module per resource.
+// Unknown paths answer a JSON 404, known paths with another method a JSON 405 with Allow; both only
+// after authentication, so the API's shape is not shown to strangers.
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { Services } from '../services.ts';
 import { applicationRoutes } from './applications.ts';
 import { factorRoutes } from './factors.ts';
-import { authenticate, requireAdminKey } from './auth.ts';
+import { requireAdminKey } from './auth.ts';
+import { zone } from '../http/paths.ts';
 import { hookRoutes } from './hooks.ts';
 import { jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
@@ -22,20 +24,12 @@ export type AdminRoutes = (router: Router, services: Services) => void;
 
 const MODULES: AdminRoutes[] = [applicationRoutes, userRoutes, resourceServerRoutes, messageRoutes, keyRoutes, hookRoutes, webhookRoutes, factorRoutes];
 
-function isAdminPath(path: string): boolean {
-  return path === ADMIN_PREFIX || path.startsWith(`${ADMIN_PREFIX}/`);
-}
-
-/** The methods that routes matching this path (but not this method) accept. */
-function allowedMethods(ctx: Context): string[] {
-  const matched = (ctx as Context & { matched?: Array<{ methods: string[] }> }).matched ?? [];
-  return [...new Set(matched.flatMap((layer) => layer.methods))];
-}
-
+/**
+ * The admin API's routes, without their guard: serve them only through `adminApi`, which puts the
+ * key check in front of every path under the prefix. (Tests list the routes from here.)
+ */
 export function createAdminRouter(services: Services, modules: AdminRoutes[] = MODULES): Router {
   const router = new Router({ prefix: ADMIN_PREFIX });
-  // Runs only for a matched route: authenticate first, then parse the body.
-  router.use(requireAdminKey(() => services.adminKeyHash, services.adminGuard), jsonBody());
   // Path ids hold no NUL byte and are not huge; such an id is unknown without asking the database.
   for (const param of ['id', 'client_id', 'identifier', 'kid', 'delivery_id']) {
     router.param(param, (value, ctx, next) => {
@@ -48,12 +42,13 @@ export function createAdminRouter(services: Services, modules: AdminRoutes[] = M
     });
   }
   for (const register of modules) register(router, services);
+  return router;
+}
 
-  router.on('not-found', async (ctx, next) => {
-    if (!isAdminPath(ctx.path)) return next();
-    if (!(await authenticate(ctx, services.adminKeyHash, services.adminGuard))) return;
-    ctx.set('cache-control', 'no-store');
-    const allowed = allowedMethods(ctx);
+/** What answers a path under the prefix that no route took: 405 with Allow for a known path, else 404. */
+function unmatched(router: Router): Middleware {
+  return async (ctx: Context) => {
+    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
     if (allowed.length === 0) {
       ctx.status = 404;
       ctx.body = { error: 'not_found', message: `no admin API route for ${ctx.method} ${ctx.path}` };
@@ -66,6 +61,19 @@ export function createAdminRouter(services: Services, modules: AdminRoutes[] = M
     }
     ctx.status = 405;
     ctx.body = { error: 'method_not_allowed', message: `${ctx.path} accepts ${allowed.join(', ')}, not ${ctx.method}` };
-  });
-  return router;
+  };
+}
+
+/**
+ * The admin API as one zone: every request whose path is under /admin/api, in any case and any
+ * method, is authenticated before a route can match it; then its JSON body is parsed, and a route
+ * answers it, or a 404/405 that shows the API's shape only to key holders.
+ */
+export function adminApi(services: Services): Middleware {
+  const router = createAdminRouter(services);
+  const body = jsonBody();
+  const routes = router.routes() as unknown as Middleware;
+  const rest = unmatched(router);
+  return zone(ADMIN_PREFIX, requireAdminKey(() => services.adminKeyHash, services.adminGuard), (ctx, next) =>
+    body(ctx, () => routes(ctx, () => rest(ctx, next))));
 }

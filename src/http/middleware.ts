@@ -5,6 +5,7 @@ import { ClientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { renderPage } from '../views.ts';
+import { inZone } from './paths.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -40,7 +41,7 @@ export function requestLog(log: Logger, metrics?: Metrics) {
 }
 
 function wantsJson(ctx: Context): boolean {
-  return ctx.path.startsWith('/admin/api') || ctx.path === '/health' || !ctx.accepts('html') || ctx.accepts('json', 'html') === 'json';
+  return inZone(ctx.path, '/admin/api') || ctx.path === '/health' || !ctx.accepts('html') || ctx.accepts('json', 'html') === 'json';
 }
 
 /** PostgreSQL's "invalid byte sequence for encoding UTF8: 0x00" and "untranslatable character". */
