@@ -5,6 +5,7 @@ import { ClientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { renderPage } from '../views.ts';
+import { DEFAULT_POLICY, finishPolicy } from './csp.ts';
 import { inZone } from './paths.ts';
 
 declare module 'koa' {
@@ -95,16 +96,18 @@ export function notFound() {
 
 export function securityHeaders(https: boolean) {
   return async (ctx: Context, next: Next) => {
+    // Set before the routes run, so that oidc-provider's form_post page finds it and adds the hash of
+    // its auto-submit script (see csp.ts); a route that sets a policy of its own replaces it.
+    ctx.set('content-security-policy', DEFAULT_POLICY);
     await next();
     ctx.set('x-content-type-options', 'nosniff');
     ctx.set('referrer-policy', 'no-referrer');
+    const policy = ctx.response.get('content-security-policy');
     if (ctx.response.is('html')) {
       ctx.set('x-frame-options', 'DENY');
-      // Pages work without JavaScript; the only inline script allowed is none. The provider's own
-      // form-post and logout pages bring their own CSP when they need it.
-      if (!ctx.response.get('content-security-policy')) {
-        ctx.set('content-security-policy', "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self' https: http:; base-uri 'none'");
-      }
+      ctx.set('content-security-policy', finishPolicy(policy || DEFAULT_POLICY));
+    } else if (policy === DEFAULT_POLICY) {
+      ctx.remove('content-security-policy');
     }
     if (https) ctx.set('strict-transport-security', 'max-age=31536000; includeSubDomains');
   };
