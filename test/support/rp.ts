@@ -53,8 +53,9 @@ export async function signIn(browser: Browser, start: AuthorizationStart | URL, 
   return browser.submit(passwordPage, { password });
 }
 
-export async function exchangeCode(rp: RelyingParty, start: AuthorizationStart, callback: string) {
-  return oidc.authorizationCodeGrant(rp.config, new URL(callback), {
+/** callback: the URL the RP was redirected to, or the Request of a response_mode=form_post POST. */
+export async function exchangeCode(rp: RelyingParty, start: AuthorizationStart, callback: string | Request) {
+  return oidc.authorizationCodeGrant(rp.config, typeof callback === 'string' ? new URL(callback) : callback, {
     pkceCodeVerifier: start.verifier,
     expectedState: start.state,
     expectedNonce: start.nonce,
