@@ -100,7 +100,7 @@ for (const kind of databaseKinds()) {
       for (const { method, path } of routes) {
         for (const form of variants(path)) {
           for (const m of new Set([method, 'OPTIONS', 'PUT', 'TRACE'])) {
-            for (const headers of [{}, { authorization: 'Bearer wrong-key' }]) {
+            for (const headers of [{}, { authorization: 'Bearer wrong-key' }] as Array<Record<string, string>>) {
               const answer = await rawRequest(server.url, m, form, { ...headers, 'content-type': 'application/json' }, ['POST', 'PUT', 'PATCH'].includes(m) ? '{}' : undefined);
               asked++;
               if (answer.status !== 401) failures.push(`${m} ${form}${headers.authorization ? ' (wrong key)' : ''}: ${answer.status} ${answer.body.slice(0, 80)}`);
