@@ -6,6 +6,7 @@ import * as hooks003 from './003_hooks.ts';
 import * as webhooks004 from './004_webhooks.ts';
 import * as mfa005 from './005_mfa.ts';
 import * as accounts006 from './006_account_index.ts';
+import * as applicationSettings007 from './007_application_settings.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -18,4 +19,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['004_webhooks', webhooks004],
   ['005_mfa', mfa005],
   ['006_account_index', accounts006],
+  ['007_application_settings', applicationSettings007],
 ];

@@ -91,15 +91,16 @@ export async function applyKickstart(services: Services, file: string): Promise<
     });
     const resourceServers = new ResourceServerService(trx);
 
-    for (const [i, item] of (doc.applications ?? []).entries()) {
-      const path = `applications[${i}]`;
-      await entry(file, path, () => applications.create(applicationInput(asObject(item, 'body'))));
-      summary.applications++;
-    }
+    // Resource servers first: an application's `resource_servers` names them.
     for (const [i, item] of (doc.resource_servers ?? []).entries()) {
       const path = `resource_servers[${i}]`;
       await entry(file, path, () => resourceServers.create(resourceServerInput(asObject(item, 'body'))));
       summary.resource_servers++;
+    }
+    for (const [i, item] of (doc.applications ?? []).entries()) {
+      const path = `applications[${i}]`;
+      await entry(file, path, () => applications.create(applicationInput(asObject(item, 'body'))));
+      summary.applications++;
     }
     for (const [i, item] of (doc.users ?? []).entries()) {
       const path = `users[${i}]`;

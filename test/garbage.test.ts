@@ -131,6 +131,8 @@ for (const kind of databaseKinds()) {
       clientSecret = app.body.client_secret;
       userId = (await server.admin('POST', '/users', { email: 'garbage@example.com', password: 'garbage-password-1' })).body.id;
       await server.admin('POST', '/resource-servers', { identifier: 'https://api.example.com', name: 'API' });
+      // The application is allowed the API, so garbage resource indicators reach past the permission check.
+      assert.equal((await server.admin('PATCH', `/applications/${clientId}`, { resource_servers: ['https://api.example.com'] })).status, 200);
       // A live interaction, so the hosted pages' real code paths (not just "unknown interaction") see garbage too.
       const auth = await fetch(`${server.url}/auth?client_id=${clientId}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}&state=s`, { redirect: 'manual' });
       const location = auth.headers.get('location') ?? '';

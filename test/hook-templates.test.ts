@@ -357,6 +357,9 @@ for (const kind of databaseKinds()) {
       const api = 'https://api.shop.test';
       const rs = await server.admin('POST', '/resource-servers', { identifier: api, name: 'Shop API', scopes: ['orders:read'] });
       assert.equal(rs.status, 201, JSON.stringify(rs.body));
+      // An application gets tokens only for the resource servers it is allowed.
+      const granted = await server.admin('PATCH', `/applications/${app.body.client_id}`, { resource_servers: [{ identifier: api, scopes_allowed: ['orders:read'] }] });
+      assert.equal(granted.status, 200, JSON.stringify(granted.body));
       const withApi = await rpAuthorizationUrl(rp, { scope: 'openid orders:read', resource: api });
       const apiDone = await rpSignIn(new Browser(server.url), withApi, 'dora@example.com', 'doras password 1');
       assert.ok(apiDone.redirectedTo?.startsWith(CALLBACK));

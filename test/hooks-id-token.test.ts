@@ -35,6 +35,9 @@ for (const kind of databaseKinds()) {
       rp = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
       const api = await server.admin('POST', '/resource-servers', { identifier: API, name: 'Notes API', scopes: ['notes:read', 'notes:write'] });
       assert.equal(api.status, 201, JSON.stringify(api.body));
+      // An application gets tokens only for the resource servers it is allowed: this one all of the API's scopes.
+      const granted = await server.admin('PATCH', `/applications/${app.body.client_id}`, { resource_servers: [API] });
+      assert.equal(granted.status, 200, JSON.stringify(granted.body));
       jwks = createRemoteJWKSet(new URL(`${server.url}/jwks`));
     });
     afterEach(async () => {

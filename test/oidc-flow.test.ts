@@ -140,6 +140,9 @@ for (const kind of databaseKinds()) {
       const api = 'https://api.notes.test';
       const created = await server.admin('POST', '/resource-servers', { identifier: api, name: 'Notes API', scopes: ['notes:read'] });
       assert.equal(created.status, 201, JSON.stringify(created.body));
+      // An application gets tokens only for the resource servers it is allowed.
+      const granted = await server.admin('PATCH', `/applications/${rp.clientId}`, { resource_servers: [{ identifier: api, scopes_allowed: ['notes:read'] }] });
+      assert.equal(granted.status, 200, JSON.stringify(granted.body));
       const browser = new Browser(server.url);
       const start = await authorizationUrl(rp, { scope: 'openid notes:read', resource: api });
       const done = await signIn(browser, start, email, password);

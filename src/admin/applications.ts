@@ -8,6 +8,7 @@ import { objectBody, onlyFields, type JsonObject } from './body.ts';
 export const APPLICATION_FIELDS = [
   'name', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'token_endpoint_auth_method',
   'client_id', 'client_secret', 'third_party', 'branding', 'mfa', 'remember_device_days',
+  'initiate_login_uri', 'id_token_claims', 'resource_servers',
 ] as const;
 const READ_ONLY = ['created_at', 'updated_at'];
 

@@ -12,18 +12,29 @@ import type { Application } from '../oidc/applications.ts';
 import type { Services } from '../services.ts';
 import { renderMail, renderPage } from '../views.ts';
 import { FlowStates, type FlowState } from './state.ts';
+import { interactionClientId } from '../oidc/adapter.ts';
 
-/** A page-level problem: rendered as an error page with the message in role="alert". */
+export interface PageLink {
+  href: string;
+  text: string;
+}
+
+/**
+ * A page-level problem: rendered as an error page with the message in role="alert". `wayBack`: the
+ * page has no sign-in to go on with, so it links back to the application (wayBack) instead.
+ */
 export class FlowError extends Error {
   readonly status: number;
   readonly title: string;
-  readonly links: Array<{ href: string; text: string }>;
+  readonly links: PageLink[];
+  readonly wayBack: boolean;
 
-  constructor(status: number, title: string, message: string, links: Array<{ href: string; text: string }> = []) {
+  constructor(status: number, title: string, message: string, links: PageLink[] = [], options: { wayBack?: boolean } = {}) {
     super(message);
     this.status = status;
     this.title = title;
     this.links = links;
+    this.wayBack = options.wayBack ?? false;
   }
 }
 
@@ -32,6 +43,8 @@ export interface Brand {
   name: string;
   logo_uri: string | null;
   primary_color: string | null;
+  /** Where "Back to <name>" goes from a page with no pending sign-in; null: no such page known. */
+  back_uri: string | null;
 }
 
 const COLOR = /^#[0-9a-fA-F]{6}$/;
@@ -43,7 +56,16 @@ export function brandOf(app: Application): Brand {
     name: app.branding.display_name || app.name,
     logo_uri: logo && /^https?:\/\//i.test(logo) ? logo : null,
     primary_color: app.branding.primary_color && COLOR.test(app.branding.primary_color) ? app.branding.primary_color : null,
+    // Only URIs the application registered, never one from the request: no open redirect. Without
+    // initiate_login_uri, the first post-logout URI (a page of the application meant for people,
+    // unlike a redirect URI, which expects a code) is the best way back there is.
+    back_uri: app.initiate_login_uri ?? app.post_logout_redirect_uris.find((uri) => /^https?:\/\//i.test(uri)) ?? null,
   };
+}
+
+/** The link of a page with no pending sign-in: back to the application, or to this server's home. */
+export function wayBack(brand: Brand | null | undefined): PageLink {
+  return brand?.back_uri ? { href: brand.back_uri, text: `Back to ${brand.name}` } : { href: '/', text: 'Go to the home page' };
 }
 
 declare module 'koa' {
@@ -100,16 +122,26 @@ export class FlowKit {
       details = await this.services.provider.interactionDetails(ctx.req, ctx.res);
     } catch (error) {
       if ((error as Error).name !== 'SessionNotFound') throw error;
-      throw this.expired();
+      throw await this.#lost(ctx);
     }
-    if (details.uid !== ctx.params.uid) throw this.expired();
+    if (details.uid !== ctx.params.uid) throw await this.#lost(ctx);
     ctx.state.brand = await this.brand(this.clientIdOf(details));
     return details;
   }
 
+  /**
+   * The interaction in the path is not this browser's (another device), expired or unknown: its page
+   * keeps the application's branding when the interaction is still on record, expired or not.
+   */
+  async #lost(ctx: Context): Promise<FlowError> {
+    const uid = ctx.params.uid;
+    ctx.state.brand = await this.brand(typeof uid === 'string' ? await interactionClientId(this.services.db, uid) : null);
+    return this.expired();
+  }
+
   expired(): FlowError {
     return new FlowError(400, 'This sign-in has expired',
-      'Your sign-in session has expired or was opened in another browser. Go back to the application and start again.');
+      'Your sign-in session has expired or was opened in another browser. Go back to the application and start again.', [], { wayBack: true });
   }
 
   clientIdOf(details: Interaction): string | null {
@@ -146,7 +178,8 @@ export class FlowKit {
   }
 
   renderError(ctx: Context, error: FlowError): void {
-    this.render(ctx, 'message', { title: error.title, alert: error.message, links: error.links }, error.status);
+    const links = error.wayBack ? [...error.links, wayBack(ctx.state.brand)] : error.links;
+    this.render(ctx, 'message', { title: error.title, alert: error.message, links }, error.status);
   }
 
   /** Redirects within this server after a POST (see other). */

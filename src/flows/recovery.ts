@@ -6,7 +6,7 @@ import { ValidationError } from '../errors.ts';
 import { isValidEmail, normalizeEmail, normalizeIdentifier } from '../identity/normalize.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
-import { field, FlowError, humanDuration, problemText, type FlowKit, type Guard } from './kit.ts';
+import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { assertPrompt, identifierKey } from './login.ts';
 
 export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void {
@@ -41,7 +41,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
           return;
         }
         const token = await db.transaction(async (tx) => {
-          const issued = await kit.tokens.issue('password_reset', user.id, details.uid, config.ttl.passwordResetSeconds, tx);
+          const issued = await kit.tokens.issue('password_reset', user.id, { interactionUid: details.uid, clientId }, config.ttl.passwordResetSeconds, tx);
           await recordEvent(tx, 'user.password.reset.start', { user_id: user.id, application_id: clientId });
           return issued;
         });
@@ -71,18 +71,19 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
   const validReset = async (ctx: Context): Promise<{ token: string; user: User; interactionUid: string | null }> => {
     const token = ctx.params.token ?? '';
     const found = await kit.tokens.inspect('password_reset', token);
+    // The link's pages are the application's it was asked from, whatever became of that sign-in.
+    ctx.state.brand = await kit.brand(found.status === 'valid' ? found.token.clientId : found.status === 'unknown' ? null : found.clientId);
     if (found.status !== 'valid') {
       const message = found.status === 'used'
         ? 'This password reset link has already been used. Ask for a new one from the sign-in page if you need to.'
         : found.status === 'expired'
           ? 'This password reset link has expired. Ask for a new one from the sign-in page.'
           : 'This password reset link is not valid. Check that you copied the whole link from the email.';
-      throw new FlowError(found.status === 'unknown' ? 404 : 410, 'Reset link not usable', message);
+      throw new FlowError(found.status === 'unknown' ? 404 : 410, 'Reset link not usable', message, [], { wayBack: true });
     }
     const user = await users.findById(found.token.userId);
-    if (!user || user.status === 'disabled') throw new FlowError(410, 'Reset link not usable', 'This account cannot be recovered here. Contact support.');
+    if (!user || user.status === 'disabled') throw new FlowError(410, 'Reset link not usable', 'This account cannot be recovered here. Contact support.', [], { wayBack: true });
     const interaction = await kit.findInteraction(found.token.interactionUid);
-    ctx.state.brand = await kit.brand(interaction && typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null);
     return { token, user, interactionUid: interaction ? interaction.uid : null };
   };
 
@@ -107,7 +108,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       return;
     }
     const used = await kit.tokens.consume('password_reset', token);
-    if (!used) throw new FlowError(410, 'Reset link not usable', 'This password reset link has just been used.');
+    if (!used) throw new FlowError(410, 'Reset link not usable', 'This password reset link has just been used.', [], { wayBack: true });
     let updated = await users.setPassword(user.id, password, 'user.password.reset.success');
     await kit.tokens.revokeAll('password_reset', user.id);
     // Whoever knew the old password is signed out: every session, grant and refresh token goes.
@@ -121,7 +122,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     kit.render(ctx, 'message', {
       title: 'Your password has been changed',
       status: 'You can now sign in with your new password.',
-      links: interactionUid ? [{ href: `/interaction/${interactionUid}`, text: 'Continue signing in' }] : [],
+      links: interactionUid ? [{ href: `/interaction/${interactionUid}`, text: 'Continue signing in' }] : [wayBack(ctx.state.brand)],
     });
   });
 

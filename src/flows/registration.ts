@@ -9,7 +9,7 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { isValidEmail, normalizeEmail } from '../identity/normalize.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { hasChanges, profilingRequest, userChanges } from './actions.ts';
-import { field, FlowError, humanDuration, problemText, type FlowKit, type Guard } from './kit.ts';
+import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { assertPrompt, reportFailure } from './login.ts';
 
 const LABELS: Record<string, string> = { email: 'email address', password: 'password', given_name: 'first name', family_name: 'last name' };
@@ -25,7 +25,8 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
 
   /** Mails an activation link to a pending user. */
   const sendActivation = async (ctx: Context, user: User, uid: string) => {
-    const token = await kit.tokens.issue('activation', user.id, uid, config.ttl.activationSeconds);
+    // Every caller is on a page of the interaction, whose application kit.interaction has loaded.
+    const token = await kit.tokens.issue('activation', user.id, { interactionUid: uid, clientId: ctx.state.brand?.client_id ?? null }, config.ttl.activationSeconds);
     kit.mail(ctx, 'activation', user.email, {
       user, link: `${kit.issuer}/activate/${token}`, expiresIn: humanDuration(config.ttl.activationSeconds),
     });
@@ -175,20 +176,23 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     const token = ctx.params.token ?? '';
     const used = await kit.tokens.consume('activation', token);
     if (!used) {
-      const { status } = await kit.tokens.inspect('activation', token);
+      const found = await kit.tokens.inspect('activation', token);
+      const { status } = found;
+      // The page is the application's the link was asked from, whatever became of that sign-in.
+      ctx.state.brand = await kit.brand('clientId' in found ? found.clientId : null);
       const message = status === 'used'
         ? 'This activation link has already been used. If your account is active, you can sign in from the application.'
         : status === 'expired'
           ? 'This activation link has expired. Sign in from the application to get a new one.'
           : 'This activation link is not valid. Check that you copied the whole link from the email.';
-      throw new FlowError(status === 'unknown' ? 404 : 410, 'Activation link not usable', message);
+      throw new FlowError(status === 'unknown' ? 404 : 410, 'Activation link not usable', message, [], { wayBack: true });
     }
     let user = await users.findById(used.userId);
     if (!user) throw new FlowError(404, 'Activation link not usable', 'This account no longer exists.');
     user = await users.verifyEmail(user.id);
     await kit.tokens.revokeAll('activation', user.id);
     const interaction = await kit.findInteraction(used.interactionUid);
-    const clientId = interaction && typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null;
+    const clientId = used.clientId ?? (interaction && typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null);
     ctx.state.brand = await kit.brand(clientId);
     await kit.hook(ctx, 'after_account_activation', { user: publicUser(user) }, clientId);
     kit.render(ctx, 'activated', {
@@ -196,6 +200,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       email: user.email,
       disabled: user.status === 'disabled',
       continueUrl: interaction && interaction.prompt.name === 'login' ? `/interaction/${interaction.uid}` : null,
+      back: wayBack(ctx.state.brand),
     });
   });
 }

@@ -1,5 +1,7 @@
 // One-time tokens mailed to users: account activation and password reset. Only the sha256 of a
-// token is stored; a token works once, until it expires, and using it is atomic.
+// token is stored; a token works once, until it expires, and using it is atomic. Each token records
+// the sign-in it was asked from and that sign-in's application, whose branding (and way back) the
+// link's pages keep even after the sign-in itself has gone.
 import { randomToken, sha256Hex } from '../crypto.ts';
 import type { Db } from '../db/knex.ts';
 import type { Knex } from 'knex';
@@ -9,12 +11,29 @@ export type ActionTokenKind = 'activation' | 'password_reset';
 export interface ActionToken {
   userId: string;
   interactionUid: string | null;
+  clientId: string | null;
   expiresAt: number;
+}
+
+/** Where a token was asked from: the interaction (sign-in) and its application. */
+export interface TokenOrigin {
+  interactionUid: string | null;
+  clientId: string | null;
 }
 
 export type TokenState =
   | { status: 'valid'; token: ActionToken }
-  | { status: 'used' | 'expired' | 'unknown' };
+  | { status: 'used' | 'expired'; clientId: string | null }
+  | { status: 'unknown' };
+
+function toToken(row: Record<string, unknown>): ActionToken {
+  return {
+    userId: String(row.user_id),
+    interactionUid: typeof row.interaction_uid === 'string' ? row.interaction_uid : null,
+    clientId: typeof row.client_id === 'string' ? row.client_id : null,
+    expiresAt: Number(row.expires_at),
+  };
+}
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{20,128}$/;
 
@@ -26,14 +45,15 @@ export class ActionTokens {
   }
 
   /** Creates a token and answers it; the caller mails it. */
-  async issue(kind: ActionTokenKind, userId: string, interactionUid: string | null, ttlSeconds: number, trx?: Knex | Knex.Transaction): Promise<string> {
+  async issue(kind: ActionTokenKind, userId: string, origin: TokenOrigin, ttlSeconds: number, trx?: Knex | Knex.Transaction): Promise<string> {
     const token = randomToken(32);
     const now = Date.now();
     await (trx ?? this.#db)('action_tokens').insert({
       id: sha256Hex(token),
       kind,
       user_id: userId,
-      interaction_uid: interactionUid,
+      interaction_uid: origin.interactionUid,
+      client_id: origin.clientId,
       expires_at: now + ttlSeconds * 1000,
       used_at: null,
       created_at: now,
@@ -46,9 +66,10 @@ export class ActionTokens {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return { status: 'unknown' };
     const row = await this.#db('action_tokens').where({ id: sha256Hex(token), kind }).first();
     if (!row) return { status: 'unknown' };
-    if (row.used_at !== null && row.used_at !== undefined) return { status: 'used' };
-    if (Number(row.expires_at) <= Date.now()) return { status: 'expired' };
-    return { status: 'valid', token: { userId: String(row.user_id), interactionUid: row.interaction_uid ?? null, expiresAt: Number(row.expires_at) } };
+    const found = toToken(row);
+    if (row.used_at !== null && row.used_at !== undefined) return { status: 'used', clientId: found.clientId };
+    if (found.expiresAt <= Date.now()) return { status: 'expired', clientId: found.clientId };
+    return { status: 'valid', token: found };
   }
 
   /** Uses a token: answers it when it was valid, null otherwise. Two concurrent uses: one wins. */
@@ -63,7 +84,7 @@ export class ActionTokens {
       .update({ used_at: now });
     if (Number(changed) !== 1) return null;
     const row = await this.#db('action_tokens').where({ id }).first();
-    return { userId: String(row.user_id), interactionUid: row.interaction_uid ?? null, expiresAt: Number(row.expires_at) };
+    return toToken(row);
   }
 
   /** Marks every unused token of this kind for the user as used. */

@@ -90,6 +90,18 @@ export function createAdapterFactory(db: Db, clients: ClientSource) {
   };
 }
 
+/**
+ * The application an interaction (sign-in) was for, also once it has expired, until the clean-up
+ * deletes it: the page saying it has gone keeps that application's branding and way back.
+ */
+export async function interactionClientId(db: Db, uid: string): Promise<string | null> {
+  if (!storable(uid) || uid.length > 200) return null;
+  const row = await db(TABLE).where({ model: 'Interaction', id: uid }).first();
+  if (!row) return null;
+  const clientId = fromJson<{ params?: { client_id?: unknown } }>(row.payload, {}).params?.client_id;
+  return typeof clientId === 'string' ? clientId : null;
+}
+
 /** Deletes expired artifacts; run periodically. Returns how many rows went. */
 export async function deleteExpiredModels(db: Db, now = Date.now()): Promise<number> {
   return db(TABLE).whereNotNull('expires_at').where('expires_at', '<=', now).delete();

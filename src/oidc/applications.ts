@@ -4,12 +4,20 @@ import type { AdapterPayload } from 'oidc-provider';
 import { randomToken, type SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServerGrant } from './resource-grants.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 /** Multi-factor authentication per application: never asked by policy, asked of users who enrolled, asked of everyone. */
 export const MFA_POLICIES = ['off', 'optional', 'required'] as const;
 export type MfaPolicy = (typeof MFA_POLICIES)[number];
+/**
+ * Which claims an ID token carries: "scopes", those of every scope granted (as Auth0, Okta and
+ * Keycloak issue them); "strict", OpenID Connect's strict reading: when the access token can fetch
+ * them from userinfo, the ID token holds only sub (and the claims asked for by name).
+ */
+export const ID_TOKEN_CLAIMS = ['scopes', 'strict'] as const;
+export type IdTokenClaims = (typeof ID_TOKEN_CLAIMS)[number];
 
 export interface Branding {
   display_name: string | null;
@@ -29,6 +37,11 @@ export interface Application {
   mfa: MfaPolicy;
   /** How long "remember this device" skips MFA on a browser; 0: not offered. */
   remember_device_days: number;
+  /** Where a page with no pending sign-in sends the user back to; null: see brandOf's fallback. */
+  initiate_login_uri: string | null;
+  id_token_claims: IdTokenClaims;
+  /** The APIs this application gets tokens for, with the scopes it may have of each. */
+  resource_servers: ResourceServerGrant[];
   created_at: string;
   updated_at: string;
 }
@@ -45,6 +58,9 @@ export interface ApplicationInput {
   branding?: unknown;
   mfa?: unknown;
   remember_device_days?: unknown;
+  initiate_login_uri?: unknown;
+  id_token_claims?: unknown;
+  resource_servers?: unknown;
 }
 
 interface StoredMetadata {
@@ -123,7 +139,33 @@ function rememberDeviceDays(value: unknown): number {
   return value;
 }
 
-function toApplication(row: Record<string, unknown>): Application {
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** An https URL (http only on this machine, for development), never anything a link could abuse. */
+function initiateLoginUri(value: unknown): string | null {
+  const field = 'initiate_login_uri';
+  if (value === null) return null;
+  if (typeof value !== 'string' || value.length > 2000) throw new ValidationError(field, 'must be an https URL of at most 2000 characters (or null)');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ValidationError(field, 'must be an absolute https URL');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    throw new ValidationError(field, 'must use https (http only on localhost)');
+  }
+  if (url.hash || value.includes('#')) throw new ValidationError(field, 'must not contain a fragment');
+  if (url.username || url.password) throw new ValidationError(field, 'must not contain a user name or password');
+  return value;
+}
+
+function idTokenClaims(value: unknown): IdTokenClaims {
+  if (!ID_TOKEN_CLAIMS.includes(value as IdTokenClaims)) throw new ValidationError('id_token_claims', `must be one of ${ID_TOKEN_CLAIMS.join(', ')}`);
+  return value as IdTokenClaims;
+}
+
+function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant[]): Application {
   const metadata = fromJson<StoredMetadata>(row.metadata, { redirect_uris: [], post_logout_redirect_uris: [], grant_types: [], token_endpoint_auth_method: 'client_secret_basic' });
   return {
     client_id: String(row.client_id),
@@ -133,6 +175,9 @@ function toApplication(row: Record<string, unknown>): Application {
     branding: fromJson<Branding>(row.branding, { display_name: null, logo_uri: null, primary_color: null }),
     mfa: MFA_POLICIES.includes(row.mfa as MfaPolicy) ? (row.mfa as MfaPolicy) : 'optional',
     remember_device_days: Number(row.remember_device_days ?? 0),
+    initiate_login_uri: typeof row.initiate_login_uri === 'string' ? row.initiate_login_uri : null,
+    id_token_claims: ID_TOKEN_CLAIMS.includes(row.id_token_claims as IdTokenClaims) ? (row.id_token_claims as IdTokenClaims) : 'scopes',
+    resource_servers: grants,
     created_at: new Date(Number(row.created_at)).toISOString(),
     updated_at: new Date(Number(row.updated_at)).toISOString(),
   };
@@ -191,7 +236,10 @@ export class ApplicationService {
     const brand = branding(input.branding);
     const mfa = input.mfa === undefined ? 'optional' : mfaPolicy(input.mfa);
     const rememberDays = input.remember_device_days === undefined ? 0 : rememberDeviceDays(input.remember_device_days);
-    await this.#validate(clientId, input.name, metadata, secret);
+    const loginUri = input.initiate_login_uri === undefined ? null : initiateLoginUri(input.initiate_login_uri);
+    const claimsSetting = input.id_token_claims === undefined ? 'scopes' : idTokenClaims(input.id_token_claims);
+    const grants = input.resource_servers === undefined ? [] : await parseGrants(this.#db, input.resource_servers);
+    await this.#validate(clientId, input.name, metadata, secret, loginUri);
 
     const now = Date.now();
     const row = {
@@ -203,13 +251,20 @@ export class ApplicationService {
       branding: toJson(brand),
       mfa,
       remember_device_days: rememberDays,
+      initiate_login_uri: loginUri,
+      id_token_claims: claimsSetting,
       created_at: now,
       updated_at: now,
     };
-    const inserted = await this.#db('applications').insert(row).onConflict('client_id').ignore().returning('client_id');
+    // The application and its resource servers are saved together, or not at all.
+    const inserted = await this.#db.transaction(async (trx) => {
+      const ids = await trx('applications').insert(row).onConflict('client_id').ignore().returning('client_id');
+      if (ids.length > 0) await replaceGrants(trx, clientId, grants);
+      return ids;
+    });
     if (inserted.length === 0) throw new ConflictError('client_id', 'is already in use');
     this.#cache.delete(clientId);
-    return { ...toApplication(row), ...(secret ? { client_secret: secret } : {}) };
+    return { ...toApplication(row, grants), ...(secret ? { client_secret: secret } : {}) };
   }
 
   async find(clientId: string): Promise<Application | null> {
@@ -227,9 +282,9 @@ export class ApplicationService {
     if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) return Promise.resolve(null);
     const hit = this.#cache.get(clientId);
     if (hit && Date.now() - hit.at < APPLICATION_CACHE_MS) return hit.entry;
-    const entry = this.#db('applications').where({ client_id: clientId }).first().then((row) => {
+    const entry = this.#db('applications').where({ client_id: clientId }).first().then(async (row) => {
       if (!row) return null;
-      const app = toApplication(row);
+      const app = toApplication(row, await grantsOf(this.#db, clientId));
       return { app, metadata: this.#toClientMetadata(app, row.client_secret_enc ? this.#box.open(row.client_secret_enc) : undefined) };
     });
     this.#cache.set(clientId, { at: Date.now(), entry });
@@ -245,7 +300,8 @@ export class ApplicationService {
   }
 
   async list(): Promise<Application[]> {
-    return (await this.#db('applications').orderBy('created_at', 'asc')).map(toApplication);
+    const grants = await grantsByClient(this.#db);
+    return (await this.#db('applications').orderBy('created_at', 'asc')).map((row) => toApplication(row, grants.get(String(row.client_id)) ?? []));
   }
 
   async count(): Promise<number> {
@@ -288,11 +344,19 @@ export class ApplicationService {
     changes.branding = toJson(branding(input.branding, current.branding));
     if (input.mfa !== undefined) changes.mfa = mfaPolicy(input.mfa);
     if (input.remember_device_days !== undefined) changes.remember_device_days = rememberDeviceDays(input.remember_device_days);
-    await this.#validate(clientId, name, metadata, sealed ? secret ?? this.#box.open(sealed) : undefined);
+    if (input.initiate_login_uri !== undefined) changes.initiate_login_uri = initiateLoginUri(input.initiate_login_uri);
+    if (input.id_token_claims !== undefined) changes.id_token_claims = idTokenClaims(input.id_token_claims);
+    // A list given replaces the application's resource servers (like redirect_uris).
+    const grants = input.resource_servers === undefined ? undefined : await parseGrants(this.#db, input.resource_servers);
+    const loginUri = changes.initiate_login_uri === undefined ? current.initiate_login_uri : changes.initiate_login_uri as string | null;
+    await this.#validate(clientId, name, metadata, sealed ? secret ?? this.#box.open(sealed) : undefined, loginUri);
     changes.metadata = toJson(metadata);
     changes.client_secret_enc = sealed;
     changes.updated_at = Date.now();
-    await this.#db('applications').where({ client_id: clientId }).update(changes);
+    await this.#db.transaction(async (trx) => {
+      await trx('applications').where({ client_id: clientId }).update(changes);
+      if (grants) await replaceGrants(trx, clientId, grants);
+    });
     this.#cache.delete(clientId);
     return { ...(await this.get(clientId)), ...(secret ? { client_secret: secret } : {}) };
   }
@@ -310,7 +374,7 @@ export class ApplicationService {
     return entry ? { ...entry.metadata } : undefined;
   }
 
-  #toClientMetadata(app: Pick<Application, 'client_id' | 'name' | 'branding'> & StoredMetadata, secret: string | undefined): AdapterPayload {
+  #toClientMetadata(app: Pick<Application, 'client_id' | 'name' | 'branding' | 'initiate_login_uri'> & StoredMetadata, secret: string | undefined): AdapterPayload {
     return {
       client_id: app.client_id,
       ...(secret ? { client_secret: secret } : {}),
@@ -321,6 +385,8 @@ export class ApplicationService {
       response_types: app.grant_types.includes('authorization_code') ? ['code'] : [],
       token_endpoint_auth_method: app.token_endpoint_auth_method as AdapterPayload['token_endpoint_auth_method'],
       ...(app.branding?.logo_uri ? { logo_uri: app.branding.logo_uri } : {}),
+      // oidc-provider takes only https here; an http://localhost one (development) stays ours alone.
+      ...(app.initiate_login_uri?.startsWith('https:') ? { initiate_login_uri: app.initiate_login_uri } : {}),
     };
   }
 
@@ -347,13 +413,16 @@ export class ApplicationService {
     return { redirect_uris: redirectUris, post_logout_redirect_uris: postLogout, grant_types: grantTypes, token_endpoint_auth_method: method };
   }
 
-  async #validate(clientId: string, name: string, metadata: StoredMetadata, secret: string | undefined): Promise<void> {
+  async #validate(clientId: string, name: string, metadata: StoredMetadata, secret: string | undefined, initiateLoginUri: string | null): Promise<void> {
     if (!this.#validator) return;
     try {
-      await this.#validator(this.#toClientMetadata({ client_id: clientId, name, branding: { display_name: null, logo_uri: null, primary_color: null }, ...metadata }, secret));
+      await this.#validator(this.#toClientMetadata({
+        client_id: clientId, name, branding: { display_name: null, logo_uri: null, primary_color: null }, initiate_login_uri: initiateLoginUri, ...metadata,
+      }, secret));
     } catch (error) {
       const description = (error as { error_description?: string }).error_description ?? (error as Error).message;
-      throw new ValidationError(/redirect/.test(description) ? 'redirect_uris' : 'application', description);
+      const field = /redirect/.test(description) ? 'redirect_uris' : /initiate_login_uri/.test(description) ? 'initiate_login_uri' : 'application';
+      throw new ValidationError(field, description);
     }
   }
 }

@@ -11,10 +11,12 @@ import type { ApplicationService } from './applications.ts';
 import type { KeySet } from './keys.ts';
 import type { Lifecycle } from '../hooks/lifecycle.ts';
 import { createTokenHooks } from './token-hooks.ts';
+import { createIdTokenClaims } from './id-token-claims.ts';
 import type { FactorService } from '../identity/factors.ts';
 import { ACR_VALUES, interactionPolicyWithMfa, issueAuthenticationClaims } from './acr.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import type { ResourceServerService } from './resource-servers.ts';
+import { decideGrant, targetNotAllowed } from './resource-grants.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -33,8 +35,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { config, db, keys, users, applications, resourceServers, lifecycle, log, factors } = deps;
   // findAccount runs on every grant; the token hooks reuse the user it loaded for the same request.
   const usersByRequest = new WeakMap<object, User>();
+  const idTokenClaims = createIdTokenClaims(applications);
   const tokenHooks = createTokenHooks({
     lifecycle,
+    idTokenScopes: idTokenClaims.scopesFor,
     loadUser: async (ctx, id) => {
       const loaded = usersByRequest.get(ctx);
       return loaded?.id === id ? loaded : users.findById(id);
@@ -51,6 +55,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // acr and amr stand alone (no scope): every ID token says how the user authenticated.
     claims: { ...SUPPORTED_CLAIMS, acr: null, amr: null },
+    // ID tokens carry the claims of the scopes granted; per application, id_token_claims "strict"
+    // restores the strict reading (see id-token-claims.ts).
+    conformIdTokenClaims: false,
     // acr: loa:1 a password, loa:2 a password and a second factor (the login result sets it, with amr).
     acrValues: ACR_VALUES,
     scopes: ['openid', 'offline_access', 'email', 'profile', 'phone'],
@@ -104,11 +111,20 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined!,
         useGrantedResource: () => true,
-        async getResourceServerInfo(_ctx, indicator) {
+        // Called at the authorization request, at every token request (code, refresh, client
+        // credentials) and for each token issued: a permission withdrawn stops the next refresh.
+        async getResourceServerInfo(ctx, indicator, client) {
           const server = await resourceServers.find(indicator);
-          if (!server) throw new errors.InvalidTarget(`unknown resource server: ${indicator}`);
+          if (!server) throw new errors.InvalidTarget(targetNotAllowed(indicator));
+          const app = client ? await applications.find(client.clientId) : null;
+          const scope = ctx.oidc?.params?.scope;
+          const decision = decideGrant(server, app?.resource_servers ?? [], typeof scope === 'string' ? scope.split(' ').filter(Boolean) : []);
+          if ('error' in decision) {
+            if (decision.error === 'invalid_scope') throw new errors.InvalidScope(decision.description, decision.scope);
+            throw new errors.InvalidTarget(decision.description);
+          }
           return {
-            scope: server.scopes.join(' '),
+            scope: decision.allowed.join(' '),
             audience: server.identifier,
             accessTokenFormat: 'jwt',
             accessTokenTTL: server.access_token_ttl ?? config.ttl.accessTokenSeconds,
@@ -155,6 +171,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   tokenHooks.install(provider);
+  idTokenClaims.install(provider);
   issueAuthenticationClaims(provider);
   recordRefreshes(provider, db, log);
   applications.useValidator(async (metadata) => {

@@ -1,7 +1,9 @@
 // Resource servers (APIs): a token requested with `resource=<identifier>` is a JWT access token
-// whose audience is that identifier, carrying only the scopes the API declares.
+// whose audience is that identifier, carrying only the scopes the API declares and the application
+// is allowed (see resource-grants.ts: an application gets tokens only for the APIs it lists).
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { pruneGrantScopes } from './resource-grants.ts';
 
 export interface ResourceServer {
   identifier: string;
@@ -96,7 +98,10 @@ export class ResourceServerService {
     if (valid.name) changes.name = valid.name;
     if (valid.scopes) changes.scopes = toJson(valid.scopes);
     if (valid.access_token_ttl !== undefined) changes.access_token_ttl = valid.access_token_ttl;
-    await this.#db('resource_servers').where({ identifier }).update(changes);
+    await this.#db.transaction(async (trx) => {
+      await trx('resource_servers').where({ identifier }).update(changes);
+      if (valid.scopes) await pruneGrantScopes(trx, identifier, valid.scopes);
+    });
     return (await this.find(identifier))!;
   }
 

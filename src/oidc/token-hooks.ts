@@ -13,6 +13,8 @@ export interface TokenHookDeps {
   lifecycle: Lifecycle;
   /** The user for this request (findAccount usually loaded it already). */
   loadUser: (ctx: object, id: string) => Promise<User | null>;
+  /** The scopes whose claims the ID token carries (an application may leave them to userinfo). */
+  idTokenScopes?: (ctx: KoaContextWithOIDC, scopes: string[]) => Promise<string[]>;
 }
 
 function claimsForScopes(claims: Record<string, unknown>, scopes: string[]): Record<string, unknown> {
@@ -51,7 +53,8 @@ export function createTokenHooks(deps: TokenHookDeps) {
         user: publicUser(user),
         scopes,
         grant_type: grantType,
-        claims: claimsForScopes(userClaims(user), scopes),
+        // The claims about to be issued in the ID token, as the application's id_token_claims has them.
+        claims: claimsForScopes(userClaims(user), deps.idTokenScopes ? await deps.idTokenScopes(ctx, scopes) : scopes),
       }, {
         applicationId: ctx.oidc.client?.clientId ?? null,
         ip: ctx.ip ?? null,
