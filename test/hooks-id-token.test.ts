@@ -140,6 +140,26 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(runs.map((r) => r.outcome), ['success', 'success']);
     });
 
+    test('id_token_claims "strict": the hook is shown the claims the ID token carries (sub), userinfo still answers them', async () => {
+      await hooks.create({ event: 'before_id_token', allowed_hosts: [peer.host], code: hookCode(`${report(peer, '/strict')}`) });
+      const app = await server.admin('POST', '/applications', {
+        name: 'Strict', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'], id_token_claims: 'strict',
+      });
+      assert.equal(app.status, 201, JSON.stringify(app.body));
+      const strict = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
+      const ada = await createUser('strict@example.com');
+      const start = await authorizationUrl(strict, { scope: 'openid email profile' });
+      const done = await signIn(new Browser(server.url), start, 'strict@example.com', password);
+      assert.ok(done.redirectedTo?.startsWith(CALLBACK), `expected the callback, got ${done.status} ${done.html.slice(0, 300)}`);
+      const tokens = await exchangeCode(strict, start, done.redirectedTo!);
+      assert.equal(tokens.claims()!.email, undefined);
+      const event = peer.callsTo('/strict')[0]!.body;
+      assert.deepEqual(event.claims, { sub: ada.id }, 'the claims about to be issued in the ID token');
+      for (const scope of ['openid', 'email', 'profile']) assert.ok(event.scopes.includes(scope), `scopes has ${scope}: ${event.scopes}`);
+      assert.equal(event.user.email, 'strict@example.com');
+      assert.equal((await oidc.fetchUserInfo(strict.config, tokens.access_token, ada.id)).email, 'strict@example.com');
+    });
+
     test('without a resource server: the ID token carries the claims, the opaque access token its own', async () => {
       await hooks.create({
         event: 'before_id_token',
@@ -148,6 +168,7 @@ for (const kind of databaseKinds()) {
       await createUser('bea@example.com');
       const tokens = await codeGrant('bea@example.com', { scope: 'openid email' });
       assert.equal(tokens.claims()!.tier, 'silver');
+      assert.equal(tokens.claims()!.email, 'bea@example.com', 'the email scope\'s claims are in the ID token too');
       const introspected = await oidc.tokenIntrospection(rp.config, tokens.access_token);
       assert.equal(introspected.active, true);
       assert.equal(introspected.plan, 'basic');

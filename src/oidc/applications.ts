@@ -293,7 +293,9 @@ export class ApplicationService {
     return entry;
   }
 
+  /** What is stored now (the admin API, updates), not the token path's copy of the last second. */
   async get(clientId: string): Promise<Application> {
+    this.#cache.delete(clientId);
     const app = await this.find(clientId);
     if (!app) throw new NotFoundError('application');
     return app;
