@@ -52,7 +52,11 @@ for (const kind of databaseKinds()) {
     test('applies applications (fixed client_id and secret), resource servers and users on first start, once', async () => {
       const file = kickstartFile({
         applications: [
-          { name: 'Notes', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token', 'client_credentials'], client_id: 'notes', client_secret: 'notes-secret-0123456789' },
+          {
+            name: 'Notes', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token', 'client_credentials'], client_id: 'notes', client_secret: 'notes-secret-0123456789',
+            // The file lists applications before the resource servers they name: they are applied after them.
+            resource_servers: ['https://api.example.com'],
+          },
           { name: 'SPA', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none', client_id: 'spa' },
         ],
         resource_servers: [{ identifier: 'https://api.example.com', name: 'API', scopes: ['read'] }],
@@ -77,6 +81,14 @@ for (const kind of databaseKinds()) {
         });
         assert.equal(token.status, 200, await token.clone().text());
         assert.equal(typeof ((await token.json()) as { access_token?: string }).access_token, 'string');
+        assert.deepEqual(notes.body.resource_servers, [{ identifier: 'https://api.example.com', scopes_allowed: ['read'] }]);
+        const apiToken = await fetch(`${server.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('notes:notes-secret-0123456789').toString('base64')}` },
+          body: `grant_type=client_credentials&scope=read&resource=${encodeURIComponent('https://api.example.com')}`,
+        });
+        assert.equal(apiToken.status, 200, await apiToken.clone().text());
+        assert.equal(((await apiToken.json()) as { scope?: string }).scope, 'read');
 
         const ada = await server.admin('GET', '/users?email=ada@example.com');
         assert.equal(ada.body.length, 1);
@@ -132,6 +144,7 @@ for (const kind of databaseKinds()) {
         [{ applications: [app], users: [{ email: 'z@example.com', role: 'admin' }] }, /users\[0\]\.role: is not a known field/],
         [{ applications: [app], users: ['z@example.com'] }, /users\[0\]: must be a JSON object/],
         [{ applications: [app], resource_servers: [{ identifier: 'nope', name: 'x' }] }, /resource_servers\[0\]\.identifier: /],
+        [{ applications: [{ ...app, resource_servers: ['https://unknown.example'] }] }, /applications\[0\]\.resource_servers\[0\]: .*not a registered resource server/],
         [{ applications: app }, /applications: must be an array/],
         [{ clients: [app] }, /clients: is not a known section/],
         [[app], /must be a JSON object/],
