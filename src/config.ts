@@ -59,6 +59,10 @@ export interface Config {
     maxFailuresPerIp: number;
     /** Wrong admin API keys (or metrics tokens) allowed per address inside the window. */
     adminMaxFailuresPerIp: number;
+    /** Account mails (activation, "already registered", reset, username) per address inside the window. */
+    mailsPerAddress: number;
+    /** The same mails asked for from one client address inside the window. */
+    mailsPerIp: number;
     windowSeconds: number;
   };
   mfa: {
@@ -210,6 +214,8 @@ export function loadConfig(processEnv: Env = process.env): Config {
       maxFailuresPerAccount: int(env, 'LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),
       maxFailuresPerIp: int(env, 'LOGIN_MAX_FAILURES_PER_IP', 100, 1, 100000),
       adminMaxFailuresPerIp: int(env, 'ADMIN_MAX_FAILURES_PER_IP', 20, 1, 100000),
+      mailsPerAddress: int(env, 'MAIL_MAX_PER_ADDRESS', 10, 1, 1000),
+      mailsPerIp: int(env, 'MAIL_MAX_PER_IP', 50, 1, 100000),
       windowSeconds: int(env, 'LOGIN_THROTTLE_WINDOW_SECONDS', 900, 1, 86400),
     },
     mfa: {

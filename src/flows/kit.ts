@@ -7,6 +7,7 @@ import { ValidationError } from '../errors.ts';
 import type { LifecycleContext, LifecycleEvent, LifecycleOutcome } from '../hooks/lifecycle.ts';
 import { ActionTokens } from '../identity/action-tokens.ts';
 import { ConsentService } from '../identity/consents.ts';
+import { plainText } from '../identity/plain-text.ts';
 import { Throttle } from '../identity/throttle.ts';
 import type { Application } from '../oidc/applications.ts';
 import type { Services } from '../services.ts';
@@ -216,7 +217,8 @@ export class FlowKit {
     const log = ctx.state.log ?? this.services.log;
     let mail: { subject: string; text: string };
     try {
-      const appName = (ctx.state.brand?.name ?? 'Tessera').replace(/\s+/g, ' ').trim();
+      // Names are checked on the way in; a record older than that rule still never breaks a header.
+      const appName = plainText(ctx.state.brand?.name ?? 'Tessera');
       mail = renderMail(template, { issuer: this.issuer, appName, ...vars });
     } catch (err) {
       log.error({ err, template }, 'mail template failed');
@@ -232,14 +234,20 @@ export class FlowKit {
     return Object.fromEntries((await this.consents.list(userId)).map((c) => [c.key, c.granted]));
   }
 
-  /** Answers whether one more mail to this address is allowed inside the throttle window. */
-  async mayMail(address: string): Promise<boolean> {
-    return this.throttle.hit(Throttle.key('mail', address.toLowerCase()), MAILS_PER_WINDOW);
+  /**
+   * Counts one account mail (activation, "already registered", reset, username) for a recipient
+   * and for the client asking, and answers whether it may go out: both must be inside their limit
+   * for the window. `recipient` is the canonical address (or `username:<name>` before the account
+   * is known); all kinds of mail share one count, so mixing them sends no more. Callers count before
+   * looking the account up and show the same page either way: a throttled request only sends nothing.
+   */
+  async mayMail(ctx: Context, recipient: string): Promise<boolean> {
+    const { mailsPerAddress, mailsPerIp } = this.services.config.throttle;
+    const addressAllowed = await this.throttle.hit(Throttle.key('mail', recipient), mailsPerAddress);
+    const clientAllowed = await this.throttle.hit(Throttle.key('mail-ip', ctx.ip || 'unknown'), mailsPerIp);
+    return addressAllowed && clientAllowed;
   }
 }
-
-/** Mails (activation, reset, username) one address may receive inside the throttle window. */
-export const MAILS_PER_WINDOW = 10;
 
 export function humanDuration(seconds: number): string {
   if (seconds % 86400 === 0) return seconds === 86400 ? '24 hours' : `${seconds / 86400} days`;

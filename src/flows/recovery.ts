@@ -3,7 +3,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ValidationError } from '../errors.ts';
-import { isValidEmail, normalizeEmail, normalizeIdentifier } from '../identity/normalize.ts';
+import { isLookupEmail, normalizeEmail, normalizeIdentifier } from '../identity/normalize.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
@@ -32,7 +32,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       return;
     }
     const { kind, value } = normalizeIdentifier(identifier);
-    if (await kit.mayMail(`reset:${kind}:${value}`)) {
+    if (await kit.mayMail(ctx, kind === 'email' ? value : `username:${value}`)) {
       const user = await users.findByIdentifier(identifier);
       if (user && user.status !== 'disabled') {
         const outcome = await kit.hook(ctx, 'before_password_reset', { user: publicUser(user) }, clientId, { handleDenial: true });
@@ -139,16 +139,18 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     assertPrompt(details, 'login');
     const typed = field(ctx, 'email', 400).trim();
     const email = normalizeEmail(typed);
-    if (!isValidEmail(email)) {
+    if (!isLookupEmail(typed)) {
       kit.render(ctx, 'forgot-username', { title: 'Find your username', uid: details.uid, email: typed, alert: 'Enter a valid email address, like name@example.com.' }, 400);
       return;
     }
-    if (await kit.mayMail(`username:${email}`)) {
-      const user = await users.findByEmail(email);
+    if (await kit.mayMail(ctx, email)) {
+      const user = await users.findByEmail(typed);
       if (user && user.status !== 'disabled') {
         kit.mail(ctx, 'username', user.email, { user, signInLink: `${kit.issuer}/interaction/${details.uid}` });
         await kit.hook(ctx, 'after_username_request', { user: publicUser(user) }, kit.clientIdOf(details));
       }
+    } else {
+      ctx.state.log?.info('username mail not sent: too many for this address or client address');
     }
     kit.seeOther(ctx, `/interaction/${details.uid}/forgot-username/sent`);
   });

@@ -6,7 +6,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ConflictError, ValidationError } from '../errors.ts';
-import { isValidEmail, normalizeEmail } from '../identity/normalize.ts';
+import { emailProblem, normalizeEmail } from '../identity/normalize.ts';
+import { assertPlainText } from '../identity/plain-text.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { hasChanges, profilingRequest, userChanges } from './actions.ts';
 import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
@@ -75,8 +76,10 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     const email = normalizeEmail(values.email);
     try {
       if (!email) throw new ValidationError('email', 'is required');
-      if (!isValidEmail(email)) throw new ValidationError('email', 'must be a valid email address, like name@example.com');
+      const problem = emailProblem(values.email);
+      if (problem) throw new ValidationError('email', problem);
       for (const name of ['given_name', 'family_name'] as const) {
+        assertPlainText(name, field(ctx, name, 400)); // as sent: trimming would hide a line break at an end
         if (values[name].length > 200) throw new ValidationError(name, 'must be at most 200 characters');
       }
       users.checkPassword(password, { email });
@@ -95,7 +98,11 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     const changes = userChanges(before);
 
     let user: User | null = null;
-    const existing = await users.findByEmail(email);
+    // Counted before the lookup, for a new and a taken address alike; when throttled the page is the
+    // same and only the mail stays unsent (the address's owner is not told: that would be a mail).
+    const mayMail = await kit.mayMail(ctx, email);
+    if (!mayMail) ctx.state.log?.info('registration mail not sent: too many for this address or client address');
+    const existing = await users.findByEmail(values.email);
     if (!existing) {
       try {
         user = await users.create({
@@ -115,12 +122,12 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user) }, clientId);
       const more = userChanges(after);
       if (hasChanges(more)) user = await users.update(user.id, { metadata: more.metadata, attributes: more.attributes });
-      await sendActivation(ctx, user, details.uid);
+      if (mayMail) await sendActivation(ctx, user, details.uid);
     } else {
       // Taken (found above, or by a concurrent registration). Spend the time a new account costs.
       await users.passwords.hash(password);
       const owner = existing ?? (await users.findByEmail(email));
-      if (owner) await sendAlreadyRegistered(ctx, owner, details.uid);
+      if (owner && mayMail) await sendAlreadyRegistered(ctx, owner, details.uid);
     }
 
     const profiling = profilingRequest(await kit.hook(ctx, 'before_progressive_profiling', {
@@ -161,7 +168,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       kit.seeOther(ctx, `/interaction/${details.uid}`);
       return;
     }
-    if (await kit.mayMail(`activation:${email}`)) {
+    if (await kit.mayMail(ctx, email)) {
       const user = await users.findByEmail(email);
       if (user && user.status === 'pending') await sendActivation(ctx, user, details.uid);
       else if (user) await sendAlreadyRegistered(ctx, user, details.uid);

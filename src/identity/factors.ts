@@ -16,7 +16,8 @@ import type { Db } from '../db/knex.ts';
 import { getOrCreateSetting } from '../db/settings.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
-import { isValidEmail, isValidPhone, normalizeEmail, normalizePhone } from './normalize.ts';
+import { emailProblem, isValidPhone, normalizeEmail, normalizePhone } from './normalize.ts';
+import { assertPlainText } from './plain-text.ts';
 
 export type FactorType = 'totp' | 'email' | 'sms' | 'recovery_codes';
 /** The factors a user signs in with; recovery codes only stand in for them. */
@@ -178,9 +179,11 @@ export class FactorService {
   async startOtpFactor(userId: string, type: 'email' | 'sms', rawTarget: string): Promise<Factor> {
     let target: string;
     if (type === 'email') {
+      const problem = emailProblem(rawTarget);
+      if (problem) throw new ValidationError('email', problem);
       target = normalizeEmail(rawTarget);
-      if (!isValidEmail(target)) throw new ValidationError('email', 'must be a valid email address');
     } else {
+      assertPlainText('phone_number', rawTarget);
       target = normalizePhone(rawTarget);
       if (!isValidPhone(target)) throw new ValidationError('phone_number', 'must be a phone number in international format, such as +15551234567');
     }

@@ -1,6 +1,9 @@
 // Canonical forms of identifiers, so "Ann@Example.COM " and "ann@example.com" are one account.
+// Email addresses follow the rule of email-address.ts; names that of plain-text.ts.
+import { checkEmail, legacyEmailForm } from './email-address.ts';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// The shape of an address before the rule of email-address.ts; only lookups still accept it.
+const LEGACY_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{2,63}$/;
 const PHONE = /^\+[1-9][0-9]{6,14}$/;
 
@@ -12,12 +15,29 @@ export function hasControlCharacters(text: string): boolean {
   return CONTROL.test(text);
 }
 
+/** The canonical form of an address; one the rule refuses keeps the form stored before the rule. */
 export function normalizeEmail(raw: string): string {
-  return raw.normalize('NFC').trim().toLowerCase();
+  const checked = checkEmail(raw);
+  return checked.ok ? checked.email : legacyEmailForm(raw);
 }
 
 export function isValidEmail(email: string): boolean {
-  return email.length <= 320 && EMAIL.test(email) && !CONTROL.test(email);
+  return checkEmail(email).ok;
+}
+
+/**
+ * Whether an address typed to find an account (not to make one) is worth looking up: one the rule
+ * accepts, or one of the looser shape accepted before it, which an older account may still have.
+ */
+export function isLookupEmail(raw: string): boolean {
+  const email = legacyEmailForm(raw);
+  return isValidEmail(raw) || (email.length <= 320 && LEGACY_EMAIL.test(email) && !CONTROL.test(email));
+}
+
+/** What is wrong with an address (for a ValidationError naming the field), or null. */
+export function emailProblem(email: string): string | null {
+  const checked = checkEmail(email);
+  return checked.ok ? null : checked.problem;
 }
 
 export function normalizeUsername(raw: string): string {

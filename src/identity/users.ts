@@ -5,9 +5,11 @@ import type { Config } from '../config.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { recordEvent, type WebhookEventType } from '../webhooks/outbox.ts';
+import { emailLookupForms, legacyEmailForm } from './email-address.ts';
 import {
-  hasControlCharacters, isValidEmail, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername,
+  emailProblem, hasControlCharacters, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername,
 } from './normalize.ts';
+import { assertPlainText } from './plain-text.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
 import { revokeAccount } from '../oidc/adapter.ts';
 
@@ -90,9 +92,17 @@ function optionalName(field: string, value: unknown): string | null | undefined 
   if (value === undefined) return undefined;
   if (value === null || value === '') return null;
   if (typeof value !== 'string') throw new ValidationError(field, 'must be a string');
+  assertPlainText(field, value);
   const trimmed = value.trim();
   if (trimmed.length > NAME_MAX) throw new ValidationError(field, `must be at most ${NAME_MAX} characters`);
   return trimmed || null;
+}
+
+/** An address that the email rule accepts, in canonical form; a ValidationError naming `email` otherwise. */
+function validEmail(raw: string): string {
+  const problem = emailProblem(raw);
+  if (problem) throw new ValidationError('email', problem);
+  return normalizeEmail(raw);
 }
 
 function jsonObject(field: string, value: unknown): Json | undefined {
@@ -138,8 +148,7 @@ export class UserService {
   async create(input: NewUser, source: UserSource, trx?: Knex.Transaction): Promise<User> {
     const raw = input as unknown as Record<string, unknown>;
     if (typeof raw.email !== 'string' || raw.email.trim() === '') throw new ValidationError('email', 'is required');
-    const email = normalizeEmail(raw.email);
-    if (!isValidEmail(email)) throw new ValidationError('email', 'must be a valid email address');
+    const email = validEmail(raw.email);
     const username = this.#validUsername(raw.username);
     const password = raw.password === undefined || raw.password === null ? null : this.checkPassword(raw.password, { email, username });
     const phone = this.#validPhone(raw.phone_number);
@@ -188,9 +197,13 @@ export class UserService {
     return user;
   }
 
+  /** Finds by an address as typed: its canonical form, or the form an older account was stored in. */
   async findByEmail(email: string): Promise<User | null> {
     if (hasControlCharacters(email)) return null;
-    const row = await this.#db('users').where({ email: normalizeEmail(email) }).first();
+    const forms = emailLookupForms(email);
+    const rows = await this.#db('users').whereIn('email', forms).limit(forms.length);
+    // Two accounts that fold to one address can only predate the rule: the one typed literally wins.
+    const row = forms.map((form) => rows.find((r) => r.email === form)).find(Boolean);
     return row ? toUser(row) : null;
   }
 
@@ -198,14 +211,15 @@ export class UserService {
   async findByIdentifier(identifier: string): Promise<User | null> {
     const { kind, value } = normalizeIdentifier(identifier);
     if (!value || hasControlCharacters(value)) return null;
-    const row = await this.#db('users').where(kind === 'email' ? { email: value } : { username: value }).first();
+    if (kind === 'email') return this.findByEmail(identifier);
+    const row = await this.#db('users').where({ username: value }).first();
     return row ? toUser(row) : null;
   }
 
   async list(options: { email?: string; limit?: number; offset?: number } = {}): Promise<User[]> {
     const query = this.#db('users').orderBy('created_at', 'desc').limit(Math.min(options.limit ?? 50, 200)).offset(options.offset ?? 0);
     if (options.email && hasControlCharacters(options.email)) return [];
-    if (options.email) query.where({ email: normalizeEmail(options.email) });
+    if (options.email) query.whereIn('email', emailLookupForms(options.email));
     return (await query).map(toUser);
   }
 
@@ -215,8 +229,8 @@ export class UserService {
     const changes: Row = {};
     if (raw.email !== undefined) {
       if (typeof raw.email !== 'string') throw new ValidationError('email', 'must be a string');
-      const email = normalizeEmail(raw.email);
-      if (!isValidEmail(email)) throw new ValidationError('email', 'must be a valid email address');
+      // Sending back the address as stored is no change, even one the rule would refuse today.
+      const email = legacyEmailForm(raw.email) === current.email ? current.email : validEmail(raw.email);
       if (email !== current.email) {
         changes.email = email;
         if (raw.email_verified === undefined) changes.email_verified = false;
@@ -347,6 +361,7 @@ export class UserService {
     if (value === undefined) return undefined;
     if (value === null || value === '') return null;
     if (typeof value !== 'string') throw new ValidationError('username', 'must be a string');
+    assertPlainText('username', value);
     const username = normalizeUsername(value);
     if (!isValidUsername(username)) {
       throw new ValidationError('username', 'must be 3 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit');
@@ -358,6 +373,7 @@ export class UserService {
     if (value === undefined) return undefined;
     if (value === null || value === '') return null;
     if (typeof value !== 'string') throw new ValidationError('phone_number', 'must be a string');
+    assertPlainText('phone_number', value);
     const phone = normalizePhone(value);
     if (!isValidPhone(phone)) throw new ValidationError('phone_number', 'must be in E.164 form, e.g. +15551234567');
     return phone;
@@ -365,7 +381,8 @@ export class UserService {
 
   async #assertUnique(tx: Knex.Transaction, email: string | null, username: string | null, exceptId: string | null): Promise<void> {
     if (email) {
-      const q = tx('users').where({ email });
+      // Any stored form of the same mailbox counts, so a look-alike of an older account is taken too.
+      const q = tx('users').whereIn('email', emailLookupForms(email));
       if (exceptId) q.whereNot({ id: exceptId });
       if (await q.first()) throw new ConflictError('email', 'is already registered');
     }

@@ -5,6 +5,7 @@ import { randomToken, type SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServerGrant } from './resource-grants.ts';
+import { assertPlainText } from '../identity/plain-text.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
@@ -105,6 +106,7 @@ function branding(value: unknown, current?: Branding): Branding {
     if (input.display_name !== null && (typeof input.display_name !== 'string' || input.display_name.length > 200)) {
       throw new ValidationError('branding.display_name', 'must be a string of at most 200 characters');
     }
+    if (typeof input.display_name === 'string') assertPlainText('branding.display_name', input.display_name);
     out.display_name = (input.display_name as string | null) || null;
   }
   if (input.logo_uri !== undefined) {
@@ -210,6 +212,7 @@ export class ApplicationService {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('body', 'must be a JSON object');
     if (typeof input.name !== 'string' || !input.name.trim()) throw new ValidationError('name', 'is required');
     if (input.name.length > 200) throw new ValidationError('name', 'must be at most 200 characters');
+    assertPlainText('name', input.name);
     let clientId: string;
     if (input.client_id === undefined) {
       clientId = randomToken(16);
@@ -319,6 +322,7 @@ export class ApplicationService {
     let name = current.name;
     if (input.name !== undefined) {
       if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 200) throw new ValidationError('name', 'must be a non-empty string of at most 200 characters');
+      assertPlainText('name', input.name);
       name = input.name.trim();
       changes.name = name;
     }
