@@ -76,7 +76,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     const email = normalizeEmail(values.email);
     try {
       if (!email) throw new ValidationError('email', 'is required');
-      const problem = emailProblem(values.email);
+      const problem = emailProblem(field(ctx, 'email', 400)); // as sent: trim() would drop a byte order mark
       if (problem) throw new ValidationError('email', problem);
       for (const name of ['given_name', 'family_name'] as const) {
         assertPlainText(name, field(ctx, name, 400)); // as sent: trimming would hide a line break at an end

@@ -50,10 +50,11 @@ const fail = (problem: string): EmailCheck => ({ ok: false, problem });
 
 /** Checks an address as typed and answers its canonical form, or what is wrong with it. */
 export function checkEmail(raw: string): EmailCheck {
+  // Invisible characters are looked for before trimming: trim() would drop a byte order mark.
+  if (INVISIBLE.test(raw)) return fail('must not contain invisible characters (zero-width spaces or joiners, direction marks)');
   const trimmed = raw.trim();
   if (!trimmed) return fail('is required');
   if (CONTROL.test(trimmed)) return fail('must not contain control characters or line breaks');
-  if (INVISIBLE.test(trimmed)) return fail('must not contain invisible characters (zero-width spaces or joiners, direction marks)');
   const text = trimmed.normalize('NFKC').toLowerCase();
   if (SYNTAX.test(text)) {
     return fail('must be one plain address like name@example.com: no spaces, quotes, commas, angle brackets, colons, semicolons, parentheses, square brackets or backslashes');

@@ -59,5 +59,6 @@ export function isValidPhone(phone: string): boolean {
 
 /** The identifier typed on the login page: an email when it holds an @, a username otherwise. */
 export function normalizeIdentifier(raw: string): { kind: 'email' | 'username'; value: string } {
-  return raw.includes('@') ? { kind: 'email', value: normalizeEmail(raw) } : { kind: 'username', value: normalizeUsername(raw) };
+  // A full-width ＠ makes an email too: the email rule folds it.
+  return raw.normalize('NFKC').includes('@') ? { kind: 'email', value: normalizeEmail(raw) } : { kind: 'username', value: normalizeUsername(raw) };
 }

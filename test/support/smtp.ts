@@ -6,6 +6,8 @@ export interface ReceivedMail {
   to: string[];
   subject: string;
   text: string;
+  /** The header block as it came over the wire (long header lines still folded). */
+  headers: string;
 }
 
 export interface SmtpReceiver {
@@ -26,8 +28,12 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', async () => {
-        const parsed = await PostalMime.parse(Buffer.concat(chunks));
+        const source = Buffer.concat(chunks);
+        const parsed = await PostalMime.parse(source);
+        const raw = source.toString('latin1');
+        const end = raw.search(/\r?\n\r?\n/);
         mails.push({
+          headers: end < 0 ? raw : raw.slice(0, end),
           to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
           subject: parsed.subject ?? '',
           text: parsed.text ?? '',
