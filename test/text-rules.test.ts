@@ -33,7 +33,7 @@ describe('email rule', () => {
     ]) {
       assert.ok(problem(raw), raw);
     }
-    assert.match(problem('a,b@example.com'), /commas/);
+    assert.match(problem('a,b@example.com'), /^must be a valid email address \(one plain address .*commas/);
     assert.match(problem('ann@@example.com'), /exactly one @/);
     assert.match(problem('ann.example.com'), /exactly one @/);
   });
@@ -48,10 +48,10 @@ describe('email rule', () => {
   });
 
   it('refuses dots out of place', () => {
-    assert.match(problem('ann@example.com.'), /end with a dot/);
-    assert.match(problem('ann@example.com。'), /end with a dot/);
+    assert.match(problem('ann@example.com.'), /no dot at the end/);
+    assert.match(problem('ann@example.com。'), /no dot at the end/);
     assert.match(problem('ann@example..com'), /two dots/);
-    assert.match(problem('ann@.example.com'), /dot right after/);
+    assert.match(problem('ann@.example.com'), /dot right after the @/);
     assert.match(problem('ann..lee@example.com'), /two dots/);
     assert.match(problem('.ann@example.com'), /dot at the start/);
     assert.match(problem('ann.@example.com'), /dot at the start or end/);
@@ -74,9 +74,9 @@ describe('email rule', () => {
   });
 
   it('refuses mixed-script labels and Cyrillic or Greek spellings of Latin-looking names', () => {
-    assert.match(problem('ann@\u0435xample.com'), /mix scripts/); // Cyrillic е + Latin xample
-    assert.match(problem('ann@p\u0430ypal.com'), /mix scripts/);
-    assert.match(problem('ann@xn--pypal-4ve.com'), /mix scripts/); // the same, as punycode
+    assert.match(problem('ann@\u0435xample.com'), /mix of scripts/); // Cyrillic е + Latin xample
+    assert.match(problem('ann@p\u0430ypal.com'), /mix of scripts/);
+    assert.match(problem('ann@xn--pypal-4ve.com'), /mix of scripts/); // the same, as punycode
     assert.match(problem('ann@\u0430\u0440\u0435.com'), /look like Latin/); // Cyrillic "аре"
     assert.match(problem('ann@\u03bf\u03bf.com'), /look like Latin/); // Greek "οο"
   });

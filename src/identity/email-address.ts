@@ -46,31 +46,32 @@ const SINGLE_SCRIPT = SCRIPT_SETS.map((set) =>
 // (a whole-script look-alike such as Cyrillic "аре.com" for "ape.com") is refused.
 const LATIN_LOOKALIKES = /^[аеорсухѕіјһԁԛԝӏүкοαρνικυχ0-9-]+$/u;
 
-const fail = (problem: string): EmailCheck => ({ ok: false, problem });
+// Every problem keeps the one message callers have always shown, and says which part is wrong.
+const fail = (detail: string): EmailCheck => ({ ok: false, problem: `must be a valid email address (${detail})` });
 
 /** Checks an address as typed and answers its canonical form, or what is wrong with it. */
 export function checkEmail(raw: string): EmailCheck {
   // Invisible characters are looked for before trimming: trim() would drop a byte order mark.
-  if (INVISIBLE.test(raw)) return fail('must not contain invisible characters (zero-width spaces or joiners, direction marks)');
+  if (INVISIBLE.test(raw)) return fail('no invisible characters such as zero-width spaces, joiners or direction marks');
   const trimmed = raw.trim();
-  if (!trimmed) return fail('is required');
-  if (CONTROL.test(trimmed)) return fail('must not contain control characters or line breaks');
+  if (!trimmed) return { ok: false, problem: 'is required' };
+  if (CONTROL.test(trimmed)) return fail('no control characters or line breaks');
   const text = trimmed.normalize('NFKC').toLowerCase();
   if (SYNTAX.test(text)) {
-    return fail('must be one plain address like name@example.com: no spaces, quotes, commas, angle brackets, colons, semicolons, parentheses, square brackets or backslashes');
+    return fail('one plain address like name@example.com: no spaces, quotes, commas, angle brackets, colons, semicolons, parentheses, square brackets or backslashes');
   }
-  if (text.length > MAX_LENGTH) return fail(`must be at most ${MAX_LENGTH} characters`);
+  if (text.length > MAX_LENGTH) return fail(`at most ${MAX_LENGTH} characters`);
   const at = text.indexOf('@');
-  if (at < 0 || at !== text.lastIndexOf('@')) return fail('must contain exactly one @, like name@example.com');
+  if (at < 0 || at !== text.lastIndexOf('@')) return fail('exactly one @, like name@example.com');
   const local = text.slice(0, at);
   const domain = text.slice(at + 1);
-  if (!local) return fail('must have a name before the @');
-  if (local.length > MAX_LOCAL) return fail(`must have at most ${MAX_LOCAL} characters before the @`);
+  if (!local) return fail('a name before the @');
+  if (local.length > MAX_LOCAL) return fail(`at most ${MAX_LOCAL} characters before the @`);
   if (!LOCAL.test(local)) {
     if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) {
-      return fail('must not have a dot at the start or end of the name before the @, nor two dots in a row');
+      return fail('no dot at the start or end of the name before the @, nor two dots in a row');
     }
-    return fail("must use only ASCII letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ - before the @");
+    return fail("only ASCII letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ - before the @");
   }
   const domainCheck = checkDomain(domain);
   if (!domainCheck.ok) return domainCheck;
@@ -79,23 +80,23 @@ export function checkEmail(raw: string): EmailCheck {
 
 /** The part after the @: a host name of at least two labels, one script per label. */
 function checkDomain(domain: string): EmailCheck {
-  if (!domain) return fail('must have a domain after the @, like example.com');
-  if (domain.endsWith('.') || domain.endsWith('。')) return fail('must not end with a dot');
-  if (domain.startsWith('.') || domain.includes('..')) return fail('must not have a dot right after the @ nor two dots in a row');
+  if (!domain) return fail('a domain after the @, like example.com');
+  if (domain.endsWith('.') || domain.endsWith('。')) return fail('no dot at the end');
+  if (domain.startsWith('.') || domain.includes('..')) return fail('no dot right after the @, nor two dots in a row');
   const ascii = domainToASCII(domain);
-  if (!ascii) return fail('must have a valid domain after the @, like example.com');
-  if (ascii.endsWith('.')) return fail('must not end with a dot');
+  if (!ascii) return fail('a valid domain after the @, like example.com');
+  if (ascii.endsWith('.')) return fail('no dot at the end');
   const labels = ascii.split('.');
   if (ascii.length > 253 || labels.length < 2 || labels.some((label) => !LDH_LABEL.test(label))) {
-    return fail('must have a valid domain after the @, like example.com');
+    return fail('a valid domain after the @, like example.com');
   }
-  if (/^[0-9]+$/.test(labels.at(-1)!)) return fail('must have a domain name after the @, not an IP address');
+  if (/^[0-9]+$/.test(labels.at(-1)!)) return fail('a domain name after the @, not an IP address');
   const unicode = domainToUnicode(ascii);
   for (const label of unicode.split('.')) {
     if (/^[\x00-\x7f]*$/.test(label)) continue;
-    if (!UNICODE_LABEL.test(label)) return fail('must have only letters, digits and hyphens in the domain');
-    if (!SINGLE_SCRIPT.some((script) => script.test(label))) return fail('must not mix scripts (such as Latin and Cyrillic letters) in one part of the domain');
-    if (LATIN_LOOKALIKES.test(label)) return fail('must not have a domain spelled with Cyrillic or Greek letters that look like Latin ones');
+    if (!UNICODE_LABEL.test(label)) return fail('only letters, digits and hyphens in the domain');
+    if (!SINGLE_SCRIPT.some((script) => script.test(label))) return fail('no mix of scripts, such as Latin and Cyrillic letters, in one part of the domain');
+    if (LATIN_LOOKALIKES.test(label)) return fail('no domain spelled with Cyrillic or Greek letters that look like Latin ones');
   }
   return { ok: true, email: unicode };
 }
