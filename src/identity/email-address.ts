@@ -4,9 +4,9 @@
 // cannot be registered twice under forms a person cannot tell apart.
 //
 // Canonical form: NFKC (full-width "ａｎｎ＠ｅｘａｍｐｌｅ．ｃｏｍ" is "ann@example.com"), all lower case (the
-// local part too, as stored since the first release: no mail provider in use tells "Ann" from "ann",
-// and changing it would split existing accounts), the domain in Unicode form after UTS #46 (so
-// "xn--bcher-kva.de" and "bücher.de" are one domain).
+// local part too, as stored since the first release: RFC 5321 lets a server tell "Ann" from "ann",
+// but mail services in practice do not, and keeping case now would split existing accounts), the
+// domain in Unicode form after UTS #46 (so "xn--bcher-kva.de" and "bücher.de" are one domain).
 import { domainToASCII, domainToUnicode } from 'node:url';
 
 export type EmailCheck = { ok: true; email: string } | { ok: false; problem: string };
