@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { addressRefusal, parseAllowedHosts } from '../src/hooks/address-policy.ts';
+import { addressRefusal, parseAllowedHosts } from '../src/net/address-policy.ts';
 import { bridgeFetch, checkTarget, FetchError, type FetchPolicy } from '../src/hooks/fetch-bridge.ts';
 import { HookSandbox } from '../src/hooks/sandbox.ts';
 

@@ -3,13 +3,13 @@
 // unless the host is listed; the connection pinned to the very addresses that were checked (no DNS
 // rebinding between check and connect); redirects followed by hand, each hop checked again (at most
 // 5); response body and time capped. Refusals happen before any connection is attempted.
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { addressRefusal, bareHostname, defaultPort, isListed, parseAllowedHosts, type HostRule } from './address-policy.ts';
+import { bareHostname, defaultPort, parseAllowedHosts, type HostRule } from '../net/address-policy.ts';
+import { pinnedLookup, resolveTarget, systemResolver, type Resolver } from '../net/resolve-target.ts';
 
 export interface BridgeRequest {
   url: string;
@@ -31,7 +31,7 @@ export interface BridgeResponse {
   body: Uint8Array;
 }
 
-export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
+export type { Resolver } from '../net/resolve-target.ts';
 
 export interface FetchPolicy {
   /** `"host[:port]"` entries. Null, absent or empty: any public address. */
@@ -82,11 +82,6 @@ const DROPPED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 
 /** Dropped when a redirect leaves the origin, as fetch does for Authorization. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-export const systemResolver: Resolver = (hostname) =>
-  new Promise((resolve, reject) => {
-    dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
-  });
 
 /** Performs one fetch for a hook under the policy. Throws FetchError. */
 export async function bridgeFetch(request: BridgeRequest, policy: FetchPolicy = {}): Promise<BridgeResponse> {
@@ -179,69 +174,19 @@ function parseTarget(input: string): URL {
  * `allowed_hosts`) may resolve anywhere; otherwise every address the name resolves to must be public.
  */
 export async function checkTarget(url: URL, rules: readonly HostRule[], resolve: Resolver, signal?: AbortSignal): Promise<LookupAddress[]> {
-  const port = url.port === '' ? defaultPort(url.protocol) : Number(url.port);
-  const listed = isListed(rules, url);
-  if (rules.length > 0 && !listed) {
-    throw new FetchError('refused', `fetch refused: ${url.hostname}:${port} is not in the hook's allowed_hosts`);
-  }
-  const hostname = bareHostname(url.hostname);
-  const family = isIP(hostname);
-  let addresses: LookupAddress[];
-  if (family !== 0) {
-    addresses = [{ address: hostname, family }];
-  } else {
-    try {
-      addresses = await raceAbort(resolve(hostname), signal);
-    } catch (error) {
-      if (error instanceof FetchError) throw error;
-      throw new FetchError('network', `fetch failed: ${hostname} could not be resolved`);
-    }
-    if (addresses.length === 0) throw new FetchError('network', `fetch failed: ${hostname} could not be resolved`);
-  }
-  if (!listed) {
-    for (const { address } of addresses) {
-      const why = addressRefusal(address);
-      if (why !== null) {
-        const what = family !== 0 ? `${url.hostname} is a ${why} address` : `${hostname} resolves to a ${why} address`;
-        throw new FetchError('refused', `fetch refused: ${what}; only public addresses may be reached unless the host is listed in allowed_hosts`);
-      }
+  const verdict = await resolveTarget(url, { rules, onlyListed: true, resolve, signal });
+  if (verdict.ok) return verdict.addresses;
+  const { problem } = verdict;
+  switch (problem.kind) {
+    case 'not_listed':
+      throw new FetchError('refused', `fetch refused: ${problem.hostname}:${problem.port} is not in the hook's allowed_hosts`);
+    case 'unresolved':
+      throw new FetchError('network', `fetch failed: ${problem.hostname} could not be resolved`);
+    case 'address': {
+      const what = problem.literal ? `${problem.hostname} is a ${problem.why} address` : `${bareHostname(problem.hostname)} resolves to a ${problem.why} address`;
+      throw new FetchError('refused', `fetch refused: ${what}; only public addresses may be reached unless the host is listed in allowed_hosts`);
     }
   }
-  return addresses;
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (error) => { signal.removeEventListener('abort', onAbort); reject(error); },
-    );
-  });
-}
-
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-/** A `lookup` that answers only the addresses already checked, so the connection goes where we looked. */
-function pinnedLookup(addresses: readonly LookupAddress[]) {
-  return (_hostname: string, options: { all?: boolean; family?: number | string } | LookupCallback, maybeCallback?: LookupCallback): void => {
-    const callback = (typeof options === 'function' ? options : maybeCallback) as LookupCallback;
-    const opts = typeof options === 'function' ? {} : options;
-    const wanted = opts.family === 4 || opts.family === 'IPv4' ? 4 : opts.family === 6 || opts.family === 'IPv6' ? 6 : 0;
-    const usable = wanted === 0 ? addresses : addresses.filter((a) => a.family === wanted);
-    if (usable.length === 0) {
-      const error = new Error('no checked address of the requested family') as NodeJS.ErrnoException;
-      error.code = 'ENOTFOUND';
-      callback(error, []);
-    } else if (opts.all) {
-      callback(null, usable.map((a) => ({ address: a.address, family: a.family })));
-    } else {
-      callback(null, usable[0].address, usable[0].family);
-    }
-  };
 }
 
 function send(

@@ -1,9 +1,11 @@
-// Where a hook's `fetch` may go: the `allowed_hosts` match and the address classes refused unless a
-// host is listed (loopback, private, link-local, CGNAT, unspecified, multicast, documentation,
-// reserved, and the IPv6 forms that embed such an IPv4 address). Pure functions, no I/O.
+// Where outbound HTTP from the server may go (a hook's `fetch`, webhook deliveries): the
+// `"host[:port]"` list match (a hook's `allowed_hosts`, WEBHOOK_ALLOWED_HOSTS) and the address
+// classes refused unless a host is listed (loopback, private, link-local, CGNAT, unspecified,
+// multicast, documentation, reserved, and the IPv6 forms that embed such an IPv4 address).
+// Pure functions, no I/O.
 import { isIP } from 'node:net';
 
-/** One parsed `allowed_hosts` entry: a canonical hostname (IPv6 in brackets) and an optional port. */
+/** One parsed `"host[:port]"` entry: a canonical hostname (IPv6 in brackets) and an optional port. */
 export interface HostRule {
   hostname: string;
   port: number | null;
@@ -15,15 +17,21 @@ const ENTRY = /^(\[[0-9a-fA-F:.]+\]|[^:/?#@[\]\s]+)(?::(\d{1,5}))?$/;
 export function parseAllowedHosts(entries: readonly string[] | null | undefined): HostRule[] {
   const rules: HostRule[] = [];
   for (const entry of entries ?? []) {
-    const match = ENTRY.exec(String(entry).trim());
-    if (!match) continue;
-    const hostname = canonicalHostname(match[1]);
-    if (hostname === null) continue;
-    const port = match[2] === undefined ? null : Number(match[2]);
-    if (port !== null && (port < 1 || port > 65535)) continue;
-    rules.push({ hostname, port });
+    const rule = parseHostEntry(String(entry));
+    if (rule) rules.push(rule);
   }
   return rules;
+}
+
+/** One `"host[:port]"` entry, or null when it does not parse (bad host, port out of range). */
+export function parseHostEntry(entry: string): HostRule | null {
+  const match = ENTRY.exec(entry.trim());
+  if (!match) return null;
+  const hostname = canonicalHostname(match[1]);
+  if (hostname === null) return null;
+  const port = match[2] === undefined ? null : Number(match[2]);
+  if (port !== null && (port < 1 || port > 65535)) return null;
+  return { hostname, port };
 }
 
 /** The WHATWG form of a hostname ("127.1" → "127.0.0.1", "EXAMPLE.com" → "example.com"), or null. */
@@ -149,7 +157,7 @@ function prefixed(kind: string, why: string | null): string | null {
 }
 
 /**
- * Why an IP address may not be reached by a hook unless its host is listed, or null for a public
+ * Why an IP address may not be reached unless its host is listed, or null for a public
  * address. Anything that is not a valid IP address is refused.
  */
 export function addressRefusal(address: string): string | null {
