@@ -188,6 +188,7 @@ export async function measureWebhooks(rate = 1000, seconds = 5, backlogCount = 1
   const server = await startServer(loadConfig({
     PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`, ADMIN_API_KEY: 'bench-admin-key-0123456789',
     LOG_LEVEL: 'silent', PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1',
+    WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${receiver.port}`, // the receiver is on loopback
   }), { announce: () => {} });
   try {
     const { webhooks, users } = server.services;

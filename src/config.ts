@@ -1,5 +1,6 @@
 // Every setting in one typed, validated object. Nothing else in the code base reads process.env.
 import { readFileSync } from 'node:fs';
+import { parseHostEntry } from './net/address-policy.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -41,6 +42,11 @@ export interface Config {
     pollMs: number;
     /** Whether this process delivers at all (a process may serve the API only). */
     dispatcher: boolean;
+    /**
+     * `"host[:port]"` entries webhook URLs may reach although they are (or resolve to) loopback or
+     * private addresses; as in a hook's allowed_hosts, an entry without a port means the default port.
+     */
+    allowedHosts: string[];
   };
   /** Trust X-Forwarded-* (behind a TLS terminator). */
   trustProxy: boolean;
@@ -134,6 +140,18 @@ function duration(env: Env, name: string, fallbackMs: number, minMs: number, max
     throw new ConfigError(`${name} must be a duration such as 500ms, 10s, 5m or 2h, between ${minMs} ms and ${maxMs} ms, got "${raw}"`);
   }
   return value;
+}
+
+/** A comma-separated list of `host[:port]` entries (IPv6 in brackets), lower-cased. */
+function hostList(env: Env, name: string): string[] {
+  const entries = (env[name] ?? '').split(',').map((part) => part.trim().toLowerCase()).filter(Boolean);
+  for (const entry of entries) {
+    // Wildcards and URLs are refused rather than ignored: an entry that matches nothing would fail quietly.
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253})(:\d{1,5})?$/.test(entry) || parseHostEntry(entry) === null) {
+      throw new ConfigError(`${name} must be a comma-separated list of host or host:port (IPv6 in brackets, no scheme, no wildcard), got "${entry}"`);
+    }
+  }
+  return entries;
 }
 
 /** A comma-separated list of durations, e.g. "5s,5m,30m,2h,5h,10h". */
@@ -250,5 +268,6 @@ function webhookSettings(env: Env): Config['webhooks'] {
     retentionDays: int(env, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
     pollMs: duration(env, 'WEBHOOK_POLL_INTERVAL', 500, 10, 60_000),
     dispatcher: bool(env, 'WEBHOOK_DISPATCHER', true),
+    allowedHosts: hostList(env, 'WEBHOOK_ALLOWED_HOSTS'),
   };
 }

@@ -14,7 +14,6 @@ import { ClientError } from './errors.ts';
 import { ApplicationService } from './oidc/applications.ts';
 import { ResourceServerService } from './oidc/resource-servers.ts';
 import type { Services } from './services.ts';
-import { WebhookEndpointStore } from './webhooks/endpoints.ts';
 
 export class KickstartError extends Error {}
 
@@ -109,7 +108,7 @@ export async function applyKickstart(services: Services, file: string): Promise<
     }
     // A webhook without a secret gets a generated one, which is not shown: give one in the file, or
     // rotate it through the admin API (POST /webhooks/:id/rotate-secret) to learn it.
-    const webhooks = new WebhookEndpointStore(trx, services.box, { rotationWindowMs: services.config.webhooks.rotationWindowMs });
+    const webhooks = services.webhooks.transacting(trx);
     for (const [i, item] of (doc.webhooks ?? []).entries()) {
       const path = `webhooks[${i}]`;
       await entry(file, path, () => webhooks.create(webhookInput(asObject(item, 'body'))));

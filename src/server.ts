@@ -30,6 +30,8 @@ import { ResourceServerService } from './oidc/resource-servers.ts';
 import { createMetrics } from './metrics.ts';
 import { pruneWebhooks, WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookEndpointStore } from './webhooks/endpoints.ts';
+import { WebhookTargets } from './webhooks/targets.ts';
+import type { Resolver } from './net/resolve-target.ts';
 import type { Services } from './services.ts';
 
 export interface RunningServer {
@@ -43,6 +45,8 @@ export interface StartOptions {
   log?: Logger;
   /** Where the one-time admin key announcement goes; stdout by default. */
   announce?: (line: string) => void;
+  /** DNS for webhook URLs (the system resolver by default; tests answer names of their own). */
+  resolve?: Resolver;
 }
 
 const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
@@ -102,8 +106,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     worker = new HookWorker({ db, store: hooks, executor: sandbox, runner, log });
     const lifecycle = runner;
-    const webhooks = new WebhookEndpointStore(db, box, { rotationWindowMs: config.webhooks.rotationWindowMs });
-    const webhookDispatcher = config.webhooks.dispatcher ? new WebhookDispatcher({ db, store: webhooks, log, settings: config.webhooks, metrics }) : null;
+    const webhookTargets = new WebhookTargets(config.webhooks.allowedHosts, options.resolve);
+    const webhooks = new WebhookEndpointStore(db, box, { rotationWindowMs: config.webhooks.rotationWindowMs, targets: webhookTargets });
+    const webhookDispatcher = config.webhooks.dispatcher
+      ? new WebhookDispatcher({ db, store: webhooks, log, settings: config.webhooks, metrics, targets: webhookTargets })
+      : null;
     const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
     const services: Services = {
       config, db, log, box, users, factors, applications, resourceServers, provider,

@@ -89,6 +89,7 @@ for (const kind of databaseKinds()) {
         // Few deliveries at once and a slow receiver, so that most events are still pending at the kill;
         // a short lease so that PostgreSQL (where a dead process's leases must run out) recovers quickly.
         WEBHOOK_CONCURRENCY: '4', WEBHOOK_TIMEOUT: '2s', WEBHOOK_LEASE: '5s', WEBHOOK_RETRY_SCHEDULE: '0.2s,0.5s,1s,2s,5s',
+        WEBHOOK_ALLOWED_HOSTS: receiver.hostPort,
       });
     });
     after(async () => {
@@ -158,7 +159,7 @@ for (const kind of databaseKinds()) {
     let receiver: WebhookReceiver;
     before(async () => {
       receiver = await WebhookReceiver.start();
-      const env = { WEBHOOK_RETRY_SCHEDULE: '0.1s', WEBHOOK_CONCURRENCY: '8' };
+      const env = { WEBHOOK_RETRY_SCHEDULE: '0.1s', WEBHOOK_CONCURRENCY: '8', WEBHOOK_ALLOWED_HOSTS: receiver.hostPort };
       first = await startTestServer(kind, { env });
       // A second server process (its own pool, its own dispatcher) on the same database.
       second = await startServer(loadConfig({ ...first.env, PORT: String(await freePort()) }), { announce: () => {} });

@@ -41,6 +41,7 @@ for (const kind of databaseKinds()) {
           WEBHOOK_TIMEOUT: '1s',
           WEBHOOK_LEASE: '5s',
           WEBHOOK_SECRET_ROTATION_WINDOW: '1500ms',
+          WEBHOOK_ALLOWED_HOSTS: receiver.hostPort,
         },
       });
     });
@@ -378,7 +379,7 @@ for (const kind of databaseKinds()) {
         webhooks: [{ url: `${receiver.url}${path}`, events: ['user.create'], secret: SECRET_A, description: 'from the file' }],
         users: [{ email: 'kicked@example.com' }],
       }));
-      const kicked = await startTestServer(kind, { env: { KICKSTART: file } });
+      const kicked = await startTestServer(kind, { env: { KICKSTART: file, WEBHOOK_ALLOWED_HOSTS: receiver.hostPort } });
       try {
         const listed = await kicked.admin('GET', '/webhooks');
         assert.equal(listed.body.length, 1);

@@ -15,14 +15,20 @@
 //   process that dies leaves its leases to run out (on SQLite, where one dispatcher runs per database,
 //   the next start releases them at once).
 // - Send: POST with a timeout, no redirects followed, bounded concurrency, keep-alive connections.
-//   Leases are taken a few per free slot ahead, so a slot that frees is refilled at once.
+//   Leases are taken a few per free slot ahead, so a slot that frees is refilled at once. Before each
+//   attempt the endpoint's host is resolved and checked against the address policy (targets.ts); a
+//   refused address is the attempt's error, retried like any failure (an operator who lists the host
+//   in WEBHOOK_ALLOWED_HOSTS, or a name that resolves outside again, lets the retries through), and
+//   nothing is connected. New connections are pinned to the addresses checked.
 // - Record: delivered; retried later (growing delays with jitter, or the receiver's Retry-After);
 //   failed after the last attempt (the dead letter, retried by hand through the admin API); 410 Gone
 //   disables the endpoint. Every attempt goes to the delivery log.
 // An event no enabled endpoint wants does not wake the dispatcher: the next poll marks it dispatched.
 import { randomBytes } from 'node:crypto';
+import type { LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { isPostgres, type Db } from '../db/knex.ts';
@@ -31,6 +37,9 @@ import type { Metrics } from '../metrics.ts';
 import { matchesEvent, type ActiveEndpoint, type WebhookEndpointStore } from './endpoints.ts';
 import { onOutboxWrite } from './outbox.ts';
 import { signatureHeaders } from './signing.ts';
+import { WebhookTargets, type TargetCheck } from './targets.ts';
+import { bareHostname } from '../net/address-policy.ts';
+import { pinnedLookup } from '../net/resolve-target.ts';
 
 const FANOUT_BATCH = 500;
 const OUTCOME_BATCH = 1000;
@@ -57,7 +66,12 @@ export interface DispatcherDeps {
   log: Logger;
   settings: Config['webhooks'];
   metrics?: Metrics;
+  /** Where URLs may go; by default built from settings.allowedHosts with the system resolver. */
+  targets?: WebhookTargets;
 }
+
+/** An endpoint URL, parsed once: request options, and whether its host is an IP literal (no DNS). */
+type Target = http.RequestOptions & { secure: boolean; url: URL; literal: boolean };
 
 interface Claimed {
   id: string;
@@ -149,7 +163,8 @@ export class WebhookDispatcher {
   #ready: Claimed[] = [];
   readonly #inflight = new Map<string, { abort: () => void; done: Promise<void> }>();
   /** Request options per endpoint URL, parsed once. */
-  #targets = new Map<string, http.RequestOptions & { secure: boolean }>();
+  #targets = new Map<string, Target>();
+  readonly #policy: WebhookTargets;
   #outcomes: Outcome[] = [];
   #pumping: Promise<void> | null = null;
   #pumpAgain = false;
@@ -167,6 +182,7 @@ export class WebhookDispatcher {
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
     this.#pg = isPostgres(deps.db);
+    this.#policy = deps.targets ?? new WebhookTargets(deps.settings.allowedHosts);
     const agentOptions = { keepAlive: true, maxSockets: deps.settings.concurrency, maxFreeSockets: Math.min(deps.settings.concurrency, 64), scheduling: 'lifo' as const };
     this.#agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
   }
@@ -425,20 +441,25 @@ export class WebhookDispatcher {
     }
     const body = `{"id":${JSON.stringify(event.id)},"type":${JSON.stringify(event.type)},"created_at":${JSON.stringify(new Date(eventCreatedAt).toISOString())},"data":${String(event.data)}}`;
     const started = performance.now();
-    const answer = await this.#post(endpoint.url, body, signatureHeaders(endpoint.keys, String(event.id), body), flight);
+    const route = await this.#route(endpoint.url, flight);
+    const answer = 'answer' in route ? route.answer
+      : await this.#post(endpoint.url, route.addresses, body, signatureHeaders(endpoint.keys, String(event.id), body), flight, started);
     const latencyMs = Math.round(performance.now() - started);
     return this.#outcome(delivery, eventCreatedAt, latencyMs, answer);
   }
 
-  #target(url: string): http.RequestOptions & { secure: boolean } {
+  #target(url: string): Target {
     let target = this.#targets.get(url);
     if (!target) {
       const parsed = new URL(url);
       const secure = parsed.protocol === 'https:';
+      const hostname = bareHostname(parsed.hostname);
       target = {
         secure,
+        url: parsed,
+        literal: isIP(hostname) !== 0,
         protocol: parsed.protocol,
-        hostname: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+        hostname,
         port: parsed.port || (secure ? 443 : 80),
         path: `${parsed.pathname}${parsed.search}`,
         agent: secure ? this.#agents.https : this.#agents.http,
@@ -447,6 +468,36 @@ export class WebhookDispatcher {
       this.#targets.set(url, target);
     }
     return target;
+  }
+
+  /**
+   * Resolves the endpoint's host and checks every address before an attempt (within the attempt's
+   * time). A refusal or a name that does not resolve is the attempt's answer; nothing is connected.
+   */
+  async #route(url: string, flight: { abort: () => void }): Promise<{ addresses: LookupAddress[] } | { answer: Answer }> {
+    const target = this.#target(url);
+    const failure = (error: string): { answer: Answer } => ({ answer: { statusCode: null, retryAfterMs: null, response: null, error: cleanText(error, ERROR_LOG_MAX), released: false } });
+    const judge = (check: TargetCheck) => check.ok ? { addresses: check.addresses }
+      : failure(check.kind === 'refused' ? `refused (not connected): ${check.message}` : check.message);
+    // An IP literal needs no DNS: no timer, no abort.
+    if (target.literal) return judge(await this.#policy.check(target.url));
+    const { timeoutMs } = this.#deps.settings;
+    const controller = new AbortController();
+    let stopping = false;
+    flight.abort = () => {
+      stopping = true;
+      controller.abort();
+    };
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      return judge(await this.#policy.check(target.url, controller.signal));
+    } catch (err) {
+      if (!controller.signal.aborted) throw err;
+      if (stopping) return { answer: { statusCode: null, retryAfterMs: null, response: null, error: null, released: true } };
+      return failure(`timeout: ${target.hostname} was not resolved within ${timeoutMs} ms`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Classifies an answer: delivered, retried (when and why), failed for good, or endpoint gone. */
@@ -463,10 +514,14 @@ export class WebhookDispatcher {
     return { ...base, kind: 'retry', nextAttemptAt: now + delay };
   }
 
-  /** One POST: no redirects followed, a wall-time limit, the answer's body read up to a bound. */
-  #post(url: string, body: string, signature: Record<string, string>, flight: { abort: () => void }): Promise<Answer> {
+  /**
+   * One POST: no redirects followed, a wall-time limit (counted from `started`, so the DNS step is
+   * inside it), the answer's body read up to a bound. A new connection goes to `addresses`, the ones
+   * checked; a kept-alive one was opened to addresses checked under the same policy.
+   */
+  #post(url: string, addresses: LookupAddress[], body: string, signature: Record<string, string>, flight: { abort: () => void }, started: number): Promise<Answer> {
     const { timeoutMs } = this.#deps.settings;
-    const { secure, ...target } = this.#target(url);
+    const { secure, url: _url, literal, ...target } = this.#target(url);
     return new Promise<Answer>((resolve) => {
       let settled = false;
       let timedOut = false;
@@ -484,6 +539,7 @@ export class WebhookDispatcher {
       };
       const request = (secure ? https : http).request({
         ...target,
+        ...(literal ? {} : { lookup: pinnedLookup(addresses) as never }),
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -526,7 +582,7 @@ export class WebhookDispatcher {
       const timer = setTimeout(() => {
         timedOut = true;
         request.destroy(new Error('timeout'));
-      }, timeoutMs);
+      }, Math.max(0, timeoutMs - (performance.now() - started)));
       flight.abort = () => {
         released = true;
         request.destroy(new Error('the dispatcher is stopping'));

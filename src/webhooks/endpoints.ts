@@ -1,6 +1,7 @@
 // Webhook endpoints (where events go) and their delivery log: the one place that reads and writes
 // webhook_endpoints for the admin API and KICKSTART. Secrets are sealed at rest and answered only when
-// created or rotated. The dispatcher reads the same rows through activeEndpoints().
+// created or rotated. A URL must pass the webhook address policy (targets.ts) when it is set. The
+// dispatcher reads the same rows through activeEndpoints().
 import { randomUUID, type KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { SecretBox } from '../crypto.ts';
@@ -8,6 +9,7 @@ import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ClientError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isWebhookEventType, notifyOutbox, WEBHOOK_EVENT_TYPES } from './outbox.ts';
 import { generateSecret, secretKey, secretProblem } from './signing.ts';
+import type { WebhookTargets } from './targets.ts';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -77,6 +79,8 @@ export interface ActiveEndpoint {
 type Row = Record<string, unknown>;
 
 const URL_MAX = 2048;
+/** How long a new URL's name may take to resolve; past it (or if it does not resolve) it is accepted, and checked at delivery. */
+const RESOLVE_TIMEOUT_MS = 5000;
 const DESCRIPTION_MAX = 500;
 
 function iso(ms: unknown): string | null {
@@ -164,20 +168,32 @@ function toAttempt(row: Row): DeliveryAttempt {
   };
 }
 
+export interface EndpointStoreOptions {
+  rotationWindowMs: number;
+  /** Where URLs may go (WEBHOOK_ALLOWED_HOSTS and the address policy). */
+  targets: WebhookTargets;
+  /** Called after every change of an endpoint (the dispatcher drops its cache). */
+  changed?: () => void;
+}
+
 export class WebhookEndpointStore {
   readonly #db: Db | Knex.Transaction;
   readonly #box: SecretBox;
-  readonly #rotationWindowMs: number;
+  readonly #options: EndpointStoreOptions;
   readonly #changed: () => void;
   /** Decrypted signing keys per endpoint, valid while its updated_at and rotation state hold. */
   readonly #keys = new Map<string, { stamp: string; keys: KeyObject[] }>();
 
-  /** `changed` is called after every change of an endpoint (the dispatcher drops its cache). */
-  constructor(db: Db | Knex.Transaction, box: SecretBox, options: { rotationWindowMs: number; changed?: () => void }) {
+  constructor(db: Db | Knex.Transaction, box: SecretBox, options: EndpointStoreOptions) {
     this.#db = db;
     this.#box = box;
-    this.#rotationWindowMs = options.rotationWindowMs;
+    this.#options = options;
     this.#changed = options.changed ?? (() => {});
+  }
+
+  /** The same store working inside `trx` (KICKSTART applies its file in one transaction). */
+  transacting(trx: Knex.Transaction): WebhookEndpointStore {
+    return new WebhookEndpointStore(trx, this.#box, this.#options);
   }
 
   /** Creates an endpoint; answers it with its secret (generated when none was given), the only time besides rotation. */
@@ -187,6 +203,7 @@ export class WebhookEndpointStore {
     const secret = input.secret === undefined || input.secret === null ? generateSecret() : validSecret(input.secret);
     const enabled = input.enabled === undefined ? true : validEnabled(input.enabled);
     const description = input.description === undefined ? null : validDescription(input.description);
+    await this.#checkTarget(url);
     const now = Date.now();
     const row = {
       id: `wh_${randomUUID().replaceAll('-', '')}`,
@@ -232,6 +249,8 @@ export class WebhookEndpointStore {
         changes.disabled_reason = enabled ? null : 'disabled by an administrator';
       }
     }
+    // A URL left as it is is not checked again here: delivery checks it every time.
+    if (changes.url !== undefined && changes.url !== current.url) await this.#checkTarget(String(changes.url));
     if (Object.keys(changes).length === 0) return toEndpoint(current);
     changes.updated_at = Date.now();
     await this.#db('webhook_endpoints').where({ id }).update(changes);
@@ -263,8 +282,8 @@ export class WebhookEndpointStore {
     const now = Date.now();
     await this.#db('webhook_endpoints').where({ id }).update({
       secret_enc: this.#box.seal(secret),
-      previous_secret_enc: this.#rotationWindowMs > 0 ? current.secret_enc : null,
-      previous_secret_expires_at: this.#rotationWindowMs > 0 ? now + this.#rotationWindowMs : null,
+      previous_secret_enc: this.#options.rotationWindowMs > 0 ? current.secret_enc : null,
+      previous_secret_expires_at: this.#options.rotationWindowMs > 0 ? now + this.#options.rotationWindowMs : null,
       updated_at: now,
     });
     this.#changed();
@@ -342,6 +361,16 @@ export class WebhookEndpointStore {
     if (count !== 1) throw new ConflictError('status', 'the delivery is pending already');
     notifyOutbox('delivery');
     return this.delivery(endpointId, deliveryId);
+  }
+
+  /**
+   * Refuses a URL whose host is, or resolves to, an address the policy refuses (400 naming it). The
+   * other fields are validated first, so a bad body never costs a DNS lookup. A name that does not
+   * resolve (yet) is accepted: delivery checks again and retries.
+   */
+  async #checkTarget(url: string): Promise<void> {
+    const check = await this.#options.targets.check(new URL(url), AbortSignal.timeout(RESOLVE_TIMEOUT_MS)).catch(() => null);
+    if (check && !check.ok && check.kind === 'refused') throw new ValidationError('url', check.message);
   }
 
   async #row(id: string): Promise<Row> {

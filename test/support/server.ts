@@ -2,6 +2,7 @@
 import { createServer } from 'node:net';
 import { loadConfig } from '../../src/config.ts';
 import type { Logger } from '../../src/log.ts';
+import type { Resolver } from '../../src/net/resolve-target.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases.ts';
 
@@ -25,7 +26,7 @@ export interface TestServer {
   env: Record<string, string>;
   /** Calls the admin API; answers the status and the parsed JSON body. */
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  /** Stops the server and starts it again on the same database and port. */
+  /** Stops the server and starts it again on the same database and port (with `env` as it is then). */
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -34,6 +35,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Where the server logs (default: silent unless TEST_LOG_LEVEL). */
   log?: Logger;
+  /** DNS for webhook URLs (default: the system resolver). */
+  resolve?: Resolver;
 }
 
 export async function startTestServer(kind: DatabaseKind, options: TestServerOptions = {}): Promise<TestServer> {
@@ -51,7 +54,9 @@ export async function startTestServer(kind: DatabaseKind, options: TestServerOpt
     PASSWORD_HASH_ITERATIONS: '1',
     ...options.env,
   };
-  const start = () => startServer(loadConfig(env), { announce: () => {}, ...(options.log ? { log: options.log } : {}) });
+  const start = () => startServer(loadConfig(env), {
+    announce: () => {}, ...(options.log ? { log: options.log } : {}), ...(options.resolve ? { resolve: options.resolve } : {}),
+  });
   let server = await start();
   const url = `http://127.0.0.1:${port}`;
   const handle: TestServer = {

@@ -31,6 +31,8 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
 export class WebhookReceiver {
   readonly requests: ReceivedWebhook[] = [];
   url = '';
+  /** `127.0.0.1:<port>`: the WEBHOOK_ALLOWED_HOSTS entry that lets a test server deliver here. */
+  hostPort = '';
   /** Requests being answered right now (received, not yet answered). */
   open = 0;
   readonly #server: Server;
@@ -74,7 +76,8 @@ export class WebhookReceiver {
   static async start(): Promise<WebhookReceiver> {
     const receiver = new WebhookReceiver();
     await new Promise<void>((resolve) => receiver.#server.listen(0, '127.0.0.1', () => resolve()));
-    receiver.url = `http://127.0.0.1:${(receiver.#server.address() as AddressInfo).port}`;
+    receiver.hostPort = `127.0.0.1:${(receiver.#server.address() as AddressInfo).port}`;
+    receiver.url = `http://${receiver.hostPort}`;
     return receiver;
   }
 
