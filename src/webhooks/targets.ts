@@ -37,7 +37,8 @@ function describe(problem: TargetProblem): string {
       return `${typeof code === 'string' ? code : 'ENOTFOUND'}: ${problem.hostname} could not be resolved`;
     }
     case 'address': {
-      const what = problem.literal ? `${problem.hostname} is a ${problem.why} address` : `${problem.hostname} resolves to ${problem.address}, a ${problem.why} address`;
+      const kind = `${/^[aeiou]/i.test(problem.why) ? 'an' : 'a'} ${problem.why} address`;
+      const what = problem.literal ? `${problem.hostname} is ${kind}` : `${problem.hostname} resolves to ${problem.address}, ${kind}`;
       return `${what}; webhook URLs may reach only public addresses unless WEBHOOK_ALLOWED_HOSTS lists ${problem.hostname}:${problem.port}`;
     }
     case 'not_listed':
