@@ -190,13 +190,12 @@ for (const kind of databaseKinds()) {
       try {
         const created = await server.admin('POST', '/webhooks', { url: `http://localhost:${probe.port}/rebound`, events: ['user.create'] });
         assert.equal(created.status, 201, JSON.stringify(created.body));
-        assert.deepEqual(asked, ['localhost'], 'the name was resolved and checked at creation');
         answer = systemResolver;
         await createUser(server);
         const [delivery] = await waitFor('the delivery to fail for good', () => attempts(server, created.body.id), (list) => list[0]?.status === 'failed');
         assert.equal(delivery.log.length, 2);
         for (const attempt of delivery.log) assert.match(String(attempt.error), /^refused \(not connected\): localhost resolves to (127\.0\.0\.1|::1), a loopback address; .*WEBHOOK_ALLOWED_HOSTS lists localhost:\d+$/);
-        assert.deepEqual(asked, ['localhost', 'localhost', 'localhost'], 'resolved again before each attempt');
+        assert.deepEqual(asked, ['localhost', 'localhost', 'localhost'], 'resolved and checked at creation, and again before each attempt');
         assert.equal(probe.connections, 0, 'the probe on 127.0.0.1 was never connected to');
       } finally {
         await server.close();
