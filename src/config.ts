@@ -1,6 +1,6 @@
 // Every setting in one typed, validated object. Nothing else in the code base reads process.env.
 import { readFileSync } from 'node:fs';
-import { parseHostEntry } from './net/address-policy.ts';
+import { isHostEntry } from './net/address-policy.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -147,7 +147,7 @@ function hostList(env: Env, name: string): string[] {
   const entries = (env[name] ?? '').split(',').map((part) => part.trim().toLowerCase()).filter(Boolean);
   for (const entry of entries) {
     // Wildcards and URLs are refused rather than ignored: an entry that matches nothing would fail quietly.
-    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253})(:\d{1,5})?$/.test(entry) || parseHostEntry(entry) === null) {
+    if (!isHostEntry(entry)) {
       throw new ConfigError(`${name} must be a comma-separated list of host or host:port (IPv6 in brackets, no scheme, no wildcard), got "${entry}"`);
     }
   }

@@ -23,6 +23,15 @@ export function parseAllowedHosts(entries: readonly string[] | null | undefined)
   return rules;
 }
 
+/**
+ * Whether an entry is one well-formed `"host[:port]"`: a name or IPv4 address of letters, digits, dots
+ * and hyphens, or an IPv6 address in brackets, and a port from 1 to 65535. Stricter than what
+ * parseHostEntry reads, so a wildcard or a URL is refused where entries are given, not ignored later.
+ */
+export function isHostEntry(entry: string): boolean {
+  return /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/.test(entry) && parseHostEntry(entry) !== null;
+}
+
 /** One `"host[:port]"` entry, or null when it does not parse (bad host, port out of range). */
 export function parseHostEntry(entry: string): HostRule | null {
   const match = ENTRY.exec(entry.trim());

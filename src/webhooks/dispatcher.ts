@@ -70,8 +70,13 @@ export interface DispatcherDeps {
   targets?: WebhookTargets;
 }
 
-/** An endpoint URL, parsed once: request options, and whether its host is an IP literal (no DNS). */
-type Target = http.RequestOptions & { secure: boolean; url: URL; literal: boolean };
+/** An endpoint URL, parsed once: its request options, and whether its host is an IP literal (no DNS). */
+interface Target {
+  url: URL;
+  secure: boolean;
+  literal: boolean;
+  options: http.RequestOptions & { hostname: string };
+}
 
 interface Claimed {
   id: string;
@@ -455,14 +460,16 @@ export class WebhookDispatcher {
       const secure = parsed.protocol === 'https:';
       const hostname = bareHostname(parsed.hostname);
       target = {
-        secure,
         url: parsed,
+        secure,
         literal: isIP(hostname) !== 0,
-        protocol: parsed.protocol,
-        hostname,
-        port: parsed.port || (secure ? 443 : 80),
-        path: `${parsed.pathname}${parsed.search}`,
-        agent: secure ? this.#agents.https : this.#agents.http,
+        options: {
+          protocol: parsed.protocol,
+          hostname,
+          port: parsed.port || (secure ? 443 : 80),
+          path: `${parsed.pathname}${parsed.search}`,
+          agent: secure ? this.#agents.https : this.#agents.http,
+        },
       };
       if (this.#targets.size > 10_000) this.#targets.clear();
       this.#targets.set(url, target);
@@ -494,7 +501,7 @@ export class WebhookDispatcher {
     } catch (err) {
       if (!controller.signal.aborted) throw err;
       if (stopping) return { answer: { statusCode: null, retryAfterMs: null, response: null, error: null, released: true } };
-      return failure(`timeout: ${target.hostname} was not resolved within ${timeoutMs} ms`);
+      return failure(`timeout: ${target.options.hostname} was not resolved within ${timeoutMs} ms`);
     } finally {
       clearTimeout(timer);
     }
@@ -521,7 +528,7 @@ export class WebhookDispatcher {
    */
   #post(url: string, addresses: LookupAddress[], body: string, signature: Record<string, string>, flight: { abort: () => void }, started: number): Promise<Answer> {
     const { timeoutMs } = this.#deps.settings;
-    const { secure, url: _url, literal, ...target } = this.#target(url);
+    const { secure, literal, options } = this.#target(url);
     return new Promise<Answer>((resolve) => {
       let settled = false;
       let timedOut = false;
@@ -538,7 +545,7 @@ export class WebhookDispatcher {
         return { statusCode: null, retryAfterMs: null, response: null, error: cleanText(error, ERROR_LOG_MAX), released: false };
       };
       const request = (secure ? https : http).request({
-        ...target,
+        ...options,
         ...(literal ? {} : { lookup: pinnedLookup(addresses) as never }),
         method: 'POST',
         headers: {
