@@ -13,7 +13,7 @@ import type { Services } from './services.ts';
 /** GET /metrics needs METRICS_TOKEN or the admin key, throttled like the admin API. */
 function metricsGuard(services: Services): Middleware {
   return async (ctx, next) => {
-    const allowed = [services.adminKeyHash, ...(services.config.metricsToken ? [sha256Hex(services.config.metricsToken)] : [])];
+    const allowed = [await services.adminKey.hash(), ...(services.config.metricsToken ? [sha256Hex(services.config.metricsToken)] : [])];
     const verdict = await services.adminGuard.verdict(ctx, allowed);
     if (verdict === 'throttled') {
       answerThrottled(ctx, services.adminGuard);

@@ -1,16 +1,27 @@
-// The command line for hook authors: runs a hook file locally in the same sandbox, with the same
-// limits and action checks as the server, and prints the outcome, actions and logs.
+// The command line. For hook authors: runs a hook file locally in the same sandbox, with the same
+// limits and action checks as the server, and prints the outcome, actions and logs. For operators:
+// replaces the admin API key (revokes the one in force) on the configured database.
 //
 //   tessera hook test <file.js> --event <event_name | event.json> [--secret NAME=value]...
 //                     [--allowed-host host[:port]]... [--timeout-ms 2000] [--json]
+//   tessera admin rotate-key          (reads DATABASE_URL / TESSERA_CONFIG like the server)
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { rotateAdminKey } from './admin/key.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { openDatabase } from './db/knex.ts';
+import { migrateToLatest } from './db/migrate.ts';
 import { EVENTS, eventSpec, sampleEvent } from './hooks/catalog.ts';
 import { executeChecked } from './hooks/runner.ts';
 import { HookSandbox, checkHookCode } from './hooks/sandbox.ts';
 import type { RunnableHook } from './hooks/store.ts';
 
 const USAGE = `usage: tessera hook test <file.js> --event <event_name | event.json> [options]
+       tessera admin rotate-key
+
+admin rotate-key         generates a new admin API key on the database of DATABASE_URL (or
+                         TESSERA_CONFIG), prints it once; the old key stops working on every
+                         running instance within seconds
 
 options:
   --event NAME|FILE      an event name (its sample event is used) or a JSON file holding an event
@@ -108,9 +119,34 @@ export async function hookTest(argv: string[]): Promise<number> {
   }
 }
 
+export async function adminRotateKey(argv: string[]): Promise<number> {
+  if (argv.length > 0) fail(`admin rotate-key takes no arguments\n\n${USAGE}`);
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`configuration error: ${error.message}`);
+    throw error;
+  }
+  const db = openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(db);
+    const { key } = await rotateAdminKey(db);
+    process.stdout.write(`New admin API key (shown once, store it now): ${key}\n`);
+    process.stderr.write('The previous key stops working on every running instance within a few seconds.\n');
+    if (config.adminApiKey) {
+      process.stderr.write('ADMIN_API_KEY is set here: a server started with it puts that key back in force. Remove or change it in the servers\' environment too.\n');
+    }
+    return 0;
+  } finally {
+    await db.destroy();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [group, command, ...rest] = argv;
   if (group === 'hook' && command === 'test') return hookTest(rest);
+  if (group === 'admin' && command === 'rotate-key') return adminRotateKey(rest);
   fail(USAGE);
 }
 

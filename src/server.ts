@@ -5,11 +5,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { AdminKeyGuard } from './admin/auth.ts';
+import { AdminKeyCache, establishAdminKey, keyFingerprint } from './admin/key.ts';
 import type { Config } from './config.ts';
-import { randomToken, SecretBox, sha256Hex } from './crypto.ts';
+import { SecretBox } from './crypto.ts';
 import { openDatabase } from './db/knex.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { getOrCreateSetting, putSetting } from './db/settings.ts';
+import { getOrCreateSetting } from './db/settings.ts';
 import { HookRunner } from './hooks/runner.ts';
 import { codeProblem, HookSandbox } from './hooks/sandbox.ts';
 import { HookStore } from './hooks/store.ts';
@@ -51,23 +52,6 @@ export interface StartOptions {
 
 const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
 
-async function adminKeyHash(config: Config, db: Services['db'], announce: (line: string) => void): Promise<string> {
-  if (config.adminApiKey) {
-    const hash = sha256Hex(config.adminApiKey);
-    await putSetting(db, 'admin_api_key_sha256', hash);
-    return hash;
-  }
-  let generated: string | null = null;
-  const { value, created } = await getOrCreateSetting(db, 'admin_api_key_sha256', () => {
-    generated = `tsk_${randomToken(32)}`;
-    return sha256Hex(generated);
-  });
-  if (created && generated) {
-    announce(`Generated the admin API key (shown once, store it now): ${generated}`);
-  }
-  return value;
-}
-
 /** Deletes what has expired: OIDC artifacts, one-time tokens, throttle windows, interaction state. */
 async function cleanUp(services: Services): Promise<void> {
   const now = Date.now();
@@ -90,6 +74,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await migrateToLatest(db);
     const encryptionKey = config.encryptionKey ?? (await getOrCreateSetting(db, 'encryption_key', () => randomBytes(32).toString('base64'))).value;
     const box = new SecretBox(encryptionKey);
+    const adminKey = await establishAdminKey(db, config.adminApiKey, (key) => announce(`Generated the admin API key (shown once, store it now): ${key}`));
+    if (adminKey.replaced === 'env-removed') {
+      log.warn('the stored admin API key came from ADMIN_API_KEY, which is no longer set: that key no longer works, and a new one was generated (printed above)');
+    } else if (adminKey.replaced === 'unknown-origin') {
+      log.warn('the stored admin API key may have come from ADMIN_API_KEY, which is not set: it was replaced by a new generated key (printed above)');
+    }
+    log.info({ admin_key: { source: adminKey.source, fingerprint: keyFingerprint(adminKey.hash) } }, 'admin API key in force');
     const keys = await loadOrCreateKeys(db);
     const metrics = createMetrics();
     const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password);
@@ -123,7 +114,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       runner,
       webhooks,
       webhookDispatcher,
-      adminKeyHash: await adminKeyHash(config, db, announce),
+      adminKey: new AdminKeyCache(db, adminKey.hash),
       adminGuard: new AdminKeyGuard(new Throttle(db, config.throttle.windowSeconds), config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
     };
 

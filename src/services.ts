@@ -1,6 +1,7 @@
 // The services one server process holds; built once at start and handed to the routers.
 import type Provider from 'oidc-provider';
 import type { AdminKeyGuard } from './admin/auth.ts';
+import type { AdminKeyCache } from './admin/key.ts';
 import type { Config } from './config.ts';
 import type { SecretBox } from './crypto.ts';
 import type { Db } from './db/knex.ts';
@@ -41,8 +42,8 @@ export interface Services {
   webhooks: WebhookEndpointStore;
   /** Delivers the outbox; started after listen, stopped on close (null when WEBHOOK_DISPATCHER=false). */
   webhookDispatcher: WebhookDispatcher | null;
-  /** sha256 of the admin API key. */
-  adminKeyHash: string;
+  /** sha256 of the admin API key in force (shared by every instance through the database). */
+  adminKey: AdminKeyCache;
   /** Checks admin API keys (and the metrics token), throttling wrong guesses per address. */
   adminGuard: AdminKeyGuard;
 }

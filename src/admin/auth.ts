@@ -87,9 +87,9 @@ export async function authenticate(ctx: Context, keyHash: string, guard: AdminKe
   return false;
 }
 
-export function requireAdminKey(keyHash: () => string, guard: AdminKeyGuard) {
+export function requireAdminKey(keyHash: () => Promise<string>, guard: AdminKeyGuard) {
   return async (ctx: Context, next: Next) => {
-    if (!(await authenticate(ctx, keyHash(), guard))) return;
+    if (!(await authenticate(ctx, await keyHash(), guard))) return;
     ctx.set('cache-control', 'no-store');
     await next();
   };
