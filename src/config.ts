@@ -17,6 +17,13 @@ export interface Config {
   /** The From address of every mail. */
   mailFrom: string;
   smsWebhookUrl: string | null;
+  /**
+   * Development only: without SMS_WEBHOOK_URL, texts go to the dev outbox and SMS is offered. Off by
+   * default, so a server with no SMS messenger does not offer a method that can never deliver.
+   */
+  smsDevOutbox: boolean;
+  /** On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are cut. */
+  shutdownGraceMs: number;
   logLevel: LogLevel;
   /** Bearer token for GET /metrics; the admin API key works too. */
   metricsToken: string | null;
@@ -213,6 +220,8 @@ export function loadConfig(processEnv: Env = process.env): Config {
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     mailFrom: env.MAIL_FROM || `Tessera <no-reply@${new URL(issuer).hostname}>`,
     smsWebhookUrl: url(env, 'SMS_WEBHOOK_URL', ['http:', 'https:']),
+    smsDevOutbox: bool(env, 'SMS_DEV_OUTBOX', false),
+    shutdownGraceMs: duration(env, 'SHUTDOWN_GRACE', 10_000, 0, 300_000),
     logLevel,
     trustProxy: bool(env, 'TRUST_PROXY', false),
     metricsToken: env.METRICS_TOKEN || null,

@@ -22,6 +22,7 @@ import { FactorService } from './identity/factors.ts';
 import { applyKickstart } from './kickstart.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMailer } from './messaging/mailer.ts';
+import { announceDelivery } from './messaging/outbox.ts';
 import { createSmsSender } from './messaging/sms.ts';
 import { deleteExpiredModels } from './oidc/adapter.ts';
 import { ApplicationService } from './oidc/applications.ts';
@@ -80,6 +81,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     } else if (adminKey.replaced === 'unknown-origin') {
       log.warn('the stored admin API key may have come from ADMIN_API_KEY, which is not set: it was replaced by a new generated key (printed above)');
     }
+    announceDelivery(config, log);
     log.info({ admin_key: { source: adminKey.source, fingerprint: keyFingerprint(adminKey.hash) } }, 'admin API key in force');
     const keys = await loadOrCreateKeys(db);
     const metrics = createMetrics();
@@ -106,7 +108,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const services: Services = {
       config, db, log, box, users, factors, applications, resourceServers, provider,
       mailer: createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log }),
-      sms: createSmsSender({ webhookUrl: config.smsWebhookUrl, db, log }),
+      sms: createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log }),
       lifecycle,
       metrics,
       hooks,

@@ -32,7 +32,8 @@ export interface Services {
   resourceServers: ResourceServerService;
   provider: Provider;
   mailer: Mailer;
-  sms: SmsSender;
+  /** Null when no SMS messenger is configured (and SMS_DEV_OUTBOX is off): SMS is then not offered. */
+  sms: SmsSender | null;
   lifecycle: Lifecycle;
   metrics: Metrics;
   hooks: HookStore;

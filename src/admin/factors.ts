@@ -11,8 +11,11 @@ function lifecycleContext(ctx: Context) {
   return { applicationId: null, ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null, locale: null };
 }
 
-/** A factor as the admin API answers it: what it is and where codes go, never its secret. */
-export function factorView(factor: Factor): Record<string, unknown> {
+/**
+ * A factor as the admin API answers it: what it is and where codes go, never its secret. An SMS
+ * factor says whether texts can reach it (`deliverable`: false when no SMS messenger is configured).
+ */
+export function factorView(factor: Factor, smsConfigured = true): Record<string, unknown> {
   return {
     id: factor.id,
     type: factor.type,
@@ -22,6 +25,7 @@ export function factorView(factor: Factor): Record<string, unknown> {
     confirmed_at: factor.confirmed_at,
     last_used_at: factor.last_used_at,
     ...(factor.remaining_codes === undefined ? {} : { remaining_codes: factor.remaining_codes }),
+    ...(factor.type === 'sms' ? { deliverable: smsConfigured } : {}),
   };
 }
 
@@ -39,7 +43,7 @@ export function factorRoutes(router: Router, services: Services): void {
   router.get('/users/:id/factors', async (ctx) => {
     const user = await users.getById(ctx.params.id!);
     ctx.set('cache-control', 'no-store');
-    ctx.body = (await factors.list(user.id)).map(factorView);
+    ctx.body = (await factors.list(user.id)).map((factor) => factorView(factor, services.sms !== null));
   });
 
   router.delete('/users/:id/factors/:factor_id', async (ctx) => {

@@ -1,6 +1,6 @@
-// Admin API: the dev outbox. When both SMTP_URL and SMS_WEBHOOK_URL are set nothing is kept there,
-// so the route answers 404 with a note rather than an empty list that looks like "nothing was sent".
-// With only one of them set, the outbox still holds the other channel's messages.
+// Admin API: the dev outbox. Mail goes there without SMTP_URL; texts only with SMS_DEV_OUTBOX=true
+// (and no SMS_WEBHOOK_URL). When neither channel can land there nothing is kept, so the route answers
+// 404 with a note rather than an empty list that looks like "nothing was sent".
 import type Router from '@koa/router';
 import { ClientError } from '../errors.ts';
 import { listMessages } from '../messaging/outbox.ts';
@@ -9,8 +9,12 @@ import { queryInt, queryString } from './body.ts';
 
 export function messageRoutes(router: Router, services: Services): void {
   router.get('/messages', async (ctx) => {
-    if (services.config.smtpUrl && services.config.smsWebhookUrl) {
+    const { smtpUrl, smsWebhookUrl, smsDevOutbox } = services.config;
+    if (smtpUrl && smsWebhookUrl) {
       throw new ClientError(404, 'not_found', 'the dev outbox is off: SMTP_URL and SMS_WEBHOOK_URL are both set, so messages are delivered instead of stored');
+    }
+    if (smtpUrl && !smsDevOutbox) {
+      throw new ClientError(404, 'not_found', 'the dev outbox is off: SMTP_URL is set, so mail is delivered, and texts are not stored without SMS_DEV_OUTBOX=true');
     }
     const to = queryString(ctx, 'to');
     const limit = queryInt(ctx, 'limit', 50, 1, 200);

@@ -4,8 +4,8 @@
 // a factor, when an after_identification hook said api.mfa.require() (step-up), or when the request
 // asks for acr loa:2; api.mfa.skip() waives it (step-down) unless the policy is "required". A
 // remembered browser ("remember this device") waives what the policy asks, never a hook's step-up
-// or the request's acr. A user who must do MFA and has no factor enrols here (TOTP, email or SMS),
-// and gets recovery codes, shown once.
+// or the request's acr. A user who must do MFA and has no factor enrols here (TOTP, email, or SMS
+// when an SMS messenger is configured), and gets recovery codes, shown once.
 //
 // Pages: GET/POST /interaction/:uid/mfa (the code page, field `code`), POST …/mfa/select (another
 // factor, or a recovery code), POST …/mfa/resend, GET/POST …/mfa/enrol, POST …/mfa/continue.
@@ -32,6 +32,12 @@ const CHECK_MESSAGES: Record<Exclude<CodeCheck, 'ok'>, string> = {
   replayed: 'That code was already used. Wait for the next code in your authenticator app.',
 };
 const THROTTLED = 'Too many wrong codes. Please wait a while before trying again.';
+const NO_SMS = 'Text messages cannot be sent right now. Choose another way to sign in.';
+
+/** Whether codes can reach this factor: SMS needs a configured messenger (or SMS_DEV_OUTBOX). */
+function deliverable(kit: FlowKit, factor: Factor): boolean {
+  return factor.type !== 'sms' || kit.services.sms !== null;
+}
 
 /** The decision of after_identification: the last api.mfa.require() / api.mfa.skip() wins. */
 export function mfaHookDecision(actions: Array<{ type: string }>): 'require' | 'skip' | undefined {
@@ -72,8 +78,9 @@ export async function beginMfa(ctx: Context, kit: FlowKit, details: Interaction,
     kit.seeOther(ctx, `/interaction/${details.uid}/mfa/enrol`);
     return true;
   }
-  // The factor used last, else the first enrolled.
-  const factor = [...active].sort((a, b) => (b.last_used_at ?? '').localeCompare(a.last_used_at ?? ''))[0]!;
+  // The factor used last, else the first enrolled; one that can be delivered to before one that cannot.
+  const factor = [...active].sort((a, b) => Number(deliverable(kit, b)) - Number(deliverable(kit, a))
+    || (b.last_used_at ?? '').localeCompare(a.last_used_at ?? ''))[0]!;
   const mfa: MfaState = { userId: user.id, factorId: factor.id };
   await kit.updateState(details, { mfa, amr: undefined });
   if (factor.type === 'email' || factor.type === 'sms') {
@@ -101,6 +108,8 @@ async function rememberedHere(ctx: Context, kit: FlowKit, userId: string, app: A
 async function sendCode(ctx: Context, kit: FlowKit, details: Interaction, user: User, factor: Factor,
   options: { automatic?: boolean } = {}): Promise<{ ok: true } | { ok: false; alert: string; status: number }> {
   const { factors, mailer, sms } = kit.services;
+  // An SMS factor enrolled while a messenger was configured, and none is now: say so, send nothing.
+  if (factor.type === 'sms' && !sms) return { ok: false, alert: NO_SMS, status: 503 };
   const wait = await factors.resendWait(factor.id);
   if (wait > 0) {
     if (options.automatic && await factors.hasWaitingCode(factor.id)) return { ok: true };
@@ -125,7 +134,7 @@ async function sendCode(ctx: Context, kit: FlowKit, details: Interaction, user: 
       const mail = renderMail('mfa-code', { issuer: kit.issuer, appName, code, expiresIn, user: publicUser(user) });
       await mailer.send({ to: factor.target!, subject: mail.subject, text: mail.text });
     } else {
-      await sms.send(factor.target!, `${code} is your ${appName} sign-in code. It expires in ${expiresIn}. Never share it.`);
+      await sms!.send(factor.target!, `${code} is your ${appName} sign-in code. It expires in ${expiresIn}. Never share it.`);
     }
   } catch (err) {
     (ctx.state.log ?? kit.services.log).error({ err, factor: factor.id, channel: factor.type }, 'one-time code could not be sent');
@@ -162,7 +171,7 @@ async function codePage(ctx: Context, kit: FlowKit, details: Interaction, state:
   const factor = await currentFactor(kit, mfa);
   const clientId = kit.clientIdOf(details);
   const app = clientId ? await applications.find(clientId) : null;
-  const others = (await factors.active(user.id)).filter((f) => f.id !== factor?.id || mfa.recovery)
+  const others = (await factors.active(user.id)).filter((f) => (f.id !== factor?.id || mfa.recovery) && deliverable(kit, f))
     .map((f) => ({ id: f.id, text: f.type === 'totp' ? METHOD_TEXT.totp : `${METHOD_TEXT[f.type]} ${maskTarget(f.type, f.target)}` }));
   const recoveryLeft = !mfa.enrolling && !mfa.recovery ? await factors.remainingRecoveryCodes(user.id) : 0;
   let mode: string;
@@ -284,6 +293,7 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       uid: details.uid,
       email: user.email,
       phoneHint: user.phone_number ? maskTarget('sms', user.phone_number) : null,
+      smsOffered: kit.services.sms !== null,
       method: 'totp',
       ...vars,
     }, status);
@@ -307,7 +317,7 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       factor = await factors.startTotp(user.id);
     } else if (method === 'email') {
       factor = await factors.startOtpFactor(user.id, 'email', user.email);
-    } else if (method === 'sms') {
+    } else if (method === 'sms' && kit.services.sms) {
       const typed = field(ctx, 'phone_number', 40).trim() || user.phone_number || '';
       if (!typed) return enrolPage(ctx, details, user, { method, alert: 'Enter the phone number to text the codes to.' }, 400);
       try {

@@ -1,5 +1,6 @@
-// SMS through the generic HTTP messenger (SMS_WEBHOOK_URL gets {"to","body"} as JSON), the dev
-// outbox otherwise.
+// SMS through the generic HTTP messenger (SMS_WEBHOOK_URL gets {"to","body"} as JSON); the dev
+// outbox only when SMS_DEV_OUTBOX=true says so; otherwise there is no sender (null), and SMS is not
+// offered as a second factor.
 import type { Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import { storeMessage } from './outbox.ts';
@@ -8,8 +9,9 @@ export interface SmsSender {
   send(to: string, body: string): Promise<void>;
 }
 
-export function createSmsSender(options: { webhookUrl: string | null; db: Db; log: Logger }): SmsSender {
-  const { webhookUrl, db, log } = options;
+export function createSmsSender(options: { webhookUrl: string | null; devOutbox: boolean; db: Db; log: Logger }): SmsSender | null {
+  const { webhookUrl, devOutbox, db, log } = options;
+  if (!webhookUrl && !devOutbox) return null;
   if (!webhookUrl) {
     return {
       async send(to, body) {
