@@ -20,12 +20,19 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    log.info({ signal, grace_ms: config.shutdownGraceMs }, 'shutting down');
+    // The grace is for requests; the workers, the webhook dispatcher and the database get 10 s more.
+    const force = setTimeout(() => {
+      log.error('shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + 10_000);
     force.unref();
     // Exit by letting the event loop drain: process.exit() while isolated-vm is still tearing its
     // isolates down can crash the process at the last moment.
-    running.close().then(() => { process.exitCode = 0; }, (err) => {
+    running.close().then(() => {
+      log.info({ signal }, 'shut down gracefully');
+      process.exitCode = 0;
+    }, (err) => {
       log.error({ err }, 'shutdown failed');
       process.exit(1);
     });

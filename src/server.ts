@@ -146,10 +146,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       services,
       async close() {
         clearInterval(timer);
+        // In-flight requests get SHUTDOWN_GRACE to finish; idle keep-alive connections go at once.
         await new Promise<void>((resolve) => {
           server!.close(() => resolve());
           server!.closeIdleConnections();
-          setTimeout(() => server!.closeAllConnections(), 2000).unref();
+          setTimeout(() => server!.closeAllConnections(), config.shutdownGraceMs).unref();
         });
         await worker!.stop();
         await runner.flush();
