@@ -5,6 +5,7 @@ import { adminApi } from './admin/router.ts';
 import { createFlowRouter } from './flows/router.ts';
 import { errorAnswers, notFound, requestLog, securityHeaders } from './http/middleware.ts';
 import { staticAssets } from './http/assets.ts';
+import { home } from './http/home.ts';
 import { answerThrottled } from './admin/auth.ts';
 import { canonicalPaths, zone } from './http/paths.ts';
 import { sha256Hex } from './crypto.ts';
@@ -64,6 +65,7 @@ export function createApp(services: Services): Koa {
     await next();
   });
   app.use(staticAssets());
+  app.use(home(services.config.issuer));
 
   app.use(adminApi(services));
 
