@@ -192,6 +192,32 @@ for (const kind of databaseKinds()) {
       for (const p of peers) await p.close();
     });
 
+    test('publishing without the secrets the header declares answers 400 naming them, and creates no hook', async () => {
+      const hooksBefore = (await server.admin('GET', '/hooks')).body.length;
+      const listed = (await server.admin('GET', '/templates')).body;
+      assert.deepEqual(listed.find((t: any) => t.name === 'crm-claims').required_secrets, ['CRM_URL', 'CRM_TOKEN']);
+      assert.deepEqual(listed.find((t: any) => t.name === 'deny-email-domains').required_secrets, [], 'BLOCKED_DOMAINS is optional');
+
+      const none = await server.admin('POST', '/templates/crm-claims/publish', {});
+      assert.equal(none.status, 400);
+      assert.equal(none.body.error, 'invalid_request');
+      assert.match(none.body.message, /^secrets: crm-claims needs CRM_URL, CRM_TOKEN/);
+      const one = await server.admin('POST', '/templates/crm-claims/publish', { secrets: { CRM_URL: 'https://crm.example.com', CRM_TOKEN: '' } });
+      assert.equal(one.status, 400);
+      assert.match(one.body.message, /^secrets: crm-claims needs CRM_TOKEN:/);
+      const risk = await server.admin('POST', '/templates/risk-step-up/publish', { secrets: { GEOIP_URL: 'https://geo.example.com' } });
+      assert.equal(risk.status, 400);
+      assert.match(risk.body.message, /needs ALLOWED_COUNTRIES/);
+      assert.equal((await server.admin('GET', '/hooks')).body.length, hooksBefore, 'no hook was created');
+
+      // An optional secret may be left out; a template with none needs nothing.
+      const optional = await server.admin('POST', '/templates/deny-email-domains/publish', { enabled: false });
+      assert.equal(optional.status, 201, JSON.stringify(optional.body));
+      const plain = await server.admin('POST', '/templates/progressive-phone/publish', { enabled: false });
+      assert.equal(plain.status, 201, JSON.stringify(plain.body));
+      for (const id of [optional.body.id, plain.body.id]) assert.equal((await server.admin('DELETE', `/hooks/${id}`)).status, 204);
+    });
+
     test('lazy migration from a legacy user API (both templates)', async () => {
       const TOKEN = 'legacy-api-token';
       const legacyUsers = [

@@ -103,6 +103,14 @@ export function hookRoutes(router: Router, services: Services): void {
     if (options.mode !== undefined && options.mode !== template.mode && template.mode === 'async') {
       throw new ValidationError('mode', `${template.name} is written to run async`);
     }
+    const given = options.secrets;
+    if (given === undefined || (given !== null && typeof given === 'object' && !Array.isArray(given))) {
+      const values = (given ?? {}) as Record<string, unknown>;
+      const missing = template.required_secrets.filter((name) => typeof values[name] !== 'string' || values[name] === '');
+      if (missing.length > 0) {
+        throw new ValidationError('secrets', `${template.name} needs ${missing.join(', ')}: give ${missing.length > 1 ? 'them' : 'it'} as {"secrets": {${missing.map((n) => `"${n}": "…"`).join(', ')}}}`);
+      }
+    }
     const created = await hooks.create({ name: template.title, mode: template.mode, enabled: true, ...options, event: template.event, code: template.code });
     ctx.status = 201;
     ctx.set('location', `/admin/api/hooks/${created.id}`);

@@ -1,5 +1,6 @@
 // The hook template library: the .js files of the top-level hooks/ folder. Each starts with a
 // header of `// @key value` lines (name, event, mode, secrets, purpose) that GET /templates lists.
+// Publishing one needs the secrets its header declares, except those noted "(optional …)".
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOOK_TEMPLATES_DIR } from '../paths.ts';
@@ -9,7 +10,10 @@ export interface HookTemplate {
   title: string;
   event: string;
   mode: 'sync' | 'async';
+  /** Every secret the header names. */
   secrets: string[];
+  /** Those not marked "(optional …)": publishing without them answers 400. */
+  required_secrets: string[];
   purpose: string;
   code: string;
 }
@@ -30,15 +34,20 @@ export function parseTemplate(name: string, code: string): HookTemplate {
       header[last] = `${header[last]} ${line.replace(/^\/\/\s*/, '').trim()}`.trim();
     }
   }
-  // "A, B (optional, comma-separated)": the names, without the notes in parentheses.
-  const secrets = (header.secrets ?? '').toLowerCase() === 'none' ? [] : (header.secrets ?? '').replace(/\([^)]*\)/g, '')
-    .split(',').map((s) => s.trim().split(/\s/)[0]!).filter((s) => SECRET_NAME.test(s));
+  // "A, B (optional, comma-separated)": the names, without the notes in parentheses; a note that
+  // says "optional" makes its secret optional.
+  const declared = (header.secrets ?? '').toLowerCase() === 'none' ? [] : (header.secrets ?? '')
+    .replace(/\(([^)]*)\)/g, (_note, inner: string) => (/\boptional\b/i.test(inner) ? ' ?optional' : ''))
+    .split(',').map((part) => ({ name: part.trim().split(/\s/)[0]!, optional: part.includes('?optional') }))
+    .filter((secret) => SECRET_NAME.test(secret.name));
+  const secrets = declared.map((secret) => secret.name);
   return {
     name,
     title: header.name ?? name,
     event: header.event ?? '',
     mode: header.mode === 'async' ? 'async' : 'sync',
     secrets,
+    required_secrets: declared.filter((secret) => !secret.optional).map((secret) => secret.name),
     purpose: header.purpose ?? '',
     code,
   };
