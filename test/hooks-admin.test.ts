@@ -45,6 +45,44 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('GET', `/hooks/${created.body.id}`)).status, 404);
     });
 
+    test('PATCH secrets merges: named secrets are set, null removes one, the others are kept', async () => {
+      // The values are logged reversed, so the log's redaction of secret values does not hide them.
+      const code = `export default async function (event) {
+        console.log(JSON.stringify(Object.fromEntries(Object.entries(event.secrets).map(([k, v]) => [k, [...v].reverse().join('')]))));
+      }`;
+      const created = await server.admin('POST', '/hooks', { name: 'secrets', event: 'before_id_token', mode: 'sync', code, secrets: { A: 'a-one', B: 'b-one' } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.id;
+      const seen = async () => {
+        const run = await server.admin('POST', `/hooks/${id}/test`, {});
+        assert.equal(run.body.outcome, 'success', JSON.stringify(run.body));
+        const reversed = JSON.parse(run.body.logs[0].replace(/^\[log\] /, '')) as Record<string, string>;
+        return Object.fromEntries(Object.entries(reversed).map(([k, v]) => [k, [...v].reverse().join('')]));
+      };
+
+      const changed = await server.admin('PATCH', `/hooks/${id}`, { secrets: { B: 'b-two', C: 'c-one' } });
+      assert.equal(changed.status, 200, JSON.stringify(changed.body));
+      assert.deepEqual([...changed.body.secrets].sort(), ['A', 'B', 'C']);
+      assert.deepEqual(await seen(), { A: 'a-one', B: 'b-two', C: 'c-one' });
+
+      const removed = await server.admin('PATCH', `/hooks/${id}`, { secrets: { A: null } });
+      assert.equal(removed.status, 200, JSON.stringify(removed.body));
+      assert.deepEqual([...removed.body.secrets].sort(), ['B', 'C']);
+      assert.deepEqual(await seen(), { B: 'b-two', C: 'c-one' });
+
+      // A PATCH without secrets leaves them alone; a bad value names the secret and changes nothing.
+      await server.admin('PATCH', `/hooks/${id}`, { enabled: false });
+      const bad = await server.admin('PATCH', `/hooks/${id}`, { secrets: { B: 42, D: 'd-one' } });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /^secrets\.B: .*or null to remove it/);
+      assert.deepEqual(await seen(), { B: 'b-two', C: 'c-one' });
+      // null is for removing: a new hook cannot be created with one.
+      const createdWithNull = await server.admin('POST', '/hooks', { name: 'x', event: 'before_id_token', mode: 'sync', code, secrets: { A: null } });
+      assert.equal(createdWithNull.status, 400);
+      assert.match(createdWithNull.body.message, /^secrets\.A: /);
+      assert.equal((await server.admin('DELETE', `/hooks/${id}`)).status, 204);
+    });
+
     test('bad hooks are refused with a message naming the field (and the line for code)', async () => {
       const broken = await server.admin('POST', '/hooks', { name: 'x', event: 'after_login', mode: 'sync', code: 'export default async function (event, api) {\n  const = 1;\n}' });
       assert.equal(broken.status, 400);

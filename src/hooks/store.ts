@@ -195,13 +195,23 @@ export class HookStore {
       if (!Number.isInteger(order) || Math.abs(order as number) > 1_000_000) throw new ValidationError('order', 'must be a whole number');
       out.order = order;
     }
+    // Creating stores the given secrets. An update MERGES: each named secret is set, `null` removes
+    // it, and secrets not named are kept (their values cannot be read back, so a replace would make
+    // the operator re-send every one to change one).
     if (has('secrets') || creating) {
-      const secrets = input.secrets ?? {};
-      if (secrets === null || typeof secrets !== 'object' || Array.isArray(secrets)) throw new ValidationError('secrets', 'must be an object of NAME: "value"');
-      for (const [name, value] of Object.entries(secrets)) {
+      const given = input.secrets ?? {};
+      if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new ValidationError('secrets', 'must be an object of NAME: "value" (on PATCH, NAME: null removes one)');
+      const secrets: Record<string, string> = creating ? {} : this.#runnable(current).secrets;
+      for (const [name, value] of Object.entries(given)) {
         if (!SECRET_NAME.test(name)) throw new ValidationError(`secrets.${name}`, 'names are letters, digits and _ (at most 64)');
-        if (typeof value !== 'string' || value.length > 4096) throw new ValidationError(`secrets.${name}`, 'must be a string of at most 4096 characters');
+        if (value === null && !creating) {
+          delete secrets[name];
+          continue;
+        }
+        if (typeof value !== 'string' || value.length > 4096) throw new ValidationError(`secrets.${name}`, `must be a string of at most 4096 characters${creating ? '' : ', or null to remove it'}`);
+        secrets[name] = value;
       }
+      if (Object.keys(secrets).length > 100) throw new ValidationError('secrets', 'at most 100 secrets per hook');
       out.secrets_enc = Object.keys(secrets).length ? this.#box.seal(JSON.stringify(secrets)) : null;
     }
     if (has('allowed_hosts') || creating) {
