@@ -1,16 +1,18 @@
-// KICKSTART: a JSON file of applications, users, resource servers and webhooks (later also hooks)
-// applied once, when the database holds no application. Entries are the admin API's bodies and go
+// KICKSTART: a JSON file of applications, users, resource servers, hooks and webhooks applied once, when the database holds no application. Entries are the admin API's bodies and go
 // through the same validation; the whole file is applied in one transaction, so a bad entry stops
 // start-up with an error naming it ("users[2].email: must be a valid email address") and leaves
 // nothing half-applied: fix the file and start again.
 import { readFile } from 'node:fs/promises';
 import { applicationInput } from './admin/applications.ts';
 import { asObject } from './admin/body.ts';
+import { hookInput } from './admin/hooks.ts';
 import { resourceServerInput } from './admin/resource-servers.ts';
 import { userInput } from './admin/users.ts';
 import { webhookInput } from './admin/webhooks.ts';
 import { getSetting, putSetting } from './db/settings.ts';
 import { ClientError } from './errors.ts';
+import { codeProblem } from './hooks/sandbox.ts';
+import { HookStore } from './hooks/store.ts';
 import { ApplicationService } from './oidc/applications.ts';
 import { ResourceServerService } from './oidc/resource-servers.ts';
 import type { Services } from './services.ts';
@@ -19,8 +21,6 @@ export class KickstartError extends Error {}
 
 const SECTIONS = ['applications', 'users', 'resource_servers', 'hooks', 'webhooks'] as const;
 type Section = (typeof SECTIONS)[number];
-/** Sections kept in the file format for later issues; their entries are skipped with a warning. */
-const NOT_YET_SUPPORTED: Section[] = ['hooks'];
 
 const APPLIED_SETTING = 'kickstart_applied_at';
 
@@ -28,8 +28,8 @@ export interface KickstartSummary {
   applications: number;
   users: number;
   resource_servers: number;
+  hooks: number;
   webhooks: number;
-  skipped: Partial<Record<Section, number>>;
 }
 
 /** Reads and checks the file's shape (sections and arrays); entries are checked as they are applied. */
@@ -81,7 +81,7 @@ export async function applyKickstart(services: Services, file: string): Promise<
   }
   const doc = await readKickstart(file);
 
-  const summary: KickstartSummary = { applications: 0, users: 0, resource_servers: 0, webhooks: 0, skipped: {} };
+  const summary: KickstartSummary = { applications: 0, users: 0, resource_servers: 0, hooks: 0, webhooks: 0 };
   await db.transaction(async (trx) => {
     // The same services, bound to the transaction, so a failure rolls everything back.
     const applications = new ApplicationService(trx, services.box);
@@ -106,6 +106,13 @@ export async function applyKickstart(services: Services, file: string): Promise<
       await entry(file, path, () => services.users.create(userInput(asObject(item, 'body')), 'kickstart', trx));
       summary.users++;
     }
+    // Hooks after the applications, so their `applications` may name the file's client_ids.
+    const hooks = new HookStore(trx, services.box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
+    for (const [i, item] of (doc.hooks ?? []).entries()) {
+      const path = `hooks[${i}]`;
+      await entry(file, path, () => hooks.create(hookInput(asObject(item, 'body'))));
+      summary.hooks++;
+    }
     // A webhook without a secret gets a generated one, which is not shown: give one in the file, or
     // rotate it through the admin API (POST /webhooks/:id/rotate-secret) to learn it.
     const webhooks = services.webhooks.transacting(trx);
@@ -117,13 +124,6 @@ export async function applyKickstart(services: Services, file: string): Promise<
     await putSetting(trx, APPLIED_SETTING, new Date().toISOString());
   });
 
-  for (const section of NOT_YET_SUPPORTED) {
-    const count = doc[section]?.length ?? 0;
-    if (count > 0) {
-      summary.skipped[section] = count;
-      log.warn({ file, section, count }, `kickstart: ${section} are not supported yet; their entries were skipped`);
-    }
-  }
-  log.info({ file, applications: summary.applications, users: summary.users, resource_servers: summary.resource_servers, webhooks: summary.webhooks }, 'kickstart applied');
+  log.info({ file, ...summary }, 'kickstart applied');
   return summary;
 }

@@ -64,7 +64,7 @@ for (const kind of databaseKinds()) {
           { email: 'Ada@Example.com', password: 'analytical-engine-1843', given_name: 'Ada', email_verified: true },
           { email: 'grace@example.com', username: 'grace', metadata: { team: 'navy' } },
         ],
-        hooks: [{ name: 'later', event: 'after_login', mode: 'async', code: 'export default async () => {}' }],
+        hooks: [{ name: 'later', event: 'after_login', mode: 'async', code: 'export default async () => {}', applications: ['notes'], secrets: { TOKEN: 't' } }],
       });
       const server = await startTestServer(kind, { env: { KICKSTART: file } });
       try {
@@ -99,6 +99,9 @@ for (const kind of databaseKinds()) {
         assert.ok(await server.server.services.users.verifyPassword(stored, 'analytical-engine-1843'), 'the password from the file works');
         assert.deepEqual((await server.admin('GET', '/users?email=grace@example.com')).body[0].metadata, { team: 'navy' });
         assert.equal((await server.admin('GET', `/resource-servers/${encodeURIComponent('https://api.example.com')}`)).status, 200);
+        // Hooks are applied too (no longer skipped), scoped to an application of the same file.
+        const hooks = (await server.admin('GET', '/hooks')).body;
+        assert.deepEqual(hooks.map((h: any) => [h.name, h.event, h.mode, h.applications, h.secrets]), [['later', 'after_login', 'async', ['notes'], ['TOKEN']]]);
 
         // Second start with a longer file: not applied again (the database has applications now).
         writeFileSync(file, JSON.stringify({
@@ -145,6 +148,8 @@ for (const kind of databaseKinds()) {
         [{ applications: [app], users: ['z@example.com'] }, /users\[0\]: must be a JSON object/],
         [{ applications: [app], resource_servers: [{ identifier: 'nope', name: 'x' }] }, /resource_servers\[0\]\.identifier: /],
         [{ applications: [{ ...app, resource_servers: ['https://unknown.example'] }] }, /applications\[0\]\.resource_servers\[0\]: .*not a registered resource server/],
+        [{ applications: [app], users: [{ email: 'h@example.com' }], hooks: [{ name: 'x', event: 'after_login', mode: 'async', code: 'export default async function () {\n  const = 1;\n}' }] }, /hooks\[0\]\.code: does not compile \(line 2\)/],
+        [{ applications: [app], hooks: [{ name: 'x', event: 'after_login', mode: 'async', code: 'export default async () => {}', applications: ['nobody'] }] }, /hooks\[0\]\.applications\[0\]: /],
         [{ applications: app }, /applications: must be an array/],
         [{ clients: [app] }, /clients: is not a known section/],
         [[app], /must be a JSON object/],

@@ -12,11 +12,16 @@ const HOOK_FIELDS = ['name', 'event', 'mode', 'code', 'applications', 'enabled',
 const READ_ONLY = ['id', 'version', 'created_at', 'updated_at'];
 const PUBLISH_FIELDS = HOOK_FIELDS.filter((f) => f !== 'code' && f !== 'event');
 
+/** A hook body as POST /hooks takes it (KICKSTART's `hooks` entries too): known fields only. */
+export function hookInput(body: Record<string, unknown>): Record<string, unknown> {
+  return onlyFields(body, HOOK_FIELDS, READ_ONLY);
+}
+
 export function hookRoutes(router: Router, services: Services): void {
   const { hooks } = services;
 
   router.post('/hooks', async (ctx) => {
-    const created = await hooks.create(onlyFields(objectBody(ctx), HOOK_FIELDS, READ_ONLY));
+    const created = await hooks.create(hookInput(objectBody(ctx)));
     ctx.status = 201;
     ctx.set('location', `/admin/api/hooks/${created.id}`);
     ctx.body = created;
