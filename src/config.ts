@@ -10,7 +10,7 @@ export interface Config {
   host: string;
   issuer: string;
   databaseUrl: string;
-  /** When set, the admin API accepts exactly this key; otherwise one is generated on first start. */
+  /** When set, the admin API key in force (written at start); otherwise the stored generated or rotated key (src/admin/key.ts). */
   adminApiKey: string | null;
   kickstartFile: string | null;
   smtpUrl: string | null;
