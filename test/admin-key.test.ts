@@ -61,15 +61,16 @@ for (const kind of databaseKinds()) {
     const announced: string[] = [];
     const logLines: string[] = [];
 
-    const start = async (adminKey: string | null) => {
+    const start = async (adminKey: string | null, onPort = port) => {
       const env: Record<string, string> = {
-        PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, DATABASE_URL: database.url,
+        PORT: String(onPort), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, DATABASE_URL: database.url,
         PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1',
         ...(adminKey ? { ADMIN_API_KEY: adminKey } : {}),
       };
       const sink = new Writable({ write(chunk, _encoding, done) { logLines.push(String(chunk)); done(); } });
-      server = await startServer(loadConfig(env), { announce: (line) => announced.push(line), log: createLogger('info', sink) });
-      return server;
+      const started = await startServer(loadConfig(env), { announce: (line) => announced.push(line), log: createLogger('info', sink) });
+      if (onPort === port) server = started;
+      return started;
     };
     const stop = async () => {
       await server?.close();
@@ -111,13 +112,22 @@ for (const kind of databaseKinds()) {
       assert.equal(announced.length, 1);
       assert.equal(await status(running.url, generated), 200);
 
-      // 4. `tessera admin rotate-key` while the server runs: the old key stops, the new one works.
+      // A second instance on the same database agrees on the stored key (and prints nothing).
+      const second = await start(null, await freePort());
+      assert.equal(announced.length, 1);
+      assert.equal(await status(second.url, generated), 200);
+      assert.equal(await status(second.url, KEY_A), 401);
+
+      // 4. `tessera admin rotate-key` while both run: the old key stops, the new one works, on each.
       const rotation = await rotateKey(database.url);
       assert.equal(rotation.code, 0, rotation.stderr);
       const rotated = /New admin API key \(shown once, store it now\): (tsk_\S+)/.exec(rotation.stdout)?.[1];
       assert.ok(rotated, `rotate-key printed the new key: ${rotation.stdout}`);
-      await waitFor('the rotated key to take effect', async () => (await status(running.url, rotated)) === 200);
-      assert.equal(await status(running.url, generated), 401);
+      for (const instance of [running, second]) {
+        await waitFor('the rotated key to take effect', async () => (await status(instance.url, rotated)) === 200);
+        assert.equal(await status(instance.url, generated), 401);
+      }
+      await second.close();
 
       // 5. And it stays in force across a restart without ADMIN_API_KEY.
       await stop();
@@ -140,3 +150,17 @@ for (const kind of databaseKinds()) {
     });
   });
 }
+
+describe('tessera admin rotate-key: usage', () => {
+  test('extra arguments are a usage error (exit 2), nothing is rotated', async () => {
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin', 'tessera.js'), 'admin', 'rotate-key', 'now'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: 'sqlite:/nonexistent/dir/never.db' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /admin rotate-key takes no arguments/);
+  });
+});
