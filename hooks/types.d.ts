@@ -153,7 +153,7 @@ export interface AtFailedAuthenticationEvent extends EventBase {
   type: 'at_failed_authentication';
   user: User | null;
   identifier: string | null;
-  reason: "invalid_credentials" | "throttled" | "denied" | "not_activated" | "disabled" | "registration_failed";
+  reason: "invalid_credentials" | "throttled" | "denied" | "not_activated" | "disabled" | "locked" | "registration_failed";
 }
 export type AtFailedAuthenticationApi = {
   error: {

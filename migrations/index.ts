@@ -7,6 +7,7 @@ import * as webhooks004 from './004_webhooks.ts';
 import * as mfa005 from './005_mfa.ts';
 import * as accounts006 from './006_account_index.ts';
 import * as applicationSettings007 from './007_application_settings.ts';
+import * as lockout008 from './008_lockout.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,4 +21,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['005_mfa', mfa005],
   ['006_account_index', accounts006],
   ['007_application_settings', applicationSettings007],
+  ['008_lockout', lockout008],
 ];

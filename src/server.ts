@@ -19,6 +19,7 @@ import { PasswordHasher } from './identity/passwords.ts';
 import { Throttle } from './identity/throttle.ts';
 import { UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
+import { AccountLocks } from './identity/lockout.ts';
 import { applyKickstart } from './kickstart.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMailer } from './messaging/mailer.ts';
@@ -107,6 +108,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
     const services: Services = {
       config, db, log, box, users, factors, applications, resourceServers, provider,
+      locks: new AccountLocks(db, new Throttle(db, config.throttle.windowSeconds)),
       mailer: createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log }),
       sms: createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log }),
       lifecycle,

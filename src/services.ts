@@ -10,6 +10,7 @@ import type { HookRunner } from './hooks/runner.ts';
 import type { HookSandbox } from './hooks/sandbox.ts';
 import type { HookStore } from './hooks/store.ts';
 import type { FactorService } from './identity/factors.ts';
+import type { AccountLocks } from './identity/lockout.ts';
 import type { UserService } from './identity/users.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -28,6 +29,8 @@ export interface Services {
   users: UserService;
   /** Second factors of multi-factor authentication. */
   factors: FactorService;
+  /** Operator locks and the per-account failed-login budget. */
+  locks: AccountLocks;
   applications: ApplicationService;
   resourceServers: ResourceServerService;
   provider: Provider;

@@ -14,6 +14,7 @@ import { jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
 import { messageRoutes } from './messages.ts';
 import { resourceServerRoutes } from './resource-servers.ts';
+import { userActionRoutes } from './user-actions.ts';
 import { userRoutes } from './users.ts';
 import { webhookRoutes } from './webhooks.ts';
 
@@ -22,7 +23,7 @@ export const ADMIN_PREFIX = '/admin/api';
 /** A module of admin routes; later issues (hooks, webhooks, events) add theirs to the list below. */
 export type AdminRoutes = (router: Router, services: Services) => void;
 
-const MODULES: AdminRoutes[] = [applicationRoutes, userRoutes, resourceServerRoutes, messageRoutes, keyRoutes, hookRoutes, webhookRoutes, factorRoutes];
+const MODULES: AdminRoutes[] = [applicationRoutes, userRoutes, resourceServerRoutes, messageRoutes, keyRoutes, hookRoutes, webhookRoutes, factorRoutes, userActionRoutes];
 
 /**
  * The admin API's routes, without their guard: serve them only through `adminApi`, which puts the

@@ -1,12 +1,12 @@
 // Identifier-first login: identify → password → (profiling) → done; consent for third-party apps.
 // Answers never tell whether an account exists: the password page always follows the identify page,
 // a wrong password and an unknown account get the same message, and the throttle counts attempts
-// per typed identifier, whether or not it names an account.
+// per account (an unknown identifier has a budget of its own, counted the same way) and per address.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ConflictError, ValidationError } from '../errors.ts';
-import { normalizeIdentifier } from '../identity/normalize.ts';
+import { accountBudgetKey, unknownIdentifierBudgetKey } from '../identity/lockout.ts';
 import { Throttle } from '../identity/throttle.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
@@ -17,6 +17,7 @@ import { acrFor } from '../oidc/acr.ts';
 
 export const WRONG_CREDENTIALS = 'The email address, username or password is not correct.';
 export const THROTTLED = 'Too many failed sign-in attempts. Please wait a while before trying again, or reset your password.';
+export const LOCKED = 'This account is locked. Contact the application’s support if you think this is a mistake.';
 
 const SCOPE_TEXT: Record<string, string> = {
   openid: 'Know who you are (your account identifier)',
@@ -25,11 +26,6 @@ const SCOPE_TEXT: Record<string, string> = {
   phone: 'See your phone number',
   offline_access: 'Stay connected when you are not using it',
 };
-
-export function identifierKey(identifier: string): string {
-  const { kind, value } = normalizeIdentifier(identifier);
-  return Throttle.key('account', `${kind}:${value}`);
-}
 
 function ipKey(ctx: Context): string {
   return Throttle.key('ip', ctx.ip || 'unknown');
@@ -138,19 +134,28 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     const password = field(ctx, 'password', 1024);
     const { maxFailuresPerAccount, maxFailuresPerIp } = services.config.throttle;
 
-    // Counted before anything is checked; over the limit, the password is not even looked at.
-    const accountKey = identifierKey(identifier);
-    const accountAllowed = await kit.throttle.hit(accountKey, maxFailuresPerAccount);
-    const ipAllowed = await kit.throttle.hit(ipKey(ctx), maxFailuresPerIp);
-    if (!accountAllowed || !ipAllowed) {
-      // Nothing about the account is looked up: the answer is the same whether or not it exists.
+    // Counted before anything is checked; over a limit, the password is not even looked at. The
+    // address first: an address over its budget is refused before the account is looked up or
+    // counted, so one address cannot spend more of an account's budget than its own.
+    const ip = ipKey(ctx);
+    const refuse = async () => {
+      // The same answer whether or not the account exists: the hooks do not see which account it was.
       const failure = await reportFailure(ctx, kit, clientId, { user: null, identifier, reason: 'throttled' });
       if (failure.redirect) return redirectAway(ctx, failure.redirect);
       passwordPage(ctx, details, identifier, { alert: failure.message ?? THROTTLED }, 429);
-      return;
+    };
+    if (!(await kit.throttle.hit(ip, maxFailuresPerIp))) return refuse();
+    const user = await users.findByIdentifier(identifier);
+    // One budget per account, whatever form of its identifier was typed (email, username, any case).
+    const accountKey = user ? accountBudgetKey(user.id) : unknownIdentifierBudgetKey(identifier);
+    // A journey that proved more than a password (this account's reset link, asked for from this
+    // journey and completed) is not held back by the account's budget: the address's still counts.
+    const proven = user !== null && state.resetProof === user.id;
+    if (!proven && !(await kit.throttle.hit(accountKey, maxFailuresPerAccount))) {
+      await kit.throttle.undo(ip); // nothing was checked: no failure of this address
+      return refuse();
     }
 
-    const user = await users.findByIdentifier(identifier);
     let valid: boolean;
     let rejection: string | null = null;
     if (user && !user.has_password && user.source === 'migration') {
@@ -175,9 +180,9 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       return;
     }
 
-    // The password is right: the failures of this identifier are forgiven, this attempt was no failure.
+    // The password is right: the failures of this account are forgiven, this attempt was no failure.
     await kit.throttle.reset(accountKey);
-    await kit.throttle.undo(ipKey(ctx));
+    await kit.throttle.undo(ip);
     const account = user!;
     if (account.status === 'pending') {
       const failure = await reportFailure(ctx, kit, clientId, { user: account, identifier, reason: 'not_activated' });
@@ -193,6 +198,13 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
         title: 'Account disabled',
         alert: failure.message ?? 'This account has been disabled. Contact the application’s support if you think this is a mistake.',
       }, 403);
+      return;
+    }
+    // An operator's lock: told only after the right password, like a disabled account.
+    if (await services.locks.current(account.id)) {
+      const failure = await reportFailure(ctx, kit, clientId, { user: account, identifier, reason: 'locked' });
+      if (failure.redirect) return redirectAway(ctx, failure.redirect);
+      kit.render(ctx, 'message', { title: 'Account locked', alert: failure.message ?? LOCKED }, 403);
       return;
     }
     // A second factor when the application, a hook or the request asks for one (flows/mfa.ts).
@@ -216,7 +228,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   });
 }
 
-export type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'registration_failed';
+export type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
 
 /**
  * A failed login or registration: the user.login.failed webhook (logins only) and the
@@ -268,6 +280,12 @@ export async function completeLogin(ctx: Context, kit: FlowKit, details: Interac
 export async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, user: User): Promise<void> {
   const { users, provider } = kit.services;
   const clientId = kit.clientIdOf(details);
+  // A lock set while this journey was at a later step (the second factor, profiling) holds too.
+  if (await kit.services.locks.current(user.id)) {
+    await kit.states.clear(details.uid);
+    kit.render(ctx, 'message', { title: 'Account locked', alert: LOCKED }, 403);
+    return;
+  }
   const outcome = await kit.hook(ctx, 'after_login', { user: publicUser(user) }, clientId, { handleDenial: true });
   if (outcome.denied) {
     await kit.states.clear(details.uid);

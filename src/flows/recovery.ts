@@ -7,7 +7,7 @@ import { isLookupEmail, normalizeEmail, normalizeIdentifier } from '../identity/
 import { publicUser, type User } from '../identity/users.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
-import { assertPrompt, identifierKey } from './login.ts';
+import { assertPrompt } from './login.ts';
 
 export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   const { services } = kit;
@@ -68,7 +68,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
 
   // ---- the mailed reset link -------------------------------------------------------------------
 
-  const validReset = async (ctx: Context): Promise<{ token: string; user: User; interactionUid: string | null }> => {
+  const validReset = async (ctx: Context): Promise<{ token: string; user: User; interactionUid: string | null; interactionExp: number }> => {
     const token = ctx.params.token ?? '';
     const found = await kit.tokens.inspect('password_reset', token);
     // The link's pages are the application's it was asked from, whatever became of that sign-in.
@@ -84,7 +84,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     const user = await users.findById(found.token.userId);
     if (!user || user.status === 'disabled') throw new FlowError(410, 'Reset link not usable', 'This account cannot be recovered here. Contact support.', [], { wayBack: true });
     const interaction = await kit.findInteraction(found.token.interactionUid);
-    return { token, user, interactionUid: interaction ? interaction.uid : null };
+    return { token, user, interactionUid: interaction ? interaction.uid : null, interactionExp: interaction ? interaction.exp * 1000 : 0 };
   };
 
   const resetPage = (ctx: Context, token: string, user: User, alert: string | null = null, status = 200) =>
@@ -98,7 +98,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
   });
 
   router.post('/reset-password/:token', ...guard, async (ctx) => {
-    const { token, user, interactionUid } = await validReset(ctx);
+    const { token, user, interactionUid, interactionExp } = await validReset(ctx);
     const password = field(ctx, 'password', 1024);
     try {
       users.checkPassword(password, { email: user.email, username: user.username });
@@ -115,8 +115,10 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     await users.signOutEverywhere(user.id);
     // The link proved the address is theirs; and the lockout of a forgotten password ends here.
     if (updated.status === 'pending' || !updated.email_verified) updated = await users.verifyEmail(user.id);
-    await kit.throttle.reset(identifierKey(user.email));
-    if (user.username) await kit.throttle.reset(identifierKey(user.username));
+    await services.locks.forgiveFailures(user.id);
+    // The journey that asked for the link may finish even if someone spends the budget again
+    // meanwhile: only the browser holding that interaction can continue it (flows/login.ts).
+    if (interactionUid) await kit.states.update(interactionUid, interactionExp, { resetProof: user.id, identifier: user.email });
     const clientId = ctx.state.brand?.client_id ?? null;
     await kit.hook(ctx, 'after_password_reset', { user: publicUser(updated) }, clientId);
     kit.render(ctx, 'message', {

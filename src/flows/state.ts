@@ -11,6 +11,11 @@ export interface FlowState {
   authenticatedUserId?: string;
   /** The address the "check your email" page and its resend button are about. */
   activationEmail?: string;
+  /**
+   * The user whose password was reset through a link asked for from this journey: the account's
+   * failed-login budget does not stop this journey (it proved more than a password).
+   */
+  resetProof?: string;
   /** What the after_identification hooks decided about MFA (api.mfa.require / api.mfa.skip). */
   mfaHook?: 'require' | 'skip';
   /** The second-factor step, once the password proved who the user is (see flows/mfa.ts). */

@@ -81,7 +81,7 @@ export const EVENTS: EventSpec[] = [
     { user: 'User', password: 'string' }, { user: { ...sampleUser, attributes: { legacy_id: '42' } }, password: '••••••••' }),
   spec('at_failed_authentication', 'any failed login or registration', true,
     ['error.setMessage', 'redirect'],
-    { user: 'User | null', identifier: 'string | null', reason: '"invalid_credentials" | "throttled" | "denied" | "not_activated" | "disabled" | "registration_failed"' },
+    { user: 'User | null', identifier: 'string | null', reason: '"invalid_credentials" | "throttled" | "denied" | "not_activated" | "disabled" | "locked" | "registration_failed"' },
     { user: null, identifier: 'ada@example.com', reason: 'invalid_credentials' }),
   spec('before_mfa_send', 'before a one-time code goes out by email or SMS', true,
     ['deny'],

@@ -305,10 +305,16 @@ export class UserService {
 
   /**
    * Signs the account out everywhere: its sessions, grants, codes and tokens are deleted (the
-   * account stays). Disabling and deleting an account do this in their own transaction.
+   * account stays), and so are its remembered devices, so the next sign-in asks the second factor
+   * again (a password reset ends here too). Disabling and deleting an account revoke the tokens in
+   * their own transaction.
    */
   async signOutEverywhere(id: string): Promise<void> {
-    await revokeAccount(this.#db, (await this.getById(id)).id);
+    const userId = (await this.getById(id)).id;
+    await this.#db.transaction(async (tx) => {
+      await revokeAccount(tx, userId);
+      await tx('mfa_remembered_devices').where({ user_id: userId }).delete();
+    });
   }
 
   async setStatus(id: string, status: UserStatus): Promise<User> {

@@ -1,0 +1,91 @@
+// Who may not sign in for now: the failed-login budget of an account (one per account, whatever
+// form of its identifier was typed) and the operator's lock (POST /admin/api/users/:id/actions).
+//
+// The budget is a lockout anyone who knows a username can trigger, so it is never the end of the
+// road: a completed password reset (the mailed link proves more than a password) clears it and lets
+// that journey finish, and an operator's unlock clears it. The operator's lock is deliberate: only
+// an unlock (or its end time) lifts it.
+import { revokeAccount } from '../oidc/adapter.ts';
+import type { Db } from '../db/knex.ts';
+import { NotFoundError } from '../errors.ts';
+import { normalizeIdentifier } from './normalize.ts';
+import { Throttle } from './throttle.ts';
+
+/** The failed-login budget of an account: keyed by its id, so email, username and any case share it. */
+export function accountBudgetKey(userId: string): string {
+  return Throttle.key('account', `id:${userId}`);
+}
+
+/**
+ * The budget of an identifier that names no account: the normalised identifier, so that an unknown
+ * identifier is throttled exactly like an account (the answers stay the same).
+ */
+export function unknownIdentifierBudgetKey(identifier: string): string {
+  const { kind, value } = normalizeIdentifier(identifier);
+  return Throttle.key('account', `${kind}:${value}`);
+}
+
+export interface AccountLock {
+  locked_at: string;
+  /** null: until an operator unlocks. */
+  locked_until: string | null;
+  reason: string;
+}
+
+/** The longest operator lock with an end (ten years); longer is "until unlocked". */
+export const MAX_LOCK_SECONDS = 10 * 365 * 86400;
+
+export class AccountLocks {
+  readonly #db: Db;
+  readonly #throttle: Throttle;
+
+  constructor(db: Db, throttle: Throttle) {
+    this.#db = db;
+    this.#throttle = throttle;
+  }
+
+  /** The operator lock in force on the user, or null (none, or one that has ended). */
+  async current(userId: string, now = Date.now()): Promise<AccountLock | null> {
+    const row = await this.#db('users').where({ id: userId }).first('locked_at', 'locked_until', 'lock_reason');
+    if (!row) throw new NotFoundError('user');
+    return activeLock(row, now);
+  }
+
+  /**
+   * Locks the account (`seconds` null: until unlocked) and signs it out everywhere in the same
+   * transaction, since a session would otherwise carry on past the lock without any sign-in.
+   */
+  async lock(userId: string, reason: string, seconds: number | null): Promise<AccountLock> {
+    const now = Date.now();
+    return this.#db.transaction(async (tx) => {
+      const changes = { locked_at: now, locked_until: seconds === null ? null : now + seconds * 1000, lock_reason: reason, updated_at: now };
+      const updated = await tx('users').where({ id: userId }).update(changes);
+      if (updated === 0) throw new NotFoundError('user');
+      await revokeAccount(tx, userId);
+      return activeLock(changes, now)!;
+    });
+  }
+
+  /** Lifts the operator lock and clears the failed-login budget of the account. */
+  async unlock(userId: string): Promise<void> {
+    const updated = await this.#db('users').where({ id: userId }).update({ locked_at: null, locked_until: null, lock_reason: null, updated_at: Date.now() });
+    if (updated === 0) throw new NotFoundError('user');
+    await this.#throttle.reset(accountBudgetKey(userId));
+  }
+
+  /** After a completed password reset: the failed-login budget starts over. */
+  async forgiveFailures(userId: string): Promise<void> {
+    await this.#throttle.reset(accountBudgetKey(userId));
+  }
+}
+
+function activeLock(row: Record<string, unknown>, now: number): AccountLock | null {
+  if (row.locked_at === null || row.locked_at === undefined) return null;
+  const until = row.locked_until === null || row.locked_until === undefined ? null : Number(row.locked_until);
+  if (until !== null && until <= now) return null;
+  return {
+    locked_at: new Date(Number(row.locked_at)).toISOString(),
+    locked_until: until === null ? null : new Date(until).toISOString(),
+    reason: String(row.lock_reason ?? ''),
+  };
+}
