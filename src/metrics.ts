@@ -12,6 +12,7 @@ export interface Metrics {
   webhookAttemptDuration: Histogram;
   webhookLag: Histogram;
   passwordChecks: PasswordCheckCounter;
+  equalTimeWait: Histogram<'step' | 'side'>;
 }
 
 export function createMetrics(defaults = true): Metrics {
@@ -48,6 +49,12 @@ export function createMetrics(defaults = true): Metrics {
     passwordChecks: new Counter({
       name: 'tessera_password_checks_total', help: 'Password verifications (argon2id) by what was checked (stored hash or dummy) and outcome',
       labelNames: ['against', 'outcome'], registers: [registry],
+    }),
+    // How long answers were held so that both paths of a step take the same time (flows/equal-time.ts);
+    // side="known": the identifier named an account.
+    equalTimeWait: new Histogram({
+      name: 'tessera_equal_time_wait_seconds', help: 'Time an answer was held to the common floor of its step, by step and side',
+      labelNames: ['step', 'side'], buckets: [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
     }),
   };
 }

@@ -502,7 +502,7 @@ for (const kind of databaseKinds()) {
 
     // ---- recovery ------------------------------------------------------------------------------
 
-    it('before_password_reset: the user; deny shows the message and sends no mail', async () => {
+    it('before_password_reset: the user; deny sends no mail, and the answer is the one every identifier gets', async () => {
       const hookId = await reportingHook('before_password_reset', `
         if (event.user.attributes.managed) api.deny('Resets are handled by your administrator.');`);
       const xena = await createUser({ email: 'xena@example.com', username: 'xena', password: 'xenas password 1', attributes: { managed: true } });
@@ -510,12 +510,18 @@ for (const kind of databaseKinds()) {
 
       const b = browser();
       const { uid } = await startLogin(b, server, clientId);
+      // The hook runs after the answer (which would otherwise tell that the account exists), so its
+      // denial cannot be shown: the page is the one an unknown identifier gets.
       const refused = await b.submit(await b.get(`/interaction/${uid}/forgot-password`), { identifier: 'xena' });
-      assert.equal(refused.status, 403);
-      assert.equal(alertText(refused), 'Resets are handled by your administrator.');
+      const unknown = await b.submit(await b.get(`/interaction/${uid}/forgot-password`), { identifier: 'nobody-here' });
+      assert.equal(refused.status, 200);
+      assert.equal(alertText(refused), null);
+      assert.equal(refused.doc.querySelector('main')!.text, unknown.doc.querySelector('main')!.text);
       const event = (await peer.waitFor('/before_password_reset')).body;
       assertCommon(event, 'before_password_reset', hookId);
       assert.equal(event.user.id, xena.id);
+      const [denial] = await waitForExecutions(server, hookId, 1);
+      assert.deepEqual(denial!.actions, [{ type: 'deny', message: 'Resets are handled by your administrator.' }]);
 
       const sent = await b.submit(await b.get(`/interaction/${uid}/forgot-password`), { identifier: 'yuri' });
       assert.equal(sent.status, 200);

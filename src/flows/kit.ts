@@ -12,6 +12,7 @@ import { Throttle } from '../identity/throttle.ts';
 import type { Application } from '../oidc/applications.ts';
 import type { Services } from '../services.ts';
 import { renderMail, renderPage } from '../views.ts';
+import { EqualTime } from './equal-time.ts';
 import { FlowStates, type FlowState } from './state.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
 
@@ -100,6 +101,8 @@ export class FlowKit {
   readonly tokens: ActionTokens;
   readonly throttle: Throttle;
   readonly consents: ConsentService;
+  /** Equal answer times for steps whose paths differ by whether an account exists. */
+  readonly equalTime: EqualTime;
 
   constructor(services: Services) {
     this.services = services;
@@ -107,6 +110,9 @@ export class FlowKit {
     this.tokens = new ActionTokens(services.db);
     this.throttle = new Throttle(services.db, services.config.throttle.windowSeconds);
     this.consents = new ConsentService(services.db);
+    this.equalTime = new EqualTime({
+      observe: (step, side, waitMs) => services.metrics.equalTimeWait.observe({ step, side }, waitMs / 1000),
+    });
   }
 
   get issuer(): string {
@@ -227,6 +233,22 @@ export class FlowKit {
     this.services.mailer.send({ to, subject: mail.subject, text: mail.text }).catch((err: unknown) => {
       log.error({ err, template }, 'mail could not be sent');
     });
+  }
+
+  /**
+   * Runs `work` once the answer has gone out (or the client went away), so that its time is not
+   * part of the answer's. It is not durable: a crash before it ends loses it (logged otherwise).
+   */
+  afterAnswer(ctx: Context, what: string, work: () => Promise<void>): void {
+    const log = ctx.state.log ?? this.services.log;
+    let started = false;
+    const run = () => {
+      if (started) return;
+      started = true;
+      work().catch((err: unknown) => log.error({ err }, `${what} failed after the answer`));
+    };
+    ctx.res.once('finish', run);
+    ctx.res.once('close', run);
   }
 
   /** The user's consents as hooks see them: {key: granted}. */

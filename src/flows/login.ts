@@ -12,6 +12,7 @@ import { publicUser, type User } from '../identity/users.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { errorMessage, migrationUser, passwordDecision, profilingRequest, redirectTarget, userChanges } from './actions.ts';
 import { field, FlowError, type FlowKit, type Guard } from './kit.ts';
+import type { EqualTimeSide } from './equal-time.ts';
 import { beginMfa, mfaHookDecision } from './mfa.ts';
 import { acrFor } from '../oidc/acr.ts';
 
@@ -80,7 +81,25 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       identifyPage(ctx, details, { identifier, alert: 'Enter your email address or username.' }, 400);
       return;
     }
+    // Both paths (an account, no account) run their own sync hooks; the answer waits until the same
+    // floor on both, so its time does not tell which path ran (flows/equal-time.ts).
+    const started = kit.equalTime.start();
+    const scope = clientId ?? '';
+    let answer: { side: EqualTimeSide; send: () => void };
+    try {
+      answer = await identification(ctx, details, identifier, clientId);
+    } catch (error) {
+      // A failing hook's error page waits too (it is not recorded: it is no usual answer time).
+      await kit.equalTime.settle('identify', scope, 'unknown', started, { record: false });
+      throw error;
+    }
+    await kit.equalTime.settle('identify', scope, answer.side, started);
+    answer.send();
+  };
+  /** The identify step's work: the hooks of its path, the journey's state; `send` writes the answer. */
+  const identification = async (ctx: Context, details: Interaction, identifier: string, clientId: string | null): Promise<{ side: EqualTimeSide; send: () => void }> => {
     let user = await users.findByIdentifier(identifier);
+    const side: EqualTimeSide = user ? 'known' : 'unknown';
     if (!user) {
       const failed = await kit.hook(ctx, 'at_failed_identification', { user: null, identifier }, clientId);
       const legacy = migrationUser(failed);
@@ -98,14 +117,13 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       const outcome = await kit.hook(ctx, 'after_identification', { user: publicUser(user), identifier }, clientId, { handleDenial: true });
       if (outcome.denied) {
         const failure = await reportFailure(ctx, kit, clientId, { user, identifier, reason: 'denied' });
-        if (failure.redirect) return redirectAway(ctx, failure.redirect);
-        identifyPage(ctx, details, { identifier, alert: failure.message ?? outcome.denied.message }, 403);
-        return;
+        const message = failure.message ?? outcome.denied.message;
+        return { side, send: () => failure.redirect ? redirectAway(ctx, failure.redirect) : identifyPage(ctx, details, { identifier, alert: message }, 403) };
       }
       mfaHook = mfaHookDecision(outcome.actions);
     }
     await kit.updateState(details, { identifier, authenticatedUserId: undefined, profiling: undefined, mfaHook, mfa: undefined, amr: undefined });
-    kit.seeOther(ctx, `/interaction/${details.uid}/password`);
+    return { side, send: () => kit.seeOther(ctx, `/interaction/${details.uid}/password`) };
   };
   router.post('/interaction/:uid/identify', ...guard, identify);
   // The identify form posts to /identify; a client posting the identifier to the page itself works too.

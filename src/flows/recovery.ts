@@ -2,6 +2,7 @@
 // Both answer the same whether or not an account matches; mails go out off the request path.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import type { Interaction } from 'oidc-provider';
 import { ValidationError } from '../errors.ts';
 import { isLookupEmail, normalizeEmail, normalizeIdentifier } from '../identity/normalize.ts';
 import { publicUser, type User } from '../identity/users.ts';
@@ -31,30 +32,38 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       kit.render(ctx, 'forgot-password', { title: 'Reset your password', uid: details.uid, identifier, alert: 'Enter your email address or username.' }, 400);
       return;
     }
+    // The answer is the same page, at once, for every identifier: the work only a known account
+    // needs (the lookup, before_password_reset, the link, the mail) runs after it has gone out, so
+    // neither its outcome nor its time shows in the answer. A hook's denial cannot be shown here
+    // (that would tell the account exists): it only stops the mail (docs/hooks.md).
     const { kind, value } = normalizeIdentifier(identifier);
     if (await kit.mayMail(ctx, kind === 'email' ? value : `username:${value}`)) {
-      const user = await users.findByIdentifier(identifier);
-      if (user && user.status !== 'disabled') {
-        const outcome = await kit.hook(ctx, 'before_password_reset', { user: publicUser(user) }, clientId, { handleDenial: true });
-        if (outcome.denied) {
-          kit.render(ctx, 'forgot-password', { title: 'Reset your password', uid: details.uid, identifier, alert: outcome.denied.message }, 403);
-          return;
-        }
-        const token = await db.transaction(async (tx) => {
-          const issued = await kit.tokens.issue('password_reset', user.id, { interactionUid: details.uid, clientId }, config.ttl.passwordResetSeconds, tx);
-          await recordEvent(tx, 'user.password.reset.start', { user_id: user.id, application_id: clientId });
-          return issued;
-        });
-        kit.mail(ctx, 'password-reset', user.email, {
-          user, link: `${kit.issuer}/reset-password/${token}`, expiresIn: humanDuration(config.ttl.passwordResetSeconds),
-        });
-      }
+      kit.afterAnswer(ctx, 'password reset request', () => startReset(ctx, details, identifier, clientId));
     } else {
       ctx.state.log?.info('reset mail not sent: too many for this identifier');
     }
     await kit.updateState(details, { identifier });
     kit.seeOther(ctx, `/interaction/${details.uid}/forgot-password/sent`);
   });
+
+  /** The known account's part of a reset request, after the answer: the hook, the link, the mail. */
+  const startReset = async (ctx: Context, details: Interaction, identifier: string, clientId: string | null): Promise<void> => {
+    const user = await users.findByIdentifier(identifier);
+    if (!user || user.status === 'disabled') return;
+    const outcome = await kit.hook(ctx, 'before_password_reset', { user: publicUser(user) }, clientId, { handleDenial: true });
+    if (outcome.denied) {
+      ctx.state.log?.info({ user: user.id }, 'reset mail not sent: a before_password_reset hook denied it');
+      return;
+    }
+    const token = await db.transaction(async (tx) => {
+      const issued = await kit.tokens.issue('password_reset', user.id, { interactionUid: details.uid, clientId }, config.ttl.passwordResetSeconds, tx);
+      await recordEvent(tx, 'user.password.reset.start', { user_id: user.id, application_id: clientId });
+      return issued;
+    });
+    kit.mail(ctx, 'password-reset', user.email, {
+      user, link: `${kit.issuer}/reset-password/${token}`, expiresIn: humanDuration(config.ttl.passwordResetSeconds),
+    });
+  };
 
   router.get('/interaction/:uid/forgot-password/sent', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
