@@ -118,7 +118,7 @@ async function exchange(issuer: string, clientId: string, secret: string, code: 
 }
 
 /** Starts a server process and waits until it answers. */
-async function spawnServer(args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
+export async function spawnServer(args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
   // BENCH_PROFILE=dir writes a CPU profile of each server process there (read it in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, ['--no-node-snapshot', ...profile, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -134,7 +134,7 @@ async function spawnServer(args: string[], env: Record<string, string>, readyUrl
   throw new Error(`${args.join(' ')} did not start`);
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;

@@ -32,6 +32,8 @@ export interface EventSpec {
   /** The event's own fields beyond the common ones, as TypeScript types for hook authors. */
   fields: Record<string, string>;
   sample: Record<string, unknown>;
+  /** What a hook author must know beyond `fires` (shown in docs/hooks.md). */
+  note?: string;
 }
 
 const sampleUser = {
@@ -54,9 +56,14 @@ const sampleUser = {
 
 const newUser = { email: 'ada@example.com', given_name: 'Ada', family_name: 'Lovelace', attributes: {}, metadata: {} };
 
-function spec(name: LifecycleEvent, fires: string, sync: boolean, actions: ActionType[], fields: Record<string, string>, own: Record<string, unknown>): EventSpec {
-  return { name, fires, sync, actions, fields, sample: own };
+function spec(name: LifecycleEvent, fires: string, sync: boolean, actions: ActionType[], fields: Record<string, string>, own: Record<string, unknown>, note?: string): EventSpec {
+  return { name, fires, sync, actions, fields, sample: own, ...(note ? { note } : {}) };
 }
+
+// The identify step's answer must not tell whether an account exists, by its content or its time.
+const IDENTIFY_TIMING = 'The identify answer waits until one floor, learned from the recent times of both '
+  + '`after_identification` (an account) and `at_failed_identification` (no account) in the same application, '
+  + 'so that its time does not tell which ran: a slow sync hook on either event slows both answers.';
 
 export const EVENTS: EventSpec[] = [
   spec('before_registration', 'the registration form was submitted, before the user exists', true,
@@ -72,10 +79,11 @@ export const EVENTS: EventSpec[] = [
     { user: 'User' }, { user: sampleUser }),
   spec('after_identification', 'an identifier matched a user, before any factor', true,
     ['deny', 'mfa.require', 'mfa.skip'],
-    { user: 'User', identifier: 'string' }, { user: sampleUser, identifier: 'ada@example.com' }),
+    { user: 'User', identifier: 'string' }, { user: sampleUser, identifier: 'ada@example.com' },
+    `${IDENTIFY_TIMING} A denial's message is shown on the identify page, so it tells that the account exists: deny with a message that would fit an unknown identifier too.`),
   spec('at_failed_identification', 'the identifier matches no user (lazy migration starts here)', true,
     ['migration.createUser'],
-    { user: 'null', identifier: 'string' }, { user: null, identifier: 'legacy@example.com' }),
+    { user: 'null', identifier: 'string' }, { user: null, identifier: 'legacy@example.com' }, IDENTIFY_TIMING),
   spec('before_password_validation', 'a password was given for a user created by migration, which has no local password yet', true,
     ['password.accept', 'password.reject'],
     { user: 'User', password: 'string' }, { user: { ...sampleUser, attributes: { legacy_id: '42' } }, password: '••••••••' }),
@@ -93,7 +101,12 @@ export const EVENTS: EventSpec[] = [
     { user: sampleUser, change: 'enrolled', factor: { id: 'f_1', type: 'totp' } }),
   spec('before_password_reset', 'a reset was requested, before the mail goes out', true,
     ['deny'],
-    { user: 'User' }, { user: sampleUser }),
+    { user: 'User' }, { user: sampleUser },
+    'It runs after the user has been answered: the forgot-password page answers at once, the same for every '
+    + 'identifier, so neither its content nor its time tells whether an account exists. `api.deny(msg)` stops the '
+    + 'link and the mail; its message is not shown to anyone (it would tell that the account exists) and is kept '
+    + 'in the execution log. A server that stops between the answer and the mail loses that request: the user '
+    + 'asks again.'),
   spec('after_password_reset', 'the new password was set', false, [],
     { user: 'User' }, { user: sampleUser }),
   spec('after_username_request', 'the forgot-username mail went out', false, [],
