@@ -195,10 +195,12 @@ export async function measureTiming(samples = 250, baselineRoot = process.env.TI
     if (baselineRoot) targets.push(await startTarget(`baseline (${baselineRoot})`, baselineRoot, peer.host));
     const kinds = targets.flatMap((target) => (['identify', 'forgot-password'] as const).flatMap((step) => (['known', 'unknown'] as const).map((side) => ({ target, step, side }))));
     const times = new Map(kinds.map((k) => [k, [] as number[]]));
-    let unknownSerial = 0;
-    const identifierFor = (side: Side, i: number) => side === 'known'
-      ? (i % 2 ? `user${i % USERS}` : `user${i % USERS}@example.com`)
-      : (i % 2 ? `nobody${unknownSerial++}` : `nobody${unknownSerial++}@example.com`);
+    // Both sides draw from a pool of the same size, in both forms (username, email): each identifier
+    // comes back as often on either side (the mail throttle's counter exists for both alike).
+    const identifierFor = (side: Side, i: number) => {
+      const name = `${side === 'known' ? 'user' : 'nobody'}${i % USERS}`;
+      return Math.floor(i / USERS) % 2 ? name : `${name}@example.com`;
+    };
     const warmup = 30;
     for (let i = 0; i < warmup + samples; i++) {
       for (const kind of shuffle(kinds)) {

@@ -233,6 +233,21 @@ for (const kind of databaseKinds()) {
       assertCodePage(await rpSignIn(browser, await authorizationUrl(rp, { prompt: 'login' }), 'sam@example.com', 'sams new password 2'));
     });
 
+    it('past the account\'s budget, a remembered browser (a passed second factor) still signs in; others are refused', async () => {
+      await server.admin('POST', '/users', { email: 'uma@example.com', password: 'umas password 1', email_verified: true });
+      const browser = await rememberedBrowser('uma@example.com', 'umas password 1');
+      for (let i = 0; i < 5; i++) {
+        const page = await rpSignIn(new Browser(server.url), await authorizationUrl(rp), 'uma@example.com', `attacker guess ${i}`);
+        assert.equal(page.status, 400, `failure ${i + 1}`);
+      }
+      const stranger = await rpSignIn(new Browser(server.url), await authorizationUrl(rp), 'uma@example.com', 'umas password 1');
+      assert.equal(stranger.status, 429, 'a browser without the remembered device is refused, even with the right password');
+      const mine = await rpSignIn(browser, await authorizationUrl(rp, { prompt: 'login' }), 'uma@example.com', 'umas password 1');
+      assert.ok(mine.redirectedTo?.startsWith(CALLBACK), `the remembered browser signs in: ${mine.status} ${alertText(mine)}`);
+      // Its success forgave the failures: a new browser may sign in again (and is asked the second factor).
+      assertCodePage(await rpSignIn(new Browser(server.url), await authorizationUrl(rp), 'uma@example.com', 'umas password 1'));
+    });
+
     it('signing out everywhere (DELETE /users/:id/sessions) ends the remembered device', async () => {
       const user = await server.admin('POST', '/users', { email: 'tara@example.com', password: 'taras password 1', email_verified: true });
       const browser = await rememberedBrowser('tara@example.com', 'taras password 1');

@@ -13,7 +13,7 @@ import { recordEvent } from '../webhooks/outbox.ts';
 import { errorMessage, migrationUser, passwordDecision, profilingRequest, redirectTarget, userChanges } from './actions.ts';
 import { field, FlowError, type FlowKit, type Guard } from './kit.ts';
 import type { EqualTimeSide } from './equal-time.ts';
-import { beginMfa, mfaHookDecision } from './mfa.ts';
+import { beginMfa, mfaHookDecision, rememberedHere } from './mfa.ts';
 import { acrFor } from '../oidc/acr.ts';
 
 export const WRONG_CREDENTIALS = 'The email address, username or password is not correct.';
@@ -166,10 +166,11 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     const user = await users.findByIdentifier(identifier);
     // One budget per account, whatever form of its identifier was typed (email, username, any case).
     const accountKey = user ? accountBudgetKey(user.id) : unknownIdentifierBudgetKey(identifier);
-    // A journey that proved more than a password (this account's reset link, asked for from this
-    // journey and completed) is not held back by the account's budget: the address's still counts.
-    const proven = user !== null && state.resetProof === user.id;
-    if (!proven && !(await kit.throttle.hit(accountKey, maxFailuresPerAccount))) {
+    // Past the account's budget, a journey that proved more than a password goes on (the address's
+    // budget still counts): this account's reset link, asked for from this journey and completed, or
+    // a browser remembered after a passed second factor. A stranger has neither.
+    const provesMore = async () => user !== null && (state.resetProof === user.id || await rememberedDevice(ctx, kit, clientId, user));
+    if (!(await kit.throttle.hit(accountKey, maxFailuresPerAccount)) && !(await provesMore())) {
       await kit.throttle.undo(ip); // nothing was checked: no failure of this address
       return refuse();
     }
@@ -264,6 +265,12 @@ export async function reportFailure(ctx: Context, kit: FlowKit, clientId: string
     flow, user: failure.user ? publicUser(failure.user) : null, identifier: failure.identifier, reason: failure.reason,
   }, clientId);
   return { message: errorMessage(outcome), redirect: redirectTarget(outcome) };
+}
+
+/** Whether this browser was remembered for the user after a second factor, for this application. */
+async function rememberedDevice(ctx: Context, kit: FlowKit, clientId: string | null, user: User): Promise<boolean> {
+  const app = clientId ? await kit.services.applications.find(clientId) : null;
+  return app !== null && await rememberedHere(ctx, kit, user.id, app);
 }
 
 /** Sends the browser to a URL a hook chose (api.redirect), never one taken from the request. */

@@ -94,7 +94,8 @@ export async function beginMfa(ctx: Context, kit: FlowKit, details: Interaction,
   return true;
 }
 
-async function rememberedHere(ctx: Context, kit: FlowKit, userId: string, app: Application): Promise<boolean> {
+/** Whether this browser carries the user's remembered-device cookie for the application (a passed second factor). */
+export async function rememberedHere(ctx: Context, kit: FlowKit, userId: string, app: Application): Promise<boolean> {
   if (app.remember_device_days <= 0) return false;
   const token = ctx.cookies.get(REMEMBER_DEVICE_COOKIE, { signed: true });
   return kit.services.factors.isRemembered(userId, token, app.remember_device_days);

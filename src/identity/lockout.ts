@@ -3,7 +3,8 @@
 //
 // The budget is a lockout anyone who knows a username can trigger, so it is never the end of the
 // road: a completed password reset (the mailed link proves more than a password) clears it and lets
-// that journey finish, and an operator's unlock clears it. The operator's lock is deliberate: only
+// that journey finish, a browser remembered after a second factor is not stopped by it (flows/login.ts),
+// and an operator's unlock clears it. The operator's lock is deliberate: only
 // an unlock (or its end time) lifts it.
 import { revokeAccount } from '../oidc/adapter.ts';
 import type { Db } from '../db/knex.ts';
