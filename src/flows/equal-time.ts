@@ -25,7 +25,13 @@ export interface EqualTimeClock {
 
 const realClock: EqualTimeClock = {
   now: () => performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  // Timers fire on whole milliseconds, late by up to one: a long wait and a short one would end at
+  // different distances from the floor. So: a timer to just short of the end, then event-loop turns.
+  async sleep(ms) {
+    const end = performance.now() + ms;
+    if (ms > 2) await new Promise((resolve) => setTimeout(resolve, ms - 2));
+    while (performance.now() < end) await new Promise((resolve) => setImmediate(resolve));
+  },
 };
 
 /** Told of every settled answer: its step, side and wait (ms); the server counts them in /metrics. */

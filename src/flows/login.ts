@@ -169,7 +169,11 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     // Past the account's budget, a journey that proved more than a password goes on (the address's
     // budget still counts): this account's reset link, asked for from this journey and completed, or
     // a browser remembered after a passed second factor. A stranger has neither.
-    const provesMore = async () => user !== null && (state.resetProof === user.id || await rememberedDevice(ctx, kit, clientId, user));
+    // Both sides do the same lookups here, so that the time does not tell whether the account exists.
+    const provesMore = async () => {
+      const remembered = await rememberedDevice(ctx, kit, clientId, user?.id ?? '');
+      return user !== null && (state.resetProof === user.id || remembered);
+    };
     if (!(await kit.throttle.hit(accountKey, maxFailuresPerAccount)) && !(await provesMore())) {
       await kit.throttle.undo(ip); // nothing was checked: no failure of this address
       return refuse();
@@ -268,9 +272,9 @@ export async function reportFailure(ctx: Context, kit: FlowKit, clientId: string
 }
 
 /** Whether this browser was remembered for the user after a second factor, for this application. */
-async function rememberedDevice(ctx: Context, kit: FlowKit, clientId: string | null, user: User): Promise<boolean> {
+async function rememberedDevice(ctx: Context, kit: FlowKit, clientId: string | null, userId: string): Promise<boolean> {
   const app = clientId ? await kit.services.applications.find(clientId) : null;
-  return app !== null && await rememberedHere(ctx, kit, user.id, app);
+  return app !== null && await rememberedHere(ctx, kit, userId, app);
 }
 
 /** Sends the browser to a URL a hook chose (api.redirect), never one taken from the request. */
