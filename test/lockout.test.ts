@@ -138,6 +138,14 @@ for (const kind of databaseKinds()) {
       assert.equal(unlocked.body.locked, false);
       const fine = await attempt('OLGA@example.com', 'olgas password 1');
       assertCodeRedirect(fine.page, fine.state);
+
+      // Both actions are user.action webhook events, written with the change.
+      const events = (await server.server.services.db('webhook_events').where({ type: 'user.action' }).orderBy('created_at').select('data'))
+        .map((row: { data: unknown }) => (typeof row.data === 'string' ? JSON.parse(row.data) : row.data)).filter((data: { user_id: string }) => data.user_id === id);
+      assert.deepEqual(events, [
+        { user_id: id, action: 'lock', reason: 'fraud review', locked_until: null },
+        { user_id: id, action: 'unlock', reason: 'review done', locked_until: null },
+      ]);
     });
 
     it('admin unlock clears the failed-login budget of an account that was never locked', async () => {

@@ -482,7 +482,9 @@ for (const kind of databaseKinds()) {
       assert.equal(recoveryCodesOf(enrolled).length, 10, alertText(enrolled) ?? enrolled.html.slice(0, 300));
       assert.equal((await server.admin('DELETE', `/users/${dave.body.id}/factors`)).status, 204);
 
-      // Disable, enable, delete.
+      // An operator's lock and unlock (user.action), then disable, enable, delete.
+      assert.equal((await server.admin('POST', `/users/${carol.body.id}/actions`, { action: 'lock', reason: 'review' })).status, 200);
+      assert.equal((await server.admin('POST', `/users/${carol.body.id}/actions`, { action: 'unlock', reason: 'done' })).status, 200);
       assert.equal((await server.admin('POST', `/users/${carol.body.id}/disable`)).status, 200);
       assert.equal((await server.admin('POST', `/users/${carol.body.id}/enable`)).status, 200);
       assert.equal((await server.admin('DELETE', `/users/${carol.body.id}`)).status, 204);

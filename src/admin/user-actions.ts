@@ -1,6 +1,6 @@
 // Admin API: POST /users/:id/actions {action: "lock"|"unlock", reason, duration_seconds?}. A lock
 // refuses sign-in (and signs the account out everywhere) until unlocked or until its end; unlock also
-// clears the account's failed-login budget (identity/lockout.ts).
+// clears the account's failed-login budget (identity/lockout.ts). Both are user.action webhook events.
 import type Router from '@koa/router';
 import { ValidationError } from '../errors.ts';
 import { MAX_LOCK_SECONDS } from '../identity/lockout.ts';
@@ -46,7 +46,7 @@ export function userActionRoutes(router: Router, services: Services): void {
       ctx.body = { user_id: user.id, action: input.action, locked: true, ...lock };
       return;
     }
-    await services.locks.unlock(user.id);
+    await services.locks.unlock(user.id, input.reason);
     (ctx.state.log ?? services.log).info({ user: user.id, reason: input.reason }, 'user unlocked by an operator');
     ctx.body = { user_id: user.id, action: input.action, locked: false, locked_at: null, locked_until: null, reason: input.reason };
   });

@@ -9,6 +9,7 @@
 import { revokeAccount } from '../oidc/adapter.ts';
 import type { Db } from '../db/knex.ts';
 import { NotFoundError } from '../errors.ts';
+import { recordEvent } from '../webhooks/outbox.ts';
 import { normalizeIdentifier } from './normalize.ts';
 import { Throttle } from './throttle.ts';
 
@@ -63,14 +64,19 @@ export class AccountLocks {
       const updated = await tx('users').where({ id: userId }).update(changes);
       if (updated === 0) throw new NotFoundError('user');
       await revokeAccount(tx, userId);
-      return activeLock(changes, now)!;
+      const lock = activeLock(changes, now)!;
+      await recordEvent(tx, 'user.action', { user_id: userId, action: 'lock', reason, locked_until: lock.locked_until });
+      return lock;
     });
   }
 
   /** Lifts the operator lock and clears the failed-login budget of the account. */
-  async unlock(userId: string): Promise<void> {
-    const updated = await this.#db('users').where({ id: userId }).update({ locked_at: null, locked_until: null, lock_reason: null, updated_at: Date.now() });
-    if (updated === 0) throw new NotFoundError('user');
+  async unlock(userId: string, reason: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const updated = await tx('users').where({ id: userId }).update({ locked_at: null, locked_until: null, lock_reason: null, updated_at: Date.now() });
+      if (updated === 0) throw new NotFoundError('user');
+      await recordEvent(tx, 'user.action', { user_id: userId, action: 'unlock', reason, locked_until: null });
+    });
     await this.#throttle.reset(accountBudgetKey(userId));
   }
 

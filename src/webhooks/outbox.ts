@@ -11,7 +11,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'user.login.success', 'user.login.failed', 'user.email.verified', 'user.password.reset.start',
   'user.password.reset.success', 'user.password.update', 'user.two-factor.method.add',
   'user.two-factor.method.remove', 'user.consent.update', 'user.registration.create', 'jwt.refresh',
-  'hook.failed',
+  'hook.failed', 'user.action',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
