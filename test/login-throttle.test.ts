@@ -1,4 +1,5 @@
-// Failed logins are throttled per typed identifier (whether or not it names an account) and per IP:
+// Failed logins are throttled per account (an identifier that names none: per normalised identifier;
+// test/lockout.test.ts covers the account's other identifier forms) and per IP:
 // the 6th attempt inside the window is refused without the password being checked, and the answer
 // is the same for an account that exists and one that does not.
 import assert from 'node:assert/strict';
