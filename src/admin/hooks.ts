@@ -1,6 +1,5 @@
 // Admin API: hooks (CRUD, dry-run tests, execution log), the event catalog and the template library.
 import type Router from '@koa/router';
-import { fromJson } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { ACTIONS, EVENTS, eventSpec, sampleEvent } from '../hooks/catalog.ts';
 import { buildEvent, executeChecked } from '../hooks/runner.ts';
@@ -68,22 +67,8 @@ export function hookRoutes(router: Router, services: Services): void {
 
   router.get('/hooks/:id/executions', async (ctx) => {
     await hooks.get(ctx.params.id!);
-    await services.runner.flush();
     const limit = queryInt(ctx, 'limit', 50, 1, 500);
-    const rows = await services.db('hook_executions').where({ hook_id: ctx.params.id }).orderBy('created_at', 'desc').limit(limit);
-    ctx.body = rows.map((row) => ({
-      id: row.id,
-      event: row.event,
-      event_id: row.event_id,
-      hook_version: Number(row.hook_version),
-      mode: row.mode,
-      outcome: row.outcome,
-      duration_ms: Number(row.duration_ms),
-      logs: fromJson<string[]>(row.logs, []),
-      actions: fromJson<unknown[]>(row.actions, []),
-      ...(row.error ? { error: row.error } : {}),
-      created_at: new Date(Number(row.created_at)).toISOString(),
-    }));
+    ctx.body = await services.executions.list(ctx.params.id!, limit);
   });
 
   router.get('/events', async (ctx) => {

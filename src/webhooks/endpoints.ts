@@ -364,6 +364,22 @@ export class WebhookEndpointStore {
   }
 
   /**
+   * Deletes what is older than `maxAgeMs`: finished (delivered or failed) deliveries with their log,
+   * and dispatched events no delivery refers to any more. Pending deliveries are never pruned.
+   */
+  async prune(maxAgeMs: number, now = Date.now()): Promise<{ deliveries: number; events: number }> {
+    const db = this.#db;
+    const cutoff = now - maxAgeMs;
+    const finished = () => db('webhook_deliveries').whereIn('status', ['delivered', 'failed']).where('updated_at', '<', cutoff);
+    await db('webhook_attempts').whereIn('delivery_id', finished().select('id')).delete();
+    const deliveries = await finished().delete();
+    const events = await db('webhook_events').whereNotNull('dispatched_at').where('created_at', '<', cutoff)
+      .whereNotExists(db('webhook_deliveries').select(db.raw('1')).whereRaw('webhook_deliveries.event_id = webhook_events.id'))
+      .delete();
+    return { deliveries, events };
+  }
+
+  /**
    * Refuses a URL whose host is, or resolves to, an address the policy refuses (400 naming it). The
    * other fields are validated first, so a bad body never costs a DNS lookup. A name that does not
    * resolve (yet) is accepted: delivery checks again and retries.
