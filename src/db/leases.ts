@@ -67,12 +67,13 @@ export class LeaseQueue {
     const until_ = now + this.#leaseMs;
     const set = owner ? `${until} = ?, ${owner} = ?` : `${until} = ?`;
     const setBindings: Knex.Value[] = owner ? [until_, this.owner] : [until_];
-    const sql = `UPDATE ${table} SET ${set}
-      WHERE id IN (
-        SELECT q.id FROM ${table} q ${spec.join ?? ''}
+    const candidates = `SELECT q.id FROM ${table} q ${spec.join ?? ''}
         WHERE (${spec.where}) AND (q.${until} IS NULL OR q.${until} < ?)
-        ORDER BY ${spec.orderBy} LIMIT ? ${pg ? 'FOR UPDATE OF q SKIP LOCKED' : ''}
-      ) AND (${until} IS NULL OR ${until} < ?)${spec.recheck ? ` AND (${spec.recheck})` : ''}
+        ORDER BY ${spec.orderBy} LIMIT ? ${pg ? 'FOR UPDATE OF q SKIP LOCKED' : ''}`;
+    // PostgreSQL may run an IN (sub-select) again per row updated, each run locking rows the last
+    // one did not: ARRAY(...) runs it once, so a claim takes at most `limit` rows.
+    const sql = `UPDATE ${table} SET ${set}
+      WHERE ${pg ? `id = ANY(ARRAY(${candidates}))` : `id IN (${candidates})`} AND (${until} IS NULL OR ${until} < ?)${spec.recheck ? ` AND (${spec.recheck})` : ''}
       RETURNING ${spec.returning.join(', ')}`;
     const result = await this.#db.raw(sql, [...setBindings, ...(spec.bindings ?? []), now, spec.limit, now]);
     const rows: Row[] = Array.isArray(result) ? result : (result as { rows: Row[] }).rows;
