@@ -30,7 +30,7 @@ import { createLogger, type Logger } from './log.ts';
 import { createMailer } from './messaging/mailer.ts';
 import { announceDelivery } from './messaging/outbox.ts';
 import { createSmsSender } from './messaging/sms.ts';
-import { deleteExpiredModels } from './oidc/adapter.ts';
+import { deleteExpiredModels, revokeAccount } from './oidc/adapter.ts';
 import { ApplicationService } from './oidc/applications.ts';
 import { loadOrCreateKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
@@ -97,7 +97,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log.info({ admin_key: { source: adminKey.source, fingerprint: keyFingerprint(adminKey.hash) } }, 'admin API key in force');
     const keys = await loadOrCreateKeys(db);
     const metrics = createMetrics();
-    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password);
+    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeAccount);
     const factors = new FactorService(db, box, config.mfa);
     const applications = new ApplicationService(db, box);
     const resourceServers = new ResourceServerService(db);

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import type { SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ClientError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { onlyFields, type JsonObject } from '../input.ts';
 import { isWebhookEventType, notifyOutbox, WEBHOOK_EVENT_TYPES } from './outbox.ts';
 import { generateSecret, secretKey, secretProblem } from './signing.ts';
 import type { WebhookTargets } from './targets.ts';
@@ -34,6 +35,14 @@ export interface EndpointInput {
   secret?: unknown;
   enabled?: unknown;
   description?: unknown;
+}
+
+const WEBHOOK_FIELDS = ['url', 'events', 'secret', 'enabled', 'description'] as const;
+const WEBHOOK_READ_ONLY = ['id', 'disabled_reason', 'previous_secret_expires_at', 'created_at', 'updated_at'];
+
+/** The body of POST and PATCH /webhooks (also a KICKSTART entry): only known fields. */
+export function webhookInput(body: JsonObject): EndpointInput {
+  return onlyFields(body, WEBHOOK_FIELDS, WEBHOOK_READ_ONLY) as EndpointInput;
 }
 
 export interface DeliveryAttempt {
