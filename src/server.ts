@@ -122,7 +122,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
     const services: Services = {
       config, db, log, box, users, factors, applications, resourceServers, provider,
-      locks: new AccountLocks(db, new Throttle(db, config.throttle.windowSeconds)),
+      locks: new AccountLocks(db, throttle, revokeAccount),
       mailer: createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log }),
       sms: createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log }),
       lifecycle,

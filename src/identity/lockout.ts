@@ -6,12 +6,12 @@
 // that journey finish, a browser remembered after a second factor is not stopped by it (flows/login.ts),
 // and an operator's unlock clears it. The operator's lock is deliberate: only
 // an unlock (or its end time) lifts it.
-import { revokeAccount } from '../oidc/adapter.ts';
 import type { Db } from '../db/knex.ts';
 import { NotFoundError } from '../errors.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { normalizeIdentifier } from './normalize.ts';
 import { Throttle } from './throttle.ts';
+import type { AccountRevoker } from './users.ts';
 
 /** The failed-login budget of an account: keyed by its id, so email, username and any case share it. */
 export function accountBudgetKey(userId: string): string {
@@ -40,10 +40,13 @@ export const MAX_LOCK_SECONDS = 10 * 365 * 86400;
 export class AccountLocks {
   readonly #db: Db;
   readonly #throttle: Throttle;
+  readonly #revoke: AccountRevoker;
 
-  constructor(db: Db, throttle: Throttle) {
+  /** `revoke` signs an account out (the OIDC layer owns its sessions and tokens; server.ts hands it in). */
+  constructor(db: Db, throttle: Throttle, revoke: AccountRevoker) {
     this.#db = db;
     this.#throttle = throttle;
+    this.#revoke = revoke;
   }
 
   /** The operator lock in force on the user, or null (none, or one that has ended). */
@@ -63,7 +66,7 @@ export class AccountLocks {
       const changes = { locked_at: now, locked_until: seconds === null ? null : now + seconds * 1000, lock_reason: reason, updated_at: now };
       const updated = await tx('users').where({ id: userId }).update(changes);
       if (updated === 0) throw new NotFoundError('user');
-      await revokeAccount(tx, userId);
+      await this.#revoke(tx, userId);
       const lock = activeLock(changes, now)!;
       await recordEvent(tx, 'user.action', { user_id: userId, action: 'lock', reason, locked_until: lock.locked_until });
       return lock;
