@@ -1,7 +1,8 @@
 // Admin API: hooks (CRUD, dry-run tests, execution log), the event catalog and the template library.
 import type Router from '@koa/router';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { ACTIONS, EVENTS, eventSpec, sampleEvent } from '../hooks/catalog.ts';
+import { ACTIONS } from '../hooks/catalog/actions.ts';
+import { EVENTS, eventSpec, sampleEvent } from '../hooks/catalog/events.ts';
 import { buildEvent, executeChecked } from '../hooks/runner.ts';
 import { findTemplate, listTemplates } from '../hooks/templates.ts';
 import type { Services } from '../services.ts';

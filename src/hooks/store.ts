@@ -5,7 +5,7 @@ import type { SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
-import { eventSpec } from './catalog.ts';
+import { eventSpec } from './catalog/events.ts';
 
 export type HookMode = 'sync' | 'async';
 export type OnError = 'fail' | 'continue';
