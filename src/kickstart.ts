@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { getSetting, putSetting } from './db/settings.ts';
 import { ClientError } from './errors.ts';
-import { codeProblem } from './hooks/sandbox.ts';
+import { codeProblem } from './hooks/sandbox/check.ts';
 import { hookInput, HookStore } from './hooks/store.ts';
 import { userInput } from './identity/users.ts';
 import { asObject } from './input.ts';

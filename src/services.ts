@@ -10,7 +10,7 @@ import type { ExecutionLog } from './hooks/executions.ts';
 import type { HookJobQueue } from './hooks/jobs.ts';
 import type { Lifecycle } from './hooks/lifecycle.ts';
 import type { HookRunner } from './hooks/runner.ts';
-import type { HookSandbox } from './hooks/sandbox.ts';
+import type { HookSandbox } from './hooks/sandbox/sandbox.ts';
 import type { HookStore } from './hooks/store.ts';
 import type { ActionTokens } from './identity/action-tokens.ts';
 import type { ConsentService } from './identity/consents.ts';
