@@ -109,6 +109,12 @@ export function passwordDecision(outcome: LifecycleOutcome): { accepted: boolean
   return { accepted: last.type === 'password.accept', message: str(last.message) };
 }
 
+/** The decision of after_identification: the last api.mfa.require() / api.mfa.skip() wins. */
+export function mfaHookDecision(actions: Array<{ type: string }>): 'require' | 'skip' | undefined {
+  const last = actions.filter((a) => a && (a.type === 'mfa.require' || a.type === 'mfa.skip')).at(-1);
+  return last ? (last.type === 'mfa.require' ? 'require' : 'skip') : undefined;
+}
+
 /** api.migration.createUser({...}): the user to create from a legacy system. */
 export function migrationUser(outcome: LifecycleOutcome): Record<string, unknown> | null {
   const last = ofType(outcome, 'migration.createUser').at(-1);
