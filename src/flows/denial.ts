@@ -8,9 +8,9 @@ import { recordEvent } from '../webhooks/outbox.ts';
 import { errorMessage, redirectTarget } from './actions.ts';
 import type { FlowKit } from './kit.ts';
 
-export type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
+type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
 
-export interface Failure {
+interface Failure {
   user: User | null;
   identifier: string | null;
   reason: FailureReason;
@@ -18,7 +18,7 @@ export interface Failure {
 }
 
 /** Reports a failure: the webhook event and at_failed_authentication, with what its hooks chose. */
-export async function reportFailure(ctx: Context, kit: FlowKit, clientId: string | null, failure: Failure): Promise<{ message: string | null; redirect: string | null }> {
+async function reportFailure(ctx: Context, kit: FlowKit, clientId: string | null, failure: Failure): Promise<{ message: string | null; redirect: string | null }> {
   const flow = failure.flow ?? 'login';
   if (flow === 'login') {
     await kit.services.db.transaction((tx) => recordEvent(tx, 'user.login.failed', {

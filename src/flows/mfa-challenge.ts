@@ -12,7 +12,7 @@ import type { MfaStep } from './steps.ts';
 import { t } from './texts.ts';
 
 /** Whether codes can reach this factor: SMS needs a configured messenger (or SMS_DEV_OUTBOX). */
-export function deliverable(kit: FlowKit, factor: Factor): boolean {
+function deliverable(kit: FlowKit, factor: Factor): boolean {
   return factor.type !== 'sms' || kit.services.sms !== null;
 }
 

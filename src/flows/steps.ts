@@ -44,7 +44,7 @@ export type JourneyEvent =
   /** A hook asked for fields or consents (before_progressive_profiling). */
   | { type: 'profiling'; step: ProfilingStep };
 
-export type EventType = JourneyEvent['type'];
+type EventType = JourneyEvent['type'];
 
 /**
  * From which steps each event moves the journey ('any': from every step). The password and identify

@@ -114,7 +114,7 @@ const TEXTS = {
 } as const;
 
 type Texts = typeof TEXTS;
-export type TextId = keyof Texts;
+type TextId = keyof Texts;
 
 /** The parameter names of a text: 'Back to {app}' → 'app'. */
 type Params<S extends string> = S extends `${string}{${infer P}}${infer Rest}` ? P | Params<Rest> : never;

@@ -10,7 +10,7 @@
 // browser is remembered): a caller may leave them out, and the rule then names the one it needs
 // next (`needs`), so that each caller looks up only what the answer depends on (decideMfa).
 
-export type MfaPolicySetting = 'off' | 'optional' | 'required';
+type MfaPolicySetting = 'off' | 'optional' | 'required';
 
 export interface MfaFacts {
   /** The application's policy (its `mfa` setting). */
