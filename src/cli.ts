@@ -11,7 +11,7 @@ import { rotateAdminKey } from './admin/key.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/knex.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { EVENTS, eventSpec, sampleEvent } from './hooks/catalog.ts';
+import { EVENTS, eventSpec, sampleEvent } from './hooks/catalog/events.ts';
 import { executeChecked } from './hooks/runner.ts';
 import { HookSandbox, checkHookCode } from './hooks/sandbox.ts';
 import type { RunnableHook } from './hooks/store.ts';

@@ -10,10 +10,9 @@ import { accountBudgetKey, unknownIdentifierBudgetKey } from '../identity/lockou
 import { Throttle } from '../identity/throttle.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
-import { errorMessage, migrationUser, passwordDecision, profilingRequest, redirectTarget, userChanges } from './actions.ts';
 import { field, FlowError, type FlowKit, type Guard } from './kit.ts';
 import type { EqualTimeSide } from './equal-time.ts';
-import { beginMfa, mfaHookDecision, rememberedHere } from './mfa.ts';
+import { beginMfa, rememberedHere } from './mfa.ts';
 import { acrFor } from '../oidc/acr.ts';
 
 export const WRONG_CREDENTIALS = 'The email address, username or password is not correct.';
@@ -102,10 +101,10 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     const side: EqualTimeSide = user ? 'known' : 'unknown';
     if (!user) {
       const failed = await kit.hook(ctx, 'at_failed_identification', { user: null, identifier }, clientId);
-      const legacy = migrationUser(failed);
+      const legacy = failed.decision.migrationUser;
       if (legacy) {
         try {
-          user = await users.create({ ...legacy, email: legacy.email as string, status: 'active' }, 'migration');
+          user = await users.create({ ...legacy, status: 'active' }, 'migration');
         } catch (error) {
           if (!(error instanceof ValidationError) && !(error instanceof ConflictError)) throw error;
           ctx.state.log?.warn({ err: error }, 'a hook asked to migrate a user that cannot be created');
@@ -120,7 +119,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
         const message = failure.message ?? outcome.denied.message;
         return { side, send: () => failure.redirect ? redirectAway(ctx, failure.redirect) : identifyPage(ctx, details, { identifier, alert: message }, 403) };
       }
-      mfaHook = mfaHookDecision(outcome.actions);
+      mfaHook = outcome.decision.mfa;
     }
     await kit.updateState(details, { identifier, authenticatedUserId: undefined, profiling: undefined, mfaHook, mfa: undefined, amr: undefined });
     return { side, send: () => kit.seeOther(ctx, `/interaction/${details.uid}/password`) };
@@ -184,7 +183,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     if (user && !user.has_password && user.source === 'migration') {
       // A user migrated from a legacy system: a hook checks the first password there.
       const outcome = await kit.hook(ctx, 'before_password_validation', { user: publicUser(user), password }, clientId);
-      const decision = passwordDecision(outcome);
+      const decision = outcome.decision.password;
       valid = decision?.accepted === true;
       rejection = decision && !decision.accepted ? decision.message : null;
       if (valid) {
@@ -268,7 +267,7 @@ export async function reportFailure(ctx: Context, kit: FlowKit, clientId: string
   const outcome = await kit.hook(ctx, 'at_failed_authentication', {
     flow, user: failure.user ? publicUser(failure.user) : null, identifier: failure.identifier, reason: failure.reason,
   }, clientId);
-  return { message: errorMessage(outcome), redirect: redirectTarget(outcome) };
+  return outcome.decision;
 }
 
 /** Whether this browser was remembered for the user after a second factor, for this application. */
@@ -296,7 +295,7 @@ export async function completeLogin(ctx: Context, kit: FlowKit, details: Interac
   const outcome = await kit.hook(ctx, 'before_progressive_profiling', {
     flow: 'login', user: publicUser(user), consents: await kit.consentMap(user.id),
   }, clientId);
-  const request = profilingRequest(outcome);
+  const request = outcome.decision.profiling;
   if (request.fields.length > 0 || request.consents.length > 0) {
     await kit.updateState(details, { authenticatedUserId: user.id, profiling: { flow: 'login', userId: user.id, ...request } });
     kit.seeOther(ctx, `/interaction/${details.uid}/profile`);
@@ -323,7 +322,7 @@ export async function finishLogin(ctx: Context, kit: FlowKit, details: Interacti
     kit.render(ctx, 'message', { title: 'Sign-in refused', alert: failure.message ?? outcome.denied.message }, 403);
     return;
   }
-  const changes = userChanges(outcome);
+  const changes = outcome.decision.changes;
   if (Object.keys(changes.metadata).length > 0) await users.update(user.id, { metadata: changes.metadata });
   await users.recordLogin(user.id, clientId);
   // What the journey proved: the password, and the second factor when one was done (flows/mfa.ts).

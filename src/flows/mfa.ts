@@ -14,7 +14,7 @@ import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import QRCode from 'qrcode';
 import { ValidationError } from '../errors.ts';
-import { maskTarget, type CodeCheck, type Factor } from '../identity/factors.ts';
+import { maskTarget, type ChallengeType, type CodeCheck, type Factor } from '../identity/factors.ts';
 import { Throttle } from '../identity/throttle.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { amrFor, REMEMBER_DEVICE_COOKIE, requestsMfa } from '../oidc/acr.ts';
@@ -37,12 +37,6 @@ const NO_SMS = 'Text messages cannot be sent right now. Choose another way to si
 /** Whether codes can reach this factor: SMS needs a configured messenger (or SMS_DEV_OUTBOX). */
 function deliverable(kit: FlowKit, factor: Factor): boolean {
   return factor.type !== 'sms' || kit.services.sms !== null;
-}
-
-/** The decision of after_identification: the last api.mfa.require() / api.mfa.skip() wins. */
-export function mfaHookDecision(actions: Array<{ type: string }>): 'require' | 'skip' | undefined {
-  const last = actions.filter((a) => a && (a.type === 'mfa.require' || a.type === 'mfa.skip')).at(-1);
-  return last ? (last.type === 'mfa.require' ? 'require' : 'skip') : undefined;
 }
 
 function throttleKey(userId: string): string {
@@ -117,7 +111,9 @@ async function sendCode(ctx: Context, kit: FlowKit, details: Interaction, user: 
     return { ok: false, alert: `A code was sent a moment ago. Please wait ${humanDuration(wait)} before asking for another one.`, status: 429 };
   }
   const clientId = kit.clientIdOf(details);
-  const outcome = await kit.hook(ctx, 'before_mfa_send', { user: publicUser(user), channel: factor.type, to: factor.target }, clientId, { handleDenial: true });
+  // Callers send codes to email and SMS factors only, and those always have a target.
+  const channel = factor.type as 'email' | 'sms';
+  const outcome = await kit.hook(ctx, 'before_mfa_send', { user: publicUser(user), channel, to: factor.target! }, clientId, { handleDenial: true });
   if (outcome.denied) return { ok: false, alert: outcome.denied.message, status: 403 };
   // Also per user and per address or number, whatever the factor: a new enrolment is a new factor,
   // and nobody may turn the journey into a way of texting a number over and over.
@@ -234,7 +230,7 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     await kit.throttle.reset(key);
 
     const clientId = kit.clientIdOf(details);
-    const channel = mfa.recovery ? 'recovery_code' : factor!.type;
+    const channel = mfa.recovery ? 'recovery_code' : factor!.type as ChallengeType;
     await kit.hook(ctx, 'after_mfa_send', { user: publicUser(user), channel }, clientId);
     let recoveryCodes: string[] | null = null;
     if (mfa.enrolling && factor) {

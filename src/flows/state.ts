@@ -2,7 +2,7 @@
 // interaction_states table) and gone when the interaction expires. The interaction cookie, checked
 // by the provider, binds it to the browser that started the journey.
 import { fromJson, toJson, type Db } from '../db/knex.ts';
-import type { ProfileConsent, ProfileField } from './actions.ts';
+import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
 
 export interface FlowState {
   /** As typed on the identify page. */
