@@ -81,10 +81,43 @@ function claim(action: Readonly<Record<string, unknown>>): string | null {
 
 const none = (): null => null;
 
+// In the order of the api object hooks have always seen (api.deny, api.redirect, api.user, …).
 export const ACTIONS = {
   'deny': { signature: 'api.deny(message: string)', params: ['message'], problem: message },
+  'redirect': {
+    signature: 'api.redirect(url: string)',
+    params: ['url'],
+    problem(action) {
+      if (!plainString(action.url, 2000)) return 'url must be a string';
+      try {
+        const url = new URL(action.url);
+        return url.protocol === 'https:' || url.protocol === 'http:' ? null : 'url must be http(s)';
+      } catch {
+        return 'url must be an absolute URL';
+      }
+    },
+  },
   'user.setAttribute': { signature: 'api.user.setAttribute(key: string, value: Json)', params: ['key', 'value'], problem: keyValue },
   'user.setMetadata': { signature: 'api.user.setMetadata(key: string, value: Json)', params: ['key', 'value'], problem: keyValue },
+  'mfa.require': { signature: 'api.mfa.require()', params: [], problem: none },
+  'mfa.skip': { signature: 'api.mfa.skip()', params: [], problem: none },
+  'migration.createUser': {
+    signature: 'api.migration.createUser(user: {email: string, username?: string, given_name?: string, family_name?: string, attributes?: object})',
+    params: ['user'],
+    problem(action) {
+      const user = action.user as Record<string, unknown> | undefined;
+      if (!user || typeof user !== 'object' || Array.isArray(user)) return 'user must be an object';
+      if (!plainString(user.email, 320)) return 'user.email is required';
+      return jsonValue(user) ? null : 'user must be JSON (at most 8 KiB)';
+    },
+  },
+  'password.accept': { signature: 'api.password.accept()', params: [], problem: none },
+  'password.reject': {
+    signature: 'api.password.reject(message?: string)',
+    params: ['message'],
+    problem: (action) => action.message === undefined || action.message === null || plainString(action.message) ? null : 'message must be a string of at most 500 characters',
+  },
+  'error.setMessage': { signature: 'api.error.setMessage(message: string)', params: ['message'], problem: message },
   'form.requireFields': {
     signature: 'api.form.requireFields(fields: Array<{name: string, label: string, type?: "text"|"email"|"tel"|"number"|"date"|"checkbox", required?: boolean}>)',
     params: ['fields'],
@@ -111,38 +144,6 @@ export const ACTIONS = {
         if (!plainString(consent.label, 500)) return `consent ${String(consent.key)} needs a label`;
       }
       return null;
-    },
-  },
-  'mfa.require': { signature: 'api.mfa.require()', params: [], problem: none },
-  'mfa.skip': { signature: 'api.mfa.skip()', params: [], problem: none },
-  'migration.createUser': {
-    signature: 'api.migration.createUser(user: {email: string, username?: string, given_name?: string, family_name?: string, attributes?: object})',
-    params: ['user'],
-    problem(action) {
-      const user = action.user as Record<string, unknown> | undefined;
-      if (!user || typeof user !== 'object' || Array.isArray(user)) return 'user must be an object';
-      if (!plainString(user.email, 320)) return 'user.email is required';
-      return jsonValue(user) ? null : 'user must be JSON (at most 8 KiB)';
-    },
-  },
-  'password.accept': { signature: 'api.password.accept()', params: [], problem: none },
-  'password.reject': {
-    signature: 'api.password.reject(message?: string)',
-    params: ['message'],
-    problem: (action) => action.message === undefined || action.message === null || plainString(action.message) ? null : 'message must be a string of at most 500 characters',
-  },
-  'error.setMessage': { signature: 'api.error.setMessage(message: string)', params: ['message'], problem: message },
-  'redirect': {
-    signature: 'api.redirect(url: string)',
-    params: ['url'],
-    problem(action) {
-      if (!plainString(action.url, 2000)) return 'url must be a string';
-      try {
-        const url = new URL(action.url);
-        return url.protocol === 'https:' || url.protocol === 'http:' ? null : 'url must be http(s)';
-      } catch {
-        return 'url must be an absolute URL';
-      }
     },
   },
   'idToken.setClaim': { signature: 'api.idToken.setClaim(key: string, value: Json)', params: ['key', 'value'], problem: claim },
