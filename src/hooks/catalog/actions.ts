@@ -7,7 +7,7 @@
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /** What api.form.requireFields may ask for: the hosted page renders exactly these. */
-export const PROFILE_FIELD_TYPES = ['text', 'email', 'tel', 'number', 'date', 'checkbox'] as const;
+const PROFILE_FIELD_TYPES = ['text', 'email', 'tel', 'number', 'date', 'checkbox'] as const;
 export type ProfileFieldType = (typeof PROFILE_FIELD_TYPES)[number];
 const FIELD_TYPES = new Set<string>(PROFILE_FIELD_TYPES);
 const PROFILE_FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -22,7 +22,7 @@ export const PROTECTED_CLAIMS = new Set([
 ]);
 
 /** The data each action records (what the validator guarantees once it has passed). */
-export interface ActionArgs {
+interface ActionArgs {
   'deny': { message: string };
   'user.setAttribute': { key: string; value: Json };
   'user.setMetadata': { key: string; value: Json };
@@ -167,7 +167,7 @@ export function recorderTable(): Array<[ActionType, string[]]> {
 }
 
 /** "api.user.setAttribute(key: string, …)" → "api.user.setAttribute". */
-export function callName(type: ActionType): string {
+function callName(type: ActionType): string {
   return ACTIONS[type].signature.split('(')[0]!;
 }
 

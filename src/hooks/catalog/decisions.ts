@@ -12,7 +12,7 @@ function only<T extends ActionType>(actions: Actions, ...types: T[]): Array<Acti
   return actions.filter((action) => (types as ActionType[]).includes(action.type)) as unknown as Array<ActionOf<T>>;
 }
 
-export interface UserChanges {
+interface UserChanges {
   attributes: Record<string, Json>;
   metadata: Record<string, Json>;
 }
@@ -30,7 +30,7 @@ export interface ProfileConsent {
   required: boolean;
 }
 
-export interface ProfilingRequest {
+interface ProfilingRequest {
   fields: ProfileField[];
   consents: ProfileConsent[];
 }

@@ -37,7 +37,7 @@ export interface NewHookUser {
   metadata: Record<string, Json>;
 }
 
-export type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
+type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
 
 /** What each lifecycle point sends: `lifecycle.run(event, payload)` takes exactly this. */
 export interface EventPayloads {

@@ -22,7 +22,7 @@ export function createBridges(handlers: {
   ];
 }
 
-export function hostRandom(kind: string, size: number): string | Uint8Array {
+function hostRandom(kind: string, size: number): string | Uint8Array {
   if (kind === 'uuid') return randomUUID();
   const n = Math.max(0, Math.min(65536, Math.floor(Number(size)) || 0));
   return new Uint8Array(randomBytes(n));

@@ -39,7 +39,7 @@ export interface Compiled {
   preparable: boolean;
 }
 
-export interface PoolOptions {
+interface PoolOptions {
   memoryLimitMb: number;
   maxIsolates: number;
   warmIsolates: number;

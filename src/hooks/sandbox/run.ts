@@ -73,7 +73,7 @@ export function receiveLog(state: RunState, level: string, text: string, limits:
 }
 
 /** How a run ended: its outcome, the actions or the error, and whether its isolate may be reused. */
-export interface RunEnd {
+interface RunEnd {
   outcome: HookOutcome;
   actions: RecordedAction[];
   error?: string;
@@ -146,7 +146,7 @@ export async function runPrepared(
 }
 
 /** A run's failure as its outcome and message; `healthy`: the isolate may serve another run. */
-export function classifyFailure(error: unknown, isolateDisposed: boolean, state: RunState, limits: { timeoutMs: number; memoryLimitMb: number }, prefix: string): { outcome: HookOutcome; message: string; healthy: boolean } {
+function classifyFailure(error: unknown, isolateDisposed: boolean, state: RunState, limits: { timeoutMs: number; memoryLimitMb: number }, prefix: string): { outcome: HookOutcome; message: string; healthy: boolean } {
   const message = error instanceof Error ? error.message : String(error);
   if (isMemoryError(error)) return { outcome: 'memory', message: `the hook went over the ${limits.memoryLimitMb} MiB memory limit`, healthy: false };
   if (/timed out/i.test(message)) return { outcome: 'timeout', message: `the hook did not finish within ${limits.timeoutMs} ms`, healthy: false };
@@ -169,7 +169,7 @@ export function round(ms: number): number {
 
 
 /** Every string value under `event.secrets`, longest first (so a secret inside another goes after it). */
-export function secretValues(event: Record<string, unknown>): string[] {
+function secretValues(event: Record<string, unknown>): string[] {
   const out = new Set<string>();
   const walk = (value: unknown, depth: number) => {
     if (typeof value === 'string') {
@@ -190,7 +190,7 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-export function parseResult(value: unknown): { actions: RecordedAction[]; error?: string; logged: number } {
+function parseResult(value: unknown): { actions: RecordedAction[]; error?: string; logged: number } {
   if (typeof value !== 'string') return { actions: [], error: 'the hook returned an unreadable result', logged: 0 };
   let parsed: unknown;
   try {

@@ -15,13 +15,13 @@ import { defineProperty, ErrorCtor, ReflectApply, StringCtor, stringify } from '
 import { makeUrl, type HostCall, type HostUrl } from './url.ts';
 
 /** What the isolate's bridges look like from inside (isolated-vm Callback and Reference). */
-export type HostLog = (ctxId: number, level: string, text: string) => void;
-export interface HostFetch {
+type HostLog = (ctxId: number, level: string, text: string) => void;
+interface HostFetch {
   apply(receiver: undefined, args: [number, FetchRequest], options: object): Promise<FetchResult>;
 }
 
 /** The hook's result as the host parses it (sandbox/run.ts parseResult). */
-export type RunResult = string;
+type RunResult = string;
 
 export function tesseraBoot(ctxId: number, hostLog: HostLog, hostRandom: HostRandom, hostUrl: HostUrl, hostFetch: HostFetch, recorders: RecorderTable): (event: unknown) => Promise<RunResult> {
   const g = globalThis as unknown as Record<string, unknown>;
