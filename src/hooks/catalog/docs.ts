@@ -73,7 +73,6 @@ export function renderDocs(): string {
   for (const e of EVENTS) {
     out.push('', `## ${e.name}`, '', `When: ${e.fires}. ${e.sync ? 'Runs sync (the journey waits and applies the actions) or async.' : 'Runs async only: the journey does not wait.'}`, '');
     if (e.note) out.push(e.note, '');
-    if (e.note) out.push(e.note, '');
     out.push('Fields:', '', ...Object.entries(e.fields).map(([f, t]) => `- \`${f}\`: \`${t}\``), '');
     if (e.actions.length) out.push('Actions:', '', ...e.actions.map((a) => `- \`${ACTIONS[a].signature}\``), '');
     out.push('Sample event:', '', '```json', JSON.stringify(sampleEvent(e), null, 2), '```');
