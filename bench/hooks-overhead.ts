@@ -10,7 +10,7 @@
 //   node --no-node-snapshot bench/hooks-overhead.ts [runs]
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HookSandbox } from '../src/hooks/sandbox.ts';
+import { HookSandbox } from '../src/hooks/sandbox/sandbox.ts';
 
 export interface OverheadResult {
   mode: 'paced' | 'back-to-back';

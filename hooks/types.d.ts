@@ -1,4 +1,4 @@
-// Generated from src/hooks/catalog.ts by `npm run gen:hooks`. Do not edit by hand.
+// Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand.
 
 /* Types for hook authors: `/// <reference path="types.d.ts" />` or copy next to your hook. */
 
@@ -80,7 +80,7 @@ export type BeforeRegistrationApi = {
 /** When: after the first registration step (flow "registration") and after authentication before login completes (flow "login"). Sync or async. */
 export interface BeforeProgressiveProfilingEvent extends EventBase {
   type: 'before_progressive_profiling';
-  user: User;
+  user: User | NewUser;
   flow: "registration" | "login";
   consents: Record<string, boolean>;
 }
@@ -154,6 +154,7 @@ export interface AtFailedAuthenticationEvent extends EventBase {
   user: User | null;
   identifier: string | null;
   reason: "invalid_credentials" | "throttled" | "denied" | "not_activated" | "disabled" | "locked" | "registration_failed";
+  flow: "login" | "registration";
 }
 export type AtFailedAuthenticationApi = {
   error: {

@@ -11,9 +11,10 @@ import { rotateAdminKey } from './admin/key.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/knex.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { EVENTS, eventSpec, sampleEvent } from './hooks/catalog.ts';
+import { EVENTS, eventSpec, sampleEvent } from './hooks/catalog/events.ts';
 import { executeChecked } from './hooks/runner.ts';
-import { HookSandbox, checkHookCode } from './hooks/sandbox.ts';
+import { checkHookCode } from './hooks/sandbox/check.ts';
+import { HookSandbox } from './hooks/sandbox/sandbox.ts';
 import type { RunnableHook } from './hooks/store.ts';
 
 const USAGE = `usage: tessera hook test <file.js> --event <event_name | event.json> [options]

@@ -11,7 +11,7 @@ import { userInput } from './admin/users.ts';
 import { webhookInput } from './admin/webhooks.ts';
 import { getSetting, putSetting } from './db/settings.ts';
 import { ClientError } from './errors.ts';
-import { codeProblem } from './hooks/sandbox.ts';
+import { codeProblem } from './hooks/sandbox/check.ts';
 import { HookStore } from './hooks/store.ts';
 import { ApplicationService } from './oidc/applications.ts';
 import { ResourceServerService } from './oidc/resource-servers.ts';

@@ -7,7 +7,7 @@ import type { SecretBox } from './crypto.ts';
 import type { Db } from './db/knex.ts';
 import type { Lifecycle } from './hooks/lifecycle.ts';
 import type { HookRunner } from './hooks/runner.ts';
-import type { HookSandbox } from './hooks/sandbox.ts';
+import type { HookSandbox } from './hooks/sandbox/sandbox.ts';
 import type { HookStore } from './hooks/store.ts';
 import type { FactorService } from './identity/factors.ts';
 import type { AccountLocks } from './identity/lockout.ts';

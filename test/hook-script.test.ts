@@ -1,10 +1,11 @@
-// Hooks are written as modules and run as scripts (src/hooks/hook-script.ts): every export form an
+// Hooks are written as modules and run as scripts (src/hooks/sandbox/hook-script.ts): every export form an
 // author may use gives the same default export, lines stay where the author wrote them, and what a
 // script cannot be (imports, a top-level await) is refused when the code is checked.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { moduleToScript } from '../src/hooks/hook-script.ts';
-import { checkHookCode, HookSandbox } from '../src/hooks/sandbox.ts';
+import { moduleToScript } from '../src/hooks/sandbox/hook-script.ts';
+import { checkHookCode } from '../src/hooks/sandbox/check.ts';
+import { HookSandbox } from '../src/hooks/sandbox/sandbox.ts';
 
 let sandbox: HookSandbox;
 let version = 0;

@@ -150,7 +150,7 @@ const mainText = (page: Page) => page.doc.querySelector('main')?.text.replace(/\
 // ---- the library itself ------------------------------------------------------------------------
 
 test('every template has a complete header: a known event, a mode, the secrets its code reads', async () => {
-  const { EVENTS } = await import('../src/hooks/catalog.ts');
+  const { EVENTS } = await import('../src/hooks/catalog/events.ts');
   const { listTemplates } = await import('../src/hooks/templates.ts');
   const templates = listTemplates();
   assert.deepEqual(templates.map((t) => t.name), [

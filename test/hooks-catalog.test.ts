@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ACTIONS, EVENTS, PROTECTED_CLAIMS, sampleEvent } from '../src/hooks/catalog.ts';
-import { renderDocs, renderTypes } from '../src/hooks/docs.ts';
+import { ACTIONS, PROTECTED_CLAIMS } from '../src/hooks/catalog/actions.ts';
+import { renderDocs, renderTypes } from '../src/hooks/catalog/docs.ts';
+import { EVENTS, sampleEvent } from '../src/hooks/catalog/events.ts';
 import { PROJECT_ROOT } from '../src/paths.ts';
 
 const CONTRACT_EVENTS = [

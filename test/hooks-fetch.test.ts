@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { addressRefusal, parseAllowedHosts } from '../src/net/address-policy.ts';
-import { bridgeFetch, checkTarget, FetchError, type FetchPolicy } from '../src/hooks/fetch-bridge.ts';
-import { HookSandbox } from '../src/hooks/sandbox.ts';
+import { bridgeFetch, checkTarget, FetchError, type FetchPolicy } from '../src/hooks/sandbox/fetch-bridge.ts';
+import { HookSandbox } from '../src/hooks/sandbox/sandbox.ts';
 
 interface Peer {
   server: Server;

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { checkHookCode, codeProblem, HookSandbox, type SandboxHook } from '../src/hooks/sandbox.ts';
+import { checkHookCode, codeProblem } from '../src/hooks/sandbox/check.ts';
+import { HookSandbox, type SandboxHook } from '../src/hooks/sandbox/sandbox.ts';
 
 let sandbox: HookSandbox;
 let counter = 0;

@@ -2,7 +2,8 @@
 import type Router from '@koa/router';
 import { fromJson } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { ACTIONS, EVENTS, eventSpec, sampleEvent } from '../hooks/catalog.ts';
+import { ACTIONS } from '../hooks/catalog/actions.ts';
+import { EVENTS, eventSpec, sampleEvent } from '../hooks/catalog/events.ts';
 import { buildEvent, executeChecked } from '../hooks/runner.ts';
 import { findTemplate, listTemplates } from '../hooks/templates.ts';
 import type { Services } from '../services.ts';

@@ -5,7 +5,6 @@
 import type { Context } from 'koa';
 import { publicUser, type User } from '../identity/users.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
-import { errorMessage, redirectTarget } from './actions.ts';
 import type { FlowKit } from './kit.ts';
 
 type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
@@ -28,7 +27,7 @@ async function reportFailure(ctx: Context, kit: FlowKit, clientId: string | null
   const outcome = await kit.hook(ctx, 'at_failed_authentication', {
     flow, user: failure.user ? publicUser(failure.user) : null, identifier: failure.identifier, reason: failure.reason,
   }, clientId);
-  return { message: errorMessage(outcome), redirect: redirectTarget(outcome) };
+  return outcome.decision;
 }
 
 /**

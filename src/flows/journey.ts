@@ -7,7 +7,6 @@ import type { Interaction } from 'oidc-provider';
 import { decideMfa } from '../identity/mfa-policy.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { acrFor, requestsMfa } from '../oidc/acr.ts';
-import { profilingRequest, userChanges } from './actions.ts';
 import { deny } from './denial.ts';
 import { FlowError, type FlowKit } from './kit.ts';
 import { startMfa } from './mfa-challenge.ts';
@@ -45,7 +44,7 @@ export async function factorsProved(ctx: Context, kit: FlowKit, details: Interac
   const outcome = await kit.hook(ctx, 'before_progressive_profiling', {
     flow: 'login', user: publicUser(user), consents: await kit.consentMap(user.id),
   }, kit.clientIdOf(details));
-  const request = profilingRequest(outcome);
+  const request = outcome.decision.profiling;
   if (request.fields.length > 0 || request.consents.length > 0) {
     await kit.updateState(details, {}, { type: 'profiling', step: { name: 'profiling', flow: 'login', userId: user.id, amr, ...request } });
     kit.seeOther(ctx, `/interaction/${details.uid}/profile`);
@@ -79,7 +78,7 @@ async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, use
       (alert) => kit.render(ctx, 'message', { title: t('login.refused.title'), alert }, 403));
     return;
   }
-  const changes = userChanges(outcome);
+  const changes = outcome.decision.changes;
   if (Object.keys(changes.metadata).length > 0) await users.update(user.id, { metadata: changes.metadata });
   await users.recordLogin(user.id, clientId);
   await kit.states.clear(details.uid);

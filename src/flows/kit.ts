@@ -4,7 +4,8 @@ import type { RouterMiddleware } from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ValidationError } from '../errors.ts';
-import type { LifecycleContext, LifecycleEvent, LifecycleOutcome } from '../hooks/lifecycle.ts';
+import type { EventName, EventPayloads } from '../hooks/catalog/events.ts';
+import type { LifecycleContext, LifecycleOutcome } from '../hooks/lifecycle.ts';
 import { ActionTokens } from '../identity/action-tokens.ts';
 import { ConsentService } from '../identity/consents.ts';
 import { plainText } from '../identity/plain-text.ts';
@@ -215,8 +216,8 @@ export class FlowKit {
    * generic message of a sync hook that failed with on_error "fail") stops the journey with its
    * message in role="alert", unless the caller shows it on its own page (`handleDenial`).
    */
-  async hook(ctx: Context, event: LifecycleEvent, payload: Record<string, unknown>, clientId: string | null,
-    options: { handleDenial?: boolean } = {}): Promise<LifecycleOutcome> {
+  async hook<E extends EventName>(ctx: Context, event: E, payload: EventPayloads[E], clientId: string | null,
+    options: { handleDenial?: boolean } = {}): Promise<LifecycleOutcome<E>> {
     const outcome = await this.services.lifecycle.run(event, payload, this.lifecycleContext(ctx, clientId));
     if (outcome.denied && !options.handleDenial) {
       throw new FlowError(403, t('page.denied.title'), outcome.denied.message);

@@ -10,7 +10,6 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { accountBudgetKey, unknownIdentifierBudgetKey } from '../identity/lockout.ts';
 import { Throttle } from '../identity/throttle.ts';
 import { publicUser } from '../identity/users.ts';
-import { mfaHookDecision, migrationUser, passwordDecision } from './actions.ts';
 import { denial, deny } from './denial.ts';
 import type { EqualTimeSide } from './equal-time.ts';
 import { passwordProved } from './journey.ts';
@@ -92,10 +91,10 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     const side: EqualTimeSide = user ? 'known' : 'unknown';
     if (!user) {
       const failed = await kit.hook(ctx, 'at_failed_identification', { user: null, identifier }, clientId);
-      const legacy = migrationUser(failed);
+      const legacy = failed.decision.migrationUser;
       if (legacy) {
         try {
-          user = await users.create({ ...legacy, email: legacy.email as string, status: 'active' }, 'migration');
+          user = await users.create({ ...legacy, status: 'active' }, 'migration');
         } catch (error) {
           if (!(error instanceof ValidationError) && !(error instanceof ConflictError)) throw error;
           ctx.state.log?.warn({ err: error }, 'a hook asked to migrate a user that cannot be created');
@@ -110,7 +109,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
           (alert) => identifyPage(ctx, details, { identifier, alert }, 403));
         return { side, send: () => void send() };
       }
-      mfaHook = mfaHookDecision(outcome.actions);
+      mfaHook = outcome.decision.mfa;
     }
     await kit.updateState(details, { identifier, mfaHook }, { type: 'restart' });
     return { side, send: () => kit.seeOther(ctx, `/interaction/${details.uid}/password`) };
@@ -171,7 +170,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     if (user && !user.has_password && user.source === 'migration') {
       // A user migrated from a legacy system: a hook checks the first password there.
       const outcome = await kit.hook(ctx, 'before_password_validation', { user: publicUser(user), password }, clientId);
-      const decision = passwordDecision(outcome);
+      const decision = outcome.decision.password;
       valid = decision?.accepted === true;
       rejection = decision && !decision.accepted ? decision.message : null;
       if (valid) {

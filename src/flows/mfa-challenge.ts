@@ -57,7 +57,9 @@ export async function sendCode(ctx: Context, kit: FlowKit, details: Interaction,
     return { ok: false, alert: t('mfa.send.wait', { wait: humanDuration(wait) }), status: 429 };
   }
   const clientId = kit.clientIdOf(details);
-  const outcome = await kit.hook(ctx, 'before_mfa_send', { user: publicUser(user), channel: factor.type, to: factor.target }, clientId, { handleDenial: true });
+  // Callers send codes to email and SMS factors only, and those always have a target.
+  const channel = factor.type as 'email' | 'sms';
+  const outcome = await kit.hook(ctx, 'before_mfa_send', { user: publicUser(user), channel, to: factor.target! }, clientId, { handleDenial: true });
   if (outcome.denied) return { ok: false, alert: outcome.denied.message, status: 403 };
   // Also per user and per address or number, whatever the factor: a new enrolment is a new factor,
   // and nobody may turn the journey into a way of texting a number over and over.

@@ -11,7 +11,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ValidationError } from '../errors.ts';
-import { maskTarget, type CodeCheck, type Factor } from '../identity/factors.ts';
+import { maskTarget, type ChallengeType, type CodeCheck, type Factor } from '../identity/factors.ts';
 import { Throttle } from '../identity/throttle.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { amrFor } from '../oidc/acr.ts';
@@ -83,7 +83,7 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     await kit.throttle.reset(key);
 
     const clientId = kit.clientIdOf(details);
-    const channel = recovery ? 'recovery_code' : factor!.type;
+    const channel = recovery ? 'recovery_code' : factor!.type as ChallengeType;
     await kit.hook(ctx, 'after_mfa_send', { user: publicUser(user), channel }, clientId);
     let recoveryCodes: string[] | null = null;
     if (mfa.mode === 'confirm' && factor) {

@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { publicUser, type User, type UserPatch } from '../identity/users.ts';
-import type { ProfileConsent, ProfileField } from './actions.ts';
+import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
 import { loginProfiled } from './journey.ts';
 import { field, problemText, type FlowKit, type Guard } from './kit.ts';
 import type { ProfilingStep } from './steps.ts';

@@ -9,7 +9,7 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { emailProblem, normalizeEmail } from '../identity/normalize.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
 import { publicUser, type User } from '../identity/users.ts';
-import { hasChanges, profilingRequest, userChanges } from './actions.ts';
+import { hasChanges } from '../hooks/catalog/decisions.ts';
 import { deny } from './denial.ts';
 import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
@@ -92,7 +92,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       await fail(before.denied.message, 403);
       return;
     }
-    const changes = userChanges(before);
+    const changes = before.decision.changes;
 
     let user: User | null = null;
     // Counted before the lookup, for a new and a taken address alike; when throttled the page is the
@@ -117,7 +117,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
 
     if (user) {
       const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user) }, clientId);
-      const more = userChanges(after);
+      const more = after.decision.changes;
       if (hasChanges(more)) user = await users.update(user.id, { metadata: more.metadata, attributes: more.attributes });
       if (mayMail) await sendActivation(ctx, user, details.uid);
     } else {
@@ -127,9 +127,9 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       if (owner && mayMail) await sendAlreadyRegistered(ctx, owner, details.uid);
     }
 
-    const profiling = profilingRequest(await kit.hook(ctx, 'before_progressive_profiling', {
+    const profiling = (await kit.hook(ctx, 'before_progressive_profiling', {
       flow: 'registration', user: user ? publicUser(user) : submitted, consents: {},
-    }, clientId));
+    }, clientId)).decision.profiling;
     const wantsProfile = profiling.fields.length > 0 || profiling.consents.length > 0;
     await kit.updateState(details, { identifier: email, activationEmail: email }, wantsProfile
       ? { type: 'profiling', step: { name: 'profiling', flow: 'registration', userId: user?.id ?? null, ...profiling } }

@@ -2,7 +2,7 @@
 // move it, and next(), the one place where a step follows from another. Pure: flows/state.ts stores
 // the result, flows/journey.ts and the flow modules raise the events. docs/ARCHITECTURE.md draws it
 // ("The login journey"); test/unit/journey-steps.test.ts holds the two together.
-import type { ProfileConsent, ProfileField } from './actions.ts';
+import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
 
 export type JourneyStep =
   /** Nothing proved yet: the identify page, and the password page once an identifier is known. */

@@ -1,12 +1,8 @@
-// The one entry point flows call at each lifecycle point: `lifecycle.run(event, payload, ctx)`.
-// The hook runner (runner.ts) implements it.
-
-export type LifecycleEvent =
-  | 'before_registration' | 'before_progressive_profiling' | 'after_registration' | 'after_account_activation'
-  | 'after_identification' | 'at_failed_identification' | 'before_password_validation' | 'at_failed_authentication'
-  | 'before_mfa_send' | 'after_mfa_send' | 'after_mfa_change' | 'before_password_reset' | 'after_password_reset'
-  | 'after_username_request' | 'after_login' | 'after_external_login' | 'before_id_token' | 'after_consent_update'
-  | 'after_account_disabled' | 'after_account_deleted';
+// The one entry point flows call at each lifecycle point: `lifecycle.run(event, payload, ctx)`, typed
+// by the catalog: the payload must be the event's (EventPayloads[E]) and the outcome carries the
+// event's typed decision (catalog/events.ts). The hook runner (runner.ts) implements it.
+import type { ActionOf } from './catalog/actions.ts';
+import type { AllowedAction, EventDecision, EventName, EventPayloads } from './catalog/events.ts';
 
 export interface LifecycleContext {
   applicationId: string | null;
@@ -15,14 +11,17 @@ export interface LifecycleContext {
   locale: string | null;
 }
 
-/** What the sync hooks decided, merged: a denial (with the message to show) or the actions to apply. */
-export interface LifecycleOutcome {
+/** What the sync hooks decided, merged: a denial (with the message to show), the actions and their decision. */
+export interface LifecycleOutcome<E extends EventName> {
   denied: { message: string } | null;
-  actions: Array<{ type: string; [key: string]: unknown }>;
+  /** The validated actions of the hooks that ran, in order. */
+  actions: ReadonlyArray<ActionOf<AllowedAction<E>>>;
+  /** The actions read into what the flow applies (see each event's decide()). */
+  decision: EventDecision<E>;
   /** True when a hook with on_error "fail" threw or hit a limit (denied then holds a generic message). */
   failed?: boolean;
 }
 
 export interface Lifecycle {
-  run(event: LifecycleEvent, payload: Record<string, unknown>, ctx: LifecycleContext): Promise<LifecycleOutcome>;
+  run<E extends EventName>(event: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<LifecycleOutcome<E>>;
 }

@@ -7,16 +7,16 @@ import { toJson } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
-import { actionProblem, type HookAction } from './actions.ts';
-import { eventSpec, type EventSpec } from './catalog.ts';
-import type { Lifecycle, LifecycleContext, LifecycleEvent, LifecycleOutcome } from './lifecycle.ts';
+import { actionProblem, type ActionOf, type ActionType, type RecordedAction } from './catalog/actions.ts';
+import { decide, eventSpec, type EventName, type EventPayloads, type EventSpec } from './catalog/events.ts';
+import type { Lifecycle, LifecycleContext, LifecycleOutcome } from './lifecycle.ts';
 import type { HookStore, RunnableHook } from './store.ts';
 
 export type ExecutionOutcome = 'success' | 'error' | 'timeout' | 'memory' | 'invalid_action';
 
 export interface ExecutionResult {
   outcome: ExecutionOutcome;
-  actions: HookAction[];
+  actions: RecordedAction[];
   logs: string[];
   duration_ms: number;
   error?: string;
@@ -29,7 +29,27 @@ export interface HookExecutor {
 
 export const GENERIC_HOOK_FAILURE = 'We could not complete this step right now. Please try again later.';
 
-const EMPTY: LifecycleOutcome = Object.freeze({ denied: null, actions: [] }) as LifecycleOutcome;
+/** The outcome of an event no sync hook changed: one per event, built once (the common case costs nothing). */
+const EMPTY = new Map<EventName, LifecycleOutcome<EventName>>();
+function emptyOutcome<E extends EventName>(name: E): LifecycleOutcome<E> {
+  let empty = EMPTY.get(name);
+  if (empty === undefined) {
+    empty = deepFreeze({ denied: null, actions: [], decision: decide(name, []) });
+    EMPTY.set(name, empty);
+  }
+  return empty as LifecycleOutcome<E>;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') for (const inner of Object.values(value)) deepFreeze(inner);
+  return Object.freeze(value);
+}
+
+function outcomeOf<E extends EventName>(name: E, denied: { message: string } | null, actions: RecordedAction[]): LifecycleOutcome<E> {
+  // executeChecked validated every action against the event's catalog entry: they are its typed actions.
+  const valid = actions as unknown as Array<ActionOf<ActionType>>;
+  return { denied, actions: valid as unknown as LifecycleOutcome<E>['actions'], decision: decide(name, valid) };
+}
 
 export interface RunnerDeps {
   db: Db;
@@ -44,11 +64,12 @@ export interface RunnerDeps {
 
 /** Builds the event a hook receives (without secrets and hook identity, added per hook). */
 export async function buildEvent(
-  spec: EventSpec, payload: Record<string, unknown>, ctx: LifecycleContext, applicationName: RunnerDeps['applicationName'],
+  spec: EventSpec, payload: object, ctx: LifecycleContext, applicationName: RunnerDeps['applicationName'],
 ): Promise<Record<string, unknown>> {
   const name = ctx.applicationId ? await applicationName(ctx.applicationId) : null;
+  const given = payload as Record<string, unknown>;
   return {
-    id: typeof payload.event_id === 'string' ? payload.event_id : `evt_${randomUUID().replaceAll('-', '')}`,
+    id: typeof given.event_id === 'string' ? given.event_id : `evt_${randomUUID().replaceAll('-', '')}`,
     type: spec.name,
     application: ctx.applicationId ? { client_id: ctx.applicationId, name } : null,
     user: null,
@@ -81,17 +102,17 @@ export class HookRunner implements Lifecycle {
     this.#deps = deps;
   }
 
-  async run(eventName: LifecycleEvent, payload: Record<string, unknown>, ctx: LifecycleContext): Promise<LifecycleOutcome> {
+  async run<E extends EventName>(eventName: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<LifecycleOutcome<E>> {
     const spec = eventSpec(eventName);
     if (!spec) throw new Error(`unknown lifecycle event ${eventName}`);
     const hooks = await this.#deps.store.forEvent(eventName, ctx.applicationId);
-    if (hooks.length === 0) return EMPTY;
+    if (hooks.length === 0) return emptyOutcome(eventName);
 
     const event = await buildEvent(spec, payload, ctx, this.#deps.applicationName);
     const asyncHooks = hooks.filter((h) => h.mode === 'async');
     if (asyncHooks.length) await this.#queue(asyncHooks, event);
 
-    const actions: HookAction[] = [];
+    const actions: RecordedAction[] = [];
     for (const hook of hooks) {
       if (hook.mode !== 'sync') continue;
       const result = await executeChecked(this.#deps.executor, spec, hook, event);
@@ -99,14 +120,14 @@ export class HookRunner implements Lifecycle {
       if (result.outcome !== 'success') {
         this.#deps.log.warn({ hook_id: hook.id, event: eventName, outcome: result.outcome }, 'hook failed');
         await recordEvent(this.#deps.db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: eventName, outcome: result.outcome, error: result.error ?? null });
-        if (hook.on_error === 'fail') return { denied: { message: GENERIC_HOOK_FAILURE }, actions: [], failed: true };
+        if (hook.on_error === 'fail') return { ...emptyOutcome(eventName), denied: { message: GENERIC_HOOK_FAILURE }, failed: true };
         continue;
       }
       const deny = result.actions.find((a) => a.type === 'deny');
-      if (deny) return { denied: { message: String(deny.message) }, actions: [...actions, ...result.actions.filter((a) => a.type !== 'deny')] };
+      if (deny) return outcomeOf(eventName, { message: String(deny.message) }, [...actions, ...result.actions.filter((a) => a.type !== 'deny')]);
       actions.push(...result.actions);
     }
-    return { denied: null, actions };
+    return outcomeOf(eventName, null, actions);
   }
 
   /** Logs a run; written in small batches off the journey's path. */

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { eventSpec } from './catalog.ts';
+import { eventSpec } from './catalog/events.ts';
 
 export type HookMode = 'sync' | 'async';
 export type OnError = 'fail' | 'continue';

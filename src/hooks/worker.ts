@@ -5,7 +5,7 @@ import type { Db } from '../db/knex.ts';
 import { fromJson } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
-import { eventSpec } from './catalog.ts';
+import { eventSpec } from './catalog/events.ts';
 import { executeChecked, type HookExecutor, type HookRunner } from './runner.ts';
 import type { HookStore } from './store.ts';
 

@@ -3,11 +3,15 @@
 // ID token, so the hooks run once per token request (at whichever comes first) and both use it.
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import type { EventPayloads } from '../hooks/catalog/events.ts';
 import type { Lifecycle, LifecycleOutcome } from '../hooks/lifecycle.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { SUPPORTED_CLAIMS, userClaims } from './claims.ts';
 
-const HOOKED_GRANTS = new Set(['authorization_code', 'refresh_token']);
+type HookedGrant = EventPayloads['before_id_token']['grant_type'];
+const HOOKED_GRANTS: ReadonlySet<string> = new Set<HookedGrant>(['authorization_code', 'refresh_token']);
+const isHooked = (grantType: string): grantType is HookedGrant => HOOKED_GRANTS.has(grantType);
+type Outcome = LifecycleOutcome<'before_id_token'>;
 
 export interface TokenHookDeps {
   lifecycle: Lifecycle;
@@ -37,14 +41,14 @@ function requestedScope(ctx: KoaContextWithOIDC): string | undefined {
 }
 
 export function createTokenHooks(deps: TokenHookDeps) {
-  const outcomes = new WeakMap<object, Promise<LifecycleOutcome | null>>();
+  const outcomes = new WeakMap<object, Promise<Outcome | null>>();
 
   /** Runs before_id_token once for this token request; null when it does not apply. */
-  function outcomeFor(ctx: KoaContextWithOIDC, accountId: string | undefined, scope: string | undefined): Promise<LifecycleOutcome | null> {
+  function outcomeFor(ctx: KoaContextWithOIDC, accountId: string | undefined, scope: string | undefined): Promise<Outcome | null> {
     const existing = outcomes.get(ctx);
     if (existing) return existing;
     const grantType = String(ctx.oidc?.params?.grant_type ?? '');
-    if (ctx.oidc?.route !== 'token' || !HOOKED_GRANTS.has(grantType) || !accountId) return Promise.resolve(null);
+    if (ctx.oidc?.route !== 'token' || !isHooked(grantType) || !accountId) return Promise.resolve(null);
     const run = (async () => {
       const user = await deps.loadUser(ctx, accountId);
       if (!user) return null;
@@ -66,14 +70,8 @@ export function createTokenHooks(deps: TokenHookDeps) {
     return run;
   }
 
-  function denyIfDenied(outcome: LifecycleOutcome | null): void {
+  function denyIfDenied(outcome: Outcome | null): void {
     if (outcome?.denied) throw new errors.AccessDenied(outcome.denied.message);
-  }
-
-  function claimsOf(outcome: LifecycleOutcome | null, type: 'idToken.setClaim' | 'accessToken.setClaim'): Record<string, unknown> {
-    const claims: Record<string, unknown> = {};
-    for (const action of outcome?.actions ?? []) if (action.type === type) claims[String(action.key)] = action.value;
-    return claims;
   }
 
   return {
@@ -82,7 +80,7 @@ export function createTokenHooks(deps: TokenHookDeps) {
       if (token.kind !== 'AccessToken') return undefined;
       const outcome = await outcomeFor(ctx, token.accountId, token.scope);
       denyIfDenied(outcome);
-      const claims = claimsOf(outcome, 'accessToken.setClaim');
+      const claims = outcome?.decision.accessTokenClaims ?? {};
       return Object.keys(claims).length ? claims : undefined;
     },
 
@@ -95,7 +93,7 @@ export function createTokenHooks(deps: TokenHookDeps) {
           const accountId = this.available?.sub as string | undefined;
           const outcome = await outcomeFor(this.ctx, accountId, this.ctx.oidc?.entities?.AccessToken?.scope);
           denyIfDenied(outcome);
-          for (const [key, value] of Object.entries(claimsOf(outcome, 'idToken.setClaim'))) this.set(key, value);
+          for (const [key, value] of Object.entries(outcome?.decision.idTokenClaims ?? {})) this.set(key, value);
         }
         return issue.call(this, options);
       };

@@ -1,16 +1,17 @@
 // Renders the hook authors' TypeScript types (hooks/types.d.ts) and reference (docs/hooks.md) from
 // the catalog, so neither can disagree with what the runner enforces. `npm run gen:hooks` writes
 // them; a test fails when the committed files are stale.
-import { ACTIONS, COMMON_FIELDS, EVENTS, PROTECTED_CLAIMS, sampleEvent, type ActionType } from './catalog.ts';
+import { ACTIONS, PROTECTED_CLAIMS, type ActionType } from './actions.ts';
+import { COMMON_FIELDS, EVENTS, sampleEvent } from './events.ts';
 
-const HEADER = '// Generated from src/hooks/catalog.ts by `npm run gen:hooks`. Do not edit by hand.\n';
+const HEADER = '// Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand.\n';
 
 function pascal(name: string): string {
   return name.split('_').map((part) => part[0]!.toUpperCase() + part.slice(1)).join('');
 }
 
 /** The api object an event's hook receives: only the namespaces its actions use. */
-function apiType(actions: ActionType[]): string {
+function apiType(actions: readonly ActionType[]): string {
   const groups = new Map<string, string[]>();
   for (const action of actions) {
     const signature = ACTIONS[action].signature.replace(/^api\./, '');
@@ -58,7 +59,7 @@ export function renderTypes(): string {
 }
 
 export function renderDocs(): string {
-  const out: string[] = ['<!-- Generated from src/hooks/catalog.ts by `npm run gen:hooks`. Do not edit by hand. -->', '', '# Hook event reference', ''];
+  const out: string[] = ['<!-- Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand. -->', '', '# Hook event reference', ''];
   out.push('A hook is an ES module whose default export is `async function (event, api)`. It imports nothing,',
     'and its top level runs to its end at once (no top-level `await`: await inside the function). Every',
     'run gets a fresh context, so nothing a run leaves behind reaches the next. Every event has',

@@ -8,8 +8,8 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import { request as httpsRequest } from 'node:https';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { bareHostname, defaultPort, parseAllowedHosts, type HostRule } from '../net/address-policy.ts';
-import { pinnedLookup, resolveTarget, systemResolver, type Resolver } from '../net/resolve-target.ts';
+import { bareHostname, defaultPort, parseAllowedHosts, type HostRule } from '../../net/address-policy.ts';
+import { pinnedLookup, resolveTarget, systemResolver, type Resolver } from '../../net/resolve-target.ts';
 
 export interface BridgeRequest {
   url: string;
@@ -31,7 +31,7 @@ export interface BridgeResponse {
   body: Uint8Array;
 }
 
-export type { Resolver } from '../net/resolve-target.ts';
+export type { Resolver } from '../../net/resolve-target.ts';
 
 export interface FetchPolicy {
   /** `"host[:port]"` entries. Null, absent or empty: any public address. */

@@ -1,0 +1,286 @@
+// The hook event catalog, as data: for each event, when it fires, whether a hook may run sync, the
+// actions a sync hook may take, its payload (a TypeScript type for the flows, a type text for hook
+// authors), a sample, and its decision (what the flows read). The runner, GET /admin/api/events,
+// hooks/types.d.ts and docs/hooks.md all come from here.
+import type { ActionOf, ActionType, Json } from './actions.ts';
+import {
+  failureHandling, migrationUser, mfaDecision, passwordDecision, profilingRequest, tokenClaims, userChanges, type Actions,
+} from './decisions.ts';
+
+/** The user as hooks see it (the flows send identity's User, which has these fields and a few more). */
+export interface HookUser {
+  id: string;
+  email: string;
+  username: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  phone_number: string | null;
+  email_verified: boolean;
+  phone_number_verified: boolean;
+  status: 'active' | 'pending' | 'disabled';
+  attributes: unknown;
+  metadata: unknown;
+  login_count: number;
+  last_login_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A registration's user before it exists. */
+export interface NewHookUser {
+  email: string;
+  username?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  phone_number?: string | null;
+  attributes: Record<string, Json>;
+  metadata: Record<string, Json>;
+}
+
+type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
+
+/** What each lifecycle point sends: `lifecycle.run(event, payload)` takes exactly this. */
+export interface EventPayloads {
+  before_registration: { user: NewHookUser };
+  /** An address already registered gets the submitted user (NewUser), so the hook cannot tell. */
+  before_progressive_profiling: { user: HookUser | NewHookUser; flow: 'registration' | 'login'; consents: Record<string, boolean> };
+  after_registration: { user: HookUser };
+  after_account_activation: { user: HookUser };
+  after_identification: { user: HookUser; identifier: string };
+  at_failed_identification: { user: null; identifier: string };
+  before_password_validation: { user: HookUser; password: string };
+  at_failed_authentication: { user: HookUser | null; identifier: string | null; reason: FailureReason; flow: 'login' | 'registration' };
+  before_mfa_send: { user: HookUser; channel: 'email' | 'sms'; to: string };
+  after_mfa_send: { user: HookUser; channel: 'email' | 'sms' | 'totp' | 'recovery_code' };
+  after_mfa_change: { user: HookUser; change: 'enrolled' | 'removed'; factor: { id: string; type: string } };
+  before_password_reset: { user: HookUser };
+  after_password_reset: { user: HookUser };
+  after_username_request: { user: HookUser };
+  after_login: { user: HookUser };
+  after_external_login: { user: HookUser; provider: string; profile: Record<string, Json> };
+  before_id_token: { user: HookUser; scopes: string[]; grant_type: 'authorization_code' | 'refresh_token'; claims: Record<string, unknown> };
+  after_consent_update: { user: HookUser; consents: Record<string, boolean>; changed: string[] };
+  after_account_disabled: { user: HookUser };
+  after_account_deleted: { user: HookUser };
+}
+
+interface EventDefinition<E extends keyof EventPayloads, A extends ActionType, D> {
+  name: E;
+  fires: string;
+  /** false: the event happens after the journey can still change, so hooks run async only. */
+  sync: boolean;
+  /** The actions a sync hook may take. */
+  actions: readonly A[];
+  /** The payload's fields as TypeScript types for hook authors (one per payload field). */
+  fields: { readonly [K in keyof EventPayloads[E]]-?: string };
+  sample: EventPayloads[E];
+  /** What a hook author must know beyond `fires` (shown in docs/hooks.md). */
+  note?: string;
+  /** The hooks' validated actions (only those `actions` allows), read into what the flow applies. */
+  decide(actions: ReadonlyArray<ActionOf<A>>): D;
+}
+
+function event<E extends keyof EventPayloads, const A extends ActionType, D>(definition: EventDefinition<E, A, D>): EventDefinition<E, A, D> {
+  return definition;
+}
+
+const sampleUser: HookUser = {
+  id: '6f1c2a9e-3b7d-4c1e-9a55-0c1d2e3f4a5b',
+  email: 'ada@example.com',
+  username: 'ada',
+  given_name: 'Ada',
+  family_name: 'Lovelace',
+  phone_number: null,
+  email_verified: true,
+  phone_number_verified: false,
+  status: 'active',
+  attributes: { plan: 'pro' },
+  metadata: {},
+  login_count: 3,
+  last_login_at: '2026-11-01T09:00:00.000Z',
+  created_at: '2026-01-15T10:00:00.000Z',
+  updated_at: '2026-11-01T09:00:00.000Z',
+};
+
+const newUser: NewHookUser = { email: 'ada@example.com', given_name: 'Ada', family_name: 'Lovelace', attributes: {}, metadata: {} };
+const nothing = (): Record<never, never> => ({});
+const changes = (actions: Actions) => ({ changes: userChanges(actions) });
+
+// The identify step's answer must not tell whether an account exists, by its content or its time.
+const IDENTIFY_TIMING = 'The identify answer waits until one floor, learned from the recent times of both '
+  + '`after_identification` (an account) and `at_failed_identification` (no account) in the same application, '
+  + 'so that its time does not tell which ran: a slow sync hook on either event slows both answers.';
+
+const DEFINITIONS = {
+  before_registration: event({
+    name: 'before_registration', fires: 'the registration form was submitted, before the user exists', sync: true,
+    actions: ['deny', 'user.setAttribute', 'user.setMetadata'],
+    fields: { user: 'NewUser' }, sample: { user: newUser }, decide: changes,
+  }),
+  before_progressive_profiling: event({
+    name: 'before_progressive_profiling', fires: 'after the first registration step (flow "registration") and after authentication before login completes (flow "login")', sync: true,
+    actions: ['form.requireFields', 'form.requireConsents'],
+    fields: { user: 'User | NewUser', flow: '"registration" | "login"', consents: 'Record<string, boolean>' },
+    sample: { user: sampleUser, flow: 'login', consents: { marketing: false } },
+    decide: (actions) => ({ profiling: profilingRequest(actions) }),
+  }),
+  after_registration: event({
+    name: 'after_registration', fires: 'the user was created', sync: true,
+    actions: ['user.setMetadata'],
+    fields: { user: 'User' }, sample: { user: { ...sampleUser, email_verified: false, status: 'pending', login_count: 0 } }, decide: changes,
+  }),
+  after_account_activation: event({
+    name: 'after_account_activation', fires: 'the activation link was opened and the email verified', sync: false, actions: [],
+    fields: { user: 'User' }, sample: { user: sampleUser }, decide: nothing,
+  }),
+  after_identification: event({
+    name: 'after_identification', fires: 'an identifier matched a user, before any factor', sync: true,
+    actions: ['deny', 'mfa.require', 'mfa.skip'],
+    fields: { user: 'User', identifier: 'string' }, sample: { user: sampleUser, identifier: 'ada@example.com' },
+    note: `${IDENTIFY_TIMING} A denial's message is shown on the identify page, so it tells that the account exists: deny with a message that would fit an unknown identifier too.`,
+    decide: (actions) => ({ mfa: mfaDecision(actions) }),
+  }),
+  at_failed_identification: event({
+    name: 'at_failed_identification', fires: 'the identifier matches no user (lazy migration starts here)', sync: true,
+    actions: ['migration.createUser'],
+    fields: { user: 'null', identifier: 'string' }, sample: { user: null, identifier: 'legacy@example.com' },
+    note: IDENTIFY_TIMING,
+    decide: (actions) => ({ migrationUser: migrationUser(actions) }),
+  }),
+  before_password_validation: event({
+    name: 'before_password_validation', fires: 'a password was given for a user created by migration, which has no local password yet', sync: true,
+    actions: ['password.accept', 'password.reject'],
+    fields: { user: 'User', password: 'string' }, sample: { user: { ...sampleUser, attributes: { legacy_id: '42' } }, password: '••••••••' },
+    decide: (actions) => ({ password: passwordDecision(actions) }),
+  }),
+  at_failed_authentication: event({
+    name: 'at_failed_authentication', fires: 'any failed login or registration', sync: true,
+    actions: ['error.setMessage', 'redirect'],
+    fields: {
+      user: 'User | null', identifier: 'string | null',
+      reason: '"invalid_credentials" | "throttled" | "denied" | "not_activated" | "disabled" | "locked" | "registration_failed"',
+      flow: '"login" | "registration"',
+    },
+    sample: { user: null, identifier: 'ada@example.com', reason: 'invalid_credentials', flow: 'login' },
+    decide: failureHandling,
+  }),
+  before_mfa_send: event({
+    name: 'before_mfa_send', fires: 'before a one-time code goes out by email or SMS', sync: true,
+    actions: ['deny'],
+    fields: { user: 'User', channel: '"email" | "sms"', to: 'string' }, sample: { user: sampleUser, channel: 'sms', to: '+15551234567' }, decide: nothing,
+  }),
+  after_mfa_send: event({
+    name: 'after_mfa_send', fires: 'the one-time code was verified', sync: false, actions: [],
+    fields: { user: 'User', channel: '"email" | "sms" | "totp" | "recovery_code"' }, sample: { user: sampleUser, channel: 'sms' }, decide: nothing,
+  }),
+  after_mfa_change: event({
+    name: 'after_mfa_change', fires: 'a factor was enrolled or removed', sync: false, actions: [],
+    fields: { user: 'User', change: '"enrolled" | "removed"', factor: '{ id: string, type: string }' },
+    sample: { user: sampleUser, change: 'enrolled', factor: { id: 'f_1', type: 'totp' } }, decide: nothing,
+  }),
+  before_password_reset: event({
+    name: 'before_password_reset', fires: 'a reset was requested, before the mail goes out', sync: true,
+    actions: ['deny'],
+    fields: { user: 'User' }, sample: { user: sampleUser },
+    note: 'It runs after the user has been answered: the forgot-password page answers at once, the same for every '
+      + 'identifier, so neither its content nor its time tells whether an account exists. `api.deny(msg)` stops the '
+      + 'link and the mail; its message is not shown to anyone (it would tell that the account exists) and is kept '
+      + 'in the execution log. A server that stops between the answer and the mail loses that request: the user '
+      + 'asks again.',
+    decide: nothing,
+  }),
+  after_password_reset: event({
+    name: 'after_password_reset', fires: 'the new password was set', sync: false, actions: [],
+    fields: { user: 'User' }, sample: { user: sampleUser }, decide: nothing,
+  }),
+  after_username_request: event({
+    name: 'after_username_request', fires: 'the forgot-username mail went out', sync: false, actions: [],
+    fields: { user: 'User' }, sample: { user: sampleUser }, decide: nothing,
+  }),
+  after_login: event({
+    name: 'after_login', fires: 'login completed, before the user returns to the application', sync: true,
+    actions: ['deny', 'user.setMetadata'],
+    fields: { user: 'User' }, sample: { user: sampleUser }, decide: changes,
+  }),
+  after_external_login: event({
+    name: 'after_external_login', fires: 'login through an upstream identity provider completed', sync: true,
+    actions: ['user.setAttribute'],
+    fields: { user: 'User', provider: 'string', profile: 'Record<string, Json>' }, sample: { user: sampleUser, provider: 'google', profile: { sub: '1234' } },
+    decide: changes,
+  }),
+  before_id_token: event({
+    name: 'before_id_token', fires: 'before every ID token is issued (authorization code and refresh grants)', sync: true,
+    actions: ['idToken.setClaim', 'accessToken.setClaim', 'deny'],
+    fields: { user: 'User', scopes: 'string[]', grant_type: '"authorization_code" | "refresh_token"', claims: 'Record<string, Json>' },
+    sample: { user: sampleUser, scopes: ['openid', 'email'], grant_type: 'authorization_code', claims: { sub: sampleUser.id, email: sampleUser.email } },
+    decide: tokenClaims,
+  }),
+  after_consent_update: event({
+    name: 'after_consent_update', fires: "the user's consents changed", sync: false, actions: [],
+    fields: { user: 'User', consents: 'Record<string, boolean>', changed: 'string[]' },
+    sample: { user: sampleUser, consents: { marketing: true }, changed: ['marketing'] }, decide: nothing,
+  }),
+  after_account_disabled: event({
+    name: 'after_account_disabled', fires: 'an operator disabled the account', sync: false, actions: [],
+    fields: { user: 'User' }, sample: { user: { ...sampleUser, status: 'disabled' } }, decide: nothing,
+  }),
+  after_account_deleted: event({
+    name: 'after_account_deleted', fires: 'an operator deleted the account', sync: false, actions: [],
+    fields: { user: 'User' }, sample: { user: sampleUser }, decide: nothing,
+  }),
+} as const satisfies { [E in keyof EventPayloads]: EventDefinition<E, ActionType, unknown> };
+
+export type EventName = keyof typeof DEFINITIONS;
+/** The actions an event's hooks may take. */
+export type AllowedAction<E extends EventName> = (typeof DEFINITIONS)[E]['actions'][number];
+/** What the flows read from a run of an event's hooks (outcome.decision). */
+export type EventDecision<E extends EventName> = ReturnType<(typeof DEFINITIONS)[E]['decide']>;
+
+/** An event as the generic consumers (runner, docs, admin API, CLI) read it. */
+export interface EventSpec {
+  name: EventName;
+  fires: string;
+  sync: boolean;
+  actions: readonly ActionType[];
+  fields: Readonly<Record<string, string>>;
+  sample: Readonly<Record<string, unknown>>;
+  note?: string;
+  decide(actions: Actions): unknown;
+}
+
+/** Every event, in catalog order. */
+export const EVENTS: readonly EventSpec[] = Object.values(DEFINITIONS) as readonly EventSpec[];
+
+export function eventSpec(name: string): EventSpec | undefined {
+  return Object.hasOwn(DEFINITIONS, name) ? (DEFINITIONS[name as EventName] as EventSpec) : undefined;
+}
+
+/** The decision of an event's validated actions (the runner's outcome.decision). */
+export function decide<E extends EventName>(name: E, actions: Actions): EventDecision<E> {
+  return (DEFINITIONS[name] as EventSpec).decide(actions) as EventDecision<E>;
+}
+
+/** The fields every event has, whatever its type. */
+export const COMMON_FIELDS: Readonly<Record<string, string>> = {
+  id: 'string  // stable across retries: use it to make side effects idempotent',
+  type: 'EventName',
+  hook: '{ id: string, name: string }',
+  application: '{ client_id: string, name: string } | null',
+  request: '{ ip: string | null, user_agent: string | null, locale: string | null }',
+  secrets: 'Record<string, string>',
+  created_at: 'string',
+};
+
+/** A full sample event as a hook would receive it. */
+export function sampleEvent(spec: EventSpec): Record<string, unknown> {
+  return {
+    id: 'evt_7d9f2c1a0b3e4d5f',
+    type: spec.name,
+    hook: { id: 'hook_sample', name: 'Sample hook' },
+    application: { client_id: 'notes-web', name: 'Notes' },
+    request: { ip: '203.0.113.7', user_agent: 'Mozilla/5.0', locale: 'en' },
+    secrets: {},
+    created_at: '2026-11-22T09:00:00.000Z',
+    ...spec.sample,
+  };
+}

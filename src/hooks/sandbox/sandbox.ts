@@ -1,0 +1,236 @@
+// The hook sandbox: brand code run in isolated-vm. A run checks the hook version once (check.ts,
+// then kept), takes an isolate and a fresh context of its own from the pool (pool.ts), runs there
+// (run.ts) and gives the isolate back, or disposes it when the run timed out, hit the memory limit
+// or left a fetch in flight. The hook sees only the globals the prelude defines (prelude/); the
+// host's side of its console and fetch (bridges.ts) is routed here to the run's state.
+import ivm from 'isolated-vm';
+import type { RecordedAction } from '../catalog/actions.ts';
+import { createBridges, bridgeRequest } from './bridges.ts';
+import { checkAndRewrite, MEMORY_LIMIT_MB, type CodeCheck } from './check.ts';
+import { bridgeFetch, FetchError, type BridgeResponse, type FetchPolicy } from './fetch-bridge.ts';
+import { IsolatePool, releasePrepared, type Compiled, type Prepared, type Slot } from './pool.ts';
+import { clampTimeout, receiveLog, redact, round, runPrepared, runState, type HookOutcome, type HookRunResult, type RunState } from './run.ts';
+
+/** What the sandbox needs of a hook. `version` keys the compile cache together with `id`. */
+export interface SandboxHook {
+  id: string;
+  version: number | string;
+  code: string;
+  timeout_ms?: number;
+  allowed_hosts?: readonly string[] | null;
+}
+
+export interface RunOptions {
+  /** Wall time for the whole run (default: the hook's timeout_ms, else 2000; at most 10000). */
+  timeoutMs?: number;
+  /** Default: the hook's allowed_hosts. */
+  allowedHosts?: readonly string[] | null;
+}
+
+export interface SandboxOptions {
+  /** Per isolate, in MiB (default 32). */
+  memoryLimitMb?: number;
+  /** Isolates alive at once, i.e. runs at once; more runs wait for one (default 32). */
+  maxIsolates?: number;
+  /** Idle isolates kept with a context prepared (default 2). */
+  warmIsolates?: number;
+  /**
+   * Idle isolates kept at most (default: maxIsolates). A burst's isolates stay for the next burst
+   * rather than being made again (about 1 ms of main-thread work each); see idleTtlMs.
+   */
+  maxIdleIsolates?: number;
+  /** An idle isolate beyond warmIsolates is disposed after this long unused (default 30000). */
+  idleTtlMs?: number;
+  /** An isolate is replaced after this many runs (default 1000), bounding anything that accumulates. */
+  runsPerIsolate?: number;
+  /** Console lines kept per run (default 100) and characters per line (default 1000). */
+  maxLogLines?: number;
+  maxLogLineLength?: number;
+  /** Fetches per run (default 20). */
+  maxFetchesPerRun?: number;
+  /** Fetch limits and hooks for tests (resolver, onConnect); allowed hosts and deadline come per run. */
+  fetch?: Omit<FetchPolicy, 'allowedHosts' | 'deadline' | 'signal'>;
+  /** V8 lost control of an isolate: log it and plan a restart (see isolated-vm). Default: abort. */
+  onCatastrophicError?: (message: string) => void;
+}
+
+export class HookSandbox {
+  readonly #memoryLimitMb: number;
+  readonly #maxLogLines: number;
+  readonly #maxLogLineLength: number;
+  readonly #maxFetches: number;
+  readonly #fetchOptions: SandboxOptions['fetch'];
+  readonly #pool: IsolatePool;
+  readonly #runs = new Map<number, RunState>();
+  readonly #compiled = new Map<string, Compiled>();
+
+  constructor(options: SandboxOptions = {}) {
+    this.#memoryLimitMb = options.memoryLimitMb ?? MEMORY_LIMIT_MB;
+    const maxIsolates = Math.max(1, options.maxIsolates ?? 32);
+    const warmIsolates = Math.min(maxIsolates, Math.max(0, options.warmIsolates ?? 2));
+    this.#maxLogLines = options.maxLogLines ?? 100;
+    this.#maxLogLineLength = options.maxLogLineLength ?? 1000;
+    this.#maxFetches = options.maxFetchesPerRun ?? 20;
+    this.#fetchOptions = options.fetch;
+    this.#pool = new IsolatePool({
+      memoryLimitMb: this.#memoryLimitMb,
+      maxIsolates,
+      warmIsolates,
+      maxIdle: Math.max(warmIsolates, options.maxIdleIsolates ?? maxIsolates),
+      idleTtlMs: Math.max(0, options.idleTtlMs ?? 30_000),
+      runsPerIsolate: Math.max(1, options.runsPerIsolate ?? 1000),
+      onCatastrophicError: options.onCatastrophicError,
+      bridges: createBridges({
+        log: (id, level, text) => this.#onLog(id, level, text),
+        fetch: (id, request) => this.#onFetch(id, request),
+      }),
+    });
+  }
+
+  /** Checks a hook version once and keeps the result (and, after its first run, its code cache). */
+  compile(hook: Pick<SandboxHook, 'id' | 'version' | 'code'>): CodeCheck {
+    return this.#compile(hook).check;
+  }
+
+  /** Starts the warm isolates now rather than on the first run. */
+  warmup(): Promise<void> {
+    return this.#pool.warmup();
+  }
+
+  /** The runner's entry point: the hook's own timeout and allowed hosts. */
+  execute(hook: SandboxHook, event: Record<string, unknown>): Promise<HookRunResult> {
+    return this.run(hook, event);
+  }
+
+  /** Runs a hook on an event. Never throws: every failure is an outcome. */
+  async run(hook: SandboxHook, event: Record<string, unknown>, options: RunOptions = {}): Promise<HookRunResult> {
+    const started = performance.now();
+    const timeoutMs = clampTimeout(options.timeoutMs ?? hook.timeout_ms);
+    const state = runState(event, options.allowedHosts !== undefined ? options.allowedHosts : hook.allowed_hosts ?? null, started + timeoutMs);
+    const finish = (outcome: HookOutcome, actions: RecordedAction[], error?: string): HookRunResult => {
+      state.active = false;
+      const logs = state.logs;
+      if (state.truncated) logs.push(`[console output truncated after ${this.#maxLogLines} lines]`);
+      const result: HookRunResult = { outcome, actions, logs, duration_ms: round(performance.now() - started) };
+      if (error !== undefined) result.error = redact(error, state.secrets);
+      return result;
+    };
+
+    const pool = this.#pool;
+    if (pool.disposed) return finish('error', [], 'the sandbox is shut down');
+    const compiled = this.#compile(hook);
+    if (!compiled.check.ok) return finish('error', [], `${compiled.check.message} (line ${compiled.check.line})`);
+
+    let eventCopy: ivm.ExternalCopy<unknown>;
+    try {
+      eventCopy = new ivm.ExternalCopy(event);
+    } catch (error) {
+      return finish('error', [], `the event could not be copied into the sandbox: ${(error as Error).message}`);
+    }
+
+    // An isolate of our own and a context made for this run; if making the context failed (its
+    // isolate died meanwhile), once more with another isolate.
+    let slot: Slot | null = null;
+    let prepared: Prepared | null = null;
+    let startError: unknown = null;
+    for (let attempt = 0; attempt < 3 && prepared === null; attempt++) {
+      slot = await pool.acquire(state.deadline, compiled);
+      if (slot === null) break;
+      try {
+        prepared = await pool.take(slot, compiled);
+      } catch (error) {
+        startError = error;
+        pool.release(slot, false);
+        slot = null;
+      }
+    }
+    if (slot === null || prepared === null) {
+      eventCopy.release();
+      if (pool.disposed) return finish('error', [], 'the sandbox is shut down');
+      if (startError === null) return finish('timeout', [], 'no sandbox was free before the deadline');
+      return finish('error', [], `the sandbox could not start: ${(startError as Error).message}`);
+    }
+    slot.runs++;
+    this.#runs.set(prepared.id, state);
+
+    let healthy = false;
+    try {
+      const end = await runPrepared(slot, prepared, compiled, eventCopy, state, { timeoutMs, memoryLimitMb: this.#memoryLimitMb });
+      healthy = end.healthy;
+      return finish(end.outcome, end.actions, end.error);
+    } finally {
+      try { eventCopy.release(); } catch { /* already handed over */ }
+      state.active = false;
+      if (state.pendingFetches > 0) healthy = false;
+      // Only a run that fetched has anything to abort (an abort builds a DOMException: not free).
+      if (state.fetches > 0) state.abort.abort();
+      releasePrepared(prepared);
+      this.#runs.delete(prepared.id);
+      pool.release(slot, healthy, compiled);
+    }
+  }
+
+  /** Pool and cache figures, for metrics and tests. */
+  stats(): { isolates: number; idle: number; running: number; waiting: number; compiled: number } {
+    const pool = this.#pool.stats();
+    return { isolates: pool.isolates, idle: pool.idle, running: this.#runs.size, waiting: pool.waiting, compiled: this.#compiled.size };
+  }
+
+  /** Disposes every isolate; runs under way end as errors. */
+  dispose(): void {
+    this.#pool.dispose();
+    for (const compiled of this.#compiled.values()) compiled.cachedData?.release();
+    this.#compiled.clear();
+  }
+
+  #compile(hook: Pick<SandboxHook, 'id' | 'version' | 'code'>): Compiled {
+    const key = `${hook.id}@${hook.version}`;
+    const cached = this.#compiled.get(key);
+    if (cached && cached.code === hook.code) {
+      this.#compiled.delete(key);
+      this.#compiled.set(key, cached);
+      return cached;
+    }
+    cached?.cachedData?.release();
+    const { check, source } = checkAndRewrite(hook.code);
+    const compiled: Compiled = { code: hook.code, source, check, cachedData: undefined, preparable: true };
+    this.#compiled.set(key, compiled);
+    if (this.#compiled.size > 1000) {
+      const [oldest] = this.#compiled.keys();
+      this.#compiled.get(oldest!)?.cachedData?.release();
+      this.#compiled.delete(oldest!);
+    }
+    return compiled;
+  }
+
+  #onLog(id: number, level: string, text: string): void {
+    const state = this.#runs.get(id);
+    if (!state || !state.active) return;
+    receiveLog(state, level, text, { maxLines: this.#maxLogLines, maxLineLength: this.#maxLogLineLength });
+  }
+
+  async #onFetch(id: number, raw: unknown): Promise<{ ok: true; response: BridgeResponse } | { ok: false; error: string }> {
+    const state = this.#runs.get(id);
+    if (!state || !state.active) return { ok: false, error: 'fetch refused: the hook run is over' };
+    if (state.fetches >= this.#maxFetches) return { ok: false, error: `fetch refused: at most ${this.#maxFetches} fetches per run` };
+    state.fetches++;
+    state.pendingFetches++;
+    try {
+      const request = bridgeRequest(raw);
+      // The run's own deadline aborts the fetch (state.abort); the bridge's deadline sits a little
+      // later so that a fetch cut short by the deadline ends the run as a timeout, not as an error
+      // the hook caught a millisecond before.
+      const response = await bridgeFetch(request, {
+        ...this.#fetchOptions,
+        allowedHosts: state.allowedHosts,
+        deadline: state.deadline + 50,
+        signal: state.abort.signal,
+      });
+      return { ok: true, response };
+    } catch (error) {
+      return { ok: false, error: error instanceof FetchError ? error.message : 'fetch failed' };
+    } finally {
+      state.pendingFetches--;
+    }
+  }
+}
