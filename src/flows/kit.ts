@@ -14,7 +14,9 @@ import type { Application } from '../oidc/applications.ts';
 import type { Services } from '../services.ts';
 import { renderMail, renderPage } from '../views.ts';
 import { EqualTime } from './equal-time.ts';
-import type { FlowState, FlowStates } from './state.ts';
+import type { FlowState, FlowStates, JourneyFacts } from './state.ts';
+import type { JourneyEvent } from './steps.ts';
+import { t } from './texts.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
 
 export interface PageLink {
@@ -68,7 +70,14 @@ export function brandOf(app: Application): Brand {
 
 /** The link of a page with no pending sign-in: back to the application, or to this server's home. */
 export function wayBack(brand: Brand | null | undefined): PageLink {
-  return brand?.back_uri ? { href: brand.back_uri, text: `Back to ${brand.name}` } : { href: '/', text: 'Go to the home page' };
+  return brand?.back_uri ? { href: brand.back_uri, text: t('page.back-to-app', { app: brand.name }) } : { href: '/', text: t('page.home') };
+}
+
+/** The step is over when the interaction has moved on to another prompt (a back button, a second tab). */
+export function assertPrompt(details: Interaction, name: 'login' | 'consent'): void {
+  if (details.prompt.name !== name) {
+    throw new FlowError(400, t('page.step-over.title'), t('page.step-over'), [{ href: `/interaction/${details.uid}`, text: t('page.continue') }]);
+  }
 }
 
 declare module 'koa' {
@@ -148,8 +157,7 @@ export class FlowKit {
   }
 
   expired(): FlowError {
-    return new FlowError(400, 'This sign-in has expired',
-      'Your sign-in session has expired or was opened in another browser. Go back to the application and start again.', [], { wayBack: true });
+    return new FlowError(400, t('page.expired.title'), t('page.expired'), [], { wayBack: true });
   }
 
   clientIdOf(details: Interaction): string | null {
@@ -173,8 +181,9 @@ export class FlowKit {
     return this.states.get(details.uid);
   }
 
-  async updateState(details: Interaction, patch: Partial<FlowState>): Promise<FlowState> {
-    return this.states.update(details.uid, details.exp * 1000, patch);
+  /** Merges facts into the journey's state and, with `event`, moves it to its next step (flows/steps.ts). */
+  async updateState(details: Interaction, facts: Partial<JourneyFacts>, event?: JourneyEvent): Promise<FlowState> {
+    return this.states.update(details.uid, details.exp * 1000, facts, event);
   }
 
   /** Renders a page of the journey: never cached, with the form token and the branding. */
@@ -211,7 +220,7 @@ export class FlowKit {
     options: { handleDenial?: boolean } = {}): Promise<LifecycleOutcome<E>> {
     const outcome = await this.services.lifecycle.run(event, payload, this.lifecycleContext(ctx, clientId));
     if (outcome.denied && !options.handleDenial) {
-      throw new FlowError(403, 'This cannot continue', outcome.denied.message);
+      throw new FlowError(403, t('page.denied.title'), outcome.denied.message);
     }
     return outcome;
   }
@@ -273,10 +282,10 @@ export class FlowKit {
 }
 
 export function humanDuration(seconds: number): string {
-  if (seconds % 86400 === 0) return seconds === 86400 ? '24 hours' : `${seconds / 86400} days`;
-  if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
-  if (seconds >= 60 && seconds % 60 === 0) return seconds === 60 ? '1 minute' : `${seconds / 60} minutes`;
-  return `${seconds} seconds`;
+  if (seconds % 86400 === 0) return seconds === 86400 ? t('duration.day') : t('duration.days', { n: seconds / 86400 });
+  if (seconds % 3600 === 0) return seconds === 3600 ? t('duration.hour') : t('duration.hours', { n: seconds / 3600 });
+  if (seconds >= 60 && seconds % 60 === 0) return seconds === 60 ? t('duration.minute') : t('duration.minutes', { n: seconds / 60 });
+  return t('duration.seconds', { n: seconds });
 }
 
 /** The middleware every page route runs first: page errors, form parsing, the CSRF check. */

@@ -1,4 +1,5 @@
-// Identifier-first login: identify → password → (profiling) → done; consent for third-party apps.
+// Identifier-first login: the identify and password steps (what follows a proved password is in
+// flows/journey.ts); consent for third-party apps.
 // Answers never tell whether an account exists: the password page always follows the identify page,
 // a wrong password and an unknown account get the same message, and the throttle counts attempts
 // per account (an unknown identifier has a budget of its own, counted the same way) and per address.
@@ -8,24 +9,13 @@ import type { Interaction } from 'oidc-provider';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { accountBudgetKey, unknownIdentifierBudgetKey } from '../identity/lockout.ts';
 import { Throttle } from '../identity/throttle.ts';
-import { publicUser, type User } from '../identity/users.ts';
-import { recordEvent } from '../webhooks/outbox.ts';
-import { field, FlowError, type FlowKit, type Guard } from './kit.ts';
+import { publicUser } from '../identity/users.ts';
+import { denial, deny } from './denial.ts';
 import type { EqualTimeSide } from './equal-time.ts';
-import { beginMfa, rememberedHere } from './mfa.ts';
-import { acrFor } from '../oidc/acr.ts';
-
-export const WRONG_CREDENTIALS = 'The email address, username or password is not correct.';
-export const THROTTLED = 'Too many failed sign-in attempts. Please wait a while before trying again, or reset your password.';
-export const LOCKED = 'This account is locked. Contact the application’s support if you think this is a mistake.';
-
-const SCOPE_TEXT: Record<string, string> = {
-  openid: 'Know who you are (your account identifier)',
-  profile: 'See your name and username',
-  email: 'See your email address',
-  phone: 'See your phone number',
-  offline_access: 'Stay connected when you are not using it',
-};
+import { passwordProved } from './journey.ts';
+import { assertPrompt, field, FlowError, type FlowKit, type Guard } from './kit.ts';
+import { rememberedHere } from './remembered-device.ts';
+import { t, textOr } from './texts.ts';
 
 function ipKey(ctx: Context): string {
   return Throttle.key('ip', ctx.ip || 'unknown');
@@ -36,9 +26,9 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   const { users, provider, applications } = services;
 
   const identifyPage = (ctx: Context, details: Interaction, vars: Record<string, unknown>, status = 200) =>
-    kit.render(ctx, 'identify', { title: 'Sign in', uid: details.uid, ...vars }, status);
+    kit.render(ctx, 'identify', { title: t('login.identify.title'), uid: details.uid, ...vars }, status);
   const passwordPage = (ctx: Context, details: Interaction, identifier: string, vars: Record<string, unknown> = {}, status = 200) =>
-    kit.render(ctx, 'password', { title: 'Enter your password', uid: details.uid, identifier, ...vars }, status);
+    kit.render(ctx, 'password', { title: t('login.password.title'), uid: details.uid, identifier, ...vars }, status);
 
   // The interaction's landing page: the identify step for a login, the consent step for a consent.
   router.get('/interaction/:uid', ...guard, async (ctx) => {
@@ -59,16 +49,16 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       }
       const missing = consentDetails(details);
       kit.render(ctx, 'consent', {
-        title: `Allow ${ctx.state.brand?.name ?? app.name}?`,
+        title: t('consent.title', { app: ctx.state.brand?.name ?? app.name }),
         uid: details.uid,
         appName: ctx.state.brand?.name ?? app.name,
-        scopes: missing.scopes.map((scope) => ({ name: scope, text: SCOPE_TEXT[scope] ?? scope })),
+        scopes: missing.scopes.map((scope) => ({ name: scope, text: textOr(`consent.scope.${scope}`, scope) })),
         claims: missing.claims,
         resources: missing.resources,
       });
       return;
     }
-    throw new FlowError(400, 'This request cannot be completed', 'The application asked for a step this server does not offer.');
+    throw new FlowError(400, t('page.unknown-prompt.title'), t('page.unknown-prompt'));
   });
 
   const identify = async (ctx: Context) => {
@@ -77,7 +67,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     const clientId = kit.clientIdOf(details);
     const identifier = field(ctx, 'identifier', 400).trim();
     if (!identifier || identifier.length > 320) {
-      identifyPage(ctx, details, { identifier, alert: 'Enter your email address or username.' }, 400);
+      identifyPage(ctx, details, { identifier, alert: t('login.identify.missing') }, 400);
       return;
     }
     // Both paths (an account, no account) run their own sync hooks; the answer waits until the same
@@ -115,13 +105,13 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     if (user) {
       const outcome = await kit.hook(ctx, 'after_identification', { user: publicUser(user), identifier }, clientId, { handleDenial: true });
       if (outcome.denied) {
-        const failure = await reportFailure(ctx, kit, clientId, { user, identifier, reason: 'denied' });
-        const message = failure.message ?? outcome.denied.message;
-        return { side, send: () => failure.redirect ? redirectAway(ctx, failure.redirect) : identifyPage(ctx, details, { identifier, alert: message }, 403) };
+        const send = await denial(ctx, kit, clientId, { user, identifier, reason: 'denied' }, outcome.denied.message,
+          (alert) => identifyPage(ctx, details, { identifier, alert }, 403));
+        return { side, send: () => void send() };
       }
       mfaHook = outcome.decision.mfa;
     }
-    await kit.updateState(details, { identifier, authenticatedUserId: undefined, profiling: undefined, mfaHook, mfa: undefined, amr: undefined });
+    await kit.updateState(details, { identifier, mfaHook }, { type: 'restart' });
     return { side, send: () => kit.seeOther(ctx, `/interaction/${details.uid}/password`) };
   };
   router.post('/interaction/:uid/identify', ...guard, identify);
@@ -155,12 +145,9 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     // address first: an address over its budget is refused before the account is looked up or
     // counted, so one address cannot spend more of an account's budget than its own.
     const ip = ipKey(ctx);
-    const refuse = async () => {
-      // The same answer whether or not the account exists: the hooks do not see which account it was.
-      const failure = await reportFailure(ctx, kit, clientId, { user: null, identifier, reason: 'throttled' });
-      if (failure.redirect) return redirectAway(ctx, failure.redirect);
-      passwordPage(ctx, details, identifier, { alert: failure.message ?? THROTTLED }, 429);
-    };
+    // The same answer whether or not the account exists: the hooks do not see which account it was.
+    const refuse = () => deny(ctx, kit, clientId, { user: null, identifier, reason: 'throttled' }, t('login.throttled'),
+      (alert) => passwordPage(ctx, details, identifier, { alert }, 429));
     if (!(await kit.throttle.hit(ip, maxFailuresPerIp))) return refuse();
     const user = await users.findByIdentifier(identifier);
     // One budget per account, whatever form of its identifier was typed (email, username, any case).
@@ -196,9 +183,8 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     }
 
     if (!valid) {
-      const failure = await reportFailure(ctx, kit, clientId, { user, identifier, reason: 'invalid_credentials' });
-      if (failure.redirect) return redirectAway(ctx, failure.redirect);
-      passwordPage(ctx, details, identifier, { alert: failure.message ?? rejection ?? WRONG_CREDENTIALS }, 400);
+      await deny(ctx, kit, clientId, { user, identifier, reason: 'invalid_credentials' }, rejection ?? t('login.password.wrong'),
+        (alert) => passwordPage(ctx, details, identifier, { alert }, 400));
       return;
     }
 
@@ -207,31 +193,25 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     await kit.throttle.undo(ip);
     const account = user!;
     if (account.status === 'pending') {
-      const failure = await reportFailure(ctx, kit, clientId, { user: account, identifier, reason: 'not_activated' });
-      if (failure.redirect) return redirectAway(ctx, failure.redirect);
-      await kit.updateState(details, { activationEmail: account.email });
-      kit.render(ctx, 'pending', { title: 'Verify your email address', uid: details.uid, email: account.email, alert: failure.message }, 403);
+      await deny(ctx, kit, clientId, { user: account, identifier, reason: 'not_activated' }, null, async (alert) => {
+        await kit.updateState(details, { activationEmail: account.email });
+        kit.render(ctx, 'pending', { title: t('login.pending.title'), uid: details.uid, email: account.email, alert }, 403);
+      });
       return;
     }
     if (account.status === 'disabled') {
-      const failure = await reportFailure(ctx, kit, clientId, { user: account, identifier, reason: 'disabled' });
-      if (failure.redirect) return redirectAway(ctx, failure.redirect);
-      kit.render(ctx, 'message', {
-        title: 'Account disabled',
-        alert: failure.message ?? 'This account has been disabled. Contact the application’s support if you think this is a mistake.',
-      }, 403);
+      await deny(ctx, kit, clientId, { user: account, identifier, reason: 'disabled' }, t('login.disabled'),
+        (alert) => kit.render(ctx, 'message', { title: t('login.disabled.title'), alert }, 403));
       return;
     }
     // An operator's lock: told only after the right password, like a disabled account.
     if (await services.locks.current(account.id)) {
-      const failure = await reportFailure(ctx, kit, clientId, { user: account, identifier, reason: 'locked' });
-      if (failure.redirect) return redirectAway(ctx, failure.redirect);
-      kit.render(ctx, 'message', { title: 'Account locked', alert: failure.message ?? LOCKED }, 403);
+      await deny(ctx, kit, clientId, { user: account, identifier, reason: 'locked' }, t('login.locked'),
+        (alert) => kit.render(ctx, 'message', { title: t('login.locked.title'), alert }, 403));
       return;
     }
-    // A second factor when the application, a hook or the request asks for one (flows/mfa.ts).
-    if (await beginMfa(ctx, kit, details, account)) return;
-    await completeLogin(ctx, kit, details, account);
+    // A second factor when the application, a hook or the request asks for one, then the rest (flows/journey.ts).
+    await passwordProved(ctx, kit, details, account, state.mfaHook);
   });
 
   router.post('/interaction/:uid/consent', ...guard, async (ctx) => {
@@ -250,89 +230,10 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   });
 }
 
-export type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
-
-/**
- * A failed login or registration: the user.login.failed webhook (logins only) and the
- * at_failed_authentication point, whose hooks may choose the message or send the user elsewhere.
- */
-export async function reportFailure(ctx: Context, kit: FlowKit, clientId: string | null,
-  failure: { user: User | null; identifier: string | null; reason: FailureReason; flow?: 'login' | 'registration' }): Promise<{ message: string | null; redirect: string | null }> {
-  const flow = failure.flow ?? 'login';
-  if (flow === 'login') {
-    await kit.services.db.transaction((tx) => recordEvent(tx, 'user.login.failed', {
-      user_id: failure.user?.id ?? null, application_id: clientId, reason: failure.reason,
-    }));
-  }
-  const outcome = await kit.hook(ctx, 'at_failed_authentication', {
-    flow, user: failure.user ? publicUser(failure.user) : null, identifier: failure.identifier, reason: failure.reason,
-  }, clientId);
-  return outcome.decision;
-}
-
 /** Whether this browser was remembered for the user after a second factor, for this application. */
 async function rememberedDevice(ctx: Context, kit: FlowKit, clientId: string | null, userId: string): Promise<boolean> {
   const app = clientId ? await kit.services.applications.find(clientId) : null;
   return app !== null && await rememberedHere(ctx, kit, userId, app);
-}
-
-/** Sends the browser to a URL a hook chose (api.redirect), never one taken from the request. */
-function redirectAway(ctx: Context, target: string): void {
-  ctx.status = 303;
-  ctx.redirect(target);
-}
-
-export function assertPrompt(details: Interaction, name: 'login' | 'consent'): void {
-  if (details.prompt.name !== name) {
-    throw new FlowError(400, 'This step is over', 'This step of signing in is already done. Go back to the application and start again.',
-      [{ href: `/interaction/${details.uid}`, text: 'Continue' }]);
-  }
-}
-
-/** After authentication: progressive profiling when a hook asks for it, otherwise the end. */
-export async function completeLogin(ctx: Context, kit: FlowKit, details: Interaction, user: User): Promise<void> {
-  const clientId = kit.clientIdOf(details);
-  const outcome = await kit.hook(ctx, 'before_progressive_profiling', {
-    flow: 'login', user: publicUser(user), consents: await kit.consentMap(user.id),
-  }, clientId);
-  const request = outcome.decision.profiling;
-  if (request.fields.length > 0 || request.consents.length > 0) {
-    await kit.updateState(details, { authenticatedUserId: user.id, profiling: { flow: 'login', userId: user.id, ...request } });
-    kit.seeOther(ctx, `/interaction/${details.uid}/profile`);
-    return;
-  }
-  await finishLogin(ctx, kit, details, user);
-}
-
-/** The last step of a login: after_login, the login record, and back to the provider. */
-export async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, user: User): Promise<void> {
-  const { users, provider } = kit.services;
-  const clientId = kit.clientIdOf(details);
-  // A lock set while this journey was at a later step (the second factor, profiling) holds too.
-  if (await kit.services.locks.current(user.id)) {
-    await kit.states.clear(details.uid);
-    kit.render(ctx, 'message', { title: 'Account locked', alert: LOCKED }, 403);
-    return;
-  }
-  const outcome = await kit.hook(ctx, 'after_login', { user: publicUser(user) }, clientId, { handleDenial: true });
-  if (outcome.denied) {
-    await kit.states.clear(details.uid);
-    const failure = await reportFailure(ctx, kit, clientId, { user, identifier: null, reason: 'denied' });
-    if (failure.redirect) return redirectAway(ctx, failure.redirect);
-    kit.render(ctx, 'message', { title: 'Sign-in refused', alert: failure.message ?? outcome.denied.message }, 403);
-    return;
-  }
-  const changes = outcome.decision.changes;
-  if (Object.keys(changes.metadata).length > 0) await users.update(user.id, { metadata: changes.metadata });
-  await users.recordLogin(user.id, clientId);
-  // What the journey proved: the password, and the second factor when one was done (flows/mfa.ts).
-  const amr = (await kit.state(details)).amr ?? ['pwd'];
-  await kit.states.clear(details.uid);
-  const returnTo = await provider.interactionResult(ctx.req, ctx.res, {
-    login: { accountId: user.id, amr, acr: acrFor(amr), ts: Math.floor(Date.now() / 1000) },
-  }, { mergeWithLastSubmission: false });
-  ctx.status = 303;
-  ctx.redirect(returnTo);
 }
 
 function consentDetails(details: Interaction): { scopes: string[]; claims: string[]; resources: Array<{ indicator: string; scopes: string[] }> } {

@@ -6,9 +6,10 @@ import type { Interaction } from 'oidc-provider';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { publicUser, type User, type UserPatch } from '../identity/users.ts';
 import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
-import { field, FlowError, problemText, type FlowKit, type Guard } from './kit.ts';
-import { finishLogin } from './login.ts';
-import type { FlowState } from './state.ts';
+import { loginProfiled } from './journey.ts';
+import { field, problemText, type FlowKit, type Guard } from './kit.ts';
+import type { ProfilingStep } from './steps.ts';
+import { t } from './texts.ts';
 
 /** Fields stored in the user's own columns; any other field name becomes an attribute. */
 const STANDARD_FIELDS = new Set(['given_name', 'family_name', 'phone_number', 'username']);
@@ -24,18 +25,16 @@ export function profilingRoutes(router: Router, kit: FlowKit, guard: Guard): voi
 
   const load = async (ctx: Context) => {
     const details = await kit.interaction(ctx);
-    const state = await kit.state(details);
-    const profiling = state.profiling;
-    if (!profiling) return { details, state, profiling: null, user: null };
-    if (profiling.flow === 'login' && (!state.authenticatedUserId || state.authenticatedUserId !== profiling.userId)) throw kit.expired();
-    const user = profiling.userId ? await users.findById(profiling.userId) : null;
-    return { details, state, profiling, user };
+    const { step } = await kit.state(details);
+    if (step.name !== 'profiling') return { details, profiling: null, user: null };
+    const user = step.userId ? await users.findById(step.userId) : null;
+    return { details, profiling: step, user };
   };
 
-  const page = (ctx: Context, details: Interaction, profiling: NonNullable<FlowState['profiling']>, values: Record<string, string>,
+  const page = (ctx: Context, details: Interaction, profiling: ProfilingStep, values: Record<string, string>,
     granted: Set<string>, alert: string | null = null, status = 200) => {
     kit.render(ctx, 'profile', {
-      title: profiling.flow === 'registration' ? 'A few more details' : 'Before you continue',
+      title: profiling.flow === 'registration' ? t('profile.registration.title') : t('profile.login.title'),
       uid: details.uid,
       fields: profiling.fields.map((f: ProfileField) => ({ ...f, value: values[f.name] ?? '' })),
       consents: profiling.consents.map((c: ProfileConsent) => ({ ...c, checked: granted.has(c.key) })),
@@ -66,12 +65,12 @@ export function profilingRoutes(router: Router, kit: FlowKit, guard: Guard): voi
 
     const missingField = profiling.fields.find((f) => f.required && !values[f.name]);
     if (missingField) {
-      page(ctx, details, profiling, values, granted, `${missingField.label} is required.`, 400);
+      page(ctx, details, profiling, values, granted, t('page.field-required', { label: missingField.label }), 400);
       return;
     }
     const missingConsent = profiling.consents.find((c) => c.required && !granted.has(c.key));
     if (missingConsent) {
-      page(ctx, details, profiling, values, granted, `Please accept: ${missingConsent.label}`, 400);
+      page(ctx, details, profiling, values, granted, t('profile.consent-required', { label: missingConsent.label }), 400);
       return;
     }
 
@@ -102,13 +101,11 @@ export function profilingRoutes(router: Router, kit: FlowKit, guard: Guard): voi
       }
     }
 
-    await kit.updateState(details, { profiling: undefined });
     if (profiling.flow === 'registration') {
+      await kit.updateState(details, {}, { type: 'restart' });
       kit.seeOther(ctx, `/interaction/${details.uid}/registered`);
       return;
     }
-    const fresh = user ? await users.findById(user.id) : null;
-    if (!fresh || fresh.status !== 'active') throw new FlowError(403, 'Sign-in refused', 'This account cannot sign in right now.');
-    await finishLogin(ctx, kit, details, fresh);
+    await loginProfiled(ctx, kit, details, profiling);
   });
 }

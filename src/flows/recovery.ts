@@ -7,8 +7,8 @@ import { ValidationError } from '../errors.ts';
 import { isLookupEmail, normalizeEmail, normalizeIdentifier } from '../identity/normalize.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
-import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
-import { assertPrompt } from './login.ts';
+import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
+import { t } from './texts.ts';
 
 export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   const { services } = kit;
@@ -20,7 +20,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     const details = await kit.interaction(ctx);
     assertPrompt(details, 'login');
     const state = await kit.state(details);
-    kit.render(ctx, 'forgot-password', { title: 'Reset your password', uid: details.uid, identifier: state.identifier ?? '' });
+    kit.render(ctx, 'forgot-password', { title: t('reset.request.title'), uid: details.uid, identifier: state.identifier ?? '' });
   });
 
   router.post('/interaction/:uid/forgot-password', ...guard, async (ctx) => {
@@ -29,7 +29,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     const clientId = kit.clientIdOf(details);
     const identifier = field(ctx, 'identifier', 400).trim();
     if (!identifier || identifier.length > 320) {
-      kit.render(ctx, 'forgot-password', { title: 'Reset your password', uid: details.uid, identifier, alert: 'Enter your email address or username.' }, 400);
+      kit.render(ctx, 'forgot-password', { title: t('reset.request.title'), uid: details.uid, identifier, alert: t('login.identify.missing') }, 400);
       return;
     }
     // The answer is the same page, at once, for every identifier: the work only a known account
@@ -68,10 +68,9 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
   router.get('/interaction/:uid/forgot-password/sent', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
     kit.render(ctx, 'message', {
-      title: 'Check your email',
-      status: 'If an account matches what you entered, we have sent it an email with a link to choose a new password. '
-        + `The link works once and expires in ${humanDuration(config.ttl.passwordResetSeconds)}.`,
-      links: [{ href: `/interaction/${details.uid}`, text: 'Back to sign in' }],
+      title: t('page.check-email'),
+      status: t('reset.sent', { expiresIn: humanDuration(config.ttl.passwordResetSeconds) }),
+      links: [{ href: `/interaction/${details.uid}`, text: t('page.back-to-sign-in') }],
     });
   });
 
@@ -83,22 +82,18 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     // The link's pages are the application's it was asked from, whatever became of that sign-in.
     ctx.state.brand = await kit.brand(found.status === 'valid' ? found.token.clientId : found.status === 'unknown' ? null : found.clientId);
     if (found.status !== 'valid') {
-      const message = found.status === 'used'
-        ? 'This password reset link has already been used. Ask for a new one from the sign-in page if you need to.'
-        : found.status === 'expired'
-          ? 'This password reset link has expired. Ask for a new one from the sign-in page.'
-          : 'This password reset link is not valid. Check that you copied the whole link from the email.';
-      throw new FlowError(found.status === 'unknown' ? 404 : 410, 'Reset link not usable', message, [], { wayBack: true });
+      const message = found.status === 'used' ? t('reset.used') : found.status === 'expired' ? t('reset.expired') : t('reset.unknown');
+      throw new FlowError(found.status === 'unknown' ? 404 : 410, t('reset.unusable.title'), message, [], { wayBack: true });
     }
     const user = await users.findById(found.token.userId);
-    if (!user || user.status === 'disabled') throw new FlowError(410, 'Reset link not usable', 'This account cannot be recovered here. Contact support.', [], { wayBack: true });
+    if (!user || user.status === 'disabled') throw new FlowError(410, t('reset.unusable.title'), t('reset.no-account'), [], { wayBack: true });
     const interaction = await kit.findInteraction(found.token.interactionUid);
     return { token, user, interactionUid: interaction ? interaction.uid : null, interactionExp: interaction ? interaction.exp * 1000 : 0 };
   };
 
   const resetPage = (ctx: Context, token: string, user: User, alert: string | null = null, status = 200) =>
     kit.render(ctx, 'reset-password', {
-      title: 'Choose a new password', action: `/reset-password/${token}`, email: user.email, alert, minLength: config.password.minLength,
+      title: t('reset.choose.title'), action: `/reset-password/${token}`, email: user.email, alert, minLength: config.password.minLength,
     }, status);
 
   router.get('/reset-password/:token', ...guard, async (ctx) => {
@@ -113,11 +108,11 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       users.checkPassword(password, { email: user.email, username: user.username });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
-      resetPage(ctx, token, user, problemText(error, { password: 'password' }), 400);
+      resetPage(ctx, token, user, problemText(error, { password: t('reset.label.password') }), 400);
       return;
     }
     const used = await kit.tokens.consume('password_reset', token);
-    if (!used) throw new FlowError(410, 'Reset link not usable', 'This password reset link has just been used.', [], { wayBack: true });
+    if (!used) throw new FlowError(410, t('reset.unusable.title'), t('reset.just-used'), [], { wayBack: true });
     let updated = await users.setPassword(user.id, password, 'user.password.reset.success');
     await kit.tokens.revokeAll('password_reset', user.id);
     // Whoever knew the old password is signed out: every session, grant and refresh token goes.
@@ -131,9 +126,9 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     const clientId = ctx.state.brand?.client_id ?? null;
     await kit.hook(ctx, 'after_password_reset', { user: publicUser(updated) }, clientId);
     kit.render(ctx, 'message', {
-      title: 'Your password has been changed',
-      status: 'You can now sign in with your new password.',
-      links: interactionUid ? [{ href: `/interaction/${interactionUid}`, text: 'Continue signing in' }] : [wayBack(ctx.state.brand)],
+      title: t('reset.done.title'),
+      status: t('reset.done'),
+      links: interactionUid ? [{ href: `/interaction/${interactionUid}`, text: t('reset.continue') }] : [wayBack(ctx.state.brand)],
     });
   });
 
@@ -142,7 +137,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
   router.get('/interaction/:uid/forgot-username', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
     assertPrompt(details, 'login');
-    kit.render(ctx, 'forgot-username', { title: 'Find your username', uid: details.uid, email: '' });
+    kit.render(ctx, 'forgot-username', { title: t('username.title'), uid: details.uid, email: '' });
   });
 
   router.post('/interaction/:uid/forgot-username', ...guard, async (ctx) => {
@@ -151,7 +146,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     const typed = field(ctx, 'email', 400).trim();
     const email = normalizeEmail(typed);
     if (!isLookupEmail(typed)) {
-      kit.render(ctx, 'forgot-username', { title: 'Find your username', uid: details.uid, email: typed, alert: 'Enter a valid email address, like name@example.com.' }, 400);
+      kit.render(ctx, 'forgot-username', { title: t('username.title'), uid: details.uid, email: typed, alert: t('username.invalid-email') }, 400);
       return;
     }
     if (await kit.mayMail(ctx, email)) {
@@ -169,9 +164,9 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
   router.get('/interaction/:uid/forgot-username/sent', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
     kit.render(ctx, 'message', {
-      title: 'Check your email',
-      status: 'If an account uses this email address, we have sent it an email with its username.',
-      links: [{ href: `/interaction/${details.uid}`, text: 'Back to sign in' }],
+      title: t('page.check-email'),
+      status: t('username.sent'),
+      links: [{ href: `/interaction/${details.uid}`, text: t('page.back-to-sign-in') }],
     });
   });
 }

@@ -10,10 +10,14 @@ import { emailProblem, normalizeEmail } from '../identity/normalize.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { hasChanges } from '../hooks/catalog/decisions.ts';
-import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
-import { assertPrompt, reportFailure } from './login.ts';
+import { deny } from './denial.ts';
+import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
+import { t } from './texts.ts';
 
-const LABELS: Record<string, string> = { email: 'email address', password: 'password', given_name: 'first name', family_name: 'last name' };
+const LABELS: Record<string, string> = {
+  email: t('register.label.email'), password: t('register.label.password'),
+  given_name: t('register.label.given_name'), family_name: t('register.label.family_name'),
+};
 
 export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   const { services } = kit;
@@ -21,7 +25,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
 
   const registerPage = (ctx: Context, details: Interaction, values: Record<string, string>, alert: string | null, status: number, invalid: string | null = null) =>
     kit.render(ctx, 'register', {
-      title: 'Create your account', uid: details.uid, values, alert, invalid, minLength: config.password.minLength,
+      title: t('register.title'), uid: details.uid, values, alert, invalid, minLength: config.password.minLength,
     }, status);
 
   /** Mails an activation link to a pending user. */
@@ -61,16 +65,9 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     const password = field(ctx, 'password', 1024);
 
     const fail = async (error: ValidationError | string, status = 400) => {
-      const failure = await reportFailure(ctx, kit, clientId, {
-        flow: 'registration', user: null, identifier: values.email, reason: typeof error === 'string' ? 'denied' : 'registration_failed',
-      });
-      if (failure.redirect) {
-        ctx.status = 303;
-        ctx.redirect(failure.redirect);
-        return;
-      }
-      const message = failure.message ?? (typeof error === 'string' ? error : problemText(error, LABELS));
-      registerPage(ctx, details, values, message, status, typeof error === 'string' ? null : error.field ?? null);
+      const failure = { flow: 'registration', user: null, identifier: values.email, reason: typeof error === 'string' ? 'denied' : 'registration_failed' } as const;
+      await deny(ctx, kit, clientId, failure, typeof error === 'string' ? error : problemText(error, LABELS),
+        (alert) => registerPage(ctx, details, values, alert, status, typeof error === 'string' ? null : error.field ?? null));
     };
 
     const email = normalizeEmail(values.email);
@@ -134,12 +131,9 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       flow: 'registration', user: user ? publicUser(user) : submitted, consents: {},
     }, clientId)).decision.profiling;
     const wantsProfile = profiling.fields.length > 0 || profiling.consents.length > 0;
-    await kit.updateState(details, {
-      identifier: email,
-      activationEmail: email,
-      authenticatedUserId: undefined,
-      profiling: wantsProfile ? { flow: 'registration', userId: user?.id ?? null, ...profiling } : undefined,
-    });
+    await kit.updateState(details, { identifier: email, activationEmail: email }, wantsProfile
+      ? { type: 'profiling', step: { name: 'profiling', flow: 'registration', userId: user?.id ?? null, ...profiling } }
+      : { type: 'restart' });
     kit.seeOther(ctx, wantsProfile ? `/interaction/${details.uid}/profile` : `/interaction/${details.uid}/registered`);
   });
 
@@ -152,7 +146,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       return;
     }
     kit.render(ctx, 'registered', {
-      title: 'Check your email',
+      title: t('page.check-email'),
       uid: details.uid,
       email: state.activationEmail,
       resent: ctx.query.resent === '1',
@@ -187,15 +181,11 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       const { status } = found;
       // The page is the application's the link was asked from, whatever became of that sign-in.
       ctx.state.brand = await kit.brand('clientId' in found ? found.clientId : null);
-      const message = status === 'used'
-        ? 'This activation link has already been used. If your account is active, you can sign in from the application.'
-        : status === 'expired'
-          ? 'This activation link has expired. Sign in from the application to get a new one.'
-          : 'This activation link is not valid. Check that you copied the whole link from the email.';
-      throw new FlowError(status === 'unknown' ? 404 : 410, 'Activation link not usable', message, [], { wayBack: true });
+      const message = status === 'used' ? t('activation.used') : status === 'expired' ? t('activation.expired') : t('activation.unknown');
+      throw new FlowError(status === 'unknown' ? 404 : 410, t('activation.unusable.title'), message, [], { wayBack: true });
     }
     let user = await users.findById(used.userId);
-    if (!user) throw new FlowError(404, 'Activation link not usable', 'This account no longer exists.');
+    if (!user) throw new FlowError(404, t('activation.unusable.title'), t('activation.no-account'));
     user = await users.verifyEmail(user.id);
     await kit.tokens.revokeAll('activation', user.id);
     const interaction = await kit.findInteraction(used.interactionUid);
@@ -203,7 +193,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     ctx.state.brand = await kit.brand(clientId);
     await kit.hook(ctx, 'after_account_activation', { user: publicUser(user) }, clientId);
     kit.render(ctx, 'activated', {
-      title: 'Your email address is verified',
+      title: t('activation.done.title'),
       email: user.email,
       disabled: user.status === 'disabled',
       continueUrl: interaction && interaction.prompt.name === 'login' ? `/interaction/${interaction.uid}` : null,

@@ -12,6 +12,7 @@ import { mfaRoutes } from './mfa.ts';
 import { profilingRoutes } from './profiling.ts';
 import { recoveryRoutes } from './recovery.ts';
 import { registrationRoutes } from './registration.ts';
+import { t } from './texts.ts';
 
 export function createFlowRouter(services: Services): Router {
   const kit = new FlowKit(services);
@@ -29,10 +30,7 @@ export function createFlowRouter(services: Services): Router {
   const csrf = csrfProtection({
     db: services.db,
     refuse(ctx) {
-      kit.render(ctx, 'message', {
-        title: 'This form has expired',
-        alert: 'This form could not be accepted: it has expired or was not sent from this site. Go back, reload the page and try again.',
-      }, 403);
+      kit.render(ctx, 'message', { title: t('page.form-expired.title'), alert: t('page.form-expired') }, 403);
     },
   });
   const guard = [pageErrors, forms, csrf] as Guard;

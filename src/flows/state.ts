@@ -1,14 +1,16 @@
 // What a journey remembers between its pages, kept server-side per interaction (the
 // interaction_states table) and gone when the interaction expires. The interaction cookie, checked
-// by the provider, binds it to the browser that started the journey.
+// by the provider, binds it to the browser that started the journey. The journey is at one named
+// step (flows/steps.ts); beside it, a few facts that outlive the steps.
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
+import { asStep, next, START, type JourneyEvent, type JourneyStep } from './steps.ts';
 
-export interface FlowState {
-  /** As typed on the identify page. */
+export interface JourneyFacts {
+  /** As typed on the identify page (or found by a reset link): the password page's identifier. */
   identifier?: string;
-  /** Set once a password (or another factor) proved who the user is, while extra steps remain. */
-  authenticatedUserId?: string;
+  /** What the after_identification hooks decided about MFA for it (api.mfa.require / api.mfa.skip). */
+  mfaHook?: 'require' | 'skip';
   /** The address the "check your email" page and its resend button are about. */
   activationEmail?: string;
   /**
@@ -16,32 +18,10 @@ export interface FlowState {
    * failed-login budget does not stop this journey (it proved more than a password).
    */
   resetProof?: string;
-  /** What the after_identification hooks decided about MFA (api.mfa.require / api.mfa.skip). */
-  mfaHook?: 'require' | 'skip';
-  /** The second-factor step, once the password proved who the user is (see flows/mfa.ts). */
-  mfa?: MfaState;
-  /** The authentication methods done (RFC 8176 amr), for the login result; ["pwd"] when unset. */
-  amr?: string[];
-  /** Fields and consents a hook asked for, waiting on the profile page. */
-  profiling?: {
-    flow: 'registration' | 'login';
-    /** null when the registration only pretended to create an account (the email was taken). */
-    userId: string | null;
-    fields: ProfileField[];
-    consents: ProfileConsent[];
-  };
 }
 
-export interface MfaState {
-  /** The user whose password was right; not signed in until the second factor is done. */
-  userId: string;
-  /** The factor being challenged, or being enrolled when `enrolling`. */
-  factorId?: string;
-  enrolling?: boolean;
-  /** The user chose to type a recovery code. */
-  recovery?: boolean;
-  /** The second factor is done; the recovery codes page waits for "Continue". */
-  done?: boolean;
+export interface FlowState extends JourneyFacts {
+  step: JourneyStep;
 }
 
 export class FlowStates {
@@ -53,13 +33,18 @@ export class FlowStates {
 
   async get(uid: string): Promise<FlowState> {
     const row = await this.#db('interaction_states').where({ uid }).first();
-    if (!row || Number(row.expires_at) < Date.now()) return {};
-    return fromJson<FlowState>(row.state, {});
+    if (!row || Number(row.expires_at) < Date.now()) return { step: START };
+    const stored = fromJson<Record<string, unknown>>(row.state, {});
+    return { ...(stored as JourneyFacts), step: asStep(stored.step) };
   }
 
-  /** Merges `patch` into the state (a key set to undefined is removed). */
-  async update(uid: string, expiresAt: number, patch: Partial<FlowState>): Promise<FlowState> {
-    const state = { ...(await this.get(uid)), ...patch };
+  /**
+   * Merges `facts` into the state (a fact set to undefined is removed) and, with `event`, moves the
+   * journey to its next step. One read and one write, as a plain merge would be.
+   */
+  async update(uid: string, expiresAt: number, facts: Partial<JourneyFacts>, event?: JourneyEvent): Promise<FlowState> {
+    const current = await this.get(uid);
+    const state: FlowState = { ...current, ...facts, step: event ? next(current.step, event) : current.step };
     for (const key of Object.keys(state) as Array<keyof FlowState>) {
       if (state[key] === undefined) delete state[key];
     }

@@ -4,6 +4,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { interactionPolicy } from 'oidc-provider';
 import type { FactorService } from '../identity/factors.ts';
+import { decideMfa } from '../identity/mfa-policy.ts';
 import type { ApplicationService } from './applications.ts';
 
 /** A password (or any single factor). */
@@ -47,24 +48,26 @@ export function requestsMfa(params: Record<string, unknown>): boolean {
 }
 
 /**
- * An extra check of the login prompt: a session that only used a password authenticates again when
- * the request asks for loa:2, or when the application's policy needs MFA of this user (policy
- * "required", or "optional" and the user has a factor) and this browser is not remembered. A login
- * that just happened (the interaction's result) always passes: the journey made its decision.
+ * An extra check of the login prompt: a session authenticates again when the MFA rule
+ * (identity/mfa-policy.ts) asks for a second factor it has not done: the request asks for loa:2, or
+ * the application's policy needs MFA of this user and this browser is not remembered. A login that
+ * just happened (the interaction's result) always passes: the journey made its decision.
  */
 export function mfaLoginCheck(deps: { applications: ApplicationService; factors: FactorService }): interactionPolicy.Check {
   return new interactionPolicy.Check('mfa_required', 'a stronger authentication is required', async (ctx: KoaContextWithOIDC) => {
     const { oidc } = ctx;
     if (oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
     const accountId = oidc.session?.accountId;
-    if (!accountId || oidc.session.acr === ACR_MFA) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    if (requestsMfa(oidc.params as Record<string, unknown>)) return interactionPolicy.Check.REQUEST_PROMPT;
-    const app = oidc.client ? await deps.applications.find(oidc.client.clientId) : null;
-    if (!app || app.mfa === 'off') return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    if (app.mfa === 'optional' && !(await deps.factors.hasActiveFactor(accountId))) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    const token = ctx.cookies.get(REMEMBER_DEVICE_COOKIE, { signed: true });
-    if (await deps.factors.isRemembered(accountId, token, app.remember_device_days)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    return interactionPolicy.Check.REQUEST_PROMPT;
+    if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    const sessionHasMfa = oidc.session.acr === ACR_MFA;
+    const requested = !sessionHasMfa && requestsMfa(oidc.params as Record<string, unknown>);
+    // The application is looked up only when the request alone does not decide.
+    const app = sessionHasMfa || requested || !oidc.client ? null : await deps.applications.find(oidc.client.clientId);
+    const decision = await decideMfa({ policy: app?.mfa ?? 'off', hook: null, requested, sessionHasMfa }, {
+      hasFactor: () => deps.factors.hasActiveFactor(accountId),
+      remembered: () => deps.factors.isRemembered(accountId, ctx.cookies.get(REMEMBER_DEVICE_COOKIE, { signed: true }), app?.remember_device_days ?? 0),
+    });
+    return decision.ask ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
   });
 }
 

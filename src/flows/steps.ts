@@ -1,0 +1,107 @@
+// The login journey as a state machine: the named steps an interaction can be at, the events that
+// move it, and next(), the one place where a step follows from another. Pure: flows/state.ts stores
+// the result, flows/journey.ts and the flow modules raise the events. docs/ARCHITECTURE.md draws it
+// ("The login journey"); test/unit/journey-steps.test.ts holds the two together.
+import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
+
+export type JourneyStep =
+  /** Nothing proved yet: the identify page, and the password page once an identifier is known. */
+  | { name: 'identify' }
+  /** A password proved the user, who now chooses how to receive codes (no factor yet: enrolment). */
+  | { name: 'mfa'; mode: 'enrol'; userId: string }
+  /** The second factor: a code of `factorId`, or the first code of a factor being enrolled (`confirm`). */
+  | { name: 'mfa'; mode: 'code' | 'confirm'; userId: string; factorId: string }
+  /** The second factor as a recovery code (`factorId`: the factor offered before, if any). */
+  | { name: 'mfa'; mode: 'recovery'; userId: string; factorId: string | null }
+  /** An enrolment ended: the recovery codes page waits for "Continue". */
+  | { name: 'recovery-codes'; userId: string; amr: string[] }
+  /** Every factor asked for is done; the journey's last hooks run (profiling, after_login). */
+  | { name: 'proved'; userId: string; amr: string[] }
+  /** Fields and consents a hook asked for, after a login's factors. */
+  | { name: 'profiling'; flow: 'login'; userId: string; amr: string[]; fields: ProfileField[]; consents: ProfileConsent[] }
+  /** Fields and consents a hook asked for, after a registration (userId null: the address was taken). */
+  | { name: 'profiling'; flow: 'registration'; userId: string | null; fields: ProfileField[]; consents: ProfileConsent[] };
+
+export type StepName = JourneyStep['name'];
+export type MfaStep = Extract<JourneyStep, { name: 'mfa' }>;
+export type ProfilingStep = Extract<JourneyStep, { name: 'profiling' }>;
+
+export type JourneyEvent =
+  /** A new identifier, a registration, or a registration's profile done: the journey starts over. */
+  | { type: 'restart' }
+  /** The password proved the user and MFA is asked; the user has no factor. */
+  | { type: 'mfa.enrol'; userId: string }
+  /** A factor's code is asked: after the password, or another factor chosen on the code page. */
+  | { type: 'mfa.challenge'; userId: string; factorId: string }
+  /** On the code page: "use a recovery code". */
+  | { type: 'mfa.recovery' }
+  /** The user chose a method to enrol: the new factor's first code confirms it. */
+  | { type: 'mfa.confirm'; factorId: string }
+  /** The new factor is confirmed; its recovery codes are shown. */
+  | { type: 'mfa.enrolled'; amr: string[] }
+  /** Every factor asked for is done: no MFA was needed, the code was right, or the codes were seen. */
+  | { type: 'proved'; userId: string; amr: string[] }
+  /** A hook asked for fields or consents (before_progressive_profiling). */
+  | { type: 'profiling'; step: ProfilingStep };
+
+type EventType = JourneyEvent['type'];
+
+/**
+ * From which steps each event moves the journey ('any': from every step). The password and identify
+ * pages stay open through the whole journey, so their events start from anywhere.
+ */
+export const MOVES: Record<EventType, { from: StepName[] | 'any'; to: StepName }> = {
+  'restart': { from: 'any', to: 'identify' },
+  'mfa.enrol': { from: 'any', to: 'mfa' },
+  'mfa.challenge': { from: 'any', to: 'mfa' },
+  'mfa.recovery': { from: ['mfa'], to: 'mfa' },
+  'mfa.confirm': { from: ['mfa'], to: 'mfa' },
+  'mfa.enrolled': { from: ['mfa'], to: 'recovery-codes' },
+  'proved': { from: 'any', to: 'proved' },
+  'profiling': { from: 'any', to: 'profiling' },
+};
+
+export const START: JourneyStep = { name: 'identify' };
+export const STEP_NAMES: readonly StepName[] = ['identify', 'mfa', 'recovery-codes', 'proved', 'profiling'];
+
+/**
+ * The step after `from` when `event` happens. An event that does not apply to `from` (a page of a
+ * step the journey has since left, in another tab) leaves the step as it is.
+ */
+export function next(from: JourneyStep, event: JourneyEvent): JourneyStep {
+  const allowed = MOVES[event.type].from;
+  if (allowed !== 'any' && !allowed.includes(from.name)) return from;
+  switch (event.type) {
+    case 'restart':
+      return START;
+    case 'mfa.enrol':
+      return { name: 'mfa', mode: 'enrol', userId: event.userId };
+    case 'mfa.challenge':
+      return { name: 'mfa', mode: 'code', userId: event.userId, factorId: event.factorId };
+    case 'mfa.recovery': {
+      const mfa = from as MfaStep;
+      return { name: 'mfa', mode: 'recovery', userId: mfa.userId, factorId: mfa.mode === 'enrol' ? null : mfa.factorId };
+    }
+    case 'mfa.confirm': {
+      const mfa = from as MfaStep;
+      return { name: 'mfa', mode: 'confirm', userId: mfa.userId, factorId: event.factorId };
+    }
+    case 'mfa.enrolled': {
+      const mfa = from as MfaStep;
+      return mfa.mode === 'confirm' ? { name: 'recovery-codes', userId: mfa.userId, amr: event.amr } : from;
+    }
+    case 'proved':
+      return { name: 'proved', userId: event.userId, amr: event.amr };
+    case 'profiling':
+      // A login's profile follows its factors; a registration's may come at any time.
+      if (event.step.flow === 'login' && (from.name !== 'proved' || from.userId !== event.step.userId)) return from;
+      return event.step;
+  }
+}
+
+/** A stored step read back: anything else (an older record, a damaged one) is the start. */
+export function asStep(value: unknown): JourneyStep {
+  if (!value || typeof value !== 'object') return START;
+  const name = (value as { name?: unknown }).name;
+  return STEP_NAMES.includes(name as StepName) ? (value as JourneyStep) : START;
+}

@@ -1,0 +1,136 @@
+// Every text the hosted journeys show (titles, alerts, statuses, link texts), keyed by id: one
+// catalog, the seed of the translations to come. `{name}` marks a parameter; t() checks at compile
+// time that each is given. The templates in views/ keep their own wording for now.
+
+const TEXTS = {
+  // ---- any page
+  'page.back-to-app': 'Back to {app}',
+  'page.home': 'Go to the home page',
+  'page.continue': 'Continue',
+  'page.back-to-sign-in': 'Back to sign in',
+  'page.check-email': 'Check your email',
+  'page.expired.title': 'This sign-in has expired',
+  'page.expired': 'Your sign-in session has expired or was opened in another browser. Go back to the application and start again.',
+  'page.step-over.title': 'This step is over',
+  'page.step-over': 'This step of signing in is already done. Go back to the application and start again.',
+  'page.unknown-prompt.title': 'This request cannot be completed',
+  'page.unknown-prompt': 'The application asked for a step this server does not offer.',
+  'page.denied.title': 'This cannot continue',
+  'page.form-expired.title': 'This form has expired',
+  'page.form-expired': 'This form could not be accepted: it has expired or was not sent from this site. Go back, reload the page and try again.',
+  'page.field-required': '{label} is required.',
+
+  // ---- durations (in sentences such as "expires in 24 hours")
+  'duration.day': '24 hours',
+  'duration.days': '{n} days',
+  'duration.hour': '1 hour',
+  'duration.hours': '{n} hours',
+  'duration.minute': '1 minute',
+  'duration.minutes': '{n} minutes',
+  'duration.seconds': '{n} seconds',
+
+  // ---- login
+  'login.identify.title': 'Sign in',
+  'login.identify.missing': 'Enter your email address or username.',
+  'login.password.title': 'Enter your password',
+  'login.password.wrong': 'The email address, username or password is not correct.',
+  'login.throttled': 'Too many failed sign-in attempts. Please wait a while before trying again, or reset your password.',
+  'login.pending.title': 'Verify your email address',
+  'login.disabled.title': 'Account disabled',
+  'login.disabled': 'This account has been disabled. Contact the application’s support if you think this is a mistake.',
+  'login.locked.title': 'Account locked',
+  'login.locked': 'This account is locked. Contact the application’s support if you think this is a mistake.',
+  'login.refused.title': 'Sign-in refused',
+  'login.cannot-sign-in': 'This account cannot sign in right now.',
+
+  // ---- consent
+  'consent.title': 'Allow {app}?',
+  'consent.scope.openid': 'Know who you are (your account identifier)',
+  'consent.scope.profile': 'See your name and username',
+  'consent.scope.email': 'See your email address',
+  'consent.scope.phone': 'See your phone number',
+  'consent.scope.offline_access': 'Stay connected when you are not using it',
+
+  // ---- second factor
+  'mfa.title': 'Two-step verification',
+  'mfa.enrol.title': 'Set up two-step verification',
+  'mfa.codes.title': 'Save your recovery codes',
+  'mfa.code.missing': 'Enter the code.',
+  'mfa.code.invalid': 'That code is not correct. Check it and try again.',
+  'mfa.code.expired': 'That code has expired. Ask for a new code.',
+  'mfa.code.exhausted': 'Too many wrong attempts for this code. Ask for a new code.',
+  'mfa.code.none': 'There is no code waiting. Ask for a new code.',
+  'mfa.code.replayed': 'That code was already used. Wait for the next code in your authenticator app.',
+  'mfa.throttled': 'Too many wrong codes. Please wait a while before trying again.',
+  'mfa.no-sms': 'Text messages cannot be sent right now. Choose another way to sign in.',
+  'mfa.send.wait': 'A code was sent a moment ago. Please wait {wait} before asking for another one.',
+  'mfa.send.too-many': 'Too many codes were sent. Please wait a while, or choose another way to sign in.',
+  'mfa.send.failed': 'The code could not be sent. Try again in a moment, or choose another way to sign in.',
+  'mfa.send.resent': 'A new code was sent to {target}.',
+  'mfa.sms.body': '{code} is your {app} sign-in code. It expires in {expiresIn}. Never share it.',
+  'mfa.method.totp': 'Use your authenticator app',
+  'mfa.method.email': 'Email a code to {target}',
+  'mfa.method.sms': 'Text a code to {target}',
+  'mfa.choose.invalid': 'Choose one of the ways offered.',
+  'mfa.enrol.phone-missing': 'Enter the phone number to text the codes to.',
+  'mfa.enrol.phone-invalid': 'Enter the phone number in international format, such as +15551234567.',
+  'mfa.enrol.method-missing': 'Choose how you want to receive your codes.',
+
+  // ---- progressive profiling
+  'profile.registration.title': 'A few more details',
+  'profile.login.title': 'Before you continue',
+  'profile.consent-required': 'Please accept: {label}',
+
+  // ---- registration and activation
+  'register.title': 'Create your account',
+  'register.label.email': 'email address',
+  'register.label.password': 'password',
+  'register.label.given_name': 'first name',
+  'register.label.family_name': 'last name',
+  'activation.unusable.title': 'Activation link not usable',
+  'activation.used': 'This activation link has already been used. If your account is active, you can sign in from the application.',
+  'activation.expired': 'This activation link has expired. Sign in from the application to get a new one.',
+  'activation.unknown': 'This activation link is not valid. Check that you copied the whole link from the email.',
+  'activation.no-account': 'This account no longer exists.',
+  'activation.done.title': 'Your email address is verified',
+
+  // ---- recovery
+  'reset.request.title': 'Reset your password',
+  'reset.sent': 'If an account matches what you entered, we have sent it an email with a link to choose a new password. The link works once and expires in {expiresIn}.',
+  'reset.unusable.title': 'Reset link not usable',
+  'reset.used': 'This password reset link has already been used. Ask for a new one from the sign-in page if you need to.',
+  'reset.expired': 'This password reset link has expired. Ask for a new one from the sign-in page.',
+  'reset.unknown': 'This password reset link is not valid. Check that you copied the whole link from the email.',
+  'reset.just-used': 'This password reset link has just been used.',
+  'reset.no-account': 'This account cannot be recovered here. Contact support.',
+  'reset.choose.title': 'Choose a new password',
+  'reset.label.password': 'password',
+  'reset.done.title': 'Your password has been changed',
+  'reset.done': 'You can now sign in with your new password.',
+  'reset.continue': 'Continue signing in',
+  'username.title': 'Find your username',
+  'username.invalid-email': 'Enter a valid email address, like name@example.com.',
+  'username.sent': 'If an account uses this email address, we have sent it an email with its username.',
+} as const;
+
+type Texts = typeof TEXTS;
+type TextId = keyof Texts;
+
+/** The parameter names of a text: 'Back to {app}' → 'app'. */
+type Params<S extends string> = S extends `${string}{${infer P}}${infer Rest}` ? P | Params<Rest> : never;
+type ParamArgs<I extends TextId> = [Params<Texts[I]>] extends [never] ? [] : [Record<Params<Texts[I]>, string | number>];
+
+/** The ids of the texts without parameters. */
+export type PlainTextId = { [I in TextId]: ParamArgs<I> extends [] ? I : never }[TextId];
+
+/** The text `id`, its parameters filled in. */
+export function t<I extends TextId>(id: I, ...params: ParamArgs<I>): string {
+  const text: string = TEXTS[id];
+  const values = params[0] as Record<string, string | number> | undefined;
+  return values ? text.replace(/\{(\w+)\}/g, (whole, name: string) => (Object.hasOwn(values, name) ? String(values[name]) : whole)) : text;
+}
+
+/** The text of an id built from data (a scope's, say), without parameters; `fallback` when there is none. */
+export function textOr(id: string, fallback: string): string {
+  return Object.hasOwn(TEXTS, id) ? TEXTS[id as TextId] : fallback;
+}
