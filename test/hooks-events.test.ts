@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
-import { assertCodeRedirect, mailsTo, REDIRECT_URI, signIn, sleep, startLogin } from './support/hosted-pages.ts';
+import { assertCodeRedirect, mailsTo, REDIRECT_URI, signIn, startLogin } from './support/hosted-pages.ts';
 import { executions, HookFixtures, hookCode, report, startHookPeer, waitForExecutions, type HookPeer } from './support/hook-peer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { hookJobsDone } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 const WRONG_CREDENTIALS = 'The email address, username or password is not correct.';
@@ -466,7 +467,7 @@ for (const kind of databaseKinds()) {
       assert.ok(again.doc.querySelector('input[name="consent:terms-v2"]')?.hasAttribute('checked'));
       assert.ok(!again.doc.querySelector('input[name="consent:newsletter"]')?.hasAttribute('checked'));
       assertCodeRedirect(await b2.submit(again), s2);
-      await sleep(700);
+      await hookJobsDone(server); // every async run queued by the journey has ended
       assert.equal(peer.callsTo('/after_consent_update').length, 1, 'unchanged consents fire nothing');
     });
 
@@ -558,7 +559,7 @@ for (const kind of databaseKinds()) {
       assertCommon(event, 'after_username_request', hookId);
       assert.equal(event.user.id, adam.id);
       assert.equal(event.user.username, 'adam_u');
-      await sleep(300);
+      await hookJobsDone(server);
       assert.equal(peer.callsTo('/after_username_request').length, 1, 'an unknown address fires nothing');
     });
 
