@@ -439,7 +439,7 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(runs.map((r) => [r.mode, r.outcome]), [['async', 'error'], ['async', 'success']]);
       assert.match(runs[0].error, /CRM answered 500/);
       assert.ok(runs.every((r) => r.event_id === key), 'the idempotency key is the event id');
-      await hookJobsDone(server);
+      await hookJobsDone(server, hookId);
       assert.equal(crm.requests.length, 2, 'no further attempt after the success');
     });
 
@@ -580,7 +580,7 @@ for (const kind of databaseKinds()) {
 
       const after = await login(server, clientId, 'jon@example.com', 'jons new password 2');
       assertCodeRedirect(after.page, after.state);
-      await hookJobsDone(server); // an async run the login queued would have called by now
+      await hookJobsDone(server, hookId); // an async run the login queued would have called by now
       assert.equal(chat.requests.length, 1, 'a login is no reset');
     });
 

@@ -467,7 +467,7 @@ for (const kind of databaseKinds()) {
       assert.ok(again.doc.querySelector('input[name="consent:terms-v2"]')?.hasAttribute('checked'));
       assert.ok(!again.doc.querySelector('input[name="consent:newsletter"]')?.hasAttribute('checked'));
       assertCodeRedirect(await b2.submit(again), s2);
-      await hookJobsDone(server); // every async run queued by the journey has ended
+      await hookJobsDone(server, consentHook); // every run the journey queued has ended
       assert.equal(peer.callsTo('/after_consent_update').length, 1, 'unchanged consents fire nothing');
     });
 
@@ -559,7 +559,7 @@ for (const kind of databaseKinds()) {
       assertCommon(event, 'after_username_request', hookId);
       assert.equal(event.user.id, adam.id);
       assert.equal(event.user.username, 'adam_u');
-      await hookJobsDone(server);
+      await hookJobsDone(server, hookId);
       assert.equal(peer.callsTo('/after_username_request').length, 1, 'an unknown address fires nothing');
     });
 

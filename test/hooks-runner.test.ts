@@ -233,7 +233,7 @@ for (const kind of databaseKinds()) {
         const runs = await waitForExecutions(server, hookId, 2, 5000);
         assert.equal(runs[0]!.outcome, 'success');
         assert.equal(runs[0]!.event_id, failed!.event_id);
-        await hookJobsDone(server);
+        await hookJobsDone(server, hookId);
         assert.equal(late.callsTo('/notify').length, 1, 'run once, not again');
       } finally {
         await late.close();

@@ -19,12 +19,14 @@ export function mailsSent(server: TestServer): Promise<void> {
 }
 
 /**
- * The async hook queue is empty: no job is pending (due or waiting for a retry), so every run queued
- * so far has ended, its calls made. A job is queued before the answer of the request that caused it.
+ * The hook's async queue is empty: no job of it is pending (due or waiting for a retry), so every run
+ * queued so far has ended, its calls made. A job is queued before the answer of the request that
+ * caused it, so after that answer this is the point past which no run of it is still to come.
  */
-export async function hookJobsDone(server: TestServer, timeoutMs = 10_000): Promise<void> {
+export async function hookJobsDone(server: TestServer, hookId: string, timeoutMs = 10_000): Promise<void> {
   const { db } = server.server.services;
-  await until('the async hook jobs to finish', async () => (await count(db('hook_jobs').where({ status: 'pending' }).count({ n: '*' }))) === 0, timeoutMs);
+  await until(`the async jobs of hook ${hookId} to finish`, async () =>
+    (await count(db('hook_jobs').where({ hook_id: hookId, status: 'pending' }).count({ n: '*' }))) === 0, timeoutMs);
 }
 
 /**
