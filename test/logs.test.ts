@@ -75,7 +75,8 @@ for (const kind of databaseKinds()) {
       const reset = await browser.submit(await browser.get(link), { password: secrets['new password'] });
       assert.equal(reset.status, 200);
 
-      // Lines a background task may still write: the mails (sent after the answer), the hook runs' records.
+      // Lines a background task may still write: the mails (sent after the answer), the hook runs'
+      // records, the webhook deliveries.
       await mailsSent(server);
       await server.server.services.runner.flush();
       await webhooksSettled(server);
