@@ -1,14 +1,18 @@
 // Refresh-token grant throughput, side by side in one run:
 //   1. bare oidc-provider (in-memory adapter, static client and account): the baseline;
 //   2. Tessera (SQLite) without hooks;
-//   3. Tessera (SQLite) with a sync before_id_token claims hook.
+//   3. Tessera (SQLite) with a sync before_id_token claims hook;
+//   4. with REFRESH_BASELINE=/path/to/another/checkout (npm ci'd): that checkout's Tessera without
+//      hooks, so a change is measured against the code before it in the same interleaved run.
 // Each target runs as its own server process (as deployed); this process is the load generator.
+// Next to throughput, each target's server CPU per grant (user + system time of its process, from
+// /proc, over the load), which the VM's drifting speed moves far less than throughput.
 // Each target gets the same closed-loop load: CONCURRENCY clients POSTing refresh grants for
 // DURATION_MS after a warm-up; we count completed 200s and record latencies.
 //
 //   node --no-node-snapshot bench/refresh.ts [durationMs] [concurrency]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,6 +27,22 @@ export interface ThroughputResult {
   p50_ms: number;
   p99_ms: number;
   errors: number;
+  /** Server CPU (user + system) per completed grant, in ms; null where /proc cannot be read. */
+  cpu_ms_per_grant: number | null;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // Linux's USER_HZ
+
+/** CPU time a process has used so far, in ms (Linux /proc); null elsewhere. */
+function processCpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
 }
 
 const CALLBACK = 'http://rp.bench/callback';
@@ -35,7 +55,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Closed-loop load: `concurrency` connections send refresh grants back to back for `durationMs`. */
-async function load(target: string, tokenUrl: string, clientId: string, secret: string, refreshToken: string, durationMs: number, concurrency: number): Promise<ThroughputResult> {
+async function load(t: Target, durationMs: number, concurrency: number): Promise<ThroughputResult> {
+  const { label: target, tokenUrl, clientId, secret, refreshToken } = t;
   const auth = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
   const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString();
   const once = async () => {
@@ -45,7 +66,14 @@ async function load(target: string, tokenUrl: string, clientId: string, secret: 
   };
   // Warm-up: JIT, connection pool, caches.
   for (let i = 0; i < 20; i += 1) if (!(await once())) throw new Error(`${target}: refresh grant failed during warm-up`);
-  if (LOAD_GENERATOR === 'wrk') return wrkLoad(target, tokenUrl, auth, body, durationMs, concurrency);
+  const cpuBefore = processCpuMs(t.pid);
+  const result = LOAD_GENERATOR === 'wrk' ? wrkLoad(target, tokenUrl, auth, body, durationMs, concurrency) : await fetchLoad(target, once, durationMs, concurrency);
+  const cpuAfter = processCpuMs(t.pid);
+  const cpu = cpuBefore !== null && cpuAfter !== null && result.requests > 0 ? Math.round(((cpuAfter - cpuBefore) / result.requests) * 1000) / 1000 : null;
+  return { ...result, cpu_ms_per_grant: cpu };
+}
+
+async function fetchLoad(target: string, once: () => Promise<boolean>, durationMs: number, concurrency: number): Promise<Omit<ThroughputResult, 'cpu_ms_per_grant'>> {
   const latencies: number[] = [];
   let errors = 0;
   const end = performance.now() + durationMs;
@@ -68,7 +96,7 @@ async function load(target: string, tokenUrl: string, clientId: string, secret: 
  */
 const LOAD_GENERATOR: 'wrk' | 'node' = process.env.BENCH_LOADGEN !== 'node' && spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : 'node';
 
-function wrkLoad(target: string, url: string, auth: string, body: string, durationMs: number, concurrency: number): ThroughputResult {
+function wrkLoad(target: string, url: string, auth: string, body: string, durationMs: number, concurrency: number): Omit<ThroughputResult, 'cpu_ms_per_grant'> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-wrk-'));
   const script = join(dir, 'refresh.lua');
   writeFileSync(script, [
@@ -143,6 +171,7 @@ export async function stop(child: ChildProcess): Promise<void> {
 /** A target ready to be loaded: a running server and a refresh token for its client. */
 interface Target {
   label: string;
+  pid: number | undefined;
   tokenUrl: string;
   clientId: string;
   secret: string;
@@ -160,14 +189,15 @@ async function bareProvider(): Promise<Target> {
     return current;
   });
   const refreshToken = await exchange(issuer, BARE_CLIENT.client_id, BARE_CLIENT.client_secret, code);
-  return { label: 'bare oidc-provider (memory)', tokenUrl: `${issuer}/token`, clientId: BARE_CLIENT.client_id, secret: BARE_CLIENT.client_secret, refreshToken, stop: () => stop(child) };
+  return { label: 'bare oidc-provider (memory)', pid: child.pid, tokenUrl: `${issuer}/token`, clientId: BARE_CLIENT.client_id, secret: BARE_CLIENT.client_secret, refreshToken, stop: () => stop(child) };
 }
 
-export async function tessera(withHook: boolean): Promise<Target> {
+/** A Tessera server from `root` (this checkout by default), with or without the claims hook. */
+export async function tessera(withHook: boolean, root = join(BENCH_DIR, '..'), label?: string): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = await spawnServer([join(BENCH_DIR, '..', 'src', 'main.ts')], {
+  const child = await spawnServer([join(root, 'src', 'main.ts')], {
     PORT: String(port), HOST: '127.0.0.1', ISSUER: url, DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
     ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent',
   }, `${url}/health`);
@@ -191,7 +221,8 @@ export async function tessera(withHook: boolean): Promise<Target> {
   });
   const refreshToken = await exchange(url, app.client_id!, app.client_secret!, code);
   return {
-    label: withHook ? 'Tessera, SQLite, before_id_token claims hook' : 'Tessera, SQLite, no hooks',
+    label: label ?? (withHook ? 'Tessera, SQLite, before_id_token claims hook' : 'Tessera, SQLite, no hooks'),
+    pid: child.pid,
     tokenUrl: `${url}/token`, clientId: app.client_id!, secret: app.client_secret!, refreshToken,
     async stop() {
       await stop(child);
@@ -217,13 +248,15 @@ export async function measureRefreshThroughput(durationMs = 10_000, concurrency 
   const targets: Target[] = [];
   try {
     targets.push(await bareProvider(), await tessera(false), await tessera(true));
+    const baseline = process.env.REFRESH_BASELINE;
+    if (baseline) targets.push(await tessera(false, baseline, `baseline checkout (${baseline}), no hooks`));
     const runs: ThroughputResult[][] = targets.map(() => []);
     const slice = Math.max(2000, Math.round(durationMs / rounds));
     for (let round = 0; round < rounds; round += 1) {
       for (let k = 0; k < targets.length; k += 1) {
         const i = (round + k) % targets.length;
         const t = targets[i]!;
-        runs[i]!.push(await load(t.label, t.tokenUrl, t.clientId, t.secret, t.refreshToken, slice, concurrency));
+        runs[i]!.push(await load(t, slice, concurrency));
       }
     }
     const results = runs.map((rs, i) => ({
@@ -233,6 +266,7 @@ export async function measureRefreshThroughput(durationMs = 10_000, concurrency 
       p50_ms: Math.round(median(rs.map((r) => r.p50_ms)) * 100) / 100,
       p99_ms: Math.round(median(rs.map((r) => r.p99_ms)) * 100) / 100,
       errors: rs.reduce((sum, r) => sum + r.errors, 0),
+      cpu_ms_per_grant: rs.some((r) => r.cpu_ms_per_grant === null) ? null : Math.round(median(rs.map((r) => r.cpu_ms_per_grant!)) * 1000) / 1000,
     }));
     // The ratio per round (the two Tessera targets ran back to back), then its median.
     const hookRatio = median(runs[2]!.map((r, round) => r.per_second / runs[1]![round]!.per_second));

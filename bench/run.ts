@@ -1,6 +1,7 @@
 // npm run bench: every benchmark, side by side in one run, printed as tables.
 //   BENCH_DURATION_MS (default 10000) sets each throughput run's length.
 //   TIMING_BASELINE=/path/to/checkout interleaves that checkout's server in the timing bench (§4).
+//   REFRESH_BASELINE=/path/to/checkout adds that checkout's server (no hooks) to the refresh bench (§2).
 import { cpus } from 'node:os';
 import { measureHookOverhead } from './hooks-overhead.ts';
 import { loadGenerator, measureRefreshThroughput } from './refresh.ts';

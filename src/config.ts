@@ -31,6 +31,14 @@ export interface Config {
     /** Execution log kept this long, and at most this many runs per hook. */
     executionMaxAgeDays: number;
     executionsPerHook: number;
+    /** Delays before the retries of a failed async hook run (attempt 2, 3, ...); then the job is failed. */
+    asyncRetryScheduleMs: number[];
+    /** How long a claimed async job stays reserved for the process running it; longer than any hook run. */
+    asyncLeaseMs: number;
+    /** How often the worker looks for jobs queued by other processes (local ones wake it at once). */
+    asyncPollMs: number;
+    /** Async jobs run at once, per server process. */
+    asyncConcurrency: number;
   };
   webhooks: {
     /** Delays before the retries of a failed delivery (attempt 2, 3, ...); then it is failed (dead letter). */
@@ -228,6 +236,11 @@ export function loadConfig(processEnv: Env = process.env): Config {
     hooks: {
       executionMaxAgeDays: int(env, 'HOOK_EXECUTIONS_MAX_AGE_DAYS', 14, 1, 365),
       executionsPerHook: int(env, 'HOOK_EXECUTIONS_PER_HOOK', 1000, 10, 100000),
+      asyncRetryScheduleMs: durations(env, 'HOOK_ASYNC_RETRY_SCHEDULE', '5s,30s,2m'),
+      // A hook runs at most 10 s (timeout_ms): a lease shorter than that plus a margin could run out mid-run.
+      asyncLeaseMs: duration(env, 'HOOK_ASYNC_LEASE', 30_000, 12_000, 3_600_000),
+      asyncPollMs: duration(env, 'HOOK_ASYNC_POLL_INTERVAL', 500, 10, 60_000),
+      asyncConcurrency: int(env, 'HOOK_ASYNC_CONCURRENCY', 10, 1, 1000),
     },
     webhooks: webhookSettings(env),
     encryptionKey,

@@ -3,18 +3,15 @@
 // start-up with an error naming it ("users[2].email: must be a valid email address") and leaves
 // nothing half-applied: fix the file and start again.
 import { readFile } from 'node:fs/promises';
-import { applicationInput } from './admin/applications.ts';
-import { asObject } from './admin/body.ts';
-import { hookInput } from './admin/hooks.ts';
-import { resourceServerInput } from './admin/resource-servers.ts';
-import { userInput } from './admin/users.ts';
-import { webhookInput } from './admin/webhooks.ts';
 import { getSetting, putSetting } from './db/settings.ts';
 import { ClientError } from './errors.ts';
 import { codeProblem } from './hooks/sandbox.ts';
-import { HookStore } from './hooks/store.ts';
-import { ApplicationService } from './oidc/applications.ts';
-import { ResourceServerService } from './oidc/resource-servers.ts';
+import { hookInput, HookStore } from './hooks/store.ts';
+import { userInput } from './identity/users.ts';
+import { asObject } from './input.ts';
+import { applicationInput, ApplicationService } from './oidc/applications.ts';
+import { resourceServerInput, ResourceServerService } from './oidc/resource-servers.ts';
+import { webhookInput } from './webhooks/endpoints.ts';
 import type { Services } from './services.ts';
 
 export class KickstartError extends Error {}

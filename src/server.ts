@@ -11,10 +11,15 @@ import { SecretBox } from './crypto.ts';
 import { openDatabase } from './db/knex.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { getOrCreateSetting } from './db/settings.ts';
+import { FlowStates } from './flows/state.ts';
+import { ExecutionLog } from './hooks/executions.ts';
+import { HookJobQueue } from './hooks/jobs.ts';
 import { HookRunner } from './hooks/runner.ts';
 import { codeProblem, HookSandbox } from './hooks/sandbox.ts';
 import { HookStore } from './hooks/store.ts';
 import { HookWorker } from './hooks/worker.ts';
+import { ActionTokens } from './identity/action-tokens.ts';
+import { ConsentService } from './identity/consents.ts';
 import { PasswordHasher } from './identity/passwords.ts';
 import { Throttle } from './identity/throttle.ts';
 import { UserService } from './identity/users.ts';
@@ -25,13 +30,13 @@ import { createLogger, type Logger } from './log.ts';
 import { createMailer } from './messaging/mailer.ts';
 import { announceDelivery } from './messaging/outbox.ts';
 import { createSmsSender } from './messaging/sms.ts';
-import { deleteExpiredModels } from './oidc/adapter.ts';
+import { deleteExpiredModels, revokeAccount } from './oidc/adapter.ts';
 import { ApplicationService } from './oidc/applications.ts';
 import { loadOrCreateKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { ResourceServerService } from './oidc/resource-servers.ts';
 import { createMetrics } from './metrics.ts';
-import { pruneWebhooks, WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookEndpointStore } from './webhooks/endpoints.ts';
 import { WebhookTargets } from './webhooks/targets.ts';
 import type { Resolver } from './net/resolve-target.ts';
@@ -54,16 +59,22 @@ export interface StartOptions {
 
 const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
 
-/** Deletes what has expired: OIDC artifacts, one-time tokens, throttle windows, interaction state. */
+/**
+ * Deletes what has expired, each store its own rows: OIDC artifacts, one-time tokens, interaction
+ * state, throttle windows, factors' codes and devices, the hook execution log and finished jobs, the
+ * webhook delivery log.
+ */
 async function cleanUp(services: Services): Promise<void> {
+  const { config } = services;
   const now = Date.now();
   const models = await deleteExpiredModels(services.db, now);
-  await services.db('action_tokens').where('expires_at', '<', now - 86400_000).delete();
-  await services.db('interaction_states').where('expires_at', '<', now).delete();
-  await services.db('login_throttle').where('window_started_at', '<', now - services.config.throttle.windowSeconds * 1000).delete();
-  await services.factors.cleanUp(now);
-  const executions = await services.runner.prune(services.config.hooks.executionMaxAgeDays * 86400_000, services.config.hooks.executionsPerHook);
-  const webhooks = await pruneWebhooks(services.db, services.config.webhooks.retentionDays * 86400_000);
+  await services.tokens.prune(now);
+  await services.flowStates.prune(now);
+  await services.throttle.prune(now);
+  await services.factors.prune(now);
+  const executions = await services.executions.prune(config.hooks.executionMaxAgeDays * 86400_000, config.hooks.executionsPerHook, now);
+  await services.hookJobs.prune(config.hooks.executionMaxAgeDays * 86400_000, now);
+  const webhooks = await services.webhooks.prune(config.webhooks.retentionDays * 86400_000, now);
   services.log.debug({ models, executions, webhooks }, 'expired rows cleaned');
 }
 
@@ -86,19 +97,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log.info({ admin_key: { source: adminKey.source, fingerprint: keyFingerprint(adminKey.hash) } }, 'admin API key in force');
     const keys = await loadOrCreateKeys(db);
     const metrics = createMetrics();
-    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password);
+    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeAccount);
     const factors = new FactorService(db, box, config.mfa);
     const applications = new ApplicationService(db, box);
     const resourceServers = new ResourceServerService(db);
     const sandbox = new HookSandbox({ onCatastrophicError: (message) => log.fatal({ message }, 'a hook isolate failed catastrophically; restart the server') });
     const hooks = new HookStore(db, box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
+    const executions = new ExecutionLog(db, log);
+    const hookJobs = new HookJobQueue(db, config.hooks.asyncLeaseMs);
     let worker: HookWorker | null = null;
     const runner = new HookRunner({
-      db, store: hooks, executor: sandbox, log, metrics,
+      db, store: hooks, executor: sandbox, executions, log, metrics,
       applicationName: async (clientId) => (await applications.find(clientId))?.name ?? null,
       onQueued: () => worker?.kick(),
     });
-    worker = new HookWorker({ db, store: hooks, executor: sandbox, runner, log });
+    worker = new HookWorker({ db, store: hooks, executor: sandbox, runner, log, jobs: hookJobs, settings: config.hooks });
+    const throttle = new Throttle(db, config.throttle.windowSeconds);
     const lifecycle = runner;
     const webhookTargets = new WebhookTargets(config.webhooks.allowedHosts, options.resolve);
     const webhooks = new WebhookEndpointStore(db, box, { rotationWindowMs: config.webhooks.rotationWindowMs, targets: webhookTargets });
@@ -116,10 +130,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       hooks,
       sandbox,
       runner,
+      executions,
+      hookJobs,
+      tokens: new ActionTokens(db),
+      consents: new ConsentService(db),
+      throttle,
+      flowStates: new FlowStates(db),
       webhooks,
       webhookDispatcher,
       adminKey: new AdminKeyCache(db, adminKey.hash),
-      adminGuard: new AdminKeyGuard(new Throttle(db, config.throttle.windowSeconds), config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
+      adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
     };
 
     if (config.kickstartFile && (await applications.count()) === 0) {
@@ -155,7 +175,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           setTimeout(() => server!.closeAllConnections(), config.shutdownGraceMs).unref();
         });
         await worker!.stop();
-        await runner.flush();
+        await executions.flush();
         await webhookDispatcher?.stop();
         sandbox.dispose();
         services.mailer.close();

@@ -5,12 +5,18 @@ import type { AdminKeyCache } from './admin/key.ts';
 import type { Config } from './config.ts';
 import type { SecretBox } from './crypto.ts';
 import type { Db } from './db/knex.ts';
+import type { FlowStates } from './flows/state.ts';
+import type { ExecutionLog } from './hooks/executions.ts';
+import type { HookJobQueue } from './hooks/jobs.ts';
 import type { Lifecycle } from './hooks/lifecycle.ts';
 import type { HookRunner } from './hooks/runner.ts';
 import type { HookSandbox } from './hooks/sandbox.ts';
 import type { HookStore } from './hooks/store.ts';
+import type { ActionTokens } from './identity/action-tokens.ts';
+import type { ConsentService } from './identity/consents.ts';
 import type { FactorService } from './identity/factors.ts';
 import type { AccountLocks } from './identity/lockout.ts';
+import type { Throttle } from './identity/throttle.ts';
 import type { UserService } from './identity/users.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -42,6 +48,17 @@ export interface Services {
   hooks: HookStore;
   sandbox: HookSandbox;
   runner: HookRunner;
+  /** The hook execution log: the runner writes it, the admin API reads it. */
+  executions: ExecutionLog;
+  /** The async hook jobs the runner queues and the worker runs. */
+  hookJobs: HookJobQueue;
+  /** One-time tokens of account mails (activation, reset, ...). */
+  tokens: ActionTokens;
+  consents: ConsentService;
+  /** Attempt counters per key (logins, mails, admin keys), in the LOGIN_THROTTLE_WINDOW_SECONDS window. */
+  throttle: Throttle;
+  /** The journeys' state per interaction. */
+  flowStates: FlowStates;
   /** Webhook endpoints and their delivery log. */
   webhooks: WebhookEndpointStore;
   /** Delivers the outbox; started after listen, stopped on close (null when WEBHOOK_DISPATCHER=false). */

@@ -78,7 +78,7 @@ for (const kind of databaseKinds()) {
       // Lines a background task may still write: the mails (sent after the answer), the hook runs'
       // records, the webhook deliveries.
       await mailsSent(server);
-      await server.server.services.runner.flush();
+      await server.server.services.executions.flush();
       await webhooksSettled(server);
       const log = lines.join('');
       // The log is there and says what happened...

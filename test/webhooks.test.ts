@@ -355,10 +355,10 @@ for (const kind of databaseKinds()) {
       await createUser();
       const delivered = await waitForDelivery(hook.id, 'delivered');
       await receiver.waitForCount(stuck.path, 1);
-      const { db, webhookDispatcher } = server.server.services;
+      const { db, webhooks } = server.server.services;
       assert.ok(await db('webhook_events').where({ id: delivered.event.id }).first());
       advanceClock(20); // older than the 10 ms the prune keeps
-      const pruned = await webhookDispatcher!.prune(10);
+      const pruned = await webhooks.prune(10);
       assert.ok(pruned.deliveries >= 1, JSON.stringify(pruned));
       assert.deepEqual(await deliveries(hook.id), []);
       assert.equal((await db('webhook_attempts').where({ delivery_id: delivered.id })).length, 0);
@@ -366,7 +366,7 @@ for (const kind of databaseKinds()) {
       assert.ok(await db('webhook_events').where({ id: delivered.event.id }).first());
       assert.equal((await deliveries(stuck.id, '?status=pending')).length + (await deliveries(stuck.id, '?status=failed')).length, 1);
       await server.admin('DELETE', `/webhooks/${stuck.id}`);
-      await webhookDispatcher!.prune(10);
+      await webhooks.prune(10);
       assert.equal(await db('webhook_events').where({ id: delivered.event.id }).first(), undefined, 'no delivery refers to it any more');
       await server.admin('DELETE', `/webhooks/${hook.id}`);
     });

@@ -1,21 +1,9 @@
 // Admin API: applications (the OIDC clients). The client secret is answered once: at creation, and
 // when PATCH generates a new one ("client_secret": "rotate", or a public client made confidential).
 import type Router from '@koa/router';
-import type { ApplicationInput } from '../oidc/applications.ts';
+import { applicationInput } from '../oidc/applications.ts';
 import type { Services } from '../services.ts';
-import { objectBody, onlyFields, type JsonObject } from './body.ts';
-
-export const APPLICATION_FIELDS = [
-  'name', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'token_endpoint_auth_method',
-  'client_id', 'client_secret', 'third_party', 'branding', 'mfa', 'remember_device_days',
-  'initiate_login_uri', 'id_token_claims', 'resource_servers',
-] as const;
-const READ_ONLY = ['created_at', 'updated_at'];
-
-/** The body of POST /applications (also a KICKSTART entry): only known fields. */
-export function applicationInput(body: JsonObject): ApplicationInput {
-  return onlyFields(body, APPLICATION_FIELDS, READ_ONLY) as ApplicationInput;
-}
+import { objectBody } from './body.ts';
 
 export function applicationRoutes(router: Router, services: Services): void {
   const apps = services.applications;

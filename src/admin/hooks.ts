@@ -1,21 +1,14 @@
 // Admin API: hooks (CRUD, dry-run tests, execution log), the event catalog and the template library.
 import type Router from '@koa/router';
-import { fromJson } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { ACTIONS, EVENTS, eventSpec, sampleEvent } from '../hooks/catalog.ts';
 import { buildEvent, executeChecked } from '../hooks/runner.ts';
 import { findTemplate, listTemplates } from '../hooks/templates.ts';
 import type { Services } from '../services.ts';
-import { asObject, objectBody, onlyFields, optionalObjectBody, queryInt } from './body.ts';
+import { hookInput, publishInput } from '../hooks/store.ts';
+import { asObject } from '../input.ts';
+import { objectBody, optionalObjectBody, queryInt } from './body.ts';
 
-const HOOK_FIELDS = ['name', 'event', 'mode', 'code', 'applications', 'enabled', 'order', 'secrets', 'allowed_hosts', 'timeout_ms', 'on_error'] as const;
-const READ_ONLY = ['id', 'version', 'created_at', 'updated_at'];
-const PUBLISH_FIELDS = HOOK_FIELDS.filter((f) => f !== 'code' && f !== 'event');
-
-/** A hook body as POST /hooks takes it (KICKSTART's `hooks` entries too): known fields only. */
-export function hookInput(body: Record<string, unknown>): Record<string, unknown> {
-  return onlyFields(body, HOOK_FIELDS, READ_ONLY);
-}
 
 export function hookRoutes(router: Router, services: Services): void {
   const { hooks } = services;
@@ -36,7 +29,7 @@ export function hookRoutes(router: Router, services: Services): void {
   });
 
   router.patch('/hooks/:id', async (ctx) => {
-    ctx.body = await hooks.update(ctx.params.id!, onlyFields(objectBody(ctx), HOOK_FIELDS, READ_ONLY));
+    ctx.body = await hooks.update(ctx.params.id!, hookInput(objectBody(ctx)));
   });
 
   router.delete('/hooks/:id', async (ctx) => {
@@ -68,22 +61,8 @@ export function hookRoutes(router: Router, services: Services): void {
 
   router.get('/hooks/:id/executions', async (ctx) => {
     await hooks.get(ctx.params.id!);
-    await services.runner.flush();
     const limit = queryInt(ctx, 'limit', 50, 1, 500);
-    const rows = await services.db('hook_executions').where({ hook_id: ctx.params.id }).orderBy('created_at', 'desc').limit(limit);
-    ctx.body = rows.map((row) => ({
-      id: row.id,
-      event: row.event,
-      event_id: row.event_id,
-      hook_version: Number(row.hook_version),
-      mode: row.mode,
-      outcome: row.outcome,
-      duration_ms: Number(row.duration_ms),
-      logs: fromJson<string[]>(row.logs, []),
-      actions: fromJson<unknown[]>(row.actions, []),
-      ...(row.error ? { error: row.error } : {}),
-      created_at: new Date(Number(row.created_at)).toISOString(),
-    }));
+    ctx.body = await services.executions.list(ctx.params.id!, limit);
   });
 
   router.get('/events', async (ctx) => {
@@ -104,7 +83,7 @@ export function hookRoutes(router: Router, services: Services): void {
   router.post('/templates/:name/publish', async (ctx) => {
     const template = findTemplate(ctx.params.name!);
     if (!template) throw new NotFoundError('template');
-    const options = onlyFields(optionalObjectBody(ctx), PUBLISH_FIELDS, READ_ONLY);
+    const options = publishInput(optionalObjectBody(ctx));
     if (options.mode !== undefined && options.mode !== template.mode && template.mode === 'async') {
       throw new ValidationError('mode', `${template.name} is written to run async`);
     }

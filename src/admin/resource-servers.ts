@@ -2,16 +2,9 @@
 // the path it is URL-encoded: /resource-servers/https%3A%2F%2Fapi.example.com
 import type Router from '@koa/router';
 import { NotFoundError } from '../errors.ts';
+import { resourceServerInput } from '../oidc/resource-servers.ts';
 import type { Services } from '../services.ts';
-import { objectBody, onlyFields, type JsonObject } from './body.ts';
-
-export const RESOURCE_SERVER_FIELDS = ['identifier', 'name', 'scopes', 'access_token_ttl'] as const;
-const READ_ONLY = ['created_at', 'updated_at'];
-
-/** The body of POST /resource-servers (also a KICKSTART entry): only known fields. */
-export function resourceServerInput(body: JsonObject): JsonObject {
-  return onlyFields(body, RESOURCE_SERVER_FIELDS, READ_ONLY);
-}
+import { objectBody } from './body.ts';
 
 export function resourceServerRoutes(router: Router, services: Services): void {
   const servers = services.resourceServers;

@@ -5,7 +5,8 @@ import type Router from '@koa/router';
 import { ValidationError } from '../errors.ts';
 import { MAX_LOCK_SECONDS } from '../identity/lockout.ts';
 import type { Services } from '../services.ts';
-import { objectBody, onlyFields, type JsonObject } from './body.ts';
+import { onlyFields, type JsonObject } from '../input.ts';
+import { objectBody } from './body.ts';
 
 const ACTIONS = ['lock', 'unlock'] as const;
 type UserAction = (typeof ACTIONS)[number];

@@ -3,26 +3,9 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ValidationError } from '../errors.ts';
 import type { LifecycleContext } from '../hooks/lifecycle.ts';
-import { publicUser, type NewUser, type UserPatch } from '../identity/users.ts';
+import { publicUser, userInput, userPatch } from '../identity/users.ts';
 import type { Services } from '../services.ts';
-import { objectBody, onlyFields, queryInt, queryString, type JsonObject } from './body.ts';
-
-export const USER_FIELDS = [
-  'email', 'password', 'username', 'given_name', 'family_name', 'phone_number', 'phone_number_verified',
-  'email_verified', 'attributes', 'metadata',
-] as const;
-const READ_ONLY = ['id', 'status', 'source', 'has_password', 'login_count', 'last_login_at', 'created_at', 'updated_at'];
-
-/** The body of POST /users (also a KICKSTART entry): only known fields. */
-export function userInput(body: JsonObject): NewUser {
-  if ('status' in body) throw new ValidationError('status', 'cannot be set here: use POST /users/:id/disable and /enable');
-  return onlyFields(body, USER_FIELDS, READ_ONLY) as unknown as NewUser;
-}
-
-function userPatch(body: JsonObject): UserPatch {
-  if ('status' in body) throw new ValidationError('status', 'cannot be set here: use POST /users/:id/disable and /enable');
-  return onlyFields(body, USER_FIELDS, READ_ONLY) as UserPatch;
-}
+import { objectBody, queryInt, queryString } from './body.ts';
 
 function lifecycleContext(ctx: Context): LifecycleContext {
   return { applicationId: null, ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null, locale: null };

@@ -3,17 +3,10 @@
 import type Router from '@koa/router';
 import { ValidationError } from '../errors.ts';
 import type { Services } from '../services.ts';
-import { DELIVERY_STATUSES, type DeliveryStatus, type EndpointInput } from '../webhooks/endpoints.ts';
+import { DELIVERY_STATUSES, webhookInput, type DeliveryStatus } from '../webhooks/endpoints.ts';
 import { isWebhookEventType } from '../webhooks/outbox.ts';
-import { objectBody, onlyFields, optionalObjectBody, queryInt, queryString, type JsonObject } from './body.ts';
-
-export const WEBHOOK_FIELDS = ['url', 'events', 'secret', 'enabled', 'description'] as const;
-const READ_ONLY = ['id', 'disabled_reason', 'previous_secret_expires_at', 'created_at', 'updated_at'];
-
-/** The body of POST /webhooks (also a KICKSTART entry): only known fields. */
-export function webhookInput(body: JsonObject): EndpointInput {
-  return onlyFields(body, WEBHOOK_FIELDS, READ_ONLY) as EndpointInput;
-}
+import { onlyFields } from '../input.ts';
+import { objectBody, optionalObjectBody, queryInt, queryString } from './body.ts';
 
 export function webhookRoutes(router: Router, services: Services): void {
   const store = services.webhooks;

@@ -5,15 +5,15 @@ import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ValidationError } from '../errors.ts';
 import type { LifecycleContext, LifecycleEvent, LifecycleOutcome } from '../hooks/lifecycle.ts';
-import { ActionTokens } from '../identity/action-tokens.ts';
-import { ConsentService } from '../identity/consents.ts';
+import type { ActionTokens } from '../identity/action-tokens.ts';
+import type { ConsentService } from '../identity/consents.ts';
 import { plainText } from '../identity/plain-text.ts';
 import { Throttle } from '../identity/throttle.ts';
 import type { Application } from '../oidc/applications.ts';
 import type { Services } from '../services.ts';
 import { renderMail, renderPage } from '../views.ts';
 import { EqualTime } from './equal-time.ts';
-import { FlowStates, type FlowState } from './state.ts';
+import type { FlowState, FlowStates } from './state.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
 
 export interface PageLink {
@@ -106,10 +106,10 @@ export class FlowKit {
 
   constructor(services: Services) {
     this.services = services;
-    this.states = new FlowStates(services.db);
-    this.tokens = new ActionTokens(services.db);
-    this.throttle = new Throttle(services.db, services.config.throttle.windowSeconds);
-    this.consents = new ConsentService(services.db);
+    this.states = services.flowStates;
+    this.tokens = services.tokens;
+    this.throttle = services.throttle;
+    this.consents = services.consents;
     this.equalTime = new EqualTime({
       observe: (step, side, waitMs) => services.metrics.equalTimeWait.observe({ step, side }, waitMs / 1000),
     });

@@ -73,4 +73,9 @@ export class FlowStates {
   async clear(uid: string): Promise<void> {
     await this.#db('interaction_states').where({ uid }).delete();
   }
+
+  /** Deletes the states of expired interactions. */
+  prune(now = Date.now()): Promise<number> {
+    return this.#db('interaction_states').where('expires_at', '<', now).delete();
+  }
 }

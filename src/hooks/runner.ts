@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { actionProblem, type HookAction } from './actions.ts';
 import { eventSpec, type EventSpec } from './catalog.ts';
+import type { ExecutionLog } from './executions.ts';
 import type { Lifecycle, LifecycleContext, LifecycleEvent, LifecycleOutcome } from './lifecycle.ts';
 import type { HookStore, RunnableHook } from './store.ts';
 
@@ -35,6 +36,8 @@ export interface RunnerDeps {
   db: Db;
   store: HookStore;
   executor: HookExecutor;
+  /** Where every run is recorded. */
+  executions: ExecutionLog;
   log: Logger;
   applicationName: (clientId: string) => Promise<string | null>;
   metrics?: Metrics;
@@ -73,9 +76,6 @@ export async function executeChecked(executor: HookExecutor, spec: EventSpec, ho
 
 export class HookRunner implements Lifecycle {
   readonly #deps: RunnerDeps;
-  #pending: Array<Record<string, unknown>> = [];
-  #flushing: Promise<void> | null = null;
-  #writing: Promise<void> = Promise.resolve();
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
@@ -109,56 +109,14 @@ export class HookRunner implements Lifecycle {
     return { denied: null, actions };
   }
 
-  /** Logs a run; written in small batches off the journey's path. */
+  /** Logs a run (the execution log writes it in small batches, off the journey's path). */
   record(hook: RunnableHook, event: Record<string, unknown>, mode: 'sync' | 'async', result: ExecutionResult): void {
     this.#deps.metrics?.hookRuns.inc({ event: hook.event, mode, outcome: result.outcome });
     this.#deps.metrics?.hookDuration.observe({ event: hook.event, mode }, result.duration_ms / 1000);
-    this.#pending.push({
-      id: `exe_${randomUUID().replaceAll('-', '')}`,
-      hook_id: hook.id,
-      hook_version: hook.version,
-      event_id: String(event.id),
-      event: String(event.type),
-      mode,
-      outcome: result.outcome,
-      duration_ms: Math.round(result.duration_ms),
-      logs: toJson(result.logs),
-      actions: toJson(result.actions),
-      error: result.error ?? null,
-      created_at: Date.now(),
+    this.#deps.executions.record({
+      hookId: hook.id, hookVersion: hook.version, eventId: String(event.id), event: String(event.type), mode,
+      outcome: result.outcome, durationMs: result.duration_ms, logs: result.logs, actions: result.actions, error: result.error,
     });
-    if (!this.#flushing) this.#flushing = new Promise((resolve) => setTimeout(resolve, 50)).then(() => this.flush());
-  }
-
-  /** Writes the pending execution records now; resolves once every run recorded so far is written. */
-  flush(): Promise<void> {
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#flushing = null;
-    // Writes are chained, so a flush never returns while an earlier batch (the timer's) is still
-    // being written: GET /executions, which flushes first, then sees every finished run.
-    this.#writing = this.#writing.then(async () => {
-      if (batch.length === 0) return;
-      try {
-        await this.#deps.db.batchInsert('hook_executions', batch, 100);
-      } catch (err) {
-        this.#deps.log.error({ err, count: batch.length }, 'could not record hook executions');
-      }
-    });
-    return this.#writing;
-  }
-
-  /** Prunes the execution log: runs older than `maxAgeMs`, and beyond the newest `keepPerHook` per hook. */
-  async prune(maxAgeMs: number, keepPerHook: number): Promise<number> {
-    const { db } = this.#deps;
-    let removed = await db('hook_executions').where('created_at', '<', Date.now() - maxAgeMs).delete();
-    const crowded: Array<{ hook_id: string }> = await db('hook_executions').select('hook_id').groupBy('hook_id').havingRaw('count(*) > ?', [keepPerHook]);
-    for (const { hook_id: hookId } of crowded) {
-      const cutoff = await db('hook_executions').where({ hook_id: hookId }).orderBy('created_at', 'desc').offset(keepPerHook - 1).first('created_at');
-      if (cutoff) removed += await db('hook_executions').where({ hook_id: hookId }).andWhere('created_at', '<', cutoff.created_at).delete();
-    }
-    await db('hook_jobs').whereIn('status', ['done', 'failed']).andWhere('created_at', '<', Date.now() - maxAgeMs).delete();
-    return removed;
   }
 
   async #queue(hooks: RunnableHook[], event: Record<string, unknown>): Promise<void> {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { onlyFields, type JsonObject } from '../input.ts';
 import { eventSpec } from './catalog.ts';
 
 export type HookMode = 'sync' | 'async';
@@ -38,6 +39,20 @@ export type CodeChecker = (code: string) => { message: string; line: number | nu
 
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const MAX_TIMEOUT_MS = 10000;
+
+const HOOK_FIELDS = ['name', 'event', 'mode', 'code', 'applications', 'enabled', 'order', 'secrets', 'allowed_hosts', 'timeout_ms', 'on_error'] as const;
+const HOOK_READ_ONLY = ['id', 'version', 'created_at', 'updated_at'];
+const PUBLISH_FIELDS = HOOK_FIELDS.filter((f) => f !== 'code' && f !== 'event');
+
+/** A hook body as POST and PATCH /hooks take it (KICKSTART's `hooks` entries too): known fields only. */
+export function hookInput(body: JsonObject): JsonObject {
+  return onlyFields(body, HOOK_FIELDS, HOOK_READ_ONLY);
+}
+
+/** The options of publishing a template (POST /templates/:name/publish): a hook body without its code and event. */
+export function publishInput(body: JsonObject): JsonObject {
+  return onlyFields(body, PUBLISH_FIELDS, HOOK_READ_ONLY);
+}
 const MAX_CODE_BYTES = 64 * 1024;
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/;

@@ -1,17 +1,14 @@
 // Runs the queued async hook jobs. Jobs live in the database, so a restart loses none; a job is
-// claimed with a conditional UPDATE (a lease), so several server processes never run one twice
-// at the same time. Failed runs are retried with growing delays, then marked failed.
+// leased (jobs.ts, src/db/leases.ts), so several server processes never run one twice at the same
+// time. Failed runs are retried after the delays of HOOK_ASYNC_RETRY_SCHEDULE, then marked failed.
+import type { Config } from '../config.ts';
 import type { Db } from '../db/knex.ts';
-import { fromJson } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { eventSpec } from './catalog.ts';
+import { HookJobQueue, type HookJob } from './jobs.ts';
 import { executeChecked, type HookExecutor, type HookRunner } from './runner.ts';
 import type { HookStore } from './store.ts';
-
-const RETRY_DELAYS_MS = [5_000, 30_000, 120_000];
-const LEASE_MS = 30_000;
-const BATCH = 10;
 
 export interface WorkerDeps {
   db: Db;
@@ -19,11 +16,14 @@ export interface WorkerDeps {
   executor: HookExecutor;
   runner: HookRunner;
   log: Logger;
-  pollMs?: number;
+  /** The queue the runner writes to (its lease length is HOOK_ASYNC_LEASE). */
+  jobs: HookJobQueue;
+  settings: Pick<Config['hooks'], 'asyncRetryScheduleMs' | 'asyncPollMs' | 'asyncConcurrency'>;
 }
 
 export class HookWorker {
   readonly #deps: WorkerDeps;
+  readonly #jobs: HookJobQueue;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #again = false;
@@ -31,11 +31,12 @@ export class HookWorker {
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
+    this.#jobs = deps.jobs;
   }
 
   start(): void {
     this.#stopped = false;
-    this.#timer = setInterval(() => this.kick(), this.#deps.pollMs ?? 500);
+    this.#timer = setInterval(() => this.kick(), this.#deps.settings.asyncPollMs);
     this.#timer.unref();
     this.kick();
   }
@@ -64,43 +65,25 @@ export class HookWorker {
 
   async #drain(): Promise<void> {
     while (!this.#stopped) {
-      const jobs = await this.#claim();
+      const jobs = await this.#jobs.claim(this.#deps.settings.asyncConcurrency);
       if (jobs.length === 0) return;
       await Promise.all(jobs.map((job) => this.#runJob(job)));
     }
   }
 
-  async #claim(): Promise<Array<Record<string, unknown>>> {
-    const { db } = this.#deps;
-    const now = Date.now();
-    const candidates = await db('hook_jobs')
-      .where({ status: 'pending' }).andWhere('run_after', '<=', now)
-      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', now))
-      .orderBy('run_after').limit(BATCH);
-    const claimed: Array<Record<string, unknown>> = [];
-    for (const job of candidates) {
-      const count = await db('hook_jobs')
-        .where({ id: job.id, status: 'pending' })
-        .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', now))
-        .update({ locked_until: now + LEASE_MS });
-      if (count === 1) claimed.push(job);
-    }
-    return claimed;
-  }
-
-  async #runJob(job: Record<string, unknown>): Promise<void> {
-    const { db, store, executor, runner, log } = this.#deps;
-    const event = fromJson<Record<string, unknown>>(job.event, {});
+  async #runJob(job: HookJob): Promise<void> {
+    const { db, store, executor, runner, log, settings } = this.#deps;
+    const { event } = job;
     const spec = eventSpec(String(event.type));
     let hook;
     try {
-      hook = await store.runnable(String(job.hook_id));
+      hook = await store.runnable(job.hookId);
     } catch {
-      await db('hook_jobs').where({ id: job.id }).update({ status: 'failed', locked_until: null });
+      await this.#jobs.settle(job, { status: 'failed' });
       return;
     }
     if (!spec || !hook.enabled) {
-      await db('hook_jobs').where({ id: job.id }).update({ status: 'done', locked_until: null });
+      await this.#jobs.settle(job, { status: 'done' });
       return;
     }
     const result = await executeChecked(executor, spec, hook, event);
@@ -113,13 +96,14 @@ export class HookWorker {
     if (result.outcome !== 'success') {
       await recordEvent(db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: spec.name, outcome: result.outcome, error: result.error ?? null });
     }
-    const attempts = Number(job.attempts) + 1;
+    const attempts = job.attempts + 1;
+    const schedule = settings.asyncRetryScheduleMs;
     if (result.outcome === 'success') {
-      await db('hook_jobs').where({ id: job.id }).update({ status: 'done', attempts, locked_until: null });
-    } else if (attempts <= RETRY_DELAYS_MS.length) {
-      await db('hook_jobs').where({ id: job.id }).update({ attempts, run_after: Date.now() + RETRY_DELAYS_MS[attempts - 1]!, locked_until: null });
+      await this.#jobs.settle(job, { status: 'done', attempts });
+    } else if (attempts <= schedule.length) {
+      await this.#jobs.settle(job, { attempts, run_after: Date.now() + schedule[attempts - 1]! });
     } else {
-      await db('hook_jobs').where({ id: job.id }).update({ status: 'failed', attempts, locked_until: null });
+      await this.#jobs.settle(job, { status: 'failed', attempts });
       log.warn({ hook_id: hook.id, job_id: job.id }, 'async hook failed for good');
     }
   }

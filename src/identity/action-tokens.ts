@@ -91,4 +91,9 @@ export class ActionTokens {
   async revokeAll(kind: ActionTokenKind, userId: string): Promise<void> {
     await this.#db('action_tokens').where({ kind, user_id: userId }).whereNull('used_at').update({ used_at: Date.now() });
   }
+
+  /** Deletes tokens expired more than a day ago (a day of "this link has expired" rather than "unknown link"). */
+  prune(now = Date.now()): Promise<number> {
+    return this.#db('action_tokens').where('expires_at', '<', now - 86400_000).delete();
+  }
 }

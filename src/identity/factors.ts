@@ -426,7 +426,7 @@ export class FactorService {
   }
 
   /** Deletes what has expired: spent codes, old remembered devices. */
-  async cleanUp(now = Date.now()): Promise<void> {
+  async prune(now = Date.now()): Promise<void> {
     await this.#db('mfa_codes').where('created_at', '<', now - 86400_000).delete();
     await this.#db('mfa_remembered_devices').where('expires_at', '<', now).delete();
     await this.#db('mfa_factors').where({ status: 'pending' }).where('created_at', '<', now - 86400_000).delete();

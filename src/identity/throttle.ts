@@ -55,4 +55,9 @@ export class Throttle {
   async reset(key: string): Promise<void> {
     await this.#db('login_throttle').where({ key }).delete();
   }
+
+  /** Deletes the windows that ended (a hit on one starts over anyway). Answers how many. */
+  prune(now = Date.now()): Promise<number> {
+    return this.#db('login_throttle').where('window_started_at', '<', now - this.#windowMs).delete();
+  }
 }

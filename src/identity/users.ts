@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { onlyFields, type JsonObject } from '../input.ts';
 import { recordEvent, type WebhookEventType } from '../webhooks/outbox.ts';
 import { emailLookupForms, legacyEmailForm } from './email-address.ts';
 import {
@@ -11,7 +12,6 @@ import {
 } from './normalize.ts';
 import { assertPlainText } from './plain-text.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
-import { revokeAccount } from '../oidc/adapter.ts';
 
 export type UserStatus = 'active' | 'pending' | 'disabled';
 export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart';
@@ -52,6 +52,24 @@ export interface NewUser {
 }
 
 export type UserPatch = Partial<Omit<NewUser, 'status'>>;
+
+const USER_FIELDS = [
+  'email', 'password', 'username', 'given_name', 'family_name', 'phone_number', 'phone_number_verified',
+  'email_verified', 'attributes', 'metadata',
+] as const;
+const USER_READ_ONLY = ['id', 'status', 'source', 'has_password', 'login_count', 'last_login_at', 'created_at', 'updated_at'];
+
+/** The body of POST /users (also a KICKSTART entry): only known fields. */
+export function userInput(body: JsonObject): NewUser {
+  if ('status' in body) throw new ValidationError('status', 'cannot be set here: use POST /users/:id/disable and /enable');
+  return onlyFields(body, USER_FIELDS, USER_READ_ONLY) as unknown as NewUser;
+}
+
+/** The body of PATCH /users/:id: only known fields, and not the status. */
+export function userPatch(body: JsonObject): UserPatch {
+  if ('status' in body) throw new ValidationError('status', 'cannot be set here: use POST /users/:id/disable and /enable');
+  return onlyFields(body, USER_FIELDS, USER_READ_ONLY) as UserPatch;
+}
 
 const NAME_MAX = 200;
 
@@ -118,15 +136,23 @@ function optionalBool(field: string, value: unknown): boolean | undefined {
   return value;
 }
 
+/**
+ * Signs an account out everywhere (its sessions, grants, codes and tokens), inside `db` when it is a
+ * transaction. The OIDC layer owns those (src/oidc/adapter.ts revokeAccount); server.ts hands it in.
+ */
+export type AccountRevoker = (db: Knex | Knex.Transaction, accountId: string) => Promise<unknown>;
+
 export class UserService {
   readonly #db: Db;
   readonly #passwords: PasswordHasher;
   readonly #policy: Config['password'];
+  readonly #revoke: AccountRevoker;
 
-  constructor(db: Db, passwords: PasswordHasher, policy: Config['password']) {
+  constructor(db: Db, passwords: PasswordHasher, policy: Config['password'], revoke: AccountRevoker) {
     this.#db = db;
     this.#passwords = passwords;
     this.#policy = policy;
+    this.#revoke = revoke;
   }
 
   get passwords(): PasswordHasher {
@@ -312,7 +338,7 @@ export class UserService {
   async signOutEverywhere(id: string): Promise<void> {
     const userId = (await this.getById(id)).id;
     await this.#db.transaction(async (tx) => {
-      await revokeAccount(tx, userId);
+      await this.#revoke(tx, userId);
       await tx('mfa_remembered_devices').where({ user_id: userId }).delete();
     });
   }
@@ -326,7 +352,7 @@ export class UserService {
       const user = toUser(await tx('users').where({ id }).first());
       if (eventType) await recordEvent(tx, eventType, { user: publicUser(user) });
       // A disabled account is signed out everywhere: enabling it again does not bring old tokens back.
-      if (status === 'disabled') await revokeAccount(tx, id);
+      if (status === 'disabled') await this.#revoke(tx, id);
       return user;
     });
   }
@@ -357,7 +383,7 @@ export class UserService {
     const user = await this.getById(id);
     await this.#db.transaction(async (tx) => {
       await tx('users').where({ id }).delete();
-      await revokeAccount(tx, id);
+      await this.#revoke(tx, id);
       await recordEvent(tx, 'user.delete', { user: publicUser(user) });
     });
     return user;

@@ -4,6 +4,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import { randomToken, type SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { onlyFields, type JsonObject } from '../input.ts';
 import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServerGrant } from './resource-grants.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
 
@@ -62,6 +63,18 @@ export interface ApplicationInput {
   initiate_login_uri?: unknown;
   id_token_claims?: unknown;
   resource_servers?: unknown;
+}
+
+const APPLICATION_FIELDS = [
+  'name', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'token_endpoint_auth_method',
+  'client_id', 'client_secret', 'third_party', 'branding', 'mfa', 'remember_device_days',
+  'initiate_login_uri', 'id_token_claims', 'resource_servers',
+] as const;
+const APPLICATION_READ_ONLY = ['created_at', 'updated_at'];
+
+/** The body of POST and PATCH /applications (also a KICKSTART entry): only known fields. */
+export function applicationInput(body: JsonObject): ApplicationInput {
+  return onlyFields(body, APPLICATION_FIELDS, APPLICATION_READ_ONLY) as ApplicationInput;
 }
 
 interface StoredMetadata {

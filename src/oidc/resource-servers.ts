@@ -3,6 +3,7 @@
 // is allowed (see resource-grants.ts: an application gets tokens only for the APIs it lists).
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { onlyFields, type JsonObject } from '../input.ts';
 import { pruneGrantScopes } from './resource-grants.ts';
 
 export interface ResourceServer {
@@ -59,6 +60,14 @@ function validate(input: Record<string, unknown>, partial: boolean): Partial<Omi
     out.access_token_ttl = input.access_token_ttl as number;
   }
   return out;
+}
+
+const RESOURCE_SERVER_FIELDS = ['identifier', 'name', 'scopes', 'access_token_ttl'] as const;
+const RESOURCE_SERVER_READ_ONLY = ['created_at', 'updated_at'];
+
+/** The body of POST and PATCH /resource-servers (also a KICKSTART entry): only known fields. */
+export function resourceServerInput(body: JsonObject): JsonObject {
+  return onlyFields(body, RESOURCE_SERVER_FIELDS, RESOURCE_SERVER_READ_ONLY);
 }
 
 export class ResourceServerService {

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import type { SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ClientError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { onlyFields, type JsonObject } from '../input.ts';
 import { isWebhookEventType, notifyOutbox, WEBHOOK_EVENT_TYPES } from './outbox.ts';
 import { generateSecret, secretKey, secretProblem } from './signing.ts';
 import type { WebhookTargets } from './targets.ts';
@@ -34,6 +35,14 @@ export interface EndpointInput {
   secret?: unknown;
   enabled?: unknown;
   description?: unknown;
+}
+
+const WEBHOOK_FIELDS = ['url', 'events', 'secret', 'enabled', 'description'] as const;
+const WEBHOOK_READ_ONLY = ['id', 'disabled_reason', 'previous_secret_expires_at', 'created_at', 'updated_at'];
+
+/** The body of POST and PATCH /webhooks (also a KICKSTART entry): only known fields. */
+export function webhookInput(body: JsonObject): EndpointInput {
+  return onlyFields(body, WEBHOOK_FIELDS, WEBHOOK_READ_ONLY) as EndpointInput;
 }
 
 export interface DeliveryAttempt {
@@ -361,6 +370,22 @@ export class WebhookEndpointStore {
     if (count !== 1) throw new ConflictError('status', 'the delivery is pending already');
     notifyOutbox('delivery');
     return this.delivery(endpointId, deliveryId);
+  }
+
+  /**
+   * Deletes what is older than `maxAgeMs`: finished (delivered or failed) deliveries with their log,
+   * and dispatched events no delivery refers to any more. Pending deliveries are never pruned.
+   */
+  async prune(maxAgeMs: number, now = Date.now()): Promise<{ deliveries: number; events: number }> {
+    const db = this.#db;
+    const cutoff = now - maxAgeMs;
+    const finished = () => db('webhook_deliveries').whereIn('status', ['delivered', 'failed']).where('updated_at', '<', cutoff);
+    await db('webhook_attempts').whereIn('delivery_id', finished().select('id')).delete();
+    const deliveries = await finished().delete();
+    const events = await db('webhook_events').whereNotNull('dispatched_at').where('created_at', '<', cutoff)
+      .whereNotExists(db('webhook_deliveries').select(db.raw('1')).whereRaw('webhook_deliveries.event_id = webhook_events.id'))
+      .delete();
+    return { deliveries, events };
   }
 
   /**

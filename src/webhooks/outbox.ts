@@ -1,6 +1,6 @@
 // The durable webhook outbox. Every state change other systems care about writes its event here,
 // inside the same database transaction as the change, so an event exists if and only if the change
-// committed. The dispatcher (dispatcher.ts) fans each event out into deliveries and sends them; it is
+// committed. The dispatcher (dispatcher.ts, with fanout.ts) fans each event out into deliveries and sends them; it is
 // woken as soon as the transaction commits, and polls for events written by other processes.
 import { randomUUID } from 'node:crypto';
 import { toJson } from '../db/knex.ts';

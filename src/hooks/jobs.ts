@@ -1,0 +1,53 @@
+// The async hook job queue (hook_jobs) as the worker works it: due jobs leased to this process
+// (src/db/leases.ts), each written back only while this process holds it, and old finished jobs
+// pruned. The runner queues the jobs (runner.ts).
+import type { Db } from '../db/knex.ts';
+import { fromJson } from '../db/knex.ts';
+import { LeaseQueue, type Row } from '../db/leases.ts';
+
+/** A job leased to this process. */
+export interface HookJob {
+  id: string;
+  hookId: string;
+  event: Record<string, unknown>;
+  /** Runs made so far. */
+  attempts: number;
+  /** The lease's end: the token that lets this process write the job back (hook_jobs has no owner column). */
+  leaseUntil: number;
+}
+
+export class HookJobQueue {
+  readonly #db: Db;
+  readonly #leases: LeaseQueue;
+
+  constructor(db: Db, leaseMs: number) {
+    this.#db = db;
+    this.#leases = new LeaseQueue(db, { table: 'hook_jobs', until: 'locked_until' }, leaseMs);
+  }
+
+  /** Leases up to `limit` due pending jobs no one holds, oldest due first. */
+  async claim(limit: number, now = Date.now()): Promise<HookJob[]> {
+    const { rows, until } = await this.#leases.claim({
+      where: `q.status = 'pending' AND q.run_after <= ?`,
+      bindings: [now],
+      recheck: `status = 'pending'`,
+      orderBy: 'q.run_after',
+      limit,
+      returning: ['id', 'hook_id', 'event', 'attempts'],
+    }, now);
+    return rows.map((row) => ({
+      id: String(row.id), hookId: String(row.hook_id), event: fromJson<Record<string, unknown>>(row.event, {}),
+      attempts: Number(row.attempts), leaseUntil: until,
+    }));
+  }
+
+  /** Finishes a job (done or failed), or schedules its retry, releasing the lease; a no-op if the lease was lost. */
+  async settle(job: HookJob, changes: { status?: 'done' | 'failed'; attempts?: number; run_after?: number }): Promise<void> {
+    await this.#leases.settle(this.#db, job.id, changes as Row, job.leaseUntil);
+  }
+
+  /** Deletes finished (done or failed) jobs queued before `maxAgeMs` ago; pending ones stay. */
+  prune(maxAgeMs: number, now = Date.now()): Promise<number> {
+    return this.#db('hook_jobs').whereIn('status', ['done', 'failed']).andWhere('created_at', '<', now - maxAgeMs).delete();
+  }
+}
