@@ -169,9 +169,13 @@ describe('tessera hook test', () => {
   console.log('user', event.user.email, { count: event.user.login_count });
   console.warn('careful');
   api.user.setMetadata('seen', true);
+  const until = Date.now() + 50;
+  while (Date.now() < until) {} // 50 ms of work, for duration_ms to measure
 }
 `);
+    const started = performance.now();
     const run = await tessera(['hook', 'test', chatty, '--event', 'after_login', '--json']);
+    const wall = performance.now() - started;
     assert.equal(run.code, 0, show(run));
     const result = JSON.parse(run.stdout);
     assert.deepEqual(Object.keys(result).sort(), ['actions', 'duration_ms', 'logs', 'outcome']);
@@ -180,7 +184,8 @@ describe('tessera hook test', () => {
     assert.equal(result.logs.length, 2, show(run));
     assert.match(result.logs[0], /user ada@example\.com .*count: 3/);
     assert.match(result.logs[1], /warn.*careful/);
-    assert.ok(result.duration_ms >= 0);
+    // The hook's own run, in milliseconds: at least its 50 ms of work, within the command's wall time.
+    assert.ok(result.duration_ms >= 50 && result.duration_ms < wall, `duration_ms ${result.duration_ms} (the command took ${Math.round(wall)} ms)`);
 
     // An action the event does not allow is refused, as the server would.
     const wrongEvent = await tessera(['hook', 'test', chatty, '--event', 'after_account_activation', '--json']);

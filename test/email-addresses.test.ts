@@ -8,6 +8,7 @@ import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
 import { assertCodeRedirect, createTestApplication, createTestUser, mailsTo, signIn, startLogin, waitForMailCount } from './support/hosted-pages.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { mailsSent } from './support/settle.ts';
 import { startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 /** Addresses refused by the rule, each with why (for the assertion message). */
@@ -86,6 +87,7 @@ for (const kind of databaseKinds()) {
         assert.equal(page.doc.querySelector('input[name="email"]')?.getAttribute('aria-invalid'), 'true', why);
       }
       assert.equal(await countUsers(), before);
+      await mailsSent(server);
       assert.equal(smtp.mails.length, 0, 'no mail went out');
     });
 
@@ -102,6 +104,7 @@ for (const kind of databaseKinds()) {
       assert.match(page.doc.querySelector('h1')?.text ?? '', /check your email/i);
       await smtp.waitFor('wide@example.com', /already have an account/i);
       assert.deepEqual((await usersWith('wide@example.com')).map((u) => u.email), ['wide@example.com']);
+      await mailsSent(server);
       assert.equal(mailsTo(smtp, wide).length, 0);
       // Forgot password by the full-width form mails the original account.
       const browser = new Browser(server.url);

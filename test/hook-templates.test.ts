@@ -17,7 +17,9 @@ import {
 } from './support/hosted-pages.ts';
 import { authorizationUrl as rpAuthorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn as rpSignIn } from './support/rp.ts';
 import { isEnrolPage } from './support/mfa.ts';
+import { advanceClock } from './support/clock.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { hookJobsDone, hookRetryScheduled } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 // ---- a fake HTTP peer --------------------------------------------------------------------------
@@ -427,7 +429,9 @@ for (const kind of databaseKinds()) {
       const key = String(firstTry!.headers['idempotency-key']);
       assert.match(key, /^evt_/);
 
-      // The CRM answered 500: the run is retried (after 5 s) with the same event, hence the same key.
+      // The CRM answered 500: the run is retried (after 5 s, on the clock) with the same event, hence the same key.
+      await hookRetryScheduled(server, hookId);
+      advanceClock(5_000);
       const tries = await crm.waitFor((r) => r.path === '/contacts', 2, 12_000);
       assert.equal(tries[1]!.headers['idempotency-key'], key);
       assert.deepEqual(tries[1]!.body, firstTry!.body);
@@ -435,7 +439,7 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(runs.map((r) => [r.mode, r.outcome]), [['async', 'error'], ['async', 'success']]);
       assert.match(runs[0].error, /CRM answered 500/);
       assert.ok(runs.every((r) => r.event_id === key), 'the idempotency key is the event id');
-      await sleep(700);
+      await hookJobsDone(server, hookId);
       assert.equal(crm.requests.length, 2, 'no further attempt after the success');
     });
 
@@ -576,7 +580,7 @@ for (const kind of databaseKinds()) {
 
       const after = await login(server, clientId, 'jon@example.com', 'jons new password 2');
       assertCodeRedirect(after.page, after.state);
-      await sleep(300);
+      await hookJobsDone(server, hookId); // an async run the login queued would have called by now
       assert.equal(chat.requests.length, 1, 'a login is no reset');
     });
 

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
-import { assertCodeRedirect, mailsTo, REDIRECT_URI, signIn, sleep, startLogin } from './support/hosted-pages.ts';
+import { assertCodeRedirect, mailsTo, REDIRECT_URI, signIn, startLogin } from './support/hosted-pages.ts';
 import { executions, HookFixtures, hookCode, report, startHookPeer, waitForExecutions, type HookPeer } from './support/hook-peer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { hookJobsDone, mailsSent } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 const WRONG_CREDENTIALS = 'The email address, username or password is not correct.';
@@ -142,6 +143,7 @@ for (const kind of databaseKinds()) {
       assert.equal(alertText(denied), 'Sign-ups from blocked.test are closed.');
       assert.equal(denied.doc.querySelector('input[name="email"]')?.getAttribute('value'), 'kim@blocked.test');
       assert.equal(await userByEmail('kim@blocked.test'), null);
+      await mailsSent(server);
       assert.equal(mailsTo(smtp, 'kim@blocked.test').length, 0);
     });
 
@@ -203,6 +205,7 @@ for (const kind of databaseKinds()) {
       const b = browser();
       const { form } = await registerForm(b);
       await b.submit(form, { email: 'mia@example.com', password: 'mias password 1' });
+      await hookJobsDone(server, hookId);
       assert.equal(peer.callsTo('/after_account_activation').length, 0);
       const activated = await b.get(linkIn(await smtp.waitFor('mia@example.com', /activate/i), `${server.url}/activate/`));
       assert.equal(activated.status, 200);
@@ -443,6 +446,7 @@ for (const kind of databaseKinds()) {
       const badPhone = await b.submit(noTerms, { company: 'Initech', phone_number: '12', 'consent:terms-v2': 'yes' });
       assert.equal(badPhone.status, 400);
       assert.match(alertText(badPhone) ?? '', /Mobile/);
+      await hookJobsDone(server, consentHook);
       assert.equal(peer.callsTo('/after_consent_update').length, 0, 'nothing saved while the form is invalid');
 
       assertCodeRedirect(await b.submit(badPhone, { company: 'Initech', phone_number: '+15551234567', 'consent:terms-v2': 'yes' }), state);
@@ -466,7 +470,7 @@ for (const kind of databaseKinds()) {
       assert.ok(again.doc.querySelector('input[name="consent:terms-v2"]')?.hasAttribute('checked'));
       assert.ok(!again.doc.querySelector('input[name="consent:newsletter"]')?.hasAttribute('checked'));
       assertCodeRedirect(await b2.submit(again), s2);
-      await sleep(700);
+      await hookJobsDone(server, consentHook); // every run the journey queued has ended
       assert.equal(peer.callsTo('/after_consent_update').length, 1, 'unchanged consents fire nothing');
     });
 
@@ -527,6 +531,7 @@ for (const kind of databaseKinds()) {
       assert.equal(sent.status, 200);
       assert.equal((await peer.waitFor('/before_password_reset', 2)).body.user.id, yuri.id);
       await smtp.waitFor('yuri@example.com', /reset/i);
+      await mailsSent(server);
       assert.equal(mailsTo(smtp, 'xena@example.com').length, 0, 'no reset mail after a denial');
     });
 
@@ -537,6 +542,7 @@ for (const kind of databaseKinds()) {
       const { uid } = await startLogin(b, server, clientId);
       await b.submit(await b.get(`/interaction/${uid}/forgot-password`), { identifier: 'zoe@example.com' });
       const link = linkIn(await smtp.waitFor('zoe@example.com', /reset/i), `${server.url}/reset-password/`);
+      await hookJobsDone(server, hookId);
       assert.equal(peer.callsTo('/after_password_reset').length, 0);
       const changed = await b.submit(await b.get(link), { password: 'zoes new password 2' });
       assert.equal(changed.status, 200);
@@ -558,7 +564,7 @@ for (const kind of databaseKinds()) {
       assertCommon(event, 'after_username_request', hookId);
       assert.equal(event.user.id, adam.id);
       assert.equal(event.user.username, 'adam_u');
-      await sleep(300);
+      await hookJobsDone(server, hookId);
       assert.equal(peer.callsTo('/after_username_request').length, 1, 'an unknown address fires nothing');
     });
 

@@ -9,7 +9,9 @@ import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
 import { assertCodeRedirect, REDIRECT_URI, signIn, sleep, startLogin } from './support/hosted-pages.ts';
 import { executions, HookFixtures, hookCode, report, startHookPeer, waitForExecutions, type HookPeer } from './support/hook-peer.ts';
+import { advanceClock } from './support/clock.ts';
 import { freePort, startTestServer, type TestServer } from './support/server.ts';
+import { hookJobsDone } from './support/settle.ts';
 
 const GENERIC_HOOK_FAILURE = 'We could not complete this step right now. Please try again later.';
 
@@ -223,6 +225,7 @@ for (const kind of databaseKinds()) {
 
       await server.restart();
       const late = await startHookPeer(port);
+      advanceClock(5_000); // the retry's delay passes on the clock
       try {
         const call = await late.waitFor('/notify', 1, 15000);
         assert.equal(call.body.user, user.id);
@@ -230,7 +233,7 @@ for (const kind of databaseKinds()) {
         const runs = await waitForExecutions(server, hookId, 2, 5000);
         assert.equal(runs[0]!.outcome, 'success');
         assert.equal(runs[0]!.event_id, failed!.event_id);
-        await sleep(300);
+        await hookJobsDone(server, hookId);
         assert.equal(late.callsTo('/notify').length, 1, 'run once, not again');
       } finally {
         await late.close();

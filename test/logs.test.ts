@@ -11,6 +11,7 @@ import { databaseKinds } from './support/databases.ts';
 import { createTestUser } from './support/hosted-pages.ts';
 import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn } from './support/rp.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.ts';
+import { mailsSent, webhooksSettled } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 for (const kind of databaseKinds()) {
@@ -74,7 +75,11 @@ for (const kind of databaseKinds()) {
       const reset = await browser.submit(await browser.get(link), { password: secrets['new password'] });
       assert.equal(reset.status, 200);
 
-      await new Promise((resolve) => setTimeout(resolve, 100)); // lines a background task may still write (mail, webhooks)
+      // Lines a background task may still write: the mails (sent after the answer), the hook runs'
+      // records, the webhook deliveries.
+      await mailsSent(server);
+      await server.server.services.executions.flush();
+      await webhooksSettled(server);
       const log = lines.join('');
       // The log is there and says what happened...
       assert.match(log, /"path":"\/token"/);

@@ -2,6 +2,7 @@
 // execution log is pruned by age and by count.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { advanceClock } from './support/clock.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.ts';
 import { databaseKinds } from './support/databases.ts';
 
@@ -37,7 +38,7 @@ for (const kind of databaseKinds()) {
       const user = await server.admin('POST', '/users', { email: 'p@example.com' });
       for (let i = 0; i < 12; i += 1) {
         await server.server.services.lifecycle.run('after_registration', { user: user.body }, { applicationId: null, ip: null, userAgent: null, locale: null });
-        await new Promise((resolve) => setTimeout(resolve, 2)); // distinct created_at
+        advanceClock(2); // distinct created_at
       }
       const before = await server.admin('GET', `/hooks/${hook.body.id}/executions?limit=100`);
       assert.equal(before.body.length, 12);
@@ -45,7 +46,7 @@ for (const kind of databaseKinds()) {
       const kept = await server.admin('GET', `/hooks/${hook.body.id}/executions?limit=100`);
       assert.equal(kept.body.length, 10);
       assert.deepEqual(kept.body.map((e: { id: string }) => e.id), before.body.slice(0, 10).map((e: { id: string }) => e.id), 'the newest runs are kept');
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      advanceClock(5); // every run is now older than 1 ms
       await server.server.services.executions.prune(1, 10);
       assert.equal((await server.admin('GET', `/hooks/${hook.body.id}/executions?limit=100`)).body.length, 0);
     });

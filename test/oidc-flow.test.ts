@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { Browser } from './support/browser.ts';
+import { advanceClock } from './support/clock.ts';
 import { databaseKinds } from './support/databases.ts';
 import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, LOGGED_OUT, signIn, type RelyingParty } from './support/rp.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -98,7 +99,7 @@ for (const kind of databaseKinds()) {
       const authTime = Number(tokens.claims()?.auth_time);
       assert.ok(authTime >= before - 1 && authTime <= Math.ceil(Date.now() / 1000), `auth_time ${authTime}`);
 
-      await new Promise((resolve) => setTimeout(resolve, 2100));
+      advanceClock(2100); // the session is now older than max_age=1 (test/support/clock.ts)
       const stale = await browser.get((await authorizationUrl(rp, { max_age: '1' })).url.toString());
       assert.equal(stale.redirectedTo ?? null, null, 'a session older than max_age asks for the password again');
       assert.ok(stale.doc.querySelector('input[name="identifier"], input[name="password"]'), `a sign-in form, got ${stale.status}`);

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createAdminRouter } from '../src/admin/router.ts';
-import { canonicalPath } from '../src/http/paths.ts';
 import { createFlowRouter } from '../src/flows/router.ts';
 import { databaseKinds } from './support/databases.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.ts';
@@ -63,25 +62,6 @@ function routeTable(stack: Array<{ path: string | RegExp; methods: string[] }>, 
   }
   return routes;
 }
-
-describe('canonical paths', () => {
-  test('escapes of unreserved characters, dot segments and doubled slashes fold; other escapes stay', () => {
-    const table: Array<[string, string]> = [
-      ['/admin/%61pi/users', '/admin/api/users'],
-      ['/%41dmin/api', '/Admin/api'],
-      ['//admin///api/', '/admin/api/'],
-      ['/admin/./api/x/../users', '/admin/api/users'],
-      ['/admin/%2e%2E/admin/api', '/admin/api'],
-      ['/../../admin/api', '/admin/api'],
-      ['/a/b/..', '/a/'],
-      ['/users/a%2fb', '/users/a%2Fb'],
-      ['/users/%e2%82%ac', '/users/%E2%82%AC'],
-      ['/users/%zz', '/users/%zz'],
-      ['/', '/'],
-    ];
-    for (const [raw, canonical] of table) assert.equal(canonicalPath(raw), canonical, raw);
-  });
-});
 
 for (const kind of databaseKinds()) {
   describe(`every path form meets its guard (${kind})`, () => {

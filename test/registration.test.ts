@@ -8,6 +8,7 @@ import {
   assertCodeRedirect, createTestApplication, createTestUser, mailsTo, signIn, startLogin, waitForMailCount,
 } from './support/hosted-pages.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { mailsSent } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 for (const kind of databaseKinds()) {
@@ -56,6 +57,7 @@ for (const kind of databaseKinds()) {
       assert.equal(tooShort.doc.querySelector('input[name="email"]')?.getAttribute('value'), 'Ann@Example.com');
       assert.equal(tooShort.doc.querySelector('input[name="given_name"]')?.getAttribute('value'), 'Ann');
       assert.equal(tooShort.doc.querySelector('input[name="password"]')?.getAttribute('value') ?? '', '');
+      await mailsSent(server);
       assert.equal(mailsTo(smtp, 'ann@example.com').length, 0);
 
       const checkEmail = await browser.submit(tooShort, { email: 'Ann@Example.com', password: 'correct horse battery', given_name: 'Ann', family_name: 'Lee' });

@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './support/databases.ts';
 import { ADMIN_KEY, freePort, startTestServer, type TestServer } from './support/server.ts';
+import { webhooksSettled } from './support/settle.ts';
 import { verifyWebhook, WebhookReceiver } from './support/webhook-receiver.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -125,7 +126,12 @@ for (const kind of databaseKinds()) {
       receiver.behave('/durable', () => ({}));
       await proc.start();
       await receiver.waitFor(`all ${EVENTS} events`, () => unique() >= EVENTS, 60_000);
-      await sleep(300);
+      // Every delivery final (none pending): no request is still to come, duplicates included.
+      const deadline = performance.now() + 20_000;
+      while ((await proc.admin('GET', `/webhooks/${created.body.id}/deliveries?status=pending&limit=1`)).body.length > 0) {
+        assert.ok(performance.now() < deadline, 'the deliveries end');
+        await sleep(50);
+      }
 
       const requests = receiver.on('/durable');
       const ids = new Set(requests.map((r) => r.headers['webhook-id']));
@@ -187,7 +193,7 @@ for (const kind of databaseKinds()) {
         await users.create({ email: `shared${i}@example.com` }, 'admin');
       });
       await receiver.waitFor(`${count} events delivered`, () => receiver.on('/shared').length >= count * 2, 30_000);
-      await sleep(500);
+      await webhooksSettled(first); // every delivery final: a third attempt would have been made by now
       const perEvent = new Map<string, number>();
       for (const request of receiver.on('/shared')) perEvent.set(request.headers['webhook-id']!, (perEvent.get(request.headers['webhook-id']!) ?? 0) + 1);
       assert.equal(perEvent.size, count);

@@ -13,8 +13,10 @@ import { startServer } from '../src/server.ts';
 import { WEBHOOK_EVENT_TYPES } from '../src/webhooks/outbox.ts';
 import { alertText, Browser } from './support/browser.ts';
 import { createTestDatabase, databaseKinds } from './support/databases.ts';
+import { advanceClock } from './support/clock.ts';
 import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn, type RelyingParty } from './support/rp.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { webhooksSettled } from './support/settle.ts';
 import { enrolTotp, recoveryCodesOf, totp } from './support/mfa.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 import { verifyWebhook, WebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver.ts';
@@ -184,7 +186,7 @@ for (const kind of databaseKinds()) {
       receiver.behave(hook.path, (_req, n) => (n === 1 ? { status: 500, body: 'x'.repeat(5000) } : n === 2 ? { status: 503, body: 'busy' } : { status: 200, body: 'thanks' }));
       await createUser();
       const requests = await receiver.waitForCount(hook.path, 3);
-      await sleep(300);
+      const delivery = await waitForDelivery(hook.id, 'delivered'); // final: no attempt comes after it
       assert.equal(receiver.on(hook.path).length, 3, 'delivered on the third attempt, then no more');
       const ids = new Set(requests.map((r) => r.headers['webhook-id']));
       assert.equal(ids.size, 1, 'every attempt carries the same webhook-id');
@@ -193,7 +195,6 @@ for (const kind of databaseKinds()) {
       assert.ok(requests[1]!.at - requests[0]!.at >= 190, `first retry after ${requests[1]!.at - requests[0]!.at} ms`);
       assert.ok(requests[2]!.at - requests[1]!.at >= 390, `second retry after ${requests[2]!.at - requests[1]!.at} ms`);
 
-      const delivery = await waitForDelivery(hook.id, 'delivered');
       assert.equal(delivery.event.id, [...ids][0]);
       assert.equal(delivery.event.type, 'user.create');
       assert.equal(delivery.attempts, 3);
@@ -281,7 +282,7 @@ for (const kind of databaseKinds()) {
       assert.match(disabled.body.disabled_reason, /410/);
 
       await createUser();
-      await sleep(700);
+      await webhooksSettled(server);
       assert.equal(receiver.on(hook.path).length, 1, 'a disabled endpoint gets nothing');
       const retry = await server.admin('POST', `/webhooks/${hook.id}/deliveries/${gone.id}/retry`);
       assert.equal(retry.status, 409);
@@ -313,7 +314,7 @@ for (const kind of databaseKinds()) {
       verifyWebhook(newSecret, during!);
       verifyWebhook(SECRET_A, during!);
 
-      await sleep(1600); // the rotation window (WEBHOOK_SECRET_ROTATION_WINDOW=1500ms) is over
+      advanceClock(1600); // the rotation window (WEBHOOK_SECRET_ROTATION_WINDOW=1500ms) is over
       assert.equal((await server.admin('GET', `/webhooks/${hook.id}`)).body.previous_secret_expires_at, null);
       await createUser();
       const [, afterWindow] = await receiver.waitForCount(hook.path, 2);
@@ -341,7 +342,7 @@ for (const kind of databaseKinds()) {
       await createUser(newer);
       await receiver.waitForCount(first.path, 2);
       await receiver.waitForCount(second.path, 1);
-      await sleep(300);
+      await webhooksSettled(server);
       assert.deepEqual(receiver.on(second.path).map((r) => r.payload.data.user.email), [newer]);
       assert.deepEqual(receiver.on(first.path).map((r) => r.payload.data.user.email), [older, newer]);
       for (const hook of [first, second]) await server.admin('DELETE', `/webhooks/${hook.id}`);
@@ -356,7 +357,7 @@ for (const kind of databaseKinds()) {
       await receiver.waitForCount(stuck.path, 1);
       const { db, webhooks } = server.server.services;
       assert.ok(await db('webhook_events').where({ id: delivered.event.id }).first());
-      await sleep(20);
+      advanceClock(20); // older than the 10 ms the prune keeps
       const pruned = await webhooks.prune(10);
       assert.ok(pruned.deliveries >= 1, JSON.stringify(pruned));
       assert.deepEqual(await deliveries(hook.id), []);
@@ -493,7 +494,7 @@ for (const kind of databaseKinds()) {
       const typesAt = (path: string) => new Set(receiver.on(path).map((r) => r.payload.type));
       await receiver.waitFor('every produced type at the "*" endpoint', () => expected.every((type) => typesAt(all.path).has(type)));
       for (const type of expected) await receiver.waitForCount(byType.get(type)!.path, 1);
-      await sleep(500); // anything misrouted would have arrived by now
+      await webhooksSettled(server); // every delivery has been made: anything misrouted has arrived
 
       assert.deepEqual([...typesAt(all.path)].sort(), [...expected].sort(), 'the "*" endpoint got every type produced');
       for (const [type, hook] of byType) {

@@ -2,9 +2,9 @@
 // form, the forms a lookup tries, and the characters no name may hold.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkEmail, emailLookupForms } from '../src/identity/email-address.ts';
-import { isLookupEmail, normalizeEmail } from '../src/identity/normalize.ts';
-import { assertPlainText, hasUnsafeCharacters, plainText } from '../src/identity/plain-text.ts';
+import { checkEmail, emailLookupForms } from '../../src/identity/email-address.ts';
+import { isLookupEmail, normalizeEmail } from '../../src/identity/normalize.ts';
+import { assertPlainText, hasUnsafeCharacters, plainText } from '../../src/identity/plain-text.ts';
 
 const canonical = (raw: string) => {
   const checked = checkEmail(raw);
