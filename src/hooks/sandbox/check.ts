@@ -3,6 +3,7 @@
 // and the 1-based line to show the author. The hook store and KICKSTART call codeProblem.
 import ivm from 'isolated-vm';
 import { moduleToScript } from './hook-script.ts';
+import { createIsolate } from './isolates.ts';
 import { MODULE_SUFFIX, SELF_SPECIFIER } from './prelude/assemble.ts';
 
 export type CodeCheck = { ok: true } | { ok: false; message: string; line: number };
@@ -16,7 +17,7 @@ const DEFAULT_EXPORT_MESSAGE = 'the hook must export a default function: export 
 let checker: ivm.Isolate | null = null;
 
 function checkerIsolate(): ivm.Isolate {
-  if (checker === null || checker.isDisposed) checker = new ivm.Isolate({ memoryLimit: MEMORY_LIMIT_MB });
+  if (checker === null || checker.isDisposed) checker = createIsolate({ memoryLimit: MEMORY_LIMIT_MB });
   return checker;
 }
 

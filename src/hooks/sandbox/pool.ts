@@ -17,6 +17,7 @@
 import ivm from 'isolated-vm';
 import { FILENAME, type CodeCheck } from './check.ts';
 import type { Bridges } from './bridges.ts';
+import { createIsolate, disposeIsolate } from './isolates.ts';
 import { PRELUDE_SOURCE } from './prelude/assemble.ts';
 
 /** A fresh context with the prelude booted, for one run. */
@@ -207,7 +208,7 @@ export class IsolatePool {
     // an isolate); with one, that isolate's thread is parked for good and the handler should plan
     // a restart.
     const handler = this.#onCatastrophicError;
-    const isolate = new ivm.Isolate({ memoryLimit: this.#memoryLimitMb, ...(handler ? { onCatastrophicError: handler } : {}) });
+    const isolate = createIsolate({ memoryLimit: this.#memoryLimitMb, ...(handler ? { onCatastrophicError: handler } : {}) });
     const prelude = compilePrelude(isolate);
     prelude.catch(() => undefined);
     const slot = new Slot(isolate, prelude);
@@ -378,7 +379,7 @@ export class IsolatePool {
     this.#idle = this.#idle.filter((s) => s !== slot);
     slot.drop();
     try {
-      if (!slot.isolate.isDisposed) slot.isolate.dispose();
+      disposeIsolate(slot.isolate);
     } catch { /* already gone */ }
   }
 }
