@@ -23,7 +23,7 @@ function refuseNul(value: unknown, path: string, depth = 0): void {
   if (value === null || typeof value !== 'object') return;
   if (depth >= MAX_DEPTH) throw new ValidationError(path || 'body', `must not be nested more than ${MAX_DEPTH} levels deep`);
   if (Array.isArray(value)) {
-    value.forEach((item, i) => refuseNul(item, `${path}[${i}]`, depth + 1));
+    for (const [i, item] of value.entries()) refuseNul(item, `${path}[${i}]`, depth + 1);
     return;
   }
   for (const [key, item] of Object.entries(value)) {

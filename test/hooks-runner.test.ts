@@ -8,7 +8,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
 import { assertCodeRedirect, REDIRECT_URI, signIn, sleep, startLogin } from './support/hosted-pages.ts';
-import { executions, HookFixtures, hookCode, report, startHookPeer, waitForExecutions, type HookPeer } from './support/hook-peer.ts';
+import { executions, HookFixtures, hookCode, startHookPeer, waitForExecutions, type HookPeer } from './support/hook-peer.ts';
 import { advanceClock } from './support/clock.ts';
 import { freePort, startTestServer, type TestServer } from './support/server.ts';
 import { hookJobsDone } from './support/settle.ts';

@@ -3,7 +3,7 @@
 import type { RouterMiddleware } from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
-import { ValidationError } from '../errors.ts';
+import type { ValidationError } from '../errors.ts';
 import type { EventName, EventPayloads } from '../hooks/catalog/events.ts';
 import type { LifecycleContext, LifecycleOutcome } from '../hooks/lifecycle.ts';
 import type { ActionTokens } from '../identity/action-tokens.ts';

@@ -3,7 +3,6 @@
 // by the provider, binds it to the browser that started the journey. The journey is at one named
 // step (flows/steps.ts); beside it, a few facts that outlive the steps.
 import { fromJson, toJson, type Db } from '../db/knex.ts';
-import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
 import { asStep, next, START, type JourneyEvent, type JourneyStep } from './steps.ts';
 
 export interface JourneyFacts {

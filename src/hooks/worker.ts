@@ -6,7 +6,7 @@ import type { Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { eventSpec } from './catalog/events.ts';
-import { HookJobQueue, type HookJob } from './jobs.ts';
+import type { HookJobQueue, HookJob } from './jobs.ts';
 import { executeChecked, type HookExecutor, type HookRunner } from './runner.ts';
 import type { HookStore } from './store.ts';
 

@@ -10,9 +10,9 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
 /** Decodes %XX escapes of unreserved characters (%61 → a) and upper-cases the hex of the others. */
 function decodeUnreserved(path: string): string {
-  return path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (sequence, hex: string) => {
     const char = String.fromCharCode(Number.parseInt(hex, 16));
-    return UNRESERVED.test(char) ? char : escape.toUpperCase();
+    return UNRESERVED.test(char) ? char : sequence.toUpperCase();
   });
 }
 

@@ -18,6 +18,7 @@ const MAX_LOCAL = 64;
 // Control characters anywhere; invisible characters that UTS #46 would silently drop from a domain
 // (soft hyphen, zero-width space/joiners, word joiner, invisible operators, BOM) or that reorder text.
 const CONTROL = /\p{Cc}/u;
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point here is refused on its own (U+034F is an invisible joiner, listed deliberately)
 const INVISIBLE = /[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
 // What makes an address more than one plain mailbox to a mail parser: lists, groups, display names,
 // comments, quoting, domain literals, whitespace.

@@ -2,7 +2,7 @@
 // hand (code + PKCE S256), and the identify → password steps.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { alertText, Browser, type Page } from './browser.ts';
+import { alertText, type Browser, type Page } from './browser.ts';
 import type { ReceivedMail, SmtpReceiver } from './smtp.ts';
 import type { TestServer } from './server.ts';
 

@@ -1,6 +1,6 @@
 // A real relying party (openid-client) that signs in through the hosted pages with the Browser.
 import * as oidc from 'openid-client';
-import { Browser, type Page } from './browser.ts';
+import type { Browser, Page } from './browser.ts';
 
 export const CALLBACK = 'http://rp.test/callback';
 export const LOGGED_OUT = 'http://rp.test/logged-out';

@@ -1,7 +1,7 @@
 // Checking a hook's code without running any of it: it parses as a module, imports nothing, has a
 // default export, and its rewrite as a script (hook-script.ts) compiles. On failure, the message
 // and the 1-based line to show the author. The hook store and KICKSTART call codeProblem.
-import ivm from 'isolated-vm';
+import type ivm from 'isolated-vm';
 import { moduleToScript } from './hook-script.ts';
 import { createIsolate } from './isolates.ts';
 import { MODULE_SUFFIX, SELF_SPECIFIER } from './prelude/assemble.ts';

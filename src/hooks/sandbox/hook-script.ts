@@ -25,6 +25,7 @@ interface Edit {
   text: string;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: acorn's nodes are untyped beyond Node; each use checks `type` first
 type AnyNode = Node & Record<string, any>;
 
 /** Rewrites a hook module as a script; the module must already parse (checkHookCode). */

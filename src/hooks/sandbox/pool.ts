@@ -14,7 +14,7 @@
 //
 // Idle isolates beyond `warmIsolates` are disposed after `idleTtlMs`; an isolate is replaced after
 // `runsPerIsolate` runs, and one that hits its memory limit is gone and replaced.
-import ivm from 'isolated-vm';
+import type ivm from 'isolated-vm';
 import { FILENAME, type CodeCheck } from './check.ts';
 import type { Bridges } from './bridges.ts';
 import { createIsolate, disposeIsolate } from './isolates.ts';
