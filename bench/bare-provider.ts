@@ -10,7 +10,12 @@ const callback = process.env.CALLBACK ?? 'http://rp.bench/callback';
 const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [{ ...BARE_CLIENT, redirect_uris: [callback], grant_types: ['authorization_code', 'refresh_token'] }],
   async findAccount(_ctx, sub) {
-    return { accountId: sub, async claims() { return { sub, email: 'ada@example.com', email_verified: true }; } };
+    return {
+      accountId: sub,
+      async claims() {
+        return { sub, email: 'ada@example.com', email_verified: true };
+      },
+    };
   },
   claims: { openid: ['sub'], email: ['email', 'email_verified'] },
   features: { devInteractions: { enabled: true } },

@@ -61,7 +61,7 @@ async function load(t: Target, durationMs: number, concurrency: number): Promise
   const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString();
   const once = async () => {
     const response = await fetch(tokenUrl, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body });
-    const json = await response.json() as { id_token?: string };
+    const json = (await response.json()) as { id_token?: string };
     return response.status === 200 && Boolean(json.id_token);
   };
   // Warm-up: JIT, connection pool, caches.
@@ -78,13 +78,15 @@ async function fetchLoad(target: string, once: () => Promise<boolean>, durationM
   let errors = 0;
   const end = performance.now() + durationMs;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < end) {
-      const t = performance.now();
-      if (await once()) latencies.push(performance.now() - t);
-      else errors += 1;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        if (await once()) latencies.push(performance.now() - t);
+        else errors += 1;
+      }
+    }),
+  );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   return { target, requests: latencies.length, per_second: Math.round(latencies.length / elapsed), p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99), errors };
@@ -99,16 +101,19 @@ const LOAD_GENERATOR: 'wrk' | 'node' = process.env.BENCH_LOADGEN !== 'node' && s
 function wrkLoad(target: string, url: string, auth: string, body: string, durationMs: number, concurrency: number): Omit<ThroughputResult, 'cpu_ms_per_grant'> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-wrk-'));
   const script = join(dir, 'refresh.lua');
-  writeFileSync(script, [
-    'wrk.method = "POST"',
-    `wrk.body = "${body}"`,
-    'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
-    `wrk.headers["Authorization"] = "${auth}"`,
-    'done = function(summary, latency, requests)',
-    '  local e = summary.errors',
-    '  io.write(string.format("RESULT %d %d %d %f %f\\n", summary.requests, e.status + e.connect + e.read + e.write + e.timeout, summary.duration, latency:percentile(50), latency:percentile(99)))',
-    'end',
-  ].join('\n'));
+  writeFileSync(
+    script,
+    [
+      'wrk.method = "POST"',
+      `wrk.body = "${body}"`,
+      'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
+      `wrk.headers["Authorization"] = "${auth}"`,
+      'done = function(summary, latency, requests)',
+      '  local e = summary.errors',
+      '  io.write(string.format("RESULT %d %d %d %f %f\\n", summary.requests, e.status + e.connect + e.read + e.write + e.timeout, summary.duration, latency:percentile(50), latency:percentile(99)))',
+      'end',
+    ].join('\n'),
+  );
   try {
     const run = spawnSync('wrk', ['-t1', `-c${concurrency}`, `-d${Math.round(durationMs / 1000)}s`, '-s', script, url], { encoding: 'utf8' });
     const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
@@ -122,7 +127,11 @@ function wrkLoad(target: string, url: string, auth: string, body: string, durati
 }
 
 /** Drives the hosted pages (Tessera) or the dev interactions (bare provider) to a code. */
-async function codeThroughPages(issuer: string, clientId: string, fill: (browser: Browser, page: Awaited<ReturnType<Browser['get']>>) => Promise<Awaited<ReturnType<Browser['get']>>>): Promise<string> {
+async function codeThroughPages(
+  issuer: string,
+  clientId: string,
+  fill: (browser: Browser, page: Awaited<ReturnType<Browser['get']>>) => Promise<Awaited<ReturnType<Browser['get']>>>,
+): Promise<string> {
   const browser = new Browser(issuer);
   const auth = new URL(`${issuer}/auth`);
   for (const [k, v] of Object.entries({ client_id: clientId, response_type: 'code', scope: 'openid email offline_access', prompt: 'consent', redirect_uri: CALLBACK })) auth.searchParams.set(k, v);
@@ -140,7 +149,7 @@ async function exchange(issuer: string, clientId: string, secret: string, code: 
     headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK }).toString(),
   });
-  const json = await response.json() as { refresh_token?: string };
+  const json = (await response.json()) as { refresh_token?: string };
   if (!json.refresh_token) throw new Error(`no refresh token: ${JSON.stringify(json)}`);
   return json.refresh_token;
 }
@@ -155,7 +164,9 @@ export async function spawnServer(args: string[], env: Record<string, string>, r
     if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
     try {
       if ((await fetch(readyUrl)).ok) return child;
-    } catch { /* not up yet */ }
+    } catch {
+      /* not up yet */
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   child.kill('SIGKILL');
@@ -189,7 +200,15 @@ async function bareProvider(): Promise<Target> {
     return current;
   });
   const refreshToken = await exchange(issuer, BARE_CLIENT.client_id, BARE_CLIENT.client_secret, code);
-  return { label: 'bare oidc-provider (memory)', pid: child.pid, tokenUrl: `${issuer}/token`, clientId: BARE_CLIENT.client_id, secret: BARE_CLIENT.client_secret, refreshToken, stop: () => stop(child) };
+  return {
+    label: 'bare oidc-provider (memory)',
+    pid: child.pid,
+    tokenUrl: `${issuer}/token`,
+    clientId: BARE_CLIENT.client_id,
+    secret: BARE_CLIENT.client_secret,
+    refreshToken,
+    stop: () => stop(child),
+  };
 }
 
 /** A Tessera server from `root` (this checkout by default), with or without the claims hook. */
@@ -197,13 +216,21 @@ export async function tessera(withHook: boolean, root = join(BENCH_DIR, '..'), l
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = await spawnServer([join(root, 'src', 'main.ts')], {
-    PORT: String(port), HOST: '127.0.0.1', ISSUER: url, DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
-    ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent',
-  }, `${url}/health`);
+  const child = await spawnServer(
+    [join(root, 'src', 'main.ts')],
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER: url,
+      DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
+      ADMIN_API_KEY: ADMIN_KEY,
+      LOG_LEVEL: 'silent',
+    },
+    `${url}/health`,
+  );
   const admin = async (path: string, body: unknown) => {
     const response = await fetch(`${url}/admin/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = await response.json() as Record<string, string>;
+    const json = (await response.json()) as Record<string, string>;
     if (response.status !== 201) throw new Error(`${path}: ${JSON.stringify(json)}`);
     return json;
   };
@@ -211,7 +238,9 @@ export async function tessera(withHook: boolean, root = join(BENCH_DIR, '..'), l
   await admin('/users', { email: 'ada@example.com', password: 'correct horse battery', email_verified: true });
   if (withHook) {
     await admin('/hooks', {
-      name: 'tier claim', event: 'before_id_token', mode: 'sync',
+      name: 'tier claim',
+      event: 'before_id_token',
+      mode: 'sync',
       code: "export default async function (event, api) {\n  api.idToken.setClaim('tier', event.user.email.endsWith('@example.com') ? 'gold' : 'basic');\n}",
     });
   }
@@ -223,7 +252,10 @@ export async function tessera(withHook: boolean, root = join(BENCH_DIR, '..'), l
   return {
     label: label ?? (withHook ? 'Tessera, SQLite, before_id_token claims hook' : 'Tessera, SQLite, no hooks'),
     pid: child.pid,
-    tokenUrl: `${url}/token`, clientId: app.client_id!, secret: app.client_secret!, refreshToken,
+    tokenUrl: `${url}/token`,
+    clientId: app.client_id!,
+    secret: app.client_secret!,
+    refreshToken,
     async stop() {
       await stop(child);
       rmSync(dir, { recursive: true, force: true });

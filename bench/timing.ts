@@ -88,19 +88,33 @@ async function startTarget(label: string, root: string, peerHost: string): Promi
   const dir = mkdtempSync(join(tmpdir(), 'tessera-timing-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = await spawnServer([join(root, 'src', 'main.ts')], {
-    PORT: String(port), HOST: '127.0.0.1', ISSUER: url, DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
-    ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent', PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1',
-  }, `${url}/health`);
+  const child = await spawnServer(
+    [join(root, 'src', 'main.ts')],
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER: url,
+      DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
+      ADMIN_API_KEY: ADMIN_KEY,
+      LOG_LEVEL: 'silent',
+      PASSWORD_HASH_MEMORY_KIB: '1024',
+      PASSWORD_HASH_ITERATIONS: '1',
+    },
+    `${url}/health`,
+  );
   const admin = async (path: string, body: unknown) => {
     const response = await fetch(`${url}/admin/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = await response.json() as Record<string, string>;
+    const json = (await response.json()) as Record<string, string>;
     if (response.status !== 201) throw new Error(`${label} ${path}: ${JSON.stringify(json)}`);
     return json;
   };
   const app = await admin('/applications', { name: 'Timing', redirect_uris: [CALLBACK] });
   for (let i = 0; i < USERS; i++) await admin('/users', { email: `user${i}@example.com`, username: `user${i}`, password: 'correct horse battery', email_verified: true });
-  for (const [event, path] of [['after_identification', '/crm'], ['at_failed_identification', '/legacy'], ['before_password_reset', '/reset-policy']] as const) {
+  for (const [event, path] of [
+    ['after_identification', '/crm'],
+    ['at_failed_identification', '/legacy'],
+    ['before_password_reset', '/reset-policy'],
+  ] as const) {
     await admin('/hooks', { name: `${event} awaits ${path}`, event, mode: 'sync', code: hookAwaiting(peerHost, path), allowed_hosts: [peerHost] });
   }
   // One interaction, whose identify and forgot-password forms are posted again and again.
@@ -130,7 +144,9 @@ async function timedPost(form: FormTarget, identifier: string): Promise<number> 
   const body = new URLSearchParams({ ...form.fields, identifier }).toString();
   const started = performance.now();
   const response = await fetch(form.action, {
-    method: 'POST', redirect: 'manual', body,
+    method: 'POST',
+    redirect: 'manual',
+    body,
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie, accept: 'text/html' },
   });
   await response.arrayBuffer();
@@ -164,7 +180,7 @@ const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** di
 function auc(known: number[], unknown: number[]): number {
   const all = [...known.map((v) => ({ v, k: true })), ...unknown.map((v) => ({ v, k: false }))].sort((a, b) => a.v - b.v);
   let rankSum = 0;
-  for (let i = 0; i < all.length;) {
+  for (let i = 0; i < all.length; ) {
     let j = i;
     while (j < all.length && all[j]!.v === all[i]!.v) j++;
     const rank = (i + j + 1) / 2; // average rank of the tie group (1-based)
@@ -213,18 +229,21 @@ export async function measureTiming(samples = 250, baselineRoot = process.env.TI
       const values = times.get(k)!;
       return { target: k.target.label, step: k.step, side: k.side, n: values.length, median_ms: round(median(values)), p90_ms: round(quantile(values, 0.9)) };
     });
-    const verdicts: TimingVerdict[] = targets.flatMap((target) => (['identify', 'forgot-password'] as const).map((step) => {
-      const known = times.get(kinds.find((k) => k.target === target && k.step === step && k.side === 'known')!)!;
-      const unknown = times.get(kinds.find((k) => k.target === target && k.step === step && k.side === 'unknown')!)!;
-      const [low, high] = bootstrapCi(known, unknown);
-      return {
-        target: target.label, step,
-        median_diff_ms: round(median(known) - median(unknown)),
-        ci95_ms: `${round(low)} … ${round(high)}`,
-        noise_ms: round(Math.max(halvesNoise(known), halvesNoise(unknown))),
-        auc: round(auc(known, unknown), 3),
-      };
-    }));
+    const verdicts: TimingVerdict[] = targets.flatMap((target) =>
+      (['identify', 'forgot-password'] as const).map((step) => {
+        const known = times.get(kinds.find((k) => k.target === target && k.step === step && k.side === 'known')!)!;
+        const unknown = times.get(kinds.find((k) => k.target === target && k.step === step && k.side === 'unknown')!)!;
+        const [low, high] = bootstrapCi(known, unknown);
+        return {
+          target: target.label,
+          step,
+          median_diff_ms: round(median(known) - median(unknown)),
+          ci95_ms: `${round(low)} … ${round(high)}`,
+          noise_ms: round(Math.max(halvesNoise(known), halvesNoise(unknown))),
+          auc: round(auc(known, unknown), 3),
+        };
+      }),
+    );
     return { rows, verdicts };
   } finally {
     for (const t of targets) await t.stop();

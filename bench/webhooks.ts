@@ -78,7 +78,13 @@ parentPort.on('message', (m) => {
 });
 `;
 
-interface Stats { unique: number; duplicates: number; first: number; last: number; latencies: number[] }
+interface Stats {
+  unique: number;
+  duplicates: number;
+  first: number;
+  last: number;
+  latencies: number[];
+}
 
 class Receiver {
   readonly #worker: Worker;
@@ -185,11 +191,19 @@ export async function measureWebhooks(rate = 1000, seconds = 5, backlogCount = 1
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-webhooks-'));
   const receiver = new Receiver();
   await receiver.ready();
-  const server = await startServer(loadConfig({
-    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`, ADMIN_API_KEY: 'bench-admin-key-0123456789',
-    LOG_LEVEL: 'silent', PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1',
-    WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${receiver.port}`, // the receiver is on loopback
-  }), { announce: () => {} });
+  const server = await startServer(
+    loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
+      ADMIN_API_KEY: 'bench-admin-key-0123456789',
+      LOG_LEVEL: 'silent',
+      PASSWORD_HASH_MEMORY_KIB: '1024',
+      PASSWORD_HASH_ITERATIONS: '1',
+      WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${receiver.port}`, // the receiver is on loopback
+    }),
+    { announce: () => {} },
+  );
   try {
     const { webhooks, users } = server.services;
     await webhooks.create({ url: `http://127.0.0.1:${receiver.port}/hook`, events: ['user.update'] });
@@ -197,10 +211,13 @@ export async function measureWebhooks(rate = 1000, seconds = 5, backlogCount = 1
     for (let i = 0; i < 200; i++) userIds.push((await users.create({ email: `bench${i}@example.com` }, 'admin')).id);
     const { db } = server.services;
     // A change as small as a real one gets: one row written and its event, in one transaction.
-    const single: Change = (i, t0) => db.transaction(async (trx) => {
-      await trx('users').where({ id: userIds[i % userIds.length]! }).update({ updated_at: Date.now() });
-      await recordEvent(trx, 'user.update', { user_id: userIds[i % userIds.length]!, t0 });
-    });
+    const single: Change = (i, t0) =>
+      db.transaction(async (trx) => {
+        await trx('users')
+          .where({ id: userIds[i % userIds.length]! })
+          .update({ updated_at: Date.now() });
+        await recordEvent(trx, 'user.update', { user_id: userIds[i % userIds.length]!, t0 });
+      });
     // Ten such changes committed together (a bulk import, or sign-ins that commit at the same moment):
     // each change is still timed from just before its own write.
     let group: Array<{ i: number; t0: number }> = [];
@@ -242,7 +259,7 @@ export function printWebhookTable(rows: WebhookBenchRow[]): void {
   console.log(fmt(header));
   console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   for (const line of lines) console.log(fmt(line));
-  console.log('latency: from just before the change\'s transaction to the receiver having the request; targets: >= 1000 events/s, p99 < 250 ms');
+  console.log("latency: from just before the change's transaction to the receiver having the request; targets: >= 1000 events/s, p99 < 250 ms");
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -126,8 +126,20 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['webhook_events', 'messages', 'interaction_states', 'login_throttle', 'action_tokens',
-    'oidc_models', 'consents', 'users', 'resource_servers', 'applications', 'keys', 'settings']) {
+  for (const table of [
+    'webhook_events',
+    'messages',
+    'interaction_states',
+    'login_throttle',
+    'action_tokens',
+    'oidc_models',
+    'consents',
+    'users',
+    'resource_servers',
+    'applications',
+    'keys',
+    'settings',
+  ]) {
     await knex.schema.dropTableIfExists(table);
   }
 }

@@ -12,7 +12,9 @@ export async function up(knex: Knex): Promise<void> {
   for (;;) {
     const rows: Array<{ model: string; id: string; payload: string }> = await knex('oidc_models')
       .where((q) => q.where('model', '>', after.model).orWhere((r) => r.where('model', after.model).andWhere('id', '>', after.id)))
-      .orderBy([{ column: 'model' }, { column: 'id' }]).limit(1000).select('model', 'id', 'payload');
+      .orderBy([{ column: 'model' }, { column: 'id' }])
+      .limit(1000)
+      .select('model', 'id', 'payload');
     if (rows.length === 0) break;
     for (const row of rows) {
       let accountId: unknown;

@@ -19,7 +19,6 @@ function sources(dir: string): string[] {
   });
 }
 
-const missing = ['src', 'migrations'].flatMap((dir) => sources(join(root, dir)))
-  .filter((file) => !existsSync(join(root, 'dist', relative(root, file).replace(/\.ts$/, '.js'))));
+const missing = ['src', 'migrations'].flatMap((dir) => sources(join(root, dir))).filter((file) => !existsSync(join(root, 'dist', relative(root, file).replace(/\.ts$/, '.js'))));
 if (missing.length > 0) rmSync(BUILD_INFO, { force: true });
 execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });

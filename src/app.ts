@@ -47,15 +47,17 @@ export function createApp(services: Services): Koa {
   app.use(errorAnswers());
 
   app.use(canonicalPaths());
-  app.use(zone('/metrics', metricsGuard(services), async (ctx) => {
-    if (ctx.path.toLowerCase() !== '/metrics' || !['GET', 'HEAD'].includes(ctx.method)) {
-      ctx.status = 404;
-      ctx.body = { error: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
-      return;
-    }
-    ctx.type = services.metrics.registry.contentType;
-    ctx.body = await services.metrics.registry.metrics();
-  }));
+  app.use(
+    zone('/metrics', metricsGuard(services), async (ctx) => {
+      if (ctx.path.toLowerCase() !== '/metrics' || !['GET', 'HEAD'].includes(ctx.method)) {
+        ctx.status = 404;
+        ctx.body = { error: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
+        return;
+      }
+      ctx.type = services.metrics.registry.contentType;
+      ctx.body = await services.metrics.registry.metrics();
+    }),
+  );
   app.use(async (ctx, next) => {
     if (ctx.path === '/health' && ctx.method === 'GET') {
       await services.db.raw('select 1');

@@ -88,17 +88,32 @@ export async function hookTest(argv: string[]): Promise<number> {
 
   const event = loadEvent(values.event);
   const spec = eventSpec(String(event.type))!;
-  const secrets = Object.fromEntries((values.secret ?? []).map((pair) => {
-    const at = pair.indexOf('=');
-    if (at < 1) fail(`--secret: expected NAME=value, got "${pair}"`);
-    return [pair.slice(0, at), pair.slice(at + 1)];
-  }));
+  const secrets = Object.fromEntries(
+    (values.secret ?? []).map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) fail(`--secret: expected NAME=value, got "${pair}"`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
   const timeout = values['timeout-ms'] === undefined ? 2000 : Number(values['timeout-ms']);
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > 10000) fail('--timeout-ms: a whole number from 1 to 10000');
 
   const hook: RunnableHook = {
-    id: 'cli', name: file, event: spec.name, mode: 'sync', code, version: 1, applications: null, enabled: true, order: 0,
-    secrets, allowed_hosts: values['allowed-host'] ?? [], timeout_ms: timeout, on_error: 'fail', created_at: '', updated_at: '',
+    id: 'cli',
+    name: file,
+    event: spec.name,
+    mode: 'sync',
+    code,
+    version: 1,
+    applications: null,
+    enabled: true,
+    order: 0,
+    secrets,
+    allowed_hosts: values['allowed-host'] ?? [],
+    timeout_ms: timeout,
+    on_error: 'fail',
+    created_at: '',
+    updated_at: '',
   };
   const sandbox = new HookSandbox({ warmIsolates: 0 });
   try {
@@ -136,7 +151,7 @@ export async function adminRotateKey(argv: string[]): Promise<number> {
     process.stdout.write(`New admin API key (shown once, store it now): ${key}\n`);
     process.stderr.write('The previous key stops working on every running instance within a few seconds.\n');
     if (config.adminApiKey) {
-      process.stderr.write('ADMIN_API_KEY is set here: a server started with it puts that key back in force. Remove or change it in the servers\' environment too.\n');
+      process.stderr.write("ADMIN_API_KEY is set here: a server started with it puts that key back in force. Remove or change it in the servers' environment too.\n");
     }
     return 0;
   } finally {
@@ -153,7 +168,12 @@ async function main(argv: string[]): Promise<number> {
 
 // The exit code is set, not forced: process.exit() while isolated-vm still tears its isolates
 // down crashes the process now and then (SIGSEGV), which turned a result into a failure.
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error) => {
-  process.stderr.write(`tessera: ${(error as Error).stack ?? error}\n`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`tessera: ${(error as Error).stack ?? error}\n`);
+    process.exit(1);
+  },
+);

@@ -159,7 +159,10 @@ function duration(env: Env, name: string, fallbackMs: number, minMs: number, max
 
 /** A comma-separated list of `host[:port]` entries (IPv6 in brackets), lower-cased. */
 function hostList(env: Env, name: string): string[] {
-  const entries = (env[name] ?? '').split(',').map((part) => part.trim().toLowerCase()).filter(Boolean);
+  const entries = (env[name] ?? '')
+    .split(',')
+    .map((part) => part.trim().toLowerCase())
+    .filter(Boolean);
   for (const entry of entries) {
     // Wildcards and URLs are refused rather than ignored: an entry that matches nothing would fail quietly.
     if (!isHostEntry(entry)) {

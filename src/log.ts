@@ -5,10 +5,23 @@ import type { LogLevel } from './config.ts';
 export type { Logger };
 
 export const REDACT_PATHS = [
-  'password', '*.password', 'client_secret', '*.client_secret', 'secret', '*.secret', 'secrets', '*.secrets',
-  'token', '*.token', 'code', '*.code',
-  'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
-  'headers.authorization', 'headers.cookie',
+  'password',
+  '*.password',
+  'client_secret',
+  '*.client_secret',
+  'secret',
+  '*.secret',
+  'secrets',
+  '*.secrets',
+  'token',
+  '*.token',
+  'code',
+  '*.code',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
 ];
 
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {

@@ -29,13 +29,16 @@ async function main(): Promise<void> {
     force.unref();
     // Exit by letting the event loop drain: process.exit() while isolated-vm is still tearing its
     // isolates down can crash the process at the last moment.
-    running.close().then(() => {
-      log.info({ signal }, 'shut down gracefully');
-      process.exitCode = 0;
-    }, (err) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    });
+    running.close().then(
+      () => {
+        log.info({ signal }, 'shut down gracefully');
+        process.exitCode = 0;
+      },
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -21,40 +21,59 @@ export function createMetrics(defaults = true): Metrics {
   return {
     registry,
     httpRequests: new Histogram({
-      name: 'tessera_http_request_duration_seconds', help: 'HTTP requests by method and status',
-      labelNames: ['method', 'status'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+      name: 'tessera_http_request_duration_seconds',
+      help: 'HTTP requests by method and status',
+      labelNames: ['method', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
     }),
     hookRuns: new Counter({
-      name: 'tessera_hook_runs_total', help: 'Hook runs by event, mode and outcome',
-      labelNames: ['event', 'mode', 'outcome'], registers: [registry],
+      name: 'tessera_hook_runs_total',
+      help: 'Hook runs by event, mode and outcome',
+      labelNames: ['event', 'mode', 'outcome'],
+      registers: [registry],
     }),
     hookDuration: new Histogram({
-      name: 'tessera_hook_duration_seconds', help: 'Hook run wall time',
-      labelNames: ['event', 'mode'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10], registers: [registry],
+      name: 'tessera_hook_duration_seconds',
+      help: 'Hook run wall time',
+      labelNames: ['event', 'mode'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10],
+      registers: [registry],
     }),
     webhookAttempts: new Counter({
-      name: 'tessera_webhook_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed, gone)',
-      labelNames: ['outcome'], registers: [registry],
+      name: 'tessera_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome (delivered, retry, failed, gone)',
+      labelNames: ['outcome'],
+      registers: [registry],
     }),
     webhookAttemptDuration: new Histogram({
-      name: 'tessera_webhook_attempt_duration_seconds', help: 'Wall time of one webhook delivery attempt',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+      name: 'tessera_webhook_attempt_duration_seconds',
+      help: 'Wall time of one webhook delivery attempt',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
     }),
     webhookLag: new Histogram({
-      name: 'tessera_webhook_delivery_lag_seconds', help: 'Time from the event (the change) to its successful delivery',
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600], registers: [registry],
+      name: 'tessera_webhook_delivery_lag_seconds',
+      help: 'Time from the event (the change) to its successful delivery',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600],
+      registers: [registry],
     }),
     // against="dummy": a sign-in for an identifier with no account (or no password); a surge of them
     // is someone trying a list of addresses.
     passwordChecks: new Counter({
-      name: 'tessera_password_checks_total', help: 'Password verifications (argon2id) by what was checked (stored hash or dummy) and outcome',
-      labelNames: ['against', 'outcome'], registers: [registry],
+      name: 'tessera_password_checks_total',
+      help: 'Password verifications (argon2id) by what was checked (stored hash or dummy) and outcome',
+      labelNames: ['against', 'outcome'],
+      registers: [registry],
     }),
     // How long answers were held so that both paths of a step take the same time (flows/equal-time.ts);
     // side="known": the identifier named an account.
     equalTimeWait: new Histogram({
-      name: 'tessera_equal_time_wait_seconds', help: 'Time an answer was held to the common floor of its step, by step and side',
-      labelNames: ['step', 'side'], buckets: [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+      name: 'tessera_equal_time_wait_seconds',
+      help: 'Time an answer was held to the common floor of its step, by step and side',
+      labelNames: ['step', 'side'],
+      buckets: [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
     }),
   };
 }

@@ -108,7 +108,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const hookJobs = new HookJobQueue(db, config.hooks.asyncLeaseMs);
     let worker: HookWorker | null = null;
     const runner = new HookRunner({
-      db, store: hooks, executor: sandbox, executions, log, metrics,
+      db,
+      store: hooks,
+      executor: sandbox,
+      executions,
+      log,
+      metrics,
       applicationName: async (clientId) => (await applications.find(clientId))?.name ?? null,
       onQueued: () => worker?.kick(),
     });
@@ -117,12 +122,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const lifecycle = runner;
     const webhookTargets = new WebhookTargets(config.webhooks.allowedHosts, options.resolve);
     const webhooks = new WebhookEndpointStore(db, box, { rotationWindowMs: config.webhooks.rotationWindowMs, targets: webhookTargets });
-    const webhookDispatcher = config.webhooks.dispatcher
-      ? new WebhookDispatcher({ db, store: webhooks, log, settings: config.webhooks, metrics, targets: webhookTargets })
-      : null;
+    const webhookDispatcher = config.webhooks.dispatcher ? new WebhookDispatcher({ db, store: webhooks, log, settings: config.webhooks, metrics, targets: webhookTargets }) : null;
     const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
     const services: Services = {
-      config, db, log, box, users, factors, applications, resourceServers, provider,
+      config,
+      db,
+      log,
+      box,
+      users,
+      factors,
+      applications,
+      resourceServers,
+      provider,
       locks: new AccountLocks(db, throttle, revokeAccount),
       mailer: createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log }),
       sms: createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log }),

@@ -28,7 +28,9 @@ async function call(server: TestServer, method: string, path: string, init: { he
   let json: unknown = null;
   try {
     json = text ? JSON.parse(text) : null;
-  } catch { /* not JSON */ }
+  } catch {
+    /* not JSON */
+  }
   return { status: response.status, headers: response.headers, text, json };
 }
 
@@ -52,8 +54,20 @@ for (const kind of databaseKinds()) {
     after(() => server.close());
 
     test('without a key or with a wrong one: 401 JSON with WWW-Authenticate, on every route', async () => {
-      for (const [method, path] of [['GET', '/applications'], ['POST', '/users'], ['GET', '/users/abc'], ['DELETE', '/applications/x'], ['GET', '/nope'], ['POST', '/keys/rotate']]) {
-        for (const [key, label] of [[null, 'no key'], ['wrong-key', 'wrong key'], [`${ADMIN_KEY}x`, 'key with a suffix'], ['', 'empty bearer']] as const) {
+      for (const [method, path] of [
+        ['GET', '/applications'],
+        ['POST', '/users'],
+        ['GET', '/users/abc'],
+        ['DELETE', '/applications/x'],
+        ['GET', '/nope'],
+        ['POST', '/keys/rotate'],
+      ]) {
+        for (const [key, label] of [
+          [null, 'no key'],
+          ['wrong-key', 'wrong key'],
+          [`${ADMIN_KEY}x`, 'key with a suffix'],
+          ['', 'empty bearer'],
+        ] as const) {
           const answer = await call(server, method!, path!, { key, ...(method === 'GET' ? {} : json({ email: 'refused@example.com' })) });
           assert.equal(answer.status, 401, `${method} ${path} with ${label}`);
           assert.equal(answer.json.error, 'unauthorized');
@@ -72,7 +86,9 @@ for (const kind of databaseKinds()) {
 
     test('applications: create (secret once), list, get, patch, rotate the secret, delete', async () => {
       const created = await server.admin('POST', '/applications', {
-        name: 'Notes', redirect_uris: [CALLBACK], post_logout_redirect_uris: ['https://app.example.com/bye'],
+        name: 'Notes',
+        redirect_uris: [CALLBACK],
+        post_logout_redirect_uris: ['https://app.example.com/bye'],
         grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -98,11 +114,12 @@ for (const kind of databaseKinds()) {
       assert.ok(!patched.text.includes(secret) && !patched.text.includes('"client_secret"'));
 
       // The secret works at the token endpoint; a rotated one replaces it.
-      const tokenWith = (s: string) => fetch(`${server.url}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${s}`).toString('base64')}` },
-        body: 'grant_type=client_credentials',
-      });
+      const tokenWith = (s: string) =>
+        fetch(`${server.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${s}`).toString('base64')}` },
+          body: 'grant_type=client_credentials',
+        });
       assert.equal((await tokenWith(secret)).status, 200);
       const rotated = await server.admin('PATCH', `/applications/${clientId}`, { client_secret: 'rotate' });
       assert.equal(rotated.status, 200);
@@ -191,10 +208,22 @@ for (const kind of databaseKinds()) {
 
     test('users: create, fetch by id and by email in any case, patch, disable/enable, delete; no password hashes', async (t) => {
       const password = 'a-long-password-4711';
-      const created = await call(server, 'POST', '/users', json({
-        email: 'Grace.Hopper@Example.COM', password, username: 'grace', given_name: 'Grace', family_name: 'Hopper',
-        phone_number: '+15551234567', email_verified: true, attributes: { team: 'cobol' }, metadata: { plan: 'pro' },
-      }));
+      const created = await call(
+        server,
+        'POST',
+        '/users',
+        json({
+          email: 'Grace.Hopper@Example.COM',
+          password,
+          username: 'grace',
+          given_name: 'Grace',
+          family_name: 'Hopper',
+          phone_number: '+15551234567',
+          email_verified: true,
+          attributes: { team: 'cobol' },
+          metadata: { plan: 'pro' },
+        }),
+      );
       assert.equal(created.status, 201, created.text);
       const user = created.json;
       assert.equal(typeof user.id, 'string');
@@ -235,15 +264,26 @@ for (const kind of databaseKinds()) {
       const events: Array<{ event: string; payload: any }> = [];
       const services = server.server.services;
       const lifecycle = services.lifecycle;
-      services.lifecycle = { async run(event, payload, ctx) { events.push({ event, payload }); return lifecycle.run(event, payload, ctx); } };
-      t.after(() => { services.lifecycle = lifecycle; });
+      services.lifecycle = {
+        async run(event, payload, ctx) {
+          events.push({ event, payload });
+          return lifecycle.run(event, payload, ctx);
+        },
+      };
+      t.after(() => {
+        services.lifecycle = lifecycle;
+      });
 
       const disabled = await server.admin('POST', `/users/${user.id}/disable`);
       assert.equal(disabled.status, 200);
       assert.equal(disabled.body.status, 'disabled');
       assert.equal((await server.admin('GET', `/users/${user.id}`)).body.status, 'disabled');
       assert.equal((await server.admin('POST', `/users/${user.id}/disable`)).body.status, 'disabled', 'disabling twice is harmless');
-      assert.deepEqual(events.map((e) => [e.event, e.payload.user.id, e.payload.user.status]), [['after_account_disabled', user.id, 'disabled']], 'after_account_disabled ran once');
+      assert.deepEqual(
+        events.map((e) => [e.event, e.payload.user.id, e.payload.user.status]),
+        [['after_account_disabled', user.id, 'disabled']],
+        'after_account_disabled ran once',
+      );
       const enabled = await server.admin('POST', `/users/${user.id}/enable`);
       assert.equal(enabled.status, 200);
       assert.equal(enabled.body.status, 'active');
@@ -259,13 +299,25 @@ for (const kind of databaseKinds()) {
       assert.equal(noPassword.body.has_password, false);
 
       assert.equal((await call(server, 'DELETE', `/users/${user.id}`)).status, 204);
-      assert.deepEqual(events.map((e) => e.event), ['after_account_disabled', 'after_account_deleted']);
+      assert.deepEqual(
+        events.map((e) => e.event),
+        ['after_account_disabled', 'after_account_deleted'],
+      );
       assert.equal(events[1]!.payload.user.email, 'grace.hopper@example.com');
       assert.ok(!JSON.stringify(events).includes('argon2'), 'hooks see no password hash');
       const gone = await server.admin('GET', `/users/${user.id}`);
       assert.equal(gone.status, 404);
       assert.equal(gone.body.error, 'not_found');
-      for (const [method, path] of [['DELETE', `/users/${user.id}`], ['PATCH', `/users/${user.id}`], ['POST', `/users/${user.id}/disable`], ['POST', `/users/${user.id}/enable`], ['GET', '/users/not-a-uuid'], ['GET', '/users/%00'], ['GET', '/users/a%00b'], ['GET', `/users/${'x'.repeat(500)}`]]) {
+      for (const [method, path] of [
+        ['DELETE', `/users/${user.id}`],
+        ['PATCH', `/users/${user.id}`],
+        ['POST', `/users/${user.id}/disable`],
+        ['POST', `/users/${user.id}/enable`],
+        ['GET', '/users/not-a-uuid'],
+        ['GET', '/users/%00'],
+        ['GET', '/users/a%00b'],
+        ['GET', `/users/${'x'.repeat(500)}`],
+      ]) {
         const answer = await server.admin(method!, path!, method === 'PATCH' ? { given_name: 'x' } : undefined);
         assert.equal(answer.status, 404, `${method} ${path.slice(0, 60)}`);
         assert.equal(answer.body.error, 'not_found');
@@ -316,7 +368,15 @@ for (const kind of databaseKinds()) {
       for (const [body, field] of patches) {
         assertNamesField(await server.admin('PATCH', `/users/${user.id}`, body), field, `PATCH /users ${JSON.stringify(body)}`);
       }
-      for (const [query, field] of [['limit=0', 'limit'], ['email=a%00%40example.com', 'email'], ['limit=abc', 'limit'], ['limit=1000', 'limit'], ['offset=-1', 'offset'], ['email=', 'email'], ['email=a&email=b', 'email']]) {
+      for (const [query, field] of [
+        ['limit=0', 'limit'],
+        ['email=a%00%40example.com', 'email'],
+        ['limit=abc', 'limit'],
+        ['limit=1000', 'limit'],
+        ['offset=-1', 'offset'],
+        ['email=', 'email'],
+        ['email=a&email=b', 'email'],
+      ]) {
         assertNamesField(await server.admin('GET', `/users?${query}`), field, `GET /users?${query}`);
       }
     });
@@ -337,9 +397,13 @@ for (const kind of databaseKinds()) {
       assert.equal(patched.body.access_token_ttl, 600);
       assert.equal((await server.admin('POST', '/resource-servers', { identifier, name: 'Again' })).status, 409);
       for (const [body, field] of [
-        [{ name: 'x' }, 'identifier'], [{ identifier: 'not a url', name: 'x' }, 'identifier'], [{ identifier: 'https://b.example', name: '' }, 'name'],
-        [{ identifier: 'https://b.example', name: 'x', scopes: 'a b' }, 'scopes'], [{ identifier: 'https://b.example', name: 'x', scopes: ['a b'] }, 'scopes'],
-        [{ identifier: 'https://b.example', name: 'x', access_token_ttl: 5 }, 'access_token_ttl'], [{ identifier: 'https://b.example', name: 'x', audience: 'y' }, 'audience'],
+        [{ name: 'x' }, 'identifier'],
+        [{ identifier: 'not a url', name: 'x' }, 'identifier'],
+        [{ identifier: 'https://b.example', name: '' }, 'name'],
+        [{ identifier: 'https://b.example', name: 'x', scopes: 'a b' }, 'scopes'],
+        [{ identifier: 'https://b.example', name: 'x', scopes: ['a b'] }, 'scopes'],
+        [{ identifier: 'https://b.example', name: 'x', access_token_ttl: 5 }, 'access_token_ttl'],
+        [{ identifier: 'https://b.example', name: 'x', audience: 'y' }, 'audience'],
       ] as Array<[unknown, string]>) {
         assertNamesField(await server.admin('POST', '/resource-servers', body), field, `POST /resource-servers ${JSON.stringify(body)}`);
       }
@@ -368,7 +432,7 @@ for (const kind of databaseKinds()) {
       const after = (await server.admin('GET', '/keys')).body;
       assert.deepEqual(after.map((k: any) => k.kid).sort(), [first.kid, rotated.json.kid].sort());
       // The new key is not in use before the next start: the JWKS still serves the first key.
-      const jwks = await (await fetch(`${server.url}/jwks`)).json() as { keys: Array<{ kid: string }> };
+      const jwks = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: Array<{ kid: string }> };
       assert.ok(jwks.keys.some((k) => k.kid === first.kid));
       // The newest key cannot be retired; an unknown one is a 404; the older one can.
       assert.equal((await server.admin('POST', `/keys/${rotated.json.kid}/retire`)).status, 409);
@@ -397,8 +461,12 @@ for (const kind of databaseKinds()) {
       const app = (await server.admin('POST', '/applications', { name: 'Body', redirect_uris: [CALLBACK] })).body;
       const user = (await server.admin('POST', '/users', { email: 'body@example.com' })).body;
       const writes: Array<[string, string]> = [
-        ['POST', '/applications'], ['PATCH', `/applications/${app.client_id}`], ['POST', '/users'], ['PATCH', `/users/${user.id}`],
-        ['POST', '/resource-servers'], ['PATCH', `/resource-servers/${encodeURIComponent('https://x.example')}`],
+        ['POST', '/applications'],
+        ['PATCH', `/applications/${app.client_id}`],
+        ['POST', '/users'],
+        ['PATCH', `/users/${user.id}`],
+        ['POST', '/resource-servers'],
+        ['PATCH', `/resource-servers/${encodeURIComponent('https://x.example')}`],
       ];
       for (const [method, path] of writes) {
         const what = `${method} ${path}`;
@@ -438,7 +506,12 @@ for (const kind of databaseKinds()) {
         assert.match(answer.headers.get('content-type') ?? '', /json/);
         assert.equal(answer.json.error, 'not_found');
       }
-      for (const [method, path, allow] of [['PUT', '/applications', 'POST'], ['DELETE', '/users', 'GET'], ['GET', '/keys/rotate', 'POST'], ['POST', '/users/abc', 'PATCH']]) {
+      for (const [method, path, allow] of [
+        ['PUT', '/applications', 'POST'],
+        ['DELETE', '/users', 'GET'],
+        ['GET', '/keys/rotate', 'POST'],
+        ['POST', '/users/abc', 'PATCH'],
+      ]) {
         const answer = await call(server, method!, path!);
         assert.equal(answer.status, 405, `${method} ${path}`);
         assert.equal(answer.json.error, 'method_not_allowed');

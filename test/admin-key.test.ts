@@ -38,8 +38,12 @@ function rotateKey(databaseUrl: string): Promise<{ code: number | null; stdout: 
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'tessera.js'), 'admin', 'rotate-key'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -63,11 +67,20 @@ for (const kind of databaseKinds()) {
 
     const start = async (adminKey: string | null, onPort = port) => {
       const env: Record<string, string> = {
-        PORT: String(onPort), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, DATABASE_URL: database.url,
-        PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1',
+        PORT: String(onPort),
+        HOST: '127.0.0.1',
+        ISSUER: `http://127.0.0.1:${port}`,
+        DATABASE_URL: database.url,
+        PASSWORD_HASH_MEMORY_KIB: '1024',
+        PASSWORD_HASH_ITERATIONS: '1',
         ...(adminKey ? { ADMIN_API_KEY: adminKey } : {}),
       };
-      const sink = new Writable({ write(chunk, _encoding, done) { logLines.push(String(chunk)); done(); } });
+      const sink = new Writable({
+        write(chunk, _encoding, done) {
+          logLines.push(String(chunk));
+          done();
+        },
+      });
       const started = await startServer(loadConfig(env), { announce: (line) => announced.push(line), log: createLogger('info', sink) });
       if (onPort === port) server = started;
       return started;
@@ -76,7 +89,11 @@ for (const kind of databaseKinds()) {
       await server?.close();
       server = null;
     };
-    const inForce = () => logLines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'admin API key in force').at(-1)?.admin_key;
+    const inForce = () =>
+      logLines
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.msg === 'admin API key in force')
+        .at(-1)?.admin_key;
 
     before(async () => {
       database = await createTestDatabase(kind);
@@ -104,7 +121,10 @@ for (const kind of databaseKinds()) {
       assert.ok(generated, `a generated key was announced: ${announced[0]}`);
       assert.equal(await status(running.url, generated), 200);
       assert.deepEqual(inForce(), { source: 'generated', fingerprint: sha256Hex(generated).slice(0, 12) });
-      assert.ok(logLines.some((l) => JSON.parse(l).level === 40 && /no longer set/.test(JSON.parse(l).msg)), 'start-up warns that the env key was dropped');
+      assert.ok(
+        logLines.some((l) => JSON.parse(l).level === 40 && /no longer set/.test(JSON.parse(l).msg)),
+        'start-up warns that the env key was dropped',
+      );
 
       // 3. A generated key survives a restart without ADMIN_API_KEY (nothing new is printed).
       await stop();
@@ -140,7 +160,10 @@ for (const kind of databaseKinds()) {
     test('a bare stored hash (written before sources were kept) is not trusted without ADMIN_API_KEY', async () => {
       await stop();
       let running = await start(KEY_A);
-      await running.services.db('settings').where({ key: 'admin_api_key_sha256' }).update({ value: sha256Hex(KEY_A) });
+      await running.services
+        .db('settings')
+        .where({ key: 'admin_api_key_sha256' })
+        .update({ value: sha256Hex(KEY_A) });
       await stop();
       const before = announced.length;
       running = await start(null);
@@ -154,9 +177,15 @@ for (const kind of databaseKinds()) {
 describe('tessera admin rotate-key: usage', () => {
   test('extra arguments are a usage error (exit 2), nothing is rotated', async () => {
     const run = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(ROOT, 'bin', 'tessera.js'), 'admin', 'rotate-key', 'now'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: 'sqlite:/nonexistent/dir/never.db' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [join(ROOT, 'bin', 'tessera.js'), 'admin', 'rotate-key', 'now'], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: 'sqlite:/nonexistent/dir/never.db' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+      child.stderr.setEncoding('utf8').on('data', (c: string) => {
+        stderr += c;
+      });
       child.on('error', reject);
       child.on('close', (code) => resolve({ code, stderr }));
     });

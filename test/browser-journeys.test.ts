@@ -30,7 +30,10 @@ async function arriveAt(journey: JourneyPage, url: string, what: string): Promis
   try {
     await journey.page.waitForURL((at) => at.origin === target.origin && at.pathname === target.pathname, { timeout: ARRIVAL_TIMEOUT_MS, waitUntil: 'load' });
   } catch {
-    const body = await journey.page.locator('body').innerText().catch(() => '(no body)');
+    const body = await journey.page
+      .locator('body')
+      .innerText()
+      .catch(() => '(no body)');
     assert.fail(`${what}: the browser stayed on ${journey.page.url()} showing ${JSON.stringify(body.slice(0, 300))}; CSP violations: ${JSON.stringify(journey.violations)}`);
   }
 }
@@ -88,7 +91,9 @@ for (const kind of databaseKinds()) {
     before(async () => {
       [server, rpPages] = await Promise.all([startTestServer(kind), startRpPages()]);
       const app = await server.admin('POST', '/applications', {
-        name: 'Notes', redirect_uris: [rpPages.callback], post_logout_redirect_uris: [rpPages.loggedOut],
+        name: 'Notes',
+        redirect_uris: [rpPages.callback],
+        post_logout_redirect_uris: [rpPages.loggedOut],
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       rp = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
@@ -152,7 +157,10 @@ for (const kind of databaseKinds()) {
         await journey.page.goto(oidc.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: rpPages.loggedOut, state: 'live-1' }).toString());
         await journey.page.locator('button[name="logout"][value="yes"]').click();
         await arriveAt(journey, rpPages.loggedOut, 'the confirmed logout returns to the RP');
-        assert.deepEqual(rpPages.logouts.slice(logoutsBefore).map((hit) => hit.params.get('state')), ['live-1']);
+        assert.deepEqual(
+          rpPages.logouts.slice(logoutsBefore).map((hit) => hit.params.get('state')),
+          ['live-1'],
+        );
 
         // The session is gone: the next authorization asks for the identifier again.
         await journey.page.goto((await authorizationUrl(rp, { redirect_uri: rpPages.callback })).url.toString());
@@ -172,7 +180,10 @@ for (const kind of databaseKinds()) {
         const before = rpPages.logouts.length;
         await journey.page.goto(oidc.buildEndSessionUrl(rp.config, { id_token_hint: idToken, post_logout_redirect_uri: rpPages.loggedOut, state: 'hint-1' }).toString());
         await arriveAt(journey, rpPages.loggedOut, 'the logout form_post page submits itself');
-        assert.deepEqual(rpPages.logouts.slice(before).map((hit) => hit.params.get('state')), ['hint-1']);
+        assert.deepEqual(
+          rpPages.logouts.slice(before).map((hit) => hit.params.get('state')),
+          ['hint-1'],
+        );
         assert.equal(await journey.page.locator('#rp').innerText(), 'RP logged out');
         assert.deepEqual(journey.violations, [], 'no CSP violation on the way');
         assert.equal(assertScriptPolicies(journey, server, /^\/session\/end$/), 1, 'one form_post page, allowed by its hash');
@@ -188,7 +199,10 @@ for (const kind of databaseKinds()) {
         const url = oidc.buildEndSessionUrl(rp.config, { client_id: rp.clientId, post_logout_redirect_uri: rpPages.loggedOut, state: 'client-1' });
         await journey.page.goto(url.toString());
         await arriveAt(journey, rpPages.loggedOut, 'the logout form_post page submits itself');
-        assert.deepEqual(rpPages.logouts.slice(before).map((hit) => hit.params.get('state')), ['client-1']);
+        assert.deepEqual(
+          rpPages.logouts.slice(before).map((hit) => hit.params.get('state')),
+          ['client-1'],
+        );
         assert.deepEqual(journey.violations, [], 'no CSP violation on the way');
         assert.equal(assertScriptPolicies(journey, server, /^\/session\/end$/), 1, 'one form_post page, allowed by its hash');
       } finally {

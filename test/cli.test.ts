@@ -27,8 +27,12 @@ function tessera(args: string[], options: { direct?: boolean } = {}): Promise<Ru
     const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -78,7 +82,8 @@ describe('tessera hook test', () => {
     const action = run.stdout.split('\n').find((line) => line.includes('form.requireFields'));
     assert.ok(action, show(run));
     assert.deepEqual(JSON.parse(action.trim()), {
-      type: 'form.requireFields', fields: [{ name: 'phone_number', label: 'Mobile phone number', type: 'tel', required: false }],
+      type: 'form.requireFields',
+      fields: [{ name: 'phone_number', label: 'Mobile phone number', type: 'tel', required: false }],
     });
     assert.match(run.stdout, /^logs: none$/m);
     assert.equal(run.stderr, '');
@@ -98,9 +103,13 @@ describe('tessera hook test', () => {
     assert.deepEqual(result.actions, [{ type: 'deny', message: 'Please sign up with a permanent email address.' }]);
 
     // The sample's own fields stay where the file says nothing (flow "login", login_count 3).
-    const fewLogins = file('second-login.json', JSON.stringify({
-      type: 'before_progressive_profiling', user: { email: 'ada@example.com', login_count: 1, phone_number: null },
-    }));
+    const fewLogins = file(
+      'second-login.json',
+      JSON.stringify({
+        type: 'before_progressive_profiling',
+        user: { email: 'ada@example.com', login_count: 1, phone_number: null },
+      }),
+    );
     const early = await tessera(['hook', 'test', template('progressive-phone'), '--event', fewLogins, '--json']);
     assert.equal(early.code, 0, show(early));
     assert.deepEqual(JSON.parse(early.stdout).actions, [], 'the second login asks nothing');
@@ -145,12 +154,15 @@ describe('tessera hook test', () => {
   });
 
   test('a hook setting a protected claim fails with invalid_action (exit 1), nothing applied', async () => {
-    const sub = file('set-sub.js', `export default async function (event, api) {
+    const sub = file(
+      'set-sub.js',
+      `export default async function (event, api) {
   console.log('taking over', event.user.email);
   api.idToken.setClaim('tier', 'gold');
   api.idToken.setClaim('sub', 'admin');
 }
-`);
+`,
+    );
     const run = await tessera(['hook', 'test', sub, '--event', 'before_id_token']);
     assert.equal(run.code, 1, show(run));
     assert.match(run.stdout, /^before_id_token: invalid_action in /m);
@@ -165,14 +177,17 @@ describe('tessera hook test', () => {
   });
 
   test('--json: the whole result, console lines included, parses as JSON', async () => {
-    const chatty = file('chatty.js', `export default async function (event, api) {
+    const chatty = file(
+      'chatty.js',
+      `export default async function (event, api) {
   console.log('user', event.user.email, { count: event.user.login_count });
   console.warn('careful');
   api.user.setMetadata('seen', true);
   const until = Date.now() + 50;
   while (Date.now() < until) {} // 50 ms of work, for duration_ms to measure
 }
-`);
+`,
+    );
     const started = performance.now();
     const run = await tessera(['hook', 'test', chatty, '--event', 'after_login', '--json']);
     const wall = performance.now() - started;

@@ -52,7 +52,7 @@ for (const kind of databaseKinds()) {
       const stranger = new Browser(server.url);
       await refused(await stranger.post(form.action, { ...rest, csrf: token }), 'without the cookie');
       await stranger.get(form.action);
-      await refused(await stranger.post(form.action, { ...rest, csrf: token }), 'with another browser\'s cookie');
+      await refused(await stranger.post(form.action, { ...rest, csrf: token }), "with another browser's cookie");
 
       const accepted = await browser.submit(page, values, selector);
       assert.notEqual(accepted.status, 403, `accepted with the token: ${form.action} ${alertText(accepted) ?? ''}`);
@@ -91,7 +91,10 @@ for (const kind of databaseKinds()) {
       const { uid } = await startLogin(browser, server, firstParty);
 
       const registered = await checkForm(browser, await browser.get(`/interaction/${uid}/register`), {
-        email: 'hank@example.com', password: 'hanks password 1', given_name: 'Hank', family_name: 'Hill',
+        email: 'hank@example.com',
+        password: 'hanks password 1',
+        given_name: 'Hank',
+        family_name: 'Hill',
       });
       assert.match(registered.doc.querySelector('h1')?.text ?? '', /check your email/i);
       await smtp.waitFor('hank@example.com', /activate/i);
@@ -122,7 +125,10 @@ for (const kind of databaseKinds()) {
       const { url } = authorizationUrl(server, firstParty);
       const first = await fetch(url, { redirect: 'manual' });
       const location = first.headers.get('location')!;
-      const cookies = first.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const cookies = first.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       const response = await fetch(new URL(location, server.url), { headers: { cookie: cookies, accept: 'text/html' } });
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('cache-control'), 'no-store');

@@ -103,7 +103,10 @@ for (const kind of databaseKinds()) {
       assert.equal(page.status, 200, alertText(page) ?? '');
       assert.match(page.doc.querySelector('h1')?.text ?? '', /check your email/i);
       await smtp.waitFor('wide@example.com', /already have an account/i);
-      assert.deepEqual((await usersWith('wide@example.com')).map((u) => u.email), ['wide@example.com']);
+      assert.deepEqual(
+        (await usersWith('wide@example.com')).map((u) => u.email),
+        ['wide@example.com'],
+      );
       await mailsSent(server);
       assert.equal(mailsTo(smtp, wide).length, 0);
       // Forgot password by the full-width form mails the original account.
@@ -124,7 +127,10 @@ for (const kind of databaseKinds()) {
       assert.equal(created.body.email, 'idn@bücher.de');
       const unicode = await server.admin('POST', '/users', { email: 'idn@bücher.de', password: 'a good password 1' });
       assert.equal(unicode.status, 409);
-      assert.deepEqual((await usersWith('idn@xn--bcher-kva.de')).map((u) => u.id), [created.body.id]);
+      assert.deepEqual(
+        (await usersWith('idn@xn--bcher-kva.de')).map((u) => u.id),
+        [created.body.id],
+      );
     });
 
     it('accounts stored before the rule are still found and can be managed', async () => {
@@ -138,7 +144,10 @@ for (const kind of databaseKinds()) {
       const read = await server.admin('GET', `/users/${legacyId}`);
       assert.equal(read.status, 200);
       assert.equal(read.body.email, 'jörg@example.de');
-      assert.deepEqual((await usersWith('Jörg@Example.de')).map((u) => u.id), [legacyId]);
+      assert.deepEqual(
+        (await usersWith('Jörg@Example.de')).map((u) => u.id),
+        [legacyId],
+      );
       const renamed = await server.admin('PATCH', `/users/${legacyId}`, { given_name: 'Jörg', email: 'jörg@example.de' });
       assert.equal(renamed.status, 200, 'sending the stored address back is no change');
       assert.equal(renamed.body.email, 'jörg@example.de');
@@ -147,7 +156,10 @@ for (const kind of databaseKinds()) {
       assert.match(moved.body.message, /^email: /);
 
       // Sign-in and forgot-username still reach both.
-      for (const [identifier, password] of [['jörg@example.de', 'legacy password 1'], ['puny@müller.de', 'punys password 1']] as const) {
+      for (const [identifier, password] of [
+        ['jörg@example.de', 'legacy password 1'],
+        ['puny@müller.de', 'punys password 1'],
+      ] as const) {
         const browser = new Browser(server.url);
         const { page: identify, state } = await startLogin(browser, server, clientId);
         assertCodeRedirect(await signIn(browser, identify, identifier, password), state);
@@ -168,8 +180,12 @@ for (const kind of databaseKinds()) {
     it('CR/LF in a name is refused on the admin API and the registration page, and never reaches a mail header', async () => {
       const injected = 'Ann\r\nBcc: eve@evil.example';
       for (const [field, value] of [
-        ['given_name', injected], ['family_name', 'Lee\nX-Evil: 1'], ['given_name', 'Ann\u2028Lee'], ['family_name', 'Lee\u202e'],
-        ['username', 'ann.lee\r\n'], ['phone_number', '+15551234567\r\n'],
+        ['given_name', injected],
+        ['family_name', 'Lee\nX-Evil: 1'],
+        ['given_name', 'Ann\u2028Lee'],
+        ['family_name', 'Lee\u202e'],
+        ['username', 'ann.lee\r\n'],
+        ['phone_number', '+15551234567\r\n'],
       ] as const) {
         const created = await server.admin('POST', '/users', { email: `names-${field}@example.com`, [field]: value });
         assert.equal(created.status, 400, `${field}=${JSON.stringify(value)}: ${JSON.stringify(created.body)}`);
@@ -197,7 +213,9 @@ for (const kind of databaseKinds()) {
 
       // An application name stored before the rule: the mail's headers stay whole.
       const legacyClient = await createTestApplication(server);
-      await server.server.services.db('applications').where({ client_id: legacyClient })
+      await server.server.services
+        .db('applications')
+        .where({ client_id: legacyClient })
         .update({ branding: JSON.stringify({ display_name: injected, logo_uri: null, primary_color: null }) });
       const browser = new Browser(server.url);
       const { uid } = await startLogin(browser, server, legacyClient);

@@ -18,8 +18,16 @@ function manualClock() {
   const sleeps: number[] = [];
   return {
     sleeps,
-    advance: (ms: number) => { now += ms; },
-    clock: { now: () => now, sleep: async (ms: number) => { sleeps.push(ms); now += ms; } },
+    advance: (ms: number) => {
+      now += ms;
+    },
+    clock: {
+      now: () => now,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        now += ms;
+      },
+    },
   };
 }
 
@@ -35,16 +43,17 @@ describe('EqualTime: one floor for both paths of a step', () => {
     };
     // The known path runs a 40 ms hook, the unknown one a 5 ms hook.
     assert.equal(await run('app', 'known', 40), 0, 'the first answer has nothing to wait for');
-    assert.equal(await run('app', 'unknown', 5), 35, 'the unknown path waits for the known path\'s time');
+    assert.equal(await run('app', 'unknown', 5), 35, "the unknown path waits for the known path's time");
     assert.equal(await run('app', 'known', 38), 2, 'the known path is held to its own tail too');
     assert.equal(await run('app', 'unknown', 6), 34);
     // Another application (other hooks) and another step learn their own floors.
     assert.equal(await run('other-app', 'unknown', 5), 0);
     assert.equal(await equal.settle('forgot', 'app', 'unknown', equal.start()), 0);
     assert.deepEqual(sleeps, [35, 2, 34]);
-    assert.deepEqual(seen.map(([step, side]) => `${step}/${side}`), [
-      'identify/known', 'identify/unknown', 'identify/known', 'identify/unknown', 'identify/unknown', 'forgot/unknown',
-    ]);
+    assert.deepEqual(
+      seen.map(([step, side]) => `${step}/${side}`),
+      ['identify/known', 'identify/unknown', 'identify/known', 'identify/unknown', 'identify/unknown', 'forgot/unknown'],
+    );
   });
 
   it('an answer that is not recorded waits but does not move the floor', async () => {
@@ -91,7 +100,7 @@ for (const kind of databaseKinds()) {
       return { known: { count: read('count', 'known'), sum: read('sum', 'known') }, unknown: { count: read('count', 'unknown'), sum: read('sum', 'unknown') } };
     };
 
-    it('identify: an unknown identifier\'s answer is held to the time of the known path\'s hooks', async () => {
+    it("identify: an unknown identifier's answer is held to the time of the known path's hooks", async () => {
       // after_identification waits 400 ms on a CRM; at_failed_identification has nothing to do.
       peer.respond('/crm', { delayMs: 400 });
       const hookId = await hooks.create({ event: 'after_identification', code: hookCode(report(peer, '/crm')), allowed_hosts: [peer.host] });
@@ -116,7 +125,10 @@ for (const kind of databaseKinds()) {
       // The hook's CRM answers only after 3 s: the page must not wait for it.
       peer.respond('/reset-policy', { delayMs: 3000 });
       const hookId = await hooks.create({
-        event: 'before_password_reset', code: hookCode(report(peer, '/reset-policy')), allowed_hosts: [peer.host], timeout_ms: 8000,
+        event: 'before_password_reset',
+        code: hookCode(report(peer, '/reset-policy')),
+        allowed_hosts: [peer.host],
+        timeout_ms: 8000,
       });
       const b = new Browser(server.url);
       const { uid } = await startLogin(b, server, clientId);

@@ -59,18 +59,42 @@ const PAYLOADS: Payload[] = [
   { name: 'gzip that is not gzip', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: pseudoRandomBytes(256, 17) },
   { name: 'unknown content encoding', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'br, zstd, nonsense' }, body: 'a=b' },
   { name: 'empty body', headers: { 'content-type': 'application/json' }, body: '' },
-  { name: 'NUL bytes in a form', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'identifier=a%00b&email=a%00%40example.com&password=%00pw&token=%00&client_id=%00&code=%00&refresh_token=%00&grant_type=refresh_token&_csrf=%00&resource=https%3A%2F%2Fa.example%2F%00&given_name=%00&family_name=%00' },
-  { name: 'NUL bytes in a token request', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=authorization_code&code=%00&redirect_uri=%00&client_id=%00&code_verifier=%00&resource=https%3A%2F%2Fapi.example.com%2F%00' },
-  { name: 'NUL bytes in JSON', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'a\u0000', email: 'a\u0000@example.com', identifier: 'https://a.example/\u0000', redirect_uris: ['https://a.example/\u0000'], given_name: '\u0000', metadata: { 'k\u0000': 1 } }) },
+  {
+    name: 'NUL bytes in a form',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'identifier=a%00b&email=a%00%40example.com&password=%00pw&token=%00&client_id=%00&code=%00&refresh_token=%00&grant_type=refresh_token&_csrf=%00&resource=https%3A%2F%2Fa.example%2F%00&given_name=%00&family_name=%00',
+  },
+  {
+    name: 'NUL bytes in a token request',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=authorization_code&code=%00&redirect_uri=%00&client_id=%00&code_verifier=%00&resource=https%3A%2F%2Fapi.example.com%2F%00',
+  },
+  {
+    name: 'NUL bytes in JSON',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name: 'a\u0000',
+      email: 'a\u0000@example.com',
+      identifier: 'https://a.example/\u0000',
+      redirect_uris: ['https://a.example/\u0000'],
+      given_name: '\u0000',
+      metadata: { 'k\u0000': 1 },
+    }),
+  },
 ];
 
 /** Query strings sent with GET (and DELETE) to every route. */
 const QUERIES = [
-  '?%', '?%zz=%zz&%E0%A4%A=1', '?a[b][c][d][e]=1&__proto__[x]=1&constructor[prototype][y]=2',
-  '?email=a&email=b&to=x&to=y&limit=-1&offset=abc', '?email[]=x&limit[]=1', `?q=${'z'.repeat(6000)}`,
+  '?%',
+  '?%zz=%zz&%E0%A4%A=1',
+  '?a[b][c][d][e]=1&__proto__[x]=1&constructor[prototype][y]=2',
+  '?email=a&email=b&to=x&to=y&limit=-1&offset=abc',
+  '?email[]=x&limit[]=1',
+  `?q=${'z'.repeat(6000)}`,
   '?client_id=%00&response_type=code%00&redirect_uri=javascript:alert(1)&scope=openid%20%20%20',
   '?response_type=code&client_id=garbage&redirect_uri=https%3A%2F%2Fevil.example%2F&scope=openid&state=%FF',
-  '?=&=&&&', '?limit=99999999999999999999999&offset=1e309',
+  '?=&=&&&',
+  '?limit=99999999999999999999999&offset=1e309',
   '?email=a%00%40example.com&to=%00&identifier=%00&resource=https%3A%2F%2Fapi.example.com%2F%00&id_token_hint=%00&post_logout_redirect_uri=%00',
 ];
 
@@ -96,12 +120,14 @@ function leaks(body: string): string | null {
 async function runAll(jobs: Array<() => Promise<Outcome>>, concurrency = 12): Promise<Outcome[]> {
   const results: Outcome[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < jobs.length) {
-      const job = jobs[next++]!;
-      results.push(await job());
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < jobs.length) {
+        const job = jobs[next++]!;
+        results.push(await job());
+      }
+    }),
+  );
   return results;
 }
 
@@ -137,7 +163,14 @@ for (const kind of databaseKinds()) {
       const auth = await fetch(`${server.url}/auth?client_id=${clientId}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}&state=s`, { redirect: 'manual' });
       const location = auth.headers.get('location') ?? '';
       const uid = /\/interaction\/([^/?#]+)/.exec(location)?.[1];
-      if (uid) interaction = { uid, cookie: auth.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') };
+      if (uid)
+        interaction = {
+          uid,
+          cookie: auth.headers
+            .getSetCookie()
+            .map((c) => c.split(';')[0])
+            .join('; '),
+        };
     });
     after(() => server.close());
 
@@ -160,12 +193,34 @@ for (const kind of databaseKinds()) {
 
     async function routes(): Promise<{ admin: string[]; oidc: string[]; pages: string[] }> {
       const services = server.server.services;
-      const admin = routerPaths(createAdminRouter(services).stack, (name) => ({ client_id: clientId, id: userId, identifier: encodeURIComponent('https://api.example.com'), kid: 'nope' } as Record<string, string>)[name] ?? 'xyz');
+      const admin = routerPaths(
+        createAdminRouter(services).stack,
+        (name) => (({ client_id: clientId, id: userId, identifier: encodeURIComponent('https://api.example.com'), kid: 'nope' }) as Record<string, string>)[name] ?? 'xyz',
+      );
       admin.push('/admin/api/users/%00', '/admin/api/applications/a%00b', `/admin/api/resource-servers/${encodeURIComponent('https://api.example.com/\u0000')}`, '/admin/api/keys/%00/retire');
       admin.push('/admin/api', '/admin/api/nope', '/admin/api/users/not-a-user', '/admin/api/applications/nope', `/admin/api/users/${'9'.repeat(300)}`);
 
-      const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
-      const oidc = new Set<string>(['/.well-known/openid-configuration', '/auth', '/token', '/me', '/token/introspection', '/token/revocation', '/session/end', '/session/end/confirm', '/session/end/success', '/jwks', '/reg', '/auth/xyz', '/auth/a%00b', '/health', '/assets/style.css', '/', '/nope', '/favicon.ico']);
+      const discovery = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+      const oidc = new Set<string>([
+        '/.well-known/openid-configuration',
+        '/auth',
+        '/token',
+        '/me',
+        '/token/introspection',
+        '/token/revocation',
+        '/session/end',
+        '/session/end/confirm',
+        '/session/end/success',
+        '/jwks',
+        '/reg',
+        '/auth/xyz',
+        '/auth/a%00b',
+        '/health',
+        '/assets/style.css',
+        '/',
+        '/nope',
+        '/favicon.ico',
+      ]);
       for (const value of Object.values(discovery)) {
         if (typeof value === 'string' && value.startsWith(server.url)) oidc.add(new URL(value).pathname);
       }

@@ -10,10 +10,14 @@ import { startTestServer, type TestServer } from './support/server.ts';
 for (const kind of databaseKinds()) {
   describe(`GET / (${kind})`, () => {
     let server: TestServer;
-    before(async () => { server = await startTestServer(kind); });
-    after(async () => { await server?.close(); });
+    before(async () => {
+      server = await startTestServer(kind);
+    });
+    after(async () => {
+      await server?.close();
+    });
 
-    test('a browser gets an HTML page with the issuer and the links, under the pages\' CSP', async () => {
+    test("a browser gets an HTML page with the issuer and the links, under the pages' CSP", async () => {
       const response = await fetch(`${server.url}/`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
@@ -38,10 +42,10 @@ for (const kind of databaseKinds()) {
       const response = await fetch(`${server.url}/`, { headers: { accept: 'application/json' } });
       assert.equal(response.status, 200);
       assert.match(response.headers.get('vary') ?? '', /accept/i);
-      const body = await response.json() as { issuer: string; links: Record<string, string> };
+      const body = (await response.json()) as { issuer: string; links: Record<string, string> };
       assert.equal(body.issuer, server.url);
       assert.deepEqual(Object.keys(body.links).sort(), ['health', 'jwks_uri', 'openid_configuration']);
-      const discovery = await (await fetch(body.links.openid_configuration!)).json() as { issuer: string; jwks_uri: string };
+      const discovery = (await (await fetch(body.links.openid_configuration!)).json()) as { issuer: string; jwks_uri: string };
       assert.equal(discovery.issuer, server.url);
       assert.equal(discovery.jwks_uri, body.links.jwks_uri);
       assert.deepEqual(await (await fetch(body.links.health!)).json(), { status: 'ok' });

@@ -9,7 +9,9 @@ import { HookSandbox } from '../src/hooks/sandbox/sandbox.ts';
 
 let sandbox: HookSandbox;
 let version = 0;
-before(() => { sandbox = new HookSandbox({ warmIsolates: 1 }); });
+before(() => {
+  sandbox = new HookSandbox({ warmIsolates: 1 });
+});
 after(() => sandbox.dispose());
 
 async function actionsOf(code: string) {
@@ -42,11 +44,14 @@ describe('hook modules run as scripts', () => {
 
   test('a top-level await and imports are refused with their line; the hook sees no module scope of another run', async () => {
     assert.deepEqual(checkHookCode('const a = 1;\nconst cfg = await Promise.resolve(1);\nexport default async function () {}'), {
-      ok: false, message: 'top-level await is not supported in hooks: await inside the exported function instead', line: 2,
+      ok: false,
+      message: 'top-level await is not supported in hooks: await inside the exported function instead',
+      line: 2,
     });
     assert.equal(checkHookCode('export default async function () { for await (const x of []) {} }').ok, true);
     assert.deepEqual(moduleToScript('\nexport { x } from "./other.js";'), { ok: false, message: 'imports are not supported in hooks', line: 2 });
     const counter = 'let runs = 0;\nexport default async function (event, api) { runs += 1; api.user.setMetadata("runs", runs); }';
-    for (let i = 0; i < 3; i++) assert.deepEqual(await sandbox.run({ id: 'script-fresh', version: 1, code: counter }, {}).then((r) => r.actions), [{ type: 'user.setMetadata', key: 'runs', value: 1 }]);
+    for (let i = 0; i < 3; i++)
+      assert.deepEqual(await sandbox.run({ id: 'script-fresh', version: 1, code: counter }, {}).then((r) => r.actions), [{ type: 'user.setMetadata', key: 'runs', value: 1 }]);
   });
 });

@@ -12,9 +12,7 @@ import * as oidc from 'openid-client';
 import { HOOK_TEMPLATES_DIR } from '../src/paths.ts';
 import { alertText, Browser, type Page } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
-import {
-  assertCodeRedirect, createTestApplication, createTestUser, signIn, sleep, startLogin,
-} from './support/hosted-pages.ts';
+import { assertCodeRedirect, createTestApplication, createTestUser, signIn, sleep, startLogin } from './support/hosted-pages.ts';
 import { authorizationUrl as rpAuthorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn as rpSignIn } from './support/rp.ts';
 import { isEnrolPage } from './support/mfa.ts';
 import { advanceClock } from './support/clock.ts';
@@ -61,7 +59,9 @@ async function startPeer(answer: Peer['answer']): Promise<Peer> {
       if ((req.headers['content-type'] ?? '').includes('json')) {
         try {
           body = JSON.parse(text);
-        } catch { /* kept as text */ }
+        } catch {
+          /* kept as text */
+        }
       }
       const url = new URL(req.url ?? '/', 'http://peer.invalid');
       const recorded: PeerRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body };
@@ -86,16 +86,16 @@ async function startPeer(answer: Peer['answer']): Promise<Peer> {
       const found = requests.filter(match);
       if (found.length >= count) return found;
       if (Date.now() > deadline) {
-        throw new Error(`expected ${count} matching request(s) within ${timeoutMs} ms, got ${found.length}: `
-          + JSON.stringify(requests.map((r) => `${r.method} ${r.path}`)));
+        throw new Error(`expected ${count} matching request(s) within ${timeoutMs} ms, got ${found.length}: ` + JSON.stringify(requests.map((r) => `${r.method} ${r.path}`)));
       }
       await sleep(25);
     }
   };
-  peer.close = () => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  peer.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return peer;
 }
 
@@ -155,10 +155,20 @@ test('every template has a complete header: a known event, a mode, the secrets i
   const { EVENTS } = await import('../src/hooks/catalog/events.ts');
   const { listTemplates } = await import('../src/hooks/templates.ts');
   const templates = listTemplates();
-  assert.deepEqual(templates.map((t) => t.name), [
-    'consents-to-marketing-hub', 'crm-claims', 'crm-sync-new-user', 'deny-email-domains', 'legacy-migration-identify',
-    'legacy-migration-password', 'password-reset-alert', 'progressive-phone', 'risk-step-up',
-  ]);
+  assert.deepEqual(
+    templates.map((t) => t.name),
+    [
+      'consents-to-marketing-hub',
+      'crm-claims',
+      'crm-sync-new-user',
+      'deny-email-domains',
+      'legacy-migration-identify',
+      'legacy-migration-password',
+      'password-reset-alert',
+      'progressive-phone',
+      'risk-step-up',
+    ],
+  );
   for (const template of templates) {
     const raw = readFileSync(join(HOOK_TEMPLATES_DIR, `${template.name}.js`), 'utf8');
     for (const tag of ['name', 'event', 'mode', 'secrets', 'purpose']) {
@@ -278,7 +288,10 @@ for (const kind of databaseKinds()) {
       assert.equal(identifyRuns[0].outcome, 'success');
       assert.equal(identifyRuns[0].actions[0].type, 'migration.createUser');
       const passwordRuns = await executions(server, passwordHook);
-      assert.deepEqual(passwordRuns.map((r) => [r.outcome, r.actions]), [['success', [{ type: 'password.accept' }]]]);
+      assert.deepEqual(
+        passwordRuns.map((r) => [r.outcome, r.actions]),
+        [['success', [{ type: 'password.accept' }]]],
+      );
       assert.ok(!JSON.stringify(passwordRuns).includes('legacy password A'), 'the password is not in the execution log');
 
       // Second login (also by username): local, the legacy store is not asked again.
@@ -354,12 +367,16 @@ for (const kind of databaseKinds()) {
         return r.query.get('email') === 'dora@example.com' ? { status: 200, body: { tier: 'gold', segment: 'vip' } } : { status: 404 };
       });
       const app = await server.admin('POST', '/applications', {
-        name: 'Shop', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'],
+        name: 'Shop',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code', 'refresh_token'],
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       const rp = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
       const hookId = await publish(server, 'crm-claims', {
-        secrets: { CRM_URL: crm.url, CRM_TOKEN: 'crm-token' }, allowed_hosts: [crm.host], applications: [app.body.client_id],
+        secrets: { CRM_URL: crm.url, CRM_TOKEN: 'crm-token' },
+        allowed_hosts: [crm.host],
+        applications: [app.body.client_id],
       });
       await createTestUser(server, { email: 'dora@example.com', password: 'doras password 1' });
       await createTestUser(server, { email: 'eve@example.com', password: 'eves password 1' });
@@ -414,7 +431,9 @@ for (const kind of databaseKinds()) {
       });
       const clientId = await createTestApplication(server);
       const hookId = await publish(server, 'crm-sync-new-user', {
-        secrets: { CRM_URL: crm.url, CRM_TOKEN: 'crm-token' }, allowed_hosts: [crm.host], applications: [clientId],
+        secrets: { CRM_URL: crm.url, CRM_TOKEN: 'crm-token' },
+        allowed_hosts: [crm.host],
+        applications: [clientId],
       });
       assert.equal((await server.admin('GET', `/hooks/${hookId}`)).body.mode, 'async');
 
@@ -436,9 +455,18 @@ for (const kind of databaseKinds()) {
       assert.equal(tries[1]!.headers['idempotency-key'], key);
       assert.deepEqual(tries[1]!.body, firstTry!.body);
       const runs = await waitForExecutions(server, hookId, 2);
-      assert.deepEqual(runs.map((r) => [r.mode, r.outcome]), [['async', 'error'], ['async', 'success']]);
+      assert.deepEqual(
+        runs.map((r) => [r.mode, r.outcome]),
+        [
+          ['async', 'error'],
+          ['async', 'success'],
+        ],
+      );
       assert.match(runs[0].error, /CRM answered 500/);
-      assert.ok(runs.every((r) => r.event_id === key), 'the idempotency key is the event id');
+      assert.ok(
+        runs.every((r) => r.event_id === key),
+        'the idempotency key is the event id',
+      );
       await hookJobsDone(server, hookId);
       assert.equal(crm.requests.length, 2, 'no further attempt after the success');
     });
@@ -471,7 +499,9 @@ for (const kind of databaseKinds()) {
       const geo = await peer((r) => (r.path.startsWith('/ip/') && country ? { status: 200, body: { country } } : { status: 503 }));
       const clientId = await createTestApplication(server); // MFA policy "optional": no factor, no MFA
       const hookId = await publish(server, 'risk-step-up', {
-        secrets: { GEOIP_URL: geo.url, ALLOWED_COUNTRIES: 'US, ca' }, allowed_hosts: [geo.host], applications: [clientId],
+        secrets: { GEOIP_URL: geo.url, ALLOWED_COUNTRIES: 'US, ca' },
+        allowed_hosts: [geo.host],
+        applications: [clientId],
       });
       for (const name of ['hal', 'ida', 'jay']) await createTestUser(server, { email: `${name}@example.com`, password: `${name}s password 1` });
 
@@ -497,9 +527,15 @@ for (const kind of databaseKinds()) {
       const runs = (await executions(server, hookId)).reverse();
       assert.equal(runs.length, 3);
       assert.ok(runs.every((r) => r.outcome === 'success' && r.event === 'after_identification'));
-      assert.deepEqual(runs.map((r) => r.actions), [[{ type: 'mfa.require' }], [], [{ type: 'mfa.require' }]]);
+      assert.deepEqual(
+        runs.map((r) => r.actions),
+        [[{ type: 'mfa.require' }], [], [{ type: 'mfa.require' }]],
+      );
       // The console line logged just before the run ends is kept (it travels apart from the result).
-      assert.deepEqual(runs.map((r) => r.logs), [['[log] step-up: country FR'], [], ['[log] step-up: country unknown']]);
+      assert.deepEqual(
+        runs.map((r) => r.logs),
+        [['[log] step-up: country FR'], [], ['[log] step-up: country unknown']],
+      );
 
       // The dry run shows the same decision.
       country = 'DE';
@@ -513,10 +549,15 @@ for (const kind of databaseKinds()) {
       const hub = await peer((r) => (r.method === 'PUT' && r.headers.authorization === 'Bearer hub-token' ? { status: 204 } : { status: 400 }));
       const clientId = await createTestApplication(server);
       const hubHook = await publish(server, 'consents-to-marketing-hub', {
-        secrets: { HUB_URL: hub.url, HUB_TOKEN: 'hub-token' }, allowed_hosts: [hub.host], applications: [clientId],
+        secrets: { HUB_URL: hub.url, HUB_TOKEN: 'hub-token' },
+        allowed_hosts: [hub.host],
+        applications: [clientId],
       });
       const ask = await server.admin('POST', '/hooks', {
-        name: 'Ask for marketing consent', event: 'before_progressive_profiling', mode: 'sync', applications: [clientId],
+        name: 'Ask for marketing consent',
+        event: 'before_progressive_profiling',
+        mode: 'sync',
+        applications: [clientId],
         code: `export default async function (event, api) {
           if (event.flow === 'login') api.form.requireConsents([{ key: 'marketing', label: 'Send me offers by email' }]);
         }`,
@@ -550,14 +591,22 @@ for (const kind of databaseKinds()) {
       assert.notEqual(puts[1]!.headers['idempotency-key'], put!.headers['idempotency-key']);
 
       const runs = await waitForExecutions(server, hubHook, 2);
-      assert.deepEqual(runs.map((r) => [r.mode, r.outcome]), [['async', 'success'], ['async', 'success']]);
+      assert.deepEqual(
+        runs.map((r) => [r.mode, r.outcome]),
+        [
+          ['async', 'success'],
+          ['async', 'success'],
+        ],
+      );
     });
 
     test('password-reset-alert: the chat webhook hears about a password reset, naming the user', async () => {
       const chat = await peer(() => ({ status: 200, body: { ok: true } }));
       const clientId = await createTestApplication(server);
       const hookId = await publish(server, 'password-reset-alert', {
-        secrets: { CHAT_WEBHOOK_URL: `${chat.url}/hooks/T000/B000` }, allowed_hosts: [chat.host], applications: [clientId],
+        secrets: { CHAT_WEBHOOK_URL: `${chat.url}/hooks/T000/B000` },
+        allowed_hosts: [chat.host],
+        applications: [clientId],
       });
       await createTestUser(server, { email: 'jon@example.com', password: 'jons old password' });
 
@@ -576,7 +625,10 @@ for (const kind of databaseKinds()) {
       assert.match(message!.body.text, /^Password reset for jon@example\.com from .*127\.0\.0\.1/);
       assert.ok(!JSON.stringify(message!.body).includes('jons new password'), 'the password is not sent');
       const runs = await waitForExecutions(server, hookId, 1);
-      assert.deepEqual(runs.map((r) => [r.event, r.mode, r.outcome]), [['after_password_reset', 'async', 'success']]);
+      assert.deepEqual(
+        runs.map((r) => [r.event, r.mode, r.outcome]),
+        [['after_password_reset', 'async', 'success']],
+      );
 
       const after = await login(server, clientId, 'jon@example.com', 'jons new password 2');
       assertCodeRedirect(after.page, after.state);
@@ -616,8 +668,14 @@ for (const kind of databaseKinds()) {
       const fourth = await login(server, clientId, 'kim@example.com', 'kims password 1');
       assertCodeRedirect(fourth.page, fourth.state);
       const runs = (await executions(server, hookId)).reverse();
-      assert.deepEqual(runs.map((r) => r.actions.length), [0, 0, 1, 0]);
-      assert.deepEqual(runs.map((r) => r.event), Array(4).fill('before_progressive_profiling'));
+      assert.deepEqual(
+        runs.map((r) => r.actions.length),
+        [0, 0, 1, 0],
+      );
+      assert.deepEqual(
+        runs.map((r) => r.event),
+        Array(4).fill('before_progressive_profiling'),
+      );
     });
   });
 }

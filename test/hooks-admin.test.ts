@@ -21,8 +21,13 @@ for (const kind of databaseKinds()) {
 
     test('create, read, update, delete; secrets stay on the server', async () => {
       const created = await server.admin('POST', '/hooks', {
-        name: 'CRM tier', event: 'before_id_token', mode: 'sync', code: CLAIMS_HOOK, secrets: { CRM_TOKEN: 'sekret-value-123' },
-        allowed_hosts: ['crm.example.com'], timeout_ms: 1500,
+        name: 'CRM tier',
+        event: 'before_id_token',
+        mode: 'sync',
+        code: CLAIMS_HOOK,
+        secrets: { CRM_TOKEN: 'sekret-value-123' },
+        allowed_hosts: ['crm.example.com'],
+        timeout_ms: 1500,
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       assert.match(created.body.id, /^hook_/);
@@ -121,7 +126,12 @@ for (const kind of databaseKinds()) {
       const executions = await server.admin('GET', `/hooks/${created.body.id}/executions`);
       assert.deepEqual(executions.body, []);
 
-      const forbidden = await server.admin('POST', '/hooks', { name: 'sub', event: 'before_id_token', mode: 'sync', code: "export default async (e, api) => { api.idToken.setClaim('sub', 'someone-else'); }" });
+      const forbidden = await server.admin('POST', '/hooks', {
+        name: 'sub',
+        event: 'before_id_token',
+        mode: 'sync',
+        code: "export default async (e, api) => { api.idToken.setClaim('sub', 'someone-else'); }",
+      });
       const refused = await server.admin('POST', `/hooks/${forbidden.body.id}/test`, {});
       assert.equal(refused.body.outcome, 'invalid_action');
       assert.match(refused.body.error, /protected claim/);
@@ -132,7 +142,12 @@ for (const kind of databaseKinds()) {
       assert.match(notAllowed.body.error, /not allowed in after_registration/);
 
       // A field the page or the account owns is refused with a reason, not silently dropped.
-      const reserved = await server.admin('POST', '/hooks', { name: 'ask password', event: 'before_progressive_profiling', mode: 'sync', code: "export default async (e, api) => { api.form.requireFields([{ name: 'password', label: 'Password' }]); }" });
+      const reserved = await server.admin('POST', '/hooks', {
+        name: 'ask password',
+        event: 'before_progressive_profiling',
+        mode: 'sync',
+        code: "export default async (e, api) => { api.form.requireFields([{ name: 'password', label: 'Password' }]); }",
+      });
       const reservedRun = await server.admin('POST', `/hooks/${reserved.body.id}/test`);
       assert.equal(reservedRun.body.outcome, 'invalid_action');
       assert.match(reservedRun.body.error, /field password is reserved/);
@@ -153,7 +168,17 @@ for (const kind of databaseKinds()) {
       const templates = await server.admin('GET', '/templates');
       assert.equal(templates.status, 200);
       const names = templates.body.map((t: { name: string }) => t.name);
-      for (const name of ['legacy-migration-identify', 'legacy-migration-password', 'crm-claims', 'crm-sync-new-user', 'deny-email-domains', 'risk-step-up', 'consents-to-marketing-hub', 'password-reset-alert', 'progressive-phone']) {
+      for (const name of [
+        'legacy-migration-identify',
+        'legacy-migration-password',
+        'crm-claims',
+        'crm-sync-new-user',
+        'deny-email-domains',
+        'risk-step-up',
+        'consents-to-marketing-hub',
+        'password-reset-alert',
+        'progressive-phone',
+      ]) {
         assert.ok(names.includes(name), `${name} is in the library`);
       }
       const sync = templates.body.find((t: { name: string }) => t.name === 'crm-sync-new-user');

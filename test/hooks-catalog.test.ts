@@ -10,11 +10,26 @@ import { EVENTS, sampleEvent } from '../src/hooks/catalog/events.ts';
 import { PROJECT_ROOT } from '../src/paths.ts';
 
 const CONTRACT_EVENTS = [
-  'before_registration', 'before_progressive_profiling', 'after_registration', 'after_account_activation',
-  'after_identification', 'at_failed_identification', 'before_password_validation', 'at_failed_authentication',
-  'before_mfa_send', 'after_mfa_send', 'after_mfa_change', 'before_password_reset', 'after_password_reset',
-  'after_username_request', 'after_login', 'after_external_login', 'before_id_token', 'after_consent_update',
-  'after_account_disabled', 'after_account_deleted',
+  'before_registration',
+  'before_progressive_profiling',
+  'after_registration',
+  'after_account_activation',
+  'after_identification',
+  'at_failed_identification',
+  'before_password_validation',
+  'at_failed_authentication',
+  'before_mfa_send',
+  'after_mfa_send',
+  'after_mfa_change',
+  'before_password_reset',
+  'after_password_reset',
+  'after_username_request',
+  'after_login',
+  'after_external_login',
+  'before_id_token',
+  'after_consent_update',
+  'after_account_disabled',
+  'after_account_deleted',
 ];
 
 test('the catalog holds exactly the contract events', () => {

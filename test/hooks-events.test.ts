@@ -30,7 +30,10 @@ for (const kind of databaseKinds()) {
       peer = await startHookPeer();
       server = await startTestServer(kind, { env: { SMTP_URL: smtp.url } });
       const app = await server.admin('POST', '/applications', {
-        name: 'Notes', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'],
+        name: 'Notes',
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       clientId = app.body.client_id;
@@ -106,11 +109,15 @@ for (const kind of databaseKinds()) {
     // ---- registration --------------------------------------------------------------------------
 
     it('before_registration: the user as submitted (no id, no password); deny; setAttribute and setMetadata', async () => {
-      const hookId = await reportingHook('before_registration', `
+      const hookId = await reportingHook(
+        'before_registration',
+        `
         if (event.user.email.endsWith('@blocked.test')) { api.deny('Sign-ups from blocked.test are closed.'); return; }
         api.user.setAttribute('plan', 'gold');
         api.user.setAttribute('crm', { tier: 2, tags: ['a', 'b'] });
-        api.user.setMetadata('crm_id', 42);`, { secrets: { CRM_TOKEN: 'crm-token-abcdef' } });
+        api.user.setMetadata('crm_id', 42);`,
+        { secrets: { CRM_TOKEN: 'crm-token-abcdef' } },
+      );
 
       const b = browser();
       const { form } = await registerForm(b);
@@ -120,7 +127,7 @@ for (const kind of databaseKinds()) {
 
       const event = (await peer.waitFor('/before_registration')).body;
       assertCommon(event, 'before_registration', hookId);
-      assert.deepEqual(event.secrets, { CRM_TOKEN: 'crm-token-abcdef' }, 'the hook\'s secrets are injected');
+      assert.deepEqual(event.secrets, { CRM_TOKEN: 'crm-token-abcdef' }, "the hook's secrets are injected");
       assert.equal(event.user.email, 'jack@example.com');
       assert.equal(event.user.given_name, 'Jack');
       assert.equal(event.user.family_name, 'Frost');
@@ -167,8 +174,11 @@ for (const kind of databaseKinds()) {
     });
 
     it('before_progressive_profiling (registration): the fields are rendered and saved; a taken address looks the same', async () => {
-      const hookId = await reportingHook('before_progressive_profiling', `
-        if (event.flow === 'registration') api.form.requireFields([{ name: 'company', label: 'Company name' }]);`);
+      const hookId = await reportingHook(
+        'before_progressive_profiling',
+        `
+        if (event.flow === 'registration') api.form.requireFields([{ name: 'company', label: 'Company name' }]);`,
+      );
       const existing = await createUser({ email: 'olga@example.com', password: 'olgas password 1', attributes: { company: 'Initech' } });
 
       const register = async (email: string) => {
@@ -222,8 +232,11 @@ for (const kind of databaseKinds()) {
     // ---- login ---------------------------------------------------------------------------------
 
     it('after_identification: the user and the identifier as typed; deny stops before the password', async () => {
-      const hookId = await reportingHook('after_identification', `
-        if (event.user.attributes.region === 'blocked') api.deny('Sign-in from this region is blocked.');`);
+      const hookId = await reportingHook(
+        'after_identification',
+        `
+        if (event.user.attributes.region === 'blocked') api.deny('Sign-in from this region is blocked.');`,
+      );
       const nora = await createUser({ email: 'nora@example.com', username: 'nora', password: 'noras password 1' });
       await createUser({ email: 'otto@example.com', password: 'ottos password 1', attributes: { region: 'blocked' } });
 
@@ -250,10 +263,13 @@ for (const kind of databaseKinds()) {
     });
 
     it('at_failed_identification: the identifier (user null); migration.createUser creates the user', async () => {
-      const hookId = await reportingHook('at_failed_identification', `
+      const hookId = await reportingHook(
+        'at_failed_identification',
+        `
         if (event.identifier.endsWith('@legacy.test')) {
           api.migration.createUser({ email: event.identifier, username: 'pat_legacy', given_name: 'Pat', attributes: { legacy_id: '7' } });
-        }`);
+        }`,
+      );
       const b = browser();
       const { page } = await startLogin(b, server, clientId);
       const passwordPage = await b.submit(page, { identifier: 'pat@legacy.test' });
@@ -296,7 +312,8 @@ for (const kind of databaseKinds()) {
         return { status: user && user.password === call.body.password ? 200 : 401, body: {} };
       });
       await hooks.create({
-        event: 'at_failed_identification', allowed_hosts: [peer.host],
+        event: 'at_failed_identification',
+        allowed_hosts: [peer.host],
         code: hookCode(`
           const res = await fetch('${peer.url}/legacy/users?identifier=' + encodeURIComponent(event.identifier));
           if (!res.ok) return;
@@ -304,7 +321,8 @@ for (const kind of databaseKinds()) {
           api.migration.createUser({ email: u.email, username: u.username, given_name: u.given_name, attributes: { legacy_id: u.legacy_id } });`),
       });
       const validationHook = await hooks.create({
-        event: 'before_password_validation', allowed_hosts: [peer.host],
+        event: 'before_password_validation',
+        allowed_hosts: [peer.host],
         code: hookCode(`
           ${report(peer, '/before_password_validation')}
           const res = await fetch('${peer.url}/legacy/verify', {
@@ -358,13 +376,19 @@ for (const kind of databaseKinds()) {
       assert.equal(alertText(unknown), WRONG_CREDENTIALS);
 
       // Only before_password_validation ever saw a password.
-      noPasswordIn(peer.calls.filter((c) => c.path !== '/before_password_validation' && c.path !== '/legacy/verify'), 'legacy pw');
+      noPasswordIn(
+        peer.calls.filter((c) => c.path !== '/before_password_validation' && c.path !== '/legacy/verify'),
+        'legacy pw',
+      );
     });
 
     it('at_failed_authentication: user, identifier, reason; error.setMessage is shown, api.redirect is followed', async () => {
-      const hookId = await reportingHook('at_failed_authentication', `
+      const hookId = await reportingHook(
+        'at_failed_authentication',
+        `
         if (event.identifier === 'rita') api.redirect('https://help.example.com/locked?from=tessera');
-        else api.error.setMessage('Wrong again? Call us on 555-0100.');`);
+        else api.error.setMessage('Wrong again? Call us on 555-0100.');`,
+      );
       const quinn = await createUser({ email: 'quinn@example.com', username: 'quinn', password: 'quinns password 1' });
       await createUser({ email: 'rita@example.com', username: 'rita', password: 'ritas password 1' });
 
@@ -413,12 +437,15 @@ for (const kind of databaseKinds()) {
     });
 
     it('before_progressive_profiling (login) asks for fields and consents, saves them, then fires after_consent_update', async () => {
-      const profilingHook = await reportingHook('before_progressive_profiling', `
+      const profilingHook = await reportingHook(
+        'before_progressive_profiling',
+        `
         if (event.flow !== 'login') return;
         if (!event.user.attributes.company) {
           api.form.requireFields([{ name: 'company', label: 'Company' }, { name: 'phone_number', label: 'Mobile', type: 'tel', required: false }]);
         }
-        api.form.requireConsents([{ key: 'terms-v2', label: 'I accept the terms', required: true }, { key: 'newsletter', label: 'Send me news' }]);`);
+        api.form.requireConsents([{ key: 'terms-v2', label: 'I accept the terms', required: true }, { key: 'newsletter', label: 'Send me news' }]);`,
+      );
       const consentHook = await reportingHook('after_consent_update', '', { mode: 'async' });
       const uma = await createUser({ email: 'uma@example.com', password: 'umas password 1' });
 
@@ -475,9 +502,12 @@ for (const kind of databaseKinds()) {
     });
 
     it('after_login: the user; setMetadata is saved; deny stops the login', async () => {
-      const hookId = await reportingHook('after_login', `
+      const hookId = await reportingHook(
+        'after_login',
+        `
         if (event.user.attributes.subscription === 'ended') { api.deny('Your subscription has ended.'); return; }
-        api.user.setMetadata('last_app', event.application.client_id);`);
+        api.user.setMetadata('last_app', event.application.client_id);`,
+      );
       const vera = await createUser({ email: 'vera@example.com', password: 'veras password 1', metadata: { keep: 1 } });
       const walt = await createUser({ email: 'walt@example.com', password: 'walts password 1', attributes: { subscription: 'ended' } });
 
@@ -507,8 +537,11 @@ for (const kind of databaseKinds()) {
     // ---- recovery ------------------------------------------------------------------------------
 
     it('before_password_reset: the user; deny sends no mail, and the answer is the one every identifier gets', async () => {
-      const hookId = await reportingHook('before_password_reset', `
-        if (event.user.attributes.managed) api.deny('Resets are handled by your administrator.');`);
+      const hookId = await reportingHook(
+        'before_password_reset',
+        `
+        if (event.user.attributes.managed) api.deny('Resets are handled by your administrator.');`,
+      );
       const xena = await createUser({ email: 'xena@example.com', username: 'xena', password: 'xenas password 1', attributes: { managed: true } });
       const yuri = await createUser({ email: 'yuri@example.com', username: 'yuri', password: 'yuris password 1' });
 
@@ -607,10 +640,13 @@ for (const kind of databaseKinds()) {
         const entry = byName.get(name);
         assert.ok(entry, `${name} is listed`);
         assert.equal(entry.sync, spec.sync, `${name} sync`);
-        assert.deepEqual(entry.actions.map((a: any) => a.type), spec.actions, `${name} actions`);
+        assert.deepEqual(
+          entry.actions.map((a: any) => a.type),
+          spec.actions,
+          `${name} actions`,
+        );
         assert.equal(entry.sample.type, name);
       }
     });
   });
 }
-

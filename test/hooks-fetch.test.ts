@@ -118,16 +118,62 @@ after(async () => {
 describe('address classes', () => {
   test('non-public addresses are refused, public ones pass', () => {
     const refusedAddresses = [
-      '127.0.0.1', '127.255.255.254', '10.0.0.1', '10.255.1.1', '172.16.0.1', '172.31.255.255', '192.168.1.1',
-      '100.64.0.1', '100.127.255.255', '169.254.169.254', '169.254.0.1', '0.0.0.0', '0.1.2.3', '224.0.0.1',
-      '239.255.255.250', '255.255.255.255', '240.0.0.1', '192.0.2.10', '198.18.0.1',
-      '::', '::1', 'fe80::1', 'fe80::1%eth0', 'febf::1', 'fc00::1', 'fd12:3456::1', 'ff02::1', '2001:db8::1',
-      '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:169.254.169.254', '::ffff:10.0.0.1', '::ffff:0:127.0.0.1',
-      '64:ff9b::127.0.0.1', '64:ff9b::a00:1', '2002:7f00:1::1', '2002:a9fe:a9fe::1', '::127.0.0.1', '2001::1',
-      '[::1]', 'not-an-ip',
+      '127.0.0.1',
+      '127.255.255.254',
+      '10.0.0.1',
+      '10.255.1.1',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '100.64.0.1',
+      '100.127.255.255',
+      '169.254.169.254',
+      '169.254.0.1',
+      '0.0.0.0',
+      '0.1.2.3',
+      '224.0.0.1',
+      '239.255.255.250',
+      '255.255.255.255',
+      '240.0.0.1',
+      '192.0.2.10',
+      '198.18.0.1',
+      '::',
+      '::1',
+      'fe80::1',
+      'fe80::1%eth0',
+      'febf::1',
+      'fc00::1',
+      'fd12:3456::1',
+      'ff02::1',
+      '2001:db8::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:169.254.169.254',
+      '::ffff:10.0.0.1',
+      '::ffff:0:127.0.0.1',
+      '64:ff9b::127.0.0.1',
+      '64:ff9b::a00:1',
+      '2002:7f00:1::1',
+      '2002:a9fe:a9fe::1',
+      '::127.0.0.1',
+      '2001::1',
+      '[::1]',
+      'not-an-ip',
     ];
     for (const address of refusedAddresses) assert.notEqual(addressRefusal(address), null, `${address} must be refused`);
-    const publicAddresses = ['93.184.216.34', '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '192.169.0.1', '2606:4700:4700::1111', '2a00:1450:4007:80e::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'];
+    const publicAddresses = [
+      '93.184.216.34',
+      '8.8.8.8',
+      '1.1.1.1',
+      '172.32.0.1',
+      '100.128.0.1',
+      '192.169.0.1',
+      '2606:4700:4700::1111',
+      '2a00:1450:4007:80e::200e',
+      '::ffff:8.8.8.8',
+      '64:ff9b::808:808',
+      '2002:808:808::1',
+    ];
     for (const address of publicAddresses) assert.equal(addressRefusal(address), null, `${address} must pass`);
     assert.match(String(addressRefusal('169.254.169.254')), /link-local/);
     assert.match(String(addressRefusal('::ffff:127.0.0.1')), /IPv4-mapped loopback/);
@@ -143,10 +189,16 @@ describe('address classes', () => {
   });
 
   test('every address a name resolves to is checked: one private address among public ones refuses the name', async () => {
-    const resolve = async () => [{ address: '93.184.216.34', family: 4 }, { address: '10.1.2.3', family: 4 }];
+    const resolve = async () => [
+      { address: '93.184.216.34', family: 4 },
+      { address: '10.1.2.3', family: 4 },
+    ];
     await refused(checkTarget(new URL('http://mixed.test/'), [], resolve), /mixed\.test resolves to a private address/);
     const onlyPublic = await checkTarget(new URL('http://public.test/'), [], async () => [{ address: '93.184.216.34', family: 4 }]);
-    assert.deepEqual(onlyPublic.map((a) => a.address), ['93.184.216.34']);
+    assert.deepEqual(
+      onlyPublic.map((a) => a.address),
+      ['93.184.216.34'],
+    );
   });
 });
 
@@ -158,7 +210,13 @@ describe('bridgeFetch', () => {
     assert.equal(response.redirected, false);
     assert.equal(response.url, `http://127.0.0.1:${peer.port}/json?q=1`);
     assert.deepEqual(JSON.parse(Buffer.from(response.body).toString()), { tier: 'gold', method: 'GET' });
-    assert.deepEqual(response.headers.filter(([k]) => k === 'x-multi'), [['x-multi', 'a'], ['x-multi', 'b']]);
+    assert.deepEqual(
+      response.headers.filter(([k]) => k === 'x-multi'),
+      [
+        ['x-multi', 'a'],
+        ['x-multi', 'b'],
+      ],
+    );
     assert.deepEqual(connects, [{ url: `http://127.0.0.1:${peer.port}/json?q=1`, addresses: ['127.0.0.1'] }]);
     assert.equal(peer.requests.at(-1)?.headers['x-trace'], 'abc');
   });
@@ -216,7 +274,10 @@ describe('bridgeFetch', () => {
     const response = await bridgeFetch({ url: `http://rebind.test:${peer.port}/echo` }, rebinding.policy);
     assert.equal(response.status, 200);
     assert.equal(lookups, 1);
-    assert.deepEqual(rebinding.connects.map((c) => c.addresses), [['127.0.0.1']]);
+    assert.deepEqual(
+      rebinding.connects.map((c) => c.addresses),
+      [['127.0.0.1']],
+    );
     assert.equal(JSON.parse(Buffer.from(response.body).toString()).headers.host, `rebind.test:${peer.port}`);
   });
 
@@ -264,10 +325,16 @@ describe('bridgeFetch', () => {
     const seeOther = await bridgeFetch({ url: `${base}/redirect?status=303&to=/echo`, method: 'POST', body: 'x=1', headers: [['content-type', 'text/plain']] }, { allowedHosts });
     assert.equal(JSON.parse(Buffer.from(seeOther.body).toString()).method, 'GET');
 
-    const crossing = await bridgeFetch({
-      url: `${base}/redirect?to=${encodeURIComponent(`http://localhost:${peer.port}/echo`)}`,
-      headers: [['authorization', 'Bearer s3cr3t'], ['x-kept', 'yes']],
-    }, { allowedHosts });
+    const crossing = await bridgeFetch(
+      {
+        url: `${base}/redirect?to=${encodeURIComponent(`http://localhost:${peer.port}/echo`)}`,
+        headers: [
+          ['authorization', 'Bearer s3cr3t'],
+          ['x-kept', 'yes'],
+        ],
+      },
+      { allowedHosts },
+    );
     const echoed = JSON.parse(Buffer.from(crossing.body).toString()).headers;
     assert.equal(echoed.authorization, undefined);
     assert.equal(echoed['x-kept'], 'yes');
@@ -278,7 +345,10 @@ describe('bridgeFetch', () => {
 
     const manual = await bridgeFetch({ url: `${base}/redirect?to=/json`, redirect: 'manual' }, { allowedHosts });
     assert.equal(manual.status, 302);
-    assert.deepEqual(manual.headers.find(([k]) => k === 'location'), ['location', '/json']);
+    assert.deepEqual(
+      manual.headers.find(([k]) => k === 'location'),
+      ['location', '/json'],
+    );
     await refused(bridgeFetch({ url: `${base}/redirect?to=/json`, redirect: 'error' }, { allowedHosts }), /redirect is "error"/);
   });
 
@@ -322,7 +392,8 @@ describe('fetch inside a hook', () => {
   const hook = (code: string) => ({ id: `fetch-${Math.random()}`, version: 1, code });
 
   test('returns a Response-like object from a listed peer', async () => {
-    const result = await sandbox.run(hook(`export default async function (event, api) {
+    const result = await sandbox.run(
+      hook(`export default async function (event, api) {
   const res = await fetch('http://127.0.0.1:${peer.port}/json?email=' + encodeURIComponent(event.user.email), {
     method: 'POST', headers: { 'x-api-key': event.secrets.KEY }, body: JSON.stringify({ a: 1 }),
   });
@@ -333,7 +404,10 @@ describe('fetch inside a hook', () => {
   let again;
   try { await res.text(); } catch (e) { again = e.constructor.name + ': ' + e.message; }
   api.user.setMetadata('again', again);
-}`), { user: { email: 'ada@example.com' }, secrets: { KEY: 'k-0123456789' } }, { allowedHosts: [`127.0.0.1:${peer.port}`] });
+}`),
+      { user: { email: 'ada@example.com' }, secrets: { KEY: 'k-0123456789' } },
+      { allowedHosts: [`127.0.0.1:${peer.port}`] },
+    );
     assert.equal(result.outcome, 'success', result.error);
     assert.deepEqual(result.actions, [
       { type: 'user.setMetadata', key: 'status', value: [200, true, 'OK', 'application/json', 'a, b', false] },
@@ -350,27 +424,40 @@ describe('fetch inside a hook', () => {
 
   test('an unlisted peer and the metadata address are refused with a TypeError the hook can catch', async () => {
     const before = peer.requests.length;
-    const result = await sandbox.run(hook(`export default async function (event, api) {
+    const result = await sandbox.run(
+      hook(`export default async function (event, api) {
   for (const url of ['http://127.0.0.1:${peer.port}/json', 'http://169.254.169.254/latest/meta-data/', 'http://localhost:${peer.port}/json', 'http://[::1]:${peer.port}/json', 'http://10.0.0.1/']) {
     try { await fetch(url); api.user.setMetadata('reached', url); }
     catch (e) { api.user.setMetadata('refused', e instanceof TypeError && e.message.startsWith('fetch refused')); }
   }
-}`), {});
+}`),
+      {},
+    );
     assert.equal(result.outcome, 'success', result.error);
-    assert.deepEqual(result.actions.map((a) => [a.key, a.value]), Array(5).fill(['refused', true]));
+    assert.deepEqual(
+      result.actions.map((a) => [a.key, a.value]),
+      Array(5).fill(['refused', true]),
+    );
     assert.equal(peer.requests.length, before);
   });
 
   test('the number of fetches per run is capped', async () => {
     const capped = new HookSandbox({ maxFetchesPerRun: 2 });
     try {
-      const result = await capped.run(hook(`export default async function (event, api) {
+      const result = await capped.run(
+        hook(`export default async function (event, api) {
   for (let i = 0; i < 3; i++) {
     try { await fetch('http://127.0.0.1:${peer.port}/json'); api.user.setMetadata('ok', i); }
     catch (e) { api.user.setMetadata('error', e.message); }
   }
-}`), {}, { allowedHosts: [`127.0.0.1:${peer.port}`] });
-      assert.deepEqual(result.actions.map((a) => a.value), [0, 1, 'fetch refused: at most 2 fetches per run']);
+}`),
+        {},
+        { allowedHosts: [`127.0.0.1:${peer.port}`] },
+      );
+      assert.deepEqual(
+        result.actions.map((a) => a.value),
+        [0, 1, 'fetch refused: at most 2 fetches per run'],
+      );
     } finally {
       capped.dispose();
     }

@@ -29,7 +29,9 @@ for (const kind of databaseKinds()) {
       peer = await startHookPeer();
       server = await startTestServer(kind);
       const app = await server.admin('POST', '/applications', {
-        name: 'Notes', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'],
+        name: 'Notes',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code', 'refresh_token'],
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       rp = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
@@ -75,7 +77,8 @@ for (const kind of databaseKinds()) {
 
     test('claims reach the ID token and the JWT access token, on the code grant and on refresh', async () => {
       const hookId = await hooks.create({
-        event: 'before_id_token', allowed_hosts: [peer.host],
+        event: 'before_id_token',
+        allowed_hosts: [peer.host],
         code: hookCode(`
           ${report(peer, '/before_id_token')}
           api.idToken.setClaim('tier', 'gold');
@@ -137,13 +140,19 @@ for (const kind of databaseKinds()) {
       assert.equal(second.claims.email, 'ada@example.com');
 
       const runs = await executions(server, hookId);
-      assert.deepEqual(runs.map((r) => r.outcome), ['success', 'success']);
+      assert.deepEqual(
+        runs.map((r) => r.outcome),
+        ['success', 'success'],
+      );
     });
 
     test('id_token_claims "strict": the hook is shown the claims the ID token carries (sub), userinfo still answers them', async () => {
       await hooks.create({ event: 'before_id_token', allowed_hosts: [peer.host], code: hookCode(`${report(peer, '/strict')}`) });
       const app = await server.admin('POST', '/applications', {
-        name: 'Strict', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'], id_token_claims: 'strict',
+        name: 'Strict',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code', 'refresh_token'],
+        id_token_claims: 'strict',
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       const strict = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
@@ -168,7 +177,7 @@ for (const kind of databaseKinds()) {
       await createUser('bea@example.com');
       const tokens = await codeGrant('bea@example.com', { scope: 'openid email' });
       assert.equal(tokens.claims()!.tier, 'silver');
-      assert.equal(tokens.claims()!.email, 'bea@example.com', 'the email scope\'s claims are in the ID token too');
+      assert.equal(tokens.claims()!.email, 'bea@example.com', "the email scope's claims are in the ID token too");
       const introspected = await oidc.tokenIntrospection(rp.config, tokens.access_token);
       assert.equal(introspected.active, true);
       assert.equal(introspected.plan, 'basic');
@@ -179,13 +188,14 @@ for (const kind of databaseKinds()) {
 
     test('a hook setting `sub` is refused: with on_error "continue" the token is issued without its claims, and the run is logged', async () => {
       const hookId = await hooks.create({
-        event: 'before_id_token', on_error: 'continue',
+        event: 'before_id_token',
+        on_error: 'continue',
         code: hookCode(`api.idToken.setClaim('tier', 'gold'); api.idToken.setClaim('sub', 'someone-else');`),
       });
       const cy = await createUser('cy@example.com');
       const tokens = await codeGrant('cy@example.com', { scope: 'openid email' });
       const claims = tokens.claims()!;
-      assert.equal(claims.sub, cy.id, 'sub is the user\'s id');
+      assert.equal(claims.sub, cy.id, "sub is the user's id");
       assert.equal(claims.tier, undefined, 'nothing of the refused run is applied');
       assert.equal(decodeJwt(tokens.id_token!).sub, cy.id);
 

@@ -30,7 +30,10 @@ for (const kind of databaseKinds()) {
       server = await startTestServer(kind);
       const app = async (name: string) => {
         const created = await server.admin('POST', '/applications', {
-          name, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'],
+          name,
+          redirect_uris: [REDIRECT_URI],
+          token_endpoint_auth_method: 'none',
+          grant_types: ['authorization_code'],
         });
         assert.equal(created.status, 201, JSON.stringify(created.body));
         return created.body.client_id as string;
@@ -65,14 +68,15 @@ for (const kind of databaseKinds()) {
 
     test('on_error "fail": a throwing hook stops the journey with a generic error, and the run is recorded', async () => {
       const hookId = await hooks.create({
-        event: 'after_login', code: hookCode(`console.log('checking', event.user.email); throw new Error('CRM is down: internal detail 0xBEEF');`),
+        event: 'after_login',
+        code: hookCode(`console.log('checking', event.user.email); throw new Error('CRM is down: internal detail 0xBEEF');`),
       });
       const user = await newUser();
       const { page } = await login(user.email);
       assert.equal(page.redirectedTo, null, 'no code for the application');
       assert.equal(page.status, 403);
       assert.equal(alertText(page), GENERIC_HOOK_FAILURE);
-      assert.ok(!page.html.includes('0xBEEF'), 'the hook\'s error is not shown to the user');
+      assert.ok(!page.html.includes('0xBEEF'), "the hook's error is not shown to the user");
       assert.equal((await getUser(user.id)).login_count, 0);
 
       const [run] = await executions(server, hookId);
@@ -87,7 +91,9 @@ for (const kind of databaseKinds()) {
     test('on_error "fail": a hook past its timeout (awaiting a slow peer) stops the journey too', async () => {
       peer.respond('/slow', { delayMs: 3000 });
       const hookId = await hooks.create({
-        event: 'after_identification', timeout_ms: 300, allowed_hosts: [peer.host],
+        event: 'after_identification',
+        timeout_ms: 300,
+        allowed_hosts: [peer.host],
         code: hookCode(`await fetch('${peer.url}/slow');`),
       });
       const user = await newUser();
@@ -103,7 +109,8 @@ for (const kind of databaseKinds()) {
 
     test('on_error "continue": the journey goes on as if the hook had not run, and the run is recorded', async () => {
       const hookId = await hooks.create({
-        event: 'after_login', on_error: 'continue',
+        event: 'after_login',
+        on_error: 'continue',
         code: hookCode(`api.user.setMetadata('half', 'done'); throw new Error('boom');`),
       });
       const user = await newUser();
@@ -128,8 +135,14 @@ for (const kind of databaseKinds()) {
       const denied = await browser.submit(page, { identifier: user.email });
       assert.equal(denied.status, 403);
       assert.equal(alertText(denied), 'second says no');
-      assert.deepEqual((await executions(server, first)).map((r) => r.outcome), ['success']);
-      assert.deepEqual((await executions(server, second)).map((r) => r.outcome), ['success']);
+      assert.deepEqual(
+        (await executions(server, first)).map((r) => r.outcome),
+        ['success'],
+      );
+      assert.deepEqual(
+        (await executions(server, second)).map((r) => r.outcome),
+        ['success'],
+      );
       assert.deepEqual(await executions(server, third), [], 'a hook after a denial does not run');
 
       // Actions of hooks that all pass are merged in order: the later value wins.
@@ -144,7 +157,9 @@ for (const kind of databaseKinds()) {
 
     test('a hook limited to one application runs only for it', async () => {
       const hookId = await hooks.create({
-        event: 'after_login', applications: [appA], code: hookCode(`api.deny('App A is closed today.');`),
+        event: 'after_login',
+        applications: [appA],
+        code: hookCode(`api.deny('App A is closed today.');`),
       });
       const user = await newUser();
       const onB = await login(user.email, appB);
@@ -169,10 +184,13 @@ for (const kind of databaseKinds()) {
       assert.equal(alertText(second.page), 'Maintenance.');
     });
 
-    test('async: the journey completes while the hook\'s peer is still delaying; the effect shows afterwards', async () => {
+    test("async: the journey completes while the hook's peer is still delaying; the effect shows afterwards", async () => {
       peer.respond('/crm', { delayMs: 2000, body: { synced: true } });
       const hookId = await hooks.create({
-        event: 'after_login', mode: 'async', timeout_ms: 5000, allowed_hosts: [peer.host],
+        event: 'after_login',
+        mode: 'async',
+        timeout_ms: 5000,
+        allowed_hosts: [peer.host],
         code: hookCode(`
           const res = await fetch('${peer.url}/crm', { method: 'POST', body: JSON.stringify({ user: event.user.id, event: event.id }) });
           console.log('crm answered', res.status, JSON.stringify(await res.json()));`),
@@ -197,7 +215,8 @@ for (const kind of databaseKinds()) {
 
     test('async: steering actions are refused and logged, the journey goes on', async () => {
       const hookId = await hooks.create({
-        event: 'after_login', mode: 'async',
+        event: 'after_login',
+        mode: 'async',
         code: hookCode(`api.user.setMetadata('from_async', true); api.deny('too late to deny');`),
       });
       const user = await newUser();
@@ -206,7 +225,10 @@ for (const kind of databaseKinds()) {
       const [run] = await waitForExecutions(server, hookId);
       assert.equal(run!.mode, 'async');
       assert.deepEqual(run!.actions, [], 'no action is kept');
-      assert.ok(run!.logs.some((line) => /action\(s\) refused/.test(line)), `a log line says so: ${JSON.stringify(run!.logs)}`);
+      assert.ok(
+        run!.logs.some((line) => /action\(s\) refused/.test(line)),
+        `a log line says so: ${JSON.stringify(run!.logs)}`,
+      );
       assert.deepEqual((await getUser(user.id)).metadata, {}, 'the async hook changed nothing');
     });
 
@@ -214,7 +236,9 @@ for (const kind of databaseKinds()) {
       // The peer is down: the first attempt fails and the run stays queued for a retry.
       const port = await freePort();
       const hookId = await hooks.create({
-        event: 'after_login', mode: 'async', allowed_hosts: [`127.0.0.1:${port}`],
+        event: 'after_login',
+        mode: 'async',
+        allowed_hosts: [`127.0.0.1:${port}`],
         code: hookCode(`await fetch('http://127.0.0.1:${port}/notify', { method: 'POST', body: JSON.stringify({ event: event.id, user: event.user.id }) });`),
       });
       const user = await newUser();
@@ -242,7 +266,10 @@ for (const kind of databaseKinds()) {
 
     test('while (true) {} in a sync hook is stopped at timeout_ms; with on_error "continue" the login completes; the server keeps answering', async () => {
       const hookId = await hooks.create({
-        event: 'after_identification', timeout_ms: 200, on_error: 'continue', code: hookCode('while (true) {}'),
+        event: 'after_identification',
+        timeout_ms: 200,
+        on_error: 'continue',
+        code: hookCode('while (true) {}'),
       });
       const user = await newUser();
       const browser = new Browser(server.url);

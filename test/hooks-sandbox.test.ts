@@ -62,7 +62,8 @@ async function pingDuring(port: number, done: Promise<unknown>): Promise<number[
 
 describe('actions and console', () => {
   test('every api call is recorded as plain data, in order', async () => {
-    const result = await sandbox.run(body(`
+    const result = await sandbox.run(
+      body(`
   const meta = { plan: 'pro', seats: [1, 2] };
   api.deny('Registrations from this domain are closed');
   api.user.setAttribute('department', 'R&D');
@@ -80,7 +81,9 @@ describe('actions and console', () => {
   api.form.requireConsents([{ key: 'marketing', label: 'Send me news' }]);
   api.idToken.setClaim('tier', event.user.tier);
   api.accessToken.setClaim('roles', ['admin', 'billing']);
-`), { identifier: 'ada@example.com', user: { tier: 'gold' } });
+`),
+      { identifier: 'ada@example.com', user: { tier: 'gold' } },
+    );
     assert.equal(result.outcome, 'success', result.error);
     assert.deepEqual(result.actions, [
       { type: 'deny', message: 'Registrations from this domain are closed' },
@@ -105,10 +108,13 @@ describe('actions and console', () => {
   });
 
   test('a hook that throws is an error with its line, and none of its actions count', async () => {
-    const result = await sandbox.run(hook(`export default async function (event, api) {
+    const result = await sandbox.run(
+      hook(`export default async function (event, api) {
   api.idToken.setClaim('a', 1);
   throw new TypeError('no tier for ' + event.user.id);
-}`), { user: { id: 'usr_1' } });
+}`),
+      { user: { id: 'usr_1' } },
+    );
     assert.equal(result.outcome, 'error');
     assert.equal(result.error, 'TypeError: no tier for usr_1 (line 3)');
     assert.deepEqual(result.actions, []);
@@ -127,13 +133,16 @@ describe('actions and console', () => {
   });
 
   test('console output is captured, formatted and capped', async () => {
-    const result = await sandbox.run(body(`
+    const result = await sandbox.run(
+      body(`
   console.log('user', event.user.id, { tier: 'gold', n: [1, 2] }, 3, true, null, undefined);
   console.info('%s has %d logins', 'ada', 3);
   console.warn('careful');
   console.error(new Error('boom'));
   console.log('x'.repeat(5000));
-`), { user: { id: 'usr_1' } });
+`),
+      { user: { id: 'usr_1' } },
+    );
     assert.equal(result.outcome, 'success', result.error);
     assert.equal(result.logs[0], '[log] user usr_1 { tier: "gold", n: [ 1, 2 ] } 3 true null undefined');
     assert.equal(result.logs[1], '[info] ada has 3 logins');
@@ -151,12 +160,15 @@ describe('actions and console', () => {
 
   test('exact secret values never appear in the logs or the error', async () => {
     const secrets = { CRM_TOKEN: 'tok_live_5f3a9c1e77', WEBHOOK: 'whsec-abcdef123456', SHORT: 'abc' };
-    const result = await sandbox.run(body(`
+    const result = await sandbox.run(
+      body(`
   console.log('token', event.secrets.CRM_TOKEN, 'in a url: https://x.test/?t=' + event.secrets.CRM_TOKEN);
   console.log(event.secrets);
   console.warn({ nested: { headers: { authorization: 'Bearer ' + event.secrets.WEBHOOK } } });
   throw new Error('failed with ' + event.secrets.CRM_TOKEN);
-`), { secrets });
+`),
+      { secrets },
+    );
     assert.equal(result.outcome, 'error');
     const everything = `${result.logs.join('\n')}\n${result.error}`;
     assert.ok(!everything.includes(secrets.CRM_TOKEN));
@@ -209,8 +221,11 @@ describe('code checks', () => {
   });
 
   test('the module top level runs before the hook, once per run; throwing there is an error with its line', async () => {
-    const result = await sandbox.run(hook(`const started = 'top level ran';
-export default async function (event, api) { api.user.setMetadata('x', started); }`), {});
+    const result = await sandbox.run(
+      hook(`const started = 'top level ran';
+export default async function (event, api) { api.user.setMetadata('x', started); }`),
+      {},
+    );
     assert.deepEqual(result.actions, [{ type: 'user.setMetadata', key: 'x', value: 'top level ran' }]);
 
     const throwing = await sandbox.run(hook(`const a = 1;\nthrow new RangeError('bad config');\nexport default async function () {}`), {});
@@ -249,10 +264,13 @@ describe('limits', () => {
   });
 
   test('calls that block on the host (URL parsing, crypto) are bounded per run', async () => {
-    const result = await sandbox.run(body(`
+    const result = await sandbox.run(
+      body(`
   let n = 0;
   try { for (;;) { new URL('https://a.test/?n=' + n); n++; } } catch (e) { api.user.setMetadata('stopped', [n, e.message]); }
-`), {});
+`),
+      {},
+    );
     assert.equal(result.outcome, 'success', result.error);
     assert.deepEqual(result.actions[0].value, [20000, 'too many URL or crypto operations in one run (at most 20000)']);
   });
@@ -270,10 +288,14 @@ describe('limits', () => {
   test('a runaway allocation ends as memory, the isolate is replaced and the next run succeeds', async () => {
     const { server, port } = await startPinger();
     try {
-      const run = sandbox.run(body(`
+      const run = sandbox.run(
+        body(`
   const hoard = [];
   while (true) hoard.push(new Array(100000).fill(Math.random()));
-`), {}, { timeoutMs: 10000 });
+`),
+        {},
+        { timeoutMs: 10000 },
+      );
       const latencies = await pingDuring(port, run);
       const result = await run;
       assert.equal(result.outcome, 'memory');
@@ -302,19 +324,27 @@ describe('limits', () => {
     const port = (server.address() as AddressInfo).port;
     try {
       const started = performance.now();
-      const result = await sandbox.run(body(`
+      const result = await sandbox.run(
+        body(`
   const res = await fetch('http://127.0.0.1:${port}/slow');
   api.idToken.setClaim('never', await res.json());
-`), {}, { timeoutMs: 700, allowedHosts: [`127.0.0.1:${port}`] });
+`),
+        {},
+        { timeoutMs: 700, allowedHosts: [`127.0.0.1:${port}`] },
+      );
       const elapsed = performance.now() - started;
       assert.equal(result.outcome, 'timeout', result.error);
       assert.deepEqual(result.actions, []);
       assert.ok(elapsed >= 690 && elapsed < 1000, `ended after ${elapsed} ms`);
 
       // Catching the fetch's failure does not buy more time.
-      const caught = await sandbox.run(body(`
+      const caught = await sandbox.run(
+        body(`
   try { await fetch('http://127.0.0.1:${port}/slow'); } catch { while (true) {} }
-`), {}, { timeoutMs: 500, allowedHosts: [`127.0.0.1:${port}`] });
+`),
+        {},
+        { timeoutMs: 500, allowedHosts: [`127.0.0.1:${port}`] },
+      );
       assert.equal(caught.outcome, 'timeout');
       assert.ok(caught.duration_ms < 900);
     } finally {
@@ -326,7 +356,8 @@ describe('limits', () => {
 
 describe('isolation', () => {
   test('process, require and host objects are not there', async () => {
-    const result = await sandbox.run(body(`
+    const result = await sandbox.run(
+      body(`
   api.user.setMetadata('types', [typeof process, typeof require, typeof module, typeof Buffer, typeof setTimeout, typeof WebAssembly, typeof SharedArrayBuffer, typeof Atomics, typeof FinalizationRegistry, typeof globalThis.ivm]);
   api.user.setMetadata('contract', [typeof fetch, typeof console.log, typeof URL, typeof URLSearchParams, typeof TextEncoder, typeof TextDecoder, typeof atob, typeof btoa, typeof crypto.randomUUID]);
   const viaFunction = Function('return typeof process')();
@@ -335,14 +366,14 @@ describe('isolation', () => {
   let imported;
   try { await import('node:fs'); imported = 'imported'; } catch (e) { imported = 'refused'; }
   api.user.setMetadata('import', imported);
-`), {});
+`),
+      {},
+    );
     assert.equal(result.outcome, 'success', result.error);
-    assert.deepEqual(result.actions.map((a) => a.value), [
-      Array(10).fill('undefined'),
-      Array(9).fill('function'),
-      ['undefined', 'undefined', 'undefined'],
-      'refused',
-    ]);
+    assert.deepEqual(
+      result.actions.map((a) => a.value),
+      [Array(10).fill('undefined'), Array(9).fill('function'), ['undefined', 'undefined', 'undefined'], 'refused'],
+    );
   });
 
   test("this.constructor.constructor('return process')() and event.constructor.constructor(...) reach nothing", async () => {
@@ -350,15 +381,19 @@ describe('isolation', () => {
     assert.equal(viaThis.outcome, 'error');
     assert.match(String(viaThis.error), /^TypeError: Cannot read properties of undefined/);
 
-    const topLevel = await sandbox.run(hook(`const p = this === undefined ? 'no this' : this.constructor.constructor('return process')();
-export default async function (event, api) { api.user.setMetadata('p', String(p)); }`), {});
+    const topLevel = await sandbox.run(
+      hook(`const p = this === undefined ? 'no this' : this.constructor.constructor('return process')();
+export default async function (event, api) { api.user.setMetadata('p', String(p)); }`),
+      {},
+    );
     assert.deepEqual(topLevel.actions, [{ type: 'user.setMetadata', key: 'p', value: 'no this' }]);
 
     const viaEvent = await sandbox.run(body(`event.constructor.constructor('return process')();`), { user: { id: 'u' } });
     assert.equal(viaEvent.outcome, 'error');
     assert.match(String(viaEvent.error), /^ReferenceError: process is not defined/);
 
-    const probes = await sandbox.run(body(`
+    const probes = await sandbox.run(
+      body(`
   const results = {};
   const attempt = async (name, f) => { try { const v = await f(); results[name] = v === undefined ? 'undefined' : typeof v; } catch (e) { results[name] = 'threw ' + e.name; } };
   await attempt('event-global-process', () => event.constructor.constructor('return this')().process);
@@ -368,7 +403,9 @@ export default async function (event, api) { api.user.setMetadata('p', String(p)
   await attempt('proto-chain', () => event.user.__proto__.constructor.constructor('return require')());
   await attempt('error-stack', () => { Error.prepareStackTrace = (e, frames) => frames; const frames = new Error().stack; return frames[0] && frames[0].getThis && frames[0].getThis() && frames[0].getThis().process; });
   api.user.setMetadata('results', results);
-`), { user: { id: 'u' } });
+`),
+      { user: { id: 'u' } },
+    );
     assert.equal(probes.outcome, 'success', probes.error);
     assert.deepEqual(probes.actions[0].value, {
       'event-global-process': 'undefined',
@@ -382,7 +419,8 @@ export default async function (event, api) { api.user.setMetadata('p', String(p)
 
   test('prototype pollution through the event stays inside the run', async () => {
     const event = { user: { id: 'usr_1', email: 'ada@example.com' }, list: [1, 2] };
-    const result = await sandbox.run(body(`
+    const result = await sandbox.run(
+      body(`
   event.__proto__.polluted = 'yes';
   event.user.constructor.prototype.viaUser = 'yes';
   Object.prototype.x = 1;
@@ -391,7 +429,9 @@ export default async function (event, api) { api.user.setMetadata('p', String(p)
   event.user.id = 'changed inside';
   api.user.setMetadata('evil', JSON.parse('{"__proto__": {"polluted": "via action"}, "ok": true}'));
   api.user.setMetadata('seen', [({}).polluted, ({}).x, [].y]);
-`), event);
+`),
+      event,
+    );
     assert.equal(result.outcome, 'success', result.error);
     // Nothing leaked into this process.
     const plain: Record<string, unknown> = {};
@@ -450,7 +490,8 @@ export default async function (event, api) { api.user.setMetadata('p', String(p)
 
 describe('globals', () => {
   test('URL, URLSearchParams, TextEncoder/TextDecoder, atob/btoa and crypto behave as on the web', async () => {
-    const result = await sandbox.run(body(`
+    const result = await sandbox.run(
+      body(`
   const out = {};
   const u = new URL('/path/a b?x=1&y=%C3%A9#frag', 'https://User@Example.COM:443/base/');
   out.url = [u.href, u.origin, u.host, u.pathname, u.search, u.hash, u.username, u.searchParams.get('y')];
@@ -480,7 +521,9 @@ describe('globals', () => {
   out.uuid = [/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id), id !== crypto.randomUUID()];
   out.random = crypto.getRandomValues(new Uint8Array(32)).some((b) => b !== 0);
   api.user.setMetadata('out', out);
-`), {});
+`),
+      {},
+    );
     assert.equal(result.outcome, 'success', result.error);
     const out = result.actions[0].value as Record<string, unknown>;
     assert.deepEqual(out.url, ['https://User@example.com/path/a%20b?x=1&y=%C3%A9#frag', 'https://example.com', 'example.com', '/path/a%20b', '?x=1&y=%C3%A9', '#frag', 'User', 'é']);
@@ -512,7 +555,10 @@ describe('isolate pool', () => {
       const slow = hook("export default async function (event, api) {\n  const until = Date.now() + 30; while (Date.now() < until) {}\n  api.user.setMetadata('n', event.n);\n}");
       const burst = async () => {
         const results = await Promise.all(Array.from({ length: 8 }, (_, n) => pool.run(slow, { n })));
-        assert.deepEqual(results.map((r) => r.outcome), Array(8).fill('success'));
+        assert.deepEqual(
+          results.map((r) => r.outcome),
+          Array(8).fill('success'),
+        );
       };
       await burst();
       const afterFirst = pool.stats();

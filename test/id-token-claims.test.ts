@@ -34,7 +34,12 @@ for (const kind of databaseKinds()) {
     before(async () => {
       server = await startTestServer(kind);
       const user = await server.admin('POST', '/users', {
-        email, password, given_name: 'Ada', family_name: 'Lovelace', phone_number: '+441234567890', email_verified: true,
+        email,
+        password,
+        given_name: 'Ada',
+        family_name: 'Lovelace',
+        phone_number: '+441234567890',
+        email_verified: true,
       });
       assert.equal(user.status, 201, JSON.stringify(user.body));
     });

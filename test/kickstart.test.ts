@@ -28,8 +28,14 @@ async function startupError(kind: 'sqlite' | 'postgres', content: unknown, file?
   const database = await createTestDatabase(kind);
   const port = await freePort();
   const env = {
-    PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent',
-    PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1', KICKSTART: file ?? kickstartFile(content),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: database.url,
+    ADMIN_API_KEY: ADMIN_KEY,
+    LOG_LEVEL: 'silent',
+    PASSWORD_HASH_MEMORY_KIB: '1024',
+    PASSWORD_HASH_ITERATIONS: '1',
+    KICKSTART: file ?? kickstartFile(content),
   };
   try {
     const running = await startServer(loadConfig(env), { announce: () => {}, log: createLogger('silent') });
@@ -53,7 +59,11 @@ for (const kind of databaseKinds()) {
       const file = kickstartFile({
         applications: [
           {
-            name: 'Notes', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token', 'client_credentials'], client_id: 'notes', client_secret: 'notes-secret-0123456789',
+            name: 'Notes',
+            redirect_uris: [CALLBACK],
+            grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+            client_id: 'notes',
+            client_secret: 'notes-secret-0123456789',
             // The file lists applications before the resource servers they name: they are applied after them.
             resource_servers: ['https://api.example.com'],
           },
@@ -101,13 +111,19 @@ for (const kind of databaseKinds()) {
         assert.equal((await server.admin('GET', `/resource-servers/${encodeURIComponent('https://api.example.com')}`)).status, 200);
         // Hooks are applied too (no longer skipped), scoped to an application of the same file.
         const hooks = (await server.admin('GET', '/hooks')).body;
-        assert.deepEqual(hooks.map((h: any) => [h.name, h.event, h.mode, h.applications, h.secrets]), [['later', 'after_login', 'async', ['notes'], ['TOKEN']]]);
+        assert.deepEqual(
+          hooks.map((h: any) => [h.name, h.event, h.mode, h.applications, h.secrets]),
+          [['later', 'after_login', 'async', ['notes'], ['TOKEN']]],
+        );
 
         // Second start with a longer file: not applied again (the database has applications now).
-        writeFileSync(file, JSON.stringify({
-          applications: [{ name: 'Late', redirect_uris: [CALLBACK], client_id: 'late' }],
-          users: [{ email: 'late@example.com' }, { email: 'ada@example.com' }],
-        }));
+        writeFileSync(
+          file,
+          JSON.stringify({
+            applications: [{ name: 'Late', redirect_uris: [CALLBACK], client_id: 'late' }],
+            users: [{ email: 'late@example.com' }, { email: 'ada@example.com' }],
+          }),
+        );
         await server.restart();
         assert.equal((await server.admin('GET', '/applications/late')).status, 404);
         assert.deepEqual((await server.admin('GET', '/users?email=late@example.com')).body, []);
@@ -141,14 +157,25 @@ for (const kind of databaseKinds()) {
         [{ applications: [app], users: [{ email: 'a@example.com' }, { email: 'b@example.com' }, { email: 'not-an-email' }] }, /users\[2\]\.email: must be a valid email address/],
         [{ applications: [app, { name: 'No redirects' }] }, /applications\[1\]\.redirect_uris: /],
         [{ applications: [app, { ...app, client_id: 'a b' }] }, /applications\[1\]\.client_id: /],
-        [{ applications: [{ ...app, client_id: 'same' }, { ...app, client_id: 'same' }] }, /applications\[1\]\.client_id: is already in use/],
+        [
+          {
+            applications: [
+              { ...app, client_id: 'same' },
+              { ...app, client_id: 'same' },
+            ],
+          },
+          /applications\[1\]\.client_id: is already in use/,
+        ],
         [{ applications: [app], users: [{ email: 'x@example.com' }, { email: 'X@example.com' }] }, /users\[1\]\.email: is already registered/],
         [{ applications: [app], users: [{ email: 'y@example.com', password: 'short' }] }, /users\[0\]\.password: /],
         [{ applications: [app], users: [{ email: 'z@example.com', role: 'admin' }] }, /users\[0\]\.role: is not a known field/],
         [{ applications: [app], users: ['z@example.com'] }, /users\[0\]: must be a JSON object/],
         [{ applications: [app], resource_servers: [{ identifier: 'nope', name: 'x' }] }, /resource_servers\[0\]\.identifier: /],
         [{ applications: [{ ...app, resource_servers: ['https://unknown.example'] }] }, /applications\[0\]\.resource_servers\[0\]: .*not a registered resource server/],
-        [{ applications: [app], users: [{ email: 'h@example.com' }], hooks: [{ name: 'x', event: 'after_login', mode: 'async', code: 'export default async function () {\n  const = 1;\n}' }] }, /hooks\[0\]\.code: does not compile \(line 2\)/],
+        [
+          { applications: [app], users: [{ email: 'h@example.com' }], hooks: [{ name: 'x', event: 'after_login', mode: 'async', code: 'export default async function () {\n  const = 1;\n}' }] },
+          /hooks\[0\]\.code: does not compile \(line 2\)/,
+        ],
         [{ applications: [app], hooks: [{ name: 'x', event: 'after_login', mode: 'async', code: 'export default async () => {}', applications: ['nobody'] }] }, /hooks\[0\]\.applications\[0\]: /],
         [{ applications: app }, /applications: must be an array/],
         [{ clients: [app] }, /clients: is not a known section/],

@@ -32,10 +32,19 @@ for (const kind of databaseKinds()) {
     /** Queues `count` pending jobs due at `runAfter` (plus i ms, so their order is known). */
     async function jobs(count: number, runAfter = T0): Promise<string[]> {
       const ids = Array.from({ length: count }, () => `job_lease_${++seq}`);
-      await db('hook_jobs').insert(ids.map((id, i) => ({
-        id, hook_id: 'hk_none', event_id: `evt_${id}`, event: JSON.stringify({ type: 'after_login', n: i }), status: 'pending',
-        attempts: 0, run_after: runAfter + i, locked_until: null, created_at: runAfter,
-      })));
+      await db('hook_jobs').insert(
+        ids.map((id, i) => ({
+          id,
+          hook_id: 'hk_none',
+          event_id: `evt_${id}`,
+          event: JSON.stringify({ type: 'after_login', n: i }),
+          status: 'pending',
+          attempts: 0,
+          run_after: runAfter + i,
+          locked_until: null,
+          created_at: runAfter,
+        })),
+      );
       return ids;
     }
 
@@ -46,11 +55,21 @@ for (const kind of databaseKinds()) {
       const a = new HookJobQueue(db, LEASE);
       const b = new HookJobQueue(db, LEASE);
       const first = await a.claim(3, T0 + 10);
-      assert.deepEqual(first.map((j) => j.id), ids.slice(0, 3));
-      assert.deepEqual(first.map((j) => j.event.n), [0, 1, 2], 'each job comes with its event');
+      assert.deepEqual(
+        first.map((j) => j.id),
+        ids.slice(0, 3),
+      );
+      assert.deepEqual(
+        first.map((j) => j.event.n),
+        [0, 1, 2],
+        'each job comes with its event',
+      );
       assert.ok(first.every((j) => j.leaseUntil === T0 + 10 + LEASE));
       // Another process gets only what is left and due.
-      assert.deepEqual((await b.claim(10, T0 + 20)).map((j) => j.id), ids.slice(3));
+      assert.deepEqual(
+        (await b.claim(10, T0 + 20)).map((j) => j.id),
+        ids.slice(3),
+      );
       assert.deepEqual(await b.claim(10, T0 + 30), [], 'all due jobs are held');
       // Past the leases (a process that died), the jobs are claimed again, the later one too now it is due.
       const again = await b.claim(10, T0 + 60_100);
@@ -82,14 +101,26 @@ for (const kind of databaseKinds()) {
       const mine = new LeaseQueue(db, columns, LEASE);
       const theirs = new LeaseQueue(db, columns, LEASE);
       const row = (id: string, leased: LeaseQueue | null) => ({
-        id, event_id: `evt_${id}`, endpoint_id: 'whe_x', status: 'pending', attempts: 0, max_attempts: 3, next_attempt_at: T0,
-        ...(leased ? leased.fresh(T0) : mine.fresh(T0, false)), created_at: T0, updated_at: T0,
+        id,
+        event_id: `evt_${id}`,
+        endpoint_id: 'whe_x',
+        status: 'pending',
+        attempts: 0,
+        max_attempts: 3,
+        next_attempt_at: T0,
+        ...(leased ? leased.fresh(T0) : mine.fresh(T0, false)),
+        created_at: T0,
+        updated_at: T0,
       });
       await db('webhook_deliveries').insert([row('whd_a', mine), row('whd_b', null), row('whd_c', null)]);
       assert.equal((await db('webhook_deliveries').where({ id: 'whd_a' }).first()).lease_owner, mine.owner);
       const spec = { where: `q.status = 'pending' AND q.next_attempt_at <= ?`, bindings: [T0], recheck: `status = 'pending'`, orderBy: 'q.id', limit: 10, returning: ['id'] };
       const claimed = await theirs.claim(spec, T0 + 1);
-      assert.deepEqual(claimed.rows.map((r) => r.id), ['whd_b', 'whd_c'], 'the row leased at insert is not claimable');
+      assert.deepEqual(
+        claimed.rows.map((r) => r.id),
+        ['whd_b', 'whd_c'],
+        'the row leased at insert is not claimable',
+      );
       assert.equal(await mine.settle(db, ['whd_a', 'whd_b'], { status: 'delivered' }), 1, 'only the row it holds');
       assert.equal((await db('webhook_deliveries').where({ id: 'whd_b' }).first()).status, 'pending');
       assert.equal(await theirs.settle(db, 'whd_b'), 1, 'released unchanged');
@@ -107,13 +138,15 @@ for (const kind of databaseKinds()) {
       try {
         const queues = [...dbs, ...dbs].map((d) => new HookJobQueue(d, LEASE));
         const taken: string[] = [];
-        await Promise.all(queues.map(async (queue) => {
-          for (;;) {
-            const batch = await queue.claim(4, T0 + 100);
-            if (batch.length === 0) return;
-            taken.push(...batch.map((j) => j.id));
-          }
-        }));
+        await Promise.all(
+          queues.map(async (queue) => {
+            for (;;) {
+              const batch = await queue.claim(4, T0 + 100);
+              if (batch.length === 0) return;
+              taken.push(...batch.map((j) => j.id));
+            }
+          }),
+        );
         assert.equal(taken.length, ids.length, 'no job taken twice');
         assert.deepEqual(new Set(taken), new Set(ids));
       } finally {
@@ -129,18 +162,39 @@ for (const kind of databaseKinds()) {
       const events = Array.from({ length: 12 }, (_, i) => ({ id: `evt_q${i}`, type: 'user.create', data: JSON.stringify({ i }), created_at: now - 1000 + i }));
       await db('webhook_events').insert(events);
       const delivery = (event: { id: string }, endpointId: string, i: number) => ({
-        id: `whd_q_${endpointId}_${i}`, event_id: event.id, endpoint_id: endpointId, status: 'pending', attempts: 0, max_attempts: 3,
-        next_attempt_at: now - 1000 + i, lease_until: null, lease_owner: null, created_at: now, updated_at: now,
+        id: `whd_q_${endpointId}_${i}`,
+        event_id: event.id,
+        endpoint_id: endpointId,
+        status: 'pending',
+        attempts: 0,
+        max_attempts: 3,
+        next_attempt_at: now - 1000 + i,
+        lease_until: null,
+        lease_owner: null,
+        created_at: now,
+        updated_at: now,
       });
       await db('webhook_deliveries').insert([...events.map((e, i) => delivery(e, 'whe_on', i)), ...events.map((e, i) => delivery(e, 'whe_off', i))]);
       const queue = new DeliveryQueue(db, LEASE);
       const first = await queue.claim(5);
-      assert.deepEqual(first.map((d) => d.id), events.slice(0, 5).map((_, i) => `whd_q_whe_on_${i}`), 'the five due first, no more');
-      assert.deepEqual(first.map((d) => d.event?.id), events.slice(0, 5).map((e) => e.id));
+      assert.deepEqual(
+        first.map((d) => d.id),
+        events.slice(0, 5).map((_, i) => `whd_q_whe_on_${i}`),
+        'the five due first, no more',
+      );
+      assert.deepEqual(
+        first.map((d) => d.event?.id),
+        events.slice(0, 5).map((e) => e.id),
+      );
       const rest = await new DeliveryQueue(db, LEASE).claim(100);
-      assert.equal(rest.length, 7, 'the disabled endpoint\'s deliveries are never claimed');
+      assert.equal(rest.length, 7, "the disabled endpoint's deliveries are never claimed");
       await db('webhook_deliveries').delete();
-      await db('webhook_events').whereIn('id', events.map((e) => e.id)).delete();
+      await db('webhook_events')
+        .whereIn(
+          'id',
+          events.map((e) => e.id),
+        )
+        .delete();
       await db('webhook_endpoints').whereIn('id', ['whe_on', 'whe_off']).delete();
     });
 
@@ -155,7 +209,10 @@ for (const kind of databaseKinds()) {
           await trx('hook_jobs').where({ id: ids[0] }).forUpdate().first();
           // Without SKIP LOCKED this claim would wait for trx, which ends only after it: the test would hang.
           const claimed = await new HookJobQueue(db, LEASE).claim(10, T0 + 10);
-          assert.deepEqual(claimed.map((j) => j.id), ids.slice(1));
+          assert.deepEqual(
+            claimed.map((j) => j.id),
+            ids.slice(1),
+          );
         } finally {
           await trx.rollback();
           await other.destroy();

@@ -25,8 +25,11 @@ for (const kind of databaseKinds()) {
       smtp = await startSmtpReceiver();
       server = await startTestServer(kind, {
         env: {
-          SMTP_URL: smtp.url, TRUST_PROXY: 'true',
-          LOGIN_MAX_FAILURES_PER_ACCOUNT: '5', LOGIN_MAX_FAILURES_PER_IP: '8', LOGIN_THROTTLE_WINDOW_SECONDS: '900',
+          SMTP_URL: smtp.url,
+          TRUST_PROXY: 'true',
+          LOGIN_MAX_FAILURES_PER_ACCOUNT: '5',
+          LOGIN_MAX_FAILURES_PER_IP: '8',
+          LOGIN_THROTTLE_WINDOW_SECONDS: '900',
         },
       });
       clientId = await createTestApplication(server);
@@ -141,7 +144,8 @@ for (const kind of databaseKinds()) {
 
       // Both actions are user.action webhook events, written with the change.
       const events = (await server.server.services.db('webhook_events').where({ type: 'user.action' }).orderBy('created_at').select('data'))
-        .map((row: { data: unknown }) => (typeof row.data === 'string' ? JSON.parse(row.data) : row.data)).filter((data: { user_id: string }) => data.user_id === id);
+        .map((row: { data: unknown }) => (typeof row.data === 'string' ? JSON.parse(row.data) : row.data))
+        .filter((data: { user_id: string }) => data.user_id === id);
       assert.deepEqual(events, [
         { user_id: id, action: 'lock', reason: 'fraud review', locked_until: null },
         { user_id: id, action: 'unlock', reason: 'review done', locked_until: null },
@@ -166,7 +170,10 @@ for (const kind of databaseKinds()) {
       assert.ok(until >= before + 3_600_000 && until <= Date.now() + 3_600_000, locked.body.locked_until);
       assert.equal((await attempt('quinn@example.com', 'quinns password 1')).page.status, 403);
       // The hour has passed.
-      await server.server.services.db('users').where({ id }).update({ locked_until: Date.now() - 1000 });
+      await server.server.services
+        .db('users')
+        .where({ id })
+        .update({ locked_until: Date.now() - 1000 });
       const fine = await attempt('quinn@example.com', 'quinns password 1');
       assertCodeRedirect(fine.page, fine.state);
     });
@@ -241,7 +248,7 @@ for (const kind of databaseKinds()) {
       assertCodePage(await rpSignIn(browser, await authorizationUrl(rp, { prompt: 'login' }), 'sam@example.com', 'sams new password 2'));
     });
 
-    it('past the account\'s budget, a remembered browser (a passed second factor) still signs in; others are refused', async () => {
+    it("past the account's budget, a remembered browser (a passed second factor) still signs in; others are refused", async () => {
       await server.admin('POST', '/users', { email: 'uma@example.com', password: 'umas password 1', email_verified: true });
       const browser = await rememberedBrowser('uma@example.com', 'umas password 1');
       for (let i = 0; i < 5; i++) {

@@ -66,8 +66,12 @@ for (const kind of databaseKinds()) {
       assert.equal(sixthUnknown.status, sixthExisting.status);
       assert.equal(alertText(sixthUnknown), alertText(sixthExisting));
       // The whole form looks the same too (apart from the identifier echoed back and the tokens).
-      const shape = (page: Page) => page.doc.querySelector('main')!.toString()
-        .replace(/carol@example\.com|nobody@example\.com/g, 'ID').replace(/value="[^"]*"|\/interaction\/[^/"]+/g, 'X');
+      const shape = (page: Page) =>
+        page.doc
+          .querySelector('main')!
+          .toString()
+          .replace(/carol@example\.com|nobody@example\.com/g, 'ID')
+          .replace(/value="[^"]*"|\/interaction\/[^/"]+/g, 'X');
       assert.equal(shape(sixthUnknown), shape(sixthExisting));
 
       // Still refused from a new address and in another letter case: the key is the normalised identifier.

@@ -22,7 +22,12 @@ for (const kind of databaseKinds()) {
 
     before(async () => {
       smtp = await startSmtpReceiver();
-      const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
+      const sink = new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      });
       server = await startTestServer(kind, { env: { SMTP_URL: smtp.url }, log: createLogger('debug', sink) });
     });
     after(async () => {
@@ -38,7 +43,11 @@ for (const kind of databaseKinds()) {
       const hookSecret = 'hook-secret-value-4711';
       secrets['hook secret'] = hookSecret;
       const hook = await server.admin('POST', '/hooks', {
-        name: 'leaky', event: 'after_login', mode: 'sync', on_error: 'continue', secrets: { API_KEY: hookSecret },
+        name: 'leaky',
+        event: 'after_login',
+        mode: 'sync',
+        on_error: 'continue',
+        secrets: { API_KEY: hookSecret },
         code: "export default async function (event) {\n  console.log('key', event.secrets.API_KEY);\n  throw new Error('failed with ' + event.secrets.API_KEY);\n}",
       });
       assert.equal(hook.status, 201, JSON.stringify(hook.body));

@@ -21,7 +21,10 @@ const freshIp = () => `198.51.100.${nextIp++}`;
 function seen(page: Page): string {
   const uid = /\/interaction\/([^/?#]+)/.exec(new URL(page.url).pathname)?.[1] ?? '';
   const text = `${page.status} ${new URL(page.url).pathname.replaceAll(uid, 'UID')} ${alertText(page) ?? ''} ${page.doc.querySelector('main')?.text}`;
-  return text.replace(/\s+/g, ' ').replace(/[\w.+-]+@example\.com/gi, 'EMAIL').trim();
+  return text
+    .replace(/\s+/g, ' ')
+    .replace(/[\w.+-]+@example\.com/gi, 'EMAIL')
+    .trim();
 }
 
 for (const kind of databaseKinds()) {

@@ -45,7 +45,11 @@ for (const kind of databaseKinds()) {
       await server.server.services.executions.prune(86400_000, 10);
       const kept = await server.admin('GET', `/hooks/${hook.body.id}/executions?limit=100`);
       assert.equal(kept.body.length, 10);
-      assert.deepEqual(kept.body.map((e: { id: string }) => e.id), before.body.slice(0, 10).map((e: { id: string }) => e.id), 'the newest runs are kept');
+      assert.deepEqual(
+        kept.body.map((e: { id: string }) => e.id),
+        before.body.slice(0, 10).map((e: { id: string }) => e.id),
+        'the newest runs are kept',
+      );
       advanceClock(5); // every run is now older than 1 ms
       await server.server.services.executions.prune(1, 10);
       assert.equal((await server.admin('GET', `/hooks/${hook.body.id}/executions?limit=100`)).body.length, 0);

@@ -46,7 +46,10 @@ for (const kind of databaseKinds()) {
     };
     const createHook = async (event: string, mode: 'sync' | 'async', body: string, rp?: RelyingParty): Promise<string> => {
       const hook = await server.admin('POST', '/hooks', {
-        name: `test ${event}`, event, mode, code: `export default async function (event, api) {\n${body}\n}`,
+        name: `test ${event}`,
+        event,
+        mode,
+        code: `export default async function (event, api) {\n${body}\n}`,
         ...(rp ? { applications: [rp.clientId] } : {}),
       });
       assert.equal(hook.status, 201, JSON.stringify(hook.body));
@@ -142,7 +145,10 @@ for (const kind of databaseKinds()) {
       assertCodePage(page);
       const code = codeIn((await waitForMailCount(smtp, email, before + 1)).text);
       // Five minutes later (the clock of the code moved back instead):
-      await server.server.services.db('mfa_codes').whereNull('used_at').update({ expires_at: Date.now() - 1000 });
+      await server.server.services
+        .db('mfa_codes')
+        .whereNull('used_at')
+        .update({ expires_at: Date.now() - 1000 });
       const expired = await browser.submit(page, { code });
       assert.equal(expired.status, 400);
       assert.match(alertText(expired) ?? '', /expired/);
@@ -173,8 +179,13 @@ for (const kind of databaseKinds()) {
 
     test('a sync after_identification hook requires MFA only for one email domain; another skips it', async () => {
       const rp = await createApp({ mfa: 'off' });
-      const hookId = await createHook('after_identification', 'sync', `
-        if (event.user.email.endsWith('@secure.test')) api.mfa.require();`, rp);
+      const hookId = await createHook(
+        'after_identification',
+        'sync',
+        `
+        if (event.user.email.endsWith('@secure.test')) api.mfa.require();`,
+        rp,
+      );
       await createUser('alice@secure.test');
       await createUser('bob@plain.test');
 
@@ -190,8 +201,13 @@ for (const kind of databaseKinds()) {
       const required = await createApp({ mfa: 'required' });
       await createUser('carl@trusted.test');
       await enrolEmail(required, 'carl@trusted.test');
-      const skipOptional = await createHook('after_identification', 'sync', `
-        if (event.user.email.endsWith('@trusted.test')) api.mfa.skip();`, optional);
+      const skipOptional = await createHook(
+        'after_identification',
+        'sync',
+        `
+        if (event.user.email.endsWith('@trusted.test')) api.mfa.skip();`,
+        optional,
+      );
       const skipRequired = await createHook('after_identification', 'sync', 'api.mfa.skip();', required);
       const start = await authorizationUrl(optional);
       const skipped = await signIn(new Browser(server.url), start, 'carl@trusted.test', PASSWORD);
@@ -208,13 +224,28 @@ for (const kind of databaseKinds()) {
       const email = 'dan@example.com';
       const userId = await createUser(email);
       const blocked = '+15559990000';
-      const beforeSend = await createHook('before_mfa_send', 'sync', `
+      const beforeSend = await createHook(
+        'before_mfa_send',
+        'sync',
+        `
         console.log(JSON.stringify({ channel: event.channel, to: event.to, user: event.user.email }));
-        if (event.channel === 'sms' && event.to.startsWith('+1555999')) api.deny('Texts to this number are not allowed.');`, rp);
-      const afterSend = await createHook('after_mfa_send', 'async', `
-        console.log(JSON.stringify({ type: event.type, channel: event.channel, user: event.user.id }));`, rp);
-      const afterChange = await createHook('after_mfa_change', 'async', `
-        console.log(JSON.stringify({ type: event.type, change: event.change, factor: event.factor, user: event.user.id }));`, rp);
+        if (event.channel === 'sms' && event.to.startsWith('+1555999')) api.deny('Texts to this number are not allowed.');`,
+        rp,
+      );
+      const afterSend = await createHook(
+        'after_mfa_send',
+        'async',
+        `
+        console.log(JSON.stringify({ type: event.type, channel: event.channel, user: event.user.id }));`,
+        rp,
+      );
+      const afterChange = await createHook(
+        'after_mfa_change',
+        'async',
+        `
+        console.log(JSON.stringify({ type: event.type, change: event.change, factor: event.factor, user: event.user.id }));`,
+        rp,
+      );
 
       const browser = new Browser(server.url);
       const start = await authorizationUrl(rp);

@@ -27,7 +27,10 @@ for (const kind of databaseKinds()) {
 
     const createApp = async (body: Record<string, unknown>): Promise<RelyingParty> => {
       const app = await server.admin('POST', '/applications', {
-        name: 'Notes', redirect_uris: [CALLBACK], post_logout_redirect_uris: [LOGGED_OUT], ...body,
+        name: 'Notes',
+        redirect_uris: [CALLBACK],
+        post_logout_redirect_uris: [LOGGED_OUT],
+        ...body,
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       return discoverClient(server.url, app.body.client_id, app.body.client_secret);
@@ -93,7 +96,13 @@ for (const kind of databaseKinds()) {
       // The admin API lists the factors without any secret.
       const listed = await server.admin('GET', `/users/${userId}/factors`);
       assert.equal(listed.status, 200);
-      assert.deepEqual(listed.body.map((f: any) => [f.type, f.status]), [['totp', 'active'], ['recovery_codes', 'active']]);
+      assert.deepEqual(
+        listed.body.map((f: any) => [f.type, f.status]),
+        [
+          ['totp', 'active'],
+          ['recovery_codes', 'active'],
+        ],
+      );
       assert.equal(listed.body[1].remaining_codes, 10);
       const text = JSON.stringify(listed.body);
       assert.ok(!text.includes(secret), 'the TOTP secret is never answered');
@@ -194,7 +203,10 @@ for (const kind of databaseKinds()) {
       const cookie = (await browser.jar.getCookies(server.url)).find((c) => c.key === 'tessera.mfa_device');
       assert.ok(cookie, 'a device cookie is set');
       assert.ok(cookie.httpOnly);
-      assert.ok((await browser.jar.getCookies(server.url)).some((c) => c.key === 'tessera.mfa_device.sig'), 'the cookie is signed');
+      assert.ok(
+        (await browser.jar.getCookies(server.url)).some((c) => c.key === 'tessera.mfa_device.sig'),
+        'the cookie is signed',
+      );
 
       // A new login (prompt=login) in the same browser: the password is enough.
       const again = await authorizationUrl(rp, { prompt: 'login' });
@@ -227,7 +239,9 @@ for (const kind of databaseKinds()) {
       const email = 'adm@example.com';
       const userId = await createUser(email);
       const hook = await server.admin('POST', '/hooks', {
-        name: 'factor changes', event: 'after_mfa_change', mode: 'async',
+        name: 'factor changes',
+        event: 'after_mfa_change',
+        mode: 'async',
         code: 'export default async function (event) { console.log(JSON.stringify({ change: event.change, factor: event.factor, user: event.user.id })); }',
       });
       assert.equal(hook.status, 201, JSON.stringify(hook.body));
@@ -249,9 +263,13 @@ for (const kind of databaseKinds()) {
       assert.deepEqual((await server.admin('GET', `/users/${userId}/factors`)).body, []);
       const events = await server.server.services.db('webhook_events').whereIn('type', ['user.two-factor.method.add', 'user.two-factor.method.remove']).orderBy('created_at');
       const mine = events.map((e: any) => ({ type: e.type, data: JSON.parse(e.data) })).filter((e: any) => e.data.user_id === userId);
-      assert.deepEqual(mine.map((e: any) => [e.type, e.data.factor.id]), [
-        ['user.two-factor.method.add', totpFactor.id], ['user.two-factor.method.remove', totpFactor.id],
-      ]);
+      assert.deepEqual(
+        mine.map((e: any) => [e.type, e.data.factor.id]),
+        [
+          ['user.two-factor.method.add', totpFactor.id],
+          ['user.two-factor.method.remove', totpFactor.id],
+        ],
+      );
 
       // With no factor left, the next login enrols again; then a reset removes everything.
       const b2 = new Browser(server.url);

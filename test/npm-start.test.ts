@@ -22,7 +22,9 @@ const KEY = 'npm-start-admin-key-0123456789';
 async function startHeldPeer() {
   const held: ServerResponse[] = [];
   let arrived: () => void;
-  const first = new Promise<void>((resolve) => { arrived = resolve; });
+  const first = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
   const server = createServer((_req, res) => {
     held.push(res);
     arrived();
@@ -36,7 +38,11 @@ async function startHeldPeer() {
     release() {
       for (const res of held.splice(0)) res.writeHead(200, { 'content-type': 'application/json' }).end('{"slow":true}');
     },
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -55,7 +61,9 @@ function serverProcessUnder(root: number): number | null {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* ended meanwhile */ }
+    } catch {
+      /* ended meanwhile */
+    }
   }
   const below = (pid: number): boolean => pid === root || (parents.has(pid) && pid > 1 && below(parents.get(pid)!));
   for (const pid of parents.keys()) {
@@ -63,7 +71,9 @@ function serverProcessUnder(root: number): number | null {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       if (/(^|\/)node$/.test(argv[0]!) && argv.includes('dist/src/main.js')) return pid;
-    } catch { /* ended meanwhile */ }
+    } catch {
+      /* ended meanwhile */
+    }
   }
   return null;
 }
@@ -79,7 +89,9 @@ function isAlive(pid: number): boolean {
 
 async function admin(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`${base}/admin/api${path}`, {
-    method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    method,
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: await response.json() };
 }
@@ -100,36 +112,64 @@ describe('npm start and SIGTERM', () => {
     const npm: ChildProcess = spawn('npm', ['start'], {
       cwd: ROOT,
       env: {
-        ...process.env, PORT: String(port), HOST: '127.0.0.1', ISSUER: base, DATABASE_URL: `sqlite:${join(dir, 'tessera.db')}`,
-        ADMIN_API_KEY: KEY, LOG_LEVEL: 'info', SHUTDOWN_GRACE: '30s', PASSWORD_HASH_MEMORY_KIB: '1024',
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        ISSUER: base,
+        DATABASE_URL: `sqlite:${join(dir, 'tessera.db')}`,
+        ADMIN_API_KEY: KEY,
+        LOG_LEVEL: 'info',
+        SHUTDOWN_GRACE: '30s',
+        PASSWORD_HASH_MEMORY_KIB: '1024',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    npm.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-    npm.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    npm.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    npm.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => npm.on('exit', (code, signal) => resolve({ code, signal })));
-    cleanups.push(() => { if (npm.exitCode === null) npm.kill('SIGKILL'); });
-    const lines = () => output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    cleanups.push(() => {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+    });
+    const lines = () =>
+      output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
 
     // The prestart build may run first (a fresh checkout): wait for the listener, however long.
     await waitFor('the server to listen', () => lines().some((l) => l.msg === 'tessera is listening'));
     const serverPid = serverProcessUnder(npm.pid!);
     assert.ok(serverPid, 'the server runs below npm');
-    cleanups.push(() => { if (isAlive(serverPid)) process.kill(serverPid, 'SIGKILL'); });
+    cleanups.push(() => {
+      if (isAlive(serverPid)) process.kill(serverPid, 'SIGKILL');
+    });
     const health = await fetch(`${base}/health`);
     assert.equal(health.status, 200);
 
     // An in-flight request: a hook test run whose hook waits on the held peer.
     const hook = await admin(base, 'POST', '/hooks', {
-      name: 'slow', event: 'before_id_token', mode: 'sync', allowed_hosts: [peer.host], timeout_ms: 10_000,
+      name: 'slow',
+      event: 'before_id_token',
+      mode: 'sync',
+      allowed_hosts: [peer.host],
+      timeout_ms: 10_000,
       code: `export default async function (event, api) { const r = await fetch(${JSON.stringify(peer.url)}); console.log(await r.text()); }`,
     });
     assert.equal(hook.status, 201, JSON.stringify(hook.body));
     const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpGet(`${base}/admin/api/hooks/${hook.body.id}/test`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${KEY}` } } as never, (res) => {
         let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode!, body }));
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => {
+            body += c;
+          })
+          .on('end', () => resolve({ status: res.statusCode!, body }));
       });
       req.on('error', reject);
     });
@@ -149,13 +189,19 @@ describe('npm start and SIGTERM', () => {
     const { code } = await exited;
     await waitFor('the server process to end', () => !isAlive(serverPid), 20_000);
     assert.equal(code, 0, output.slice(-2000));
-    assert.ok(lines().some((l) => l.msg === 'shut down gracefully'), `graceful shutdown logged:\n${output.slice(-2000)}`);
+    assert.ok(
+      lines().some((l) => l.msg === 'shut down gracefully'),
+      `graceful shutdown logged:\n${output.slice(-2000)}`,
+    );
   });
 
   test('SHUTDOWN_GRACE is a duration setting, 10 s by default', () => {
     assert.equal(loadConfig({}).shutdownGraceMs, 10_000);
     assert.equal(loadConfig({ SHUTDOWN_GRACE: '2500ms' }).shutdownGraceMs, 2500);
-    assert.throws(() => loadConfig({ SHUTDOWN_GRACE: 'soon' }), (error: unknown) => error instanceof ConfigError && /SHUTDOWN_GRACE/.test(error.message));
+    assert.throws(
+      () => loadConfig({ SHUTDOWN_GRACE: 'soon' }),
+      (error: unknown) => error instanceof ConfigError && /SHUTDOWN_GRACE/.test(error.message),
+    );
   });
 
   for (const kind of databaseKinds()) {
@@ -164,13 +210,22 @@ describe('npm start and SIGTERM', () => {
       cleanups.push(() => peer.close());
       const server = await startTestServer(kind, { env: { SHUTDOWN_GRACE: '300ms' } });
       let closed = false;
-      cleanups.push(async () => { if (!closed) await server.close(); });
+      cleanups.push(async () => {
+        if (!closed) await server.close();
+      });
       const hook = await server.admin('POST', '/hooks', {
-        name: 'slow', event: 'before_id_token', mode: 'sync', allowed_hosts: [peer.host], timeout_ms: 10_000,
+        name: 'slow',
+        event: 'before_id_token',
+        mode: 'sync',
+        allowed_hosts: [peer.host],
+        timeout_ms: 10_000,
         code: `export default async function (event, api) { await fetch(${JSON.stringify(peer.url)}); }`,
       });
       assert.equal(hook.status, 201, JSON.stringify(hook.body));
-      const inFlight = server.admin('POST', `/hooks/${hook.body.id}/test`).then(() => 'answered', () => 'cut');
+      const inFlight = server.admin('POST', `/hooks/${hook.body.id}/test`).then(
+        () => 'answered',
+        () => 'cut',
+      );
       await peer.first;
       await server.close();
       closed = true;

@@ -23,7 +23,9 @@ for (const kind of databaseKinds()) {
     before(async () => {
       server = await startTestServer(kind);
       const app = await server.admin('POST', '/applications', {
-        name: 'Notes', redirect_uris: [CALLBACK], post_logout_redirect_uris: [LOGGED_OUT],
+        name: 'Notes',
+        redirect_uris: [CALLBACK],
+        post_logout_redirect_uris: [LOGGED_OUT],
         grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
@@ -94,7 +96,10 @@ for (const kind of databaseKinds()) {
       assert.ok(done.redirectedTo?.startsWith(CALLBACK), `${done.status} ${done.html.slice(0, 200)}`);
       // openid-client itself checks that auth_time is there when max_age was asked for.
       const tokens = await oidc.authorizationCodeGrant(rp.config, new URL(done.redirectedTo!), {
-        pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce, maxAge: 300,
+        pkceCodeVerifier: start.verifier,
+        expectedState: start.state,
+        expectedNonce: start.nonce,
+        maxAge: 300,
       });
       const authTime = Number(tokens.claims()?.auth_time);
       assert.ok(authTime >= before - 1 && authTime <= Math.ceil(Date.now() / 1000), `auth_time ${authTime}`);
@@ -118,7 +123,7 @@ for (const kind of databaseKinds()) {
       assert.equal(revoked.active, false);
     });
 
-    test('another client can neither introspect nor revoke an application\'s tokens', async () => {
+    test("another client can neither introspect nor revoke an application's tokens", async () => {
       const browser = new Browser(server.url);
       const start = await authorizationUrl(rp, { scope: 'openid email offline_access', prompt: 'consent' });
       const done = await signIn(browser, start, email, password);

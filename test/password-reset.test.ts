@@ -4,9 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { alertText, Browser, type Page } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
-import {
-  assertCodeRedirect, createTestApplication, createTestUser, mailsTo, signIn, startLogin, waitForMailCount,
-} from './support/hosted-pages.ts';
+import { assertCodeRedirect, createTestApplication, createTestUser, mailsTo, signIn, startLogin, waitForMailCount } from './support/hosted-pages.ts';
 import * as oidc from 'openid-client';
 import { authorizationUrl as rpAuthorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn as rpSignIn } from './support/rp.ts';
 import { advanceClockTo } from './support/clock.ts';
@@ -140,7 +138,11 @@ for (const kind of databaseKinds()) {
       const third = linkIn(await waitForMailCount(smtp, 'alice@example.com', before + 3), `${server.url}/reset-password/`);
       const form = await browser.get(third);
       assert.equal(form.status, 200);
-      await server.server.services.db('action_tokens').where({ kind: 'password_reset' }).whereNull('used_at').update({ expires_at: Date.now() - 1000 });
+      await server.server.services
+        .db('action_tokens')
+        .where({ kind: 'password_reset' })
+        .whereNull('used_at')
+        .update({ expires_at: Date.now() - 1000 });
       const expired = await browser.get(third);
       assert.equal(expired.status, 410);
       assert.match(alertText(expired) ?? '', /expired/i);
@@ -158,7 +160,9 @@ for (const kind of databaseKinds()) {
       try {
         await short.server.services.users.create({ email: 'dana@example.com', password: 'dana password 1' }, 'admin');
         const app = await short.server.services.applications.create({
-          name: 'Short', redirect_uris: ['http://localhost:8976/callback'], token_endpoint_auth_method: 'none',
+          name: 'Short',
+          redirect_uris: ['http://localhost:8976/callback'],
+          token_endpoint_auth_method: 'none',
         });
         const browser = new Browser(short.url);
         const { uid } = await startLogin(browser, short, app.client_id);

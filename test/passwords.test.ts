@@ -29,7 +29,12 @@ for (const kind of databaseKinds()) {
 
     /** The argon2id cost a PHC hash string was made with. */
     const cost = (hash: string) => {
-      const params = Object.fromEntries(/^\$argon2id\$v=19\$([^$]+)\$/.exec(hash)![1]!.split(',').map((kv) => kv.split('=')));
+      const params = Object.fromEntries(
+        /^\$argon2id\$v=19\$([^$]+)\$/
+          .exec(hash)![1]!
+          .split(',')
+          .map((kv) => kv.split('=')),
+      );
       return { m: Number(params.m), t: Number(params.t), p: Number(params.p) };
     };
     const storedHash = async (id: string) => String((await server.server.services.db('users').where({ id }).first('password_hash')).password_hash);
@@ -51,8 +56,12 @@ for (const kind of databaseKinds()) {
       assert.equal(wrong.status, unknown.status);
       assert.match(alertText(unknown) ?? '', /not correct/i);
       assert.equal(alertText(wrong), alertText(unknown));
-      const shape = (page: Page) => page.doc.querySelector('main')!.toString()
-        .replace(/gina@example\.com|nobody@example\.com/g, 'ID').replace(/value="[^"]*"|\/interaction\/[^/"]+/g, 'X');
+      const shape = (page: Page) =>
+        page.doc
+          .querySelector('main')!
+          .toString()
+          .replace(/gina@example\.com|nobody@example\.com/g, 'ID')
+          .replace(/value="[^"]*"|\/interaction\/[^/"]+/g, 'X');
       assert.equal(shape(wrong), shape(unknown));
     });
 

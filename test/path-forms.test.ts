@@ -22,7 +22,9 @@ function rawRequest(base: string, method: string, path: string, headers: Record<
     const req = request({ host: hostname, port, method, path, headers: { connection: 'close', ...headers, ...(body ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { text += chunk; });
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
     });
     req.on('error', reject);
@@ -129,7 +131,13 @@ for (const kind of databaseKinds()) {
       const failures: string[] = [];
       for (const { path } of posts) {
         for (const form of variants(path)) {
-          const answer = await rawRequest(server.url, 'POST', form, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, 'identifier=a%40example.com&password=x&email=a%40example.com');
+          const answer = await rawRequest(
+            server.url,
+            'POST',
+            form,
+            { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+            'identifier=a%40example.com&password=x&email=a%40example.com',
+          );
           if (answer.status !== 403) failures.push(`POST ${form}: ${answer.status}`);
         }
       }

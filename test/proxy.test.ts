@@ -19,7 +19,7 @@ describe('proxy support', () => {
   const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.com' };
 
   test('forwarded https is honoured when trusted', async () => {
-    const discovery = await (await fetch(`${trusted.url}/.well-known/openid-configuration`, { headers: forwarded })).json() as Record<string, string>;
+    const discovery = (await (await fetch(`${trusted.url}/.well-known/openid-configuration`, { headers: forwarded })).json()) as Record<string, string>;
     assert.equal(discovery.issuer, 'https://id.example.com');
     assert.equal(discovery.token_endpoint, 'https://id.example.com/token');
     const app = await trusted.admin('POST', '/applications', { name: 'Web', redirect_uris: ['https://app.example.com/cb'] });
@@ -31,7 +31,7 @@ describe('proxy support', () => {
   });
 
   test('forwarded headers are ignored when not trusted', async () => {
-    const discovery = await (await fetch(`${untrusted.url}/.well-known/openid-configuration`, { headers: forwarded })).json() as Record<string, string>;
+    const discovery = (await (await fetch(`${untrusted.url}/.well-known/openid-configuration`, { headers: forwarded })).json()) as Record<string, string>;
     assert.equal(discovery.issuer, 'https://id.example.com');
     assert.ok(discovery.token_endpoint!.startsWith('http://127.0.0.1:'), `not taken from the forwarded headers: ${discovery.token_endpoint}`);
   });

@@ -25,8 +25,17 @@ for (const kind of databaseKinds()) {
       await migrateToLatest(db);
       const now = Date.now();
       await db('users').insert({
-        id: 'u-prune', email: 'prune@example.com', email_verified: false, phone_number_verified: false, status: 'active', source: 'admin',
-        attributes: '{}', metadata: '{}', login_count: 0, created_at: now, updated_at: now,
+        id: 'u-prune',
+        email: 'prune@example.com',
+        email_verified: false,
+        phone_number_verified: false,
+        status: 'active',
+        source: 'admin',
+        attributes: '{}',
+        metadata: '{}',
+        login_count: 0,
+        created_at: now,
+        updated_at: now,
       });
     });
     after(async () => {
@@ -50,7 +59,10 @@ for (const kind of databaseKinds()) {
       await states.update('uid-old', now + 1000, {});
       await states.update('uid-new', now + 60_000, {});
       assert.equal(await states.prune(now + 2000), 1);
-      assert.deepEqual((await db('interaction_states').select('uid')).map((r) => r.uid), ['uid-new']);
+      assert.deepEqual(
+        (await db('interaction_states').select('uid')).map((r) => r.uid),
+        ['uid-new'],
+      );
     });
 
     test('throttle windows: deleted once the window is over', async () => {
@@ -71,11 +83,17 @@ for (const kind of databaseKinds()) {
       await log.flush();
       const rows = await db('hook_executions').where({ hook_id: 'hk_prune' });
       // Distinct times, so "the newest" is well defined.
-      for (const [i, row] of rows.entries()) await db('hook_executions').where({ id: row.id }).update({ created_at: 1_000 + i });
+      for (const [i, row] of rows.entries())
+        await db('hook_executions')
+          .where({ id: row.id })
+          .update({ created_at: 1_000 + i });
       const listed = await log.list('hk_prune', 10);
       assert.equal(listed.length, 5);
       assert.equal(await log.prune(DAY, 3, 1_000 + DAY - 1), 2, 'beyond the newest 3');
-      assert.deepEqual((await log.list('hk_prune', 10)).map((e) => e.id), listed.slice(0, 3).map((e) => e.id));
+      assert.deepEqual(
+        (await log.list('hk_prune', 10)).map((e) => e.id),
+        listed.slice(0, 3).map((e) => e.id),
+      );
       assert.equal(await log.prune(DAY, 3, 1_000 + DAY + 10), 3, 'past the age');
       assert.deepEqual(await log.list('hk_prune', 10), []);
     });
@@ -86,7 +104,10 @@ for (const kind of databaseKinds()) {
       await db('hook_jobs').insert([row('job_p_done', 'done'), row('job_p_failed', 'failed'), row('job_p_pending', 'pending')]);
       assert.equal(await jobs.prune(DAY, 1_000 + DAY - 1), 0);
       assert.equal(await jobs.prune(DAY, 1_000 + DAY + 1), 2);
-      assert.deepEqual((await db('hook_jobs').where('id', 'like', 'job_p_%').select('id')).map((r) => r.id), ['job_p_pending']);
+      assert.deepEqual(
+        (await db('hook_jobs').where('id', 'like', 'job_p_%').select('id')).map((r) => r.id),
+        ['job_p_pending'],
+      );
     });
   });
 }

@@ -4,9 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
-import {
-  assertCodeRedirect, createTestApplication, createTestUser, mailsTo, signIn, startLogin, waitForMailCount,
-} from './support/hosted-pages.ts';
+import { assertCodeRedirect, createTestApplication, createTestUser, mailsTo, signIn, startLogin, waitForMailCount } from './support/hosted-pages.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { mailsSent } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
@@ -127,14 +125,18 @@ for (const kind of databaseKinds()) {
       const b = await register(taken, 'bob@example.com');
       assert.equal(a.status, b.status);
       assert.equal(alertText(a), alertText(b));
-      const text = (page: typeof a) => page.doc.querySelector('main')!.text.replace(/\s+/g, ' ').replace(/newcomer@example\.com|bob@example\.com/g, 'EMAIL');
+      const text = (page: typeof a) =>
+        page.doc
+          .querySelector('main')!
+          .text.replace(/\s+/g, ' ')
+          .replace(/newcomer@example\.com|bob@example\.com/g, 'EMAIL');
       assert.equal(text(a), text(b));
 
       const notice = await smtp.waitFor('bob@example.com', /already have an account/i);
       assert.doesNotMatch(notice.text, /\/activate\//);
       const bob = await server.server.services.users.findByEmail('bob@example.com');
       assert.equal(bob?.status, 'active');
-      assert.ok(await server.server.services.users.verifyPassword(bob, 'bobs password 1'), 'the owner\'s password is untouched');
+      assert.ok(await server.server.services.users.verifyPassword(bob, 'bobs password 1'), "the owner's password is untouched");
       await smtp.waitFor('newcomer@example.com', /activate/i);
     });
   });

@@ -31,7 +31,10 @@ for (const kind of databaseKinds()) {
 
     const createApp = async (name: string, extra: Record<string, unknown> = {}): Promise<RelyingParty> => {
       const app = await server.admin('POST', '/applications', {
-        name, redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token', 'client_credentials'], ...extra,
+        name,
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+        ...extra,
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       return discoverClient(server.url, app.body.client_id, app.body.client_secret);
@@ -62,7 +65,9 @@ for (const kind of databaseKinds()) {
 
     test('the admin API takes an identifier alone (all its scopes) or {identifier, scopes_allowed}, and answers the second form', async () => {
       const app = await server.admin('POST', '/applications', {
-        name: 'Forms', redirect_uris: [CALLBACK], resource_servers: [NOTES, { identifier: PAYMENTS, scopes_allowed: ['payments:read'] }],
+        name: 'Forms',
+        redirect_uris: [CALLBACK],
+        resource_servers: [NOTES, { identifier: PAYMENTS, scopes_allowed: ['payments:read'] }],
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       const expected = [

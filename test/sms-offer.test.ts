@@ -15,11 +15,20 @@ import { startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 const PASSWORD = 'correct horse battery';
 
-interface Logged { level: number; msg: string; channel?: string }
+interface Logged {
+  level: number;
+  msg: string;
+  channel?: string;
+}
 
 function capture(): { lines: Logged[]; log: ReturnType<typeof createLogger> } {
   const lines: Logged[] = [];
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
   return { lines, log: createLogger('info', sink) };
 }
 
@@ -36,7 +45,11 @@ async function user(server: TestServer, email: string): Promise<string> {
 }
 
 const offersSms = (page: Page) => page.doc.querySelector('input[name="method"][value="sms"]') !== null;
-const warnings = (lines: Logged[]) => lines.filter((l) => l.level === 40 && /dev outbox/.test(l.msg)).map((l) => l.channel).sort();
+const warnings = (lines: Logged[]) =>
+  lines
+    .filter((l) => l.level === 40 && /dev outbox/.test(l.msg))
+    .map((l) => l.channel)
+    .sort();
 
 for (const kind of databaseKinds()) {
   describe(`SMS offered only with a sender (${kind})`, () => {
@@ -48,7 +61,10 @@ for (const kind of databaseKinds()) {
     test('without an SMS messenger the enrolment neither offers nor accepts SMS; an earlier SMS factor is flagged and gets no code', async () => {
       const smtp: SmtpReceiver = await startSmtpReceiver();
       const sms: SmsReceiver = await startSmsReceiver();
-      closers.push(() => smtp.close(), () => sms.close());
+      closers.push(
+        () => smtp.close(),
+        () => sms.close(),
+      );
       const { lines, log } = capture();
       const server = await startTestServer(kind, { env: { SMTP_URL: smtp.url, SMS_WEBHOOK_URL: sms.url }, log });
       closers.push(() => server.close());
@@ -73,7 +89,10 @@ for (const kind of databaseKinds()) {
       lines.length = 0;
       await server.restart();
       assert.deepEqual(warnings(lines), [], 'mail still goes out over SMTP and texts are not stored: no warning');
-      assert.ok(lines.some((l) => l.channel === 'sms' && /not offered/.test(l.msg)), 'start-up says SMS is not offered');
+      assert.ok(
+        lines.some((l) => l.channel === 'sms' && /not offered/.test(l.msg)),
+        'start-up says SMS is not offered',
+      );
 
       // A new user is not offered SMS, and a forged choice of SMS is refused without a factor.
       const adaId = await user(server, 'ada@example.com');

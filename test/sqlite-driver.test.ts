@@ -43,27 +43,37 @@ describe('SQLite driver', () => {
 
   test('a transaction that fails part way leaves nothing written; the error names the problem', async () => {
     await db('things').insert({ name: 'taken' });
-    await assert.rejects(db.transaction(async (trx) => {
-      await trx('things').insert({ name: 'first' });
-      await trx('things').insert({ name: 'taken' });
-    }), /UNIQUE constraint failed: things\.name/);
+    await assert.rejects(
+      db.transaction(async (trx) => {
+        await trx('things').insert({ name: 'first' });
+        await trx('things').insert({ name: 'taken' });
+      }),
+      /UNIQUE constraint failed: things\.name/,
+    );
     assert.deepEqual(await db('things').pluck('name'), ['taken']);
   });
 
   test('a write waits while another process holds the write lock, instead of failing', async () => {
     // The other process: takes the write lock, says so, holds it 300 ms, commits.
-    const holder = spawn(process.execPath, ['-e', `
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const { DatabaseSync } = require('node:sqlite');
       const other = new DatabaseSync(${JSON.stringify(join(dir, 'driver.db'))});
       other.exec("BEGIN IMMEDIATE; INSERT INTO things (name) VALUES ('from the other process')");
       process.stdout.write('locked\\n');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
       other.exec('COMMIT');
-    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const exited = new Promise((resolve) => holder.once('exit', resolve));
     await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
     await db('things').insert({ name: 'from here' });
     assert.equal(await exited, 0);
-    assert.deepEqual((await db('things').whereIn('name', ['from the other process', 'from here']).orderBy('id').pluck('name')), ['from the other process', 'from here']);
+    assert.deepEqual(await db('things').whereIn('name', ['from the other process', 'from here']).orderBy('id').pluck('name'), ['from the other process', 'from here']);
   });
 });

@@ -30,7 +30,10 @@ function assertNeutral(page: Page) {
   assert.ok(alertText(page), `role="alert" on ${page.url}`);
   assert.equal(page.doc.querySelector('.brand-name')?.text.trim(), 'Tessera');
   assert.equal(linksTo(page, /^Back to /).length, 0);
-  assert.ok(page.doc.querySelectorAll('main a').some((a) => a.getAttribute('href') === '/'), 'a link to the home page');
+  assert.ok(
+    page.doc.querySelectorAll('main a').some((a) => a.getAttribute('href') === '/'),
+    'a link to the home page',
+  );
 }
 
 for (const kind of databaseKinds()) {
@@ -70,11 +73,18 @@ for (const kind of databaseKinds()) {
       const browser = new Browser(server.url);
       const { uid } = await startLogin(browser, server, clientId);
       const registered = await browser.submit(await browser.get(`/interaction/${uid}/register`), {
-        email: 'bob@example.com', password: 'correct horse battery', given_name: 'Bob', family_name: 'Lee',
+        email: 'bob@example.com',
+        password: 'correct horse battery',
+        given_name: 'Bob',
+        family_name: 'Lee',
       });
       assert.equal(registered.status, 200, alertText(registered) ?? '');
       const link = linkIn(await smtp.waitFor('bob@example.com', /activate/i), `${server.url}/activate/`);
-      await server.server.services.db('action_tokens').where({ kind: 'activation' }).whereNull('used_at').update({ expires_at: Date.now() - 1000 });
+      await server.server.services
+        .db('action_tokens')
+        .where({ kind: 'activation' })
+        .whereNull('used_at')
+        .update({ expires_at: Date.now() - 1000 });
       const expired = await new Browser(server.url).get(link);
       assert.equal(expired.status, 410);
       assert.match(alertText(expired) ?? '', /expired/i);
@@ -89,7 +99,10 @@ for (const kind of databaseKinds()) {
       assertBranded(elsewhere, LOGIN_URI);
 
       // Its time runs out (moved into the past rather than waiting): the same browser gets the same page.
-      await server.server.services.db('oidc_models').where({ model: 'Interaction', id: uid }).update({ expires_at: Date.now() - 1000 });
+      await server.server.services
+        .db('oidc_models')
+        .where({ model: 'Interaction', id: uid })
+        .update({ expires_at: Date.now() - 1000 });
       const expired = await browser.get(`/interaction/${uid}`);
       assert.equal(expired.status, 400);
       assert.match(alertText(expired) ?? '', /expired/i);
@@ -104,7 +117,8 @@ for (const kind of databaseKinds()) {
 
     it('without initiate_login_uri: back to the first post-logout URI, else the home page, still branded', async () => {
       const withLogout = await createTestApplication(server, {
-        branding: { display_name: DISPLAY_NAME }, post_logout_redirect_uris: ['https://notes.example/signed-out'],
+        branding: { display_name: DISPLAY_NAME },
+        post_logout_redirect_uris: ['https://notes.example/signed-out'],
       });
       const first = new Browser(server.url);
       const { uid } = await startLogin(first, server, withLogout);

@@ -69,7 +69,11 @@ test('WEBHOOK_ALLOWED_HOSTS: host or host:port entries, lower-cased; wildcards, 
   assert.deepEqual(loadConfig({}).webhooks.allowedHosts, []);
   assert.deepEqual(loadConfig({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1:8080, Hooks.Internal ,[::1]:9000,' }).webhooks.allowedHosts, ['127.0.0.1:8080', 'hooks.internal', '[::1]:9000']);
   for (const bad of ['*.internal', 'http://hooks.internal', 'hooks.internal:99999', 'hooks.internal/path', '10.0.0.0/8']) {
-    assert.throws(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: bad }), (error: Error) => error instanceof ConfigError && /^WEBHOOK_ALLOWED_HOSTS /.test(error.message), bad);
+    assert.throws(
+      () => loadConfig({ WEBHOOK_ALLOWED_HOSTS: bad }),
+      (error: Error) => error instanceof ConfigError && /^WEBHOOK_ALLOWED_HOSTS /.test(error.message),
+      bad,
+    );
   }
 });
 
@@ -93,7 +97,10 @@ for (const kind of databaseKinds()) {
       assert.equal(created.status, 201, JSON.stringify(created.body));
     }
 
-    async function attempts(server: TestServer, id: string): Promise<Array<{ id: string; status: string; attempts: number; log: Array<{ error: string | null; status_code: number | null; next_attempt_at: string | null }> }>> {
+    async function attempts(
+      server: TestServer,
+      id: string,
+    ): Promise<Array<{ id: string; status: string; attempts: number; log: Array<{ error: string | null; status_code: number | null; next_attempt_at: string | null }> }>> {
       const listed = await server.admin('GET', `/webhooks/${id}/deliveries`);
       assert.equal(listed.status, 200, JSON.stringify(listed.body));
       return listed.body;
@@ -136,7 +143,11 @@ for (const kind of databaseKinds()) {
         // A PATCH that leaves the URL alone is not refused.
         const described = await server.admin('PATCH', `/webhooks/${allowed.body.id}`, { description: 'CRM' });
         assert.equal(described.status, 200, JSON.stringify(described.body));
-        assert.deepEqual((await server.admin('GET', '/webhooks')).body.map((w: { id: string }) => w.id), [allowed.body.id], 'no refused endpoint was stored');
+        assert.deepEqual(
+          (await server.admin('GET', '/webhooks')).body.map((w: { id: string }) => w.id),
+          [allowed.body.id],
+          'no refused endpoint was stored',
+        );
 
         // Events flow to the listed receiver; the probe saw nothing, before or after.
         await createUser(server);
@@ -156,18 +167,29 @@ for (const kind of databaseKinds()) {
         delete server.env.WEBHOOK_ALLOWED_HOSTS;
         await server.restart();
         await createUser(server);
-        const [delivery] = await waitFor('the delivery to fail for good', () => attempts(server, created.body.id), (list) => list[0]?.status === 'failed');
+        const [delivery] = await waitFor(
+          'the delivery to fail for good',
+          () => attempts(server, created.body.id),
+          (list) => list[0]?.status === 'failed',
+        );
         assert.equal(delivery.attempts, 2, 'retried on the schedule like any failure, then the dead letter');
         for (const attempt of delivery.log) {
           assert.equal(attempt.status_code, null);
           assert.match(String(attempt.error), REFUSED);
-          assert.match(String(attempt.error), new RegExp(`127\\.0\\.0\\.1 is a loopback address; webhook URLs may reach only public addresses unless WEBHOOK_ALLOWED_HOSTS lists 127\\.0\\.0\\.1:${probe.port}$`));
+          assert.match(
+            String(attempt.error),
+            new RegExp(`127\\.0\\.0\\.1 is a loopback address; webhook URLs may reach only public addresses unless WEBHOOK_ALLOWED_HOSTS lists 127\\.0\\.0\\.1:${probe.port}$`),
+          );
         }
         assert.notEqual(delivery.log[0].next_attempt_at, null, 'the first refusal was scheduled for a retry');
         // A manual retry is refused the same way.
         const retried = await server.admin('POST', `/webhooks/${created.body.id}/deliveries/${delivery.id}/retry`);
         assert.equal(retried.status, 202, JSON.stringify(retried.body));
-        await waitFor('the manual retry to be refused', () => attempts(server, created.body.id), (list) => list[0]?.status === 'failed' && list[0].attempts === 3);
+        await waitFor(
+          'the manual retry to be refused',
+          () => attempts(server, created.body.id),
+          (list) => list[0]?.status === 'failed' && list[0].attempts === 3,
+        );
         assert.equal((await server.admin('GET', `/webhooks/${created.body.id}`)).body.enabled, true, 'a refusal does not disable the endpoint');
         assert.equal(probe.connections, 0, 'the probe on 127.0.0.1 was never connected to');
       } finally {
@@ -192,9 +214,14 @@ for (const kind of databaseKinds()) {
         assert.equal(created.status, 201, JSON.stringify(created.body));
         answer = systemResolver;
         await createUser(server);
-        const [delivery] = await waitFor('the delivery to fail for good', () => attempts(server, created.body.id), (list) => list[0]?.status === 'failed');
+        const [delivery] = await waitFor(
+          'the delivery to fail for good',
+          () => attempts(server, created.body.id),
+          (list) => list[0]?.status === 'failed',
+        );
         assert.equal(delivery.log.length, 2);
-        for (const attempt of delivery.log) assert.match(String(attempt.error), /^refused \(not connected\): localhost resolves to (127\.0\.0\.1|::1), a loopback address; .*WEBHOOK_ALLOWED_HOSTS lists localhost:\d+$/);
+        for (const attempt of delivery.log)
+          assert.match(String(attempt.error), /^refused \(not connected\): localhost resolves to (127\.0\.0\.1|::1), a loopback address; .*WEBHOOK_ALLOWED_HOSTS lists localhost:\d+$/);
         assert.deepEqual(asked, ['localhost', 'localhost', 'localhost'], 'resolved and checked at creation, and again before each attempt');
         assert.equal(probe.connections, 0, 'the probe on 127.0.0.1 was never connected to');
       } finally {
@@ -227,14 +254,22 @@ for (const kind of databaseKinds()) {
     test('KICKSTART: a webhook to a refused address stops the start-up with the entry and the address named', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'tessera-kickstart-policy-'));
       const file = join(dir, 'kickstart.json');
-      writeFileSync(file, JSON.stringify({
-        applications: [{ name: 'App', redirect_uris: [CALLBACK] }],
-        webhooks: [{ url: `http://127.0.0.1:${probe.port}/kick`, events: ['*'] }],
-      }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          applications: [{ name: 'App', redirect_uris: [CALLBACK] }],
+          webhooks: [{ url: `http://127.0.0.1:${probe.port}/kick`, events: ['*'] }],
+        }),
+      );
       const database = await createTestDatabase(kind);
       const env = {
-        PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, LOG_LEVEL: 'silent', KICKSTART: file,
-        PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: database.url,
+        LOG_LEVEL: 'silent',
+        KICKSTART: file,
+        PASSWORD_HASH_MEMORY_KIB: '1024',
+        PASSWORD_HASH_ITERATIONS: '1',
       };
       try {
         await assert.rejects(startServer(loadConfig(env), { announce: () => {} }), /webhooks\[0\]\.url: 127\.0\.0\.1 is a loopback address/);

@@ -32,16 +32,22 @@ class ServerProcess {
   async start(): Promise<void> {
     this.#stderr = '';
     const child = spawn(process.execPath, ['--no-node-snapshot', 'src/main.ts'], {
-      cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...this.#env }, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...this.#env },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    child.stderr!.on('data', (chunk: Buffer) => { this.#stderr += chunk.toString(); });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.#stderr += chunk.toString();
+    });
     this.#child = child;
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}): ${this.#stderr}`);
       try {
         if ((await fetch(`${this.url}/health`)).ok) return;
-      } catch { /* not listening yet */ }
+      } catch {
+        /* not listening yet */
+      }
       if (Date.now() > deadline) throw new Error(`the server did not start: ${this.#stderr}`);
       await sleep(50);
     }
@@ -69,9 +75,11 @@ class ServerProcess {
 /** Runs `work` over `items`, `limit` at a time. */
 async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }
 
 for (const kind of databaseKinds()) {
@@ -85,11 +93,20 @@ for (const kind of databaseKinds()) {
       receiver = await WebhookReceiver.start();
       const port = await freePort();
       proc = new ServerProcess(port, {
-        PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, DATABASE_URL: database.url,
-        ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent', PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        ISSUER: `http://127.0.0.1:${port}`,
+        DATABASE_URL: database.url,
+        ADMIN_API_KEY: ADMIN_KEY,
+        LOG_LEVEL: 'silent',
+        PASSWORD_HASH_MEMORY_KIB: '1024',
+        PASSWORD_HASH_ITERATIONS: '1',
         // Few deliveries at once and a slow receiver, so that most events are still pending at the kill;
         // a short lease so that PostgreSQL (where a dead process's leases must run out) recovers quickly.
-        WEBHOOK_CONCURRENCY: '4', WEBHOOK_TIMEOUT: '2s', WEBHOOK_LEASE: '5s', WEBHOOK_RETRY_SCHEDULE: '0.2s,0.5s,1s,2s,5s',
+        WEBHOOK_CONCURRENCY: '4',
+        WEBHOOK_TIMEOUT: '2s',
+        WEBHOOK_LEASE: '5s',
+        WEBHOOK_RETRY_SCHEDULE: '0.2s,0.5s,1s,2s,5s',
         WEBHOOK_ALLOWED_HOSTS: receiver.hostPort,
       });
     });
@@ -159,49 +176,54 @@ for (const kind of databaseKinds()) {
   });
 
   // Several processes share one PostgreSQL; SQLite runs one dispatcher per database file.
-  if (kind === 'postgres') describe(`webhook dispatchers sharing a database (${kind})`, () => {
-    let first: TestServer;
-    let second: RunningServer | null = null;
-    let receiver: WebhookReceiver;
-    before(async () => {
-      receiver = await WebhookReceiver.start();
-      const env = { WEBHOOK_RETRY_SCHEDULE: '0.1s', WEBHOOK_CONCURRENCY: '8', WEBHOOK_ALLOWED_HOSTS: receiver.hostPort };
-      first = await startTestServer(kind, { env });
-      // A second server process (its own pool, its own dispatcher) on the same database.
-      second = await startServer(loadConfig({ ...first.env, PORT: String(await freePort()) }), { announce: () => {} });
-    });
-    after(async () => {
-      await second?.close();
-      await first?.close();
-      await receiver?.close();
-    });
+  if (kind === 'postgres')
+    describe(`webhook dispatchers sharing a database (${kind})`, () => {
+      let first: TestServer;
+      let second: RunningServer | null = null;
+      let receiver: WebhookReceiver;
+      before(async () => {
+        receiver = await WebhookReceiver.start();
+        const env = { WEBHOOK_RETRY_SCHEDULE: '0.1s', WEBHOOK_CONCURRENCY: '8', WEBHOOK_ALLOWED_HOSTS: receiver.hostPort };
+        first = await startTestServer(kind, { env });
+        // A second server process (its own pool, its own dispatcher) on the same database.
+        second = await startServer(loadConfig({ ...first.env, PORT: String(await freePort()) }), { announce: () => {} });
+      });
+      after(async () => {
+        await second?.close();
+        await first?.close();
+        await receiver?.close();
+      });
 
-    test('two processes share the work and never send a delivery twice within a lease', async () => {
-      const created = await first.admin('POST', '/webhooks', { url: `${receiver.url}/shared`, events: ['user.create'] });
-      assert.equal(created.status, 201);
-      // Every event fails once, then succeeds: the retries go through the claim (UPDATE ... SKIP LOCKED).
-      const seen = new Set<string>();
-      receiver.behave('/shared', (request) => {
-        const id = request.headers['webhook-id']!;
-        if (seen.has(id)) return { delayMs: 5 };
-        seen.add(id);
-        return { status: 500, delayMs: 5 };
+      test('two processes share the work and never send a delivery twice within a lease', async () => {
+        const created = await first.admin('POST', '/webhooks', { url: `${receiver.url}/shared`, events: ['user.create'] });
+        assert.equal(created.status, 201);
+        // Every event fails once, then succeeds: the retries go through the claim (UPDATE ... SKIP LOCKED).
+        const seen = new Set<string>();
+        receiver.behave('/shared', (request) => {
+          const id = request.headers['webhook-id']!;
+          if (seen.has(id)) return { delayMs: 5 };
+          seen.add(id);
+          return { status: 500, delayMs: 5 };
+        });
+        const count = 300;
+        await inParallel(
+          Array.from({ length: count }, (_, i) => i),
+          12,
+          async (i) => {
+            const users = i % 2 ? first.server.services.users : second!.services.users;
+            await users.create({ email: `shared${i}@example.com` }, 'admin');
+          },
+        );
+        await receiver.waitFor(`${count} events delivered`, () => receiver.on('/shared').length >= count * 2, 30_000);
+        await webhooksSettled(first); // every delivery final: a third attempt would have been made by now
+        const perEvent = new Map<string, number>();
+        for (const request of receiver.on('/shared')) perEvent.set(request.headers['webhook-id']!, (perEvent.get(request.headers['webhook-id']!) ?? 0) + 1);
+        assert.equal(perEvent.size, count);
+        assert.deepEqual([...new Set(perEvent.values())], [2], 'each event exactly twice: the failure and the retry, never a third time');
+        const attemptsBy = async (server: RunningServer) => (await server.services.metrics.webhookAttempts.get()).values.reduce((sum, v) => sum + v.value, 0);
+        const [a, b] = [await attemptsBy(first.server), await attemptsBy(second!)];
+        assert.equal(a + b, count * 2);
+        assert.ok(a > 0 && b > 0, `both processes delivered (${a} and ${b} attempts)`);
       });
-      const count = 300;
-      await inParallel(Array.from({ length: count }, (_, i) => i), 12, async (i) => {
-        const users = i % 2 ? first.server.services.users : second!.services.users;
-        await users.create({ email: `shared${i}@example.com` }, 'admin');
-      });
-      await receiver.waitFor(`${count} events delivered`, () => receiver.on('/shared').length >= count * 2, 30_000);
-      await webhooksSettled(first); // every delivery final: a third attempt would have been made by now
-      const perEvent = new Map<string, number>();
-      for (const request of receiver.on('/shared')) perEvent.set(request.headers['webhook-id']!, (perEvent.get(request.headers['webhook-id']!) ?? 0) + 1);
-      assert.equal(perEvent.size, count);
-      assert.deepEqual([...new Set(perEvent.values())], [2], 'each event exactly twice: the failure and the retry, never a third time');
-      const attemptsBy = async (server: RunningServer) => ((await server.services.metrics.webhookAttempts.get()).values).reduce((sum, v) => sum + v.value, 0);
-      const [a, b] = [await attemptsBy(first.server), await attemptsBy(second!)];
-      assert.equal(a + b, count * 2);
-      assert.ok(a > 0 && b > 0, `both processes delivered (${a} and ${b} attempts)`);
     });
-  });
 }

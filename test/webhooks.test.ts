@@ -146,8 +146,14 @@ for (const kind of databaseKinds()) {
         assert.match(answer.body.message, message, `${method} ${path} ${JSON.stringify(body)}`);
       }
 
-      for (const [method, path] of [['GET', '/webhooks/wh_nope'], ['PATCH', '/webhooks/wh_nope'], ['DELETE', '/webhooks/wh_nope'],
-        ['GET', '/webhooks/wh_nope/deliveries'], ['POST', '/webhooks/wh_nope/rotate-secret'], ['POST', `/webhooks/${id}/deliveries/whd_nope/retry`]] as const) {
+      for (const [method, path] of [
+        ['GET', '/webhooks/wh_nope'],
+        ['PATCH', '/webhooks/wh_nope'],
+        ['DELETE', '/webhooks/wh_nope'],
+        ['GET', '/webhooks/wh_nope/deliveries'],
+        ['POST', '/webhooks/wh_nope/rotate-secret'],
+        ['POST', `/webhooks/${id}/deliveries/whd_nope/retry`],
+      ] as const) {
         const answer = await server.admin(method, path, method === 'PATCH' ? { enabled: true } : undefined);
         assert.equal(answer.status, 404, `${method} ${path}`);
       }
@@ -200,7 +206,14 @@ for (const kind of databaseKinds()) {
       assert.equal(delivery.attempts, 3);
       assert.equal(delivery.last_status_code, 200);
       assert.equal(delivery.next_attempt_at, null);
-      assert.deepEqual(delivery.log.map((a: any) => [a.attempt, a.status_code]), [[1, 500], [2, 503], [3, 200]]);
+      assert.deepEqual(
+        delivery.log.map((a: any) => [a.attempt, a.status_code]),
+        [
+          [1, 500],
+          [2, 503],
+          [3, 200],
+        ],
+      );
       for (const attempt of delivery.log) assert.equal(typeof attempt.latency_ms, 'number');
       assert.ok(delivery.log[0].response.length <= 1025, 'the response is truncated');
       assert.ok(delivery.log[0].response.startsWith('xxxx'));
@@ -223,7 +236,10 @@ for (const kind of databaseKinds()) {
       assert.equal(failed.next_attempt_at, null);
       assert.match(failed.last_error, /500/);
       assert.equal(receiver.on(hook.path).length, 3);
-      assert.deepEqual((await deliveries(hook.id, '?status=failed')).map((d) => d.id), [failed.id]);
+      assert.deepEqual(
+        (await deliveries(hook.id, '?status=failed')).map((d) => d.id),
+        [failed.id],
+      );
       assert.deepEqual(await deliveries(hook.id, '?status=pending'), []);
 
       up = true;
@@ -235,7 +251,10 @@ for (const kind of databaseKinds()) {
       const delivered = await waitForDelivery(hook.id, 'delivered');
       assert.equal(delivered.id, failed.id);
       assert.equal(delivered.attempts, 4);
-      assert.deepEqual(delivered.log.map((a: any) => a.status_code), [500, 500, 500, 204]);
+      assert.deepEqual(
+        delivered.log.map((a: any) => a.status_code),
+        [500, 500, 500, 204],
+      );
       const requests = receiver.on(hook.path);
       assert.equal(requests.length, 4);
       assert.equal(new Set(requests.map((r) => r.headers['webhook-id'])).size, 1);
@@ -259,7 +278,10 @@ for (const kind of databaseKinds()) {
       assert.equal(timedOut.log[1].status_code, 200);
 
       const redirected = await waitForDelivery(redirect.id, 'failed');
-      assert.deepEqual(redirected.log.map((a: any) => a.status_code), [302, 302, 302]);
+      assert.deepEqual(
+        redirected.log.map((a: any) => a.status_code),
+        [302, 302, 302],
+      );
       assert.match(redirected.log[0].error, /redirect not followed/);
       assert.equal(receiver.on('/elsewhere').length, 0, 'the redirect target is never called');
 
@@ -343,8 +365,14 @@ for (const kind of databaseKinds()) {
       await receiver.waitForCount(first.path, 2);
       await receiver.waitForCount(second.path, 1);
       await webhooksSettled(server);
-      assert.deepEqual(receiver.on(second.path).map((r) => r.payload.data.user.email), [newer]);
-      assert.deepEqual(receiver.on(first.path).map((r) => r.payload.data.user.email), [older, newer]);
+      assert.deepEqual(
+        receiver.on(second.path).map((r) => r.payload.data.user.email),
+        [newer],
+      );
+      assert.deepEqual(
+        receiver.on(first.path).map((r) => r.payload.data.user.email),
+        [older, newer],
+      );
       for (const hook of [first, second]) await server.admin('DELETE', `/webhooks/${hook.id}`);
     });
 
@@ -375,11 +403,14 @@ for (const kind of databaseKinds()) {
       const dir = mkdtempSync(join(tmpdir(), 'tessera-kickstart-webhooks-'));
       const file = join(dir, 'kickstart.json');
       const path = `/kickstart-${++seq}`;
-      writeFileSync(file, JSON.stringify({
-        applications: [{ name: 'App', redirect_uris: [CALLBACK], client_id: 'kick-app' }],
-        webhooks: [{ url: `${receiver.url}${path}`, events: ['user.create'], secret: SECRET_A, description: 'from the file' }],
-        users: [{ email: 'kicked@example.com' }],
-      }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          applications: [{ name: 'App', redirect_uris: [CALLBACK], client_id: 'kick-app' }],
+          webhooks: [{ url: `${receiver.url}${path}`, events: ['user.create'], secret: SECRET_A, description: 'from the file' }],
+          users: [{ email: 'kicked@example.com' }],
+        }),
+      );
       const kicked = await startTestServer(kind, { env: { KICKSTART: file, WEBHOOK_ALLOWED_HOSTS: receiver.hostPort } });
       try {
         const listed = await kicked.admin('GET', '/webhooks');
@@ -412,19 +443,26 @@ for (const kind of databaseKinds()) {
       // An application that gets refresh tokens, and two hooks: one asks for a consent at login (for
       // one user), one always throws (hook.failed; on_error "continue" lets the login go on).
       const app = await server.admin('POST', '/applications', {
-        name: 'Webhook RP', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'],
+        name: 'Webhook RP',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code', 'refresh_token'],
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       const rp: RelyingParty = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
       const consentHook = await server.admin('POST', '/hooks', {
-        name: 'ask for news consent', event: 'before_progressive_profiling', mode: 'sync',
+        name: 'ask for news consent',
+        event: 'before_progressive_profiling',
+        mode: 'sync',
         code: `export default async function (event, api) {
   if (event.flow === 'login' && event.user.email === 'carol@example.com') api.form.requireConsents([{ key: 'newsletter', label: 'Send me news' }]);
 }`,
       });
       assert.equal(consentHook.status, 201, JSON.stringify(consentHook.body));
       const failingHook = await server.admin('POST', '/hooks', {
-        name: 'always fails', event: 'after_login', mode: 'sync', on_error: 'continue',
+        name: 'always fails',
+        event: 'after_login',
+        mode: 'sync',
+        on_error: 'continue',
         code: 'export default async function () { throw new Error("boom"); }',
       });
       assert.equal(failingHook.status, 201, JSON.stringify(failingHook.body));
@@ -435,7 +473,10 @@ for (const kind of databaseKinds()) {
       const registerHref = identify.doc.querySelector('a[href$="/register"]')?.getAttribute('href');
       assert.ok(registerHref, 'the identify page links to registration');
       const registered = await browser.submit(await browser.get(registerHref), {
-        email: 'reggie@example.com', password: 'reggies password 1', given_name: 'Reggie', family_name: 'Reg',
+        email: 'reggie@example.com',
+        password: 'reggies password 1',
+        given_name: 'Reggie',
+        family_name: 'Reg',
       });
       assert.equal(registered.status, 200, alertText(registered) ?? '');
       const activation = linkIn(await smtp.waitFor('reggie@example.com', /activate/i), `${server.url}/activate/`);
@@ -499,7 +540,10 @@ for (const kind of databaseKinds()) {
       assert.deepEqual([...typesAt(all.path)].sort(), [...expected].sort(), 'the "*" endpoint got every type produced');
       for (const [type, hook] of byType) {
         const got = receiver.on(hook.path);
-        assert.ok(got.every((r) => r.payload.type === type), `${type} endpoint got only ${type}: ${[...typesAt(hook.path)].join(', ')}`);
+        assert.ok(
+          got.every((r) => r.payload.type === type),
+          `${type} endpoint got only ${type}: ${[...typesAt(hook.path)].join(', ')}`,
+        );
         for (const request of got) verifyWebhook(hook.secret, request);
       }
       assert.deepEqual([...typesAt(pair.path)].sort(), ['user.login.failed', 'user.login.success']);

@@ -80,9 +80,7 @@ export async function authenticate(ctx: Context, keyHash: string, guard: AdminKe
   ctx.set('cache-control', 'no-store');
   ctx.body = {
     error: 'unauthorized',
-    message: verdict === 'missing'
-      ? 'authorization: send the admin API key as "Authorization: Bearer <ADMIN_API_KEY>"'
-      : 'authorization: the admin API key is not valid',
+    message: verdict === 'missing' ? 'authorization: send the admin API key as "Authorization: Bearer <ADMIN_API_KEY>"' : 'authorization: the admin API key is not valid',
   };
   return false;
 }

@@ -21,7 +21,7 @@ function hasBody(ctx: Context): boolean {
 /** Turns what co-body and raw-body throw into answers that say what is wrong with the body. */
 function bodyError(err: Error & { status?: number; type?: string }): ClientError {
   if (err.status === 413 || err.type === 'entity.too.large') {
-    return new ClientError(413, 'payload_too_large', "body: must be at most 100 kB");
+    return new ClientError(413, 'payload_too_large', 'body: must be at most 100 kB');
   }
   if (err.type === 'encoding.unsupported') {
     return new ClientError(415, 'unsupported_media_type', 'content-encoding: must be identity, gzip or deflate');

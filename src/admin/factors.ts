@@ -34,9 +34,15 @@ export function factorRoutes(router: Router, services: Services): void {
 
   const announce = async (ctx: Context, user: User, removed: Factor[]) => {
     for (const factor of removed) {
-      await services.lifecycle.run('after_mfa_change', {
-        user: publicUser(user), change: 'removed', factor: { id: factor.id, type: factor.type },
-      }, lifecycleContext(ctx));
+      await services.lifecycle.run(
+        'after_mfa_change',
+        {
+          user: publicUser(user),
+          change: 'removed',
+          factor: { id: factor.id, type: factor.type },
+        },
+        lifecycleContext(ctx),
+      );
     }
   };
 

@@ -10,7 +10,6 @@ import { hookInput, publishInput } from '../hooks/store.ts';
 import { asObject } from '../input.ts';
 import { objectBody, optionalObjectBody, queryInt } from './body.ts';
 
-
 export function hookRoutes(router: Router, services: Services): void {
   const { hooks } = services;
 
@@ -47,9 +46,17 @@ export function hookRoutes(router: Router, services: Services): void {
     const spec = eventSpec(hook.event)!;
     const sample = sampleEvent(spec);
     const { id: _id, type: _type, hook: _hook, secrets: _secrets, application, request, created_at: _at, ...fields } = sample;
-    const event = await buildEvent(spec, { ...fields, application, request, ...given }, {
-      applicationId: null, ip: null, userAgent: null, locale: null,
-    }, async () => null);
+    const event = await buildEvent(
+      spec,
+      { ...fields, application, request, ...given },
+      {
+        applicationId: null,
+        ip: null,
+        userAgent: null,
+        locale: null,
+      },
+      async () => null,
+    );
     const result = await executeChecked(services.sandbox, spec, hook, event);
     ctx.body = {
       outcome: result.outcome,
@@ -93,7 +100,10 @@ export function hookRoutes(router: Router, services: Services): void {
       const values = (given ?? {}) as Record<string, unknown>;
       const missing = template.required_secrets.filter((name) => typeof values[name] !== 'string' || values[name] === '');
       if (missing.length > 0) {
-        throw new ValidationError('secrets', `${template.name} needs ${missing.join(', ')}: give ${missing.length > 1 ? 'them' : 'it'} as {"secrets": {${missing.map((n) => `"${n}": "…"`).join(', ')}}}`);
+        throw new ValidationError(
+          'secrets',
+          `${template.name} needs ${missing.join(', ')}: give ${missing.length > 1 ? 'them' : 'it'} as {"secrets": {${missing.map((n) => `"${n}": "…"`).join(', ')}}}`,
+        );
       }
     }
     const created = await hooks.create({ name: template.title, mode: template.mode, enabled: true, ...options, event: template.event, code: template.code });

@@ -107,12 +107,16 @@ export class AdminKeyCache {
 
   async hash(): Promise<string> {
     if (Date.now() - this.#loadedAt < this.#refreshMs) return this.#hash;
-    this.#loading ??= readStored(this.#db).then((stored) => {
-      // No stored key (a wiped settings table) leaves the last one known in force.
-      if (stored) this.#hash = stored.hash;
-      this.#loadedAt = Date.now();
-      return this.#hash;
-    }).finally(() => { this.#loading = null; });
+    this.#loading ??= readStored(this.#db)
+      .then((stored) => {
+        // No stored key (a wiped settings table) leaves the last one known in force.
+        if (stored) this.#hash = stored.hash;
+        this.#loadedAt = Date.now();
+        return this.#hash;
+      })
+      .finally(() => {
+        this.#loading = null;
+      });
     return this.#loading;
   }
 }

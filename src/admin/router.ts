@@ -75,6 +75,9 @@ export function adminApi(services: Services): Middleware {
   const body = jsonBody();
   const routes = router.routes() as unknown as Middleware;
   const rest = unmatched(router);
-  return zone(ADMIN_PREFIX, requireAdminKey(() => services.adminKey.hash(), services.adminGuard), (ctx, next) =>
-    body(ctx, () => routes(ctx, () => rest(ctx, next))));
+  return zone(
+    ADMIN_PREFIX,
+    requireAdminKey(() => services.adminKey.hash(), services.adminGuard),
+    (ctx, next) => body(ctx, () => routes(ctx, () => rest(ctx, next))),
+  );
 }

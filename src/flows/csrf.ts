@@ -37,7 +37,10 @@ export function csrfProtection(options: CsrfOptions) {
       });
     return key;
   };
-  const tokenFor = async (secret: string) => createHmac('sha256', await serverKey()).update(`csrf:${secret}`).digest('base64url');
+  const tokenFor = async (secret: string) =>
+    createHmac('sha256', await serverKey())
+      .update(`csrf:${secret}`)
+      .digest('base64url');
 
   return async function csrf(ctx: Context, next: Next) {
     const cookie = ctx.cookies.get(CSRF_COOKIE);

@@ -20,13 +20,25 @@ interface Failure {
 async function reportFailure(ctx: Context, kit: FlowKit, clientId: string | null, failure: Failure): Promise<{ message: string | null; redirect: string | null }> {
   const flow = failure.flow ?? 'login';
   if (flow === 'login') {
-    await kit.services.db.transaction((tx) => recordEvent(tx, 'user.login.failed', {
-      user_id: failure.user?.id ?? null, application_id: clientId, reason: failure.reason,
-    }));
+    await kit.services.db.transaction((tx) =>
+      recordEvent(tx, 'user.login.failed', {
+        user_id: failure.user?.id ?? null,
+        application_id: clientId,
+        reason: failure.reason,
+      }),
+    );
   }
-  const outcome = await kit.hook(ctx, 'at_failed_authentication', {
-    flow, user: failure.user ? publicUser(failure.user) : null, identifier: failure.identifier, reason: failure.reason,
-  }, clientId);
+  const outcome = await kit.hook(
+    ctx,
+    'at_failed_authentication',
+    {
+      flow,
+      user: failure.user ? publicUser(failure.user) : null,
+      identifier: failure.identifier,
+      reason: failure.reason,
+    },
+    clientId,
+  );
   return outcome.decision;
 }
 
@@ -34,16 +46,21 @@ async function reportFailure(ctx: Context, kit: FlowKit, clientId: string | null
  * Reports the failure now and answers the answer to send: the hook's redirect, or `show` with the
  * hook's message (else `fallback`). For a step whose answer waits (the identify step's equal time).
  */
-export async function denial(ctx: Context, kit: FlowKit, clientId: string | null, failure: Failure,
-  fallback: string | null, show: (alert: string | null) => void | Promise<void>): Promise<() => void | Promise<void>> {
+export async function denial(
+  ctx: Context,
+  kit: FlowKit,
+  clientId: string | null,
+  failure: Failure,
+  fallback: string | null,
+  show: (alert: string | null) => void | Promise<void>,
+): Promise<() => void | Promise<void>> {
   const reported = await reportFailure(ctx, kit, clientId, failure);
   if (reported.redirect) return () => redirectAway(ctx, reported.redirect!);
   return () => show(reported.message ?? fallback);
 }
 
 /** A refused step, answered at once (see denial). */
-export async function deny(ctx: Context, kit: FlowKit, clientId: string | null, failure: Failure,
-  fallback: string | null, show: (alert: string | null) => void | Promise<void>): Promise<void> {
+export async function deny(ctx: Context, kit: FlowKit, clientId: string | null, failure: Failure, fallback: string | null, show: (alert: string | null) => void | Promise<void>): Promise<void> {
   await (await denial(ctx, kit, clientId, failure, fallback, show))();
 }
 

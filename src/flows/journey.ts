@@ -24,12 +24,19 @@ export async function passwordProved(ctx: Context, kit: FlowKit, details: Intera
   const clientId = kit.clientIdOf(details);
   const app = clientId ? await applications.find(clientId) : null;
   const hasFactor = await factors.hasActiveFactor(user.id);
-  const decision = await decideMfa({
-    policy: app?.mfa ?? 'optional', hook: mfaHook ?? null, requested: requestsMfa(details.params as Record<string, unknown>), sessionHasMfa: false, hasFactor,
-  }, {
-    hasFactor: async () => hasFactor,
-    remembered: async () => app !== null && await rememberedHere(ctx, kit, user.id, app),
-  });
+  const decision = await decideMfa(
+    {
+      policy: app?.mfa ?? 'optional',
+      hook: mfaHook ?? null,
+      requested: requestsMfa(details.params as Record<string, unknown>),
+      sessionHasMfa: false,
+      hasFactor,
+    },
+    {
+      hasFactor: async () => hasFactor,
+      remembered: async () => app !== null && (await rememberedHere(ctx, kit, user.id, app)),
+    },
+  );
   if (decision.reason === 'remembered_device') ctx.state.log?.debug({ user: user.id }, 'remembered device: no second factor asked');
   if (decision.ask) return startMfa(ctx, kit, details, user);
   await factorsProved(ctx, kit, details, user, ['pwd']);
@@ -41,9 +48,16 @@ export async function passwordProved(ctx: Context, kit: FlowKit, details: Intera
  */
 export async function factorsProved(ctx: Context, kit: FlowKit, details: Interaction, user: User, amr: string[]): Promise<void> {
   await kit.updateState(details, {}, { type: 'proved', userId: user.id, amr });
-  const outcome = await kit.hook(ctx, 'before_progressive_profiling', {
-    flow: 'login', user: publicUser(user), consents: await kit.consentMap(user.id),
-  }, kit.clientIdOf(details));
+  const outcome = await kit.hook(
+    ctx,
+    'before_progressive_profiling',
+    {
+      flow: 'login',
+      user: publicUser(user),
+      consents: await kit.consentMap(user.id),
+    },
+    kit.clientIdOf(details),
+  );
   const request = outcome.decision.profiling;
   if (request.fields.length > 0 || request.consents.length > 0) {
     await kit.updateState(details, {}, { type: 'profiling', step: { name: 'profiling', flow: 'login', userId: user.id, amr, ...request } });
@@ -74,17 +88,21 @@ async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, use
   const outcome = await kit.hook(ctx, 'after_login', { user: publicUser(user) }, clientId, { handleDenial: true });
   if (outcome.denied) {
     await kit.states.clear(details.uid);
-    await deny(ctx, kit, clientId, { user, identifier: null, reason: 'denied' }, outcome.denied.message,
-      (alert) => kit.render(ctx, 'message', { title: t('login.refused.title'), alert }, 403));
+    await deny(ctx, kit, clientId, { user, identifier: null, reason: 'denied' }, outcome.denied.message, (alert) => kit.render(ctx, 'message', { title: t('login.refused.title'), alert }, 403));
     return;
   }
   const changes = outcome.decision.changes;
   if (Object.keys(changes.metadata).length > 0) await users.update(user.id, { metadata: changes.metadata });
   await users.recordLogin(user.id, clientId);
   await kit.states.clear(details.uid);
-  const returnTo = await provider.interactionResult(ctx.req, ctx.res, {
-    login: { accountId: user.id, amr, acr: acrFor(amr), ts: Math.floor(Date.now() / 1000) },
-  }, { mergeWithLastSubmission: false });
+  const returnTo = await provider.interactionResult(
+    ctx.req,
+    ctx.res,
+    {
+      login: { accountId: user.id, amr, acr: acrFor(amr), ts: Math.floor(Date.now() / 1000) },
+    },
+    { mergeWithLastSubmission: false },
+  );
   ctx.status = 303;
   ctx.redirect(returnTo);
 }

@@ -216,8 +216,7 @@ export class FlowKit {
    * generic message of a sync hook that failed with on_error "fail") stops the journey with its
    * message in role="alert", unless the caller shows it on its own page (`handleDenial`).
    */
-  async hook<E extends EventName>(ctx: Context, event: E, payload: EventPayloads[E], clientId: string | null,
-    options: { handleDenial?: boolean } = {}): Promise<LifecycleOutcome<E>> {
+  async hook<E extends EventName>(ctx: Context, event: E, payload: EventPayloads[E], clientId: string | null, options: { handleDenial?: boolean } = {}): Promise<LifecycleOutcome<E>> {
     const outcome = await this.services.lifecycle.run(event, payload, this.lifecycleContext(ctx, clientId));
     if (outcome.denied && !options.handleDenial) {
       throw new FlowError(403, t('page.denied.title'), outcome.denied.message);

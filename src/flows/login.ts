@@ -105,8 +105,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     if (user) {
       const outcome = await kit.hook(ctx, 'after_identification', { user: publicUser(user), identifier }, clientId, { handleDenial: true });
       if (outcome.denied) {
-        const send = await denial(ctx, kit, clientId, { user, identifier, reason: 'denied' }, outcome.denied.message,
-          (alert) => identifyPage(ctx, details, { identifier, alert }, 403));
+        const send = await denial(ctx, kit, clientId, { user, identifier, reason: 'denied' }, outcome.denied.message, (alert) => identifyPage(ctx, details, { identifier, alert }, 403));
         return { side, send: () => void send() };
       }
       mfaHook = outcome.decision.mfa;
@@ -146,8 +145,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     // counted, so one address cannot spend more of an account's budget than its own.
     const ip = ipKey(ctx);
     // The same answer whether or not the account exists: the hooks do not see which account it was.
-    const refuse = () => deny(ctx, kit, clientId, { user: null, identifier, reason: 'throttled' }, t('login.throttled'),
-      (alert) => passwordPage(ctx, details, identifier, { alert }, 429));
+    const refuse = () => deny(ctx, kit, clientId, { user: null, identifier, reason: 'throttled' }, t('login.throttled'), (alert) => passwordPage(ctx, details, identifier, { alert }, 429));
     if (!(await kit.throttle.hit(ip, maxFailuresPerIp))) return refuse();
     const user = await users.findByIdentifier(identifier);
     // One budget per account, whatever form of its identifier was typed (email, username, any case).
@@ -183,8 +181,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     }
 
     if (!valid) {
-      await deny(ctx, kit, clientId, { user, identifier, reason: 'invalid_credentials' }, rejection ?? t('login.password.wrong'),
-        (alert) => passwordPage(ctx, details, identifier, { alert }, 400));
+      await deny(ctx, kit, clientId, { user, identifier, reason: 'invalid_credentials' }, rejection ?? t('login.password.wrong'), (alert) => passwordPage(ctx, details, identifier, { alert }, 400));
       return;
     }
 
@@ -200,14 +197,12 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       return;
     }
     if (account.status === 'disabled') {
-      await deny(ctx, kit, clientId, { user: account, identifier, reason: 'disabled' }, t('login.disabled'),
-        (alert) => kit.render(ctx, 'message', { title: t('login.disabled.title'), alert }, 403));
+      await deny(ctx, kit, clientId, { user: account, identifier, reason: 'disabled' }, t('login.disabled'), (alert) => kit.render(ctx, 'message', { title: t('login.disabled.title'), alert }, 403));
       return;
     }
     // An operator's lock: told only after the right password, like a disabled account.
     if (await services.locks.current(account.id)) {
-      await deny(ctx, kit, clientId, { user: account, identifier, reason: 'locked' }, t('login.locked'),
-        (alert) => kit.render(ctx, 'message', { title: t('login.locked.title'), alert }, 403));
+      await deny(ctx, kit, clientId, { user: account, identifier, reason: 'locked' }, t('login.locked'), (alert) => kit.render(ctx, 'message', { title: t('login.locked.title'), alert }, 403));
       return;
     }
     // A second factor when the application, a hook or the request asks for one, then the rest (flows/journey.ts).
@@ -233,7 +228,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
 /** Whether this browser was remembered for the user after a second factor, for this application. */
 async function rememberedDevice(ctx: Context, kit: FlowKit, clientId: string | null, userId: string): Promise<boolean> {
   const app = clientId ? await kit.services.applications.find(clientId) : null;
-  return app !== null && await rememberedHere(ctx, kit, userId, app);
+  return app !== null && (await rememberedHere(ctx, kit, userId, app));
 }
 
 function consentDetails(details: Interaction): { scopes: string[]; claims: string[]; resources: Array<{ indicator: string; scopes: string[] }> } {
@@ -267,4 +262,3 @@ async function finishConsent(ctx: Context, kit: FlowKit, details: Interaction): 
   ctx.status = 303;
   ctx.redirect(returnTo);
 }
-

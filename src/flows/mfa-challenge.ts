@@ -28,8 +28,7 @@ export async function startMfa(ctx: Context, kit: FlowKit, details: Interaction,
     return;
   }
   // The factor used last, else the first enrolled; one that can be delivered to before one that cannot.
-  const factor = [...active].sort((a, b) => Number(deliverable(kit, b)) - Number(deliverable(kit, a))
-    || (b.last_used_at ?? '').localeCompare(a.last_used_at ?? ''))[0]!;
+  const factor = [...active].sort((a, b) => Number(deliverable(kit, b)) - Number(deliverable(kit, a)) || (b.last_used_at ?? '').localeCompare(a.last_used_at ?? ''))[0]!;
   await kit.updateState(details, {}, { type: 'mfa.challenge', userId: user.id, factorId: factor.id });
   if (factor.type === 'email' || factor.type === 'sms') {
     const sent = await sendCode(ctx, kit, details, user, factor, { automatic: true });
@@ -46,14 +45,20 @@ export async function startMfa(ctx: Context, kit: FlowKit, details: Interaction,
  * denial stops it: nothing is sent, its message is shown), then the code goes out. When the code
  * page opens on its own (`automatic`) and a code sent a moment ago still works, that one is kept.
  */
-export async function sendCode(ctx: Context, kit: FlowKit, details: Interaction, user: User, factor: Factor,
-  options: { automatic?: boolean } = {}): Promise<{ ok: true } | { ok: false; alert: string; status: number }> {
+export async function sendCode(
+  ctx: Context,
+  kit: FlowKit,
+  details: Interaction,
+  user: User,
+  factor: Factor,
+  options: { automatic?: boolean } = {},
+): Promise<{ ok: true } | { ok: false; alert: string; status: number }> {
   const { factors, mailer, sms } = kit.services;
   // An SMS factor enrolled while a messenger was configured, and none is now: say so, send nothing.
   if (factor.type === 'sms' && !sms) return { ok: false, alert: t('mfa.no-sms'), status: 503 };
   const wait = await factors.resendWait(factor.id);
   if (wait > 0) {
-    if (options.automatic && await factors.hasWaitingCode(factor.id)) return { ok: true };
+    if (options.automatic && (await factors.hasWaitingCode(factor.id))) return { ok: true };
     return { ok: false, alert: t('mfa.send.wait', { wait: humanDuration(wait) }), status: 429 };
   }
   const clientId = kit.clientIdOf(details);
@@ -98,16 +103,22 @@ function methodText(factor: Factor): string {
 }
 
 /** The code page: the TOTP enrolment, a TOTP, email or SMS code, or a recovery code. */
-export async function codePage(ctx: Context, kit: FlowKit, details: Interaction, mfa: MfaStep, user: User,
-  vars: { alert?: string | null; status?: string | null } = {}, httpStatus = 200): Promise<void> {
+export async function codePage(
+  ctx: Context,
+  kit: FlowKit,
+  details: Interaction,
+  mfa: MfaStep,
+  user: User,
+  vars: { alert?: string | null; status?: string | null } = {},
+  httpStatus = 200,
+): Promise<void> {
   const { factors, applications } = kit.services;
   const enrolling = mfa.mode === 'confirm';
   const recovery = mfa.mode === 'recovery';
   const factor = await currentFactor(kit, mfa);
   const clientId = kit.clientIdOf(details);
   const app = clientId ? await applications.find(clientId) : null;
-  const others = (await factors.active(user.id)).filter((f) => (f.id !== factor?.id || recovery) && deliverable(kit, f))
-    .map((f) => ({ id: f.id, text: methodText(f) }));
+  const others = (await factors.active(user.id)).filter((f) => (f.id !== factor?.id || recovery) && deliverable(kit, f)).map((f) => ({ id: f.id, text: methodText(f) }));
   const recoveryLeft = !enrolling && !recovery ? await factors.remainingRecoveryCodes(user.id) : 0;
   let mode: string;
   let totp: { secret: string; uri: string; qr: string } | null = null;
@@ -118,17 +129,22 @@ export async function codePage(ctx: Context, kit: FlowKit, details: Interaction,
     const provisioning = await factors.totpProvisioning(factor, user.email);
     totp = { ...provisioning, qr: await QRCode.toDataURL(provisioning.uri, { errorCorrectionLevel: 'M', margin: 2, width: 220 }) };
   } else mode = factor.type;
-  kit.render(ctx, 'mfa', {
-    title: enrolling ? t('mfa.enrol.title') : t('mfa.title'),
-    uid: details.uid,
-    mode,
-    enrolling,
-    target: factor ? maskTarget(factor.type, factor.target) : null,
-    totp,
-    others: enrolling ? [] : others,
-    recoveryLeft,
-    rememberDays: app && app.remember_device_days > 0 ? app.remember_device_days : 0,
-    alert: vars.alert ?? null,
-    status: vars.status ?? null,
-  }, httpStatus);
+  kit.render(
+    ctx,
+    'mfa',
+    {
+      title: enrolling ? t('mfa.enrol.title') : t('mfa.title'),
+      uid: details.uid,
+      mode,
+      enrolling,
+      target: factor ? maskTarget(factor.type, factor.target) : null,
+      totp,
+      others: enrolling ? [] : others,
+      recoveryLeft,
+      rememberDays: app && app.remember_device_days > 0 ? app.remember_device_days : 0,
+      alert: vars.alert ?? null,
+      status: vars.status ?? null,
+    },
+    httpStatus,
+  );
 }

@@ -83,15 +83,22 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     await kit.throttle.reset(key);
 
     const clientId = kit.clientIdOf(details);
-    const channel = recovery ? 'recovery_code' : factor!.type as ChallengeType;
+    const channel = recovery ? 'recovery_code' : (factor!.type as ChallengeType);
     await kit.hook(ctx, 'after_mfa_send', { user: publicUser(user), channel }, clientId);
     let recoveryCodes: string[] | null = null;
     if (mfa.mode === 'confirm' && factor) {
       const activated = await factors.activate(factor);
       recoveryCodes = activated.recoveryCodes;
-      await kit.hook(ctx, 'after_mfa_change', {
-        user: publicUser(user), change: 'enrolled', factor: { id: factor.id, type: factor.type },
-      }, clientId);
+      await kit.hook(
+        ctx,
+        'after_mfa_change',
+        {
+          user: publicUser(user),
+          change: 'enrolled',
+          factor: { id: factor.id, type: factor.type },
+        },
+        clientId,
+      );
     }
     const amr = amrFor(recovery ? 'recovery_codes' : factor!.type);
     if (field(ctx, 'remember')) await rememberDevice(ctx, kit, details, user);
@@ -136,15 +143,20 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
 
   // Enrolment during login: for a user who must do MFA and has no factor yet.
   const enrolPage = async (ctx: Context, details: Interaction, user: User, vars: Record<string, unknown> = {}, status = 200) => {
-    kit.render(ctx, 'mfa-enrol', {
-      title: t('mfa.enrol.title'),
-      uid: details.uid,
-      email: user.email,
-      phoneHint: user.phone_number ? maskTarget('sms', user.phone_number) : null,
-      smsOffered: kit.services.sms !== null,
-      method: 'totp',
-      ...vars,
-    }, status);
+    kit.render(
+      ctx,
+      'mfa-enrol',
+      {
+        title: t('mfa.enrol.title'),
+        uid: details.uid,
+        email: user.email,
+        phoneHint: user.phone_number ? maskTarget('sms', user.phone_number) : null,
+        smsOffered: kit.services.sms !== null,
+        method: 'totp',
+        ...vars,
+      },
+      status,
+    );
   };
 
   router.get('/interaction/:uid/mfa/enrol', ...guard, async (ctx) => {

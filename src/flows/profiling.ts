@@ -31,15 +31,19 @@ export function profilingRoutes(router: Router, kit: FlowKit, guard: Guard): voi
     return { details, profiling: step, user };
   };
 
-  const page = (ctx: Context, details: Interaction, profiling: ProfilingStep, values: Record<string, string>,
-    granted: Set<string>, alert: string | null = null, status = 200) => {
-    kit.render(ctx, 'profile', {
-      title: profiling.flow === 'registration' ? t('profile.registration.title') : t('profile.login.title'),
-      uid: details.uid,
-      fields: profiling.fields.map((f: ProfileField) => ({ ...f, value: values[f.name] ?? '' })),
-      consents: profiling.consents.map((c: ProfileConsent) => ({ ...c, checked: granted.has(c.key) })),
-      alert,
-    }, status);
+  const page = (ctx: Context, details: Interaction, profiling: ProfilingStep, values: Record<string, string>, granted: Set<string>, alert: string | null = null, status = 200) => {
+    kit.render(
+      ctx,
+      'profile',
+      {
+        title: profiling.flow === 'registration' ? t('profile.registration.title') : t('profile.login.title'),
+        uid: details.uid,
+        fields: profiling.fields.map((f: ProfileField) => ({ ...f, value: values[f.name] ?? '' })),
+        consents: profiling.consents.map((c: ProfileConsent) => ({ ...c, checked: granted.has(c.key) })),
+        alert,
+      },
+      status,
+    );
   };
 
   router.get('/interaction/:uid/profile', ...guard, async (ctx) => {
@@ -95,9 +99,16 @@ export function profilingRoutes(router: Router, kit: FlowKit, guard: Guard): voi
       const answers = profiling.consents.map((c) => ({ key: c.key, granted: granted.has(c.key) }));
       const changed = await kit.consents.set(user.id, answers);
       if (changed.length > 0) {
-        await kit.hook(ctx, 'after_consent_update', {
-          user: publicUser(user), consents: await kit.consentMap(user.id), changed: changed.map((c) => c.key),
-        }, kit.clientIdOf(details));
+        await kit.hook(
+          ctx,
+          'after_consent_update',
+          {
+            user: publicUser(user),
+            consents: await kit.consentMap(user.id),
+            changed: changed.map((c) => c.key),
+          },
+          kit.clientIdOf(details),
+        );
       }
     }
 

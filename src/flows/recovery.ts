@@ -61,7 +61,9 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       return issued;
     });
     kit.mail(ctx, 'password-reset', user.email, {
-      user, link: `${kit.issuer}/reset-password/${token}`, expiresIn: humanDuration(config.ttl.passwordResetSeconds),
+      user,
+      link: `${kit.issuer}/reset-password/${token}`,
+      expiresIn: humanDuration(config.ttl.passwordResetSeconds),
     });
   };
 
@@ -92,9 +94,18 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
   };
 
   const resetPage = (ctx: Context, token: string, user: User, alert: string | null = null, status = 200) =>
-    kit.render(ctx, 'reset-password', {
-      title: t('reset.choose.title'), action: `/reset-password/${token}`, email: user.email, alert, minLength: config.password.minLength,
-    }, status);
+    kit.render(
+      ctx,
+      'reset-password',
+      {
+        title: t('reset.choose.title'),
+        action: `/reset-password/${token}`,
+        email: user.email,
+        alert,
+        minLength: config.password.minLength,
+      },
+      status,
+    );
 
   router.get('/reset-password/:token', ...guard, async (ctx) => {
     const { token, user } = await validReset(ctx);
@@ -170,4 +181,3 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     });
   });
 }
-

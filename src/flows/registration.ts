@@ -15,8 +15,10 @@ import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, ty
 import { t } from './texts.ts';
 
 const LABELS: Record<string, string> = {
-  email: t('register.label.email'), password: t('register.label.password'),
-  given_name: t('register.label.given_name'), family_name: t('register.label.family_name'),
+  email: t('register.label.email'),
+  password: t('register.label.password'),
+  given_name: t('register.label.given_name'),
+  family_name: t('register.label.family_name'),
 };
 
 export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): void {
@@ -24,16 +26,28 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
   const { users, config } = services;
 
   const registerPage = (ctx: Context, details: Interaction, values: Record<string, string>, alert: string | null, status: number, invalid: string | null = null) =>
-    kit.render(ctx, 'register', {
-      title: t('register.title'), uid: details.uid, values, alert, invalid, minLength: config.password.minLength,
-    }, status);
+    kit.render(
+      ctx,
+      'register',
+      {
+        title: t('register.title'),
+        uid: details.uid,
+        values,
+        alert,
+        invalid,
+        minLength: config.password.minLength,
+      },
+      status,
+    );
 
   /** Mails an activation link to a pending user. */
   const sendActivation = async (ctx: Context, user: User, uid: string) => {
     // Every caller is on a page of the interaction, whose application kit.interaction has loaded.
     const token = await kit.tokens.issue('activation', user.id, { interactionUid: uid, clientId: ctx.state.brand?.client_id ?? null }, config.ttl.activationSeconds);
     kit.mail(ctx, 'activation', user.email, {
-      user, link: `${kit.issuer}/activate/${token}`, expiresIn: humanDuration(config.ttl.activationSeconds),
+      user,
+      link: `${kit.issuer}/activate/${token}`,
+      expiresIn: humanDuration(config.ttl.activationSeconds),
     });
   };
 
@@ -66,8 +80,9 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
 
     const fail = async (error: ValidationError | string, status = 400) => {
       const failure = { flow: 'registration', user: null, identifier: values.email, reason: typeof error === 'string' ? 'denied' : 'registration_failed' } as const;
-      await deny(ctx, kit, clientId, failure, typeof error === 'string' ? error : problemText(error, LABELS),
-        (alert) => registerPage(ctx, details, values, alert, status, typeof error === 'string' ? null : error.field ?? null));
+      await deny(ctx, kit, clientId, failure, typeof error === 'string' ? error : problemText(error, LABELS), (alert) =>
+        registerPage(ctx, details, values, alert, status, typeof error === 'string' ? null : (error.field ?? null)),
+      );
     };
 
     const email = normalizeEmail(values.email);
@@ -102,10 +117,18 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     const existing = await users.findByEmail(values.email);
     if (!existing) {
       try {
-        user = await users.create({
-          email, password, given_name: submitted.given_name, family_name: submitted.family_name,
-          status: 'pending', attributes: changes.attributes, metadata: changes.metadata,
-        }, 'registration');
+        user = await users.create(
+          {
+            email,
+            password,
+            given_name: submitted.given_name,
+            family_name: submitted.family_name,
+            status: 'pending',
+            attributes: changes.attributes,
+            metadata: changes.metadata,
+          },
+          'registration',
+        );
       } catch (error) {
         if (error instanceof ValidationError) {
           await fail(error);
@@ -127,13 +150,24 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       if (owner && mayMail) await sendAlreadyRegistered(ctx, owner, details.uid);
     }
 
-    const profiling = (await kit.hook(ctx, 'before_progressive_profiling', {
-      flow: 'registration', user: user ? publicUser(user) : submitted, consents: {},
-    }, clientId)).decision.profiling;
+    const profiling = (
+      await kit.hook(
+        ctx,
+        'before_progressive_profiling',
+        {
+          flow: 'registration',
+          user: user ? publicUser(user) : submitted,
+          consents: {},
+        },
+        clientId,
+      )
+    ).decision.profiling;
     const wantsProfile = profiling.fields.length > 0 || profiling.consents.length > 0;
-    await kit.updateState(details, { identifier: email, activationEmail: email }, wantsProfile
-      ? { type: 'profiling', step: { name: 'profiling', flow: 'registration', userId: user?.id ?? null, ...profiling } }
-      : { type: 'restart' });
+    await kit.updateState(
+      details,
+      { identifier: email, activationEmail: email },
+      wantsProfile ? { type: 'profiling', step: { name: 'profiling', flow: 'registration', userId: user?.id ?? null, ...profiling } } : { type: 'restart' },
+    );
     kit.seeOther(ctx, wantsProfile ? `/interaction/${details.uid}/profile` : `/interaction/${details.uid}/registered`);
   });
 

@@ -21,7 +21,12 @@ export async function rememberDevice(ctx: Context, kit: FlowKit, details: Intera
   if (!app || app.remember_device_days <= 0) return;
   const token = await kit.services.factors.rememberDevice(user.id, app.remember_device_days);
   ctx.cookies.set(REMEMBER_DEVICE_COOKIE, token, {
-    signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', overwrite: true,
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: ctx.secure,
+    path: '/',
+    overwrite: true,
     maxAge: app.remember_device_days * 86400_000,
   });
 }

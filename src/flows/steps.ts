@@ -51,14 +51,14 @@ type EventType = JourneyEvent['type'];
  * pages stay open through the whole journey, so their events start from anywhere.
  */
 export const MOVES: Record<EventType, { from: StepName[] | 'any'; to: StepName }> = {
-  'restart': { from: 'any', to: 'identify' },
+  restart: { from: 'any', to: 'identify' },
   'mfa.enrol': { from: 'any', to: 'mfa' },
   'mfa.challenge': { from: 'any', to: 'mfa' },
   'mfa.recovery': { from: ['mfa'], to: 'mfa' },
   'mfa.confirm': { from: ['mfa'], to: 'mfa' },
   'mfa.enrolled': { from: ['mfa'], to: 'recovery-codes' },
-  'proved': { from: 'any', to: 'proved' },
-  'profiling': { from: 'any', to: 'profiling' },
+  proved: { from: 'any', to: 'proved' },
+  profiling: { from: 'any', to: 'profiling' },
 };
 
 export const START: JourneyStep = { name: 'identify' };

@@ -109,10 +109,16 @@ export class ExecutionLog {
   /** Deletes runs older than `maxAgeMs`, and beyond the newest `keepPerHook` of each hook. */
   async prune(maxAgeMs: number, keepPerHook: number, now = Date.now()): Promise<number> {
     const db = this.#db;
-    let removed = await db('hook_executions').where('created_at', '<', now - maxAgeMs).delete();
+    let removed = await db('hook_executions')
+      .where('created_at', '<', now - maxAgeMs)
+      .delete();
     const crowded: Array<{ hook_id: string }> = await db('hook_executions').select('hook_id').groupBy('hook_id').havingRaw('count(*) > ?', [keepPerHook]);
     for (const { hook_id: hookId } of crowded) {
-      const cutoff = await db('hook_executions').where({ hook_id: hookId }).orderBy('created_at', 'desc').offset(keepPerHook - 1).first('created_at');
+      const cutoff = await db('hook_executions')
+        .where({ hook_id: hookId })
+        .orderBy('created_at', 'desc')
+        .offset(keepPerHook - 1)
+        .first('created_at');
       if (cutoff) removed += await db('hook_executions').where({ hook_id: hookId }).andWhere('created_at', '<', cutoff.created_at).delete();
     }
     return removed;

@@ -27,17 +27,23 @@ export class HookJobQueue {
 
   /** Leases up to `limit` due pending jobs no one holds, oldest due first. */
   async claim(limit: number, now = Date.now()): Promise<HookJob[]> {
-    const { rows, until } = await this.#leases.claim({
-      where: `q.status = 'pending' AND q.run_after <= ?`,
-      bindings: [now],
-      recheck: `status = 'pending'`,
-      orderBy: 'q.run_after',
-      limit,
-      returning: ['id', 'hook_id', 'event', 'attempts'],
-    }, now);
+    const { rows, until } = await this.#leases.claim(
+      {
+        where: `q.status = 'pending' AND q.run_after <= ?`,
+        bindings: [now],
+        recheck: `status = 'pending'`,
+        orderBy: 'q.run_after',
+        limit,
+        returning: ['id', 'hook_id', 'event', 'attempts'],
+      },
+      now,
+    );
     return rows.map((row) => ({
-      id: String(row.id), hookId: String(row.hook_id), event: fromJson<Record<string, unknown>>(row.event, {}),
-      attempts: Number(row.attempts), leaseUntil: until,
+      id: String(row.id),
+      hookId: String(row.hook_id),
+      event: fromJson<Record<string, unknown>>(row.event, {}),
+      attempts: Number(row.attempts),
+      leaseUntil: until,
     }));
   }
 
@@ -48,6 +54,9 @@ export class HookJobQueue {
 
   /** Deletes finished (done or failed) jobs queued before `maxAgeMs` ago; pending ones stay. */
   prune(maxAgeMs: number, now = Date.now()): Promise<number> {
-    return this.#db('hook_jobs').whereIn('status', ['done', 'failed']).andWhere('created_at', '<', now - maxAgeMs).delete();
+    return this.#db('hook_jobs')
+      .whereIn('status', ['done', 'failed'])
+      .andWhere('created_at', '<', now - maxAgeMs)
+      .delete();
   }
 }

@@ -66,9 +66,7 @@ export interface RunnerDeps {
 }
 
 /** Builds the event a hook receives (without secrets and hook identity, added per hook). */
-export async function buildEvent(
-  spec: EventSpec, payload: object, ctx: LifecycleContext, applicationName: RunnerDeps['applicationName'],
-): Promise<Record<string, unknown>> {
+export async function buildEvent(spec: EventSpec, payload: object, ctx: LifecycleContext, applicationName: RunnerDeps['applicationName']): Promise<Record<string, unknown>> {
   const name = ctx.applicationId ? await applicationName(ctx.applicationId) : null;
   const given = payload as Record<string, unknown>;
   return {
@@ -135,24 +133,34 @@ export class HookRunner implements Lifecycle {
     this.#deps.metrics?.hookRuns.inc({ event: hook.event, mode, outcome: result.outcome });
     this.#deps.metrics?.hookDuration.observe({ event: hook.event, mode }, result.duration_ms / 1000);
     this.#deps.executions.record({
-      hookId: hook.id, hookVersion: hook.version, eventId: String(event.id), event: String(event.type), mode,
-      outcome: result.outcome, durationMs: result.duration_ms, logs: result.logs, actions: result.actions, error: result.error,
+      hookId: hook.id,
+      hookVersion: hook.version,
+      eventId: String(event.id),
+      event: String(event.type),
+      mode,
+      outcome: result.outcome,
+      durationMs: result.duration_ms,
+      logs: result.logs,
+      actions: result.actions,
+      error: result.error,
     });
   }
 
   async #queue(hooks: RunnableHook[], event: Record<string, unknown>): Promise<void> {
     const now = Date.now();
-    await this.#deps.db('hook_jobs').insert(hooks.map((hook) => ({
-      id: `job_${randomUUID().replaceAll('-', '')}`,
-      hook_id: hook.id,
-      event_id: String(event.id),
-      event: toJson(event),
-      status: 'pending',
-      attempts: 0,
-      run_after: now,
-      locked_until: null,
-      created_at: now,
-    })));
+    await this.#deps.db('hook_jobs').insert(
+      hooks.map((hook) => ({
+        id: `job_${randomUUID().replaceAll('-', '')}`,
+        hook_id: hook.id,
+        event_id: String(event.id),
+        event: toJson(event),
+        status: 'pending',
+        attempts: 0,
+        run_after: now,
+        locked_until: null,
+        created_at: now,
+      })),
+    );
     this.#deps.onQueued?.();
   }
 }

@@ -125,10 +125,10 @@ export class HookStore {
   }
 
   async #load(event: string, applicationId: string | null): Promise<RunnableHook[]> {
-    const rows = await this.#db('hooks').where({ event, enabled: true }).orderBy([{ column: 'order' }, { column: 'created_at' }]);
-    return rows
-      .map((row) => this.#runnable(row))
-      .filter((hook) => hook.applications === null || (applicationId !== null && hook.applications.includes(applicationId)));
+    const rows = await this.#db('hooks')
+      .where({ event, enabled: true })
+      .orderBy([{ column: 'order' }, { column: 'created_at' }]);
+    return rows.map((row) => this.#runnable(row)).filter((hook) => hook.applications === null || (applicationId !== null && hook.applications.includes(applicationId)));
   }
 
   async #row(id: string): Promise<Row> {
@@ -239,7 +239,8 @@ export class HookStore {
     }
     if (has('timeout_ms') || creating) {
       const timeout = input.timeout_ms ?? DEFAULT_TIMEOUT_MS;
-      if (!Number.isInteger(timeout) || (timeout as number) < 1 || (timeout as number) > MAX_TIMEOUT_MS) throw new ValidationError('timeout_ms', `must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+      if (!Number.isInteger(timeout) || (timeout as number) < 1 || (timeout as number) > MAX_TIMEOUT_MS)
+        throw new ValidationError('timeout_ms', `must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
       out.timeout_ms = timeout;
     }
     if (has('on_error') || creating) {

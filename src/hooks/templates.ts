@@ -36,10 +36,14 @@ export function parseTemplate(name: string, code: string): HookTemplate {
   }
   // "A, B (optional, comma-separated)": the names, without the notes in parentheses; a note that
   // says "optional" makes its secret optional.
-  const declared = (header.secrets ?? '').toLowerCase() === 'none' ? [] : (header.secrets ?? '')
-    .replace(/\(([^)]*)\)/g, (_note, inner: string) => (/\boptional\b/i.test(inner) ? ' ?optional' : ''))
-    .split(',').map((part) => ({ name: part.trim().split(/\s/)[0]!, optional: part.includes('?optional') }))
-    .filter((secret) => SECRET_NAME.test(secret.name));
+  const declared =
+    (header.secrets ?? '').toLowerCase() === 'none'
+      ? []
+      : (header.secrets ?? '')
+          .replace(/\(([^)]*)\)/g, (_note, inner: string) => (/\boptional\b/i.test(inner) ? ' ?optional' : ''))
+          .split(',')
+          .map((part) => ({ name: part.trim().split(/\s/)[0]!, optional: part.includes('?optional') }))
+          .filter((secret) => SECRET_NAME.test(secret.name));
   const secrets = declared.map((secret) => secret.name);
   return {
     name,

@@ -54,13 +54,15 @@ export class HookWorker {
       this.#again = true;
       return;
     }
-    this.#running = this.#drain().catch((err) => this.#deps.log.error({ err }, 'hook worker failed')).finally(() => {
-      this.#running = null;
-      if (this.#again) {
-        this.#again = false;
-        this.kick();
-      }
-    });
+    this.#running = this.#drain()
+      .catch((err) => this.#deps.log.error({ err }, 'hook worker failed'))
+      .finally(() => {
+        this.#running = null;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
   }
 
   async #drain(): Promise<void> {

@@ -38,6 +38,9 @@ export function finishPolicy(header: string): string {
   const policy = parsePolicy(header);
   const scripts = policy.get('script-src');
   if (!scripts?.some((source) => HASH_SOURCE.test(source))) return header;
-  policy.set('script-src', scripts.filter((source) => source !== "'none'"));
+  policy.set(
+    'script-src',
+    scripts.filter((source) => source !== "'none'"),
+  );
   return serializePolicy(policy);
 }

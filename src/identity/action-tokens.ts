@@ -21,10 +21,7 @@ export interface TokenOrigin {
   clientId: string | null;
 }
 
-export type TokenState =
-  | { status: 'valid'; token: ActionToken }
-  | { status: 'used' | 'expired'; clientId: string | null }
-  | { status: 'unknown' };
+export type TokenState = { status: 'valid'; token: ActionToken } | { status: 'used' | 'expired'; clientId: string | null } | { status: 'unknown' };
 
 function toToken(row: Record<string, unknown>): ActionToken {
   return {
@@ -64,7 +61,9 @@ export class ActionTokens {
   /** What a token is now, without using it. */
   async inspect(kind: ActionTokenKind, token: string): Promise<TokenState> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return { status: 'unknown' };
-    const row = await this.#db('action_tokens').where({ id: sha256Hex(token), kind }).first();
+    const row = await this.#db('action_tokens')
+      .where({ id: sha256Hex(token), kind })
+      .first();
     if (!row) return { status: 'unknown' };
     const found = toToken(row);
     if (row.used_at !== null && row.used_at !== undefined) return { status: 'used', clientId: found.clientId };
@@ -77,11 +76,7 @@ export class ActionTokens {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null;
     const id = sha256Hex(token);
     const now = Date.now();
-    const changed = await this.#db('action_tokens')
-      .where({ id, kind })
-      .whereNull('used_at')
-      .where('expires_at', '>', now)
-      .update({ used_at: now });
+    const changed = await this.#db('action_tokens').where({ id, kind }).whereNull('used_at').where('expires_at', '>', now).update({ used_at: now });
     if (Number(changed) !== 1) return null;
     const row = await this.#db('action_tokens').where({ id }).first();
     return toToken(row);
@@ -94,6 +89,8 @@ export class ActionTokens {
 
   /** Deletes tokens expired more than a day ago (a day of "this link has expired" rather than "unknown link"). */
   prune(now = Date.now()): Promise<number> {
-    return this.#db('action_tokens').where('expires_at', '<', now - 86400_000).delete();
+    return this.#db('action_tokens')
+      .where('expires_at', '<', now - 86400_000)
+      .delete();
   }
 }

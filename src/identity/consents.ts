@@ -31,10 +31,7 @@ export class ConsentService {
       for (const answer of answers) {
         const current = await tx('consents').where({ user_id: userId, key: answer.key }).first();
         if (current && toBool(current.granted) === answer.granted) continue;
-        await tx('consents')
-          .insert({ user_id: userId, key: answer.key, granted: answer.granted, updated_at: now })
-          .onConflict(['user_id', 'key'])
-          .merge({ granted: answer.granted, updated_at: now });
+        await tx('consents').insert({ user_id: userId, key: answer.key, granted: answer.granted, updated_at: now }).onConflict(['user_id', 'key']).merge({ granted: answer.granted, updated_at: now });
         changed.push(answer);
       }
       if (changed.length > 0) await recordEvent(tx, 'user.consent.update', { user_id: userId, consents: changed });

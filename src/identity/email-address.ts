@@ -31,18 +31,39 @@ const UNICODE_LABEL = /^[\p{L}\p{M}\p{Nd}-]+$/u;
 // The scripts a domain label may be written in. A label uses one of them (digits and hyphens are
 // common to all), or one of the CJK combinations that UTS #39 "highly restrictive" allows.
 const SCRIPTS = [
-  'Latin', 'Greek', 'Cyrillic', 'Armenian', 'Hebrew', 'Arabic', 'Syriac', 'Thaana', 'Devanagari', 'Bengali',
-  'Gurmukhi', 'Gujarati', 'Oriya', 'Tamil', 'Telugu', 'Kannada', 'Malayalam', 'Sinhala', 'Thai', 'Lao',
-  'Tibetan', 'Myanmar', 'Georgian', 'Hangul', 'Ethiopic', 'Khmer', 'Mongolian', 'Han', 'Hiragana', 'Katakana',
+  'Latin',
+  'Greek',
+  'Cyrillic',
+  'Armenian',
+  'Hebrew',
+  'Arabic',
+  'Syriac',
+  'Thaana',
+  'Devanagari',
+  'Bengali',
+  'Gurmukhi',
+  'Gujarati',
+  'Oriya',
+  'Tamil',
+  'Telugu',
+  'Kannada',
+  'Malayalam',
+  'Sinhala',
+  'Thai',
+  'Lao',
+  'Tibetan',
+  'Myanmar',
+  'Georgian',
+  'Hangul',
+  'Ethiopic',
+  'Khmer',
+  'Mongolian',
+  'Han',
+  'Hiragana',
+  'Katakana',
 ];
-const SCRIPT_SETS: string[][] = [
-  ...SCRIPTS.map((script) => [script]),
-  ['Latin', 'Han', 'Hiragana', 'Katakana'],
-  ['Latin', 'Han', 'Bopomofo'],
-  ['Latin', 'Han', 'Hangul'],
-];
-const SINGLE_SCRIPT = SCRIPT_SETS.map((set) =>
-  new RegExp(`^[${set.map((s) => `\\p{Script=${s}}`).join('')}\\p{Script=Common}\\p{Script=Inherited}]+$`, 'u'));
+const SCRIPT_SETS: string[][] = [...SCRIPTS.map((script) => [script]), ['Latin', 'Han', 'Hiragana', 'Katakana'], ['Latin', 'Han', 'Bopomofo'], ['Latin', 'Han', 'Hangul']];
+const SINGLE_SCRIPT = SCRIPT_SETS.map((set) => new RegExp(`^[${set.map((s) => `\\p{Script=${s}}`).join('')}\\p{Script=Common}\\p{Script=Inherited}]+$`, 'u'));
 // Cyrillic and Greek lower-case letters that look like Latin ones: a label spelled only with these
 // (a whole-script look-alike such as Cyrillic "аре.com" for "ape.com") is refused.
 const LATIN_LOOKALIKES = /^[аеорсухѕіјһԁԛԝӏүкοαρνικυχ0-9-]+$/u;

@@ -113,7 +113,9 @@ export class FactorService {
   }
 
   async #hash(purpose: string, value: string): Promise<string> {
-    return createHmac('sha256', await this.#hashKey()).update(`${purpose}:${value}`).digest('hex');
+    return createHmac('sha256', await this.#hashKey())
+      .update(`${purpose}:${value}`)
+      .digest('hex');
   }
 
   // ---- reading -----------------------------------------------------------------------------------
@@ -129,8 +131,7 @@ export class FactorService {
 
   /** The active factors a user can be challenged with (no recovery codes, no pending enrolment). */
   async active(userId: string): Promise<Factor[]> {
-    const rows = await this.#db('mfa_factors').where({ user_id: userId, status: 'active' }).whereNot({ type: 'recovery_codes' })
-      .orderBy('created_at', 'asc').orderBy('id', 'asc');
+    const rows = await this.#db('mfa_factors').where({ user_id: userId, status: 'active' }).whereNot({ type: 'recovery_codes' }).orderBy('created_at', 'asc').orderBy('id', 'asc');
     return rows.map(toFactor);
   }
 
@@ -161,8 +162,16 @@ export class FactorService {
     const secret = new OTPAuth.Secret({ size: 20 });
     const now = Date.now();
     const row = {
-      id: newId('mf'), user_id: userId, type: 'totp', status: 'pending', target: null,
-      secret_enc: this.#box.seal(secret.base32), last_used_step: null, created_at: now, confirmed_at: null, last_used_at: null,
+      id: newId('mf'),
+      user_id: userId,
+      type: 'totp',
+      status: 'pending',
+      target: null,
+      secret_enc: this.#box.seal(secret.base32),
+      last_used_step: null,
+      created_at: now,
+      confirmed_at: null,
+      last_used_at: null,
     };
     await this.#db('mfa_factors').insert(row);
     return toFactor(row);
@@ -190,8 +199,16 @@ export class FactorService {
     await this.#dropPending(userId);
     const now = Date.now();
     const row = {
-      id: newId('mf'), user_id: userId, type, status: 'pending', target,
-      secret_enc: null, last_used_step: null, created_at: now, confirmed_at: null, last_used_at: null,
+      id: newId('mf'),
+      user_id: userId,
+      type,
+      status: 'pending',
+      target,
+      secret_enc: null,
+      last_used_step: null,
+      created_at: now,
+      confirmed_at: null,
+      last_used_at: null,
     };
     await this.#db('mfa_factors').insert(row);
     return toFactor(row);
@@ -229,8 +246,16 @@ export class FactorService {
     const factorId = newId('mf');
     const now = Date.now();
     await trx('mfa_factors').insert({
-      id: factorId, user_id: userId, type: 'recovery_codes', status: 'active', target: null,
-      secret_enc: null, last_used_step: null, created_at: now, confirmed_at: now, last_used_at: null,
+      id: factorId,
+      user_id: userId,
+      type: 'recovery_codes',
+      status: 'active',
+      target: null,
+      secret_enc: null,
+      last_used_step: null,
+      created_at: now,
+      confirmed_at: now,
+      last_used_at: null,
     });
     const codes: string[] = [];
     for (let i = 0; i < RECOVERY_CODE_COUNT; i++) {
@@ -238,7 +263,11 @@ export class FactorService {
       for (let j = 0; j < 10; j++) raw += RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)];
       codes.push(`${raw.slice(0, 5)}-${raw.slice(5)}`);
       await trx('mfa_recovery_codes').insert({
-        id: newId('rc'), factor_id: factorId, user_id: userId, code_hash: await this.#hash('recovery', raw), used_at: null,
+        id: newId('rc'),
+        factor_id: factorId,
+        user_id: userId,
+        code_hash: await this.#hash('recovery', raw),
+        used_at: null,
       });
     }
     return codes;
@@ -297,8 +326,11 @@ export class FactorService {
    */
   async resendWait(factorId: string): Promise<number> {
     const now = Date.now();
-    const recent = await this.#db('mfa_codes').where({ factor_id: factorId }).where('created_at', '>', now - 3600_000)
-      .orderBy('created_at', 'desc').select('created_at', 'used_at', 'expires_at');
+    const recent = await this.#db('mfa_codes')
+      .where({ factor_id: factorId })
+      .where('created_at', '>', now - 3600_000)
+      .orderBy('created_at', 'desc')
+      .select('created_at', 'used_at', 'expires_at');
     if (recent.length >= this.#config.codesPerHour) {
       const oldest = Number(recent[this.#config.codesPerHour - 1]!.created_at);
       return Math.max(1, Math.ceil((oldest + 3600_000 - now) / 1000));
@@ -314,8 +346,7 @@ export class FactorService {
   /** Whether the newest code of the factor can still be used (unused, unexpired, attempts left). */
   async hasWaitingCode(factorId: string): Promise<boolean> {
     const latest = await this.#db('mfa_codes').where({ factor_id: factorId }).orderBy('created_at', 'desc').orderBy('id', 'desc').first();
-    return Boolean(latest) && (latest.used_at === null || latest.used_at === undefined)
-      && Number(latest.expires_at) > Date.now() && Number(latest.attempts) < this.#config.maxCodeAttempts;
+    return Boolean(latest) && (latest.used_at === null || latest.used_at === undefined) && Number(latest.expires_at) > Date.now() && Number(latest.attempts) < this.#config.maxCodeAttempts;
   }
 
   /** A new code for an email or SMS factor; earlier codes of the factor stop working. Answers it in the clear, to send. */
@@ -327,8 +358,13 @@ export class FactorService {
     await this.#db.transaction(async (trx) => {
       await trx('mfa_codes').where({ factor_id: factor.id }).whereNull('used_at').update({ used_at: now });
       await trx('mfa_codes').insert({
-        id: newId('mc'), factor_id: factor.id, code_hash: hash, attempts: 0,
-        expires_at: now + this.#config.codeTtlSeconds * 1000, used_at: null, created_at: now,
+        id: newId('mc'),
+        factor_id: factor.id,
+        code_hash: hash,
+        attempts: 0,
+        expires_at: now + this.#config.codeTtlSeconds * 1000,
+        used_at: null,
+        created_at: now,
       });
     });
     return code;
@@ -338,11 +374,10 @@ export class FactorService {
   async verifyCode(factor: Factor, typed: string): Promise<CodeCheck> {
     const db = this.#db;
     const latest = await db('mfa_codes').where({ factor_id: factor.id }).orderBy('created_at', 'desc').orderBy('id', 'desc').first();
-    if (!latest || latest.used_at !== null && latest.used_at !== undefined) return 'none';
+    if (!latest || (latest.used_at !== null && latest.used_at !== undefined)) return 'none';
     if (Number(latest.expires_at) <= Date.now()) return 'expired';
     // The attempt is counted first, atomically; a code past its attempts is refused unchecked.
-    const counted = await db('mfa_codes').where({ id: latest.id }).whereNull('used_at')
-      .where('attempts', '<', this.#config.maxCodeAttempts).increment('attempts', 1);
+    const counted = await db('mfa_codes').where({ id: latest.id }).whereNull('used_at').where('attempts', '<', this.#config.maxCodeAttempts).increment('attempts', 1);
     if (counted === 0) return 'exhausted';
     const code = digitsOf(typed);
     const hash = await this.#hash(`code:${factor.id}`, code);
@@ -377,7 +412,8 @@ export class FactorService {
       if (constantTimeEqual(expected, code) && matched === null) matched = step;
     }
     if (matched === null) return 'invalid';
-    const claimed = await this.#db('mfa_factors').where({ id: factor.id })
+    const claimed = await this.#db('mfa_factors')
+      .where({ id: factor.id })
       .where((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', matched))
       .update({ last_used_step: matched, last_used_at: Date.now() });
     return claimed === 1 ? 'ok' : 'replayed';
@@ -420,15 +456,23 @@ export class FactorService {
   async isRemembered(userId: string, token: string | null | undefined, days: number): Promise<boolean> {
     if (!token || days <= 0 || token.length > 100) return false;
     const now = Date.now();
-    const row = await this.#db('mfa_remembered_devices').where({ id: sha256Hex(token), user_id: userId })
-      .where('expires_at', '>', now).where('created_at', '>', now - days * 86400_000).first('id');
+    const row = await this.#db('mfa_remembered_devices')
+      .where({ id: sha256Hex(token), user_id: userId })
+      .where('expires_at', '>', now)
+      .where('created_at', '>', now - days * 86400_000)
+      .first('id');
     return Boolean(row);
   }
 
   /** Deletes what has expired: spent codes, old remembered devices. */
   async prune(now = Date.now()): Promise<void> {
-    await this.#db('mfa_codes').where('created_at', '<', now - 86400_000).delete();
+    await this.#db('mfa_codes')
+      .where('created_at', '<', now - 86400_000)
+      .delete();
     await this.#db('mfa_remembered_devices').where('expires_at', '<', now).delete();
-    await this.#db('mfa_factors').where({ status: 'pending' }).where('created_at', '<', now - 86400_000).delete();
+    await this.#db('mfa_factors')
+      .where({ status: 'pending' })
+      .where('created_at', '<', now - 86400_000)
+      .delete();
   }
 }

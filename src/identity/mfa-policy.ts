@@ -27,9 +27,7 @@ export interface MfaFacts {
   remembered?: boolean;
 }
 
-export type MfaReason =
-  | 'session_has_mfa' | 'hook_skip' | 'hook_require' | 'acr_requested'
-  | 'policy_off' | 'no_factor' | 'policy' | 'remembered_device';
+export type MfaReason = 'session_has_mfa' | 'hook_skip' | 'hook_require' | 'acr_requested' | 'policy_off' | 'no_factor' | 'policy' | 'remembered_device';
 
 export type MfaDecision = { ask: boolean; reason: MfaReason };
 

@@ -58,6 +58,8 @@ export class Throttle {
 
   /** Deletes the windows that ended (a hit on one starts over anyway). Answers how many. */
   prune(now = Date.now()): Promise<number> {
-    return this.#db('login_throttle').where('window_started_at', '<', now - this.#windowMs).delete();
+    return this.#db('login_throttle')
+      .where('window_started_at', '<', now - this.#windowMs)
+      .delete();
   }
 }

@@ -7,9 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { recordEvent, type WebhookEventType } from '../webhooks/outbox.ts';
 import { emailLookupForms, legacyEmailForm } from './email-address.ts';
-import {
-  emailProblem, hasControlCharacters, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername,
-} from './normalize.ts';
+import { emailProblem, hasControlCharacters, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername } from './normalize.ts';
 import { assertPlainText } from './plain-text.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
 
@@ -53,10 +51,7 @@ export interface NewUser {
 
 export type UserPatch = Partial<Omit<NewUser, 'status'>>;
 
-const USER_FIELDS = [
-  'email', 'password', 'username', 'given_name', 'family_name', 'phone_number', 'phone_number_verified',
-  'email_verified', 'attributes', 'metadata',
-] as const;
+const USER_FIELDS = ['email', 'password', 'username', 'given_name', 'family_name', 'phone_number', 'phone_number_verified', 'email_verified', 'attributes', 'metadata'] as const;
 const USER_READ_ONLY = ['id', 'status', 'source', 'has_password', 'login_count', 'last_login_at', 'created_at', 'updated_at'];
 
 /** The body of POST /users (also a KICKSTART entry): only known fields. */
@@ -243,7 +238,10 @@ export class UserService {
   }
 
   async list(options: { email?: string; limit?: number; offset?: number } = {}): Promise<User[]> {
-    const query = this.#db('users').orderBy('created_at', 'desc').limit(Math.min(options.limit ?? 50, 200)).offset(options.offset ?? 0);
+    const query = this.#db('users')
+      .orderBy('created_at', 'desc')
+      .limit(Math.min(options.limit ?? 50, 200))
+      .offset(options.offset ?? 0);
     if (options.email && hasControlCharacters(options.email)) return [];
     if (options.email) query.whereIn('email', emailLookupForms(options.email));
     return (await query).map(toUser);
@@ -373,7 +371,9 @@ export class UserService {
   async recordLogin(id: string, applicationId: string | null): Promise<void> {
     await this.#db.transaction(async (tx) => {
       const now = Date.now();
-      await tx('users').where({ id }).update({ last_login_at: now, login_count: tx.raw('login_count + 1') });
+      await tx('users')
+        .where({ id })
+        .update({ last_login_at: now, login_count: tx.raw('login_count + 1') });
       await recordEvent(tx, 'user.login.success', { user_id: id, application_id: applicationId });
     });
   }

@@ -23,12 +23,19 @@ export interface Mailer {
 export function createMailer(options: { smtpUrl: string | null; from: string; db: Db; log: Logger }): Mailer {
   const { smtpUrl, from, db, log } = options;
   const sending = new Set<Promise<void>>();
-  const tracked = (send: (mail: Mail) => Promise<void>) => (mail: Mail): Promise<void> => {
-    const sent = send(mail);
-    const settled = sent.then(() => {}, () => {}).finally(() => sending.delete(settled));
-    sending.add(settled);
-    return sent;
-  };
+  const tracked =
+    (send: (mail: Mail) => Promise<void>) =>
+    (mail: Mail): Promise<void> => {
+      const sent = send(mail);
+      const settled = sent
+        .then(
+          () => {},
+          () => {},
+        )
+        .finally(() => sending.delete(settled));
+      sending.add(settled);
+      return sent;
+    };
   const idle = async () => {
     while (sending.size) await Promise.all(sending);
   };

@@ -24,7 +24,11 @@ export async function listMessages(db: Db, to: string | null, limit = 50): Promi
   if (to) query.where({ to: to.trim().toLowerCase() });
   const rows = await query;
   return rows.map((row) => ({
-    id: row.id, channel: row.channel, to: row.to, subject: row.subject ?? null, body: row.body,
+    id: row.id,
+    channel: row.channel,
+    to: row.to,
+    subject: row.subject ?? null,
+    body: row.body,
     created_at: new Date(Number(row.created_at)).toISOString(),
   }));
 }

@@ -101,7 +101,7 @@ function v4(text: string): number {
 function v4Refusal(value: number): string | null {
   for (const [network, prefix, why] of V4_REFUSED) {
     const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    if (((value & mask) >>> 0) === network) return why;
+    if ((value & mask) >>> 0 === network) return why;
   }
   return null;
 }

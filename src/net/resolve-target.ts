@@ -35,9 +35,7 @@ export type TargetProblem =
   /** `address` is not public (`why`: "loopback", "private", ...); `literal`: the URL names it directly. */
   | { kind: 'address'; hostname: string; port: number; literal: boolean; address: string; why: string };
 
-export type TargetVerdict =
-  | { ok: true; addresses: LookupAddress[]; listed: boolean }
-  | { ok: false; problem: TargetProblem };
+export type TargetVerdict = { ok: true; addresses: LookupAddress[]; listed: boolean } | { ok: false; problem: TargetProblem };
 
 /**
  * Checks where a URL may go and answers the addresses to connect to. Listed hosts may resolve
@@ -80,8 +78,14 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (error) => { signal.removeEventListener('abort', onAbort); reject(error); },
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
     );
   });
 }
@@ -103,7 +107,10 @@ export function pinnedLookup(addresses: readonly LookupAddress[]) {
       error.code = 'ENOTFOUND';
       callback(error, []);
     } else if (opts.all) {
-      callback(null, usable.map((a) => ({ address: a.address, family: a.family })));
+      callback(
+        null,
+        usable.map((a) => ({ address: a.address, family: a.family })),
+      );
     } else {
       callback(null, usable[0].address, usable[0].family);
     }

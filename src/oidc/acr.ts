@@ -42,7 +42,9 @@ export function requestsMfa(params: Record<string, unknown>): boolean {
       const acr = (JSON.parse(params.claims) as { id_token?: { acr?: { value?: unknown; values?: unknown } } }).id_token?.acr;
       if (typeof acr?.value === 'string') values.push(acr.value);
       if (Array.isArray(acr?.values)) values.push(...acr.values.filter((v): v is string => typeof v === 'string'));
-    } catch { /* the provider refuses malformed claims itself */ }
+    } catch {
+      /* the provider refuses malformed claims itself */
+    }
   }
   return values.includes(ACR_MFA);
 }
@@ -63,10 +65,13 @@ export function mfaLoginCheck(deps: { applications: ApplicationService; factors:
     const requested = !sessionHasMfa && requestsMfa(oidc.params as Record<string, unknown>);
     // The application is looked up only when the request alone does not decide.
     const app = sessionHasMfa || requested || !oidc.client ? null : await deps.applications.find(oidc.client.clientId);
-    const decision = await decideMfa({ policy: app?.mfa ?? 'off', hook: null, requested, sessionHasMfa }, {
-      hasFactor: () => deps.factors.hasActiveFactor(accountId),
-      remembered: () => deps.factors.isRemembered(accountId, ctx.cookies.get(REMEMBER_DEVICE_COOKIE, { signed: true }), app?.remember_device_days ?? 0),
-    });
+    const decision = await decideMfa(
+      { policy: app?.mfa ?? 'off', hook: null, requested, sessionHasMfa },
+      {
+        hasFactor: () => deps.factors.hasActiveFactor(accountId),
+        remembered: () => deps.factors.isRemembered(accountId, ctx.cookies.get(REMEMBER_DEVICE_COOKIE, { signed: true }), app?.remember_device_days ?? 0),
+      },
+    );
     return decision.ask ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
   });
 }

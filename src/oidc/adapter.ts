@@ -80,7 +80,9 @@ export function createAdapterFactory(db: Db, clients: ClientSource) {
     }
 
     async #findBy(where: Record<string, string>): Promise<AdapterPayload | undefined> {
-      const row = await db(TABLE).where({ model: this.model, ...where }).first();
+      const row = await db(TABLE)
+        .where({ model: this.model, ...where })
+        .first();
       if (!row) return undefined;
       if (row.expires_at !== null && Number(row.expires_at) <= Date.now()) return undefined;
       const payload = fromJson<AdapterPayload>(row.payload, {});

@@ -66,9 +66,20 @@ export interface ApplicationInput {
 }
 
 const APPLICATION_FIELDS = [
-  'name', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'token_endpoint_auth_method',
-  'client_id', 'client_secret', 'third_party', 'branding', 'mfa', 'remember_device_days',
-  'initiate_login_uri', 'id_token_claims', 'resource_servers',
+  'name',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'grant_types',
+  'token_endpoint_auth_method',
+  'client_id',
+  'client_secret',
+  'third_party',
+  'branding',
+  'mfa',
+  'remember_device_days',
+  'initiate_login_uri',
+  'id_token_claims',
+  'resource_servers',
 ] as const;
 const APPLICATION_READ_ONLY = ['created_at', 'updated_at'];
 
@@ -298,11 +309,14 @@ export class ApplicationService {
     if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) return Promise.resolve(null);
     const hit = this.#cache.get(clientId);
     if (hit && Date.now() - hit.at < APPLICATION_CACHE_MS) return hit.entry;
-    const entry = this.#db('applications').where({ client_id: clientId }).first().then(async (row) => {
-      if (!row) return null;
-      const app = toApplication(row, await grantsOf(this.#db, clientId));
-      return { app, metadata: this.#toClientMetadata(app, row.client_secret_enc ? this.#box.open(row.client_secret_enc) : undefined) };
-    });
+    const entry = this.#db('applications')
+      .where({ client_id: clientId })
+      .first()
+      .then(async (row) => {
+        if (!row) return null;
+        const app = toApplication(row, await grantsOf(this.#db, clientId));
+        return { app, metadata: this.#toClientMetadata(app, row.client_secret_enc ? this.#box.open(row.client_secret_enc) : undefined) };
+      });
     this.#cache.set(clientId, { at: Date.now(), entry });
     entry.catch(() => this.#cache.delete(clientId));
     if (this.#cache.size > 10_000) this.#cache.clear();
@@ -367,8 +381,8 @@ export class ApplicationService {
     if (input.id_token_claims !== undefined) changes.id_token_claims = idTokenClaims(input.id_token_claims);
     // A list given replaces the application's resource servers (like redirect_uris).
     const grants = input.resource_servers === undefined ? undefined : await parseGrants(this.#db, input.resource_servers);
-    const loginUri = changes.initiate_login_uri === undefined ? current.initiate_login_uri : changes.initiate_login_uri as string | null;
-    await this.#validate(clientId, name, metadata, sealed ? secret ?? this.#box.open(sealed) : undefined, loginUri);
+    const loginUri = changes.initiate_login_uri === undefined ? current.initiate_login_uri : (changes.initiate_login_uri as string | null);
+    await this.#validate(clientId, name, metadata, sealed ? (secret ?? this.#box.open(sealed)) : undefined, loginUri);
     changes.metadata = toJson(metadata);
     changes.client_secret_enc = sealed;
     changes.updated_at = Date.now();
@@ -435,9 +449,18 @@ export class ApplicationService {
   async #validate(clientId: string, name: string, metadata: StoredMetadata, secret: string | undefined, initiateLoginUri: string | null): Promise<void> {
     if (!this.#validator) return;
     try {
-      await this.#validator(this.#toClientMetadata({
-        client_id: clientId, name, branding: { display_name: null, logo_uri: null, primary_color: null }, initiate_login_uri: initiateLoginUri, ...metadata,
-      }, secret));
+      await this.#validator(
+        this.#toClientMetadata(
+          {
+            client_id: clientId,
+            name,
+            branding: { display_name: null, logo_uri: null, primary_color: null },
+            initiate_login_uri: initiateLoginUri,
+            ...metadata,
+          },
+          secret,
+        ),
+      );
     } catch (error) {
       const description = (error as { error_description?: string }).error_description ?? (error as Error).message;
       const field = /redirect/.test(description) ? 'redirect_uris' : /initiate_login_uri/.test(description) ? 'initiate_login_uri' : 'application';

@@ -19,7 +19,13 @@ async function insertKey(db: Db, kind: 'signing' | 'cookie', kid: string, materi
 
 async function activeKeys(db: Db, kind: 'signing' | 'cookie'): Promise<Array<{ kid: string; material: string }>> {
   // Newest first: the newest signing key signs, the newest cookie key signs cookies.
-  return db('keys').where({ kind }).whereNull('retired_at').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'kid', order: 'asc' }]);
+  return db('keys')
+    .where({ kind })
+    .whereNull('retired_at')
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'kid', order: 'asc' },
+    ]);
 }
 
 export interface KeySet {
@@ -67,12 +73,19 @@ export interface SigningKeyInfo {
 
 /** The signing keys, newest first, without their material (for the admin API). */
 export async function listSigningKeys(db: Db): Promise<SigningKeyInfo[]> {
-  const rows = await db('keys').where({ kind: 'signing' }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'kid', order: 'asc' }]);
+  const rows = await db('keys')
+    .where({ kind: 'signing' })
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'kid', order: 'asc' },
+    ]);
   return rows.map((row) => {
     let alg = 'RS256';
     try {
       alg = (JSON.parse(String(row.material)) as SigningJwk).alg ?? alg;
-    } catch { /* keep the default */ }
+    } catch {
+      /* keep the default */
+    }
     return {
       kid: String(row.kid),
       alg,

@@ -217,7 +217,7 @@ export function grantRequested(ctx: KoaContextWithOIDC, grant: InstanceType<Prov
   const details = ctx.oidc;
   const scopes = details.params?.scope ? String(details.params.scope) : '';
   if (scopes) grant.addOIDCScope(scopes);
-  const claims = details.params?.claims ? JSON.parse(String(details.params.claims)) as { id_token?: object; userinfo?: object } : null;
+  const claims = details.params?.claims ? (JSON.parse(String(details.params.claims)) as { id_token?: object; userinfo?: object }) : null;
   if (claims) grant.addOIDCClaims([...Object.keys(claims.id_token ?? {}), ...Object.keys(claims.userinfo ?? {})]);
   for (const [indicator, resource] of Object.entries(details.resourceServers ?? {})) {
     if (resource.scope) grant.addResourceScope(indicator, resource.scope);

@@ -37,9 +37,7 @@ export async function parseGrants(db: Db, value: unknown): Promise<ResourceServe
     return { identifier: entry.identifier, scopes: entry.scopes_allowed, at, idField: `${at}.identifier` };
   });
   const ids = entries.map((entry) => entry.identifier);
-  const rows = ids.length && !ids.some((id) => id.includes('\u0000'))
-    ? await db('resource_servers').whereIn('identifier', ids).select('identifier', 'scopes')
-    : [];
+  const rows = ids.length && !ids.some((id) => id.includes('\u0000')) ? await db('resource_servers').whereIn('identifier', ids).select('identifier', 'scopes') : [];
   const defined = new Map<string, string[]>(rows.map((row: Record<string, unknown>) => [String(row.identifier), fromJson<string[]>(row.scopes, [])]));
   const seen = new Set<string>();
   return entries.map(({ identifier, scopes, at, idField }) => {
@@ -92,7 +90,9 @@ export async function pruneGrantScopes(trx: Knex | Knex.Transaction, identifier:
     const grant = toGrant(row);
     const allowed = grant.scopes_allowed.filter((scope) => keep.has(scope));
     if (allowed.length !== grant.scopes_allowed.length) {
-      await trx(TABLE).where({ client_id: row.client_id, identifier }).update({ scopes_allowed: toJson(allowed) });
+      await trx(TABLE)
+        .where({ client_id: row.client_id, identifier })
+        .update({ scopes_allowed: toJson(allowed) });
     }
   }
 }
@@ -102,10 +102,7 @@ export function targetNotAllowed(identifier: string): string {
   return `unknown resource server, or one this application is not allowed: ${identifier.slice(0, 500)}`;
 }
 
-export type GrantDecision =
-  | { allowed: string[] }
-  | { error: 'invalid_target'; description: string }
-  | { error: 'invalid_scope'; description: string; scope: string };
+export type GrantDecision = { allowed: string[] } | { error: 'invalid_target'; description: string } | { error: 'invalid_scope'; description: string; scope: string };
 
 /**
  * What a token for `server` may carry for an application with these grants: the server's scopes

@@ -53,18 +53,22 @@ export function createTokenHooks(deps: TokenHookDeps) {
       const user = await deps.loadUser(ctx, accountId);
       if (!user) return null;
       const scopes = (requestedScope(ctx) ?? scope ?? '').split(' ').filter(Boolean);
-      return deps.lifecycle.run('before_id_token', {
-        user: publicUser(user),
-        scopes,
-        grant_type: grantType,
-        // The claims about to be issued in the ID token, as the application's id_token_claims has them.
-        claims: claimsForScopes(userClaims(user), deps.idTokenScopes ? await deps.idTokenScopes(ctx, scopes) : scopes),
-      }, {
-        applicationId: ctx.oidc.client?.clientId ?? null,
-        ip: ctx.ip ?? null,
-        userAgent: ctx.get('user-agent') || null,
-        locale: null,
-      });
+      return deps.lifecycle.run(
+        'before_id_token',
+        {
+          user: publicUser(user),
+          scopes,
+          grant_type: grantType,
+          // The claims about to be issued in the ID token, as the application's id_token_claims has them.
+          claims: claimsForScopes(userClaims(user), deps.idTokenScopes ? await deps.idTokenScopes(ctx, scopes) : scopes),
+        },
+        {
+          applicationId: ctx.oidc.client?.clientId ?? null,
+          ip: ctx.ip ?? null,
+          userAgent: ctx.get('user-agent') || null,
+          locale: null,
+        },
+      );
     })();
     outcomes.set(ctx, run);
     return run;

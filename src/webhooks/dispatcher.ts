@@ -120,7 +120,12 @@ export class WebhookDispatcher {
     const pending = [...this.#inflight.values()].map((f) => f.done);
     if (pending.length) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled(pending), new Promise((resolve) => { timer = setTimeout(resolve, graceMs); })]);
+      await Promise.race([
+        Promise.allSettled(pending),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
       clearTimeout(timer);
       for (const flight of this.#inflight.values()) flight.abort();
       await Promise.allSettled([...this.#inflight.values()].map((f) => f.done));
@@ -185,7 +190,12 @@ export class WebhookDispatcher {
           this.#endpoints = new Map(endpoints.map((e) => [e.id, e]));
           this.#wanted = { all: endpoints.some((e) => e.events.has('*')), types: new Set(endpoints.flatMap((e) => [...e.events])) };
           const result = await fanOut(trx, {
-            endpoints, queue: this.#queue, room, maxAttempts: this.#deps.settings.retryScheduleMs.length + 1, skipLocked: this.#pg, now,
+            endpoints,
+            queue: this.#queue,
+            room,
+            maxAttempts: this.#deps.settings.retryScheduleMs.length + 1,
+            skipLocked: this.#pg,
+            now,
           });
           if (result.unleased) this.#backlog = true;
           return result;
@@ -262,8 +272,15 @@ export class WebhookDispatcher {
     const now = Date.now();
     const verdict = classify(answer, delivery, this.#deps.settings.retryScheduleMs, now);
     return {
-      delivery, kind: verdict.kind, statusCode: answer.statusCode, latencyMs, response: answer.response, error: verdict.error,
-      nextAttemptAt: verdict.nextAttemptAt, at: now, eventCreatedAt,
+      delivery,
+      kind: verdict.kind,
+      statusCode: answer.statusCode,
+      latencyMs,
+      response: answer.response,
+      error: verdict.error,
+      nextAttemptAt: verdict.nextAttemptAt,
+      at: now,
+      eventCreatedAt,
     };
   }
 
@@ -311,11 +328,14 @@ export class WebhookDispatcher {
     if (this.#stopped || at >= this.#wakeAt) return;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     this.#wakeAt = at;
-    this.#wakeTimer = setTimeout(() => {
-      this.#wakeTimer = null;
-      this.#wakeAt = Infinity;
-      this.kick();
-    }, Math.max(0, at - Date.now()) + 5);
+    this.#wakeTimer = setTimeout(
+      () => {
+        this.#wakeTimer = null;
+        this.#wakeAt = Infinity;
+        this.kick();
+      },
+      Math.max(0, at - Date.now()) + 5,
+    );
     this.#wakeTimer.unref();
   }
 }

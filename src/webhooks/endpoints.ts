@@ -273,7 +273,9 @@ export class WebhookEndpointStore {
   async delete(id: string): Promise<void> {
     await this.#row(id);
     const remove = async (trx: Knex.Transaction) => {
-      await trx('webhook_attempts').whereIn('delivery_id', trx('webhook_deliveries').where({ endpoint_id: id }).select('id')).delete();
+      await trx('webhook_attempts')
+        .whereIn('delivery_id', trx('webhook_deliveries').where({ endpoint_id: id }).select('id'))
+        .delete();
       await trx('webhook_deliveries').where({ endpoint_id: id }).delete();
       await trx('webhook_endpoints').where({ id }).delete();
     };
@@ -289,12 +291,14 @@ export class WebhookEndpointStore {
     const current = await this.#row(id);
     const secret = input.secret === undefined || input.secret === null ? generateSecret() : validSecret(input.secret);
     const now = Date.now();
-    await this.#db('webhook_endpoints').where({ id }).update({
-      secret_enc: this.#box.seal(secret),
-      previous_secret_enc: this.#options.rotationWindowMs > 0 ? current.secret_enc : null,
-      previous_secret_expires_at: this.#options.rotationWindowMs > 0 ? now + this.#options.rotationWindowMs : null,
-      updated_at: now,
-    });
+    await this.#db('webhook_endpoints')
+      .where({ id })
+      .update({
+        secret_enc: this.#box.seal(secret),
+        previous_secret_enc: this.#options.rotationWindowMs > 0 ? current.secret_enc : null,
+        previous_secret_expires_at: this.#options.rotationWindowMs > 0 ? now + this.#options.rotationWindowMs : null,
+        updated_at: now,
+      });
     this.#changed();
     return { ...(await this.get(id)), secret };
   }
@@ -331,8 +335,10 @@ export class WebhookEndpointStore {
       .leftJoin('webhook_events as e', 'e.id', 'd.event_id')
       .where('d.endpoint_id', endpointId)
       .select('d.*', 'e.type as event_type', 'e.created_at as event_created_at')
-      .orderBy('d.created_at', 'desc').orderBy('d.id', 'desc')
-      .limit(Math.min(options.limit ?? 50, 500)).offset(options.offset ?? 0);
+      .orderBy('d.created_at', 'desc')
+      .orderBy('d.id', 'desc')
+      .limit(Math.min(options.limit ?? 50, 500))
+      .offset(options.offset ?? 0);
     if (options.status) query.where('d.status', options.status);
     if (options.eventType) query.where('e.type', options.eventType);
     const rows = await query;
@@ -364,9 +370,17 @@ export class WebhookEndpointStore {
     if (!toBool(endpoint.enabled)) throw new ClientError(409, 'conflict', 'enabled: the endpoint is disabled; enable it (PATCH {"enabled": true}) before retrying', 'enabled');
     if (row.status === 'pending') throw new ConflictError('status', 'the delivery is pending already; it will be attempted at next_attempt_at');
     const now = Date.now();
-    const count = await this.#db('webhook_deliveries').where({ id: deliveryId }).whereNot({ status: 'pending' }).update({
-      status: 'pending', max_attempts: Number(row.attempts) + 1, next_attempt_at: now, lease_until: null, lease_owner: null, updated_at: now,
-    });
+    const count = await this.#db('webhook_deliveries')
+      .where({ id: deliveryId })
+      .whereNot({ status: 'pending' })
+      .update({
+        status: 'pending',
+        max_attempts: Number(row.attempts) + 1,
+        next_attempt_at: now,
+        lease_until: null,
+        lease_owner: null,
+        updated_at: now,
+      });
     if (count !== 1) throw new ConflictError('status', 'the delivery is pending already');
     notifyOutbox('delivery');
     return this.delivery(endpointId, deliveryId);
@@ -382,7 +396,9 @@ export class WebhookEndpointStore {
     const finished = () => db('webhook_deliveries').whereIn('status', ['delivered', 'failed']).where('updated_at', '<', cutoff);
     await db('webhook_attempts').whereIn('delivery_id', finished().select('id')).delete();
     const deliveries = await finished().delete();
-    const events = await db('webhook_events').whereNotNull('dispatched_at').where('created_at', '<', cutoff)
+    const events = await db('webhook_events')
+      .whereNotNull('dispatched_at')
+      .where('created_at', '<', cutoff)
       .whereNotExists(db('webhook_deliveries').select(db.raw('1')).whereRaw('webhook_deliveries.event_id = webhook_events.id'))
       .delete();
     return { deliveries, events };

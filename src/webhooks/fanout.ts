@@ -41,8 +41,7 @@ export async function fanOut(trx: Knex.Transaction, input: FanOutInput): Promise
     await trx('webhook_events').whereNull('dispatched_at').andWhere('created_at', '<=', now).update({ dispatched_at: now });
     return { taken: 0, leased: [], unleased: false };
   }
-  const query = trx('webhook_events').whereNull('dispatched_at').andWhere('created_at', '<=', now)
-    .orderBy('created_at').limit(FANOUT_BATCH).select('id', 'type', 'data', 'created_at');
+  const query = trx('webhook_events').whereNull('dispatched_at').andWhere('created_at', '<=', now).orderBy('created_at').limit(FANOUT_BATCH).select('id', 'type', 'data', 'created_at');
   if (input.skipLocked) query.forUpdate().skipLocked();
   const events: Row[] = await query;
   if (events.length === 0) return { taken: 0, leased: [], unleased: false };
@@ -58,8 +57,19 @@ export async function fanOut(trx: Knex.Transaction, input: FanOutInput): Promise
       const lease = leased.length < room;
       const held = queue.leases.fresh(now, lease);
       rows.push({
-        id, event_id: event.id, endpoint_id: endpoint.id, status: 'pending', attempts: 0, max_attempts: maxAttempts,
-        next_attempt_at: now, ...held, last_status: null, last_error: null, delivered_at: null, created_at: now, updated_at: now,
+        id,
+        event_id: event.id,
+        endpoint_id: endpoint.id,
+        status: 'pending',
+        attempts: 0,
+        max_attempts: maxAttempts,
+        next_attempt_at: now,
+        ...held,
+        last_status: null,
+        last_error: null,
+        delivered_at: null,
+        created_at: now,
+        updated_at: now,
       });
       if (lease) leased.push({ id, eventId: String(event.id), endpointId: endpoint.id, attempts: 0, maxAttempts, event, leaseUntil: now + queue.leases.leaseMs });
       else unleased = true;
@@ -70,7 +80,12 @@ export async function fanOut(trx: Knex.Transaction, input: FanOutInput): Promise
     const result = await trx('webhook_deliveries').insert(chunk).onConflict(['event_id', 'endpoint_id']).ignore().returning('id');
     for (const row of result as Array<{ id: string } | string>) inserted.add(typeof row === 'string' ? row : row.id);
   }
-  await trx('webhook_events').whereIn('id', events.map((e) => String(e.id))).update({ dispatched_at: now });
+  await trx('webhook_events')
+    .whereIn(
+      'id',
+      events.map((e) => String(e.id)),
+    )
+    .update({ dispatched_at: now });
   // A delivery that existed already (the event was fanned out before) is not ours to send.
   return { taken: events.length, leased: leased.filter((d) => inserted.has(d.id)), unleased };
 }

@@ -7,11 +7,24 @@ import { toJson } from '../db/knex.ts';
 import type { Knex } from 'knex';
 
 export const WEBHOOK_EVENT_TYPES = [
-  'user.create', 'user.update', 'user.delete', 'user.deactivate', 'user.reactivate',
-  'user.login.success', 'user.login.failed', 'user.email.verified', 'user.password.reset.start',
-  'user.password.reset.success', 'user.password.update', 'user.two-factor.method.add',
-  'user.two-factor.method.remove', 'user.consent.update', 'user.registration.create', 'jwt.refresh',
-  'hook.failed', 'user.action',
+  'user.create',
+  'user.update',
+  'user.delete',
+  'user.deactivate',
+  'user.reactivate',
+  'user.login.success',
+  'user.login.failed',
+  'user.email.verified',
+  'user.password.reset.start',
+  'user.password.reset.success',
+  'user.password.update',
+  'user.two-factor.method.add',
+  'user.two-factor.method.remove',
+  'user.consent.update',
+  'user.registration.create',
+  'jwt.refresh',
+  'hook.failed',
+  'user.action',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -36,7 +49,9 @@ export function notifyOutbox(wake: OutboxWake, type?: string): void {
   for (const listener of listeners) {
     try {
       listener(wake, type);
-    } catch { /* a listener never breaks the writer */ }
+    } catch {
+      /* a listener never breaks the writer */
+    }
   }
 }
 
@@ -47,7 +62,10 @@ export async function recordEvent(trx: Knex | Knex.Transaction, type: WebhookEve
   const transaction = trx as Knex.Transaction;
   if (transaction.isTransaction && transaction.executionPromise) {
     // Wake the dispatcher once the change is committed (nothing to deliver if it rolls back).
-    transaction.executionPromise.then(() => notifyOutbox('event', type), () => {});
+    transaction.executionPromise.then(
+      () => notifyOutbox('event', type),
+      () => {},
+    );
   } else {
     notifyOutbox('event', type);
   }

@@ -60,23 +60,30 @@ export class DeliveryQueue {
   /** Leases up to `limit` due deliveries of enabled endpoints to this process, with their events. */
   async claim(limit: number): Promise<Claimed[]> {
     const now = Date.now();
-    const { rows, until } = await this.leases.claim({
-      join: 'JOIN webhook_endpoints e ON e.id = q.endpoint_id',
-      where: `q.status = 'pending' AND q.next_attempt_at <= ? AND e.enabled = ?`,
-      bindings: [now, this.#pg ? true : 1],
-      recheck: `status = 'pending'`,
-      orderBy: 'q.next_attempt_at',
-      limit,
-      returning: ['id', 'event_id', 'endpoint_id', 'attempts', 'max_attempts'],
-    }, now);
+    const { rows, until } = await this.leases.claim(
+      {
+        join: 'JOIN webhook_endpoints e ON e.id = q.endpoint_id',
+        where: `q.status = 'pending' AND q.next_attempt_at <= ? AND e.enabled = ?`,
+        bindings: [now, this.#pg ? true : 1],
+        recheck: `status = 'pending'`,
+        orderBy: 'q.next_attempt_at',
+        limit,
+        returning: ['id', 'event_id', 'endpoint_id', 'attempts', 'max_attempts'],
+      },
+      now,
+    );
     if (rows.length === 0) return [];
     const events = new Map<string, Row>();
     for (const ids of chunks([...new Set(rows.map((row) => String(row.event_id)))], UPDATE_CHUNK)) {
       for (const row of await this.#db('webhook_events').whereIn('id', ids).select('id', 'type', 'data', 'created_at')) events.set(String(row.id), row);
     }
     return rows.map((row) => ({
-      id: String(row.id), eventId: String(row.event_id), endpointId: String(row.endpoint_id),
-      attempts: Number(row.attempts), maxAttempts: Number(row.max_attempts), event: events.get(String(row.event_id)),
+      id: String(row.id),
+      eventId: String(row.event_id),
+      endpointId: String(row.endpoint_id),
+      attempts: Number(row.attempts),
+      maxAttempts: Number(row.max_attempts),
+      event: events.get(String(row.event_id)),
       leaseUntil: until,
     }));
   }
@@ -98,8 +105,15 @@ export class DeliveryQueue {
       }
       const attempt = delivery.attempts + 1;
       attempts.push({
-        delivery_id: delivery.id, endpoint_id: delivery.endpointId, attempt, status_code: outcome.statusCode, latency_ms: outcome.latencyMs,
-        response: outcome.response, error: outcome.error, next_attempt_at: outcome.nextAttemptAt, created_at: outcome.at,
+        delivery_id: delivery.id,
+        endpoint_id: delivery.endpointId,
+        attempt,
+        status_code: outcome.statusCode,
+        latency_ms: outcome.latencyMs,
+        response: outcome.response,
+        error: outcome.error,
+        next_attempt_at: outcome.nextAttemptAt,
+        created_at: outcome.at,
       });
       if (outcome.kind === 'delivered') {
         const key = String(outcome.statusCode);
@@ -116,19 +130,31 @@ export class DeliveryQueue {
         updated_at: outcome.at,
       });
       if (outcome.kind === 'gone') {
-        await trx('webhook_endpoints').where({ id: delivery.endpointId, enabled: true }).update({
-          enabled: false, disabled_reason: `answered 410 Gone on ${new Date(outcome.at).toISOString()}`, updated_at: outcome.at,
-        });
+        await trx('webhook_endpoints')
+          .where({ id: delivery.endpointId, enabled: true })
+          .update({
+            enabled: false,
+            disabled_reason: `answered 410 Gone on ${new Date(outcome.at).toISOString()}`,
+            updated_at: outcome.at,
+          });
         gone.push(delivery.endpointId);
       }
     }
     for (const group of delivered.values()) {
       const first = group[0]!;
       const at = Math.max(...group.map((o) => o.at));
-      for (const ids of chunks(group.map((o) => o.delivery.id), UPDATE_CHUNK)) {
+      for (const ids of chunks(
+        group.map((o) => o.delivery.id),
+        UPDATE_CHUNK,
+      )) {
         await this.leases.settle(trx, ids, {
-          status: 'delivered', attempts: trx.raw('attempts + 1'), next_attempt_at: null,
-          last_status: first.statusCode, last_error: null, delivered_at: at, updated_at: at,
+          status: 'delivered',
+          attempts: trx.raw('attempts + 1'),
+          next_attempt_at: null,
+          last_status: first.statusCode,
+          last_error: null,
+          delivered_at: at,
+          updated_at: at,
         });
       }
     }

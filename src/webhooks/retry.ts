@@ -60,10 +60,7 @@ export function retryDelay(schedule: readonly number[], attempt: number, random:
  * delivered; 410 Gone disables the endpoint; anything else (3xx not followed, 4xx, 5xx, no answer)
  * is retried, after the receiver's Retry-After or the schedule's delay, until the last attempt fails.
  */
-export function classify(
-  answer: Answer, delivery: { attempts: number; maxAttempts: number }, scheduleMs: readonly number[], now: number,
-  random: () => number = Math.random,
-): Verdict {
+export function classify(answer: Answer, delivery: { attempts: number; maxAttempts: number }, scheduleMs: readonly number[], now: number, random: () => number = Math.random): Verdict {
   if (answer.released) return { kind: 'released', nextAttemptAt: null, error: answer.error };
   const code = answer.statusCode;
   if (code !== null && code >= 200 && code < 300) return { kind: 'delivered', nextAttemptAt: null, error: answer.error };

@@ -98,8 +98,7 @@ export class WebhookTransport {
   async #route(url: string, flight: Flight): Promise<{ addresses: LookupAddress[] } | { answer: Answer }> {
     const target = this.#target(url);
     const failure = (error: string): { answer: Answer } => ({ answer: noAnswer(cleanText(error, ERROR_LOG_MAX)) });
-    const judge = (check: TargetCheck) => check.ok ? { addresses: check.addresses }
-      : failure(check.kind === 'refused' ? `refused (not connected): ${check.message}` : check.message);
+    const judge = (check: TargetCheck) => (check.ok ? { addresses: check.addresses } : failure(check.kind === 'refused' ? `refused (not connected): ${check.message}` : check.message));
     // An IP literal needs no DNS: no timer, no abort.
     if (target.literal) return judge(await this.#policy.check(target.url));
     const { timeoutMs } = this.#settings;
@@ -144,52 +143,58 @@ export class WebhookTransport {
         const error = timedOut ? `timeout: no complete answer within ${timeoutMs} ms` : `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}`;
         return noAnswer(cleanText(error, ERROR_LOG_MAX));
       };
-      const request = (secure ? https : http).request({
-        ...options,
-        ...(literal ? {} : { lookup: pinnedLookup(addresses) as never }),
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'user-agent': USER_AGENT,
-          ...signature,
+      const request = (secure ? https : http).request(
+        {
+          ...options,
+          ...(literal ? {} : { lookup: pinnedLookup(addresses) as never }),
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': USER_AGENT,
+            ...signature,
+          },
         },
-      }, (response) => {
-        const parts: Buffer[] = [];
-        let size = 0;
-        const end = () => {
-          const statusCode = response.statusCode ?? null;
-          const text = Buffer.concat(parts).toString('utf8');
-          let error: string | null = null;
-          if (statusCode !== null && statusCode >= 300 && statusCode < 400) {
-            error = cleanText(`redirect not followed (location: ${response.headers.location ?? 'none'})`, ERROR_LOG_MAX);
-          } else if (statusCode !== null && (statusCode < 200 || statusCode >= 300)) {
-            error = `HTTP ${statusCode}`;
-          }
-          finish({
-            statusCode,
-            retryAfterMs: parseRetryAfter(response.headers['retry-after'] as string | undefined, Date.now()),
-            response: text ? cleanText(text, RESPONSE_LOG_MAX) : null,
-            error,
-            released: false,
+        (response) => {
+          const parts: Buffer[] = [];
+          let size = 0;
+          const end = () => {
+            const statusCode = response.statusCode ?? null;
+            const text = Buffer.concat(parts).toString('utf8');
+            let error: string | null = null;
+            if (statusCode !== null && statusCode >= 300 && statusCode < 400) {
+              error = cleanText(`redirect not followed (location: ${response.headers.location ?? 'none'})`, ERROR_LOG_MAX);
+            } else if (statusCode !== null && (statusCode < 200 || statusCode >= 300)) {
+              error = `HTTP ${statusCode}`;
+            }
+            finish({
+              statusCode,
+              retryAfterMs: parseRetryAfter(response.headers['retry-after'] as string | undefined, Date.now()),
+              response: text ? cleanText(text, RESPONSE_LOG_MAX) : null,
+              error,
+              released: false,
+            });
+          };
+          response.on('data', (chunk: Buffer) => {
+            if (size < RESPONSE_READ_MAX) parts.push(chunk);
+            size += chunk.length;
+            if (size > RESPONSE_READ_MAX && !settled) {
+              end(); // enough of a huge answer; the connection is dropped
+              response.destroy();
+            }
           });
-        };
-        response.on('data', (chunk: Buffer) => {
-          if (size < RESPONSE_READ_MAX) parts.push(chunk);
-          size += chunk.length;
-          if (size > RESPONSE_READ_MAX && !settled) {
-            end(); // enough of a huge answer; the connection is dropped
-            response.destroy();
-          }
-        });
-        response.on('end', end);
-        response.on('error', (err) => finish(failure(err)));
-        response.on('aborted', () => finish(failure(new Error('the answer was cut short'))));
-      });
-      const timer = setTimeout(() => {
-        timedOut = true;
-        request.destroy(new Error('timeout'));
-      }, Math.max(0, timeoutMs - (performance.now() - started)));
+          response.on('end', end);
+          response.on('error', (err) => finish(failure(err)));
+          response.on('aborted', () => finish(failure(new Error('the answer was cut short'))));
+        },
+      );
+      const timer = setTimeout(
+        () => {
+          timedOut = true;
+          request.destroy(new Error('timeout'));
+        },
+        Math.max(0, timeoutMs - (performance.now() - started)),
+      );
       flight.abort = () => {
         released = true;
         request.destroy(new Error('the dispatcher is stopping'));

@@ -6,10 +6,7 @@ import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 // Nothing leaves loopback: no QUIC, no update, sync or background fetches of the browser's own.
-const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Launches Chromium; throws (the suite FAILS, it does not skip) when it is not installed. */
 export async function launchChromium(): Promise<Browser> {

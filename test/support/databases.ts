@@ -21,7 +21,13 @@ export interface TestDatabase {
 export async function createTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
-    return { kind, url: `sqlite:${join(dir, 'tessera.db')}`, async drop() { rmSync(dir, { recursive: true, force: true }); } };
+    return {
+      kind,
+      url: `sqlite:${join(dir, 'tessera.db')}`,
+      async drop() {
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const adminUrl = process.env.TEST_POSTGRES_URL!;
   const name = `tessera_t_${randomBytes(6).toString('hex')}`;

@@ -63,10 +63,17 @@ export async function startHookPeer(port = 0): Promise<HookPeer> {
       let body: unknown = text;
       try {
         body = text ? JSON.parse(text) : null;
-      } catch { /* not JSON: kept as text */ }
+      } catch {
+        /* not JSON: kept as text */
+      }
       const call: PeerCall = {
-        method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body,
-        receivedAt: Date.now(), answeredAt: null,
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body,
+        receivedAt: Date.now(),
+        answeredAt: null,
       };
       calls.push(call);
       wake();
@@ -121,10 +128,14 @@ export async function startHookPeer(port = 0): Promise<HookPeer> {
       return wait(() => callsTo(path)[count - 1], `expected ${count} call(s) to ${path}`, timeoutMs);
     },
     waitForAnswered(path, count = 1, timeoutMs = 5000) {
-      return wait(() => {
-        const answered = callsTo(path).filter((c) => c.answeredAt !== null);
-        return answered[count - 1];
-      }, `expected ${count} answered call(s) to ${path}`, timeoutMs);
+      return wait(
+        () => {
+          const answered = callsTo(path).filter((c) => c.answeredAt !== null);
+          return answered[count - 1];
+        },
+        `expected ${count} answered call(s) to ${path}`,
+        timeoutMs,
+      );
     },
     reset() {
       calls.length = 0;

@@ -60,9 +60,10 @@ export async function startRpPages(): Promise<RpPages> {
     loggedOut: `${origin}/logged-out`,
     callbacks,
     logouts,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -11,11 +11,7 @@ export interface RelyingParty {
 }
 
 export async function discoverClient(issuer: string, clientId: string, clientSecret: string | null): Promise<RelyingParty> {
-  const config = await oidc.discovery(
-    new URL(issuer), clientId, undefined,
-    clientSecret ? oidc.ClientSecretBasic(clientSecret) : oidc.None(),
-    { execute: [oidc.allowInsecureRequests] },
-  );
+  const config = await oidc.discovery(new URL(issuer), clientId, undefined, clientSecret ? oidc.ClientSecretBasic(clientSecret) : oidc.None(), { execute: [oidc.allowInsecureRequests] });
   // Makes openid-client verify every ID token's signature against the issuer's JWKS.
   oidc.enableNonRepudiationChecks(config);
   return { config, clientId };

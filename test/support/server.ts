@@ -54,9 +54,12 @@ export async function startTestServer(kind: DatabaseKind, options: TestServerOpt
     PASSWORD_HASH_ITERATIONS: '1',
     ...options.env,
   };
-  const start = () => startServer(loadConfig(env), {
-    announce: () => {}, ...(options.log ? { log: options.log } : {}), ...(options.resolve ? { resolve: options.resolve } : {}),
-  });
+  const start = () =>
+    startServer(loadConfig(env), {
+      announce: () => {},
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+    });
   let server = await start();
   const url = `http://127.0.0.1:${port}`;
   const handle: TestServer = {
@@ -76,7 +79,9 @@ export async function startTestServer(kind: DatabaseKind, options: TestServerOpt
       let parsed: unknown = text;
       try {
         parsed = text ? JSON.parse(text) : null;
-      } catch { /* not JSON */ }
+      } catch {
+        /* not JSON */
+      }
       return { status: response.status, body: parsed };
     },
     async restart() {

@@ -25,8 +25,7 @@ export function mailsSent(server: TestServer): Promise<void> {
  */
 export async function hookJobsDone(server: TestServer, hookId: string, timeoutMs = 10_000): Promise<void> {
   const { db } = server.server.services;
-  await until(`the async jobs of hook ${hookId} to finish`, async () =>
-    (await count(db('hook_jobs').where({ hook_id: hookId, status: 'pending' }).count({ n: '*' }))) === 0, timeoutMs);
+  await until(`the async jobs of hook ${hookId} to finish`, async () => (await count(db('hook_jobs').where({ hook_id: hookId, status: 'pending' }).count({ n: '*' }))) === 0, timeoutMs);
 }
 
 /**
@@ -36,14 +35,19 @@ export async function hookJobsDone(server: TestServer, hookId: string, timeoutMs
  */
 export async function webhooksSettled(server: TestServer, timeoutMs = 10_000): Promise<void> {
   const { db } = server.server.services;
-  await until('the webhook outbox to settle', async () =>
-    (await count(db('webhook_events').whereNull('dispatched_at').count({ n: '*' }))) === 0
-    && (await count(db('webhook_deliveries').where({ status: 'pending' }).count({ n: '*' }))) === 0, timeoutMs);
+  await until(
+    'the webhook outbox to settle',
+    async () => (await count(db('webhook_events').whereNull('dispatched_at').count({ n: '*' }))) === 0 && (await count(db('webhook_deliveries').where({ status: 'pending' }).count({ n: '*' }))) === 0,
+    timeoutMs,
+  );
 }
 
 /** The hook's async job failed `attempts` time(s) and waits for its retry (pending, not running). */
 export async function hookRetryScheduled(server: TestServer, hookId: string, attempts = 1, timeoutMs = 10_000): Promise<void> {
   const { db } = server.server.services;
-  await until(`a retry of hook ${hookId}`, async () => (await count(db('hook_jobs')
-    .where({ hook_id: hookId, status: 'pending' }).whereNull('locked_until').andWhere('attempts', '>=', attempts).count({ n: '*' }))) > 0, timeoutMs);
+  await until(
+    `a retry of hook ${hookId}`,
+    async () => (await count(db('hook_jobs').where({ hook_id: hookId, status: 'pending' }).whereNull('locked_until').andWhere('attempts', '>=', attempts).count({ n: '*' }))) > 0,
+    timeoutMs,
+  );
 }

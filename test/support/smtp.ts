@@ -46,8 +46,7 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.server.address() as { port: number };
 
-  const find = (to: string, match?: RegExp) =>
-    mails.find((m) => m.to.includes(to.toLowerCase()) && (!match || match.test(m.subject) || match.test(m.text)));
+  const find = (to: string, match?: RegExp) => mails.find((m) => m.to.includes(to.toLowerCase()) && (!match || match.test(m.subject) || match.test(m.text)));
 
   return {
     url: `smtp://127.0.0.1:${port}`,

@@ -3,9 +3,7 @@
 // written in, and how "host[:port]" entries are read and matched.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  addressRefusal, bareHostname, canonicalHostname, isHostEntry, isListed, isPublicAddress, parseAllowedHosts, parseHostEntry, parseIPv6,
-} from '../../src/net/address-policy.ts';
+import { addressRefusal, bareHostname, canonicalHostname, isHostEntry, isListed, isPublicAddress, parseAllowedHosts, parseHostEntry, parseIPv6 } from '../../src/net/address-policy.ts';
 
 describe('address classes', () => {
   test('IPv4: loopback, private, CGNAT, link-local (the metadata address), and the other special ranges are refused, naming the class', () => {
@@ -39,8 +37,24 @@ describe('address classes', () => {
   });
 
   test('IPv4: the neighbours of each range are public', () => {
-    for (const address of ['8.8.8.8', '93.184.216.34', '9.255.255.255', '11.0.0.0', '172.15.255.255', '172.32.0.1', '100.63.255.255', '100.128.0.1',
-      '169.253.255.255', '169.255.0.1', '192.167.255.255', '192.169.0.1', '198.17.255.255', '198.20.0.1', '223.255.255.255', '1.0.0.1']) {
+    for (const address of [
+      '8.8.8.8',
+      '93.184.216.34',
+      '9.255.255.255',
+      '11.0.0.0',
+      '172.15.255.255',
+      '172.32.0.1',
+      '100.63.255.255',
+      '100.128.0.1',
+      '169.253.255.255',
+      '169.255.0.1',
+      '192.167.255.255',
+      '192.169.0.1',
+      '198.17.255.255',
+      '198.20.0.1',
+      '223.255.255.255',
+      '1.0.0.1',
+    ]) {
       assert.equal(addressRefusal(address), null, address);
       assert.equal(isPublicAddress(address), true, address);
     }
@@ -132,7 +146,10 @@ describe('host entries', () => {
     assert.deepEqual(parseHostEntry('127.1'), { hostname: '127.0.0.1', port: null });
     assert.deepEqual(parseHostEntry('[::FFFF:127.0.0.1]:80'), { hostname: '[::ffff:7f00:1]', port: 80 });
     for (const bad of ['x:0', 'x:70000', 'bad/host', 'a@b', '']) assert.equal(parseHostEntry(bad), null, bad);
-    assert.deepEqual(parseAllowedHosts(['A.test', 'bad/host', 'b.test:81']), [{ hostname: 'a.test', port: null }, { hostname: 'b.test', port: 81 }]);
+    assert.deepEqual(parseAllowedHosts(['A.test', 'bad/host', 'b.test:81']), [
+      { hostname: 'a.test', port: null },
+      { hostname: 'b.test', port: 81 },
+    ]);
     assert.deepEqual(parseAllowedHosts(null), []);
   });
 
@@ -148,10 +165,25 @@ describe('host entries', () => {
 
   test('isListed: the host and the port must match; an entry without a port allows the default port only', () => {
     const rules = parseAllowedHosts(['hooks.internal', 'crm.internal:8443', '127.1', '[::1]:9000']);
-    const listed = ['https://hooks.internal/x', 'http://hooks.internal/', 'http://HOOKS.internal:80/', 'https://crm.internal:8443/', 'http://crm.internal:8443/',
-      'http://127.0.0.1/', 'http://[::1]:9000/'];
-    const unlisted = ['https://hooks.internal:8443/', 'http://hooks.internal:8080/', 'https://crm.internal/', 'http://127.0.0.1:8080/', 'http://[::1]/',
-      'http://sub.hooks.internal/', 'http://hooks.internal.evil.test/', 'http://localhost/'];
+    const listed = [
+      'https://hooks.internal/x',
+      'http://hooks.internal/',
+      'http://HOOKS.internal:80/',
+      'https://crm.internal:8443/',
+      'http://crm.internal:8443/',
+      'http://127.0.0.1/',
+      'http://[::1]:9000/',
+    ];
+    const unlisted = [
+      'https://hooks.internal:8443/',
+      'http://hooks.internal:8080/',
+      'https://crm.internal/',
+      'http://127.0.0.1:8080/',
+      'http://[::1]/',
+      'http://sub.hooks.internal/',
+      'http://hooks.internal.evil.test/',
+      'http://localhost/',
+    ];
     for (const url of listed) assert.equal(isListed(rules, new URL(url)), true, url);
     for (const url of unlisted) assert.equal(isListed(rules, new URL(url)), false, url);
   });

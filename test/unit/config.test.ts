@@ -58,7 +58,16 @@ describe('config errors name the variable', () => {
     for (const name of ['TRUST_PROXY', 'SMS_DEV_OUTBOX', 'WEBHOOK_DISPATCHER']) {
       assert.equal(configError({ [name]: 'maybe' }), `${name} must be true or false, got "maybe"`);
     }
-    for (const [raw, value] of [['TRUE', true], ['1', true], ['yes', true], ['On', true], ['false', false], ['0', false], ['NO', false], ['off', false]] as const) {
+    for (const [raw, value] of [
+      ['TRUE', true],
+      ['1', true],
+      ['yes', true],
+      ['On', true],
+      ['false', false],
+      ['0', false],
+      ['NO', false],
+      ['off', false],
+    ] as const) {
       assert.equal(loadConfig({ TRUST_PROXY: raw }).trustProxy, value, raw);
     }
   });
@@ -70,8 +79,21 @@ describe('config errors name the variable', () => {
     assert.equal(configError({ WEBHOOK_POLL_INTERVAL: '-1s' }), 'WEBHOOK_POLL_INTERVAL must be a duration such as 500ms, 10s, 5m or 2h, between 10 ms and 60000 ms, got "-1s"');
     assert.equal(configError({ WEBHOOK_SECRET_ROTATION_WINDOW: '31d' }), 'WEBHOOK_SECRET_ROTATION_WINDOW must be a duration such as 500ms, 10s, 5m or 2h, between 0 ms and 2592000000 ms, got "31d"');
     const table: Array<[string, number | null]> = [
-      ['250ms', 250], ['5s', 5000], ['5', 5000], ['1.5s', 1500], [' 2m ', 120_000], ['2h', 7_200_000], ['1d', 86_400_000],
-      ['0', 0], ['5 s', 5000], ['5sec', null], ['s', null], ['-1', null], ['1e3', null], ['', null], ['10w', null],
+      ['250ms', 250],
+      ['5s', 5000],
+      ['5', 5000],
+      ['1.5s', 1500],
+      [' 2m ', 120_000],
+      ['2h', 7_200_000],
+      ['1d', 86_400_000],
+      ['0', 0],
+      ['5 s', 5000],
+      ['5sec', null],
+      ['s', null],
+      ['-1', null],
+      ['1e3', null],
+      ['', null],
+      ['10w', null],
     ];
     for (const [raw, ms] of table) assert.equal(parseDuration(raw), ms, JSON.stringify(raw));
   });

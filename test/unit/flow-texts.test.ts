@@ -8,8 +8,7 @@ import { t, textOr } from '../../src/flows/texts.ts';
 describe('flow texts', () => {
   it('fills in parameters, each where it stands', () => {
     assert.equal(t('page.back-to-app', { app: 'Acme {app}' }), 'Back to Acme {app}');
-    assert.equal(t('mfa.sms.body', { code: '123456', app: 'Acme', expiresIn: '10 minutes' }),
-      '123456 is your Acme sign-in code. It expires in 10 minutes. Never share it.');
+    assert.equal(t('mfa.sms.body', { code: '123456', app: 'Acme', expiresIn: '10 minutes' }), '123456 is your Acme sign-in code. It expires in 10 minutes. Never share it.');
     assert.equal(t('duration.days', { n: 3 }), '3 days');
     assert.equal(t('login.password.wrong'), 'The email address, username or password is not correct.');
   });
@@ -32,7 +31,10 @@ describe('flow texts', () => {
     const ids = [...catalog.matchAll(/^ {2}'([a-z0-9_.-]+)': /gm)].map((m) => m[1]!);
     assert.ok(ids.length > 50);
     const dir = new URL('../../src/flows/', import.meta.url);
-    const code = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'texts.ts').map((f) => readFileSync(new URL(f, dir), 'utf8')).join('\n');
+    const code = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts') && f !== 'texts.ts')
+      .map((f) => readFileSync(new URL(f, dir), 'utf8'))
+      .join('\n');
     const unused = ids.filter((id) => !code.includes(`'${id}'`) && !(id.startsWith('consent.scope.') && code.includes('`consent.scope.${')));
     assert.deepEqual(unused, []);
   });

@@ -5,7 +5,11 @@ import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const refused = (env: Record<string, string>, name: string) => {
-  assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`${name} `), JSON.stringify(env));
+  assert.throws(
+    () => loadConfig(env),
+    (error: unknown) => error instanceof ConfigError && error.message.startsWith(`${name} `),
+    JSON.stringify(env),
+  );
 };
 
 describe('async hook worker settings', () => {

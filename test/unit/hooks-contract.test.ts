@@ -26,8 +26,11 @@ test('the prelude records exactly the catalog actions, each with a validator and
     const path = type.split('.');
     const method = path.reduce<any>((node, key) => node[key], api);
     method(...args);
-    assert.deepEqual(actions.at(-1), { type, ...Object.fromEntries(definition.params.map((param) => [param, `${param}-value`])) },
-      `api.${type}(…) records its arguments under the catalog's parameter names`);
+    assert.deepEqual(
+      actions.at(-1),
+      { type, ...Object.fromEntries(definition.params.map((param) => [param, `${param}-value`])) },
+      `api.${type}(…) records its arguments under the catalog's parameter names`,
+    );
   }
   // The isolate's copy is generated from the same table.
   assert.ok(PRELUDE_SOURCE.includes(`const RECORDERS = ${JSON.stringify(recorderTable())};`));
@@ -67,47 +70,81 @@ test('decisions: the last MFA, password and migration call wins', () => {
   assert.deepEqual(decide('after_identification', [act({ type: 'mfa.require' }), act({ type: 'deny', message: 'x' }), act({ type: 'mfa.skip' })]), { mfa: 'skip' });
   assert.deepEqual(decide('after_identification', [act({ type: 'mfa.skip' }), act({ type: 'mfa.require' })]), { mfa: 'require' });
   assert.deepEqual(decide('before_password_validation', []), { password: null });
-  assert.deepEqual(decide('before_password_validation', [act({ type: 'password.accept' }), act({ type: 'password.reject', message: '  not here  ' })]),
-    { password: { accepted: false, message: 'not here' } });
+  assert.deepEqual(decide('before_password_validation', [act({ type: 'password.accept' }), act({ type: 'password.reject', message: '  not here  ' })]), {
+    password: { accepted: false, message: 'not here' },
+  });
   assert.deepEqual(decide('before_password_validation', [act({ type: 'password.reject' }), act({ type: 'password.accept' })]), { password: { accepted: true, message: null } });
-  assert.deepEqual(decide('at_failed_identification', [
-    act({ type: 'migration.createUser', user: { email: 'a@example.com' } }),
-    act({ type: 'migration.createUser', user: { email: 'b@example.com', given_name: 'B', status: 'disabled', id: 'forged' } }),
-  ]), { migrationUser: { email: 'b@example.com', given_name: 'B' } });
+  assert.deepEqual(
+    decide('at_failed_identification', [
+      act({ type: 'migration.createUser', user: { email: 'a@example.com' } }),
+      act({ type: 'migration.createUser', user: { email: 'b@example.com', given_name: 'B', status: 'disabled', id: 'forged' } }),
+    ]),
+    { migrationUser: { email: 'b@example.com', given_name: 'B' } },
+  );
 });
 
 test('decisions: failure message and redirect, trimmed and normalised', () => {
   assert.deepEqual(decide('at_failed_authentication', []), { message: null, redirect: null });
-  assert.deepEqual(decide('at_failed_authentication', [
-    act({ type: 'redirect', url: 'https://a.example/first' }),
-    act({ type: 'error.setMessage', message: 'first' }),
-    act({ type: 'error.setMessage', message: '  Call support.  ' }),
-    act({ type: 'redirect', url: 'HTTPS://Help.Example/x y' }),
-  ]), { message: 'Call support.', redirect: 'https://help.example/x%20y' });
+  assert.deepEqual(
+    decide('at_failed_authentication', [
+      act({ type: 'redirect', url: 'https://a.example/first' }),
+      act({ type: 'error.setMessage', message: 'first' }),
+      act({ type: 'error.setMessage', message: '  Call support.  ' }),
+      act({ type: 'redirect', url: 'HTTPS://Help.Example/x y' }),
+    ]),
+    { message: 'Call support.', redirect: 'https://help.example/x%20y' },
+  );
   assert.deepEqual(decide('at_failed_authentication', [act({ type: 'error.setMessage', message: '   ' })]), { message: null, redirect: null });
 });
 
 test('decisions: user changes merge per key; profiling asks each field once; claims per token', () => {
-  assert.deepEqual(decide('before_registration', [
-    act({ type: 'user.setAttribute', key: 'plan', value: 'free' }),
-    act({ type: 'user.setMetadata', key: 'crm', value: null }),
-    act({ type: 'user.setAttribute', key: 'plan', value: 'pro' }),
-  ]), { changes: { attributes: { plan: 'pro' }, metadata: { crm: null } } });
-  assert.deepEqual(decide('before_progressive_profiling', [
-    act({ type: 'form.requireFields', fields: [{ name: 'phone', label: ' Phone ', type: 'tel' }, { name: 'company', label: 'Company', required: false }] }),
-    act({ type: 'form.requireConsents', consents: [{ key: 'marketing', label: 'News', required: true }, { key: 'terms', label: '  ' }] }),
-    act({ type: 'form.requireFields', fields: [{ name: 'phone', label: 'Mobile' }] }),
-  ]), {
-    profiling: {
-      fields: [{ name: 'phone', label: 'Mobile', type: 'text', required: true }, { name: 'company', label: 'Company', type: 'text', required: false }],
-      consents: [{ key: 'marketing', label: 'News', required: true }, { key: 'terms', label: 'terms', required: false }],
+  assert.deepEqual(
+    decide('before_registration', [
+      act({ type: 'user.setAttribute', key: 'plan', value: 'free' }),
+      act({ type: 'user.setMetadata', key: 'crm', value: null }),
+      act({ type: 'user.setAttribute', key: 'plan', value: 'pro' }),
+    ]),
+    { changes: { attributes: { plan: 'pro' }, metadata: { crm: null } } },
+  );
+  assert.deepEqual(
+    decide('before_progressive_profiling', [
+      act({
+        type: 'form.requireFields',
+        fields: [
+          { name: 'phone', label: ' Phone ', type: 'tel' },
+          { name: 'company', label: 'Company', required: false },
+        ],
+      }),
+      act({
+        type: 'form.requireConsents',
+        consents: [
+          { key: 'marketing', label: 'News', required: true },
+          { key: 'terms', label: '  ' },
+        ],
+      }),
+      act({ type: 'form.requireFields', fields: [{ name: 'phone', label: 'Mobile' }] }),
+    ]),
+    {
+      profiling: {
+        fields: [
+          { name: 'phone', label: 'Mobile', type: 'text', required: true },
+          { name: 'company', label: 'Company', type: 'text', required: false },
+        ],
+        consents: [
+          { key: 'marketing', label: 'News', required: true },
+          { key: 'terms', label: 'terms', required: false },
+        ],
+      },
     },
-  });
-  assert.deepEqual(decide('before_id_token', [
-    act({ type: 'idToken.setClaim', key: 'tier', value: 'gold' }),
-    act({ type: 'accessToken.setClaim', key: 'roles', value: ['a'] }),
-    act({ type: 'idToken.setClaim', key: 'tier', value: 'platinum' }),
-  ]), { idTokenClaims: { tier: 'platinum' }, accessTokenClaims: { roles: ['a'] } });
+  );
+  assert.deepEqual(
+    decide('before_id_token', [
+      act({ type: 'idToken.setClaim', key: 'tier', value: 'gold' }),
+      act({ type: 'accessToken.setClaim', key: 'roles', value: ['a'] }),
+      act({ type: 'idToken.setClaim', key: 'tier', value: 'platinum' }),
+    ]),
+    { idTokenClaims: { tier: 'platinum' }, accessTokenClaims: { roles: ['a'] } },
+  );
   for (const spec of EVENTS) if (!spec.sync) assert.deepEqual(decide(spec.name, []), {}, `${spec.name} (async only) decides nothing`);
 });
 

@@ -27,8 +27,18 @@ function random(seed: number): () => number {
 }
 
 const STRINGS = [
-  '', 'ascii', 'héllo wörld', '日本語テキスト', '😀 emoji 👩‍👩‍👧', '\u0000\u007f\u0080\u07ff\u0800\uffff',
-  '\ud800', 'a\udc00b', '\ud83d', '\ud83d\ude00\ud83d', '\ufeffbom', 'line\nbreak\ttab',
+  '',
+  'ascii',
+  'héllo wörld',
+  '日本語テキスト',
+  '😀 emoji 👩‍👩‍👧',
+  '\u0000\u007f\u0080\u07ff\u0800\uffff',
+  '\ud800',
+  'a\udc00b',
+  '\ud83d',
+  '\ud83d\ude00\ud83d',
+  '\ufeffbom',
+  'line\nbreak\ttab',
 ];
 
 test('UTF-8 encoding matches TextEncoder, lone surrogates included', () => {
@@ -52,8 +62,15 @@ test('UTF-8 encoding matches TextEncoder, lone surrogates included', () => {
 test('UTF-8 decoding matches TextDecoder: invalid bytes, fatal, BOM, streaming', () => {
   const rand = random(2);
   const cases: Uint8Array[] = STRINGS.map((s) => new TextEncoder().encode(s));
-  cases.push(new Uint8Array([0xef, 0xbb, 0xbf, 0x41]), new Uint8Array([0xc0, 0x80]), new Uint8Array([0xed, 0xa0, 0x80]), new Uint8Array([0xf4, 0x90, 0x80, 0x80]),
-    new Uint8Array([0xe2, 0x82]), new Uint8Array([0xf0, 0x9f, 0x98]), new Uint8Array([0xff, 0xfe, 0x41]));
+  cases.push(
+    new Uint8Array([0xef, 0xbb, 0xbf, 0x41]),
+    new Uint8Array([0xc0, 0x80]),
+    new Uint8Array([0xed, 0xa0, 0x80]),
+    new Uint8Array([0xf4, 0x90, 0x80, 0x80]),
+    new Uint8Array([0xe2, 0x82]),
+    new Uint8Array([0xf0, 0x9f, 0x98]),
+    new Uint8Array([0xff, 0xfe, 0x41]),
+  );
   for (let i = 0; i < 400; i++) cases.push(Uint8Array.from({ length: Math.floor(rand() * 10) }, () => (rand() < 0.5 ? 0x80 + Math.floor(rand() * 0x80) : Math.floor(rand() * 0x100))));
   for (const bytes of cases) {
     for (const ignoreBOM of [false, true]) {
@@ -61,8 +78,16 @@ test('UTF-8 decoding matches TextDecoder: invalid bytes, fatal, BOM, streaming',
     }
     let nodeError: unknown = null;
     let ourError: unknown = null;
-    try { new TextDecoder('utf-8', { fatal: true }).decode(bytes); } catch (error) { nodeError = error; }
-    try { new PreludeDecoder('utf-8', { fatal: true }).decode(bytes); } catch (error) { ourError = error; }
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (error) {
+      nodeError = error;
+    }
+    try {
+      new PreludeDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (error) {
+      ourError = error;
+    }
     assert.equal(ourError instanceof TypeError, nodeError instanceof TypeError, `fatal ${[...bytes]}`);
     // Streaming: the same bytes fed one at a time decode to the same text.
     const node = new TextDecoder();
@@ -92,8 +117,16 @@ test('atob and btoa match Node, errors included', () => {
   for (const s of encoded) {
     let node: string | Error;
     let ours: string | Error;
-    try { node = atob(s); } catch (error) { node = error as Error; }
-    try { ours = prelude64.atob(s); } catch (error) { ours = error as Error; }
+    try {
+      node = atob(s);
+    } catch (error) {
+      node = error as Error;
+    }
+    try {
+      ours = prelude64.atob(s);
+    } catch (error) {
+      ours = error as Error;
+    }
     if (typeof node === 'string') assert.equal(ours, node, JSON.stringify(s));
     else assert.equal((ours as Error).name, node.name, `${JSON.stringify(s)} is refused as Node refuses it`);
   }
@@ -113,8 +146,13 @@ test('URLSearchParams parses, edits and serialises as Node does', () => {
   const node = new URLSearchParams({ b: '2', a: '1 &=', z: '😀' });
   const ours = new PreludeParams({ b: '2', a: '1 &=', z: '😀' });
   for (const edit of [
-    (p: any) => p.append('a', 'x'), (p: any) => p.set('b', 'y'), (p: any) => p.delete('z'), (p: any) => p.append('c', '~*-._'),
-    (p: any) => p.sort(), (p: any) => p.delete('a', 'x'), (p: any) => p.set('new', ''),
+    (p: any) => p.append('a', 'x'),
+    (p: any) => p.set('b', 'y'),
+    (p: any) => p.delete('z'),
+    (p: any) => p.append('c', '~*-._'),
+    (p: any) => p.sort(),
+    (p: any) => p.delete('a', 'x'),
+    (p: any) => p.set('new', ''),
   ]) {
     edit(node);
     edit(ours);
@@ -123,7 +161,20 @@ test('URLSearchParams parses, edits and serialises as Node does', () => {
     assert.equal(ours.get('missing'), node.get('missing'));
     assert.equal(ours.has('b', 'y'), node.has('b', 'y'));
   }
-  assert.deepEqual([...new PreludeParams([['x', '1'], ['y', '2']])], [...new URLSearchParams([['x', '1'], ['y', '2']])]);
+  assert.deepEqual(
+    [
+      ...new PreludeParams([
+        ['x', '1'],
+        ['y', '2'],
+      ]),
+    ],
+    [
+      ...new URLSearchParams([
+        ['x', '1'],
+        ['y', '2'],
+      ]),
+    ],
+  );
   assert.throws(() => new PreludeParams([['only-one']]), TypeError);
 });
 
@@ -157,7 +208,10 @@ test('URL through the host bridge matches Node, setters and searchParams include
 
 test('fetch headers are read from objects, pair lists and Headers-like values', () => {
   const never = (_: unknown): _ is { entries(): Iterable<[string, string]> } => false;
-  assert.deepEqual(headerPairs({ 'X-A': 1, b: 'two' }, never), [['X-A', '1'], ['b', 'two']]);
+  assert.deepEqual(headerPairs({ 'X-A': 1, b: 'two' }, never), [
+    ['X-A', '1'],
+    ['b', 'two'],
+  ]);
   assert.deepEqual(headerPairs([['a', 'b']], never), [['a', 'b']]);
   assert.deepEqual(headerPairs(new Map([['m', 'n']]), never), [['m', 'n']]);
   assert.deepEqual(headerPairs(undefined, never), []);
@@ -181,14 +235,23 @@ test('the assembled prelude runs in a bare V8 context: it needs nothing from out
   const boot = vm.runInContext(PRELUDE_SOURCE, context, { filename: 'tessera:prelude' }) as (...args: unknown[]) => (event: unknown) => Promise<string>;
   const lines: string[] = [];
   const fetchBridge = { apply: async () => ({ ok: false, error: 'fetch refused: a test' }) };
-  const run = boot(7, (_id: number, level: string, text: string) => lines.push(`${level} ${text}`), (_id: number, kind: string, size: number) => (kind === 'uuid' ? '00000000-0000-4000-8000-000000000000' : new Uint8Array(size)), hostUrl, fetchBridge);
-  const hook = vm.runInContext(`(async function (event, api) {
+  const run = boot(
+    7,
+    (_id: number, level: string, text: string) => lines.push(`${level} ${text}`),
+    (_id: number, kind: string, size: number) => (kind === 'uuid' ? '00000000-0000-4000-8000-000000000000' : new Uint8Array(size)),
+    hostUrl,
+    fetchBridge,
+  );
+  const hook = vm.runInContext(
+    `(async function (event, api) {
     console.log(new TextDecoder().decode(new TextEncoder().encode(event.name)), btoa('ab'), atob('YWI='), crypto.randomUUID());
     console.log(new URL('/p?q=1', 'https://h.example').searchParams.get('q'), new URLSearchParams({ a: 'b c' }).toString());
     try { await fetch('https://h.example/'); } catch (error) { console.warn(error.message); }
     for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry']) if (name in globalThis) throw new Error(name + ' is there');
     api.idToken.setClaim('name', event.name);
-  })`, context);
+  })`,
+    context,
+  );
   const registered = JSON.parse((context as any).__tesseraRegister__(hook));
   assert.deepEqual(registered, { registered: true, logged: 0, fetched: 0 });
   const result = JSON.parse(await run({ name: 'Ada ✓' }));

@@ -51,8 +51,11 @@ describe('journey steps', () => {
     assert.deepEqual(next(code, { type: 'mfa.recovery' }), { name: 'mfa', mode: 'recovery', userId: 'u1', factorId: 'f1' });
     assert.deepEqual(next({ name: 'mfa', mode: 'enrol', userId: 'u1' }, { type: 'mfa.recovery' }), { name: 'mfa', mode: 'recovery', userId: 'u1', factorId: null });
     assert.deepEqual(next({ name: 'mfa', mode: 'enrol', userId: 'u1' }, { type: 'mfa.confirm', factorId: 'f2' }), { name: 'mfa', mode: 'confirm', userId: 'u1', factorId: 'f2' });
-    assert.deepEqual(next({ name: 'mfa', mode: 'confirm', userId: 'u1', factorId: 'f2' }, { type: 'mfa.enrolled', amr: ['pwd', 'otp', 'mfa'] }),
-      { name: 'recovery-codes', userId: 'u1', amr: ['pwd', 'otp', 'mfa'] });
+    assert.deepEqual(next({ name: 'mfa', mode: 'confirm', userId: 'u1', factorId: 'f2' }, { type: 'mfa.enrolled', amr: ['pwd', 'otp', 'mfa'] }), {
+      name: 'recovery-codes',
+      userId: 'u1',
+      amr: ['pwd', 'otp', 'mfa'],
+    });
     // Recovery codes come only after confirming a new factor, not after a code of an old one.
     assert.deepEqual(next(code, { type: 'mfa.enrolled', amr: ['pwd'] }), code);
   });
@@ -88,6 +91,10 @@ describe('journey steps', () => {
       drawn.add(edge.label);
     }
     assert.deepEqual([...drawn].sort(), Object.keys(MOVES).sort(), 'every event is drawn');
-    for (const step of STEP_NAMES) assert.ok(edges.some((e) => name(e.to) === step), `${step} is reached in the diagram`);
+    for (const step of STEP_NAMES)
+      assert.ok(
+        edges.some((e) => name(e.to) === step),
+        `${step} is reached in the diagram`,
+      );
   });
 });

@@ -5,38 +5,37 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideMfa, mfaPolicy, type MfaFacts, type MfaReason } from '../../src/identity/mfa-policy.ts';
 
-type Row = [policy: MfaFacts['policy'], hook: MfaFacts['hook'], requested: boolean, sessionHasMfa: boolean,
-  hasFactor: boolean, remembered: boolean, ask: boolean, reason: MfaReason];
+type Row = [policy: MfaFacts['policy'], hook: MfaFacts['hook'], requested: boolean, sessionHasMfa: boolean, hasFactor: boolean, remembered: boolean, ask: boolean, reason: MfaReason];
 
 // policy      hook       acr?   session  factor remembered → ask    reason
 const TABLE: Row[] = [
-  ['off',      null,      false, false,   false, false,       false, 'policy_off'],
-  ['off',      null,      false, false,   true,  false,       false, 'policy_off'],
-  ['off',      null,      true,  false,   false, false,       true,  'acr_requested'],
-  ['off',      null,      true,  false,   true,  true,        true,  'acr_requested'],
-  ['off',      'require', false, false,   false, false,       true,  'hook_require'],
-  ['off',      'require', false, false,   true,  true,        true,  'hook_require'],
-  ['off',      'skip',    true,  false,   true,  false,       false, 'hook_skip'],
-  ['optional', null,      false, false,   false, false,       false, 'no_factor'],
-  ['optional', null,      false, false,   true,  false,       true,  'policy'],
-  ['optional', null,      false, false,   true,  true,        false, 'remembered_device'],
-  ['optional', null,      true,  false,   false, false,       true,  'acr_requested'],
-  ['optional', null,      true,  false,   true,  true,        true,  'acr_requested'],
-  ['optional', 'require', false, false,   false, false,       true,  'hook_require'],
-  ['optional', 'require', false, false,   true,  true,        true,  'hook_require'],
-  ['optional', 'skip',    false, false,   true,  false,       false, 'hook_skip'],
-  ['optional', 'skip',    true,  false,   true,  false,       false, 'hook_skip'],
-  ['required', null,      false, false,   false, false,       true,  'policy'],
-  ['required', null,      false, false,   true,  false,       true,  'policy'],
-  ['required', null,      false, false,   true,  true,        false, 'remembered_device'],
-  ['required', null,      true,  false,   true,  true,        true,  'acr_requested'],
-  ['required', 'skip',    false, false,   false, false,       true,  'policy'],
-  ['required', 'skip',    false, false,   true,  true,        false, 'remembered_device'],
-  ['required', 'skip',    true,  false,   true,  true,        true,  'acr_requested'],
-  ['required', 'require', false, false,   true,  true,        true,  'hook_require'],
-  ['required', null,      true,  true,    true,  false,       false, 'session_has_mfa'],
-  ['optional', null,      false, true,    true,  false,       false, 'session_has_mfa'],
-  ['off',      null,      true,  true,    false, false,       false, 'session_has_mfa'],
+  ['off', null, false, false, false, false, false, 'policy_off'],
+  ['off', null, false, false, true, false, false, 'policy_off'],
+  ['off', null, true, false, false, false, true, 'acr_requested'],
+  ['off', null, true, false, true, true, true, 'acr_requested'],
+  ['off', 'require', false, false, false, false, true, 'hook_require'],
+  ['off', 'require', false, false, true, true, true, 'hook_require'],
+  ['off', 'skip', true, false, true, false, false, 'hook_skip'],
+  ['optional', null, false, false, false, false, false, 'no_factor'],
+  ['optional', null, false, false, true, false, true, 'policy'],
+  ['optional', null, false, false, true, true, false, 'remembered_device'],
+  ['optional', null, true, false, false, false, true, 'acr_requested'],
+  ['optional', null, true, false, true, true, true, 'acr_requested'],
+  ['optional', 'require', false, false, false, false, true, 'hook_require'],
+  ['optional', 'require', false, false, true, true, true, 'hook_require'],
+  ['optional', 'skip', false, false, true, false, false, 'hook_skip'],
+  ['optional', 'skip', true, false, true, false, false, 'hook_skip'],
+  ['required', null, false, false, false, false, true, 'policy'],
+  ['required', null, false, false, true, false, true, 'policy'],
+  ['required', null, false, false, true, true, false, 'remembered_device'],
+  ['required', null, true, false, true, true, true, 'acr_requested'],
+  ['required', 'skip', false, false, false, false, true, 'policy'],
+  ['required', 'skip', false, false, true, true, false, 'remembered_device'],
+  ['required', 'skip', true, false, true, true, true, 'acr_requested'],
+  ['required', 'require', false, false, true, true, true, 'hook_require'],
+  ['required', null, true, true, true, false, false, 'session_has_mfa'],
+  ['optional', null, false, true, true, false, false, 'session_has_mfa'],
+  ['off', null, true, true, false, false, false, 'session_has_mfa'],
 ];
 
 const facts = (row: Row): MfaFacts => ({ policy: row[0], hook: row[1], requested: row[2], sessionHasMfa: row[3], hasFactor: row[4], remembered: row[5] });
@@ -96,8 +95,14 @@ describe('decideMfa', () => {
   const run = async (facts: MfaFacts, answers: { hasFactor: boolean; remembered: boolean }) => {
     const asked: string[] = [];
     const decision = await decideMfa(facts, {
-      hasFactor: async () => { asked.push('hasFactor'); return answers.hasFactor; },
-      remembered: async () => { asked.push('remembered'); return answers.remembered; },
+      hasFactor: async () => {
+        asked.push('hasFactor');
+        return answers.hasFactor;
+      },
+      remembered: async () => {
+        asked.push('remembered');
+        return answers.remembered;
+      },
     });
     return { decision, asked };
   };

@@ -16,8 +16,7 @@ import { webhookInput } from '../../src/webhooks/endpoints.ts';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
-const refusal = (field: string, message: RegExp) => (error: unknown) =>
-  error instanceof ValidationError && error.field === field && message.test(error.message);
+const refusal = (field: string, message: RegExp) => (error: unknown) => error instanceof ValidationError && error.field === field && message.test(error.message);
 
 describe('service input checks', () => {
   test('a JSON object without NUL characters', () => {
@@ -59,7 +58,10 @@ function importsOf(file: string): string[] {
 describe('who may import whom', () => {
   test('KICKSTART does not import the admin routers', () => {
     const admin = join(SRC, 'admin');
-    assert.deepEqual(importsOf(join(SRC, 'kickstart.ts')).filter((p) => p.startsWith(admin)), []);
+    assert.deepEqual(
+      importsOf(join(SRC, 'kickstart.ts')).filter((p) => p.startsWith(admin)),
+      [],
+    );
   });
 
   test('nothing in src/identity reaches src/oidc, directly or through other modules', () => {

@@ -27,9 +27,19 @@ describe('email rule', () => {
 
   it('refuses what a mail parser reads as more than one plain mailbox', () => {
     for (const raw of [
-      'a,b@example.com', 'ann@example.com,eve@example.com', 'Ann <ann@example.com>', '<ann@example.com>', 'group:ann@example.com;',
-      '"ann"@example.com', '"a b"@example.com', 'ann(comment)@example.com', 'ann@[127.0.0.1]', 'a\\b@example.com', 'an n@example.com',
-      'ann@exa mple.com', 'ann\t@example.com',
+      'a,b@example.com',
+      'ann@example.com,eve@example.com',
+      'Ann <ann@example.com>',
+      '<ann@example.com>',
+      'group:ann@example.com;',
+      '"ann"@example.com',
+      '"a b"@example.com',
+      'ann(comment)@example.com',
+      'ann@[127.0.0.1]',
+      'a\\b@example.com',
+      'an n@example.com',
+      'ann@exa mple.com',
+      'ann\t@example.com',
     ]) {
       assert.ok(problem(raw), raw);
     }
@@ -109,7 +119,10 @@ describe('plain-text rule for names', () => {
     for (const bad of ['\r', '\n', '\t', '\u0000', '\u001b', '\u007f', '\u0085', '\u009b', '\u2028', '\u2029', '\u202a', '\u202e', '\u2066', '\u2069', '\u200e', '\u200f', '\u061c']) {
       const text = `Ann${bad}Lee`;
       assert.equal(hasUnsafeCharacters(text), true, `U+${bad.codePointAt(0)!.toString(16)}`);
-      assert.throws(() => assertPlainText('given_name', text), (err: Error) => /^given_name: must not contain control characters/.test(err.message));
+      assert.throws(
+        () => assertPlainText('given_name', text),
+        (err: Error) => /^given_name: must not contain control characters/.test(err.message),
+      );
     }
   });
 

@@ -38,8 +38,14 @@ describe('retry delays', () => {
 
   test('jitter adds up to 20 % and never shortens the delay', () => {
     assert.equal(JITTER, 0.2);
-    assert.equal(retryDelay(SCHEDULE, 1, () => 0.5), 5_500);
-    assert.equal(retryDelay(SCHEDULE, 1, () => 0.999999), 6_000);
+    assert.equal(
+      retryDelay(SCHEDULE, 1, () => 0.5),
+      5_500,
+    );
+    assert.equal(
+      retryDelay(SCHEDULE, 1, () => 0.999999),
+      6_000,
+    );
     for (let i = 0; i < 200; i += 1) {
       const delay = retryDelay(SCHEDULE, 2);
       assert.ok(delay >= 300_000 && delay <= 360_000, String(delay));

@@ -16,14 +16,36 @@ const RESERVED_PROFILE_FIELDS = new Set(['csrf', 'password', 'email', 'identifie
 
 /** Claims a hook can never set: they identify the token, its issuer, audience and lifetime. */
 export const PROTECTED_CLAIMS = new Set([
-  'sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'nonce', 'azp', 'auth_time', 'acr', 'amr', 'at_hash', 'c_hash',
-  's_hash', 'sid', 'scope', 'client_id', 'cnf', 'typ', 'token_type', 'email', 'email_verified', 'phone_number',
+  'sub',
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'nonce',
+  'azp',
+  'auth_time',
+  'acr',
+  'amr',
+  'at_hash',
+  'c_hash',
+  's_hash',
+  'sid',
+  'scope',
+  'client_id',
+  'cnf',
+  'typ',
+  'token_type',
+  'email',
+  'email_verified',
+  'phone_number',
   'phone_number_verified',
 ]);
 
 /** The data each action records (what the validator guarantees once it has passed). */
 interface ActionArgs {
-  'deny': { message: string };
+  deny: { message: string };
   'user.setAttribute': { key: string; value: Json };
   'user.setMetadata': { key: string; value: Json };
   'form.requireFields': { fields: Array<{ name: string; label: string; type?: ProfileFieldType; required?: boolean }> };
@@ -34,7 +56,7 @@ interface ActionArgs {
   'password.accept': Record<never, never>;
   'password.reject': { message?: string | null };
   'error.setMessage': { message: string };
-  'redirect': { url: string };
+  redirect: { url: string };
   'idToken.setClaim': { key: string; value: Json };
   'accessToken.setClaim': { key: string; value: Json };
 }
@@ -83,8 +105,8 @@ const none = (): null => null;
 
 // In the order of the api object hooks have always seen (api.deny, api.redirect, api.user, …).
 export const ACTIONS = {
-  'deny': { signature: 'api.deny(message: string)', params: ['message'], problem: message },
-  'redirect': {
+  deny: { signature: 'api.deny(message: string)', params: ['message'], problem: message },
+  redirect: {
     signature: 'api.redirect(url: string)',
     params: ['url'],
     problem(action) {
@@ -115,7 +137,7 @@ export const ACTIONS = {
   'password.reject': {
     signature: 'api.password.reject(message?: string)',
     params: ['message'],
-    problem: (action) => action.message === undefined || action.message === null || plainString(action.message) ? null : 'message must be a string of at most 500 characters',
+    problem: (action) => (action.message === undefined || action.message === null || plainString(action.message) ? null : 'message must be a string of at most 500 characters'),
   },
   'error.setMessage': { signature: 'api.error.setMessage(message: string)', params: ['message'], problem: message },
   'form.requireFields': {

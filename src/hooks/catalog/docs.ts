@@ -7,7 +7,10 @@ import { COMMON_FIELDS, EVENTS, sampleEvent } from './events.ts';
 const HEADER = '// Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand.\n';
 
 function pascal(name: string): string {
-  return name.split('_').map((part) => part[0]!.toUpperCase() + part.slice(1)).join('');
+  return name
+    .split('_')
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
 }
 
 /** The api object an event's hook receives: only the namespaces its actions use. */
@@ -15,9 +18,10 @@ function apiType(actions: readonly ActionType[]): string {
   const groups = new Map<string, string[]>();
   for (const action of actions) {
     const signature = ACTIONS[action].signature.replace(/^api\./, '');
-    const [group, method] = signature.includes('.') && !signature.startsWith('deny') && !signature.startsWith('redirect')
-      ? [signature.slice(0, signature.indexOf('.')), signature.slice(signature.indexOf('.') + 1)]
-      : ['', signature];
+    const [group, method] =
+      signature.includes('.') && !signature.startsWith('deny') && !signature.startsWith('redirect')
+        ? [signature.slice(0, signature.indexOf('.')), signature.slice(signature.indexOf('.') + 1)]
+        : ['', signature];
     groups.set(group, [...(groups.get(group) ?? []), `${method}: void`]);
   }
   const members: string[] = [];
@@ -33,12 +37,38 @@ export function renderTypes(): string {
   const lines = [HEADER, '/* Types for hook authors: `/// <reference path="types.d.ts" />` or copy next to your hook. */', ''];
   lines.push('export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };', '');
   lines.push(`export type EventName =\n${EVENTS.map((e) => `  | '${e.name}'`).join('\n')};`, '');
-  lines.push('export interface User {', '  id: string;', '  email: string;', '  username: string | null;', '  given_name: string | null;',
-    '  family_name: string | null;', '  phone_number: string | null;', '  email_verified: boolean;', '  phone_number_verified: boolean;',
-    "  status: 'active' | 'pending' | 'disabled';", '  attributes: Record<string, Json>;', '  metadata: Record<string, Json>;',
-    '  login_count: number;', '  last_login_at: string | null;', '  created_at: string;', '  updated_at: string;', '}', '');
-  lines.push('export interface NewUser {', '  email: string;', '  username?: string | null;', '  given_name?: string | null;',
-    '  family_name?: string | null;', '  phone_number?: string | null;', '  attributes: Record<string, Json>;', '  metadata: Record<string, Json>;', '}', '');
+  lines.push(
+    'export interface User {',
+    '  id: string;',
+    '  email: string;',
+    '  username: string | null;',
+    '  given_name: string | null;',
+    '  family_name: string | null;',
+    '  phone_number: string | null;',
+    '  email_verified: boolean;',
+    '  phone_number_verified: boolean;',
+    "  status: 'active' | 'pending' | 'disabled';",
+    '  attributes: Record<string, Json>;',
+    '  metadata: Record<string, Json>;',
+    '  login_count: number;',
+    '  last_login_at: string | null;',
+    '  created_at: string;',
+    '  updated_at: string;',
+    '}',
+    '',
+  );
+  lines.push(
+    'export interface NewUser {',
+    '  email: string;',
+    '  username?: string | null;',
+    '  given_name?: string | null;',
+    '  family_name?: string | null;',
+    '  phone_number?: string | null;',
+    '  attributes: Record<string, Json>;',
+    '  metadata: Record<string, Json>;',
+    '}',
+    '',
+  );
   lines.push('interface EventBase {');
   for (const [field, type] of Object.entries(COMMON_FIELDS)) {
     const [t, comment] = type.split('  // ');
@@ -60,10 +90,15 @@ export function renderTypes(): string {
 
 export function renderDocs(): string {
   const out: string[] = ['<!-- Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand. -->', '', '# Hook event reference', ''];
-  out.push('A hook is an ES module whose default export is `async function (event, api)`. It imports nothing,',
+  out.push(
+    'A hook is an ES module whose default export is `async function (event, api)`. It imports nothing,',
     'and its top level runs to its end at once (no top-level `await`: await inside the function). Every',
     'run gets a fresh context, so nothing a run leaves behind reaches the next. Every event has',
-    'these fields:', '', '| field | type |', '| --- | --- |');
+    'these fields:',
+    '',
+    '| field | type |',
+    '| --- | --- |',
+  );
   for (const [field, type] of Object.entries(COMMON_FIELDS)) out.push(`| \`${field}\` | \`${type.split('  // ')[0]!.trim()}\` |`);
   out.push('', `Claims a hook can never set: ${[...PROTECTED_CLAIMS].map((c) => `\`${c}\``).join(', ')}.`, '');
   out.push('| event | fires | sync | actions |', '| --- | --- | --- | --- |');

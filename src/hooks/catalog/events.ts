@@ -3,9 +3,7 @@
 // authors), a sample, and its decision (what the flows read). The runner, GET /admin/api/events,
 // hooks/types.d.ts and docs/hooks.md all come from here.
 import type { ActionOf, ActionType, Json } from './actions.ts';
-import {
-  failureHandling, migrationUser, mfaDecision, passwordDecision, profilingRequest, tokenClaims, userChanges, type Actions,
-} from './decisions.ts';
+import { failureHandling, migrationUser, mfaDecision, passwordDecision, profilingRequest, tokenClaims, userChanges, type Actions } from './decisions.ts';
 
 /** The user as hooks see it (the flows send identity's User, which has these fields and a few more). */
 export interface HookUser {
@@ -107,57 +105,85 @@ const nothing = (): Record<never, never> => ({});
 const changes = (actions: Actions) => ({ changes: userChanges(actions) });
 
 // The identify step's answer must not tell whether an account exists, by its content or its time.
-const IDENTIFY_TIMING = 'The identify answer waits until one floor, learned from the recent times of both '
-  + '`after_identification` (an account) and `at_failed_identification` (no account) in the same application, '
-  + 'so that its time does not tell which ran: a slow sync hook on either event slows both answers.';
+const IDENTIFY_TIMING =
+  'The identify answer waits until one floor, learned from the recent times of both ' +
+  '`after_identification` (an account) and `at_failed_identification` (no account) in the same application, ' +
+  'so that its time does not tell which ran: a slow sync hook on either event slows both answers.';
 
 const DEFINITIONS = {
   before_registration: event({
-    name: 'before_registration', fires: 'the registration form was submitted, before the user exists', sync: true,
+    name: 'before_registration',
+    fires: 'the registration form was submitted, before the user exists',
+    sync: true,
     actions: ['deny', 'user.setAttribute', 'user.setMetadata'],
-    fields: { user: 'NewUser' }, sample: { user: newUser }, decide: changes,
+    fields: { user: 'NewUser' },
+    sample: { user: newUser },
+    decide: changes,
   }),
   before_progressive_profiling: event({
-    name: 'before_progressive_profiling', fires: 'after the first registration step (flow "registration") and after authentication before login completes (flow "login")', sync: true,
+    name: 'before_progressive_profiling',
+    fires: 'after the first registration step (flow "registration") and after authentication before login completes (flow "login")',
+    sync: true,
     actions: ['form.requireFields', 'form.requireConsents'],
     fields: { user: 'User | NewUser', flow: '"registration" | "login"', consents: 'Record<string, boolean>' },
     sample: { user: sampleUser, flow: 'login', consents: { marketing: false } },
     decide: (actions) => ({ profiling: profilingRequest(actions) }),
   }),
   after_registration: event({
-    name: 'after_registration', fires: 'the user was created', sync: true,
+    name: 'after_registration',
+    fires: 'the user was created',
+    sync: true,
     actions: ['user.setMetadata'],
-    fields: { user: 'User' }, sample: { user: { ...sampleUser, email_verified: false, status: 'pending', login_count: 0 } }, decide: changes,
+    fields: { user: 'User' },
+    sample: { user: { ...sampleUser, email_verified: false, status: 'pending', login_count: 0 } },
+    decide: changes,
   }),
   after_account_activation: event({
-    name: 'after_account_activation', fires: 'the activation link was opened and the email verified', sync: false, actions: [],
-    fields: { user: 'User' }, sample: { user: sampleUser }, decide: nothing,
+    name: 'after_account_activation',
+    fires: 'the activation link was opened and the email verified',
+    sync: false,
+    actions: [],
+    fields: { user: 'User' },
+    sample: { user: sampleUser },
+    decide: nothing,
   }),
   after_identification: event({
-    name: 'after_identification', fires: 'an identifier matched a user, before any factor', sync: true,
+    name: 'after_identification',
+    fires: 'an identifier matched a user, before any factor',
+    sync: true,
     actions: ['deny', 'mfa.require', 'mfa.skip'],
-    fields: { user: 'User', identifier: 'string' }, sample: { user: sampleUser, identifier: 'ada@example.com' },
+    fields: { user: 'User', identifier: 'string' },
+    sample: { user: sampleUser, identifier: 'ada@example.com' },
     note: `${IDENTIFY_TIMING} A denial's message is shown on the identify page, so it tells that the account exists: deny with a message that would fit an unknown identifier too.`,
     decide: (actions) => ({ mfa: mfaDecision(actions) }),
   }),
   at_failed_identification: event({
-    name: 'at_failed_identification', fires: 'the identifier matches no user (lazy migration starts here)', sync: true,
+    name: 'at_failed_identification',
+    fires: 'the identifier matches no user (lazy migration starts here)',
+    sync: true,
     actions: ['migration.createUser'],
-    fields: { user: 'null', identifier: 'string' }, sample: { user: null, identifier: 'legacy@example.com' },
+    fields: { user: 'null', identifier: 'string' },
+    sample: { user: null, identifier: 'legacy@example.com' },
     note: IDENTIFY_TIMING,
     decide: (actions) => ({ migrationUser: migrationUser(actions) }),
   }),
   before_password_validation: event({
-    name: 'before_password_validation', fires: 'a password was given for a user created by migration, which has no local password yet', sync: true,
+    name: 'before_password_validation',
+    fires: 'a password was given for a user created by migration, which has no local password yet',
+    sync: true,
     actions: ['password.accept', 'password.reject'],
-    fields: { user: 'User', password: 'string' }, sample: { user: { ...sampleUser, attributes: { legacy_id: '42' } }, password: '••••••••' },
+    fields: { user: 'User', password: 'string' },
+    sample: { user: { ...sampleUser, attributes: { legacy_id: '42' } }, password: '••••••••' },
     decide: (actions) => ({ password: passwordDecision(actions) }),
   }),
   at_failed_authentication: event({
-    name: 'at_failed_authentication', fires: 'any failed login or registration', sync: true,
+    name: 'at_failed_authentication',
+    fires: 'any failed login or registration',
+    sync: true,
     actions: ['error.setMessage', 'redirect'],
     fields: {
-      user: 'User | null', identifier: 'string | null',
+      user: 'User | null',
+      identifier: 'string | null',
       reason: '"invalid_credentials" | "throttled" | "denied" | "not_activated" | "disabled" | "locked" | "registration_failed"',
       flow: '"login" | "registration"',
     },
@@ -165,68 +191,118 @@ const DEFINITIONS = {
     decide: failureHandling,
   }),
   before_mfa_send: event({
-    name: 'before_mfa_send', fires: 'before a one-time code goes out by email or SMS', sync: true,
+    name: 'before_mfa_send',
+    fires: 'before a one-time code goes out by email or SMS',
+    sync: true,
     actions: ['deny'],
-    fields: { user: 'User', channel: '"email" | "sms"', to: 'string' }, sample: { user: sampleUser, channel: 'sms', to: '+15551234567' }, decide: nothing,
+    fields: { user: 'User', channel: '"email" | "sms"', to: 'string' },
+    sample: { user: sampleUser, channel: 'sms', to: '+15551234567' },
+    decide: nothing,
   }),
   after_mfa_send: event({
-    name: 'after_mfa_send', fires: 'the one-time code was verified', sync: false, actions: [],
-    fields: { user: 'User', channel: '"email" | "sms" | "totp" | "recovery_code"' }, sample: { user: sampleUser, channel: 'sms' }, decide: nothing,
+    name: 'after_mfa_send',
+    fires: 'the one-time code was verified',
+    sync: false,
+    actions: [],
+    fields: { user: 'User', channel: '"email" | "sms" | "totp" | "recovery_code"' },
+    sample: { user: sampleUser, channel: 'sms' },
+    decide: nothing,
   }),
   after_mfa_change: event({
-    name: 'after_mfa_change', fires: 'a factor was enrolled or removed', sync: false, actions: [],
+    name: 'after_mfa_change',
+    fires: 'a factor was enrolled or removed',
+    sync: false,
+    actions: [],
     fields: { user: 'User', change: '"enrolled" | "removed"', factor: '{ id: string, type: string }' },
-    sample: { user: sampleUser, change: 'enrolled', factor: { id: 'f_1', type: 'totp' } }, decide: nothing,
+    sample: { user: sampleUser, change: 'enrolled', factor: { id: 'f_1', type: 'totp' } },
+    decide: nothing,
   }),
   before_password_reset: event({
-    name: 'before_password_reset', fires: 'a reset was requested, before the mail goes out', sync: true,
+    name: 'before_password_reset',
+    fires: 'a reset was requested, before the mail goes out',
+    sync: true,
     actions: ['deny'],
-    fields: { user: 'User' }, sample: { user: sampleUser },
-    note: 'It runs after the user has been answered: the forgot-password page answers at once, the same for every '
-      + 'identifier, so neither its content nor its time tells whether an account exists. `api.deny(msg)` stops the '
-      + 'link and the mail; its message is not shown to anyone (it would tell that the account exists) and is kept '
-      + 'in the execution log. A server that stops between the answer and the mail loses that request: the user '
-      + 'asks again.',
+    fields: { user: 'User' },
+    sample: { user: sampleUser },
+    note:
+      'It runs after the user has been answered: the forgot-password page answers at once, the same for every ' +
+      'identifier, so neither its content nor its time tells whether an account exists. `api.deny(msg)` stops the ' +
+      'link and the mail; its message is not shown to anyone (it would tell that the account exists) and is kept ' +
+      'in the execution log. A server that stops between the answer and the mail loses that request: the user ' +
+      'asks again.',
     decide: nothing,
   }),
   after_password_reset: event({
-    name: 'after_password_reset', fires: 'the new password was set', sync: false, actions: [],
-    fields: { user: 'User' }, sample: { user: sampleUser }, decide: nothing,
+    name: 'after_password_reset',
+    fires: 'the new password was set',
+    sync: false,
+    actions: [],
+    fields: { user: 'User' },
+    sample: { user: sampleUser },
+    decide: nothing,
   }),
   after_username_request: event({
-    name: 'after_username_request', fires: 'the forgot-username mail went out', sync: false, actions: [],
-    fields: { user: 'User' }, sample: { user: sampleUser }, decide: nothing,
+    name: 'after_username_request',
+    fires: 'the forgot-username mail went out',
+    sync: false,
+    actions: [],
+    fields: { user: 'User' },
+    sample: { user: sampleUser },
+    decide: nothing,
   }),
   after_login: event({
-    name: 'after_login', fires: 'login completed, before the user returns to the application', sync: true,
+    name: 'after_login',
+    fires: 'login completed, before the user returns to the application',
+    sync: true,
     actions: ['deny', 'user.setMetadata'],
-    fields: { user: 'User' }, sample: { user: sampleUser }, decide: changes,
+    fields: { user: 'User' },
+    sample: { user: sampleUser },
+    decide: changes,
   }),
   after_external_login: event({
-    name: 'after_external_login', fires: 'login through an upstream identity provider completed', sync: true,
+    name: 'after_external_login',
+    fires: 'login through an upstream identity provider completed',
+    sync: true,
     actions: ['user.setAttribute'],
-    fields: { user: 'User', provider: 'string', profile: 'Record<string, Json>' }, sample: { user: sampleUser, provider: 'google', profile: { sub: '1234' } },
+    fields: { user: 'User', provider: 'string', profile: 'Record<string, Json>' },
+    sample: { user: sampleUser, provider: 'google', profile: { sub: '1234' } },
     decide: changes,
   }),
   before_id_token: event({
-    name: 'before_id_token', fires: 'before every ID token is issued (authorization code and refresh grants)', sync: true,
+    name: 'before_id_token',
+    fires: 'before every ID token is issued (authorization code and refresh grants)',
+    sync: true,
     actions: ['idToken.setClaim', 'accessToken.setClaim', 'deny'],
     fields: { user: 'User', scopes: 'string[]', grant_type: '"authorization_code" | "refresh_token"', claims: 'Record<string, Json>' },
     sample: { user: sampleUser, scopes: ['openid', 'email'], grant_type: 'authorization_code', claims: { sub: sampleUser.id, email: sampleUser.email } },
     decide: tokenClaims,
   }),
   after_consent_update: event({
-    name: 'after_consent_update', fires: "the user's consents changed", sync: false, actions: [],
+    name: 'after_consent_update',
+    fires: "the user's consents changed",
+    sync: false,
+    actions: [],
     fields: { user: 'User', consents: 'Record<string, boolean>', changed: 'string[]' },
-    sample: { user: sampleUser, consents: { marketing: true }, changed: ['marketing'] }, decide: nothing,
+    sample: { user: sampleUser, consents: { marketing: true }, changed: ['marketing'] },
+    decide: nothing,
   }),
   after_account_disabled: event({
-    name: 'after_account_disabled', fires: 'an operator disabled the account', sync: false, actions: [],
-    fields: { user: 'User' }, sample: { user: { ...sampleUser, status: 'disabled' } }, decide: nothing,
+    name: 'after_account_disabled',
+    fires: 'an operator disabled the account',
+    sync: false,
+    actions: [],
+    fields: { user: 'User' },
+    sample: { user: { ...sampleUser, status: 'disabled' } },
+    decide: nothing,
   }),
   after_account_deleted: event({
-    name: 'after_account_deleted', fires: 'an operator deleted the account', sync: false, actions: [],
-    fields: { user: 'User' }, sample: { user: sampleUser }, decide: nothing,
+    name: 'after_account_deleted',
+    fires: 'an operator deleted the account',
+    sync: false,
+    actions: [],
+    fields: { user: 'User' },
+    sample: { user: sampleUser },
+    decide: nothing,
   }),
 } as const satisfies { [E in keyof EventPayloads]: EventDefinition<E, ActionType, unknown> };
 

@@ -10,10 +10,7 @@ import { FetchError, type BridgeRequest } from './fetch-bridge.ts';
 /** The bridges in the order the prelude's boot takes them after the context's id. */
 export type Bridges = [ivm.Callback, ivm.Callback, ivm.Callback, ivm.Reference<(id: number, request: unknown) => Promise<unknown>>];
 
-export function createBridges(handlers: {
-  log(id: number, level: string, text: string): void;
-  fetch(id: number, request: unknown): Promise<unknown>;
-}): Bridges {
+export function createBridges(handlers: { log(id: number, level: string, text: string): void; fetch(id: number, request: unknown): Promise<unknown> }): Bridges {
   return [
     new ivm.Callback((id: number, level: string, text: string) => handlers.log(id, level, text), { ignored: true }),
     new ivm.Callback((_id: number, kind: string, size: number) => hostRandom(kind, size)),
@@ -32,8 +29,17 @@ const URL_PROPS = new Set(['protocol', 'username', 'password', 'host', 'hostname
 
 function urlParts(url: URL): UrlParts {
   return {
-    href: url.href, origin: url.origin, protocol: url.protocol, username: url.username, password: url.password,
-    host: url.host, hostname: url.hostname, port: url.port, pathname: url.pathname, search: url.search, hash: url.hash,
+    href: url.href,
+    origin: url.origin,
+    protocol: url.protocol,
+    username: url.username,
+    password: url.password,
+    host: url.host,
+    hostname: url.hostname,
+    port: url.port,
+    pathname: url.pathname,
+    search: url.search,
+    hash: url.hash,
   };
 }
 

@@ -189,10 +189,7 @@ export async function checkTarget(url: URL, rules: readonly HostRule[], resolve:
   }
 }
 
-function send(
-  url: URL, method: string, headers: Array<[string, string]>, body: Buffer | null,
-  addresses: LookupAddress[], policy: FetchPolicy, signal: AbortSignal,
-): Promise<IncomingMessage> {
+function send(url: URL, method: string, headers: Array<[string, string]>, body: Buffer | null, addresses: LookupAddress[], policy: FetchPolicy, signal: AbortSignal): Promise<IncomingMessage> {
   const port = url.port === '' ? defaultPort(url.protocol) : Number(url.port);
   const outgoing: OutgoingHttpHeaders = {};
   for (const [name, value] of headers) {
@@ -238,16 +235,15 @@ function readBody(response: IncomingMessage, method: string, cap: number, signal
     return Promise.resolve(new Uint8Array(0));
   }
   const declared = Number(response.headers['content-length']);
-  const encoding = String(response.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const encoding = String(response.headers['content-encoding'] ?? '')
+    .trim()
+    .toLowerCase();
   if (Number.isFinite(declared) && declared > cap && (encoding === '' || encoding === 'identity')) {
     response.destroy();
     return Promise.reject(tooLarge(cap));
   }
   let source: IncomingMessage | Transform = response;
-  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip()
-    : encoding === 'deflate' ? createInflate()
-    : encoding === 'br' ? createBrotliDecompress()
-    : null;
+  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : null;
   if (decoder) {
     response.on('error', (error) => decoder.destroy(error));
     source = response.pipe(decoder);

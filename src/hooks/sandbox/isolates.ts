@@ -11,7 +11,9 @@ function disposeAll(): void {
   for (const isolate of live) {
     try {
       if (!isolate.isDisposed) isolate.dispose();
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
   }
   live.clear();
 }

@@ -86,7 +86,16 @@ export class Slot {
       if (this.#scripts.size >= MAX_SCRIPTS_PER_ISOLATE) {
         const [oldest, dropped] = this.#scripts.entries().next().value as [Compiled, Promise<ivm.Script>];
         this.#scripts.delete(oldest);
-        dropped.then((s) => { try { s.release(); } catch { /* isolate gone */ } }, () => undefined);
+        dropped.then(
+          (s) => {
+            try {
+              s.release();
+            } catch {
+              /* isolate gone */
+            }
+          },
+          () => undefined,
+        );
       }
       script = compileHookScript(this.isolate, compiled);
       this.#scripts.set(compiled, script);
@@ -110,9 +119,12 @@ export class Slot {
     const next = make(this);
     this.#next = next;
     this.#for = hook;
-    next.then(() => {
-      if (this.#next === next) this.#ready = true;
-    }, () => undefined);
+    next.then(
+      () => {
+        if (this.#next === next) this.#ready = true;
+      },
+      () => undefined,
+    );
   }
 
   /** The prepared context (preparing one now if none is under way). */
@@ -129,7 +141,12 @@ export class Slot {
 
   /** Resolves once the context under preparation (if any) is ready or has failed. */
   settled(): Promise<void> {
-    return this.#next ? this.#next.then(() => undefined, () => undefined) : Promise.resolve();
+    return this.#next
+      ? this.#next.then(
+          () => undefined,
+          () => undefined,
+        )
+      : Promise.resolve();
   }
 
   /** Drops a prepared context that will not be used. */
@@ -138,13 +155,24 @@ export class Slot {
     this.#next = null;
     this.#ready = false;
     this.#for = null;
-    next?.then((p) => releasePrepared(p), () => undefined);
+    next?.then(
+      (p) => releasePrepared(p),
+      () => undefined,
+    );
   }
 }
 
 export function releasePrepared(prepared: Prepared): void {
-  try { prepared.run.release(); } catch { /* isolate gone */ }
-  try { prepared.context.release(); } catch { /* isolate gone */ }
+  try {
+    prepared.run.release();
+  } catch {
+    /* isolate gone */
+  }
+  try {
+    prepared.context.release();
+  } catch {
+    /* isolate gone */
+  }
 }
 
 export class IsolatePool {
@@ -233,7 +261,11 @@ export class IsolatePool {
         boot.release();
       }
     } catch (error) {
-      try { context.release(); } catch { /* isolate gone */ }
+      try {
+        context.release();
+      } catch {
+        /* isolate gone */
+      }
       throw error;
     }
   };
@@ -314,10 +346,13 @@ export class IsolatePool {
         clearTimeout(timer);
         resolve(slot);
       };
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        resolve(null);
-      }, Math.max(0, deadline - performance.now()));
+      const timer = setTimeout(
+        () => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          resolve(null);
+        },
+        Math.max(0, deadline - performance.now()),
+      );
       this.#waiters.push(waiter);
     });
   }
@@ -362,12 +397,15 @@ export class IsolatePool {
    */
   #scheduleShrink(): void {
     if (this.#shrinkTimer !== null || this.#disposed || this.#idle.length <= this.#warmIsolates) return;
-    this.#shrinkTimer = setTimeout(() => {
-      this.#shrinkTimer = null;
-      const cutoff = performance.now() - this.#idleTtlMs;
-      while (this.#idle.length > this.#warmIsolates && this.#idle[0]!.idleSince <= cutoff) this.retire(this.#idle[0]!);
-      this.#scheduleShrink();
-    }, Math.max(50, this.#idleTtlMs / 2));
+    this.#shrinkTimer = setTimeout(
+      () => {
+        this.#shrinkTimer = null;
+        const cutoff = performance.now() - this.#idleTtlMs;
+        while (this.#idle.length > this.#warmIsolates && this.#idle[0]!.idleSince <= cutoff) this.retire(this.#idle[0]!);
+        this.#scheduleShrink();
+      },
+      Math.max(50, this.#idleTtlMs / 2),
+    );
     this.#shrinkTimer.unref();
   }
 
@@ -380,10 +418,11 @@ export class IsolatePool {
     slot.drop();
     try {
       disposeIsolate(slot.isolate);
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
   }
 }
-
 
 /** Compiles a hook's script in an isolate, with (or producing) the version's code cache. */
 async function compileHookScript(isolate: ivm.Isolate, compiled: Compiled): Promise<ivm.Script> {

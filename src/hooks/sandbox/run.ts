@@ -86,7 +86,11 @@ interface RunEnd {
  * a round trip between. Never throws.
  */
 export async function runPrepared(
-  slot: Slot, prepared: Prepared, compiled: Compiled, event: ivm.ExternalCopy<unknown>, state: RunState,
+  slot: Slot,
+  prepared: Prepared,
+  compiled: Compiled,
+  event: ivm.ExternalCopy<unknown>,
+  state: RunState,
   limits: { timeoutMs: number; memoryLimitMb: number },
 ): Promise<RunEnd> {
   const { timeoutMs } = limits;
@@ -109,13 +113,22 @@ export async function runPrepared(
     });
     // The hook's top level (whose last statement hands its default export to the prelude), then
     // the prelude's `run`, which calls it.
-    const evaluation = script === null
-      ? Promise.resolve(null)
-      : script.run(prepared.context, { timeout: remaining }).then(() => null, (error: unknown) => ({ error }));
-    const execution = prepared.run.apply(undefined, [event.copyInto({ release: true })], {
-      timeout: remaining,
-      result: { promise: true },
-    }).then((value: unknown) => ({ value }), (error: unknown) => ({ error }));
+    const evaluation =
+      script === null
+        ? Promise.resolve(null)
+        : script.run(prepared.context, { timeout: remaining }).then(
+            () => null,
+            (error: unknown) => ({ error }),
+          );
+    const execution = prepared.run
+      .apply(undefined, [event.copyInto({ release: true })], {
+        timeout: remaining,
+        result: { promise: true },
+      })
+      .then(
+        (value: unknown) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
 
     const evaluated = await Promise.race([evaluation, deadline]);
     if (evaluated === DEADLINE) return timedOut();
@@ -129,7 +142,9 @@ export async function runPrepared(
     if (parsed.logged > state.received) {
       // Console lines travel apart from the result: wait for those still on their way.
       const linesIn = new Promise<void>((resolve) => {
-        state.onReceived = () => { if (state.received >= parsed.logged) resolve(); };
+        state.onReceived = () => {
+          if (state.received >= parsed.logged) resolve();
+        };
       });
       await Promise.race([linesIn, deadline]);
       state.onReceived = null;
@@ -146,7 +161,13 @@ export async function runPrepared(
 }
 
 /** A run's failure as its outcome and message; `healthy`: the isolate may serve another run. */
-function classifyFailure(error: unknown, isolateDisposed: boolean, state: RunState, limits: { timeoutMs: number; memoryLimitMb: number }, prefix: string): { outcome: HookOutcome; message: string; healthy: boolean } {
+function classifyFailure(
+  error: unknown,
+  isolateDisposed: boolean,
+  state: RunState,
+  limits: { timeoutMs: number; memoryLimitMb: number },
+  prefix: string,
+): { outcome: HookOutcome; message: string; healthy: boolean } {
   const message = error instanceof Error ? error.message : String(error);
   if (isMemoryError(error)) return { outcome: 'memory', message: `the hook went over the ${limits.memoryLimitMb} MiB memory limit`, healthy: false };
   if (/timed out/i.test(message)) return { outcome: 'timeout', message: `the hook did not finish within ${limits.timeoutMs} ms`, healthy: false };
@@ -166,7 +187,6 @@ export function clampTimeout(value: number | undefined): number {
 export function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
-
 
 /** Every string value under `event.secrets`, longest first (so a secret inside another goes after it). */
 function secretValues(event: Record<string, unknown>): string[] {

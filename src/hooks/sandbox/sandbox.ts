@@ -106,7 +106,7 @@ export class HookSandbox {
   async run(hook: SandboxHook, event: Record<string, unknown>, options: RunOptions = {}): Promise<HookRunResult> {
     const started = performance.now();
     const timeoutMs = clampTimeout(options.timeoutMs ?? hook.timeout_ms);
-    const state = runState(event, options.allowedHosts !== undefined ? options.allowedHosts : hook.allowed_hosts ?? null, started + timeoutMs);
+    const state = runState(event, options.allowedHosts !== undefined ? options.allowedHosts : (hook.allowed_hosts ?? null), started + timeoutMs);
     const finish = (outcome: HookOutcome, actions: RecordedAction[], error?: string): HookRunResult => {
       state.active = false;
       const logs = state.logs;
@@ -159,7 +159,11 @@ export class HookSandbox {
       healthy = end.healthy;
       return finish(end.outcome, end.actions, end.error);
     } finally {
-      try { eventCopy.release(); } catch { /* already handed over */ }
+      try {
+        eventCopy.release();
+      } catch {
+        /* already handed over */
+      }
       state.active = false;
       if (state.pendingFetches > 0) healthy = false;
       // Only a run that fetched has anything to abort (an abort builds a DOMException: not free).

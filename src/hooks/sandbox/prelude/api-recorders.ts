@@ -18,7 +18,11 @@ export function jsonCopy(value: unknown, what: string): unknown {
   const MAX_ACTION_TEXT = 65536;
   if (value === undefined) return undefined;
   let text;
-  try { text = stringify(value); } catch { throw new TypeErrorCtor(what + ' must be JSON-serializable'); }
+  try {
+    text = stringify(value);
+  } catch {
+    throw new TypeErrorCtor(what + ' must be JSON-serializable');
+  }
   if (text === undefined) return undefined;
   if (text.length > MAX_ACTION_TEXT) throw new TypeErrorCtor(what + ' is too large');
   return parse(text);
@@ -42,7 +46,11 @@ export function makeApi(actions: Recorded[], table: RecorderTable): object {
     const name = dot === -1 ? type : type.slice(dot + 1);
     const group: Record<string, unknown> = dot === -1 ? api : (api[type.slice(0, dot)] ??= {});
     // A named method (api.deny.name === 'deny'), as if written out by hand.
-    group[name] = { [name](...args: unknown[]) { record(type, params, args); } }[name];
+    group[name] = {
+      [name](...args: unknown[]) {
+        record(type, params, args);
+      },
+    }[name];
   }
   for (const k of keys(api)) if (typeof api[k] === 'object') freeze(api[k]);
   return freeze(api);

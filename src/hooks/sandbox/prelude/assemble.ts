@@ -19,8 +19,14 @@ import { captureIntrinsics } from './intrinsics.ts';
 import * as urlModule from './url.ts';
 
 const MODULES: Record<string, Record<string, unknown>> = {
-  encoding: encodingModule, base64: base64Module, url: urlModule, console: consoleModule, crypto: cryptoModule,
-  fetch: fetchModule, 'api-recorders': apiRecordersModule, boot: bootModule,
+  encoding: encodingModule,
+  base64: base64Module,
+  url: urlModule,
+  console: consoleModule,
+  crypto: cryptoModule,
+  fetch: fetchModule,
+  'api-recorders': apiRecordersModule,
+  boot: bootModule,
 };
 
 function declarations(): string[] {

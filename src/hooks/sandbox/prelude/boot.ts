@@ -61,8 +61,14 @@ export function tesseraBoot(ctxId: number, hostLog: HostLog, hostRandom: HostRan
       defineProperty(g, name, {
         configurable: true,
         enumerable: false,
-        get() { const value = build()[name]; define(name, value); return value; },
-        set(value) { define(name, value); },
+        get() {
+          const value = build()[name];
+          define(name, value);
+          return value;
+        },
+        set(value) {
+          define(name, value);
+        },
       });
     }
     return build;
@@ -83,15 +89,26 @@ export function tesseraBoot(ctxId: number, hostLog: HostLog, hostRandom: HostRan
     },
   });
 
-  lazy(['console'], () => makeConsole((level, text) => { logged++; hostLog(ctxId, level, text); }, built));
+  lazy(['console'], () =>
+    makeConsole((level, text) => {
+      logged++;
+      hostLog(ctxId, level, text);
+    }, built),
+  );
   lazy(['TextEncoder', 'TextDecoder'], makeText);
   lazy(['atob', 'btoa'], makeBase64);
   lazy(['crypto'], () => makeCrypto(hostCall, hostRandom, ctxId));
   const buildUrl = lazy(['URL', 'URLSearchParams'], () => makeUrl(hostCall, hostUrl));
   lazy(['fetch'], () => {
     const { URL, URLSearchParams } = buildUrl();
-    return makeFetch(URL, URLSearchParams, () => { fetched++; },
-      (request) => fetchApply(undefined, [ctxId, request], { arguments: { copy: true }, result: { promise: true, copy: true } }));
+    return makeFetch(
+      URL,
+      URLSearchParams,
+      () => {
+        fetched++;
+      },
+      (request) => fetchApply(undefined, [ctxId, request], { arguments: { copy: true }, result: { promise: true, copy: true } }),
+    );
   });
 
   function lineOf(stack: unknown): string | null {

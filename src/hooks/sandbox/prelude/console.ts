@@ -7,12 +7,11 @@ export interface BuiltGlobals {
   [name: string]: unknown;
 }
 
-
 /** A short, bounded rendering of any value. */
 export function inspect(value: unknown, depth: number, seen: unknown[], built: BuiltGlobals): string {
   const MAX_TEXT = 8000; // the host redacts secrets, then cuts each line to its own cap
   const t = typeof value;
-  if (t === 'string') return depth === 0 ? value as string : stringify(value);
+  if (t === 'string') return depth === 0 ? (value as string) : stringify(value);
   if (t === 'number' || t === 'boolean' || value === undefined || value === null) return StringCtor(value);
   if (t === 'bigint') return StringCtor(value) + 'n';
   if (t === 'symbol') return (value as symbol).toString();
@@ -20,7 +19,10 @@ export function inspect(value: unknown, depth: number, seen: unknown[], built: B
   if (value instanceof ErrorCtor) {
     const stack = value.stack;
     if (typeof stack !== 'string') return value.name + ': ' + value.message;
-    return stack.split('\n').filter((line) => !line.includes('tessera:prelude')).join('\n');
+    return stack
+      .split('\n')
+      .filter((line) => !line.includes('tessera:prelude'))
+      .join('\n');
   }
   const object = value as Record<string, unknown>;
   if (seen.includes(value)) return '[Circular]';
@@ -38,7 +40,11 @@ export function inspect(value: unknown, depth: number, seen: unknown[], built: B
     return size < MAX_TEXT && parts.length < 100;
   };
   if (isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!add(inspect(value[i], depth + 1, inner, built))) { add('…'); break; }
+    for (let i = 0; i < value.length; i++)
+      if (!add(inspect(value[i], depth + 1, inner, built))) {
+        add('…');
+        break;
+      }
     return '[ ' + parts.join(', ') + ' ]';
   }
   if (value instanceof Map) {
@@ -52,7 +58,10 @@ export function inspect(value: unknown, depth: number, seen: unknown[], built: B
   if (isView(value)) return value.constructor.name + '(' + (value as unknown as { length: number }).length + ')';
   for (const k of keys(object)) {
     const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : stringify(k);
-    if (!add(key + ': ' + inspect(object[k], depth + 1, inner, built))) { add('…'); break; }
+    if (!add(key + ': ' + inspect(object[k], depth + 1, inner, built))) {
+      add('…');
+      break;
+    }
   }
   return parts.length === 0 ? '{}' : '{ ' + parts.join(', ') + ' }';
 }
@@ -69,17 +78,30 @@ export function formatLine(args: unknown[], built: BuiltGlobals): string {
       const c = fmt[j]!;
       if (c === '%' && j + 1 < fmt.length) {
         const n = fmt[j + 1]!;
-        if (n === '%') { out += '%'; j++; continue; }
+        if (n === '%') {
+          out += '%';
+          j++;
+          continue;
+        }
         if ('sdifjoOc'.includes(n)) {
           j++;
-          if (i >= args.length) { out += '%' + n; continue; }
+          if (i >= args.length) {
+            out += '%' + n;
+            continue;
+          }
           const arg = args[i++];
           if (n === 's') out += typeof arg === 'string' ? arg : inspect(arg, 1, [], built);
           else if (n === 'd' || n === 'i') out += typeof arg === 'bigint' ? arg + 'n' : StringCtor(n === 'i' ? parseInt(arg as string) : Number(arg));
           else if (n === 'f') out += StringCtor(parseFloat(arg as string));
-          else if (n === 'j') { try { out += stringify(arg); } catch { out += '[Circular]'; } }
-          else if (n === 'c') { /* CSS: ignored */ }
-          else out += inspect(arg, 1, [], built);
+          else if (n === 'j') {
+            try {
+              out += stringify(arg);
+            } catch {
+              out += '[Circular]';
+            }
+          } else if (n === 'c') {
+            /* CSS: ignored */
+          } else out += inspect(arg, 1, [], built);
           continue;
         }
       }
@@ -102,18 +124,35 @@ export function makeConsole(send: (level: string, text: string) => void, built: 
   function emit(level: string, args: unknown[]): void {
     if (lineCount > MAX_LINES) return;
     lineCount++;
-    if (lineCount > MAX_LINES) { send('truncated', ''); return; }
+    if (lineCount > MAX_LINES) {
+      send('truncated', '');
+      return;
+    }
     let text;
-    try { text = formatLine(args, built); } catch (e) { text = '[unprintable: ' + (e && (e as Error).message) + ']'; }
+    try {
+      text = formatLine(args, built);
+    } catch (e) {
+      text = '[unprintable: ' + (e && (e as Error).message) + ']';
+    }
     send(level, text);
   }
 
   const console: Record<string, (...args: unknown[]) => void> = {};
   for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
-    console[level] = { [level](...args: unknown[]) { emit(level, args); } }[level]!;
+    console[level] = {
+      [level](...args: unknown[]) {
+        emit(level, args);
+      },
+    }[level]!;
   }
-  console.trace = function trace(...args: unknown[]) { emit('log', args); };
-  console.dir = function dir(value: unknown) { emit('log', [value]); };
-  console.assert = function assert(condition: unknown, ...args: unknown[]) { if (!condition) emit('error', (['Assertion failed' + (args.length ? ':' : '')] as unknown[]).concat(args)); };
+  console.trace = function trace(...args: unknown[]) {
+    emit('log', args);
+  };
+  console.dir = function dir(value: unknown) {
+    emit('log', [value]);
+  };
+  console.assert = function assert(condition: unknown, ...args: unknown[]) {
+    if (!condition) emit('error', (['Assertion failed' + (args.length ? ':' : '')] as unknown[]).concat(args));
+  };
   return { console: freeze(console) };
 }

@@ -7,7 +7,9 @@ export type HostRandom = (ctxId: number, kind: 'uuid' | 'bytes', size: number) =
 
 export function makeCrypto(hostCall: HostCall, hostRandom: HostRandom, ctxId: number) {
   const cryptoObject = {
-    randomUUID() { return hostCall(hostRandom, [ctxId, 'uuid', 0]) as string; },
+    randomUUID() {
+      return hostCall(hostRandom, [ctxId, 'uuid', 0]) as string;
+    },
     getRandomValues<T extends ArrayBufferView>(array: T): T {
       if (!isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
         throw new TypeErrorCtor('getRandomValues takes an integer typed array');

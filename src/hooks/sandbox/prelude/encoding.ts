@@ -32,9 +32,19 @@ export function utf8Encode(input: unknown): Uint8Array {
       c = 0xfffd;
     }
     if (c < 0x80) out[j++] = c;
-    else if (c < 0x800) { out[j++] = 0xc0 | (c >> 6); out[j++] = 0x80 | (c & 0x3f); }
-    else if (c < 0x10000) { out[j++] = 0xe0 | (c >> 12); out[j++] = 0x80 | ((c >> 6) & 0x3f); out[j++] = 0x80 | (c & 0x3f); }
-    else { out[j++] = 0xf0 | (c >> 18); out[j++] = 0x80 | ((c >> 12) & 0x3f); out[j++] = 0x80 | ((c >> 6) & 0x3f); out[j++] = 0x80 | (c & 0x3f); }
+    else if (c < 0x800) {
+      out[j++] = 0xc0 | (c >> 6);
+      out[j++] = 0x80 | (c & 0x3f);
+    } else if (c < 0x10000) {
+      out[j++] = 0xe0 | (c >> 12);
+      out[j++] = 0x80 | ((c >> 6) & 0x3f);
+      out[j++] = 0x80 | (c & 0x3f);
+    } else {
+      out[j++] = 0xf0 | (c >> 18);
+      out[j++] = 0x80 | ((c >> 12) & 0x3f);
+      out[j++] = 0x80 | ((c >> 6) & 0x3f);
+      out[j++] = 0x80 | (c & 0x3f);
+    }
   }
   return out.slice(0, j);
 }
@@ -67,44 +77,65 @@ export function utf8Decode(bytes: Uint8Array, state: DecoderState, flush: boolea
       state.bomDone = true;
       if (cp === 0xfeff && !state.ignoreBOM) return;
     }
-    if (cp > 0xffff) { cp -= 0x10000; units[n++] = 0xd800 + (cp >> 10); units[n++] = 0xdc00 + (cp & 0x3ff); }
-    else units[n++] = cp;
+    if (cp > 0xffff) {
+      cp -= 0x10000;
+      units[n++] = 0xd800 + (cp >> 10);
+      units[n++] = 0xdc00 + (cp & 0x3ff);
+    } else units[n++] = cp;
   };
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
     if (state.needed === 0) {
       if (b <= 0x7f) put(b);
-      else if (b >= 0xc2 && b <= 0xdf) { state.needed = 1; state.cp = b & 0x1f; }
-      else if (b >= 0xe0 && b <= 0xef) {
+      else if (b >= 0xc2 && b <= 0xdf) {
+        state.needed = 1;
+        state.cp = b & 0x1f;
+      } else if (b >= 0xe0 && b <= 0xef) {
         if (b === 0xe0) state.lower = 0xa0;
         if (b === 0xed) state.upper = 0x9f;
-        state.needed = 2; state.cp = b & 0xf;
+        state.needed = 2;
+        state.cp = b & 0xf;
       } else if (b >= 0xf0 && b <= 0xf4) {
         if (b === 0xf0) state.lower = 0x90;
         if (b === 0xf4) state.upper = 0x8f;
-        state.needed = 3; state.cp = b & 0x7;
-      } else { state.bomDone = true; fail(); }
+        state.needed = 3;
+        state.cp = b & 0x7;
+      } else {
+        state.bomDone = true;
+        fail();
+      }
       continue;
     }
     if (b < state.lower || b > state.upper) {
-      state.cp = 0; state.needed = 0; state.seen = 0; state.lower = 0x80; state.upper = 0xbf;
+      state.cp = 0;
+      state.needed = 0;
+      state.seen = 0;
+      state.lower = 0x80;
+      state.upper = 0xbf;
       state.bomDone = true;
       fail();
       i--;
       continue;
     }
-    state.lower = 0x80; state.upper = 0xbf;
+    state.lower = 0x80;
+    state.upper = 0xbf;
     state.cp = (state.cp << 6) | (b & 0x3f);
     state.seen++;
     if (state.seen === state.needed) {
       const cp = state.cp;
-      state.cp = 0; state.needed = 0; state.seen = 0;
+      state.cp = 0;
+      state.needed = 0;
+      state.seen = 0;
       put(cp);
     }
   }
   if (flush) {
     if (state.needed !== 0) {
-      state.cp = 0; state.needed = 0; state.seen = 0; state.lower = 0x80; state.upper = 0xbf;
+      state.cp = 0;
+      state.needed = 0;
+      state.seen = 0;
+      state.lower = 0x80;
+      state.upper = 0xbf;
       fail();
     }
     state.bomDone = false;
@@ -115,8 +146,12 @@ export function utf8Decode(bytes: Uint8Array, state: DecoderState, flush: boolea
 /** The isolate's TextEncoder and TextDecoder (utf-8 only). */
 export function makeText() {
   class TextEncoder {
-    get encoding() { return 'utf-8'; }
-    encode(input: unknown = '') { return utf8Encode(input); }
+    get encoding() {
+      return 'utf-8';
+    }
+    encode(input: unknown = '') {
+      return utf8Encode(input);
+    }
     encodeInto(source: unknown, destination: Uint8Array) {
       if (!(destination instanceof U8)) throw new TypeErrorCtor('The "destination" argument must be a Uint8Array');
       const s = StringCtor(source);
@@ -144,9 +179,15 @@ export function makeText() {
       if (!UTF8_LABELS.includes(name)) throw new RangeError('The "' + label + '" encoding is not supported (only utf-8)');
       states.set(this, { ...decoderState(Boolean(options && options.ignoreBOM)), fatal: Boolean(options && options.fatal) });
     }
-    get encoding() { return 'utf-8'; }
-    get fatal() { return states.get(this)!.fatal; }
-    get ignoreBOM() { return states.get(this)!.ignoreBOM; }
+    get encoding() {
+      return 'utf-8';
+    }
+    get fatal() {
+      return states.get(this)!.fatal;
+    }
+    get ignoreBOM() {
+      return states.get(this)!.ignoreBOM;
+    }
     decode(input?: unknown, options: { stream?: unknown } | null = {}) {
       const state = states.get(this);
       if (!state) throw new TypeErrorCtor('Illegal invocation');

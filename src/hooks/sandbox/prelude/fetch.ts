@@ -59,14 +59,27 @@ export function makeFetch(
   const headerLists = new WeakMap<object, Array<[string, string]>>();
 
   class ResponseHeaders {
-    constructor(pairs: Array<[string, string]>) { headerLists.set(this, pairs); }
+    constructor(pairs: Array<[string, string]>) {
+      headerLists.set(this, pairs);
+    }
     get(name: unknown) {
       const n = StringCtor(name).toLowerCase();
-      const values = headerLists.get(this)!.filter(([k]) => k === n).map(([, v]) => v);
+      const values = headerLists
+        .get(this)!
+        .filter(([k]) => k === n)
+        .map(([, v]) => v);
       return values.length === 0 ? null : values.join(', ');
     }
-    getSetCookie() { return headerLists.get(this)!.filter(([k]) => k === 'set-cookie').map(([, v]) => v); }
-    has(name: unknown) { const n = StringCtor(name).toLowerCase(); return headerLists.get(this)!.some(([k]) => k === n); }
+    getSetCookie() {
+      return headerLists
+        .get(this)!
+        .filter(([k]) => k === 'set-cookie')
+        .map(([, v]) => v);
+    }
+    has(name: unknown) {
+      const n = StringCtor(name).toLowerCase();
+      return headerLists.get(this)!.some(([k]) => k === n);
+    }
     forEach(callback: (value: string, key: string, headers: ResponseHeaders) => void, thisArg?: unknown) {
       for (const [k, v] of this.entries()) ReflectApply(callback, thisArg, [v, k, this]);
     }
@@ -76,9 +89,15 @@ export function makeFetch(
       names.sort();
       for (const k of names) yield [k, this.get(k)!];
     }
-    *keys(): IterableIterator<string> { for (const [k] of this.entries()) yield k; }
-    *values(): IterableIterator<string> { for (const [, v] of this.entries()) yield v; }
-    [Symbol.iterator]() { return this.entries(); }
+    *keys(): IterableIterator<string> {
+      for (const [k] of this.entries()) yield k;
+    }
+    *values(): IterableIterator<string> {
+      for (const [, v] of this.entries()) yield v;
+    }
+    [Symbol.iterator]() {
+      return this.entries();
+    }
   }
 
   const bodies = new WeakMap<object, { bytes: Uint8Array; used: boolean }>();
@@ -101,11 +120,21 @@ export function makeFetch(
       defineProperty(this, 'redirected', { value: raw.redirected, enumerable: true });
       defineProperty(this, 'headers', { value: new ResponseHeaders(raw.headers), enumerable: true });
     }
-    get bodyUsed() { return bodies.get(this)!.used; }
-    async arrayBuffer() { return consume(this).slice().buffer; }
-    async bytes() { return consume(this).slice(); }
-    async text() { return utf8Decode(consume(this), decoderState(false), true, false); }
-    async json(): Promise<unknown> { return parse(await this.text()); }
+    get bodyUsed() {
+      return bodies.get(this)!.used;
+    }
+    async arrayBuffer() {
+      return consume(this).slice().buffer;
+    }
+    async bytes() {
+      return consume(this).slice();
+    }
+    async text() {
+      return utf8Decode(consume(this), decoderState(false), true, false);
+    }
+    async json(): Promise<unknown> {
+      return parse(await this.text());
+    }
   }
 
   const isResponseHeaders = (value: unknown): value is ResponseHeaders => value instanceof ResponseHeaders;
@@ -113,8 +142,8 @@ export function makeFetch(
   async function fetch(input: unknown, init: unknown = {}) {
     started();
     const options = (init === null || init === undefined ? {} : init) as { headers?: unknown; body?: unknown; method?: unknown; redirect?: unknown };
-    const url = input instanceof URL ? input.href as string
-      : StringCtor(input && typeof input === 'object' && typeof (input as { url?: unknown }).url === 'string' ? (input as { url: string }).url : input);
+    const url =
+      input instanceof URL ? (input.href as string) : StringCtor(input && typeof input === 'object' && typeof (input as { url?: unknown }).url === 'string' ? (input as { url: string }).url : input);
     const headers = headerPairs(options.headers, isResponseHeaders);
     const hasHeader = (name: string) => headers.some(([k]) => k.toLowerCase() === name);
     let body: unknown = options.body;

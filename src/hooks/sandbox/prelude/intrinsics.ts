@@ -22,6 +22,4 @@ export function captureIntrinsics() {
   };
 }
 
-export const {
-  stringify, parse, freeze, keys, defineProperty, isArray, fromCharCode, StringCtor, U8, AB, isView, TypeErrorCtor, ErrorCtor, ReflectApply,
-} = captureIntrinsics();
+export const { stringify, parse, freeze, keys, defineProperty, isArray, fromCharCode, StringCtor, U8, AB, isView, TypeErrorCtor, ErrorCtor, ReflectApply } = captureIntrinsics();

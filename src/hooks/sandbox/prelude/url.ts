@@ -7,8 +7,17 @@ import { utf8Decode, utf8Encode } from './encoding.ts';
 
 /** What the host's url bridge answers: a URL's parts, or null when it does not parse. */
 export interface UrlParts {
-  href: string; origin: string; protocol: string; username: string; password: string;
-  host: string; hostname: string; port: string; pathname: string; search: string; hash: string;
+  href: string;
+  origin: string;
+  protocol: string;
+  username: string;
+  password: string;
+  host: string;
+  hostname: string;
+  port: string;
+  pathname: string;
+  search: string;
+  hash: string;
 }
 export type HostUrl = (op: 'parse' | 'set', a: string, b?: string, c?: string) => UrlParts | null;
 /** Calls a host bridge, counted against the run's allowance (see boot.ts). */
@@ -90,7 +99,7 @@ export function makeUrl(hostCall: HostCall, hostUrl: HostUrl) {
       let list: Pair[] = [];
       if (init instanceof URLSearchParams) {
         list = listOf(init).map(([k, v]): Pair => [k, v]);
-      } else if (init !== null && typeof init === 'object' || typeof init === 'function') {
+      } else if ((init !== null && typeof init === 'object') || typeof init === 'function') {
         const source = init as Record<PropertyKey, unknown>;
         const iterator = source[Symbol.iterator];
         if (typeof iterator === 'function') {
@@ -109,13 +118,21 @@ export function makeUrl(hostCall: HostCall, hostUrl: HostUrl) {
       }
       paramsList.set(this, list);
     }
-    get size() { return listOf(this).length; }
-    append(name: unknown, value: unknown) { listOf(this).push([StringCtor(name), StringCtor(value)]); paramsChanged(this); }
+    get size() {
+      return listOf(this).length;
+    }
+    append(name: unknown, value: unknown) {
+      listOf(this).push([StringCtor(name), StringCtor(value)]);
+      paramsChanged(this);
+    }
     delete(name: unknown, value?: unknown) {
       const list = listOf(this);
       const n = StringCtor(name);
       const v = value === undefined ? undefined : StringCtor(value);
-      replaceList(list, list.filter(([k, x]) => !(k === n && (v === undefined || x === v))));
+      replaceList(
+        list,
+        list.filter(([k, x]) => !(k === n && (v === undefined || x === v))),
+      );
       paramsChanged(this);
     }
     get(name: unknown) {
@@ -125,7 +142,9 @@ export function makeUrl(hostCall: HostCall, hostUrl: HostUrl) {
     }
     getAll(name: unknown) {
       const n = StringCtor(name);
-      return listOf(this).filter(([k]) => k === n).map(([, v]) => v);
+      return listOf(this)
+        .filter(([k]) => k === n)
+        .map(([, v]) => v);
     }
     has(name: unknown, value?: unknown) {
       const n = StringCtor(name);
@@ -140,26 +159,43 @@ export function makeUrl(hostCall: HostCall, hostUrl: HostUrl) {
       if (index === -1) list.push([n, v]);
       else {
         list[index] = [n, v];
-        replaceList(list, list.filter(([k], i) => k !== n || i === index));
+        replaceList(
+          list,
+          list.filter(([k], i) => k !== n || i === index),
+        );
       }
       paramsChanged(this);
     }
     sort() {
       const list = listOf(this);
-      const sorted = list.map((pair, i): [Pair, number] => [pair, i])
-        .sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1])).map(([pair]) => pair);
+      const sorted = list
+        .map((pair, i): [Pair, number] => [pair, i])
+        .sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1]))
+        .map(([pair]) => pair);
       replaceList(list, sorted);
       paramsChanged(this);
     }
     forEach(callback: (value: string, key: string, params: URLSearchParams) => void, thisArg?: unknown) {
       for (const [k, v] of listOf(this).slice()) ReflectApply(callback, thisArg, [v, k, this]);
     }
-    *entries(): IterableIterator<Pair> { for (const [k, v] of listOf(this).slice()) yield [k, v]; }
-    *keys(): IterableIterator<string> { for (const [k] of listOf(this).slice()) yield k; }
-    *values(): IterableIterator<string> { for (const [, v] of listOf(this).slice()) yield v; }
-    [Symbol.iterator]() { return this.entries(); }
-    toString() { return serializeParams(listOf(this)); }
-    get [Symbol.toStringTag]() { return 'URLSearchParams'; }
+    *entries(): IterableIterator<Pair> {
+      for (const [k, v] of listOf(this).slice()) yield [k, v];
+    }
+    *keys(): IterableIterator<string> {
+      for (const [k] of listOf(this).slice()) yield k;
+    }
+    *values(): IterableIterator<string> {
+      for (const [, v] of listOf(this).slice()) yield v;
+    }
+    [Symbol.iterator]() {
+      return this.entries();
+    }
+    toString() {
+      return serializeParams(listOf(this));
+    }
+    get [Symbol.toStringTag]() {
+      return 'URLSearchParams';
+    }
   }
 
   function partsOf(url: object): UrlParts {
@@ -193,11 +229,19 @@ export function makeUrl(hostCall: HostCall, hostUrl: HostUrl) {
       if (!parts) throw new TypeErrorCtor('Invalid URL');
       urlParts.set(this, parts);
     }
-    static canParse(url: unknown, base?: unknown) { return hostParse(url, base) !== null; }
-    static parse(url: unknown, base?: unknown) {
-      try { return new URL(url, base); } catch { return null; }
+    static canParse(url: unknown, base?: unknown) {
+      return hostParse(url, base) !== null;
     }
-    get href() { return partsOf(this).href; }
+    static parse(url: unknown, base?: unknown) {
+      try {
+        return new URL(url, base);
+      } catch {
+        return null;
+      }
+    }
+    get href() {
+      return partsOf(this).href;
+    }
     set href(value: unknown) {
       const parts = hostParse(value);
       if (!parts) throw new TypeErrorCtor('Invalid URL');
@@ -205,25 +249,63 @@ export function makeUrl(hostCall: HostCall, hostUrl: HostUrl) {
       const params = urlParams.get(this);
       if (params) replaceList(listOf(params), parseQuery(parts.search.slice(1)));
     }
-    get origin() { return partsOf(this).origin; }
-    get protocol() { return partsOf(this).protocol; }
-    set protocol(value: unknown) { urlUpdate(this, 'protocol', value); }
-    get username() { return partsOf(this).username; }
-    set username(value: unknown) { urlUpdate(this, 'username', value); }
-    get password() { return partsOf(this).password; }
-    set password(value: unknown) { urlUpdate(this, 'password', value); }
-    get host() { return partsOf(this).host; }
-    set host(value: unknown) { urlUpdate(this, 'host', value); }
-    get hostname() { return partsOf(this).hostname; }
-    set hostname(value: unknown) { urlUpdate(this, 'hostname', value); }
-    get port() { return partsOf(this).port; }
-    set port(value: unknown) { urlUpdate(this, 'port', value); }
-    get pathname() { return partsOf(this).pathname; }
-    set pathname(value: unknown) { urlUpdate(this, 'pathname', value); }
-    get search() { return partsOf(this).search; }
-    set search(value: unknown) { urlUpdate(this, 'search', value); }
-    get hash() { return partsOf(this).hash; }
-    set hash(value: unknown) { urlUpdate(this, 'hash', value); }
+    get origin() {
+      return partsOf(this).origin;
+    }
+    get protocol() {
+      return partsOf(this).protocol;
+    }
+    set protocol(value: unknown) {
+      urlUpdate(this, 'protocol', value);
+    }
+    get username() {
+      return partsOf(this).username;
+    }
+    set username(value: unknown) {
+      urlUpdate(this, 'username', value);
+    }
+    get password() {
+      return partsOf(this).password;
+    }
+    set password(value: unknown) {
+      urlUpdate(this, 'password', value);
+    }
+    get host() {
+      return partsOf(this).host;
+    }
+    set host(value: unknown) {
+      urlUpdate(this, 'host', value);
+    }
+    get hostname() {
+      return partsOf(this).hostname;
+    }
+    set hostname(value: unknown) {
+      urlUpdate(this, 'hostname', value);
+    }
+    get port() {
+      return partsOf(this).port;
+    }
+    set port(value: unknown) {
+      urlUpdate(this, 'port', value);
+    }
+    get pathname() {
+      return partsOf(this).pathname;
+    }
+    set pathname(value: unknown) {
+      urlUpdate(this, 'pathname', value);
+    }
+    get search() {
+      return partsOf(this).search;
+    }
+    set search(value: unknown) {
+      urlUpdate(this, 'search', value);
+    }
+    get hash() {
+      return partsOf(this).hash;
+    }
+    set hash(value: unknown) {
+      urlUpdate(this, 'hash', value);
+    }
     get searchParams() {
       let params = urlParams.get(this);
       if (!params) {
@@ -233,9 +315,15 @@ export function makeUrl(hostCall: HostCall, hostUrl: HostUrl) {
       }
       return params;
     }
-    toString() { return partsOf(this).href; }
-    toJSON() { return partsOf(this).href; }
-    get [Symbol.toStringTag]() { return 'URL'; }
+    toString() {
+      return partsOf(this).href;
+    }
+    toJSON() {
+      return partsOf(this).href;
+    }
+    get [Symbol.toStringTag]() {
+      return 'URL';
+    }
   }
   return { URL, URLSearchParams };
 }
