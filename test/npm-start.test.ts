@@ -12,7 +12,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { databaseKinds } from './support/databases.ts';
 import { freePort, startTestServer } from './support/server.ts';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -177,8 +176,8 @@ describe('npm start and SIGTERM', () => {
 
     npm.kill('SIGTERM');
     await waitFor('the server to log its shutdown', () => lines().some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'), 20_000);
-    // Past the old 2-second cut-off, the request is still being served.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // Shutting down, the server still serves the request in flight (the grace is SHUTDOWN_GRACE: the
+    // test below shows it is the setting, not the 2-second cut of old).
     assert.ok(isAlive(serverPid), 'the server waits for the in-flight request');
     peer.release();
     const answer = await inFlight;
@@ -204,8 +203,10 @@ describe('npm start and SIGTERM', () => {
     );
   });
 
-  for (const kind of databaseKinds()) {
-    test(`a request still running when SHUTDOWN_GRACE ends is cut, and the server closes (${kind})`, async () => {
+  // The shutdown does not depend on the database: one kind is enough.
+  {
+    const kind = 'sqlite';
+    test(`a request still running when SHUTDOWN_GRACE ends is cut then, not later, and the server closes (${kind})`, async () => {
       const peer = await startHeldPeer();
       cleanups.push(() => peer.close());
       const server = await startTestServer(kind, { env: { SHUTDOWN_GRACE: '300ms' } });
@@ -227,10 +228,14 @@ describe('npm start and SIGTERM', () => {
         () => 'cut',
       );
       await peer.first;
-      await server.close();
+      const closing = server.close();
+      // The peer answers after 0.7 s: past the 300 ms grace, but before the 2 s cut the server used to
+      // have whatever the setting said; a server that cut at 2 s would answer this request.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      peer.release();
+      await closing;
       closed = true;
       assert.equal(await inFlight, 'cut');
-      peer.release();
     });
   }
 });
