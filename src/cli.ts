@@ -62,7 +62,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function hookTest(argv: string[]): Promise<number> {
+async function hookTest(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>>;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
@@ -135,7 +135,7 @@ export async function hookTest(argv: string[]): Promise<number> {
   }
 }
 
-export async function adminRotateKey(argv: string[]): Promise<number> {
+async function adminRotateKey(argv: string[]): Promise<number> {
   if (argv.length > 0) fail(`admin rotate-key takes no arguments\n\n${USAGE}`);
   let config;
   try {

@@ -30,7 +30,7 @@ export interface KickstartSummary {
 }
 
 /** Reads and checks the file's shape (sections and arrays); entries are checked as they are applied. */
-export async function readKickstart(file: string): Promise<Partial<Record<Section, unknown[]>>> {
+async function readKickstart(file: string): Promise<Partial<Record<Section, unknown[]>>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

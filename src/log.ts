@@ -4,7 +4,7 @@ import type { LogLevel } from './config.ts';
 
 export type { Logger };
 
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'password',
   '*.password',
   'client_secret',

@@ -20,7 +20,7 @@ export type AdminKeyCheck = 'ok' | 'missing' | 'invalid';
 export type AdminKeyVerdict = AdminKeyCheck | 'throttled';
 
 /** Whether the Authorization header carries a key whose sha256 is one of `hashes`. */
-export function checkAdminKey(authorization: string, hashes: readonly string[]): AdminKeyCheck {
+function checkAdminKey(authorization: string, hashes: readonly string[]): AdminKeyCheck {
   if (!authorization) return 'missing';
   const match = BEARER.exec(authorization);
   if (!match) return 'invalid';

@@ -6,7 +6,7 @@ import type { Context, Next } from 'koa';
 import { ClientError, ValidationError } from '../errors.ts';
 import { asObject, type JsonObject } from '../input.ts';
 
-export const BODY_LIMIT = '100kb';
+const BODY_LIMIT = '100kb';
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** Marks a request whose body was empty; routes that need a body say so. */

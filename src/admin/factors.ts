@@ -15,7 +15,7 @@ function lifecycleContext(ctx: Context) {
  * A factor as the admin API answers it: what it is and where codes go, never its secret. An SMS
  * factor says whether texts can reach it (`deliverable`: false when no SMS messenger is configured).
  */
-export function factorView(factor: Factor, smsConfigured = true): Record<string, unknown> {
+function factorView(factor: Factor, smsConfigured = true): Record<string, unknown> {
   return {
     id: factor.id,
     type: factor.type,

@@ -23,10 +23,10 @@ export interface AdminKeyState {
 
 const SETTING = 'admin_api_key_sha256';
 const SOURCES: readonly string[] = ['env', 'generated', 'rotated'];
-export const ADMIN_KEY_REFRESH_MS = 5000;
+const ADMIN_KEY_REFRESH_MS = 5000;
 
 /** The stored value: its source and hash (`unknown` for a bare hash from an older version). */
-export function parseStoredKey(value: string): { source: AdminKeySource | 'unknown'; hash: string } {
+function parseStoredKey(value: string): { source: AdminKeySource | 'unknown'; hash: string } {
   const at = value.indexOf(':');
   const source = value.slice(0, at);
   if (at > 0 && SOURCES.includes(source)) return { source: source as AdminKeySource, hash: value.slice(at + 1) };
@@ -38,7 +38,7 @@ export function keyFingerprint(hash: string): string {
   return hash.slice(0, 12);
 }
 
-export function newAdminKey(): string {
+function newAdminKey(): string {
   return `tsk_${randomToken(32)}`;
 }
 

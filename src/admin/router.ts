@@ -18,7 +18,7 @@ import { userActionRoutes } from './user-actions.ts';
 import { userRoutes } from './users.ts';
 import { webhookRoutes } from './webhooks.ts';
 
-export const ADMIN_PREFIX = '/admin/api';
+const ADMIN_PREFIX = '/admin/api';
 
 /** A module of admin routes; later issues (hooks, webhooks, events) add theirs to the list below. */
 export type AdminRoutes = (router: Router, services: Services) => void;

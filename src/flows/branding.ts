@@ -14,7 +14,7 @@ function luminance(hex: string): number {
 }
 
 /** White or near-black text, whichever reads better on the colour. */
-export function contrastText(hex: string): string {
+function contrastText(hex: string): string {
   const l = luminance(hex);
   const onWhite = 1.05 / (l + 0.05);
   const onBlack = (l + 0.05) / (luminance('#111418') + 0.05);

@@ -9,8 +9,8 @@ import { getOrCreateSetting } from '../db/settings.ts';
 import { loggablePath } from '../http/middleware.ts';
 import type { Db } from '../db/knex.ts';
 
-export const CSRF_FIELD = 'csrf';
-export const CSRF_COOKIE = 'tessera.csrf';
+const CSRF_FIELD = 'csrf';
+const CSRF_COOKIE = 'tessera.csrf';
 const SECRET_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 declare module 'koa' {

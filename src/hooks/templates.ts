@@ -21,7 +21,7 @@ export interface HookTemplate {
 const NAME = /^[a-z0-9-]+$/;
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export function parseTemplate(name: string, code: string): HookTemplate {
+function parseTemplate(name: string, code: string): HookTemplate {
   const header: Record<string, string> = {};
   let last: string | null = null;
   for (const line of code.split('\n')) {

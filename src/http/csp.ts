@@ -24,7 +24,7 @@ export function parsePolicy(header: string): Policy {
   return policy;
 }
 
-export function serializePolicy(policy: Policy): string {
+function serializePolicy(policy: Policy): string {
   return [...policy].map(([name, values]) => [name, ...values].join(' ')).join('; ');
 }
 

@@ -9,7 +9,7 @@ export interface HomeLinks {
   health: string;
 }
 
-export function homeLinks(issuer: string): HomeLinks {
+function homeLinks(issuer: string): HomeLinks {
   return {
     openid_configuration: `${issuer}/.well-known/openid-configuration`,
     jwks_uri: `${issuer}/jwks`,

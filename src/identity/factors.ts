@@ -22,7 +22,6 @@ import { assertPlainText } from './plain-text.ts';
 export type FactorType = 'totp' | 'email' | 'sms' | 'recovery_codes';
 /** The factors a user signs in with; recovery codes only stand in for them. */
 export type ChallengeType = Exclude<FactorType, 'recovery_codes'>;
-export const CHALLENGE_TYPES: ChallengeType[] = ['totp', 'email', 'sms'];
 
 export interface Factor {
   id: string;
@@ -40,7 +39,7 @@ export interface Factor {
 
 export type CodeCheck = 'ok' | 'invalid' | 'expired' | 'exhausted' | 'none' | 'replayed';
 
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 const TOTP_PERIOD = 30;
 const TOTP_DIGITS = 6;
 const CODE_DIGITS = 6;

@@ -21,7 +21,7 @@ export function normalizeEmail(raw: string): string {
   return checked.ok ? checked.email : legacyEmailForm(raw);
 }
 
-export function isValidEmail(email: string): boolean {
+function isValidEmail(email: string): boolean {
   return checkEmail(email).ok;
 }
 

@@ -8,7 +8,7 @@ import { ValidationError } from '../errors.ts';
 const UNSAFE = /[\p{Cc}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 const UNSAFE_ALL = new RegExp(UNSAFE.source, 'gu');
 
-export const UNSAFE_TEXT_PROBLEM = 'must not contain control characters, line breaks or bidirectional overrides';
+const UNSAFE_TEXT_PROBLEM = 'must not contain control characters, line breaks or bidirectional overrides';
 
 /** True when the text holds a character that no name may hold. */
 export function hasUnsafeCharacters(text: string): boolean {

@@ -8,16 +8,16 @@ import { decideMfa } from '../identity/mfa-policy.ts';
 import type { ApplicationService } from './applications.ts';
 
 /** A password (or any single factor). */
-export const ACR_PASSWORD = 'urn:tessera:loa:1';
+const ACR_PASSWORD = 'urn:tessera:loa:1';
 /** A password and a second factor. */
-export const ACR_MFA = 'urn:tessera:loa:2';
+const ACR_MFA = 'urn:tessera:loa:2';
 export const ACR_VALUES = [ACR_PASSWORD, ACR_MFA];
 
 /** The signed cookie that remembers a browser where MFA was done ("remember this device"). */
 export const REMEMBER_DEVICE_COOKIE = 'tessera.mfa_device';
 
 /** The amr values (RFC 8176) of each second factor. */
-export const FACTOR_AMR: Record<string, string[]> = {
+const FACTOR_AMR: Record<string, string[]> = {
   totp: ['otp'],
   email: ['otp'],
   sms: ['sms', 'otp'],
@@ -55,7 +55,7 @@ export function requestsMfa(params: Record<string, unknown>): boolean {
  * the application's policy needs MFA of this user and this browser is not remembered. A login that
  * just happened (the interaction's result) always passes: the journey made its decision.
  */
-export function mfaLoginCheck(deps: { applications: ApplicationService; factors: FactorService }): interactionPolicy.Check {
+function mfaLoginCheck(deps: { applications: ApplicationService; factors: FactorService }): interactionPolicy.Check {
   return new interactionPolicy.Check('mfa_required', 'a stronger authentication is required', async (ctx: KoaContextWithOIDC) => {
     const { oidc } = ctx;
     if (oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;

@@ -8,17 +8,17 @@ import { onlyFields, type JsonObject } from '../input.ts';
 import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServerGrant } from './resource-grants.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 /** Multi-factor authentication per application: never asked by policy, asked of users who enrolled, asked of everyone. */
-export const MFA_POLICIES = ['off', 'optional', 'required'] as const;
+const MFA_POLICIES = ['off', 'optional', 'required'] as const;
 export type MfaPolicy = (typeof MFA_POLICIES)[number];
 /**
  * Which claims an ID token carries: "scopes", those of every scope granted (as Auth0, Okta and
  * Keycloak issue them); "strict", OpenID Connect's strict reading: when the access token can fetch
  * them from userinfo, the ID token holds only sub (and the claims asked for by name).
  */
-export const ID_TOKEN_CLAIMS = ['scopes', 'strict'] as const;
+const ID_TOKEN_CLAIMS = ['scopes', 'strict'] as const;
 export type IdTokenClaims = (typeof ID_TOKEN_CLAIMS)[number];
 
 export interface Branding {

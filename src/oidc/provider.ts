@@ -213,7 +213,7 @@ function recordRefreshes(provider: Provider, db: Db, log: Logger): void {
 }
 
 /** Adds to the grant every scope, claim and resource scope the pending authorization asks for. */
-export function grantRequested(ctx: KoaContextWithOIDC, grant: InstanceType<Provider['Grant']>): void {
+function grantRequested(ctx: KoaContextWithOIDC, grant: InstanceType<Provider['Grant']>): void {
   const details = ctx.oidc;
   const scopes = details.params?.scope ? String(details.params.scope) : '';
   if (scopes) grant.addOIDCScope(scopes);

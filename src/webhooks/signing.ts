@@ -4,7 +4,7 @@
 // secret rotation the list holds the signature of the new secret and of the old one.
 import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
-export const SECRET_PREFIX = 'whsec_';
+const SECRET_PREFIX = 'whsec_';
 const MIN_KEY_BYTES = 24;
 const MAX_KEY_BYTES = 64;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;

@@ -66,7 +66,7 @@ export class FetchError extends Error {
   }
 }
 
-export const FETCH_DEFAULTS = Object.freeze({
+const FETCH_DEFAULTS = Object.freeze({
   requestTimeoutMs: 5000,
   maxResponseBytes: 1024 * 1024,
   maxRequestBytes: 1024 * 1024,

@@ -15,7 +15,7 @@
 // await (a hook's top level must finish at once), are refused.
 import { parse, type Node } from 'acorn';
 
-export const DEFAULT_BINDING = '__tessera_default__';
+const DEFAULT_BINDING = '__tessera_default__';
 
 export type HookScript = { ok: true; source: string } | { ok: false; message: string; line: number };
 
