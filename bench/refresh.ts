@@ -11,12 +11,13 @@
 // DURATION_MS after a warm-up; we count completed 200s and record latencies.
 //
 //   node --no-node-snapshot bench/refresh.ts [durationMs] [concurrency]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BARE_CLIENT } from './bare-provider-client.ts';
+import { spawnServer, startBenchServer, stop } from './tessera-server.ts';
 import { Browser } from '../test/support/browser.ts';
 import { freePort } from '../test/support/server.ts';
 
@@ -46,7 +47,6 @@ function processCpuMs(pid: number | undefined): number | null {
 }
 
 const CALLBACK = 'http://rp.bench/callback';
-const ADMIN_KEY = 'bench-admin-key-0123456789';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 function percentile(sorted: number[], p: number): number {
@@ -154,31 +154,6 @@ async function exchange(issuer: string, clientId: string, secret: string, code: 
   return json.refresh_token;
 }
 
-/** Starts a server process and waits until it answers. */
-export async function spawnServer(args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  // BENCH_PROFILE=dir writes a CPU profile of each server process there (read it in Chrome DevTools).
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, ['--no-node-snapshot', ...profile, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(readyUrl)).ok) return child;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${args.join(' ')} did not start`);
-}
-
-export async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 /** A target ready to be loaded: a running server and a refresh token for its client. */
 interface Target {
   label: string;
@@ -213,27 +188,9 @@ async function bareProvider(): Promise<Target> {
 
 /** A Tessera server from `root` (this checkout by default), with or without the claims hook. */
 export async function tessera(withHook: boolean, root = join(BENCH_DIR, '..'), label?: string): Promise<Target> {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = await spawnServer(
-    [join(root, 'src', 'main.ts')],
-    {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ISSUER: url,
-      DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
-      ADMIN_API_KEY: ADMIN_KEY,
-      LOG_LEVEL: 'silent',
-    },
-    `${url}/health`,
-  );
-  const admin = async (path: string, body: unknown) => {
-    const response = await fetch(`${url}/admin/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = (await response.json()) as Record<string, string>;
-    if (response.status !== 201) throw new Error(`${path}: ${JSON.stringify(json)}`);
-    return json;
-  };
+  const server = await startBenchServer(root, label ?? 'Tessera');
+  const { url, child } = server;
+  const admin = server.create;
   const app = await admin('/applications', { name: 'Bench', redirect_uris: [CALLBACK] });
   await admin('/users', { email: 'ada@example.com', password: 'correct horse battery', email_verified: true });
   if (withHook) {
@@ -256,10 +213,7 @@ export async function tessera(withHook: boolean, root = join(BENCH_DIR, '..'), l
     clientId: app.client_id!,
     secret: app.client_secret!,
     refreshToken,
-    async stop() {
-      await stop(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: server.stop,
   };
 }
 

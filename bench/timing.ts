@@ -1,33 +1,12 @@
-// Can a stopwatch tell whether an account exists? The identify step and forgot-password, timed for
-// identifiers that name an account and for identifiers that do not, with a sync hook doing real
-// work on every event those steps run:
-//   after_identification     awaits a loopback "CRM" that answers after 25 ms (known accounts)
-//   at_failed_identification awaits a loopback "legacy store" that answers after 5 ms (unknown ones)
-//   before_password_reset    awaits a loopback "policy service" that answers after 20 ms (known accounts)
-// One request at a time (the attacker's view: the time of one answer), the kinds of request shuffled
-// in every round, so the machine's drift (a shared VM) falls on every kind alike. Each target is a
-// server process (SQLite); with a baseline checkout (TIMING_BASELINE=/path, e.g. a worktree of the
-// main branch with node_modules) its server is interleaved in the same rounds.
-//
-// Reported per target, step and side: median, p90; per step: the median difference known − unknown
-// with a bootstrap 95 % interval, the noise (the median difference between the two halves, even and
-// odd samples, of one side: what chance alone gives), and the Mann–Whitney AUC (the probability that
-// a known answer is slower than an unknown one; 0.5 = a coin flip).
-//
-//   node --no-node-snapshot bench/timing.ts [samples per side = 250]
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Browser } from '../test/support/browser.ts';
-import { freePort } from '../test/support/server.ts';
-import { spawnServer, stop } from './refresh.ts';
+import { startBenchServer } from './tessera-server.ts';
 
 const CALLBACK = 'http://rp.bench/callback';
-const ADMIN_KEY = 'bench-admin-key-0123456789';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const USERS = 60;
 /** A pause after each request, so that one answer's after-work does not sit in the next one's time. */
@@ -85,29 +64,9 @@ interface Target {
 }
 
 async function startTarget(label: string, root: string, peerHost: string): Promise<Target> {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-timing-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = await spawnServer(
-    [join(root, 'src', 'main.ts')],
-    {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ISSUER: url,
-      DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
-      ADMIN_API_KEY: ADMIN_KEY,
-      LOG_LEVEL: 'silent',
-      PASSWORD_HASH_MEMORY_KIB: '1024',
-      PASSWORD_HASH_ITERATIONS: '1',
-    },
-    `${url}/health`,
-  );
-  const admin = async (path: string, body: unknown) => {
-    const response = await fetch(`${url}/admin/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = (await response.json()) as Record<string, string>;
-    if (response.status !== 201) throw new Error(`${label} ${path}: ${JSON.stringify(json)}`);
-    return json;
-  };
+  const server = await startBenchServer(root, label, { PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1' });
+  const { url } = server;
+  const admin = server.create;
   const app = await admin('/applications', { name: 'Timing', redirect_uris: [CALLBACK] });
   for (let i = 0; i < USERS; i++) await admin('/users', { email: `user${i}@example.com`, username: `user${i}`, password: 'correct horse battery', email_verified: true });
   for (const [event, path] of [
@@ -133,8 +92,7 @@ async function startTarget(label: string, root: string, peerHost: string): Promi
     label,
     forms: { identify: await formOf(identify), 'forgot-password': await formOf(forgot) },
     async stop() {
-      await stop(child);
-      rmSync(dir, { recursive: true, force: true });
+      await server.stop();
     },
   };
 }
