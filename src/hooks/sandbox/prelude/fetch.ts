@@ -3,6 +3,8 @@
 // policy, limits); the answer comes back as plain data and is wrapped in a Response.
 import { AB, defineProperty, keys, parse, ReflectApply, StringCtor, TypeErrorCtor, U8, isView } from './intrinsics.ts';
 import { decoderState, utf8Decode } from './encoding.ts';
+// The answer as the bridge sends it back (a type only: nothing of the host's module reaches the isolate).
+import type { BridgeResponse } from '../fetch-bridge.ts';
 
 /** The request as the host's bridge takes it (checked again there, field by field). */
 export interface FetchRequest {
@@ -13,17 +15,7 @@ export interface FetchRequest {
   redirect: string;
 }
 
-/** The answer as the bridge sends it back. */
-export interface FetchAnswer {
-  status: number;
-  statusText: string;
-  url: string;
-  redirected: boolean;
-  headers: Array<[string, string]>;
-  body: Uint8Array;
-}
-
-export type FetchResult = { ok: true; response: FetchAnswer } | { ok: false; error: string };
+export type FetchResult = { ok: true; response: BridgeResponse } | { ok: false; error: string };
 
 /** A header list given to fetch(): a Headers-like object, a list of pairs, or a plain object. */
 export function headerPairs(headers: unknown, isResponseHeaders: (value: unknown) => value is { entries(): Iterable<[string, string]> }): Array<[string, string]> {
@@ -111,7 +103,7 @@ export function makeFetch(
   }
 
   class Response {
-    constructor(raw: FetchAnswer) {
+    constructor(raw: BridgeResponse) {
       bodies.set(this, { bytes: raw.body, used: false });
       defineProperty(this, 'status', { value: raw.status, enumerable: true });
       defineProperty(this, 'statusText', { value: raw.statusText, enumerable: true });
