@@ -1,7 +1,10 @@
-// Every isolate this process makes, so that none outlives the process's own teardown. isolated-vm
-// can abort the process when an isolate or one of its handles is collected while Node tears its
-// environment down (isolated-vm issue 464: "Environment can be null"); an isolate disposed while the
-// process is still whole leaves nothing for that teardown to collect.
+// Every isolate this process makes, disposed at exit at the latest; and an exit that skips V8's last
+// garbage collection. When a process ends by itself (its event loop empty), Node tears the main
+// isolate down, and that last collection runs the weak callbacks of isolated-vm's handles
+// (References, Callbacks, scripts, contexts) with no isolate environment current: isolated-vm
+// asserts and aborts the process (issue 464, "Environment can be null"; seen here as
+// ClassHandle::WeakCallback under Heap::StartTearDown in a core dump). process.exit() ends the
+// process without that teardown, so once the loop is empty the last 'exit' listener calls it.
 import ivm from 'isolated-vm';
 
 const live = new Set<ivm.Isolate>();
@@ -21,8 +24,15 @@ function disposeAll(): void {
 /** A new isolate, disposed at process exit unless `release` was called first. */
 export function createIsolate(options: ivm.IsolateOptions): ivm.Isolate {
   if (!hooked) {
-    process.once('exit', disposeAll);
     hooked = true;
+    // Registered when the loop first runs empty, so that every other 'exit' listener runs before it.
+    process.once('beforeExit', () =>
+      process.once('exit', (code) => {
+        disposeAll();
+        process.exit(code);
+      }),
+    );
+    process.once('exit', disposeAll);
   }
   const isolate = new ivm.Isolate(options);
   live.add(isolate);
