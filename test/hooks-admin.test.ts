@@ -153,6 +153,43 @@ for (const kind of databaseKinds()) {
       assert.match(reservedRun.body.error, /field password is reserved/);
     });
 
+    test('POST /hooks/test runs code that is not saved, as a journey would, and stores nothing', async () => {
+      const before = (await server.admin('GET', '/hooks')).body.length;
+      const result = await server.admin('POST', '/hooks/test', {
+        event_type: 'before_id_token',
+        code: CLAIMS_HOOK,
+        secrets: { CRM_TOKEN: 'draft-secret-456' },
+        event: { user: { id: 'u2', email: 'draft@example.com' } },
+      });
+      assert.equal(result.status, 200, JSON.stringify(result.body));
+      assert.equal(result.body.outcome, 'success');
+      assert.deepEqual(result.body.actions, [{ type: 'idToken.setClaim', key: 'tier', value: 'gold' }]);
+      assert.match(result.body.logs[0], /draft@example\.com/);
+      assert.ok(!result.body.logs[0].includes('draft-secret-456'), 'secrets are redacted from logs');
+      assert.equal((await server.admin('GET', '/hooks')).body.length, before, 'no hook was saved');
+
+      // An async-only event runs as it would run; its actions are checked against the catalog.
+      const asyncOnly = await server.admin('POST', '/hooks/test', { event_type: 'after_password_reset', code: 'export default async (e, api) => { console.log(e.type); }' });
+      assert.equal(asyncOnly.status, 200, JSON.stringify(asyncOnly.body));
+      assert.deepEqual(asyncOnly.body.logs, ['[log] after_password_reset']);
+      const refused = await server.admin('POST', '/hooks/test', { event_type: 'after_registration', code: "export default async (e, api) => { api.deny('no'); }" });
+      assert.equal(refused.body.outcome, 'invalid_action');
+
+      // Bad bodies name their field, as POST /hooks does.
+      const cases: Array<[unknown, RegExp]> = [
+        [{ code: CLAIMS_HOOK }, /^event_type: is required/],
+        [{ event_type: 'no_such_event', code: CLAIMS_HOOK }, /^event: must be one of the events/],
+        [{ event_type: 'before_id_token', code: 'export default async function () {\n  const = 1;\n}' }, /^code: does not compile \(line 2\)/],
+        [{ event_type: 'before_id_token', code: CLAIMS_HOOK, name: 'x' }, /^name: is not a known field/],
+        [{ event_type: 'before_id_token', code: CLAIMS_HOOK, event: 'user' }, /^event: /],
+      ];
+      for (const [body, message] of cases) {
+        const answer = await server.admin('POST', '/hooks/test', body);
+        assert.equal(answer.status, 400, JSON.stringify(answer.body));
+        assert.match(answer.body.message, message);
+      }
+    });
+
     test('the event catalog lists every event with its actions and a sample', async () => {
       const events = await server.admin('GET', '/events');
       assert.equal(events.status, 200);

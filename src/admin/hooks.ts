@@ -6,9 +6,12 @@ import { EVENTS, eventSpec, sampleEvent } from '../hooks/catalog/events.ts';
 import { buildEvent, executeChecked } from '../hooks/runner.ts';
 import { findTemplate, listTemplates } from '../hooks/templates.ts';
 import type { Services } from '../services.ts';
-import { hookInput, publishInput } from '../hooks/store.ts';
-import { asObject } from '../input.ts';
+import { hookInput, publishInput, type RunnableHook } from '../hooks/store.ts';
+import { asObject, onlyFields } from '../input.ts';
 import { objectBody, optionalObjectBody, queryInt } from './body.ts';
+
+/** What POST /hooks/test takes: the event to run it for, and a hook body that is not saved. */
+const DRAFT_FIELDS = ['event_type', 'event', 'code', 'mode', 'secrets', 'allowed_hosts', 'timeout_ms'] as const;
 
 export function hookRoutes(router: Router, services: Services): void {
   const { hooks } = services;
@@ -39,32 +42,33 @@ export function hookRoutes(router: Router, services: Services): void {
 
   // A dry run: the same sandbox, limits and action checks as a journey, but nothing is applied,
   // queued or recorded. The given event fields are laid over the catalog's sample event.
-  router.post('/hooks/:id/test', async (ctx) => {
-    const hook = await hooks.runnable(ctx.params.id!);
-    const body = optionalObjectBody(ctx);
-    const given = body.event === undefined ? {} : asObject(body.event, 'event');
+  const dryRun = async (hook: RunnableHook, given: Record<string, unknown>) => {
     const spec = eventSpec(hook.event)!;
     const sample = sampleEvent(spec);
     const { id: _id, type: _type, hook: _hook, secrets: _secrets, application, request, created_at: _at, ...fields } = sample;
-    const event = await buildEvent(
-      spec,
-      { ...fields, application, request, ...given },
-      {
-        applicationId: null,
-        ip: null,
-        userAgent: null,
-        locale: null,
-      },
-      async () => null,
-    );
+    const event = await buildEvent(spec, { ...fields, application, request, ...given }, { applicationId: null, ip: null, userAgent: null, locale: null }, async () => null);
     const result = await executeChecked(services.sandbox, spec, hook, event);
-    ctx.body = {
+    return {
       outcome: result.outcome,
       actions: result.actions,
       logs: result.logs,
       duration_ms: Math.round(result.duration_ms * 100) / 100,
       ...(result.error ? { error: result.error } : {}),
     };
+  };
+
+  router.post('/hooks/:id/test', async (ctx) => {
+    const hook = await hooks.runnable(ctx.params.id!);
+    const body = optionalObjectBody(ctx);
+    ctx.body = await dryRun(hook, body.event === undefined ? {} : asObject(body.event, 'event'));
+  });
+
+  // Code that is not saved yet: checked as POST /hooks checks it, run as above, and not stored.
+  router.post('/hooks/test', async (ctx) => {
+    const { event_type, event, ...rest } = onlyFields(objectBody(ctx), DRAFT_FIELDS);
+    if (typeof event_type !== 'string') throw new ValidationError('event_type', 'is required: one of the events listed by GET /admin/api/events');
+    const hook = await hooks.draft({ ...rest, event: event_type });
+    ctx.body = await dryRun(hook, event === undefined ? {} : asObject(event, 'event'));
   });
 
   router.get('/hooks/:id/executions', async (ctx) => {

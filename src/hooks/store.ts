@@ -93,6 +93,17 @@ export class HookStore {
   }
 
   /** The hook with its secrets opened, for a test run. */
+  /**
+   * A hook that is not saved (POST /hooks/test): the body is checked exactly as POST /hooks checks
+   * it, and nothing is written. `name` and `mode` may be left out (a draft runs like a sync hook).
+   */
+  async draft(input: Record<string, unknown>): Promise<RunnableHook> {
+    const mode = typeof input.event === 'string' && eventSpec(input.event)?.sync === false ? 'async' : 'sync';
+    const row = await this.#validate({ name: 'draft', mode, ...input }, null);
+    const now = Date.now();
+    return this.#runnable({ ...row, id: 'draft', version: 0, created_at: now, updated_at: now });
+  }
+
   async runnable(id: string): Promise<RunnableHook> {
     return this.#runnable(await this.#row(id));
   }
