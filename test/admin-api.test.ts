@@ -324,6 +324,26 @@ for (const kind of databaseKinds()) {
       }
     });
 
+    test("users: a change racing the account's deletion answers 404, never 500", async () => {
+      const statuses = new Map<number, number>();
+      for (let round = 0; round < 15; round += 1) {
+        const user = await server.admin('POST', '/users', { email: `race${round}@example.com` });
+        assert.equal(user.status, 201);
+        const calls = [
+          server.admin('DELETE', `/users/${user.body.id}`),
+          ...Array.from({ length: 6 }, () => server.admin('POST', `/users/${user.body.id}/disable`)),
+          server.admin('PATCH', `/users/${user.body.id}`, { given_name: 'Racer' }),
+        ];
+        for (const answer of await Promise.all(calls)) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+      }
+      assert.deepEqual(
+        [...statuses.keys()].filter((status) => ![200, 204, 404].includes(status)),
+        [],
+        JSON.stringify([...statuses]),
+      );
+      assert.equal(statuses.get(204), 15, 'every deletion went through');
+    });
+
     test('users: bad bodies and queries answer 400 naming the field', async () => {
       const cases: Array<[unknown, string]> = [
         [{}, 'email'],

@@ -285,7 +285,8 @@ export class UserService {
       if ('email' in changes || 'username' in changes) {
         await this.#assertUnique(tx, (changes.email as string | undefined) ?? null, (changes.username as string | null | undefined) ?? null, id);
       }
-      await tx('users').where({ id }).update(changes);
+      // The account may have been deleted since it was read: then there is nothing to change.
+      if ((await tx('users').where({ id }).update(changes)) === 0) throw new NotFoundError('user');
       const user = toUser(await tx('users').where({ id }).first());
       await recordEvent(tx, eventType, { user: publicUser(user) });
       if (changes.password_hash && eventType !== 'user.password.update') await recordEvent(tx, 'user.password.update', { user_id: id });
@@ -346,7 +347,7 @@ export class UserService {
     if (current.status === status) return current;
     const eventType: WebhookEventType | null = status === 'disabled' ? 'user.deactivate' : current.status === 'disabled' ? 'user.reactivate' : null;
     return this.#db.transaction(async (tx) => {
-      await tx('users').where({ id }).update({ status, updated_at: Date.now() });
+      if ((await tx('users').where({ id }).update({ status, updated_at: Date.now() })) === 0) throw new NotFoundError('user');
       const user = toUser(await tx('users').where({ id }).first());
       if (eventType) await recordEvent(tx, eventType, { user: publicUser(user) });
       // A disabled account is signed out everywhere: enabling it again does not bring old tokens back.
