@@ -239,6 +239,25 @@ export default async function (event, api) { api.user.setMetadata('x', started);
 });
 
 describe('limits', () => {
+  test('a result forged past the api limits (an Object.prototype.toJSON of the hook) is refused outside the isolate', async () => {
+    const forged = (actions: string) =>
+      body(`api.mfa.skip();\n  Object.defineProperty(Object.prototype, 'toJSON', { configurable: true, value() { delete Object.prototype.toJSON; return { actions: ${actions}, logged: 0 }; } });`);
+    for (const actions of [
+      "Array.from({ length: 1000 }, () => ({ type: 'user.setMetadata', key: 'k', value: 1 }))",
+      "[{ type: 'user.setMetadata', key: 'k', value: 'x'.repeat(70000) }]",
+      "Array.from({ length: 100 }, () => ({ type: 'user.setMetadata', key: 'k', value: 'x'.repeat(20000) }))",
+    ]) {
+      const result = await sandbox.run(forged(actions), {});
+      assert.equal(result.outcome, 'error', actions);
+      assert.deepEqual(result.actions, []);
+      assert.match(String(result.error), /over the limits/);
+    }
+    // Within the limits a hook's own result stands (what the host validates next is the catalog's job).
+    const honest = await sandbox.run(forged("[{ type: 'mfa.require' }]"), {});
+    assert.equal(honest.outcome, 'success');
+    assert.deepEqual(honest.actions, [{ type: 'mfa.require' }]);
+  });
+
   test('while (true) {} is stopped at timeout_ms while the host keeps answering HTTP requests', async () => {
     const { server, port } = await startPinger();
     try {

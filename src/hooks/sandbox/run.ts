@@ -210,8 +210,18 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+// The prelude records at most 200 api calls, each value at most 64 KiB as JSON (prelude/api-recorders.ts).
+// The result is checked against the same limits here, outside the isolate: a hook can change what the
+// prelude's JSON.stringify produces (an Object.prototype.toJSON of its own), so the isolate's word is
+// not enough. A result longer than any honest one is refused before it is parsed.
+export const MAX_ACTIONS = 200;
+export const MAX_ACTION_VALUE_CHARS = 65536;
+const MAX_RESULT_CHARS = 1024 * 1024;
+const TOO_LARGE = 'the hook returned a result over the limits (at most 200 api calls, 64 KiB a value, 1 MiB in all)';
+
 function parseResult(value: unknown): { actions: RecordedAction[]; error?: string; logged: number } {
   if (typeof value !== 'string') return { actions: [], error: 'the hook returned an unreadable result', logged: 0 };
+  if (value.length > MAX_RESULT_CHARS) return { actions: [], error: TOO_LARGE, logged: 0 };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value, (key, v) => (key === '__proto__' ? undefined : v));
@@ -224,10 +234,14 @@ function parseResult(value: unknown): { actions: RecordedAction[]; error?: strin
   const logged = typeof result.logged === 'number' && Number.isInteger(result.logged) && result.logged > 0 ? result.logged : 0;
   if (typeof result.error === 'string') return { actions: [], error: result.error, logged };
   if (!Array.isArray(result.actions)) return { actions: [], error: 'the hook returned an unreadable result', logged };
+  if (result.actions.length > MAX_ACTIONS) return { actions: [], error: TOO_LARGE, logged };
   const actions: RecordedAction[] = [];
   for (const action of result.actions) {
     if (!action || typeof action !== 'object' || Array.isArray(action) || typeof (action as RecordedAction).type !== 'string') {
       return { actions: [], error: 'the hook returned a malformed action', logged };
+    }
+    for (const [field, v] of Object.entries(action)) {
+      if (field !== 'type' && JSON.stringify(v).length > MAX_ACTION_VALUE_CHARS) return { actions: [], error: TOO_LARGE, logged };
     }
     actions.push(action as RecordedAction);
   }
