@@ -7,6 +7,7 @@ import { decide, EVENTS, eventSpec, type EventPayloads } from '../../src/hooks/c
 import type { Lifecycle } from '../../src/hooks/lifecycle.ts';
 import { makeApi, type Recorded } from '../../src/hooks/sandbox/prelude/api-recorders.ts';
 import { PRELUDE_SOURCE } from '../../src/hooks/sandbox/prelude/assemble.ts';
+import { MAX_ACTION_VALUE_CHARS, MAX_ACTIONS } from '../../src/hooks/sandbox/run.ts';
 
 /** Every method of a (nested) api object, as "group.name" paths. */
 function methods(api: object, prefix = ''): string[] {
@@ -45,8 +46,12 @@ test('the api copies values as JSON, leaves undefined out, and stops at 200 call
   api.password.reject(undefined);
   assert.deepEqual(actions, [{ type: 'user.setMetadata', key: 'k', value: { nested: [1, 'two'] } }, { type: 'password.reject' }]);
   assert.throws(() => api.user.setMetadata('k', { big: 'x'.repeat(70000) }), /too large/);
-  for (let i = actions.length; i < 200; i++) api.mfa.skip();
+  // The host checks results against the same limits (sandbox/run.ts): a value just within passes here.
+  api.user.setMetadata('k', 'x'.repeat(MAX_ACTION_VALUE_CHARS - 2));
+  assert.throws(() => api.user.setMetadata('k', 'x'.repeat(MAX_ACTION_VALUE_CHARS - 1)), /too large/);
+  for (let i = actions.length; i < MAX_ACTIONS; i++) api.mfa.skip();
   assert.throws(() => api.mfa.skip(), /too many api calls/);
+  assert.equal(actions.length, MAX_ACTIONS);
   assert.ok(Object.isFrozen(api) && Object.isFrozen(api.user));
 });
 
