@@ -8,6 +8,7 @@ import * as mfa005 from './005_mfa.ts';
 import * as accounts006 from './006_account_index.ts';
 import * as applicationSettings007 from './007_application_settings.ts';
 import * as lockout008 from './008_lockout.ts';
+import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -22,4 +23,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['006_account_index', accounts006],
   ['007_application_settings', applicationSettings007],
   ['008_lockout', lockout008],
+  ['017_webhook_subscriptions', webhookSubscriptions017],
 ];

@@ -28,6 +28,7 @@ import { onOutboxWrite } from './outbox.ts';
 import { DeliveryQueue, type Claimed, type Outcome } from './queue.ts';
 import { classify, noAnswer, RELEASED, type Answer } from './retry.ts';
 import { signatureHeaders } from './signing.ts';
+import { matchesType } from './subscriptions.ts';
 import { WebhookTargets } from './targets.ts';
 import { WebhookTransport, type Flight } from './transport.ts';
 
@@ -59,8 +60,8 @@ export class WebhookDispatcher {
   readonly #queue: DeliveryQueue;
   readonly #transport: WebhookTransport;
   #endpoints = new Map<string, ActiveEndpoint>();
-  /** The event types the enabled endpoints want, as of the last round; null before the first. */
-  #wanted: { all: boolean; types: Set<string> } | null = null;
+  /** The event patterns the enabled endpoints want, as of the last round; null before the first. */
+  #wanted: Set<string> | null = null;
   /** Leased to this process, waiting for a free slot. */
   #ready: Claimed[] = [];
   readonly #inflight = new Map<string, Flight & { done: Promise<void> }>();
@@ -96,7 +97,7 @@ export class WebhookDispatcher {
       // An event no enabled endpoint wants waits for the next poll round, which marks it dispatched:
       // recording it costs the change one INSERT and nothing more. (An endpoint created by another
       // process is learnt at that round too; the events it wants are still there to fan out.)
-      if (wake === 'event' && type && this.#wanted && !this.#wanted.all && !this.#wanted.types.has(type)) return;
+      if (wake === 'event' && type && this.#wanted && !matchesType(this.#wanted, type)) return;
       this.kick(wake !== 'event');
     });
     this.#pollTimer = setInterval(() => this.kick(true), this.#deps.settings.pollMs);
@@ -188,7 +189,7 @@ export class WebhookDispatcher {
           const now = Date.now();
           const endpoints = await this.#deps.store.activeEndpoints(now, trx);
           this.#endpoints = new Map(endpoints.map((e) => [e.id, e]));
-          this.#wanted = { all: endpoints.some((e) => e.events.has('*')), types: new Set(endpoints.flatMap((e) => [...e.events])) };
+          this.#wanted = new Set(endpoints.flatMap((e) => [...e.events]));
           const result = await fanOut(trx, {
             endpoints,
             queue: this.#queue,

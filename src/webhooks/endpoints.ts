@@ -8,8 +8,9 @@ import type { SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ClientError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
-import { isWebhookEventType, notifyOutbox, WEBHOOK_EVENT_TYPES } from './outbox.ts';
+import { notifyOutbox } from './outbox.ts';
 import { generateSecret, secretKey, secretProblem } from './signing.ts';
+import { type Subscription, validApplications, validEventPatterns } from './subscriptions.ts';
 import type { WebhookTargets } from './targets.ts';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
@@ -20,6 +21,10 @@ export interface WebhookEndpoint {
   url: string;
   description: string | null;
   events: string[];
+  /** The applications (client ids) whose events it gets; null for every application. */
+  applications: string[] | null;
+  /** With `applications`: also the events that concern no application. */
+  include_unscoped: boolean;
   enabled: boolean;
   /** Why the endpoint stopped receiving (e.g. it answered 410 Gone); null while enabled. */
   disabled_reason: string | null;
@@ -35,9 +40,11 @@ export interface EndpointInput {
   secret?: unknown;
   enabled?: unknown;
   description?: unknown;
+  applications?: unknown;
+  include_unscoped?: unknown;
 }
 
-const WEBHOOK_FIELDS = ['url', 'events', 'secret', 'enabled', 'description'] as const;
+const WEBHOOK_FIELDS = ['url', 'events', 'secret', 'enabled', 'description', 'applications', 'include_unscoped'] as const;
 const WEBHOOK_READ_ONLY = ['id', 'disabled_reason', 'previous_secret_expires_at', 'created_at', 'updated_at'];
 
 /** The body of POST and PATCH /webhooks (also a KICKSTART entry): only known fields. */
@@ -75,10 +82,9 @@ export interface WebhookDelivery {
 }
 
 /** An enabled endpoint as the dispatcher needs it: where, which events, and the signing keys. */
-export interface ActiveEndpoint {
+export interface ActiveEndpoint extends Subscription {
   id: string;
   url: string;
-  events: Set<string>;
   createdAt: number;
   updatedAt: number;
   /** The current key first, then the previous one while the rotation window lasts. */
@@ -94,11 +100,6 @@ const DESCRIPTION_MAX = 500;
 
 function iso(ms: unknown): string | null {
   return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
-}
-
-export function matchesEvent(events: Iterable<string>, type: string): boolean {
-  for (const wanted of events) if (wanted === '*' || wanted === type) return true;
-  return false;
 }
 
 function validUrl(value: unknown): string {
@@ -117,21 +118,6 @@ function validUrl(value: unknown): string {
   return parsed.toString();
 }
 
-function validEvents(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new ValidationError('events', 'must be a non-empty array of event types, or ["*"] for all');
-  }
-  const out: string[] = [];
-  value.forEach((item, i) => {
-    if (item !== '*' && !isWebhookEventType(item)) {
-      throw new ValidationError(`events[${i}]`, `must be "*" or one of ${WEBHOOK_EVENT_TYPES.join(', ')}`);
-    }
-    if (!out.includes(item)) out.push(item);
-  });
-  if (out.includes('*') && out.length > 1) throw new ValidationError('events', '"*" means every event and must be alone');
-  return out;
-}
-
 function validSecret(value: unknown): string {
   const problem = secretProblem(value);
   if (problem) throw new ValidationError('secret', problem);
@@ -146,7 +132,11 @@ function validDescription(value: unknown): string | null {
 }
 
 function validEnabled(value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new ValidationError('enabled', 'must be true or false');
+  return validFlag('enabled', value);
+}
+
+function validFlag(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ValidationError(field, 'must be true or false');
   return value;
 }
 
@@ -157,6 +147,8 @@ function toEndpoint(row: Row, now = Date.now()): WebhookEndpoint {
     url: String(row.url),
     description: (row.description as string | null) ?? null,
     events: fromJson<string[]>(row.events, []),
+    applications: fromJson<string[] | null>(row.applications, null),
+    include_unscoped: toBool(row.include_unscoped),
     enabled: toBool(row.enabled),
     disabled_reason: (row.disabled_reason as string | null) ?? null,
     previous_secret_expires_at: previousUntil !== null && previousUntil > now ? iso(previousUntil) : null,
@@ -208,7 +200,9 @@ export class WebhookEndpointStore {
   /** Creates an endpoint; answers it with its secret (generated when none was given), the only time besides rotation. */
   async create(input: EndpointInput): Promise<WebhookEndpoint & { secret: string }> {
     const url = validUrl(input.url);
-    const events = validEvents(input.events);
+    const events = validEventPatterns(input.events);
+    const applications = input.applications === undefined ? null : await this.#validApplications(input.applications);
+    const includeUnscoped = input.include_unscoped === undefined ? false : validFlag('include_unscoped', input.include_unscoped);
     const secret = input.secret === undefined || input.secret === null ? generateSecret() : validSecret(input.secret);
     const enabled = input.enabled === undefined ? true : validEnabled(input.enabled);
     const description = input.description === undefined ? null : validDescription(input.description);
@@ -219,6 +213,8 @@ export class WebhookEndpointStore {
       url,
       description,
       events: toJson(events),
+      applications: applications === null ? null : toJson(applications),
+      include_unscoped: includeUnscoped,
       secret_enc: this.#box.seal(secret),
       previous_secret_enc: null,
       previous_secret_expires_at: null,
@@ -249,7 +245,12 @@ export class WebhookEndpointStore {
     const current = await this.#row(id);
     const changes: Row = {};
     if (patch.url !== undefined) changes.url = validUrl(patch.url);
-    if (patch.events !== undefined) changes.events = toJson(validEvents(patch.events));
+    if (patch.events !== undefined) changes.events = toJson(validEventPatterns(patch.events));
+    if (patch.applications !== undefined) {
+      const applications = await this.#validApplications(patch.applications);
+      changes.applications = applications === null ? null : toJson(applications);
+    }
+    if (patch.include_unscoped !== undefined) changes.include_unscoped = validFlag('include_unscoped', patch.include_unscoped);
     if (patch.description !== undefined) changes.description = validDescription(patch.description);
     if (patch.enabled !== undefined) {
       const enabled = validEnabled(patch.enabled);
@@ -321,6 +322,8 @@ export class WebhookEndpointStore {
         id: String(row.id),
         url: String(row.url),
         events: new Set(fromJson<string[]>(row.events, [])),
+        applications: row.applications === null || row.applications === undefined ? null : new Set(fromJson<string[]>(row.applications, [])),
+        includeUnscoped: toBool(row.include_unscoped),
         createdAt: Number(row.created_at),
         updatedAt: Number(row.updated_at),
         keys,
@@ -412,6 +415,14 @@ export class WebhookEndpointStore {
   async #checkTarget(url: string): Promise<void> {
     const check = await this.#options.targets.check(new URL(url), AbortSignal.timeout(RESOLVE_TIMEOUT_MS)).catch(() => null);
     if (check && !check.ok && check.kind === 'refused') throw new ValidationError('url', check.message);
+  }
+
+  /** `applications` of a body: client ids that exist (an unknown one is a 400 naming it). */
+  #validApplications(value: unknown): Promise<string[] | null> {
+    return validApplications(value, async (ids) => {
+      const rows = await this.#db('applications').whereIn('client_id', ids).select('client_id');
+      return new Set(rows.map((row) => String(row.client_id)));
+    });
   }
 
   async #row(id: string): Promise<Row> {

@@ -5,8 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Row } from '../db/leases.ts';
-import { matchesEvent, type ActiveEndpoint } from './endpoints.ts';
+import { fromJson } from '../db/knex.ts';
+import type { ActiveEndpoint } from './endpoints.ts';
 import { chunks, type Claimed, type DeliveryQueue } from './queue.ts';
+import { eventApplication, wantsEvent } from './subscriptions.ts';
 
 /** Events taken per fan-out; a full batch means more may be waiting. */
 export const FANOUT_BATCH = 500;
@@ -48,11 +50,14 @@ export async function fanOut(trx: Knex.Transaction, input: FanOutInput): Promise
   const rows: Row[] = [];
   const leased: Claimed[] = [];
   let unleased = false;
+  // The event's application is read from its data only when some endpoint filters by application.
+  const byApplication = endpoints.some((endpoint) => endpoint.applications !== null);
   for (const event of events) {
     const createdAt = Number(event.created_at);
+    const applicationId = byApplication ? eventApplication(fromJson<unknown>(event.data, null)) : null;
     for (const endpoint of endpoints) {
       // An endpoint gets the events that happened after it was created.
-      if (endpoint.createdAt > createdAt || !matchesEvent(endpoint.events, String(event.type))) continue;
+      if (endpoint.createdAt > createdAt || !wantsEvent(endpoint, String(event.type), applicationId)) continue;
       const id = `whd_${randomBytes(12).toString('hex')}`;
       const lease = leased.length < room;
       const held = queue.leases.fresh(now, lease);
