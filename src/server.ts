@@ -25,13 +25,14 @@ import { PasswordHasher } from './identity/passwords.ts';
 import { Throttle } from './identity/throttle.ts';
 import { UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
+import { ApplicationAccess } from './identity/application-access.ts';
 import { AccountLocks } from './identity/lockout.ts';
 import { applyKickstart } from './kickstart.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMailer } from './messaging/mailer.ts';
 import { announceDelivery } from './messaging/outbox.ts';
 import { createSmsSender } from './messaging/sms.ts';
-import { deleteExpiredModels, revokeAccount } from './oidc/adapter.ts';
+import { deleteExpiredModels, grantedApplications, revokeAccount, revokeApplication } from './oidc/adapter.ts';
 import { ApplicationService } from './oidc/applications.ts';
 import { loadOrCreateKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
@@ -132,6 +133,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       users,
       factors,
       applications,
+      access: new ApplicationAccess(db, { granted: grantedApplications, revoke: revokeApplication }),
       resourceServers,
       provider,
       locks: new AccountLocks(db, throttle, revokeAccount),

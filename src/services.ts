@@ -13,6 +13,7 @@ import type { HookRunner } from './hooks/runner.ts';
 import type { HookSandbox } from './hooks/sandbox/sandbox.ts';
 import type { HookStore } from './hooks/store.ts';
 import type { ActionTokens } from './identity/action-tokens.ts';
+import type { ApplicationAccess } from './identity/application-access.ts';
 import type { ConsentService } from './identity/consents.ts';
 import type { FactorService } from './identity/factors.ts';
 import type { AccountLocks } from './identity/lockout.ts';
@@ -38,6 +39,8 @@ export interface Services {
   /** Operator locks and the per-account failed-login budget. */
   locks: AccountLocks;
   applications: ApplicationService;
+  /** Which applications an account has granted access to, and revoking one. */
+  access: ApplicationAccess;
   resourceServers: ResourceServerService;
   provider: Provider;
   mailer: Mailer;

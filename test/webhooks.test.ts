@@ -501,6 +501,8 @@ for (const kind of databaseKinds()) {
       assert.ok(tokens.refresh_token);
       const refreshed = await oidc.refreshTokenGrant(rp.config, tokens.refresh_token);
       assert.ok(refreshed.access_token);
+      // An operator revokes the application's access (user.access.revoke).
+      assert.equal((await server.admin('DELETE', `/users/${carol.body.id}/applications/${rp.clientId}`)).status, 204);
 
       // Forgot password and the mailed reset link.
       const resetStart = await browser.get((await authorizationUrl(rp)).url.toString());
@@ -560,6 +562,7 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(first('user.consent.update').consents, [{ key: 'newsletter', granted: true }]);
       assert.equal(first('user.password.reset.start').user_id, carol.body.id);
       assert.equal(first('hook.failed').hook_id, failingHook.body.id);
+      assert.deepEqual(first('user.access.revoke'), { user_id: carol.body.id, application_id: rp.clientId, by: 'operator' });
       assert.equal(first('user.delete').user.id, carol.body.id);
 
       for (const hookId of [consentHook.body.id, failingHook.body.id]) await server.admin('DELETE', `/hooks/${hookId}`);

@@ -59,6 +59,16 @@ export function userRoutes(router: Router, services: Services): void {
     ctx.status = 204;
   });
 
+  // The applications the user granted access to, and revoking one (its grants and tokens go).
+  router.get('/users/:id/applications', async (ctx) => {
+    ctx.body = await services.access.list(ctx.params.id!);
+  });
+
+  router.delete('/users/:id/applications/:client_id', async (ctx) => {
+    await services.access.revoke(ctx.params.id!, ctx.params.client_id!, 'operator');
+    ctx.status = 204;
+  });
+
   // Enabling lets the user sign in again; on a pending account it also skips the activation mail.
   router.post('/users/:id/enable', async (ctx) => {
     ctx.body = publicUser(await users.setStatus(ctx.params.id!, 'active'));

@@ -1,7 +1,9 @@
 // The SQL adapter behind every oidc-provider model (sessions, grants, codes, tokens, interactions…).
 // Clients are not stored here: they are the applications, read through the applications service.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Knex } from 'knex';
 import { fromJson, toJson, type Db } from '../db/knex.ts';
+import type { GrantedApplication } from '../identity/application-access.ts';
 
 export interface ClientSource {
   clientMetadata(clientId: string): Promise<AdapterPayload | undefined>;
@@ -107,4 +109,38 @@ export async function interactionClientId(db: Db, uid: string): Promise<string |
 /** Deletes expired artifacts; run periodically. Returns how many rows went. */
 export async function deleteExpiredModels(db: Db, now = Date.now()): Promise<number> {
   return db(TABLE).whereNotNull('expires_at').where('expires_at', '<=', now).delete();
+}
+
+async function accountGrants(db: Knex | Knex.Transaction, accountId: string): Promise<Array<{ id: string; payload: AdapterPayload }>> {
+  const rows = await db(TABLE).where({ model: 'Grant', account_id: accountId }).select('id', 'payload');
+  return rows.map((row) => ({ id: String(row.id), payload: fromJson<AdapterPayload>(row.payload, {}) }));
+}
+
+/** The applications an account has granted access to (one entry per application). */
+export async function grantedApplications(db: Knex | Knex.Transaction, accountId: string): Promise<GrantedApplication[]> {
+  const byClient = new Map<string, GrantedApplication>();
+  for (const { payload } of await accountGrants(db, accountId)) {
+    if (typeof payload.clientId !== 'string' || byClient.has(payload.clientId)) continue;
+    const scope = (payload.openid as { scope?: unknown } | undefined)?.scope;
+    byClient.set(payload.clientId, {
+      client_id: payload.clientId,
+      scope: typeof scope === 'string' ? scope : null,
+      granted_at: typeof payload.iat === 'number' ? new Date(payload.iat * 1000).toISOString() : null,
+    });
+  }
+  return [...byClient.values()];
+}
+
+/**
+ * Revokes one application's access to an account: its grants, and every code and token issued under
+ * them (refresh tokens, opaque access tokens). The account's sessions stay, so its other applications
+ * keep working; this one asks again (consent, for a third party) at its next sign-in. Answers how many
+ * grants went.
+ */
+export async function revokeApplication(db: Knex | Knex.Transaction, accountId: string, clientId: string): Promise<number> {
+  const ids = (await accountGrants(db, accountId)).filter((grant) => grant.payload.clientId === clientId).map((grant) => grant.id);
+  if (ids.length === 0) return 0;
+  await db(TABLE).whereIn('grant_id', ids).delete();
+  await db(TABLE).where({ model: 'Grant' }).whereIn('id', ids).delete();
+  return ids.length;
 }

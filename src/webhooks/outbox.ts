@@ -25,6 +25,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'jwt.refresh',
   'hook.failed',
   'user.action',
+  'user.access.revoke',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
