@@ -64,10 +64,11 @@ interface EventBase {
   created_at: string;
 }
 
-/** When: the registration form was submitted, before the user exists. Sync or async. */
+/** When: the registration form was submitted, before the user exists (or an invited user accepts the invitation: invited is true). Sync or async. */
 export interface BeforeRegistrationEvent extends EventBase {
   type: 'before_registration';
   user: NewUser;
+  invited: boolean;
 }
 export type BeforeRegistrationApi = {
   deny(message: string): void;
@@ -91,10 +92,11 @@ export type BeforeProgressiveProfilingApi = {
   };
 };
 
-/** When: the user was created. Sync or async. */
+/** When: the user was created (or an invited user accepted the invitation: invited is true). Sync or async. */
 export interface AfterRegistrationEvent extends EventBase {
   type: 'after_registration';
   user: User;
+  invited: boolean;
 }
 export type AfterRegistrationApi = {
   user: {

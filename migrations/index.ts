@@ -9,6 +9,7 @@ import * as accounts006 from './006_account_index.ts';
 import * as applicationSettings007 from './007_application_settings.ts';
 import * as lockout008 from './008_lockout.ts';
 import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
+import * as invitations017 from './017_b_invitations.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -24,4 +25,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['007_application_settings', applicationSettings007],
   ['008_lockout', lockout008],
   ['017_webhook_subscriptions', webhookSubscriptions017],
+  ['017_b_invitations', invitations017],
 ];

@@ -103,6 +103,8 @@ export interface Config {
   ttl: {
     activationSeconds: number;
     passwordResetSeconds: number;
+    /** How long an invitation link works (INVITATION_TTL_SECONDS). */
+    invitationSeconds: number;
     sessionSeconds: number;
     refreshTokenSeconds: number;
     accessTokenSeconds: number;
@@ -272,6 +274,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     ttl: {
       activationSeconds: int(env, 'ACTIVATION_TTL_SECONDS', 86400, 60, 30 * 86400),
       passwordResetSeconds: int(env, 'PASSWORD_RESET_TTL_SECONDS', 3600, 10, 86400),
+      invitationSeconds: int(env, 'INVITATION_TTL_SECONDS', 7 * 86400, 60, 90 * 86400),
       sessionSeconds: int(env, 'SESSION_TTL_SECONDS', 14 * 86400, 60, 365 * 86400),
       refreshTokenSeconds: int(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 86400, 60, 365 * 86400),
       accessTokenSeconds: int(env, 'ACCESS_TOKEN_TTL_SECONDS', 3600, 30, 86400),

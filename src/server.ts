@@ -26,6 +26,8 @@ import { Throttle } from './identity/throttle.ts';
 import { UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
 import { ApplicationAccess } from './identity/application-access.ts';
+import { InvitationService } from './identity/invitations.ts';
+import { sendInvitationMail } from './flows/invitation.ts';
 import { AccountLocks } from './identity/lockout.ts';
 import { applyKickstart } from './kickstart.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -124,6 +126,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const webhookTargets = new WebhookTargets(config.webhooks.allowedHosts, options.resolve);
     const webhooks = new WebhookEndpointStore(db, box, { rotationWindowMs: config.webhooks.rotationWindowMs, targets: webhookTargets });
     const webhookDispatcher = config.webhooks.dispatcher ? new WebhookDispatcher({ db, store: webhooks, log, settings: config.webhooks, metrics, targets: webhookTargets }) : null;
+    const tokens = new ActionTokens(db);
+    const invitations = new InvitationService(db, users, tokens, {
+      ttlSeconds: config.ttl.invitationSeconds,
+      issuer: config.issuer,
+      applicationExists: async (clientId) => (await applications.find(clientId)) !== null,
+      // The mail is rendered with the services below (built next; no invitation is sent before).
+      deliver: (invitation, user, link) => sendInvitationMail(services, invitation, user, link),
+    });
     const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
     const services: Services = {
       config,
@@ -146,7 +156,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       runner,
       executions,
       hookJobs,
-      tokens: new ActionTokens(db),
+      tokens,
+      invitations,
       consents: new ConsentService(db),
       throttle,
       flowStates: new FlowStates(db),

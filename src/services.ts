@@ -15,6 +15,7 @@ import type { HookStore } from './hooks/store.ts';
 import type { ActionTokens } from './identity/action-tokens.ts';
 import type { ApplicationAccess } from './identity/application-access.ts';
 import type { ConsentService } from './identity/consents.ts';
+import type { InvitationService } from './identity/invitations.ts';
 import type { FactorService } from './identity/factors.ts';
 import type { AccountLocks } from './identity/lockout.ts';
 import type { Throttle } from './identity/throttle.ts';
@@ -55,6 +56,8 @@ export interface Services {
   executions: ExecutionLog;
   /** The async hook jobs the runner queues and the worker runs. */
   hookJobs: HookJobQueue;
+  /** Invitations: pending users an operator asked to join an application. */
+  invitations: InvitationService;
   /** One-time tokens of account mails (activation, reset, ...). */
   tokens: ActionTokens;
   consents: ConsentService;

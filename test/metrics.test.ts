@@ -37,7 +37,7 @@ for (const kind of databaseKinds()) {
       const hook = await server.admin('POST', '/hooks', { name: 'count', event: 'after_registration', mode: 'sync', code: 'export default async () => {}' });
       const user = await server.admin('POST', '/users', { email: 'p@example.com' });
       for (let i = 0; i < 12; i += 1) {
-        await server.server.services.lifecycle.run('after_registration', { user: user.body }, { applicationId: null, ip: null, userAgent: null, locale: null });
+        await server.server.services.lifecycle.run('after_registration', { user: user.body, invited: false }, { applicationId: null, ip: null, userAgent: null, locale: null });
         advanceClock(2); // distinct created_at
       }
       const before = await server.admin('GET', `/hooks/${hook.body.id}/executions?limit=100`);

@@ -10,6 +10,7 @@ import { factorRoutes } from './factors.ts';
 import { requireAdminKey } from './auth.ts';
 import { zone } from '../http/paths.ts';
 import { hookRoutes } from './hooks.ts';
+import { invitationRoutes } from './invitations.ts';
 import { jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
 import { messageRoutes } from './messages.ts';
@@ -23,7 +24,7 @@ const ADMIN_PREFIX = '/admin/api';
 /** A module of admin routes; later issues (hooks, webhooks, events) add theirs to the list below. */
 export type AdminRoutes = (router: Router, services: Services) => void;
 
-const MODULES: AdminRoutes[] = [applicationRoutes, userRoutes, resourceServerRoutes, messageRoutes, keyRoutes, hookRoutes, webhookRoutes, factorRoutes, userActionRoutes];
+const MODULES: AdminRoutes[] = [applicationRoutes, userRoutes, resourceServerRoutes, messageRoutes, keyRoutes, hookRoutes, webhookRoutes, factorRoutes, userActionRoutes, invitationRoutes];
 
 /**
  * The admin API's routes, without their guard: serve them only through `adminApi`, which puts the

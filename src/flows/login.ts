@@ -12,6 +12,7 @@ import { Throttle } from '../identity/throttle.ts';
 import { publicUser } from '../identity/users.ts';
 import { denial, deny } from './denial.ts';
 import type { EqualTimeSide } from './equal-time.ts';
+import { invitationFor } from './invitation.ts';
 import { passwordProved } from './journey.ts';
 import { assertPrompt, field, FlowError, type FlowKit, type Guard } from './kit.ts';
 import { rememberedHere } from './remembered-device.ts';
@@ -34,6 +35,11 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   router.get('/interaction/:uid', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
     if (details.prompt.name === 'login') {
+      // A sign-in an invitation link started: its first page sets the invited user's password.
+      if (await invitationFor(ctx, kit, details)) {
+        kit.seeOther(ctx, `/interaction/${details.uid}/invitation`);
+        return;
+      }
       const state = await kit.state(details);
       const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
       identifyPage(ctx, details, { identifier: state.identifier ?? hint });

@@ -102,7 +102,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     }
 
     const submitted = { email, given_name: values.given_name || null, family_name: values.family_name || null, attributes: {}, metadata: {} };
-    const before = await kit.hook(ctx, 'before_registration', { user: submitted }, clientId, { handleDenial: true });
+    const before = await kit.hook(ctx, 'before_registration', { user: submitted, invited: false }, clientId, { handleDenial: true });
     if (before.denied) {
       await fail(before.denied.message, 403);
       return;
@@ -139,7 +139,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     }
 
     if (user) {
-      const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user) }, clientId);
+      const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user), invited: false }, clientId);
       const more = after.decision.changes;
       if (hasChanges(more)) user = await users.update(user.id, { metadata: more.metadata, attributes: more.attributes });
       if (mayMail) await sendActivation(ctx, user, details.uid);

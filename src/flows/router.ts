@@ -7,6 +7,7 @@ import type { Services } from '../services.ts';
 import { brandingRoutes } from './branding.ts';
 import { csrfProtection } from './csrf.ts';
 import { FlowError, FlowKit, type Guard } from './kit.ts';
+import { invitationRoutes } from './invitation.ts';
 import { loginRoutes } from './login.ts';
 import { mfaRoutes } from './mfa.ts';
 import { profilingRoutes } from './profiling.ts';
@@ -38,6 +39,7 @@ export function createFlowRouter(services: Services): Router {
   loginRoutes(router, kit, guard);
   registrationRoutes(router, kit, guard);
   recoveryRoutes(router, kit, guard);
+  invitationRoutes(router, kit, guard);
   profilingRoutes(router, kit, guard);
   mfaRoutes(router, kit, guard);
   brandingRoutes(router, kit);

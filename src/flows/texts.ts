@@ -95,6 +95,14 @@ const TEXTS = {
   'activation.done.title': 'Your email address is verified',
 
   // ---- recovery
+  'invitation.title': 'Join {app}',
+  'invitation.unusable.title': 'Invitation link not usable',
+  'invitation.used': 'This invitation has already been accepted (or withdrawn). If you set your password, sign in from the application.',
+  'invitation.expired': 'This invitation has expired. Ask whoever invited you to send it again.',
+  'invitation.revoked': 'This invitation has been withdrawn. Ask whoever invited you if you think this is a mistake.',
+  'invitation.unknown': 'This invitation link is not valid. Check that you copied the whole link from the email.',
+  'invitation.done.title': 'Your account is ready',
+  'invitation.done': 'You can now sign in to {app} with your email address and the password you chose.',
   'reset.request.title': 'Reset your password',
   'reset.sent': 'If an account matches what you entered, we have sent it an email with a link to choose a new password. The link works once and expires in {expiresIn}.',
   'reset.unusable.title': 'Reset link not usable',

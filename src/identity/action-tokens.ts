@@ -1,4 +1,4 @@
-// One-time tokens mailed to users: account activation and password reset. Only the sha256 of a
+// One-time tokens mailed to users: account activation, password reset and invitations. Only the sha256 of a
 // token is stored; a token works once, until it expires, and using it is atomic. Each token records
 // the sign-in it was asked from and that sign-in's application, whose branding (and way back) the
 // link's pages keep even after the sign-in itself has gone.
@@ -6,7 +6,7 @@ import { randomToken, sha256Hex } from '../crypto.ts';
 import type { Db } from '../db/knex.ts';
 import type { Knex } from 'knex';
 
-export type ActionTokenKind = 'activation' | 'password_reset';
+export type ActionTokenKind = 'activation' | 'password_reset' | 'invitation';
 
 export interface ActionToken {
   userId: string;
@@ -72,19 +72,20 @@ export class ActionTokens {
   }
 
   /** Uses a token: answers it when it was valid, null otherwise. Two concurrent uses: one wins. */
-  async consume(kind: ActionTokenKind, token: string): Promise<ActionToken | null> {
+  async consume(kind: ActionTokenKind, token: string, trx?: Knex.Transaction): Promise<ActionToken | null> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null;
     const id = sha256Hex(token);
     const now = Date.now();
-    const changed = await this.#db('action_tokens').where({ id, kind }).whereNull('used_at').where('expires_at', '>', now).update({ used_at: now });
+    const db = trx ?? this.#db;
+    const changed = await db('action_tokens').where({ id, kind }).whereNull('used_at').where('expires_at', '>', now).update({ used_at: now });
     if (Number(changed) !== 1) return null;
-    const row = await this.#db('action_tokens').where({ id }).first();
+    const row = await db('action_tokens').where({ id }).first();
     return toToken(row);
   }
 
   /** Marks every unused token of this kind for the user as used. */
-  async revokeAll(kind: ActionTokenKind, userId: string): Promise<void> {
-    await this.#db('action_tokens').where({ kind, user_id: userId }).whereNull('used_at').update({ used_at: Date.now() });
+  async revokeAll(kind: ActionTokenKind, userId: string, trx?: Knex.Transaction): Promise<void> {
+    await (trx ?? this.#db)('action_tokens').where({ kind, user_id: userId }).whereNull('used_at').update({ used_at: Date.now() });
   }
 
   /** Deletes tokens expired more than a day ago (a day of "this link has expired" rather than "unknown link"). */

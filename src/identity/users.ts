@@ -12,7 +12,7 @@ import { assertPlainText } from './plain-text.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
 
 export type UserStatus = 'active' | 'pending' | 'disabled';
-export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart';
+export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart' | 'invitation';
 export type Json = Record<string, unknown>;
 
 export interface User {
@@ -74,7 +74,7 @@ function iso(ms: unknown): string | null {
   return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
 }
 
-function toUser(row: Row): User {
+export function toUser(row: Row): User {
   return {
     id: String(row.id),
     email: String(row.email),
@@ -166,7 +166,7 @@ export class UserService {
    * Creates a user and its webhook events in one transaction. Every field is validated first, so a
    * bad input never leaves a half-written user.
    */
-  async create(input: NewUser, source: UserSource, trx?: Knex.Transaction): Promise<User> {
+  async create(input: NewUser, source: UserSource, trx?: Knex.Transaction, origin: { applicationId?: string | null } = {}): Promise<User> {
     const raw = input as unknown as Record<string, unknown>;
     if (typeof raw.email !== 'string' || raw.email.trim() === '') throw new ValidationError('email', 'is required');
     const email = validEmail(raw.email);
@@ -199,8 +199,10 @@ export class UserService {
       await this.#assertUnique(tx, email, username ?? null, null);
       await tx('users').insert(row);
       const user = toUser(row);
-      await recordEvent(tx, 'user.create', { user: publicUser(user) });
-      if (source === 'registration') await recordEvent(tx, 'user.registration.create', { user: publicUser(user) });
+      // An invited user is created pending (CONTRACT §9): the events say so, and which application invited them.
+      const context = { ...(origin.applicationId ? { application_id: origin.applicationId } : {}), ...(source === 'invitation' ? { invited: true } : {}) };
+      await recordEvent(tx, 'user.create', { user: publicUser(user), ...context });
+      if (source === 'registration') await recordEvent(tx, 'user.registration.create', { user: publicUser(user), ...context });
       return user;
     };
     return trx ? write(trx) : this.#db.transaction(write);

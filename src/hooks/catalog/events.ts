@@ -39,10 +39,11 @@ type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activ
 
 /** What each lifecycle point sends: `lifecycle.run(event, payload)` takes exactly this. */
 export interface EventPayloads {
-  before_registration: { user: NewHookUser };
+  /** `invited`: the user is accepting an invitation (POST /admin/api/invitations). */
+  before_registration: { user: NewHookUser; invited: boolean };
   /** An address already registered gets the submitted user (NewUser), so the hook cannot tell. */
   before_progressive_profiling: { user: HookUser | NewHookUser; flow: 'registration' | 'login'; consents: Record<string, boolean> };
-  after_registration: { user: HookUser };
+  after_registration: { user: HookUser; invited: boolean };
   after_account_activation: { user: HookUser };
   after_identification: { user: HookUser; identifier: string };
   at_failed_identification: { user: null; identifier: string };
@@ -113,11 +114,11 @@ const IDENTIFY_TIMING =
 const DEFINITIONS = {
   before_registration: event({
     name: 'before_registration',
-    fires: 'the registration form was submitted, before the user exists',
+    fires: 'the registration form was submitted, before the user exists (or an invited user accepts the invitation: invited is true)',
     sync: true,
     actions: ['deny', 'user.setAttribute', 'user.setMetadata'],
-    fields: { user: 'NewUser' },
-    sample: { user: newUser },
+    fields: { user: 'NewUser', invited: 'boolean' },
+    sample: { user: newUser, invited: false },
     decide: changes,
   }),
   before_progressive_profiling: event({
@@ -131,11 +132,11 @@ const DEFINITIONS = {
   }),
   after_registration: event({
     name: 'after_registration',
-    fires: 'the user was created',
+    fires: 'the user was created (or an invited user accepted the invitation: invited is true)',
     sync: true,
     actions: ['user.setMetadata'],
-    fields: { user: 'User' },
-    sample: { user: { ...sampleUser, email_verified: false, status: 'pending', login_count: 0 } },
+    fields: { user: 'User', invited: 'boolean' },
+    sample: { user: { ...sampleUser, email_verified: false, status: 'pending', login_count: 0 }, invited: false },
     decide: changes,
   }),
   after_account_activation: event({
