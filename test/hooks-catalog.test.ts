@@ -8,6 +8,7 @@ import { ACTIONS, PROTECTED_CLAIMS } from '../src/hooks/catalog/actions.ts';
 import { renderDocs, renderTypes } from '../src/hooks/catalog/docs.ts';
 import { EVENTS, sampleEvent } from '../src/hooks/catalog/events.ts';
 import { PROJECT_ROOT } from '../src/paths.ts';
+import { withWebhookTypes } from '../src/webhooks/catalog.ts';
 
 const CONTRACT_EVENTS = [
   'before_registration',
@@ -61,4 +62,6 @@ test('the contract actions are allowed where the contract says', () => {
 test('hooks/types.d.ts and docs/hooks.md are generated from the catalog (run npm run gen:hooks)', () => {
   assert.ok(readFileSync(join(PROJECT_ROOT, 'hooks', 'types.d.ts'), 'utf8') === renderTypes(), 'hooks/types.d.ts is stale: run npm run gen:hooks');
   assert.ok(readFileSync(join(PROJECT_ROOT, 'docs', 'hooks.md'), 'utf8') === renderDocs(), 'docs/hooks.md is stale: run npm run gen:hooks');
+  const webhooksDoc = readFileSync(join(PROJECT_ROOT, 'docs', 'webhooks.md'), 'utf8');
+  assert.ok(withWebhookTypes(webhooksDoc) === webhooksDoc, "docs/webhooks.md's event table is stale: run npm run gen:hooks");
 });

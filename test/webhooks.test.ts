@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { loadConfig } from '../src/config.ts';
 import { startServer } from '../src/server.ts';
+import { WEBHOOK_CATALOG } from '../src/webhooks/catalog.ts';
 import { WEBHOOK_EVENT_TYPES } from '../src/webhooks/outbox.ts';
 import { alertText, Browser } from './support/browser.ts';
 import { createTestDatabase, databaseKinds } from './support/databases.ts';
@@ -551,9 +552,18 @@ for (const kind of databaseKinds()) {
       assert.deepEqual([...typesAt(pair.path)].sort(), ['user.login.failed', 'user.login.success']);
       for (const request of receiver.on(all.path)) verifyWebhook(all.secret, request);
 
+      // Every type that concerns an application carries its application_id, as the catalog says.
+      for (const request of receiver.on(all.path)) {
+        const { type, data } = request.payload;
+        const scope = WEBHOOK_CATALOG[type as keyof typeof WEBHOOK_CATALOG].application;
+        if (scope === 'always') assert.equal(typeof data.application_id, 'string', `${type} carries application_id: ${JSON.stringify(data)}`);
+        if (scope === 'when') assert.ok('application_id' in data, `${type} says which application (or null): ${JSON.stringify(data)}`);
+      }
+
       // Payloads carry the ids a receiver filters on.
       const first = (type: string) => receiver.on(all.path).find((r) => r.payload.type === type)!.payload.data;
       assert.equal(first('user.registration.create').user.email, 'reggie@example.com');
+      assert.equal(first('user.registration.create').application_id, rp.clientId);
       assert.equal(first('user.login.success').user_id, carol.body.id);
       assert.equal(first('user.login.success').application_id, rp.clientId);
       assert.equal(first('user.login.failed').user_id, carol.body.id);

@@ -128,6 +128,8 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
             metadata: changes.metadata,
           },
           'registration',
+          undefined,
+          { applicationId: clientId },
         );
       } catch (error) {
         if (error instanceof ValidationError) {

@@ -200,7 +200,7 @@ export class UserService {
       await tx('users').insert(row);
       const user = toUser(row);
       // An invited user is created pending (CONTRACT §9): the events say so, and which application invited them.
-      const context = { ...(origin.applicationId ? { application_id: origin.applicationId } : {}), ...(source === 'invitation' ? { invited: true } : {}) };
+      const context = { application_id: origin.applicationId ?? null, ...(source === 'invitation' ? { invited: true } : {}) };
       await recordEvent(tx, 'user.create', { user: publicUser(user), ...context });
       if (source === 'registration') await recordEvent(tx, 'user.registration.create', { user: publicUser(user), ...context });
       return user;

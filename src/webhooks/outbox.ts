@@ -5,30 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { toJson } from '../db/knex.ts';
 import type { Knex } from 'knex';
+import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './catalog.ts';
 
-export const WEBHOOK_EVENT_TYPES = [
-  'user.create',
-  'user.update',
-  'user.delete',
-  'user.deactivate',
-  'user.reactivate',
-  'user.login.success',
-  'user.login.failed',
-  'user.email.verified',
-  'user.password.reset.start',
-  'user.password.reset.success',
-  'user.password.update',
-  'user.two-factor.method.add',
-  'user.two-factor.method.remove',
-  'user.consent.update',
-  'user.registration.create',
-  'jwt.refresh',
-  'hook.failed',
-  'user.action',
-  'user.access.revoke',
-] as const;
-
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType };
 
 /**
  * What woke the dispatcher: a new event (of `type`), a delivery made due by hand (manual retry,
