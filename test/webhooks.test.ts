@@ -558,6 +558,8 @@ for (const kind of databaseKinds()) {
         const scope = WEBHOOK_CATALOG[type as keyof typeof WEBHOOK_CATALOG].application;
         if (scope === 'always') assert.equal(typeof data.application_id, 'string', `${type} carries application_id: ${JSON.stringify(data)}`);
         if (scope === 'when') assert.ok('application_id' in data, `${type} says which application (or null): ${JSON.stringify(data)}`);
+        // The documented sample is what a receiver gets: every key it shows is there.
+        for (const key of Object.keys(WEBHOOK_CATALOG[type as keyof typeof WEBHOOK_CATALOG].sample)) assert.ok(key in data, `${type} has ${key}: ${JSON.stringify(data)}`);
       }
 
       // Payloads carry the ids a receiver filters on.

@@ -17,55 +17,110 @@ export interface WebhookTypeDefinition {
   /** The fields of `data`, as shown in the docs. */
   data: string;
   application: ApplicationScope;
+  /** A `data` as a receiver gets it (docs/webhooks.md shows it; tests check real events have its keys). */
+  sample: Record<string, unknown>;
 }
 
-function type(when: string, data: string, application: ApplicationScope): WebhookTypeDefinition {
-  return { when, data, application };
+function type(when: string, data: string, application: ApplicationScope, sample: Record<string, unknown>): WebhookTypeDefinition {
+  return { when, data, application, sample };
 }
+
+const USER_ID = '6f1c2a9e-3b7d-4c1e-9a55-0c1d2e3f4a5b';
+const CLIENT_ID = 'app_3Jc9QpLw7x';
+const sampleUser = {
+  id: USER_ID,
+  email: 'ada@example.com',
+  username: null,
+  given_name: 'Ada',
+  family_name: 'Lovelace',
+  phone_number: null,
+  email_verified: true,
+  phone_number_verified: false,
+  status: 'active',
+  source: 'registration',
+  has_password: true,
+  attributes: {},
+  metadata: {},
+  login_count: 3,
+  last_login_at: '2026-11-30T09:00:00.000Z',
+  created_at: '2026-01-15T10:00:00.000Z',
+  updated_at: '2026-11-30T09:00:00.000Z',
+};
+const withUser = { user: sampleUser };
 
 export const WEBHOOK_CATALOG = {
   'user.create': type(
     'a user was created (admin API, registration, migration, KICKSTART, invitation)',
     '`user`, `application_id` (null from the admin API or KICKSTART); an invited user also `invited: true`',
     'when',
+    { user: { ...sampleUser, login_count: 0, last_login_at: null }, application_id: CLIENT_ID },
   ),
-  'user.registration.create': type('a user registered on the hosted pages, or accepted an invitation', '`user`, `application_id`; an invitation also `invited: true`', 'always'),
-  'user.update': type("a user's profile changed", '`user`', 'never'),
-  'user.delete': type('a user was deleted', '`user`', 'never'),
-  'user.deactivate': type('disabled', '`user`', 'never'),
-  'user.reactivate': type('enabled again', '`user`', 'never'),
+  'user.registration.create': type('a user registered on the hosted pages, or accepted an invitation', '`user`, `application_id`; an invitation also `invited: true`', 'always', {
+    user: { ...sampleUser, status: 'pending', email_verified: false, login_count: 0, last_login_at: null },
+    application_id: CLIENT_ID,
+  }),
+  'user.update': type("a user's profile changed", '`user`', 'never', withUser),
+  'user.delete': type('a user was deleted', '`user`', 'never', withUser),
+  'user.deactivate': type('disabled', '`user`', 'never', { user: { ...sampleUser, status: 'disabled' } }),
+  'user.reactivate': type('enabled again', '`user`', 'never', withUser),
   'user.action': type(
     'an operator locked or unlocked the user (`POST /admin/api/users/:id/actions`)',
     '`user_id`, `action` (`lock`, `unlock`), `reason`, `locked_until` (null: until unlocked)',
     'never',
+    { user_id: USER_ID, action: 'lock', reason: 'fraud review', locked_until: null },
   ),
   'user.access.revoke': type(
     "an application's access was revoked (`DELETE /admin/api/users/:id/applications/:client_id`, or the user on the account page)",
     '`user_id`, `application_id`, `by` (`operator`, `user`)',
     'always',
+    { user_id: USER_ID, application_id: CLIENT_ID, by: 'operator' },
   ),
-  'user.login.success': type('a login completed', '`user_id`, `application_id`', 'always'),
-  'user.login.failed': type('a login failed', '`user_id` (null when no account matched), `application_id`, `reason`', 'always'),
-  'user.email.verified': type('the activation link was opened', '`user`', 'never'),
-  'user.password.reset.start': type('a reset link was mailed', '`user_id`, `application_id`', 'always'),
-  'user.password.reset.success': type('the password was reset through the link', '`user`', 'never'),
-  'user.password.update': type('the password changed (admin API, reset, lazy migration)', '`user_id`', 'never'),
-  'user.consent.update': type("the user's consents changed", '`user_id`, `consents: [{key, granted}]`', 'never'),
-  'user.two-factor.method.add': type('a second factor was enrolled (confirmed with its first code)', '`user_id`, `factor: {id, type}`', 'never'),
-  'user.two-factor.method.remove': type('a factor was removed (admin API, one or all)', '`user_id`, `factor: {id, type}`', 'never'),
-  'jwt.refresh': type('a refresh token was used', '`user_id`, `application_id`, `grant_id`, `scope`, `rotated`', 'always'),
-  'hook.failed': type('a hook threw or hit a limit', '`hook_id`, `hook_name`, `event`, `outcome`, `error`', 'never'),
+  'user.login.success': type('a login completed', '`user_id`, `application_id`', 'always', { user_id: USER_ID, application_id: CLIENT_ID }),
+  'user.login.failed': type('a login failed', '`user_id` (null when no account matched), `application_id`, `reason`', 'always', {
+    user_id: USER_ID,
+    application_id: CLIENT_ID,
+    reason: 'invalid_password',
+  }),
+  'user.email.verified': type('the activation link was opened', '`user`', 'never', withUser),
+  'user.password.reset.start': type('a reset link was mailed', '`user_id`, `application_id`', 'always', { user_id: USER_ID, application_id: CLIENT_ID }),
+  'user.password.reset.success': type('the password was reset through the link', '`user`', 'never', withUser),
+  'user.password.update': type('the password changed (admin API, reset, lazy migration)', '`user_id`', 'never', { user_id: USER_ID }),
+  'user.consent.update': type("the user's consents changed", '`user_id`, `consents: [{key, granted}]`', 'never', { user_id: USER_ID, consents: [{ key: 'newsletter', granted: true }] }),
+  'user.two-factor.method.add': type('a second factor was enrolled (confirmed with its first code)', '`user_id`, `factor: {id, type}`', 'never', {
+    user_id: USER_ID,
+    factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },
+  }),
+  'user.two-factor.method.remove': type('a factor was removed (admin API, one or all)', '`user_id`, `factor: {id, type}`', 'never', {
+    user_id: USER_ID,
+    factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },
+  }),
+  'jwt.refresh': type('a refresh token was used', '`user_id`, `application_id`, `grant_id`, `scope`, `rotated`', 'always', {
+    user_id: USER_ID,
+    application_id: CLIENT_ID,
+    grant_id: 'Qw3rTy-grant',
+    scope: 'openid email offline_access',
+    rotated: true,
+  }),
+  'hook.failed': type('a hook threw or hit a limit', '`hook_id`, `hook_name`, `event`, `outcome`, `error`', 'never', {
+    hook_id: 'hk_4d2c',
+    hook_name: 'Claims from a CRM',
+    event: 'before_id_token',
+    outcome: 'timeout',
+    error: 'the hook ran past its 1000 ms timeout',
+  }),
 } as const satisfies Record<string, WebhookTypeDefinition>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_CATALOG;
 
 export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_CATALOG) as WebhookEventType[];
 
-/** The Markdown table of docs/webhooks.md's "Event types". */
+/** docs/webhooks.md's "Event types": the table, then each type's sample `data`. */
 export function renderWebhookTypes(): string {
   const scope: Record<ApplicationScope, string> = { always: 'yes', when: 'when through one', never: 'no' };
-  const rows = Object.entries(WEBHOOK_CATALOG).map(([name, d]) => `| \`${name}\` | ${d.when} | ${d.data} | ${scope[d.application]} |`);
-  return ['| type | when | data | application |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  const entries = Object.entries(WEBHOOK_CATALOG) as Array<[string, WebhookTypeDefinition]>;
+  const rows = entries.map(([name, d]) => `| \`${name}\` | ${d.when} | ${d.data} | ${scope[d.application]} |`);
+  const samples = entries.flatMap(([name, d]) => [`#### \`${name}\``, '', '```json', JSON.stringify(d.sample, null, 2), '```', '']);
+  return ['| type | when | data | application |', '| --- | --- | --- | --- |', ...rows, '', '### Sample data', '', ...samples].join('\n').trimEnd();
 }
 
 const TABLE_START = '<!-- generated from src/webhooks/catalog.ts by npm run gen:hooks: edit the catalog, not this table -->';
