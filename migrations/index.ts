@@ -10,6 +10,7 @@ import * as applicationSettings007 from './007_application_settings.ts';
 import * as lockout008 from './008_lockout.ts';
 import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 import * as invitations017 from './017_b_invitations.ts';
+import * as auditLog017 from './017_c_audit_log.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -26,4 +27,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['008_lockout', lockout008],
   ['017_webhook_subscriptions', webhookSubscriptions017],
   ['017_b_invitations', invitations017],
+  ['017_c_audit_log', auditLog017],
 ];

@@ -100,6 +100,8 @@ export interface Config {
     /** The issuer name authenticator apps show for TOTP. */
     totpIssuer: string;
   };
+  /** How long audit log entries are kept (AUDIT_LOG_RETENTION_DAYS). */
+  auditLogRetentionDays: number;
   ttl: {
     activationSeconds: number;
     passwordResetSeconds: number;
@@ -271,6 +273,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
       maxFailures: int(env, 'MFA_MAX_FAILURES', 10, 1, 1000),
       totpIssuer: (env.MFA_TOTP_ISSUER || 'Tessera').slice(0, 100),
     },
+    auditLogRetentionDays: int(env, 'AUDIT_LOG_RETENTION_DAYS', 365, 1, 3650),
     ttl: {
       activationSeconds: int(env, 'ACTIVATION_TTL_SECONDS', 86400, 60, 30 * 86400),
       passwordResetSeconds: int(env, 'PASSWORD_RESET_TTL_SECONDS', 3600, 10, 86400),

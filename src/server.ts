@@ -25,6 +25,7 @@ import { PasswordHasher } from './identity/passwords.ts';
 import { Throttle } from './identity/throttle.ts';
 import { UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
+import { AuditLog } from './admin/audit-log.ts';
 import { ApplicationAccess } from './identity/application-access.ts';
 import { InvitationService } from './identity/invitations.ts';
 import { sendInvitationMail } from './flows/invitation.ts';
@@ -79,6 +80,7 @@ async function cleanUp(services: Services): Promise<void> {
   const executions = await services.executions.prune(config.hooks.executionMaxAgeDays * 86400_000, config.hooks.executionsPerHook, now);
   await services.hookJobs.prune(config.hooks.executionMaxAgeDays * 86400_000, now);
   const webhooks = await services.webhooks.prune(config.webhooks.retentionDays * 86400_000, now);
+  await services.audit.prune(config.auditLogRetentionDays * 86400_000, now);
   services.log.debug({ models, executions, webhooks }, 'expired rows cleaned');
 }
 
@@ -163,6 +165,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       flowStates: new FlowStates(db),
       webhooks,
       webhookDispatcher,
+      audit: new AuditLog(db),
       adminKey: new AdminKeyCache(db, adminKey.hash),
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
     };

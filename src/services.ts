@@ -1,5 +1,6 @@
 // The services one server process holds; built once at start and handed to the routers.
 import type Provider from 'oidc-provider';
+import type { AuditLog } from './admin/audit-log.ts';
 import type { AdminKeyGuard } from './admin/auth.ts';
 import type { AdminKeyCache } from './admin/key.ts';
 import type { Config } from './config.ts';
@@ -69,6 +70,8 @@ export interface Services {
   webhooks: WebhookEndpointStore;
   /** Delivers the outbox; started after listen, stopped on close (null when WEBHOOK_DISPATCHER=false). */
   webhookDispatcher: WebhookDispatcher | null;
+  /** Every change made through the admin API (and the console). */
+  audit: AuditLog;
   /** sha256 of the admin API key in force (shared by every instance through the database). */
   adminKey: AdminKeyCache;
   /** Checks admin API keys (and the metrics token), throttling wrong guesses per address. */

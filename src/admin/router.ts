@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../services.ts';
 import { applicationRoutes } from './applications.ts';
+import { auditChanges, auditRoutes } from './audit.ts';
 import { factorRoutes } from './factors.ts';
 import { requireAdminKey } from './auth.ts';
 import { zone } from '../http/paths.ts';
@@ -24,7 +25,19 @@ const ADMIN_PREFIX = '/admin/api';
 /** A module of admin routes; later issues (hooks, webhooks, events) add theirs to the list below. */
 export type AdminRoutes = (router: Router, services: Services) => void;
 
-const MODULES: AdminRoutes[] = [applicationRoutes, userRoutes, resourceServerRoutes, messageRoutes, keyRoutes, hookRoutes, webhookRoutes, factorRoutes, userActionRoutes, invitationRoutes];
+const MODULES: AdminRoutes[] = [
+  applicationRoutes,
+  userRoutes,
+  resourceServerRoutes,
+  messageRoutes,
+  keyRoutes,
+  hookRoutes,
+  webhookRoutes,
+  factorRoutes,
+  userActionRoutes,
+  invitationRoutes,
+  auditRoutes,
+];
 
 /**
  * The admin API's routes, without their guard: serve them only through `adminApi`, which puts the
@@ -76,9 +89,10 @@ export function adminApi(services: Services): Middleware {
   const body = jsonBody();
   const routes = router.routes() as unknown as Middleware;
   const rest = unmatched(router);
+  const audit = auditChanges(router, services);
   return zone(
     ADMIN_PREFIX,
     requireAdminKey(() => services.adminKey.hash(), services.adminGuard),
-    (ctx, next) => body(ctx, () => routes(ctx, () => rest(ctx, next))),
+    (ctx, next) => body(ctx, () => audit(ctx, () => routes(ctx, () => rest(ctx, next)))),
   );
 }

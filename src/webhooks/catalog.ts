@@ -108,6 +108,25 @@ export const WEBHOOK_CATALOG = {
     outcome: 'timeout',
     error: 'the hook ran past its 1000 ms timeout',
   }),
+  'audit-log.create': type(
+    'a change was made through the admin API or the console (GET /admin/api/audit-log)',
+    '`audit: {id, actor, actor_role, action, target: {type, id}, before, after, status, address, created_at}` (secrets redacted)',
+    'never',
+    {
+      audit: {
+        id: 'aud_5c1f',
+        actor: 'admin-key',
+        actor_role: null,
+        action: 'PATCH /users/:id',
+        target: { type: 'users', id: USER_ID },
+        before: { ...sampleUser, given_name: 'Ada' },
+        after: { ...sampleUser, given_name: 'Augusta' },
+        status: 200,
+        address: '203.0.113.7',
+        created_at: '2026-11-30T09:00:00.000Z',
+      },
+    },
+  ),
 } as const satisfies Record<string, WebhookTypeDefinition>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_CATALOG;
