@@ -104,12 +104,18 @@ export type AfterRegistrationApi = {
   };
 };
 
-/** When: the activation link was opened and the email verified. Async only. */
+/** When: the activation link was opened and the email verified. Sync or async. */
 export interface AfterAccountActivationEvent extends EventBase {
   type: 'after_account_activation';
   user: User;
 }
-export type AfterAccountActivationApi = {};
+export type AfterAccountActivationApi = {
+  deny(message: string): void;
+  user: {
+    setMetadata(key: string, value: Json): void;
+    setAttribute(key: string, value: Json): void;
+  };
+};
 
 /** When: an identifier matched a user, before any factor. Sync or async. */
 export interface AfterIdentificationEvent extends EventBase {
@@ -176,22 +182,33 @@ export type BeforeMfaSendApi = {
   deny(message: string): void;
 };
 
-/** When: the one-time code was verified. Async only. */
+/** When: the one-time code was verified. Sync or async. */
 export interface AfterMfaSendEvent extends EventBase {
   type: 'after_mfa_send';
   user: User;
   channel: "email" | "sms" | "totp" | "recovery_code";
 }
-export type AfterMfaSendApi = {};
+export type AfterMfaSendApi = {
+  user: {
+    setMetadata(key: string, value: Json): void;
+    setAttribute(key: string, value: Json): void;
+  };
+};
 
-/** When: a factor was enrolled or removed. Async only. */
+/** When: a factor was enrolled or removed. Sync or async. */
 export interface AfterMfaChangeEvent extends EventBase {
   type: 'after_mfa_change';
   user: User;
   change: "enrolled" | "removed";
   factor: { id: string, type: string };
 }
-export type AfterMfaChangeApi = {};
+export type AfterMfaChangeApi = {
+  deny(message: string): void;
+  user: {
+    setMetadata(key: string, value: Json): void;
+    setAttribute(key: string, value: Json): void;
+  };
+};
 
 /** When: a reset was requested, before the mail goes out. Sync or async. */
 export interface BeforePasswordResetEvent extends EventBase {
@@ -202,19 +219,30 @@ export type BeforePasswordResetApi = {
   deny(message: string): void;
 };
 
-/** When: the new password was set. Async only. */
+/** When: the new password was set. Sync or async. */
 export interface AfterPasswordResetEvent extends EventBase {
   type: 'after_password_reset';
   user: User;
 }
-export type AfterPasswordResetApi = {};
+export type AfterPasswordResetApi = {
+  deny(message: string): void;
+  user: {
+    setMetadata(key: string, value: Json): void;
+    setAttribute(key: string, value: Json): void;
+  };
+};
 
-/** When: the forgot-username mail went out. Async only. */
+/** When: the forgot-username mail went out. Sync or async. */
 export interface AfterUsernameRequestEvent extends EventBase {
   type: 'after_username_request';
   user: User;
 }
-export type AfterUsernameRequestApi = {};
+export type AfterUsernameRequestApi = {
+  user: {
+    setMetadata(key: string, value: Json): void;
+    setAttribute(key: string, value: Json): void;
+  };
+};
 
 /** When: login completed, before the user returns to the application. Sync or async. */
 export interface AfterLoginEvent extends EventBase {
@@ -259,28 +287,46 @@ export type BeforeIdTokenApi = {
   deny(message: string): void;
 };
 
-/** When: the user's consents changed. Async only. */
+/** When: the user's consents changed. Sync or async. */
 export interface AfterConsentUpdateEvent extends EventBase {
   type: 'after_consent_update';
   user: User;
   consents: Record<string, boolean>;
   changed: string[];
 }
-export type AfterConsentUpdateApi = {};
+export type AfterConsentUpdateApi = {
+  deny(message: string): void;
+  user: {
+    setMetadata(key: string, value: Json): void;
+    setAttribute(key: string, value: Json): void;
+  };
+};
 
-/** When: an operator disabled the account. Async only. */
+/** When: an operator disabled the account. Sync or async. */
 export interface AfterAccountDisabledEvent extends EventBase {
   type: 'after_account_disabled';
   user: User;
 }
-export type AfterAccountDisabledApi = {};
+export type AfterAccountDisabledApi = {
+  deny(message: string): void;
+  user: {
+    setMetadata(key: string, value: Json): void;
+    setAttribute(key: string, value: Json): void;
+  };
+};
 
-/** When: an operator deleted the account. Async only. */
+/** When: an operator deleted the account. Sync or async. */
 export interface AfterAccountDeletedEvent extends EventBase {
   type: 'after_account_deleted';
   user: User;
 }
-export type AfterAccountDeletedApi = {};
+export type AfterAccountDeletedApi = {
+  deny(message: string): void;
+  user: {
+    setMetadata(key: string, value: Json): void;
+    setAttribute(key: string, value: Json): void;
+  };
+};
 
 export interface EventMap {
   before_registration: [BeforeRegistrationEvent, BeforeRegistrationApi];

@@ -11,6 +11,7 @@ import { SecretBox } from './crypto.ts';
 import { openDatabase } from './db/knex.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { getOrCreateSetting } from './db/settings.ts';
+import { armFaultPoint } from './faults.ts';
 import { FlowStates } from './flows/state.ts';
 import { ExecutionLog } from './hooks/executions.ts';
 import { HookJobQueue } from './hooks/jobs.ts';
@@ -87,6 +88,7 @@ async function cleanUp(services: Services): Promise<void> {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
   const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
+  armFaultPoint(config.faultPoint);
   const db = openDatabase(config.databaseUrl);
   let server: Server | null = null;
   try {

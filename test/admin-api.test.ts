@@ -269,6 +269,10 @@ for (const kind of databaseKinds()) {
           events.push({ event, payload });
           return lifecycle.run(event, payload, ctx);
         },
+        async runBeforeChange(event, payload, ctx) {
+          events.push({ event, payload });
+          return lifecycle.runBeforeChange(event, payload, ctx);
+        },
       };
       t.after(() => {
         services.lifecycle = lifecycle;

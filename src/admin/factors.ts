@@ -1,8 +1,12 @@
 // Admin API: a user's second factors. Listing never shows a secret (no TOTP key, no code or hash);
 // removing one, or all (a reset, e.g. after a lost phone), announces each removed factor to webhooks
-// (user.two-factor.method.remove, written with the change) and to after_mfa_change hooks.
+// (user.two-factor.method.remove, written with the change) and to after_mfa_change hooks, whose sync
+// ones run before the removal commits and may refuse it (409 hook_denied).
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import type { Knex } from 'knex';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { changeWithHooks, run } from '../hooks/change.ts';
 import type { Factor } from '../identity/factors.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import type { Services } from '../services.ts';
@@ -32,18 +36,23 @@ function factorView(factor: Factor, smsConfigured = true): Record<string, unknow
 export function factorRoutes(router: Router, services: Services): void {
   const { users, factors } = services;
 
-  const announce = async (ctx: Context, user: User, removed: Factor[]) => {
-    for (const factor of removed) {
-      await services.lifecycle.run(
-        'after_mfa_change',
-        {
-          user: publicUser(user),
-          change: 'removed',
-          factor: { id: factor.id, type: factor.type },
-        },
-        lifecycleContext(ctx),
-      );
-    }
+  /**
+   * Removes factors behind the after_mfa_change sync hooks (one run per active factor to remove):
+   * a denial leaves every factor in place (409 hook_denied); `remove` commits the removal, refused
+   * (409 conflict) when the factors it would remove are not the ones the hooks were asked about.
+   */
+  const removeWithHooks = async (ctx: Context, user: User, announced: Factor[], remove: (trx: Knex.Transaction) => Promise<Factor[]>) => {
+    const runs = announced.map((factor) => run('after_mfa_change', { user: publicUser(user), change: 'removed', factor: { id: factor.id, type: factor.type } }));
+    await changeWithHooks(services, runs, lifecycleContext(ctx), async (trx, changes) => {
+      await users.enrich(trx, user.id, changes);
+      const removed = await remove(trx);
+      const ids = (list: Factor[]) =>
+        list
+          .map((f) => f.id)
+          .sort()
+          .join(',');
+      if (ids(removed) !== ids(announced)) throw new ConflictError('factors', 'changed while the request was being handled; try again');
+    });
   };
 
   router.get('/users/:id/factors', async (ctx) => {
@@ -54,16 +63,17 @@ export function factorRoutes(router: Router, services: Services): void {
 
   router.delete('/users/:id/factors/:factor_id', async (ctx) => {
     const user = await users.getById(ctx.params.id!);
-    const removed = await factors.remove(user.id, ctx.params.factor_id!);
-    await announce(ctx, user, removed);
+    const factor = await factors.find(user.id, ctx.params.factor_id!);
+    if (!factor) throw new NotFoundError('factor');
+    await removeWithHooks(ctx, user, factor.status === 'active' ? [factor] : [], (trx) => factors.remove(user.id, factor.id, trx));
     ctx.status = 204;
   });
 
   // A reset: every factor, the recovery codes and the remembered devices.
   router.delete('/users/:id/factors', async (ctx) => {
     const user = await users.getById(ctx.params.id!);
-    const removed = await factors.removeAll(user.id);
-    await announce(ctx, user, removed);
+    const active = (await factors.list(user.id)).filter((f) => f.status === 'active' && f.type !== 'recovery_codes');
+    await removeWithHooks(ctx, user, active, (trx) => factors.removeAll(user.id, trx));
     ctx.status = 204;
   });
 }

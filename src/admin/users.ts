@@ -2,6 +2,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ValidationError } from '../errors.ts';
+import { changeWithHooks, run } from '../hooks/change.ts';
 import type { LifecycleContext } from '../hooks/lifecycle.ts';
 import { publicUser, userInput, userPatch } from '../identity/users.ts';
 import type { Services } from '../services.ts';
@@ -38,18 +39,28 @@ export function userRoutes(router: Router, services: Services): void {
     ctx.body = publicUser(await users.update(ctx.params.id!, patch));
   });
 
+  // Deleting and disabling wait for their sync hooks, which see the change before it commits and may
+  // refuse it (409 hook_denied) or enrich the user (hooks/change.ts).
   router.delete('/users/:id', async (ctx) => {
-    const user = await users.delete(ctx.params.id!);
-    await services.lifecycle.run('after_account_deleted', { user: publicUser(user) }, lifecycleContext(ctx));
+    const user = await users.getById(ctx.params.id!);
+    await changeWithHooks(services, [run('after_account_deleted', { user: publicUser(user) })], lifecycleContext(ctx), async (trx, changes) => {
+      await users.enrich(trx, user.id, changes, false);
+      return users.delete(user.id, trx);
+    });
     ctx.status = 204;
   });
 
   router.post('/users/:id/disable', async (ctx) => {
     const before = await users.getById(ctx.params.id!);
-    const user = await users.setStatus(before.id, 'disabled');
-    if (before.status !== 'disabled') {
-      await services.lifecycle.run('after_account_disabled', { user: publicUser(user) }, lifecycleContext(ctx));
+    if (before.status === 'disabled') {
+      ctx.body = publicUser(before);
+      return;
     }
+    const runs = [run('after_account_disabled', { user: publicUser({ ...before, status: 'disabled' }) })];
+    const user = await changeWithHooks(services, runs, lifecycleContext(ctx), async (trx, changes) => {
+      const enriched = await users.enrich(trx, before.id, changes, false);
+      return users.setStatus(before.id, 'disabled', { trx, current: { ...enriched, status: before.status } });
+    });
     ctx.body = publicUser(user);
   });
 

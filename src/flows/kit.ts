@@ -4,7 +4,10 @@ import type { RouterMiddleware } from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import type { ValidationError } from '../errors.ts';
+import type { Knex } from 'knex';
+import type { UserChanges } from '../hooks/catalog/decisions.ts';
 import type { EventName, EventPayloads } from '../hooks/catalog/events.ts';
+import { changeWithHooks, HookDenied, type ChangeRun } from '../hooks/change.ts';
 import type { LifecycleContext, LifecycleOutcome } from '../hooks/lifecycle.ts';
 import type { ActionTokens } from '../identity/action-tokens.ts';
 import type { ConsentService } from '../identity/consents.ts';
@@ -222,6 +225,20 @@ export class FlowKit {
       throw new FlowError(403, t('page.denied.title'), outcome.denied.message);
     }
     return outcome;
+  }
+
+  /**
+   * A change an after_* event reports (hooks/change.ts): its sync hooks run first, then `commit` in one
+   * transaction with their enrich actions. A hook's denial writes nothing and ends here as a page with
+   * its message in role="alert" (`links`: where the page leads on).
+   */
+  async change<T>(ctx: Context, clientId: string | null, runs: ChangeRun[], commit: (trx: Knex.Transaction, changes: UserChanges) => Promise<T>, links: PageLink[] = []): Promise<T> {
+    try {
+      return await changeWithHooks(this.services, runs, this.lifecycleContext(ctx, clientId), commit);
+    } catch (error) {
+      if (error instanceof HookDenied) throw new FlowError(403, t('page.denied.title'), error.message, links, { wayBack: links.length === 0 });
+      throw error;
+    }
   }
 
   /**

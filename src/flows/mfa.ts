@@ -2,8 +2,9 @@
 // profiling. When it is needed is the MFA rule's (identity/mfa-policy.ts, applied in
 // flows/journey.ts); how a factor is challenged is flows/mfa-challenge.ts. A user who must do MFA
 // and has no factor enrols here (TOTP, email, or SMS when an SMS messenger is configured), and gets
-// recovery codes, shown once. A remembered browser ("remember this device") waives what the policy
-// asks next time (flows/remembered-device.ts).
+// recovery codes, shown until "Continue" (sealed in the journey's state, written with the enrolment).
+// A remembered browser ("remember this device") waives what the policy asks next time
+// (flows/remembered-device.ts).
 //
 // Pages: GET/POST /interaction/:uid/mfa (the code page, field `code`), POST …/mfa/select (another
 // factor, or a recovery code), POST …/mfa/resend, GET/POST …/mfa/enrol, POST …/mfa/continue.
@@ -13,6 +14,9 @@ import type { Interaction } from 'oidc-provider';
 import { ValidationError } from '../errors.ts';
 import { maskTarget, type ChallengeType, type CodeCheck, type Factor } from '../identity/factors.ts';
 import { Throttle } from '../identity/throttle.ts';
+import { faultPoint } from '../faults.ts';
+import { hasChanges, type UserChanges } from '../hooks/catalog/decisions.ts';
+import { run as changeRun } from '../hooks/change.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { amrFor } from '../oidc/acr.ts';
 import { factorsProved } from './journey.ts';
@@ -53,7 +57,7 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   router.get('/interaction/:uid/mfa', ...guard, async (ctx) => {
     const { details, mfa, user } = await load(ctx, kit);
     if (!mfa) return kit.seeOther(ctx, `/interaction/${details.uid}`);
-    if (mfa.name === 'recovery-codes') return donePage(ctx, kit, details, null);
+    if (mfa.name === 'recovery-codes') return donePage(ctx, kit, details, storedCodes(kit, mfa));
     if (mfa.mode === 'enrol') return kit.seeOther(ctx, `/interaction/${details.uid}/mfa/enrol`);
     await codePage(ctx, kit, details, mfa, user);
   });
@@ -61,7 +65,8 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   router.post('/interaction/:uid/mfa', ...guard, async (ctx) => {
     const { details, mfa, user } = await load(ctx, kit);
     if (!mfa) return kit.seeOther(ctx, `/interaction/${details.uid}`);
-    if (mfa.name === 'recovery-codes') return donePage(ctx, kit, details, null);
+    // A resubmitted code (a reload, a retry after a lost answer) shows the codes again: not an error.
+    if (mfa.name === 'recovery-codes') return donePage(ctx, kit, details, storedCodes(kit, mfa));
     const typed = field(ctx, 'code', 100).trim();
     if (!typed) return codePage(ctx, kit, details, mfa, user, { alert: t('mfa.code.missing') }, 400);
 
@@ -84,27 +89,17 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
 
     const clientId = kit.clientIdOf(details);
     const channel = recovery ? 'recovery_code' : (factor!.type as ChallengeType);
-    await kit.hook(ctx, 'after_mfa_send', { user: publicUser(user), channel }, clientId);
-    let recoveryCodes: string[] | null = null;
-    if (mfa.mode === 'confirm' && factor) {
-      const activated = await factors.activate(factor);
-      recoveryCodes = activated.recoveryCodes;
-      await kit.hook(
-        ctx,
-        'after_mfa_change',
-        {
-          user: publicUser(user),
-          change: 'enrolled',
-          factor: { id: factor.id, type: factor.type },
-        },
-        clientId,
-      );
-    }
+    // The code is used up whatever happens next: after_mfa_send can enrich the user, not refuse.
+    const sent = (await kit.hook(ctx, 'after_mfa_send', { user: publicUser(user), channel }, clientId)).decision.changes;
     const amr = amrFor(recovery ? 'recovery_codes' : factor!.type);
-    if (field(ctx, 'remember')) await rememberDevice(ctx, kit, details, user);
-    if (recoveryCodes) {
-      await kit.updateState(details, {}, { type: 'mfa.enrolled', amr });
-      return donePage(ctx, kit, details, recoveryCodes);
+    if (mfa.mode === 'confirm' && factor && factor.status === 'pending') {
+      const codes = await enrol(ctx, kit, details, user, factor, amr, sent);
+      faultPoint('mfa.enrol.committed');
+      if (field(ctx, 'remember')) await rememberDevice(ctx, kit, details, user);
+      if (codes) return donePage(ctx, kit, details, codes);
+    } else {
+      if (hasChanges(sent)) await kit.services.db.transaction((trx) => users.enrich(trx, user.id, sent));
+      if (field(ctx, 'remember')) await rememberDevice(ctx, kit, details, user);
     }
     await factorsProved(ctx, kit, details, user, amr);
   });
@@ -207,7 +202,46 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   });
 }
 
-/** The end of an enrolment: the recovery codes, shown this once, and "Continue". */
+/**
+ * Confirms an enrolment in one transaction behind after_mfa_change's sync hooks: the factor turns
+ * active, its recovery codes are created, and the journey moves to the codes page with the codes
+ * sealed in its state, so that they are shown again until "Continue" (a crash, a resubmit, a reload
+ * never loses them). A hook's denial leaves the factor unconfirmed. Answers the codes (null: the
+ * user had recovery codes already).
+ */
+async function enrol(ctx: Context, kit: FlowKit, details: Interaction, user: User, factor: Factor, amr: string[], sent: UserChanges): Promise<string[] | null> {
+  const { factors, users, box } = kit.services;
+  await factors.ready();
+  const run = changeRun('after_mfa_change', { user: publicUser(user), change: 'enrolled', factor: { id: factor.id, type: factor.type } });
+  const retry = [{ href: `/interaction/${details.uid}/mfa`, text: t('page.continue') }];
+  return kit.change(
+    ctx,
+    kit.clientIdOf(details),
+    [run],
+    async (trx, changes) => {
+      await users.enrich(trx, user.id, { attributes: { ...sent.attributes, ...changes.attributes }, metadata: { ...sent.metadata, ...changes.metadata } });
+      const { recoveryCodes } = await factors.activate(factor, trx);
+      const codes = recoveryCodes ? box.seal(JSON.stringify(recoveryCodes)) : undefined;
+      if (codes) await kit.states.update(details.uid, details.exp * 1000, {}, { type: 'mfa.enrolled', amr, codes }, trx);
+      faultPoint('mfa.enrol.activated');
+      return recoveryCodes;
+    },
+    retry,
+  );
+}
+
+/** The recovery codes a codes step holds (sealed by enrol), or null. */
+function storedCodes(kit: FlowKit, step: CodesStep): string[] | null {
+  if (!step.codes) return null;
+  try {
+    const codes = JSON.parse(kit.services.box.open(step.codes)) as unknown;
+    return Array.isArray(codes) && codes.every((c) => typeof c === 'string') ? codes : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The end of an enrolment: the recovery codes, shown until "Continue", and "Continue". */
 function donePage(ctx: Context, kit: FlowKit, details: Interaction, recoveryCodes: string[] | null): void {
   kit.render(ctx, 'mfa-recovery-codes', {
     title: t('mfa.codes.title'),

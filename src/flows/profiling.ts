@@ -4,8 +4,9 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ConflictError, ValidationError } from '../errors.ts';
-import { publicUser, type User, type UserPatch } from '../identity/users.ts';
+import type { User, UserPatch } from '../identity/users.ts';
 import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
+import { updateConsents } from './consent-update.ts';
 import { loginProfiled } from './journey.ts';
 import { field, problemText, type FlowKit, type Guard } from './kit.ts';
 import type { ProfilingStep } from './steps.ts';
@@ -97,18 +98,10 @@ export function profilingRoutes(router: Router, kit: FlowKit, guard: Guard): voi
         return;
       }
       const answers = profiling.consents.map((c) => ({ key: c.key, granted: granted.has(c.key) }));
-      const changed = await kit.consents.set(user.id, answers);
-      if (changed.length > 0) {
-        await kit.hook(
-          ctx,
-          'after_consent_update',
-          {
-            user: publicUser(user),
-            consents: await kit.consentMap(user.id),
-            changed: changed.map((c) => c.key),
-          },
-          kit.clientIdOf(details),
-        );
+      const denied = await updateConsents(ctx, kit, user, answers, kit.clientIdOf(details));
+      if (denied) {
+        page(ctx, details, profiling, values, granted, denied, 403);
+        return;
       }
     }
 

@@ -1,11 +1,15 @@
 // Account recovery: forgot password (a mailed one-use, expiring reset link) and forgot username.
-// Both answer the same whether or not an account matches; mails go out off the request path.
+// Both answer the same whether or not an account matches; mails go out off the request path. A reset
+// is all-or-nothing (one transaction), behind after_password_reset's sync hooks.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ValidationError } from '../errors.ts';
 import { isLookupEmail, normalizeEmail, normalizeIdentifier } from '../identity/normalize.ts';
 import { publicUser, type User } from '../identity/users.ts';
+import { faultPoint } from '../faults.ts';
+import { hasChanges } from '../hooks/catalog/decisions.ts';
+import { run } from '../hooks/change.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
@@ -112,30 +116,42 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
     resetPage(ctx, token, user);
   });
 
+  // The reset is one transaction: the link is used up, the password set, every session and token
+  // revoked, the address verified and the failed-login budget forgiven together, or none of it (a
+  // crash, a hook's denial, a second tab that used the link meanwhile). after_password_reset's sync
+  // hooks run before it, while no transaction is open (hooks/change.ts).
   router.post('/reset-password/:token', ...guard, async (ctx) => {
     const { token, user, interactionUid, interactionExp } = await validReset(ctx);
     const password = field(ctx, 'password', 1024);
+    let hash: string;
     try {
-      users.checkPassword(password, { email: user.email, username: user.username });
+      hash = await users.hashPassword(password, { email: user.email, username: user.username });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       resetPage(ctx, token, user, problemText(error, { password: t('reset.label.password') }), 400);
       return;
     }
-    const used = await kit.tokens.consume('password_reset', token);
-    if (!used) throw new FlowError(410, t('reset.unusable.title'), t('reset.just-used'), [], { wayBack: true });
-    let updated = await users.setPassword(user.id, password, 'user.password.reset.success');
-    await kit.tokens.revokeAll('password_reset', user.id);
-    // Whoever knew the old password is signed out: every session, grant and refresh token goes.
-    await users.signOutEverywhere(user.id);
-    // The link proved the address is theirs; and the lockout of a forgotten password ends here.
-    if (updated.status === 'pending' || !updated.email_verified) updated = await users.verifyEmail(user.id);
-    await services.locks.forgiveFailures(user.id);
+    const clientId = ctx.state.brand?.client_id ?? null;
+    const after = publicUser({ ...user, email_verified: true, status: user.status === 'pending' ? 'active' : user.status });
+    const updated = await kit.change(ctx, clientId, [run('after_password_reset', { user: after })], async (trx, changes) => {
+      if (!(await kit.tokens.consume('password_reset', token, trx))) throw new FlowError(410, t('reset.unusable.title'), t('reset.just-used'), [], { wayBack: true });
+      faultPoint('reset.link-consumed');
+      await users.enrich(trx, user.id, changes, false);
+      let changed = await users.writePassword(trx, user.id, hash, 'user.password.reset.success');
+      faultPoint('reset.password-set');
+      await kit.tokens.revokeAll('password_reset', user.id, trx);
+      // Whoever knew the old password is signed out: every session, grant and refresh token goes.
+      await users.signOutEverywhere(user.id, trx);
+      // The link proved the address is theirs; and the lockout of a forgotten password ends here.
+      if (changed.status === 'pending' || !changed.email_verified) changed = await users.verifyEmail(user.id, trx);
+      await services.locks.forgiveFailures(user.id, trx);
+      faultPoint('reset.signed-out');
+      return changed;
+    });
+    faultPoint('reset.committed');
     // The journey that asked for the link may finish even if someone spends the budget again
     // meanwhile: only the browser holding that interaction can continue it (flows/login.ts).
-    if (interactionUid) await kit.states.update(interactionUid, interactionExp, { resetProof: user.id, identifier: user.email });
-    const clientId = ctx.state.brand?.client_id ?? null;
-    await kit.hook(ctx, 'after_password_reset', { user: publicUser(updated) }, clientId);
+    if (interactionUid) await kit.states.update(interactionUid, interactionExp, { resetProof: updated.id, identifier: updated.email });
     kit.render(ctx, 'message', {
       title: t('reset.done.title'),
       status: t('reset.done'),
@@ -161,16 +177,24 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       return;
     }
     if (await kit.mayMail(ctx, email)) {
-      const user = await users.findByEmail(typed);
-      if (user && user.status !== 'disabled') {
-        kit.mail(ctx, 'username', user.email, { user, signInLink: `${kit.issuer}/interaction/${details.uid}` });
-        await kit.hook(ctx, 'after_username_request', { user: publicUser(user) }, kit.clientIdOf(details));
-      }
+      // After the answer, as a reset request: neither the page nor its time tells whether an account
+      // matched, whatever a sync after_username_request hook does (docs/hooks.md).
+      kit.afterAnswer(ctx, 'username request', () => sendUsername(ctx, details, typed));
     } else {
       ctx.state.log?.info('username mail not sent: too many for this address or client address');
     }
     kit.seeOther(ctx, `/interaction/${details.uid}/forgot-username/sent`);
   });
+
+  /** The known account's part of a username request, after the answer: the mail, then the hooks. */
+  const sendUsername = async (ctx: Context, details: Interaction, typed: string): Promise<void> => {
+    const user = await users.findByEmail(typed);
+    if (!user || user.status === 'disabled') return;
+    kit.mail(ctx, 'username', user.email, { user, signInLink: `${kit.issuer}/interaction/${details.uid}` });
+    const outcome = await kit.hook(ctx, 'after_username_request', { user: publicUser(user) }, kit.clientIdOf(details), { handleDenial: true });
+    const { changes } = outcome.decision;
+    if (!outcome.denied && hasChanges(changes)) await db.transaction((trx) => users.enrich(trx, user.id, changes));
+  };
 
   router.get('/interaction/:uid/forgot-username/sent', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);

@@ -9,7 +9,9 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { emailProblem, normalizeEmail } from '../identity/normalize.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
 import { publicUser, type User } from '../identity/users.ts';
+import { faultPoint } from '../faults.ts';
 import { hasChanges } from '../hooks/catalog/decisions.ts';
+import { run } from '../hooks/change.ts';
 import { deny } from './denial.ts';
 import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
@@ -208,26 +210,34 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     kit.seeOther(ctx, `/interaction/${details.uid}/registered?resent=1`);
   });
 
-  // The mailed link. Opening it verifies the address and activates the account.
+  // The mailed link. Opening it verifies the address and activates the account, in one transaction
+  // with the link used up; after_account_activation's sync hooks run before it and may refuse it.
   router.get('/activate/:token', ...guard, async (ctx) => {
     const token = ctx.params.token ?? '';
-    const used = await kit.tokens.consume('activation', token);
-    if (!used) {
-      const found = await kit.tokens.inspect('activation', token);
-      const { status } = found;
+    const found = await kit.tokens.inspect('activation', token);
+    const unusable = (status: 'used' | 'expired' | 'unknown') => {
+      const message = status === 'used' ? t('activation.used') : status === 'expired' ? t('activation.expired') : t('activation.unknown');
+      return new FlowError(status === 'unknown' ? 404 : 410, t('activation.unusable.title'), message, [], { wayBack: true });
+    };
+    if (found.status !== 'valid') {
       // The page is the application's the link was asked from, whatever became of that sign-in.
       ctx.state.brand = await kit.brand('clientId' in found ? found.clientId : null);
-      const message = status === 'used' ? t('activation.used') : status === 'expired' ? t('activation.expired') : t('activation.unknown');
-      throw new FlowError(status === 'unknown' ? 404 : 410, t('activation.unusable.title'), message, [], { wayBack: true });
+      throw unusable(found.status);
     }
-    let user = await users.findById(used.userId);
-    if (!user) throw new FlowError(404, t('activation.unusable.title'), t('activation.no-account'));
-    user = await users.verifyEmail(user.id);
-    await kit.tokens.revokeAll('activation', user.id);
-    const interaction = await kit.findInteraction(used.interactionUid);
-    const clientId = used.clientId ?? (interaction && typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null);
+    const interaction = await kit.findInteraction(found.token.interactionUid);
+    const clientId = found.token.clientId ?? (interaction && typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null);
     ctx.state.brand = await kit.brand(clientId);
-    await kit.hook(ctx, 'after_account_activation', { user: publicUser(user) }, clientId);
+    const pending = await users.findById(found.token.userId);
+    if (!pending) throw new FlowError(404, t('activation.unusable.title'), t('activation.no-account'));
+    const activated = publicUser({ ...pending, email_verified: true, status: pending.status === 'pending' ? 'active' : pending.status });
+    const user = await kit.change(ctx, clientId, [run('after_account_activation', { user: activated })], async (trx, changes) => {
+      if (!(await kit.tokens.consume('activation', token, trx))) throw unusable('used');
+      faultPoint('activation.link-consumed');
+      await users.enrich(trx, pending.id, changes, false);
+      const verified = await users.verifyEmail(pending.id, trx);
+      await kit.tokens.revokeAll('activation', pending.id, trx);
+      return verified;
+    });
     kit.render(ctx, 'activated', {
       title: t('activation.done.title'),
       email: user.email,

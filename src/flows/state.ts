@@ -2,6 +2,7 @@
 // interaction_states table) and gone when the interaction expires. The interaction cookie, checked
 // by the provider, binds it to the browser that started the journey. The journey is at one named
 // step (flows/steps.ts); beside it, a few facts that outlive the steps.
+import type { Knex } from 'knex';
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import { asStep, next, START, type JourneyEvent, type JourneyStep } from './steps.ts';
 
@@ -30,8 +31,8 @@ export class FlowStates {
     this.#db = db;
   }
 
-  async get(uid: string): Promise<FlowState> {
-    const row = await this.#db('interaction_states').where({ uid }).first();
+  async get(uid: string, trx?: Knex.Transaction): Promise<FlowState> {
+    const row = await (trx ?? this.#db)('interaction_states').where({ uid }).first();
     if (!row || Number(row.expires_at) < Date.now()) return { step: START };
     const stored = fromJson<Record<string, unknown>>(row.state, {});
     return { ...(stored as JourneyFacts), step: asStep(stored.step) };
@@ -39,15 +40,16 @@ export class FlowStates {
 
   /**
    * Merges `facts` into the state (a fact set to undefined is removed) and, with `event`, moves the
-   * journey to its next step. One read and one write, as a plain merge would be.
+   * journey to its next step. One read and one write, as a plain merge would be; inside `trx` when
+   * the move belongs to a change written there (an enrolment and its recovery codes).
    */
-  async update(uid: string, expiresAt: number, facts: Partial<JourneyFacts>, event?: JourneyEvent): Promise<FlowState> {
-    const current = await this.get(uid);
+  async update(uid: string, expiresAt: number, facts: Partial<JourneyFacts>, event?: JourneyEvent, trx?: Knex.Transaction): Promise<FlowState> {
+    const current = await this.get(uid, trx);
     const state: FlowState = { ...current, ...facts, step: event ? next(current.step, event) : current.step };
     for (const key of Object.keys(state) as Array<keyof FlowState>) {
       if (state[key] === undefined) delete state[key];
     }
-    await this.#db('interaction_states')
+    await (trx ?? this.#db)('interaction_states')
       .insert({ uid, state: toJson(state), expires_at: expiresAt })
       .onConflict('uid')
       .merge({ state: toJson(state), expires_at: expiresAt });

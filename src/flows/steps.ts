@@ -13,8 +13,11 @@ export type JourneyStep =
   | { name: 'mfa'; mode: 'code' | 'confirm'; userId: string; factorId: string }
   /** The second factor as a recovery code (`factorId`: the factor offered before, if any). */
   | { name: 'mfa'; mode: 'recovery'; userId: string; factorId: string | null }
-  /** An enrolment ended: the recovery codes page waits for "Continue". */
-  | { name: 'recovery-codes'; userId: string; amr: string[] }
+  /**
+   * An enrolment ended: the recovery codes page waits for "Continue". `codes`: the new recovery codes,
+   * sealed (SecretBox), written with the enrolment itself so that the page shows them until "Continue".
+   */
+  | { name: 'recovery-codes'; userId: string; amr: string[]; codes?: string }
   /** Every factor asked for is done; the journey's last hooks run (profiling, after_login). */
   | { name: 'proved'; userId: string; amr: string[] }
   /** Fields and consents a hook asked for, after a login's factors. */
@@ -37,8 +40,8 @@ export type JourneyEvent =
   | { type: 'mfa.recovery' }
   /** The user chose a method to enrol: the new factor's first code confirms it. */
   | { type: 'mfa.confirm'; factorId: string }
-  /** The new factor is confirmed; its recovery codes are shown. */
-  | { type: 'mfa.enrolled'; amr: string[] }
+  /** The new factor is confirmed; its recovery codes (sealed) are shown. */
+  | { type: 'mfa.enrolled'; amr: string[]; codes?: string }
   /** Every factor asked for is done: no MFA was needed, the code was right, or the codes were seen. */
   | { type: 'proved'; userId: string; amr: string[] }
   /** A hook asked for fields or consents (before_progressive_profiling). */
@@ -88,7 +91,7 @@ export function next(from: JourneyStep, event: JourneyEvent): JourneyStep {
     }
     case 'mfa.enrolled': {
       const mfa = from as MfaStep;
-      return mfa.mode === 'confirm' ? { name: 'recovery-codes', userId: mfa.userId, amr: event.amr } : from;
+      return mfa.mode === 'confirm' ? { name: 'recovery-codes', userId: mfa.userId, amr: event.amr, ...(event.codes ? { codes: event.codes } : {}) } : from;
     }
     case 'proved':
       return { name: 'proved', userId: event.userId, amr: event.amr };

@@ -1,6 +1,7 @@
 // The one entry point flows call at each lifecycle point: `lifecycle.run(event, payload, ctx)`, typed
 // by the catalog: the payload must be the event's (EventPayloads[E]) and the outcome carries the
 // event's typed decision (catalog/events.ts). The hook runner (runner.ts) implements it.
+import type { Knex } from 'knex';
 import type { ActionOf } from './catalog/actions.ts';
 import type { AllowedAction, EventDecision, EventName, EventPayloads } from './catalog/events.ts';
 
@@ -22,6 +23,15 @@ export interface LifecycleOutcome<E extends EventName> {
   failed?: boolean;
 }
 
+/** The sync hooks' outcome of an after_* change not committed yet, and its async hooks still to queue. */
+export interface PendingChange<E extends EventName> {
+  outcome: LifecycleOutcome<E>;
+  /** Queues the async hooks inside the change's own transaction (they hear of it only if it commits). */
+  queueAsync(trx: Knex.Transaction): Promise<void>;
+}
+
 export interface Lifecycle {
   run<E extends EventName>(event: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<LifecycleOutcome<E>>;
+  /** Like run, for a change that commits after its sync hooks (hooks/change.ts): async hooks are queued by the change. */
+  runBeforeChange<E extends EventName>(event: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<PendingChange<E>>;
 }

@@ -2,6 +2,7 @@
 // the sync ones in the sandbox and merges their validated actions for the flow, queues the async
 // ones durably, and records every run. Flows reach it only through Lifecycle.run.
 import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { toJson } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
@@ -10,7 +11,7 @@ import { recordEvent } from '../webhooks/outbox.ts';
 import { actionProblem, type ActionOf, type ActionType, type RecordedAction } from './catalog/actions.ts';
 import { decide, eventSpec, type EventName, type EventPayloads, type EventSpec } from './catalog/events.ts';
 import type { ExecutionLog } from './executions.ts';
-import type { Lifecycle, LifecycleContext, LifecycleOutcome } from './lifecycle.ts';
+import type { Lifecycle, LifecycleContext, LifecycleOutcome, PendingChange } from './lifecycle.ts';
 import type { HookStore, RunnableHook } from './store.ts';
 
 export type ExecutionOutcome = 'success' | 'error' | 'timeout' | 'memory' | 'invalid_action';
@@ -27,6 +28,8 @@ export interface ExecutionResult {
 export interface HookExecutor {
   execute(hook: RunnableHook, event: Record<string, unknown>): Promise<ExecutionResult>;
 }
+
+const NO_JOBS = async (): Promise<void> => {};
 
 export const GENERIC_HOOK_FAILURE = 'We could not complete this step right now. Please try again later.';
 
@@ -101,15 +104,28 @@ export class HookRunner implements Lifecycle {
   }
 
   async run<E extends EventName>(eventName: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<LifecycleOutcome<E>> {
+    return (await this.#run(eventName, payload, ctx, false)).outcome;
+  }
+
+  async runBeforeChange<E extends EventName>(eventName: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<PendingChange<E>> {
+    return this.#run(eventName, payload, ctx, true);
+  }
+
+  async #run<E extends EventName>(eventName: E, payload: EventPayloads[E], ctx: LifecycleContext, deferAsync: boolean): Promise<PendingChange<E>> {
     const spec = eventSpec(eventName);
     if (!spec) throw new Error(`unknown lifecycle event ${eventName}`);
     const hooks = await this.#deps.store.forEvent(eventName, ctx.applicationId);
-    if (hooks.length === 0) return emptyOutcome(eventName);
+    if (hooks.length === 0) return { outcome: emptyOutcome(eventName), queueAsync: NO_JOBS };
 
     const event = await buildEvent(spec, payload, ctx, this.#deps.applicationName);
     const asyncHooks = hooks.filter((h) => h.mode === 'async');
-    if (asyncHooks.length) await this.#queue(asyncHooks, event);
+    // An after_* change queues its async hooks in its own transaction: they hear of it only if it commits.
+    const queueAsync = asyncHooks.length ? (trx: Knex.Transaction) => this.#queue(asyncHooks, event, trx) : NO_JOBS;
+    if (!deferAsync && asyncHooks.length) await this.#queue(asyncHooks, event);
+    return { outcome: await this.#runSync(eventName, spec, hooks, event), queueAsync: deferAsync ? queueAsync : NO_JOBS };
+  }
 
+  async #runSync<E extends EventName>(eventName: E, spec: EventSpec, hooks: RunnableHook[], event: Record<string, unknown>): Promise<LifecycleOutcome<E>> {
     const actions: RecordedAction[] = [];
     for (const hook of hooks) {
       if (hook.mode !== 'sync') continue;
@@ -146,9 +162,9 @@ export class HookRunner implements Lifecycle {
     });
   }
 
-  async #queue(hooks: RunnableHook[], event: Record<string, unknown>): Promise<void> {
+  async #queue(hooks: RunnableHook[], event: Record<string, unknown>, trx?: Knex.Transaction): Promise<void> {
     const now = Date.now();
-    await this.#deps.db('hook_jobs').insert(
+    await (trx ?? this.#deps.db)('hook_jobs').insert(
       hooks.map((hook) => ({
         id: `job_${randomUUID().replaceAll('-', '')}`,
         hook_id: hook.id,
@@ -161,6 +177,11 @@ export class HookRunner implements Lifecycle {
         created_at: now,
       })),
     );
-    this.#deps.onQueued?.();
+    if (trx)
+      trx.executionPromise.then(
+        () => this.#deps.onQueued?.(),
+        () => {},
+      );
+    else this.#deps.onQueued?.();
   }
 }

@@ -1,5 +1,6 @@
 // One-time tokens mailed to users: account activation, password reset and invitations. Only the sha256 of a
-// token is stored; a token works once, until it expires, and using it is atomic. Each token records
+// token is stored; a token works once, until it expires, and using it is atomic (and may be part
+// of the transaction of the change it allows: a reset, an activation). Each token records
 // the sign-in it was asked from and that sign-in's application, whose branding (and way back) the
 // link's pages keep even after the sign-in itself has gone.
 import { randomToken, sha256Hex } from '../crypto.ts';

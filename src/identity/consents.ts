@@ -1,5 +1,6 @@
 // The consents a user gave (or refused) on the hosted pages, e.g. asked for by a hook during
 // progressive profiling. A change and its webhook event are written in one transaction.
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { toBool } from '../db/knex.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
@@ -23,9 +24,9 @@ export class ConsentService {
   }
 
   /** Records the given answers; answers nothing changed as an empty list. */
-  async set(userId: string, answers: Array<{ key: string; granted: boolean }>): Promise<Array<{ key: string; granted: boolean }>> {
+  async set(userId: string, answers: Array<{ key: string; granted: boolean }>, trx?: Knex.Transaction): Promise<Array<{ key: string; granted: boolean }>> {
     if (answers.length === 0) return [];
-    return this.#db.transaction(async (tx) => {
+    const write = async (tx: Knex.Transaction) => {
       const now = Date.now();
       const changed: Array<{ key: string; granted: boolean }> = [];
       for (const answer of answers) {
@@ -36,6 +37,7 @@ export class ConsentService {
       }
       if (changed.length > 0) await recordEvent(tx, 'user.consent.update', { user_id: userId, consents: changed });
       return changed;
-    });
+    };
+    return trx ? write(trx) : this.#db.transaction(write);
   }
 }

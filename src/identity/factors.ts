@@ -217,19 +217,27 @@ export class FactorService {
    * Makes a confirmed enrolment active, with its user.two-factor.method.add event in the same
    * transaction. Answers the factor, and the recovery codes when the user had none (shown once).
    */
-  async activate(factor: Factor): Promise<{ factor: Factor; recoveryCodes: string[] | null }> {
-    let recoveryCodes: string[] | null = null;
-    await this.#hashKey(); // read before the transaction: on SQLite it holds the one connection
-    await this.#db.transaction(async (trx) => {
+  async activate(factor: Factor, within?: Knex.Transaction): Promise<{ factor: Factor; recoveryCodes: string[] | null }> {
+    // Read before the transaction: on SQLite it holds the one connection (a caller passing `within`
+    // has called ready() before opening it).
+    if (!within) await this.#hashKey();
+    const write = async (trx: Knex.Transaction) => {
+      let recoveryCodes: string[] | null = null;
       const now = Date.now();
       const changed = await trx('mfa_factors').where({ id: factor.id, status: 'pending' }).update({ status: 'active', confirmed_at: now, last_used_at: now });
       if (changed === 0) throw new NotFoundError('factor');
       await recordEvent(trx, 'user.two-factor.method.add', { user_id: factor.user_id, factor: { id: factor.id, type: factor.type } });
       const existing = await trx('mfa_factors').where({ user_id: factor.user_id, type: 'recovery_codes' }).first('id');
       if (!existing) recoveryCodes = await this.#createRecoveryCodes(trx, factor.user_id);
-    });
-    const stored = await this.find(factor.user_id, factor.id);
-    return { factor: stored!, recoveryCodes };
+      const stored = await trx('mfa_factors').where({ id: factor.id }).first();
+      return { factor: toFactor(stored), recoveryCodes };
+    };
+    return within ? write(within) : this.#db.transaction(write);
+  }
+
+  /** Loads what a write inside a caller's transaction needs (the code hash key): call it before opening one. */
+  async ready(): Promise<void> {
+    await this.#hashKey();
   }
 
   /** New recovery codes for the user (the old ones stop working); answered once, in the clear. */
@@ -283,10 +291,12 @@ export class FactorService {
    * no factor to sign in with is left, the recovery codes, pending enrolments and remembered devices
    * go too. Answers the removed factor when its removal is a change to announce (it was active).
    */
-  async remove(userId: string, factorId: string): Promise<Factor[]> {
-    const factor = await this.find(userId, factorId);
-    if (!factor) throw new NotFoundError('factor');
-    return this.#db.transaction(async (trx) => {
+  async remove(userId: string, factorId: string, within?: Knex.Transaction): Promise<Factor[]> {
+    if (typeof factorId !== 'string' || factorId.length > 60 || factorId.includes('\u0000')) throw new NotFoundError('factor');
+    const write = async (trx: Knex.Transaction) => {
+      const row = await trx('mfa_factors').where({ id: factorId, user_id: userId }).first();
+      if (!row) throw new NotFoundError('factor');
+      const factor = toFactor(row);
       await trx('mfa_factors').where({ id: factor.id }).delete();
       const left = await trx('mfa_factors').where({ user_id: userId, status: 'active' }).whereNot({ type: 'recovery_codes' }).first('id');
       if (!left) {
@@ -296,15 +306,16 @@ export class FactorService {
       if (factor.status !== 'active') return [];
       await recordEvent(trx, 'user.two-factor.method.remove', { user_id: userId, factor: { id: factor.id, type: factor.type } });
       return [factor];
-    });
+    };
+    return within ? write(within) : this.#db.transaction(write);
   }
 
   /**
    * Removes every factor, the recovery codes and the remembered devices of the user. Answers the
    * active factors removed (each announced by user.two-factor.method.remove, in the same transaction).
    */
-  async removeAll(userId: string): Promise<Factor[]> {
-    return this.#db.transaction(async (trx) => {
+  async removeAll(userId: string, within?: Knex.Transaction): Promise<Factor[]> {
+    const write = async (trx: Knex.Transaction) => {
       const all = (await trx('mfa_factors').where({ user_id: userId }).orderBy('created_at', 'asc').orderBy('id', 'asc')).map(toFactor);
       await trx('mfa_factors').where({ user_id: userId }).delete();
       await trx('mfa_remembered_devices').where({ user_id: userId }).delete();
@@ -313,7 +324,8 @@ export class FactorService {
         await recordEvent(trx, 'user.two-factor.method.remove', { user_id: userId, factor: { id: f.id, type: f.type } });
       }
       return removed;
-    });
+    };
+    return within ? write(within) : this.#db.transaction(write);
   }
 
   // ---- one-time codes by email and SMS -----------------------------------------------------------

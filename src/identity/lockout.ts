@@ -6,6 +6,7 @@
 // that journey finish, a browser remembered after a second factor is not stopped by it (flows/login.ts),
 // and an operator's unlock clears it. The operator's lock is deliberate: only
 // an unlock (or its end time) lifts it.
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { NotFoundError } from '../errors.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
@@ -84,8 +85,8 @@ export class AccountLocks {
   }
 
   /** After a completed password reset: the failed-login budget starts over. */
-  async forgiveFailures(userId: string): Promise<void> {
-    await this.#throttle.reset(accountBudgetKey(userId));
+  async forgiveFailures(userId: string, trx?: Knex.Transaction): Promise<void> {
+    await this.#throttle.reset(accountBudgetKey(userId), trx);
   }
 }
 

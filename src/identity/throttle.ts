@@ -2,6 +2,7 @@
 // account and per IP, and mails sent per address. A hit is counted BEFORE the attempt is checked, so
 // parallel requests cannot slip past the limit; a success undoes or resets it.
 import { sha256Hex } from '../crypto.ts';
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 
 export class Throttle {
@@ -52,8 +53,8 @@ export class Throttle {
   }
 
   /** Forgets every attempt of `key`. */
-  async reset(key: string): Promise<void> {
-    await this.#db('login_throttle').where({ key }).delete();
+  async reset(key: string, trx?: Knex.Transaction): Promise<void> {
+    await (trx ?? this.#db)('login_throttle').where({ key }).delete();
   }
 
   /** Deletes the windows that ended (a hit on one starts over anyway). Answers how many. */

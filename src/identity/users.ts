@@ -301,6 +301,40 @@ export class UserService {
     return this.update(id, { password }, eventType);
   }
 
+  /** Hashes a password checked against the policy, before a transaction that writes it (writePassword). */
+  async hashPassword(password: string, context: { email?: string | null; username?: string | null }): Promise<string> {
+    return this.#passwords.hash(this.checkPassword(password, context));
+  }
+
+  /** Writes a password hashed by hashPassword inside the caller's transaction, with its events as update() writes them. */
+  async writePassword(trx: Knex.Transaction, id: string, hash: string, eventType: WebhookEventType = 'user.password.update'): Promise<User> {
+    if ((await trx('users').where({ id }).update({ password_hash: hash, updated_at: Date.now() })) === 0) throw new NotFoundError('user');
+    const user = toUser(await trx('users').where({ id }).first());
+    await recordEvent(trx, eventType, { user: publicUser(user) });
+    if (eventType !== 'user.password.update') await recordEvent(trx, 'user.password.update', { user_id: id });
+    return user;
+  }
+
+  /**
+   * A sync hook's api.user.setAttribute / setMetadata, merged key by key into the stored values
+   * inside the change's transaction (hooks/change.ts), announced as user.update when `announce`.
+   */
+  async enrich(trx: Knex.Transaction, id: string, changes: { attributes: Json; metadata: Json }, announce = true): Promise<User> {
+    const row = await trx('users').where({ id }).first();
+    if (!row) throw new NotFoundError('user');
+    if (Object.keys(changes.attributes).length === 0 && Object.keys(changes.metadata).length === 0) return toUser(row);
+    const current = toUser(row);
+    const updated = {
+      attributes: toJson({ ...current.attributes, ...changes.attributes }),
+      metadata: toJson({ ...current.metadata, ...changes.metadata }),
+      updated_at: Date.now(),
+    };
+    await trx('users').where({ id }).update(updated);
+    const user = toUser({ ...row, ...updated });
+    if (announce) await recordEvent(trx, 'user.update', { user: publicUser(user) });
+    return user;
+  }
+
   /**
    * Keeps a password another system vouched for (lazy migration: a hook accepted it in
    * before_password_validation). It is not held to today's policy, so the user is never asked for
@@ -336,31 +370,42 @@ export class UserService {
    * again (a password reset ends here too). Disabling and deleting an account revoke the tokens in
    * their own transaction.
    */
-  async signOutEverywhere(id: string): Promise<void> {
-    const userId = (await this.getById(id)).id;
-    await this.#db.transaction(async (tx) => {
-      await this.#revoke(tx, userId);
-      await tx('mfa_remembered_devices').where({ user_id: userId }).delete();
-    });
+  async signOutEverywhere(id: string, trx?: Knex.Transaction): Promise<void> {
+    const write = async (tx: Knex.Transaction) => {
+      const row = await tx('users').where({ id }).first('id');
+      if (!row) throw new NotFoundError('user');
+      await this.#revoke(tx, id);
+      await tx('mfa_remembered_devices').where({ user_id: id }).delete();
+    };
+    if (typeof id !== 'string' || id.length > 36) throw new NotFoundError('user');
+    await (trx ? write(trx) : this.#db.transaction(write));
   }
 
-  async setStatus(id: string, status: UserStatus): Promise<User> {
-    const current = await this.getById(id);
+  /**
+   * Sets the status. With `trx` (a change behind sync hooks, hooks/change.ts), `current` is the user as
+   * read before the hooks ran: the change is refused (409) when the status changed meanwhile.
+   */
+  async setStatus(id: string, status: UserStatus, within?: { trx: Knex.Transaction; current: User }): Promise<User> {
+    const current = within?.current ?? (await this.getById(id));
     if (current.status === status) return current;
     const eventType: WebhookEventType | null = status === 'disabled' ? 'user.deactivate' : current.status === 'disabled' ? 'user.reactivate' : null;
-    return this.#db.transaction(async (tx) => {
-      if ((await tx('users').where({ id }).update({ status, updated_at: Date.now() })) === 0) throw new NotFoundError('user');
+    const write = async (tx: Knex.Transaction) => {
+      if ((await tx('users').where({ id, status: current.status }).update({ status, updated_at: Date.now() })) === 0) {
+        if (await tx('users').where({ id }).first('id')) throw new ConflictError('status', 'changed while the request was being handled; try again');
+        throw new NotFoundError('user');
+      }
       const user = toUser(await tx('users').where({ id }).first());
       if (eventType) await recordEvent(tx, eventType, { user: publicUser(user) });
       // A disabled account is signed out everywhere: enabling it again does not bring old tokens back.
       if (status === 'disabled') await this.#revoke(tx, id);
       return user;
-    });
+    };
+    return within ? write(within.trx) : this.#db.transaction(write);
   }
 
-  /** Marks the email verified and activates a pending account. */
-  async verifyEmail(id: string): Promise<User> {
-    return this.#db.transaction(async (tx) => {
+  /** Marks the email verified and activates a pending account (inside `trx` when given). */
+  async verifyEmail(id: string, trx?: Knex.Transaction): Promise<User> {
+    const write = async (tx: Knex.Transaction) => {
       const row = await tx('users').where({ id }).first();
       if (!row) throw new NotFoundError('user');
       const status = row.status === 'pending' ? 'active' : row.status;
@@ -368,7 +413,8 @@ export class UserService {
       const user = toUser(await tx('users').where({ id }).first());
       await recordEvent(tx, 'user.email.verified', { user: publicUser(user) });
       return user;
-    });
+    };
+    return trx ? write(trx) : this.#db.transaction(write);
   }
 
   async recordLogin(id: string, applicationId: string | null): Promise<void> {
@@ -381,15 +427,22 @@ export class UserService {
     });
   }
 
-  /** Deletes the user; its sessions and tokens stop working because findAccount no longer finds it. */
-  async delete(id: string): Promise<User> {
-    const user = await this.getById(id);
-    await this.#db.transaction(async (tx) => {
+  /**
+   * Deletes the user; its sessions and tokens stop working because findAccount no longer finds it.
+   * Inside `trx` when given (the user.delete event then carries the user as that transaction has it).
+   */
+  async delete(id: string, trx?: Knex.Transaction): Promise<User> {
+    if (typeof id !== 'string' || id.length > 36) throw new NotFoundError('user');
+    const write = async (tx: Knex.Transaction) => {
+      const row = await tx('users').where({ id }).first();
+      if (!row) throw new NotFoundError('user');
+      const user = toUser(row);
       await tx('users').where({ id }).delete();
       await this.#revoke(tx, id);
       await recordEvent(tx, 'user.delete', { user: publicUser(user) });
-    });
-    return user;
+      return user;
+    };
+    return trx ? write(trx) : this.#db.transaction(write);
   }
 
   #validUsername(value: unknown): string | null | undefined {

@@ -12,7 +12,7 @@ function only<T extends ActionType>(actions: Actions, ...types: T[]): Array<Acti
   return actions.filter((action) => (types as ActionType[]).includes(action.type)) as unknown as Array<ActionOf<T>>;
 }
 
-interface UserChanges {
+export interface UserChanges {
   attributes: Record<string, Json>;
   metadata: Record<string, Json>;
 }

@@ -2,7 +2,7 @@
 // the catalog, so neither can disagree with what the runner enforces. `npm run gen:hooks` writes
 // them; a test fails when the committed files are stale.
 import { ACTIONS, PROTECTED_CLAIMS, type ActionType } from './actions.ts';
-import { COMMON_FIELDS, EVENTS, sampleEvent } from './events.ts';
+import { COMMON_FIELDS, EVENTS, sampleEvent, type EventSpec } from './events.ts';
 
 const HEADER = '// Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand.\n';
 
@@ -88,6 +88,36 @@ export function renderTypes(): string {
   return lines.join('\n');
 }
 
+const NO_REFUSAL =
+  'Nothing here can be refused (no `api.deny`). A sync hook that fails under `on_error: "fail"` stops the ' +
+  'journey with a generic message in `role="alert"` where the journey is waiting for it; what happened already stays.';
+
+const AFTER_NO_REFUSAL =
+  'Nothing here can be refused: the change has happened already (no `api.deny`); a sync hook can only ' +
+  'enrich the user. A failure under `on_error: "fail"` drops its enrich actions and, where the journey ' +
+  'waits for it, stops the journey with a generic message in `role="alert"`.';
+
+function refusalText(e: EventSpec): string {
+  if (e.refusal !== null) return `A denial (or a failure under \`on_error: "fail"\`): ${e.refusal}`;
+  return e.name.startsWith('after_') ? AFTER_NO_REFUSAL : NO_REFUSAL;
+}
+
+/** The rule of every after_* event with a refusal entry in the catalog (CONTRACT §5). */
+const AFTER_EVENTS = [
+  'Every event runs sync or async, as the hook says. On an `after_*` event that reports a change, a sync',
+  'hook runs **before the change commits** and before any webhook about it leaves: the journey (or the',
+  'admin API call) waits for it. Its `api.user.setMetadata` / `api.user.setAttribute` are saved in the same',
+  'transaction as the change. Where the change can still be refused (`api.deny` in the last column), `api.deny(msg)` or a',
+  'failure of a hook with `on_error: "fail"` leaves it undone, nothing half-written: a hosted page shows',
+  'the message in `role="alert"`, the admin API answers 409 `{"error": "hook_denied", "message": msg}`.',
+  'With `on_error: "continue"` a failing hook is skipped and the change goes on. The hook runs while no',
+  'database transaction is open (other sign-ins and sign-ups keep going); the change then commits only if',
+  'what it is about did not change meanwhile (the link still unused, the factor still pending, the account',
+  'still there), and otherwise is refused as if it had been tried a moment later. Async hooks are queued',
+  'and change nothing the journey waits for.',
+  '',
+];
+
 export function renderDocs(): string {
   const out: string[] = ['<!-- Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand. -->', '', '# Hook event reference', ''];
   out.push(
@@ -101,13 +131,17 @@ export function renderDocs(): string {
   );
   for (const [field, type] of Object.entries(COMMON_FIELDS)) out.push(`| \`${field}\` | \`${type.split('  // ')[0]!.trim()}\` |`);
   out.push('', `Claims a hook can never set: ${[...PROTECTED_CLAIMS].map((c) => `\`${c}\``).join(', ')}.`, '');
-  out.push('| event | fires | sync | actions |', '| --- | --- | --- | --- |');
+  out.push(...AFTER_EVENTS);
+  out.push('| event | fires | sync | actions | `api.deny` refuses |', '| --- | --- | --- | --- | --- |');
   for (const e of EVENTS) {
-    out.push(`| [\`${e.name}\`](#${e.name}) | ${e.fires} | ${e.sync ? 'yes' : 'async only'} | ${e.actions.map((a) => `\`${a}\``).join(', ') || '—'} |`);
+    out.push(
+      `| [\`${e.name}\`](#${e.name}) | ${e.fires} | ${e.sync ? 'sync or async' : 'async only'} | ${e.actions.map((a) => `\`${a}\``).join(', ') || '—'} | ${e.refusal === null ? 'no' : 'yes'} |`,
+    );
   }
   for (const e of EVENTS) {
     out.push('', `## ${e.name}`, '', `When: ${e.fires}. ${e.sync ? 'Runs sync (the journey waits and applies the actions) or async.' : 'Runs async only: the journey does not wait.'}`, '');
     if (e.note) out.push(e.note, '');
+    out.push(refusalText(e), '');
     out.push('Fields:', '', ...Object.entries(e.fields).map(([f, t]) => `- \`${f}\`: \`${t}\``), '');
     if (e.actions.length) out.push('Actions:', '', ...e.actions.map((a) => `- \`${ACTIONS[a].signature}\``), '');
     out.push('Sample event:', '', '```json', JSON.stringify(sampleEvent(e), null, 2), '```');

@@ -75,6 +75,12 @@ interface EventDefinition<E extends keyof EventPayloads, A extends ActionType, D
   sample: EventPayloads[E];
   /** What a hook author must know beyond `fires` (shown in docs/hooks.md). */
   note?: string;
+  /**
+   * What a sync hook's api.deny (or an on_error "fail" failure) stops, and where its message is
+   * shown; null when the event has no api.deny (docs/hooks.md). On an after_* change event it is
+   * what stays undone (hooks/change.ts).
+   */
+  refusal: string | null;
   /** The hooks' validated actions (only those `actions` allows), read into what the flow applies. */
   decide(actions: ReadonlyArray<ActionOf<A>>): D;
 }
@@ -119,6 +125,7 @@ const DEFINITIONS = {
     actions: ['deny', 'user.setAttribute', 'user.setMetadata'],
     fields: { user: 'NewUser', invited: 'boolean' },
     sample: { user: newUser, invited: false },
+    refusal: 'The account is not created and no mail goes out; the registration page (or the invitation page) shows the message.',
     decide: changes,
   }),
   before_progressive_profiling: event({
@@ -128,6 +135,7 @@ const DEFINITIONS = {
     actions: ['form.requireFields', 'form.requireConsents'],
     fields: { user: 'User | NewUser', flow: '"registration" | "login"', consents: 'Record<string, boolean>' },
     sample: { user: sampleUser, flow: 'login', consents: { marketing: false } },
+    refusal: null,
     decide: (actions) => ({ profiling: profilingRequest(actions) }),
   }),
   after_registration: event({
@@ -137,16 +145,18 @@ const DEFINITIONS = {
     actions: ['user.setMetadata'],
     fields: { user: 'User', invited: 'boolean' },
     sample: { user: { ...sampleUser, email_verified: false, status: 'pending', login_count: 0 }, invited: false },
+    refusal: null,
     decide: changes,
   }),
   after_account_activation: event({
     name: 'after_account_activation',
     fires: 'the activation link was opened and the email verified',
-    sync: false,
-    actions: [],
+    sync: true,
+    actions: ['deny', 'user.setMetadata', 'user.setAttribute'],
     fields: { user: 'User' },
     sample: { user: sampleUser },
-    decide: nothing,
+    refusal: 'The link stays unused and the account stays as it was (pending, address not verified); the activation page shows the message.',
+    decide: changes,
   }),
   after_identification: event({
     name: 'after_identification',
@@ -156,6 +166,7 @@ const DEFINITIONS = {
     fields: { user: 'User', identifier: 'string' },
     sample: { user: sampleUser, identifier: 'ada@example.com' },
     note: `${IDENTIFY_TIMING} A denial's message is shown on the identify page, so it tells that the account exists: deny with a message that would fit an unknown identifier too.`,
+    refusal: 'The sign-in stops before the password; the identify page shows the message.',
     decide: (actions) => ({ mfa: mfaDecision(actions) }),
   }),
   at_failed_identification: event({
@@ -166,6 +177,7 @@ const DEFINITIONS = {
     fields: { user: 'null', identifier: 'string' },
     sample: { user: null, identifier: 'legacy@example.com' },
     note: IDENTIFY_TIMING,
+    refusal: null,
     decide: (actions) => ({ migrationUser: migrationUser(actions) }),
   }),
   before_password_validation: event({
@@ -175,6 +187,7 @@ const DEFINITIONS = {
     actions: ['password.accept', 'password.reject'],
     fields: { user: 'User', password: 'string' },
     sample: { user: { ...sampleUser, attributes: { legacy_id: '42' } }, password: '••••••••' },
+    refusal: null,
     decide: (actions) => ({ password: passwordDecision(actions) }),
   }),
   at_failed_authentication: event({
@@ -189,6 +202,7 @@ const DEFINITIONS = {
       flow: '"login" | "registration"',
     },
     sample: { user: null, identifier: 'ada@example.com', reason: 'invalid_credentials', flow: 'login' },
+    refusal: null,
     decide: failureHandling,
   }),
   before_mfa_send: event({
@@ -198,25 +212,29 @@ const DEFINITIONS = {
     actions: ['deny'],
     fields: { user: 'User', channel: '"email" | "sms"', to: 'string' },
     sample: { user: sampleUser, channel: 'sms', to: '+15551234567' },
+    refusal: 'No code is sent; the code page shows the message.',
     decide: nothing,
   }),
   after_mfa_send: event({
     name: 'after_mfa_send',
     fires: 'the one-time code was verified',
-    sync: false,
-    actions: [],
+    sync: true,
+    actions: ['user.setMetadata', 'user.setAttribute'],
     fields: { user: 'User', channel: '"email" | "sms" | "totp" | "recovery_code"' },
     sample: { user: sampleUser, channel: 'sms' },
-    decide: nothing,
+    note: 'The code was verified and is used up whatever the hook does; a sync hook makes the journey wait, and its enrich actions are saved before the next step.',
+    refusal: null,
+    decide: changes,
   }),
   after_mfa_change: event({
     name: 'after_mfa_change',
     fires: 'a factor was enrolled or removed',
-    sync: false,
-    actions: [],
+    sync: true,
+    actions: ['deny', 'user.setMetadata', 'user.setAttribute'],
     fields: { user: 'User', change: '"enrolled" | "removed"', factor: '{ id: string, type: string }' },
     sample: { user: sampleUser, change: 'enrolled', factor: { id: 'f_1', type: 'totp' } },
-    decide: nothing,
+    refusal: 'An enrolment: the factor stays unconfirmed and the code page shows the message (no recovery codes). A removal by the admin API: the factor stays, 409 `hook_denied` with the message.',
+    decide: changes,
   }),
   before_password_reset: event({
     name: 'before_password_reset',
@@ -231,25 +249,29 @@ const DEFINITIONS = {
       'link and the mail; its message is not shown to anyone (it would tell that the account exists) and is kept ' +
       'in the execution log. A server that stops between the answer and the mail loses that request: the user ' +
       'asks again.',
+    refusal: 'No link and no mail; the message is shown to no one (see above) and kept in the execution log.',
     decide: nothing,
   }),
   after_password_reset: event({
     name: 'after_password_reset',
     fires: 'the new password was set',
-    sync: false,
-    actions: [],
+    sync: true,
+    actions: ['deny', 'user.setMetadata', 'user.setAttribute'],
     fields: { user: 'User' },
     sample: { user: sampleUser },
-    decide: nothing,
+    refusal: 'The link stays unused, the password unchanged and every session signed in; the reset page shows the message.',
+    decide: changes,
   }),
   after_username_request: event({
     name: 'after_username_request',
     fires: 'the forgot-username mail went out',
-    sync: false,
-    actions: [],
+    sync: true,
+    actions: ['user.setMetadata', 'user.setAttribute'],
     fields: { user: 'User' },
     sample: { user: sampleUser },
-    decide: nothing,
+    note: 'A sync hook runs after the page has answered (the answer is the same, at once, for every address: it must not tell whether an account exists), once the mail is handed over; its enrich actions are saved.',
+    refusal: null,
+    decide: changes,
   }),
   after_login: event({
     name: 'after_login',
@@ -258,6 +280,7 @@ const DEFINITIONS = {
     actions: ['deny', 'user.setMetadata'],
     fields: { user: 'User' },
     sample: { user: sampleUser },
+    refusal: 'The login does not complete (no session, no code for the application); a page shows the message.',
     decide: changes,
   }),
   after_external_login: event({
@@ -267,6 +290,7 @@ const DEFINITIONS = {
     actions: ['user.setAttribute'],
     fields: { user: 'User', provider: 'string', profile: 'Record<string, Json>' },
     sample: { user: sampleUser, provider: 'google', profile: { sub: '1234' } },
+    refusal: null,
     decide: changes,
   }),
   before_id_token: event({
@@ -276,34 +300,39 @@ const DEFINITIONS = {
     actions: ['idToken.setClaim', 'accessToken.setClaim', 'deny'],
     fields: { user: 'User', scopes: 'string[]', grant_type: '"authorization_code" | "refresh_token"', claims: 'Record<string, Json>' },
     sample: { user: sampleUser, scopes: ['openid', 'email'], grant_type: 'authorization_code', claims: { sub: sampleUser.id, email: sampleUser.email } },
+    refusal: 'No token is issued: the application gets an error answer (`access_denied` / `invalid_grant`).',
     decide: tokenClaims,
   }),
   after_consent_update: event({
     name: 'after_consent_update',
     fires: "the user's consents changed",
-    sync: false,
-    actions: [],
+    sync: true,
+    actions: ['deny', 'user.setMetadata', 'user.setAttribute'],
     fields: { user: 'User', consents: 'Record<string, boolean>', changed: 'string[]' },
     sample: { user: sampleUser, consents: { marketing: true }, changed: ['marketing'] },
-    decide: nothing,
+    refusal: 'The consents stay as they were; the page that changed them (progressive profiling) shows the message.',
+    decide: changes,
   }),
   after_account_disabled: event({
     name: 'after_account_disabled',
     fires: 'an operator disabled the account',
-    sync: false,
-    actions: [],
+    sync: true,
+    actions: ['deny', 'user.setMetadata', 'user.setAttribute'],
     fields: { user: 'User' },
     sample: { user: { ...sampleUser, status: 'disabled' } },
-    decide: nothing,
+    refusal: 'The account stays enabled and signed in: the admin API answers 409 `hook_denied` with the message.',
+    decide: changes,
   }),
   after_account_deleted: event({
     name: 'after_account_deleted',
     fires: 'an operator deleted the account',
-    sync: false,
-    actions: [],
+    sync: true,
+    actions: ['deny', 'user.setMetadata', 'user.setAttribute'],
     fields: { user: 'User' },
     sample: { user: sampleUser },
-    decide: nothing,
+    note: 'A sync hook runs before the deletion commits; its enrich actions go into the `user` of the `user.delete` webhook event (the account itself is gone).',
+    refusal: 'The account stays: the admin API answers 409 `hook_denied` with the message.',
+    decide: changes,
   }),
 } as const satisfies { [E in keyof EventPayloads]: EventDefinition<E, ActionType, unknown> };
 
@@ -322,6 +351,7 @@ export interface EventSpec {
   fields: Readonly<Record<string, string>>;
   sample: Readonly<Record<string, unknown>>;
   note?: string;
+  refusal: string | null;
   decide(actions: Actions): unknown;
 }
 
