@@ -96,7 +96,6 @@ for (const kind of databaseKinds()) {
 
       const cases: Array<[Record<string, unknown>, RegExp]> = [
         [{ name: 'x', event: 'nope', mode: 'sync', code: CLAIMS_HOOK }, /^event: /],
-        [{ name: 'x', event: 'after_password_reset', mode: 'sync', code: CLAIMS_HOOK }, /^mode: .*async only/],
         [{ name: 'x', event: 'after_login', mode: 'sync', code: CLAIMS_HOOK, timeout_ms: 60000 }, /^timeout_ms: /],
         [{ name: 'x', event: 'after_login', mode: 'sync', code: CLAIMS_HOOK, on_error: 'ignore' }, /^on_error: /],
         [{ name: 'x', event: 'after_login', mode: 'sync', code: CLAIMS_HOOK, applications: ['no-such-app'] }, /^applications\[0\]: /],

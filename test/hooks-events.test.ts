@@ -632,8 +632,8 @@ for (const kind of databaseKinds()) {
       const byName = new Map<string, any>(events.body.map((e: any) => [e.name, e]));
       const expected: Record<string, { sync: boolean; actions: string[] }> = {
         before_mfa_send: { sync: true, actions: ['deny'] },
-        after_mfa_send: { sync: false, actions: [] },
-        after_mfa_change: { sync: false, actions: [] },
+        after_mfa_send: { sync: true, actions: ['user.setMetadata', 'user.setAttribute'] },
+        after_mfa_change: { sync: true, actions: ['deny', 'user.setMetadata', 'user.setAttribute'] },
         after_external_login: { sync: true, actions: ['user.setAttribute'] },
       };
       for (const [name, spec] of Object.entries(expected)) {

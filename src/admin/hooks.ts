@@ -82,6 +82,7 @@ export function hookRoutes(router: Router, services: Services): void {
       name: spec.name,
       fires: spec.fires,
       sync: spec.sync,
+      refusal: spec.refusal,
       actions: spec.actions.map((action) => ({ type: action, signature: ACTIONS[action].signature })),
       fields: spec.fields,
       sample: sampleEvent(spec),
