@@ -143,6 +143,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     }
 
     if (user) {
+      faultPoint('registration.user-created');
       const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user), invited: false }, clientId);
       const more = after.decision.changes;
       if (hasChanges(more)) user = await users.update(user.id, { metadata: more.metadata, attributes: more.attributes });

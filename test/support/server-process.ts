@@ -1,0 +1,89 @@
+// The real server (src/main.ts) in a child process of its own, for tests that kill it: started on a
+// database and port of the test's, stopped by a signal or by itself (a fault point, src/faults.ts),
+// and started again on the same database.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ADMIN_KEY, freePort } from './server.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export class ServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly #env: Record<string, string>;
+  #child: ChildProcess | null = null;
+  #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null = null;
+  #stderr = '';
+
+  constructor(port: number, env: Record<string, string>) {
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.#env = env;
+  }
+
+  /** A process for `databaseUrl` on a free port, with the suite's cheap hashing and no logs. */
+  static async create(databaseUrl: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+    const port = await freePort();
+    return new ServerProcess(port, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER: `http://127.0.0.1:${port}`,
+      DATABASE_URL: databaseUrl,
+      ADMIN_API_KEY: ADMIN_KEY,
+      LOG_LEVEL: 'silent',
+      PASSWORD_HASH_MEMORY_KIB: '1024',
+      PASSWORD_HASH_ITERATIONS: '1',
+      ...env,
+    });
+  }
+
+  /** Starts the server (with `extra` on top of its environment) and waits until /health answers. */
+  async start(extra: Record<string, string> = {}): Promise<void> {
+    this.#stderr = '';
+    const child = spawn(process.execPath, ['--no-node-snapshot', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...this.#env, ...extra },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.#stderr += chunk.toString();
+    });
+    this.#child = child;
+    this.#exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited (${child.exitCode ?? child.signalCode}): ${this.#stderr}`);
+      try {
+        if ((await fetch(`${this.url}/health`)).ok) return;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new Error(`the server did not start: ${this.#stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** How the process ended (waits for it). */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.#exit) throw new Error('not started');
+    return this.#exit;
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    await this.#exit;
+  }
+
+  async admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${this.url}/admin/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  }
+}
