@@ -51,7 +51,8 @@ export class ServerProcess {
     });
     this.#child = child;
     this.#exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const deadline = Date.now() + 30_000;
+    // Generous: a start on a loaded machine (type stripping, migrations) can take tens of seconds.
+    const deadline = Date.now() + 90_000;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited (${child.exitCode ?? child.signalCode}): ${this.#stderr}`);
       try {
