@@ -566,6 +566,12 @@ for (const kind of databaseKinds()) {
       const first = (type: string) => receiver.on(all.path).find((r) => r.payload.type === type)!.payload.data;
       assert.equal(first('user.registration.create').user.email, 'reggie@example.com');
       assert.equal(first('user.registration.create').application_id, rp.clientId);
+      // Changes made on the hosted pages name their application; an operator's change names none.
+      assert.equal(first('user.email.verified').application_id, rp.clientId);
+      assert.equal(first('user.consent.update').application_id, rp.clientId);
+      assert.equal(first('user.password.reset.success').application_id, rp.clientId);
+      assert.equal(first('user.password.update').application_id, null, "the first password change was the operator's");
+      assert.equal(first('user.two-factor.method.add').application_id, mfaApp.body.client_id);
       assert.equal(first('user.login.success').user_id, carol.body.id);
       assert.equal(first('user.login.success').application_id, rp.clientId);
       assert.equal(first('user.login.failed').user_id, carol.body.id);

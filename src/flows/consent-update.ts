@@ -21,7 +21,7 @@ export async function updateConsents(ctx: Context, kit: FlowKit, user: User, ans
   try {
     await changeWithHooks(kit.services, [run('after_consent_update', { user: publicUser(user), consents, changed })], kit.lifecycleContext(ctx, clientId), async (trx, changes) => {
       await kit.services.users.enrich(trx, user.id, changes);
-      const written = await kit.consents.set(user.id, answers, trx);
+      const written = await kit.consents.set(user.id, answers, trx, clientId);
       if (written.map((c) => c.key).join(',') !== changed.join(',')) throw new ConflictError('consents', 'changed while the page was being sent; try again');
     });
   } catch (error) {

@@ -178,7 +178,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       valid = decision?.accepted === true;
       rejection = decision && !decision.accepted ? decision.message : null;
       if (valid) {
-        await users.adoptPassword(user.id, password);
+        await users.adoptPassword(user.id, password, clientId);
       } else {
         await users.passwords.verifyNothing(password);
       }

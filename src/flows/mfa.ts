@@ -220,7 +220,7 @@ async function enrol(ctx: Context, kit: FlowKit, details: Interaction, user: Use
     [run],
     async (trx, changes) => {
       await users.enrich(trx, user.id, { attributes: { ...sent.attributes, ...changes.attributes }, metadata: { ...sent.metadata, ...changes.metadata } });
-      const { recoveryCodes } = await factors.activate(factor, trx);
+      const { recoveryCodes } = await factors.activate(factor, trx, kit.clientIdOf(details));
       const codes = recoveryCodes ? box.seal(JSON.stringify(recoveryCodes)) : undefined;
       if (codes) await kit.states.update(details.uid, details.exp * 1000, {}, { type: 'mfa.enrolled', amr, codes }, trx);
       faultPoint('mfa.enrol.activated');

@@ -137,13 +137,13 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       if (!(await kit.tokens.consume('password_reset', token, trx))) throw new FlowError(410, t('reset.unusable.title'), t('reset.just-used'), [], { wayBack: true });
       faultPoint('reset.link-consumed');
       await users.enrich(trx, user.id, changes, false);
-      let changed = await users.writePassword(trx, user.id, hash, 'user.password.reset.success');
+      let changed = await users.writePassword(trx, user.id, hash, 'user.password.reset.success', clientId);
       faultPoint('reset.password-set');
       await kit.tokens.revokeAll('password_reset', user.id, trx);
       // Whoever knew the old password is signed out: every session, grant and refresh token goes.
       await users.signOutEverywhere(user.id, trx);
       // The link proved the address is theirs; and the lockout of a forgotten password ends here.
-      if (changed.status === 'pending' || !changed.email_verified) changed = await users.verifyEmail(user.id, trx);
+      if (changed.status === 'pending' || !changed.email_verified) changed = await users.verifyEmail(user.id, trx, clientId);
       await services.locks.forgiveFailures(user.id, trx);
       faultPoint('reset.signed-out');
       return changed;

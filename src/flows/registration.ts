@@ -235,7 +235,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       if (!(await kit.tokens.consume('activation', token, trx))) throw unusable('used');
       faultPoint('activation.link-consumed');
       await users.enrich(trx, pending.id, changes, false);
-      const verified = await users.verifyEmail(pending.id, trx);
+      const verified = await users.verifyEmail(pending.id, trx, clientId);
       await kit.tokens.revokeAll('activation', pending.id, trx);
       return verified;
     });

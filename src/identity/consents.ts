@@ -24,7 +24,7 @@ export class ConsentService {
   }
 
   /** Records the given answers; answers nothing changed as an empty list. */
-  async set(userId: string, answers: Array<{ key: string; granted: boolean }>, trx?: Knex.Transaction): Promise<Array<{ key: string; granted: boolean }>> {
+  async set(userId: string, answers: Array<{ key: string; granted: boolean }>, trx?: Knex.Transaction, applicationId: string | null = null): Promise<Array<{ key: string; granted: boolean }>> {
     if (answers.length === 0) return [];
     const write = async (tx: Knex.Transaction) => {
       const now = Date.now();
@@ -35,7 +35,7 @@ export class ConsentService {
         await tx('consents').insert({ user_id: userId, key: answer.key, granted: answer.granted, updated_at: now }).onConflict(['user_id', 'key']).merge({ granted: answer.granted, updated_at: now });
         changed.push(answer);
       }
-      if (changed.length > 0) await recordEvent(tx, 'user.consent.update', { user_id: userId, consents: changed });
+      if (changed.length > 0) await recordEvent(tx, 'user.consent.update', { user_id: userId, consents: changed, application_id: applicationId });
       return changed;
     };
     return trx ? write(trx) : this.#db.transaction(write);

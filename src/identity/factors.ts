@@ -217,7 +217,7 @@ export class FactorService {
    * Makes a confirmed enrolment active, with its user.two-factor.method.add event in the same
    * transaction. Answers the factor, and the recovery codes when the user had none (shown once).
    */
-  async activate(factor: Factor, within?: Knex.Transaction): Promise<{ factor: Factor; recoveryCodes: string[] | null }> {
+  async activate(factor: Factor, within?: Knex.Transaction, applicationId: string | null = null): Promise<{ factor: Factor; recoveryCodes: string[] | null }> {
     // Read before the transaction: on SQLite it holds the one connection (a caller passing `within`
     // has called ready() before opening it).
     if (!within) await this.#hashKey();
@@ -226,7 +226,7 @@ export class FactorService {
       const now = Date.now();
       const changed = await trx('mfa_factors').where({ id: factor.id, status: 'pending' }).update({ status: 'active', confirmed_at: now, last_used_at: now });
       if (changed === 0) throw new NotFoundError('factor');
-      await recordEvent(trx, 'user.two-factor.method.add', { user_id: factor.user_id, factor: { id: factor.id, type: factor.type } });
+      await recordEvent(trx, 'user.two-factor.method.add', { user_id: factor.user_id, factor: { id: factor.id, type: factor.type }, application_id: applicationId });
       const existing = await trx('mfa_factors').where({ user_id: factor.user_id, type: 'recovery_codes' }).first('id');
       if (!existing) recoveryCodes = await this.#createRecoveryCodes(trx, factor.user_id);
       const stored = await trx('mfa_factors').where({ id: factor.id }).first();

@@ -291,7 +291,7 @@ export class UserService {
       if ((await tx('users').where({ id }).update(changes)) === 0) throw new NotFoundError('user');
       const user = toUser(await tx('users').where({ id }).first());
       await recordEvent(tx, eventType, { user: publicUser(user) });
-      if (changes.password_hash && eventType !== 'user.password.update') await recordEvent(tx, 'user.password.update', { user_id: id });
+      if (changes.password_hash && eventType !== 'user.password.update') await recordEvent(tx, 'user.password.update', { user_id: id, application_id: null });
       return user;
     });
   }
@@ -307,11 +307,11 @@ export class UserService {
   }
 
   /** Writes a password hashed by hashPassword inside the caller's transaction, with its events as update() writes them. */
-  async writePassword(trx: Knex.Transaction, id: string, hash: string, eventType: WebhookEventType = 'user.password.update'): Promise<User> {
+  async writePassword(trx: Knex.Transaction, id: string, hash: string, eventType: WebhookEventType = 'user.password.update', applicationId: string | null = null): Promise<User> {
     if ((await trx('users').where({ id }).update({ password_hash: hash, updated_at: Date.now() })) === 0) throw new NotFoundError('user');
     const user = toUser(await trx('users').where({ id }).first());
-    await recordEvent(trx, eventType, { user: publicUser(user) });
-    if (eventType !== 'user.password.update') await recordEvent(trx, 'user.password.update', { user_id: id });
+    await recordEvent(trx, eventType, { user: publicUser(user), application_id: applicationId });
+    if (eventType !== 'user.password.update') await recordEvent(trx, 'user.password.update', { user_id: id, application_id: applicationId });
     return user;
   }
 
@@ -340,12 +340,12 @@ export class UserService {
    * before_password_validation). It is not held to today's policy, so the user is never asked for
    * it again; only its length is bounded.
    */
-  async adoptPassword(id: string, password: string): Promise<void> {
+  async adoptPassword(id: string, password: string, applicationId: string | null = null): Promise<void> {
     if (typeof password !== 'string' || password.length === 0 || password.length > this.#policy.maxLength) return;
     const hash = await this.#passwords.hash(password);
     await this.#db.transaction(async (tx) => {
       await tx('users').where({ id }).update({ password_hash: hash, updated_at: Date.now() });
-      await recordEvent(tx, 'user.password.update', { user_id: id });
+      await recordEvent(tx, 'user.password.update', { user_id: id, application_id: applicationId });
     });
   }
 
@@ -404,14 +404,14 @@ export class UserService {
   }
 
   /** Marks the email verified and activates a pending account (inside `trx` when given). */
-  async verifyEmail(id: string, trx?: Knex.Transaction): Promise<User> {
+  async verifyEmail(id: string, trx?: Knex.Transaction, applicationId: string | null = null): Promise<User> {
     const write = async (tx: Knex.Transaction) => {
       const row = await tx('users').where({ id }).first();
       if (!row) throw new NotFoundError('user');
       const status = row.status === 'pending' ? 'active' : row.status;
       await tx('users').where({ id }).update({ email_verified: true, status, updated_at: Date.now() });
       const user = toUser(await tx('users').where({ id }).first());
-      await recordEvent(tx, 'user.email.verified', { user: publicUser(user) });
+      await recordEvent(tx, 'user.email.verified', { user: publicUser(user), application_id: applicationId });
       return user;
     };
     return trx ? write(trx) : this.#db.transaction(write);

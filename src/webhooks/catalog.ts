@@ -81,14 +81,22 @@ export const WEBHOOK_CATALOG = {
     application_id: CLIENT_ID,
     reason: 'invalid_password',
   }),
-  'user.email.verified': type('the activation link was opened', '`user`', 'never', withUser),
+  'user.email.verified': type('the address was verified (the activation link, or a reset link of a pending account)', '`user`, `application_id`', 'when', { ...withUser, application_id: CLIENT_ID }),
   'user.password.reset.start': type('a reset link was mailed', '`user_id`, `application_id`', 'always', { user_id: USER_ID, application_id: CLIENT_ID }),
-  'user.password.reset.success': type('the password was reset through the link', '`user`', 'never', withUser),
-  'user.password.update': type('the password changed (admin API, reset, lazy migration)', '`user_id`', 'never', { user_id: USER_ID }),
-  'user.consent.update': type("the user's consents changed", '`user_id`, `consents: [{key, granted}]`', 'never', { user_id: USER_ID, consents: [{ key: 'newsletter', granted: true }] }),
-  'user.two-factor.method.add': type('a second factor was enrolled (confirmed with its first code)', '`user_id`, `factor: {id, type}`', 'never', {
+  'user.password.reset.success': type('the password was reset through the link', '`user`, `application_id`', 'when', { ...withUser, application_id: CLIENT_ID }),
+  'user.password.update': type('the password changed (admin API, reset, lazy migration)', '`user_id`, `application_id` (null from the admin API)', 'when', {
+    user_id: USER_ID,
+    application_id: CLIENT_ID,
+  }),
+  'user.consent.update': type("the user's consents changed", '`user_id`, `consents: [{key, granted}]`, `application_id`', 'when', {
+    user_id: USER_ID,
+    consents: [{ key: 'newsletter', granted: true }],
+    application_id: CLIENT_ID,
+  }),
+  'user.two-factor.method.add': type('a second factor was enrolled (confirmed with its first code)', '`user_id`, `factor: {id, type}`, `application_id` (the sign-in that enrolled it)', 'when', {
     user_id: USER_ID,
     factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },
+    application_id: CLIENT_ID,
   }),
   'user.two-factor.method.remove': type('a factor was removed (admin API, one or all)', '`user_id`, `factor: {id, type}`', 'never', {
     user_id: USER_ID,
