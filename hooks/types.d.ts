@@ -59,7 +59,7 @@ interface EventBase {
   type: EventName;
   hook: { id: string, name: string };
   application: { client_id: string, name: string } | null;
-  request: { ip: string | null, user_agent: string | null, locale: string | null };
+  request: { ip: string | null, user_agent: string | null, locale: string | null, location: { country: string, region?: string, city?: string, latitude?: number, longitude?: number } | null }; // location: from the offline database (GEOIP_DB); null when the address is not in it, and on before_id_token and admin API events
   secrets: Record<string, string>;
   created_at: string;
 }

@@ -1,5 +1,6 @@
 // Every setting in one typed, validated object. Nothing else in the code base reads process.env.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { bundledDatabase } from './geo/locator.ts';
 import { isHostEntry } from './net/address-policy.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -65,6 +66,8 @@ export interface Config {
   };
   /** Trust X-Forwarded-* (behind a TLS terminator). */
   trustProxy: boolean;
+  /** Client locations for hooks (event.request.location): the .mmdb file read at start (GEOIP_DB, or the bundled one). */
+  geoip: { database: string };
   /** Base64 32-byte key that encrypts secrets at rest; generated and stored in the database when unset. */
   encryptionKey: string | null;
   password: {
@@ -244,6 +247,8 @@ export function loadConfig(processEnv: Env = process.env): Config {
     shutdownGraceMs: duration(env, 'SHUTDOWN_GRACE', 10_000, 0, 300_000),
     logLevel,
     trustProxy: bool(env, 'TRUST_PROXY', false),
+    // Location (src/geo/): the operator's own MaxMind-format file, else the country database shipped with Tessera.
+    geoip: { database: geoipDatabase(env) },
     metricsToken: env.METRICS_TOKEN || null,
     hooks: {
       executionMaxAgeDays: int(env, 'HOOK_EXECUTIONS_MAX_AGE_DAYS', 14, 1, 365),
@@ -290,6 +295,13 @@ export function loadConfig(processEnv: Env = process.env): Config {
       accessTokenSeconds: int(env, 'ACCESS_TOKEN_TTL_SECONDS', 3600, 30, 86400),
     },
   };
+}
+
+function geoipDatabase(env: Env): string {
+  const path = env.GEOIP_DB;
+  if (!path) return bundledDatabase();
+  if (!existsSync(path)) throw new ConfigError(`GEOIP_DB: no file at ${path}`);
+  return path;
 }
 
 function webhookSettings(env: Env): Config['webhooks'] {

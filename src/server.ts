@@ -47,6 +47,7 @@ import { WebhookEndpointStore } from './webhooks/endpoints.ts';
 import { WebhookTargets } from './webhooks/targets.ts';
 import type { Resolver } from './net/resolve-target.ts';
 import type { Services } from './services.ts';
+import { MmdbLocator } from './geo/locator.ts';
 
 export interface RunningServer {
   url: string;
@@ -138,6 +139,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // The mail is rendered with the services below (built next; no invitation is sent before).
       deliver: (invitation, user, link) => sendInvitationMail(services, invitation, user, link),
     });
+    const locator = await MmdbLocator.open(config.geoip.database);
     const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
     const services: Services = {
       config,
@@ -154,6 +156,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       mailer: createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log }),
       sms: createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log }),
       lifecycle,
+      locator,
       metrics,
       hooks,
       sandbox,

@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import type { SecretBox } from './crypto.ts';
 import type { Db } from './db/knex.ts';
 import type { FlowStates } from './flows/state.ts';
+import type { Locator } from './geo/locator.ts';
 import type { ExecutionLog } from './hooks/executions.ts';
 import type { HookJobQueue } from './hooks/jobs.ts';
 import type { Lifecycle } from './hooks/lifecycle.ts';
@@ -49,6 +50,8 @@ export interface Services {
   /** Null when no SMS messenger is configured (and SMS_DEV_OUTBOX is off): SMS is then not offered. */
   sms: SmsSender | null;
   lifecycle: Lifecycle;
+  /** Where a client address is (event.request.location), from the offline database. */
+  locator: Locator;
   metrics: Metrics;
   hooks: HookStore;
   sandbox: HookSandbox;

@@ -159,6 +159,7 @@ test('every template has a complete header: a known event, a mode, the secrets i
     templates.map((t) => t.name),
     [
       'consents-to-marketing-hub',
+      'country-gate',
       'crm-claims',
       'crm-sync-new-user',
       'deny-email-domains',

@@ -21,6 +21,7 @@ import type { FlowState, FlowStates, JourneyFacts } from './state.ts';
 import type { JourneyEvent } from './steps.ts';
 import { t } from './texts.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
+import { requestLocation } from '../geo/request.ts';
 
 export interface PageLink {
   href: string;
@@ -211,7 +212,7 @@ export class FlowKit {
 
   lifecycleContext(ctx: Context, clientId: string | null): LifecycleContext {
     const locale = ctx.get('accept-language').split(',')[0]?.split(';')[0]?.trim() || null;
-    return { applicationId: clientId, ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null, locale };
+    return { applicationId: clientId, ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null, locale, location: requestLocation(ctx, this.services.locator) };
   }
 
   /**

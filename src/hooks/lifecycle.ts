@@ -3,6 +3,7 @@
 // event's typed decision (catalog/events.ts). The hook runner (runner.ts) implements it.
 import type { Knex } from 'knex';
 import type { ActionOf } from './catalog/actions.ts';
+import type { GeoLocation } from '../geo/locator.ts';
 import type { AllowedAction, EventDecision, EventName, EventPayloads } from './catalog/events.ts';
 
 export interface LifecycleContext {
@@ -10,6 +11,8 @@ export interface LifecycleContext {
   ip: string | null;
   userAgent: string | null;
   locale: string | null;
+  /** The client's location (src/geo/), for events a person's request raised; absent: null. */
+  location?: GeoLocation | null;
 }
 
 /** What the sync hooks decided, merged: a denial (with the message to show), the actions and their decision. */

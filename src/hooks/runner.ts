@@ -77,7 +77,7 @@ export async function buildEvent(spec: EventSpec, payload: object, ctx: Lifecycl
     type: spec.name,
     application: ctx.applicationId ? { client_id: ctx.applicationId, name } : null,
     user: null,
-    request: { ip: ctx.ip, user_agent: ctx.userAgent, locale: ctx.locale },
+    request: { ip: ctx.ip, user_agent: ctx.userAgent, locale: ctx.locale, location: ctx.location ?? null },
     created_at: new Date().toISOString(),
     ...Object.fromEntries(Object.entries(payload).filter(([key]) => key !== 'event_id')),
   };

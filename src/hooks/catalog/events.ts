@@ -373,7 +373,8 @@ export const COMMON_FIELDS: Readonly<Record<string, string>> = {
   type: 'EventName',
   hook: '{ id: string, name: string }',
   application: '{ client_id: string, name: string } | null',
-  request: '{ ip: string | null, user_agent: string | null, locale: string | null }',
+  request:
+    '{ ip: string | null, user_agent: string | null, locale: string | null, location: { country: string, region?: string, city?: string, latitude?: number, longitude?: number } | null }  // location: from the offline database (GEOIP_DB); null when the address is not in it, and on before_id_token and admin API events',
   secrets: 'Record<string, string>',
   created_at: 'string',
 };
@@ -385,7 +386,7 @@ export function sampleEvent(spec: EventSpec): Record<string, unknown> {
     type: spec.name,
     hook: { id: 'hook_sample', name: 'Sample hook' },
     application: { client_id: 'notes-web', name: 'Notes' },
-    request: { ip: '203.0.113.7', user_agent: 'Mozilla/5.0', locale: 'en' },
+    request: { ip: '203.0.113.7', user_agent: 'Mozilla/5.0', locale: 'en', location: { country: 'DE', region: 'BE', city: 'Berlin' } },
     secrets: {},
     created_at: '2026-11-22T09:00:00.000Z',
     ...spec.sample,
