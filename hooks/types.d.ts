@@ -78,17 +78,20 @@ export type BeforeRegistrationApi = {
   };
 };
 
-/** When: after the first registration step (flow "registration") and after authentication before login completes (flow "login"). Sync or async. */
+/** When: after the first registration step (flow "registration"), before the account exists, and after authentication before login completes (flow "login"); then again after each profiling step the user submits. Sync or async. */
 export interface BeforeProgressiveProfilingEvent extends EventBase {
   type: 'before_progressive_profiling';
   user: User | NewUser;
   flow: "registration" | "login";
   consents: Record<string, boolean>;
+  step: number;
+  answers: Record<string, string | number | boolean>;
 }
 export type BeforeProgressiveProfilingApi = {
   form: {
     requireFields(fields: Array<{name: string, label: string, type?: "text"|"email"|"tel"|"number"|"date"|"checkbox", required?: boolean}>): void;
     requireConsents(consents: Array<{key: string, label: string, required?: boolean}>): void;
+    reject(field: string, message: string): void;
   };
 };
 

@@ -86,7 +86,8 @@ for (const kind of databaseKinds()) {
       else assert.deepEqual(event.application, { client_id: clientId, name: 'Notes' });
       assert.ok(!Number.isNaN(Date.parse(event.created_at)), 'created_at is a date');
       assert.equal(typeof event.secrets, 'object');
-      assert.deepEqual(Object.keys(event.request).sort(), ['ip', 'locale', 'user_agent']);
+      assert.deepEqual(Object.keys(event.request).sort(), ['ip', 'locale', 'location', 'user_agent']);
+      assert.equal(event.request.location, null, 'loopback is in no location database');
       if (options.browser !== false) {
         assert.match(event.request.ip, /127\.0\.0\.1|::1/);
         assert.equal(event.request.user_agent, HEADERS['user-agent']);
@@ -199,14 +200,23 @@ for (const kind of databaseKinds()) {
       assertCommon(event, 'before_progressive_profiling', hookId);
       assert.equal(event.flow, 'registration');
       assert.deepEqual(event.consents, {});
+      assert.equal(event.step, 0);
+      assert.deepEqual(event.answers, {});
+      assert.equal(event.user.id, undefined, 'the pages come before the account exists');
+      assert.equal(event.user.email, 'newbie@example.com');
+      // The page submitted: the hook is asked again with what was typed, asks nothing new, and the account follows.
+      const submitted = (await peer.waitFor('/before_progressive_profiling', 2)).body;
+      assert.equal(submitted.step, 1);
+      assert.deepEqual(submitted.answers, { company: 'Globex' });
       const newbie = await userByEmail('newbie@example.com');
-      assert.equal(event.user.id, newbie.id);
       assert.equal(newbie.attributes.company, 'Globex');
 
       await register('olga@example.com');
-      const taken = (await peer.waitFor('/before_progressive_profiling', 2)).body;
+      const taken = (await peer.waitFor('/before_progressive_profiling', 3)).body;
       assert.equal(taken.flow, 'registration');
       assert.equal(taken.user.email, 'olga@example.com');
+      assert.deepEqual(Object.keys(taken.user).sort(), Object.keys(event.user).sort(), 'a taken address looks the same to the hook');
+      await peer.waitFor('/before_progressive_profiling', 4);
       assert.equal((await getUser(existing.id)).attributes.company, 'Initech', 'the owner of a taken address keeps their data');
     });
 
@@ -491,7 +501,12 @@ for (const kind of databaseKinds()) {
       const b2 = browser();
       const { page: p2, state: s2 } = await startLogin(b2, server, clientId);
       const again = await signIn(b2, p2, 'uma@example.com', 'umas password 1');
-      const second = (await peer.waitFor('/before_progressive_profiling', 2)).body;
+      // The page ran the hook again each time it passed the required checks (the bad phone, then the good one).
+      const accepted = (await peer.waitFor('/before_progressive_profiling', 3)).body;
+      assert.equal(accepted.step, 1);
+      assert.deepEqual(accepted.answers, { company: 'Initech', phone_number: '+15551234567' });
+      const second = (await peer.waitFor('/before_progressive_profiling', 4)).body;
+      assert.equal(second.step, 0);
       assert.deepEqual(second.consents, { newsletter: false, 'terms-v2': true });
       assert.equal(again.doc.querySelector('input[name="company"]'), null, 'the field is not asked again');
       assert.ok(again.doc.querySelector('input[name="consent:terms-v2"]')?.hasAttribute('checked'));

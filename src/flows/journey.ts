@@ -10,6 +10,7 @@ import { acrFor, requestsMfa } from '../oidc/acr.ts';
 import { deny } from './denial.ts';
 import { FlowError, type FlowKit } from './kit.ts';
 import { startMfa } from './mfa-challenge.ts';
+import { askProfiling } from './profiling-stages.ts';
 import { rememberedHere } from './remembered-device.ts';
 import type { FlowState } from './state.ts';
 import type { ProfilingStep } from './steps.ts';
@@ -48,26 +49,16 @@ export async function passwordProved(ctx: Context, kit: FlowKit, details: Intera
  */
 export async function factorsProved(ctx: Context, kit: FlowKit, details: Interaction, user: User, amr: string[]): Promise<void> {
   await kit.updateState(details, {}, { type: 'proved', userId: user.id, amr });
-  const outcome = await kit.hook(
-    ctx,
-    'before_progressive_profiling',
-    {
-      flow: 'login',
-      user: publicUser(user),
-      consents: await kit.consentMap(user.id),
-    },
-    kit.clientIdOf(details),
-  );
-  const request = outcome.decision.profiling;
-  if (request.fields.length > 0 || request.consents.length > 0) {
-    await kit.updateState(details, {}, { type: 'profiling', step: { name: 'profiling', flow: 'login', userId: user.id, amr, ...request } });
+  const { next } = await askProfiling(ctx, kit, kit.clientIdOf(details), { flow: 'login', user: publicUser(user), consents: await kit.consentMap(user.id) }, null);
+  if (next) {
+    await kit.updateState(details, {}, { type: 'profiling', step: { name: 'profiling', flow: 'login', userId: user.id, amr, ...next } });
     kit.seeOther(ctx, `/interaction/${details.uid}/profile`);
     return;
   }
   await finishLogin(ctx, kit, details, user, amr);
 }
 
-/** The profile page of a login was filled in: on to the end, for a user still allowed to sign in. */
+/** The last profile page of a login was accepted: on to the end, for a user still allowed to sign in. */
 export async function loginProfiled(ctx: Context, kit: FlowKit, details: Interaction, step: Extract<ProfilingStep, { flow: 'login' }>): Promise<void> {
   await kit.updateState(details, {}, { type: 'proved', userId: step.userId, amr: step.amr });
   const fresh = await kit.services.users.findById(step.userId);

@@ -1,18 +1,21 @@
 // Self-service registration and account activation. Registering an address that already has an
 // account looks exactly like a new registration to whoever submits the form: the same pages in the
 // same time, while the address's owner is mailed a notice (or a fresh activation link when that
-// account was never activated).
+// account was never activated). When a hook asks for profiling pages, they come before the account
+// exists (flows/profiling.ts); flows/sign-up.ts ends the sign-up either way.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
-import { ConflictError, ValidationError } from '../errors.ts';
+import { ValidationError } from '../errors.ts';
 import { emailProblem, normalizeEmail } from '../identity/normalize.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
-import { publicUser, type User } from '../identity/users.ts';
-import { faultPoint } from '../faults.ts';
-import { hasChanges } from '../hooks/catalog/decisions.ts';
+import { publicUser } from '../identity/users.ts';
 import { run } from '../hooks/change.ts';
+import { faultPoint } from '../faults.ts';
 import { deny } from './denial.ts';
+import { askProfiling } from './profiling-stages.ts';
+import { completeSignUp, sendActivation, sendAlreadyRegistered, signUpUser } from './sign-up.ts';
+import type { PendingSignUp } from './steps.ts';
 import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
 
@@ -41,27 +44,6 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       },
       status,
     );
-
-  /** Mails an activation link to a pending user. */
-  const sendActivation = async (ctx: Context, user: User, uid: string) => {
-    // Every caller is on a page of the interaction, whose application kit.interaction has loaded.
-    const token = await kit.tokens.issue('activation', user.id, { interactionUid: uid, clientId: ctx.state.brand?.client_id ?? null }, config.ttl.activationSeconds);
-    kit.mail(ctx, 'activation', user.email, {
-      user,
-      link: `${kit.issuer}/activate/${token}`,
-      expiresIn: humanDuration(config.ttl.activationSeconds),
-    });
-  };
-
-  /** Tells the owner of an address that someone tried to register it again. */
-  const sendAlreadyRegistered = async (ctx: Context, user: User, uid: string) => {
-    if (user.status === 'pending') {
-      await sendActivation(ctx, user, uid);
-      return;
-    }
-    if (user.status === 'disabled') return;
-    kit.mail(ctx, 'registration-exists', user.email, { user, signInLink: `${kit.issuer}/interaction/${uid}` });
-  };
 
   router.get('/interaction/:uid/register', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
@@ -111,69 +93,26 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     }
     const changes = before.decision.changes;
 
-    let user: User | null = null;
-    // Counted before the lookup, for a new and a taken address alike; when throttled the page is the
-    // same and only the mail stays unsent (the address's owner is not told: that would be a mail).
-    const mayMail = await kit.mayMail(ctx, email);
-    if (!mayMail) ctx.state.log?.info('registration mail not sent: too many for this address or client address');
-    const existing = await users.findByEmail(values.email);
-    if (!existing) {
-      try {
-        user = await users.create(
-          {
-            email,
-            password,
-            given_name: submitted.given_name,
-            family_name: submitted.family_name,
-            status: 'pending',
-            attributes: changes.attributes,
-            metadata: changes.metadata,
-          },
-          'registration',
-          undefined,
-          { applicationId: clientId },
-        );
-      } catch (error) {
-        if (error instanceof ValidationError) {
-          await fail(error);
-          return;
-        }
-        if (!(error instanceof ConflictError)) throw error;
-      }
+    // Hashed now for a new and a taken address alike; the account (if any) is created after the
+    // profiling pages, and the password is not kept in any other form meanwhile.
+    const signUp: PendingSignUp = {
+      email,
+      passwordHash: await users.passwords.hash(password),
+      given_name: submitted.given_name,
+      family_name: submitted.family_name,
+      profile: {},
+      attributes: changes.attributes,
+      metadata: changes.metadata,
+      consents: {},
+    };
+    const { next } = await askProfiling(ctx, kit, clientId, { flow: 'registration', user: signUpUser(signUp), consents: {} }, null);
+    if (next) {
+      await kit.updateState(details, { identifier: email }, { type: 'profiling', step: { name: 'profiling', flow: 'registration', signUp, ...next } });
+      kit.seeOther(ctx, `/interaction/${details.uid}/profile`);
+      return;
     }
-
-    if (user) {
-      faultPoint('registration.user-created');
-      const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user), invited: false }, clientId);
-      const more = after.decision.changes;
-      if (hasChanges(more)) user = await users.update(user.id, { metadata: more.metadata, attributes: more.attributes });
-      if (mayMail) await sendActivation(ctx, user, details.uid);
-    } else {
-      // Taken (found above, or by a concurrent registration). Spend the time a new account costs.
-      await users.passwords.hash(password);
-      const owner = existing ?? (await users.findByEmail(email));
-      if (owner && mayMail) await sendAlreadyRegistered(ctx, owner, details.uid);
-    }
-
-    const profiling = (
-      await kit.hook(
-        ctx,
-        'before_progressive_profiling',
-        {
-          flow: 'registration',
-          user: user ? publicUser(user) : submitted,
-          consents: {},
-        },
-        clientId,
-      )
-    ).decision.profiling;
-    const wantsProfile = profiling.fields.length > 0 || profiling.consents.length > 0;
-    await kit.updateState(
-      details,
-      { identifier: email, activationEmail: email },
-      wantsProfile ? { type: 'profiling', step: { name: 'profiling', flow: 'registration', userId: user?.id ?? null, ...profiling } } : { type: 'restart' },
-    );
-    kit.seeOther(ctx, wantsProfile ? `/interaction/${details.uid}/profile` : `/interaction/${details.uid}/registered`);
+    const refused = await completeSignUp(ctx, kit, details, signUp);
+    if (refused) await fail(refused);
   });
 
   // "Check your email", with a button that sends the link again.
@@ -203,8 +142,8 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     }
     if (await kit.mayMail(ctx, email)) {
       const user = await users.findByEmail(email);
-      if (user && user.status === 'pending') await sendActivation(ctx, user, details.uid);
-      else if (user) await sendAlreadyRegistered(ctx, user, details.uid);
+      if (user && user.status === 'pending') await sendActivation(ctx, kit, user, details.uid);
+      else if (user) await sendAlreadyRegistered(ctx, kit, user, details.uid);
     } else {
       ctx.state.log?.info('activation mail not sent again: too many for this address');
     }

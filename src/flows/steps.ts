@@ -2,6 +2,7 @@
 // move it, and next(), the one place where a step follows from another. Pure: flows/state.ts stores
 // the result, flows/journey.ts and the flow modules raise the events. docs/ARCHITECTURE.md draws it
 // ("The login journey"); test/unit/journey-steps.test.ts holds the two together.
+import type { Json } from '../hooks/catalog/actions.ts';
 import type { ProfileConsent, ProfileField } from '../hooks/catalog/decisions.ts';
 
 export type JourneyStep =
@@ -20,10 +21,36 @@ export type JourneyStep =
   | { name: 'recovery-codes'; userId: string; amr: string[]; codes?: string }
   /** Every factor asked for is done; the journey's last hooks run (profiling, after_login). */
   | { name: 'proved'; userId: string; amr: string[] }
-  /** Fields and consents a hook asked for, after a login's factors. */
-  | { name: 'profiling'; flow: 'login'; userId: string; amr: string[]; fields: ProfileField[]; consents: ProfileConsent[] }
-  /** Fields and consents a hook asked for, after a registration (userId null: the address was taken). */
-  | { name: 'profiling'; flow: 'registration'; userId: string | null; fields: ProfileField[]; consents: ProfileConsent[] };
+  /** Fields and consents a hook asked for, after a login's factors: page `stage` (1, 2, …) of the profiling. */
+  | ({ name: 'profiling'; flow: 'login'; userId: string; amr: string[] } & ProfilingPage)
+  /** Fields and consents a hook asked for at sign-up, before the account exists (it is `signUp`, as typed so far). */
+  | ({ name: 'profiling'; flow: 'registration'; signUp: PendingSignUp } & ProfilingPage);
+
+/** One page of a staged profiling: its number, what it asks, and what earlier pages asked already. */
+export interface ProfilingPage {
+  stage: number;
+  fields: ProfileField[];
+  consents: ProfileConsent[];
+  /** Field names and `consent:<key>`s asked by earlier pages of this profiling (not asked again). */
+  asked: string[];
+}
+
+/**
+ * A sign-up whose profiling pages come before the account: what the registration form and the pages
+ * gave so far. The password is kept only as this server's hash of it; the state goes with the interaction.
+ */
+export interface PendingSignUp {
+  email: string;
+  passwordHash: string;
+  given_name: string | null;
+  family_name: string | null;
+  /** Fields stored in the user's own columns (phone_number, username, …), from the pages. */
+  profile: Record<string, string>;
+  /** before_registration's api.user.setAttribute, then the pages' other fields. */
+  attributes: Record<string, Json>;
+  metadata: Record<string, Json>;
+  consents: Record<string, boolean>;
+}
 
 export type StepName = JourneyStep['name'];
 export type MfaStep = Extract<JourneyStep, { name: 'mfa' }>;
@@ -96,8 +123,9 @@ export function next(from: JourneyStep, event: JourneyEvent): JourneyStep {
     case 'proved':
       return { name: 'proved', userId: event.userId, amr: event.amr };
     case 'profiling':
-      // A login's profile follows its factors; a registration's may come at any time.
-      if (event.step.flow === 'login' && (from.name !== 'proved' || from.userId !== event.step.userId)) return from;
+      // A login's profile follows its factors (or its previous page); a registration's may come at any time.
+      if (event.step.flow === 'login' && !(from.name === 'proved' || (from.name === 'profiling' && from.flow === 'login'))) return from;
+      if (event.step.flow === 'login' && (from as { userId?: unknown }).userId !== event.step.userId) return from;
       return event.step;
   }
 }
@@ -106,5 +134,13 @@ export function next(from: JourneyStep, event: JourneyEvent): JourneyStep {
 export function asStep(value: unknown): JourneyStep {
   if (!value || typeof value !== 'object') return START;
   const name = (value as { name?: unknown }).name;
-  return STEP_NAMES.includes(name as StepName) ? (value as JourneyStep) : START;
+  if (!STEP_NAMES.includes(name as StepName)) return START;
+  // A profiling page stored before profiling had stages: a registration's cannot go on (its account
+  // was created the old way), a login's is its first page.
+  if (name === 'profiling') {
+    const page = value as Partial<ProfilingStep> & { signUp?: unknown };
+    if (page.flow === 'registration' && !page.signUp) return START;
+    return { stage: 1, asked: [], ...(value as object) } as unknown as JourneyStep;
+  }
+  return value as JourneyStep;
 }

@@ -80,6 +80,9 @@ const TEXTS = {
   'profile.registration.title': 'A few more details',
   'profile.login.title': 'Before you continue',
   'profile.consent-required': 'Please accept: {label}',
+  'profile.check-fields': 'Please check the marked fields.',
+  'profile.back.registration': 'Start the registration again',
+  'profile.back.login': 'Sign in with another account',
 
   // ---- registration and activation
   'register.title': 'Create your account',

@@ -47,9 +47,14 @@ export interface NewUser {
   status?: UserStatus;
   attributes?: Json;
   metadata?: Json;
+  /**
+   * Instead of `password`: a password already checked and hashed by this server (a sign-up whose
+   * profiling pages came before the account). Never read from a request body (not in USER_FIELDS).
+   */
+  prehashed_password?: string;
 }
 
-export type UserPatch = Partial<Omit<NewUser, 'status'>>;
+export type UserPatch = Partial<Omit<NewUser, 'status' | 'prehashed_password'>>;
 
 const USER_FIELDS = ['email', 'password', 'username', 'given_name', 'family_name', 'phone_number', 'phone_number_verified', 'email_verified', 'attributes', 'metadata'] as const;
 const USER_READ_ONLY = ['id', 'status', 'source', 'has_password', 'login_count', 'last_login_at', 'created_at', 'updated_at'];
@@ -179,7 +184,7 @@ export class UserService {
       id: randomUUID(),
       email,
       username: username ?? null,
-      password_hash: password === null ? null : await this.#passwords.hash(password),
+      password_hash: typeof input.prehashed_password === 'string' ? input.prehashed_password : password === null ? null : await this.#passwords.hash(password),
       given_name: optionalName('given_name', raw.given_name) ?? null,
       family_name: optionalName('family_name', raw.family_name) ?? null,
       phone_number: phone ?? null,

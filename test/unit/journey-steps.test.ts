@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { asStep, MOVES, next, START, STEP_NAMES, type JourneyEvent, type JourneyStep, type StepName } from '../../src/flows/steps.ts';
+import { asStep, MOVES, next, START, STEP_NAMES, type JourneyEvent, type JourneyStep, type ProfilingStep, type StepName } from '../../src/flows/steps.ts';
 
-const profilingLogin: JourneyStep = { name: 'profiling', flow: 'login', userId: 'u1', amr: ['pwd'], fields: [], consents: [] };
-const profilingRegistration: JourneyStep = { name: 'profiling', flow: 'registration', userId: null, fields: [], consents: [] };
+const page = { stage: 1, fields: [], consents: [], asked: [] };
+const profilingLogin: ProfilingStep = { name: 'profiling', flow: 'login', userId: 'u1', amr: ['pwd'], ...page };
+const signUp = { email: 'ada@example.com', passwordHash: '$argon2id$…', given_name: null, family_name: null, profile: {}, attributes: {}, metadata: {}, consents: {} };
+const profilingRegistration: ProfilingStep = { name: 'profiling', flow: 'registration', signUp, ...page };
 /** One step of each kind and mode. */
 const STEPS: JourneyStep[] = [
   START,
@@ -66,6 +68,19 @@ describe('journey steps', () => {
     assert.deepEqual(next(START, { type: 'profiling', step: profilingLogin }), START);
     assert.deepEqual(next({ name: 'proved', userId: 'u2', amr: ['pwd'] }, { type: 'profiling', step: profilingLogin }).name, 'proved');
     assert.deepEqual(next(START, { type: 'profiling', step: profilingRegistration }), profilingRegistration);
+  });
+
+  it("a login's profiling page is followed by its next page, for the same user only", () => {
+    const second: ProfilingStep = { ...profilingLogin, stage: 2, asked: ['company'] };
+    assert.deepEqual(next(profilingLogin, { type: 'profiling', step: second }), second);
+    assert.deepEqual(next({ ...profilingLogin, userId: 'u2' }, { type: 'profiling', step: second }), { ...profilingLogin, userId: 'u2' });
+    assert.deepEqual(next(profilingRegistration, { type: 'profiling', step: second }), profilingRegistration);
+  });
+
+  it('a profiling page stored before pages had stages: a login goes on at page 1, a sign-up starts over', () => {
+    const oldLogin = { name: 'profiling', flow: 'login', userId: 'u1', amr: ['pwd'], fields: [], consents: [] };
+    assert.deepEqual(asStep(oldLogin), profilingLogin);
+    assert.deepEqual(asStep({ name: 'profiling', flow: 'registration', userId: null, fields: [], consents: [] }), START);
   });
 
   it('a stored step reads back; anything else is the start', () => {

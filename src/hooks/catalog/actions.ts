@@ -50,6 +50,7 @@ interface ActionArgs {
   'user.setMetadata': { key: string; value: Json };
   'form.requireFields': { fields: Array<{ name: string; label: string; type?: ProfileFieldType; required?: boolean }> };
   'form.requireConsents': { consents: Array<{ key: string; label: string; required?: boolean }> };
+  'form.reject': { field: string; message: string };
   'mfa.require': Record<never, never>;
   'mfa.skip': Record<never, never>;
   'migration.createUser': { user: { email: string; [key: string]: Json | undefined } };
@@ -166,6 +167,14 @@ export const ACTIONS = {
         if (!plainString(consent.label, 500)) return `consent ${String(consent.key)} needs a label`;
       }
       return null;
+    },
+  },
+  'form.reject': {
+    signature: 'api.form.reject(field: string, message: string)',
+    params: ['field', 'message'],
+    problem(action) {
+      if (!plainString(action.field, 100) || !KEY.test(action.field)) return 'field must be the name of a field (or the key of a consent) of the step';
+      return message(action);
     },
   },
   'idToken.setClaim': { signature: 'api.idToken.setClaim(key: string, value: Json)', params: ['key', 'value'], problem: claim },

@@ -30,9 +30,16 @@ export interface ProfileConsent {
   required: boolean;
 }
 
+/** api.form.reject(field, message): the step just submitted is shown again with the message by that field. */
+export interface ProfileRejection {
+  field: string;
+  message: string;
+}
+
 interface ProfilingRequest {
   fields: ProfileField[];
   consents: ProfileConsent[];
+  rejections: ProfileRejection[];
 }
 
 function trimmed(value: string | null | undefined): string | null {
@@ -54,13 +61,19 @@ export function hasChanges(changes: UserChanges): boolean {
   return Object.keys(changes.attributes).length > 0 || Object.keys(changes.metadata).length > 0;
 }
 
-/** api.form.requireFields / api.form.requireConsents: one field or consent per name, in first-asked order. */
+/**
+ * api.form.requireFields / api.form.requireConsents: one field or consent per name, in first-asked
+ * order; api.form.reject: one message per field (the last one wins).
+ */
 export function profilingRequest(all: Actions): ProfilingRequest {
-  const actions = only(all, 'form.requireFields', 'form.requireConsents');
+  const actions = only(all, 'form.requireFields', 'form.requireConsents', 'form.reject');
   const fields = new Map<string, ProfileField>();
   const consents = new Map<string, ProfileConsent>();
+  const rejections = new Map<string, string>();
   for (const action of actions) {
-    if (action.type === 'form.requireFields') {
+    if (action.type === 'form.reject') {
+      rejections.set(action.field, trimmed(action.message) ?? action.message);
+    } else if (action.type === 'form.requireFields') {
       for (const item of action.fields) {
         fields.set(item.name, { name: item.name, label: trimmed(item.label) ?? item.name, type: item.type ?? 'text', required: item.required !== false });
       }
@@ -70,7 +83,7 @@ export function profilingRequest(all: Actions): ProfilingRequest {
       }
     }
   }
-  return { fields: [...fields.values()], consents: [...consents.values()] };
+  return { fields: [...fields.values()], consents: [...consents.values()], rejections: [...rejections].map(([field, message]) => ({ field, message })) };
 }
 
 /** api.error.setMessage (the last one) and api.redirect (the last one, as a normalised http(s) URL). */

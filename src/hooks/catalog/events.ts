@@ -42,7 +42,15 @@ export interface EventPayloads {
   /** `invited`: the user is accepting an invitation (POST /admin/api/invitations). */
   before_registration: { user: NewHookUser; invited: boolean };
   /** An address already registered gets the submitted user (NewUser), so the hook cannot tell. */
-  before_progressive_profiling: { user: HookUser | NewHookUser; flow: 'registration' | 'login'; consents: Record<string, boolean> };
+  before_progressive_profiling: {
+    user: HookUser | NewHookUser;
+    flow: 'registration' | 'login';
+    consents: Record<string, boolean>;
+    /** 0 on the first run; then the number of the profiling step just submitted (1, 2, …). */
+    step: number;
+    /** What was typed in that step, by field name ({} on the first run). */
+    answers: Record<string, Json>;
+  };
   after_registration: { user: HookUser; invited: boolean };
   after_account_activation: { user: HookUser };
   after_identification: { user: HookUser; identifier: string };
@@ -130,12 +138,29 @@ const DEFINITIONS = {
   }),
   before_progressive_profiling: event({
     name: 'before_progressive_profiling',
-    fires: 'after the first registration step (flow "registration") and after authentication before login completes (flow "login")',
+    fires:
+      'after the first registration step (flow "registration"), before the account exists, and after authentication before login completes (flow "login"); ' +
+      'then again after each profiling step the user submits',
     sync: true,
-    actions: ['form.requireFields', 'form.requireConsents'],
-    fields: { user: 'User | NewUser', flow: '"registration" | "login"', consents: 'Record<string, boolean>' },
-    sample: { user: sampleUser, flow: 'login', consents: { marketing: false } },
+    actions: ['form.requireFields', 'form.requireConsents', 'form.reject'],
+    fields: {
+      user: 'User | NewUser',
+      flow: '"registration" | "login"',
+      consents: 'Record<string, boolean>',
+      step: 'number',
+      answers: 'Record<string, string | number | boolean>',
+    },
+    sample: { user: sampleUser, flow: 'login', consents: { marketing: false }, step: 1, answers: { customer_number: 'C-1042' } },
     refusal: null,
+    note:
+      'Profiling has stages. The first run has `step: 0` and `answers: {}`; whatever it asks for is one page. After the user submits it, the hook runs ' +
+      "again with `step` (1, 2, …) and `answers` (that page's fields by name: text as typed, `number` fields as numbers, checkboxes as booleans; " +
+      'consents given are in `consents`). `api.form.reject(field, message)` shows the same page again, the typed values kept, with the message ' +
+      "next to that field (a name not on the page: at the top) and nothing saved. Otherwise the page's answers are kept and whatever the hook " +
+      'asks for now is the next page; a field or consent already asked in an earlier page of the same profiling is not asked again, so asking ' +
+      'for nothing new ends the profiling (at most 10 pages). At sign-up (`flow: "registration"`) the account does not exist until the last ' +
+      'page passes: `user` is the submitted user with the answers so far, and the account, its consents and the activation mail come after the ' +
+      "last page (a taken address goes through the same pages; its owner is mailed at the end). At login each page's answers are saved when the hook accepts it.",
     decide: (actions) => ({ profiling: profilingRequest(actions) }),
   }),
   after_registration: event({

@@ -1,0 +1,105 @@
+// The end of a self-service sign-up: the account, its consents, after_registration and the
+// activation mail, once the registration form and every profiling page have passed. An address that
+// already has an account gets the same pages and the same end, while its owner is mailed a notice
+// (or a fresh activation link when that account was never activated).
+import type { Context } from 'koa';
+import type { Interaction } from 'oidc-provider';
+import { ConflictError, ValidationError } from '../errors.ts';
+import { faultPoint } from '../faults.ts';
+import type { NewHookUser } from '../hooks/catalog/events.ts';
+import { hasChanges } from '../hooks/catalog/decisions.ts';
+import { publicUser, type User } from '../identity/users.ts';
+import { humanDuration, type FlowKit } from './kit.ts';
+import type { PendingSignUp } from './steps.ts';
+
+/** The sign-up as hooks see it before the account exists (no id). */
+export function signUpUser(signUp: PendingSignUp): NewHookUser {
+  return {
+    email: signUp.email,
+    given_name: signUp.given_name,
+    family_name: signUp.family_name,
+    ...signUp.profile,
+    attributes: signUp.attributes,
+    metadata: signUp.metadata,
+  };
+}
+
+/** Mails an activation link to a pending user. */
+export async function sendActivation(ctx: Context, kit: FlowKit, user: User, uid: string): Promise<void> {
+  const { config } = kit.services;
+  // Every caller is on a page of the interaction, whose application kit.interaction has loaded.
+  const token = await kit.tokens.issue('activation', user.id, { interactionUid: uid, clientId: ctx.state.brand?.client_id ?? null }, config.ttl.activationSeconds);
+  kit.mail(ctx, 'activation', user.email, {
+    user,
+    link: `${kit.issuer}/activate/${token}`,
+    expiresIn: humanDuration(config.ttl.activationSeconds),
+  });
+}
+
+/** Tells the owner of an address that someone tried to register it again. */
+export async function sendAlreadyRegistered(ctx: Context, kit: FlowKit, user: User, uid: string): Promise<void> {
+  if (user.status === 'pending') {
+    await sendActivation(ctx, kit, user, uid);
+    return;
+  }
+  if (user.status === 'disabled') return;
+  kit.mail(ctx, 'registration-exists', user.email, { user, signInLink: `${kit.issuer}/interaction/${uid}` });
+}
+
+/**
+ * Creates the account (or, for a taken address, mails its owner) and sends the browser to "check
+ * your email". A field the account refuses (a username taken meanwhile, a malformed phone number)
+ * answers its error and writes nothing; the caller shows it.
+ */
+export async function completeSignUp(ctx: Context, kit: FlowKit, details: Interaction, signUp: PendingSignUp): Promise<ValidationError | ConflictError | null> {
+  const { users } = kit.services;
+  const clientId = kit.clientIdOf(details);
+  // Counted before the lookup, for a new and a taken address alike; when throttled the page is the
+  // same and only the mail stays unsent (the address's owner is not told: that would be a mail).
+  const mayMail = await kit.mayMail(ctx, signUp.email);
+  if (!mayMail) ctx.state.log?.info('registration mail not sent: too many for this address or client address');
+  let user: User | null = null;
+  let owner = await users.findByEmail(signUp.email);
+  if (!owner) {
+    try {
+      user = await users.create(
+        {
+          ...signUp.profile,
+          email: signUp.email,
+          prehashed_password: signUp.passwordHash,
+          given_name: signUp.given_name,
+          family_name: signUp.family_name,
+          status: 'pending',
+          attributes: signUp.attributes,
+          metadata: signUp.metadata,
+        },
+        'registration',
+        undefined,
+        { applicationId: clientId },
+      );
+    } catch (error) {
+      if (!(error instanceof ValidationError) && !(error instanceof ConflictError)) throw error;
+      // Taken by a concurrent registration: the same end as a taken address; anything else is the field's problem.
+      owner = await users.findByEmail(signUp.email);
+      if (!owner) return error;
+    }
+  }
+
+  if (user) {
+    faultPoint('registration.user-created');
+    const answers = Object.entries(signUp.consents).map(([key, granted]) => ({ key, granted }));
+    const changed = answers.length > 0 ? await kit.consents.set(user.id, answers, undefined, clientId) : [];
+    if (changed.length > 0) {
+      await kit.hook(ctx, 'after_consent_update', { user: publicUser(user), consents: await kit.consentMap(user.id), changed: changed.map((c) => c.key) }, clientId);
+    }
+    const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user), invited: false }, clientId);
+    const more = after.decision.changes;
+    if (hasChanges(more)) user = await users.update(user.id, { metadata: more.metadata, attributes: more.attributes });
+    if (mayMail) await sendActivation(ctx, kit, user, details.uid);
+  } else if (owner && mayMail) {
+    await sendAlreadyRegistered(ctx, kit, owner, details.uid);
+  }
+  await kit.updateState(details, { identifier: signUp.email, activationEmail: signUp.email }, { type: 'restart' });
+  kit.seeOther(ctx, `/interaction/${details.uid}/registered`);
+  return null;
+}
