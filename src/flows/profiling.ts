@@ -163,7 +163,9 @@ export function profilingRoutes(router: Router, kit: FlowKit, guard: Guard): voi
     }
 
     const account = user!;
-    const { next, rejections } = await askProfiling(ctx, kit, clientId, { flow: 'login', user: publicUser(account), consents: await kit.consentMap(account.id) }, { page: profiling, answers });
+    // The hook sees the consents as they will be once this page is kept.
+    const consents = { ...(await kit.consentMap(account.id)), ...Object.fromEntries(consentAnswers.map((c) => [c.key, c.granted])) };
+    const { next, rejections } = await askProfiling(ctx, kit, clientId, { flow: 'login', user: publicUser(account), consents }, { page: profiling, answers });
     if (rejections.length > 0) {
       page(ctx, details, profiling, values, granted, { rejections }, 400);
       return;
