@@ -128,6 +128,8 @@ test('decisions: user changes merge per key; profiling asks each field once; cla
         ],
       }),
       act({ type: 'form.requireFields', fields: [{ name: 'phone', label: 'Mobile' }] }),
+      act({ type: 'form.reject', field: 'company', message: 'Unknown company' }),
+      act({ type: 'form.reject', field: 'company', message: ' Not in our records ' }),
     ]),
     {
       profiling: {
@@ -139,6 +141,7 @@ test('decisions: user changes merge per key; profiling asks each field once; cla
           { key: 'marketing', label: 'News', required: true },
           { key: 'terms', label: 'terms', required: false },
         ],
+        rejections: [{ field: 'company', message: 'Not in our records' }],
       },
     },
   );
