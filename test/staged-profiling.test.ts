@@ -189,5 +189,41 @@ for (const kind of databaseKinds()) {
         [['crm-sharing', true]],
       );
     });
+
+    test('a rejected consent stands by its checkbox, a name not on the page is the alert; a hook asking forever stops after 10 pages', async () => {
+      const edgeClient = await createTestApplication(server);
+      const created = await server.admin('POST', '/hooks', {
+        name: 'edge cases',
+        event: 'before_progressive_profiling',
+        mode: 'sync',
+        applications: [edgeClient],
+        code: hookCode(`
+          if (event.step === 0) { api.form.requireConsents([{ key: 'terms', label: 'I accept the terms' }]); return; }
+          if (event.step === 1 && !event.consents.terms) {
+            api.form.reject('terms', 'Please accept the terms to go on.');
+            api.form.reject('elsewhere', 'Your account needs a look from our team.');
+            return;
+          }
+          api.form.requireFields([{ name: 'field_' + event.step, label: 'Field ' + event.step }]);`),
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await createTestUser(server, { email: 'quin@example.com', password: 'quins password 1' });
+      const browser = new Browser(server.url);
+      const { page, state } = await startLogin(browser, server, edgeClient);
+      const first = await signIn(browser, page, 'quin@example.com', 'quins password 1');
+      const rejected = await browser.submit(first);
+      assert.equal(rejected.status, 400);
+      assert.equal(rejected.doc.querySelector('#c-1-error')?.text.trim(), 'Please accept the terms to go on.');
+      assert.equal(rejected.doc.querySelector('input[name="consent:terms"]')?.getAttribute('aria-describedby'), 'c-1-error');
+      assert.equal(alertText(rejected), 'Your account needs a look from our team.');
+
+      // Accepted: from now on the hook asks a new field on every page; the profiling ends after page 10.
+      let current = await browser.submit(rejected, { 'consent:terms': 'yes' });
+      for (let stage = 2; stage <= 10; stage++) {
+        assert.ok(current.doc.querySelector(`input[name="field_${stage - 1}"]`), `page ${stage} asks field_${stage - 1}`);
+        current = await browser.submit(current, { [`field_${stage - 1}`]: `answer ${stage}` });
+      }
+      assertCodeRedirect(current, state);
+    });
   });
 }
