@@ -203,7 +203,7 @@ describe('tessera hook test', () => {
     assert.ok(result.duration_ms >= 50 && result.duration_ms < wall, `duration_ms ${result.duration_ms} (the command took ${Math.round(wall)} ms)`);
 
     // An action the event does not allow is refused, as the server would.
-    const wrongEvent = await tessera(['hook', 'test', chatty, '--event', 'after_account_activation', '--json']);
+    const wrongEvent = await tessera(['hook', 'test', chatty, '--event', 'before_mfa_send', '--json']);
     assert.equal(wrongEvent.code, 1, show(wrongEvent));
     assert.equal(JSON.parse(wrongEvent.stdout).outcome, 'invalid_action');
   });

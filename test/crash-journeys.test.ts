@@ -6,7 +6,7 @@
 // link and no old refresh token. An enrolment killed before its commit left the factor unconfirmed
 // (a new code confirms it); killed after, the recovery codes are shown again and resubmitting is no error.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import * as oidc from 'openid-client';
 import { alertText, Browser, type Page } from './support/browser.ts';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './support/databases.ts';
@@ -22,21 +22,19 @@ const NEW = 'the new password 2';
 for (const kind of databaseKinds()) {
   describe(`journeys killed at a fault point leave the old state or the new one (${kind})`, () => {
     let smtp: SmtpReceiver;
-    const cleanups: Array<() => Promise<void>> = [];
 
     before(async () => {
       smtp = await startSmtpReceiver();
     });
     after(async () => {
-      for (const cleanup of cleanups.reverse()) await cleanup();
       await smtp?.close();
     });
 
-    /** A database of its own and a server process on it, armed for `point`, with an application. */
-    const setUp = async (point: string, app: Record<string, unknown> = {}) => {
+    /** A database of its own and a server process on it, armed for `point`, with an application; both go with the test. */
+    const setUp = async (t: TestContext, point: string, app: Record<string, unknown> = {}) => {
       const database: TestDatabase = await createTestDatabase(kind);
       const proc = await ServerProcess.create(database.url, { SMTP_URL: smtp.url, MFA_RESEND_INTERVAL_SECONDS: '0' });
-      cleanups.push(async () => {
+      t.after(async () => {
         await proc.kill();
         await database.drop();
       });
@@ -77,8 +75,8 @@ for (const kind of databaseKinds()) {
       ['reset.committed', true],
     ];
     for (const [point, committed] of RESET_POINTS) {
-      it(`a password reset killed at ${point} leaves the ${committed ? 'new' : 'old'} state, whole`, async () => {
-        const { proc, rp } = await setUp(point);
+      it(`a password reset killed at ${point} leaves the ${committed ? 'new' : 'old'} state, whole`, async (t) => {
+        const { proc, rp } = await setUp(t, point);
         const email = `${point.replaceAll('.', '-')}-${kind}@example.com`;
         assert.equal((await proc.admin('POST', '/users', { email, password: OLD, email_verified: true })).status, 201);
         const browser = new Browser(proc.url);
@@ -125,8 +123,8 @@ for (const kind of databaseKinds()) {
       ['mfa.enrol.activated', false],
       ['mfa.enrol.committed', true],
     ] as const) {
-      it(`an MFA enrolment killed at ${point} leaves the ${committed ? 'new' : 'old'} state, whole`, async () => {
-        const { proc, rp } = await setUp(point, { mfa: 'required' });
+      it(`an MFA enrolment killed at ${point} leaves the ${committed ? 'new' : 'old'} state, whole`, async (t) => {
+        const { proc, rp } = await setUp(t, point, { mfa: 'required' });
         const email = `${point.replaceAll('.', '-')}-${kind}@example.com`;
         const created = await proc.admin('POST', '/users', { email, password: OLD, email_verified: true });
         assert.equal(created.status, 201);
@@ -185,8 +183,8 @@ for (const kind of databaseKinds()) {
 
     // ---- registration and activation -----------------------------------------------------------
 
-    it('an activation killed with its link used up leaves the account pending and the link working', async () => {
-      const { proc, rp } = await setUp('activation.link-consumed');
+    it('an activation killed with its link used up leaves the account pending and the link working', async (t) => {
+      const { proc, rp } = await setUp(t, 'activation.link-consumed');
       const email = `activation-${kind}@example.com`;
       const browser = new Browser(proc.url);
       const identify = await browser.get((await authorizationUrl(rp)).url.toString());
@@ -204,8 +202,8 @@ for (const kind of databaseKinds()) {
       assert.equal((await proc.admin('GET', `/users/${user.id}`)).body.status, 'active');
     });
 
-    it('a registration killed after the account was created: registering again mails a working link', async () => {
-      const { proc, rp } = await setUp('registration.user-created');
+    it('a registration killed after the account was created: registering again mails a working link', async (t) => {
+      const { proc, rp } = await setUp(t, 'registration.user-created');
       const email = `registration-${kind}@example.com`;
       const register = async () => {
         const browser = new Browser(proc.url);

@@ -396,8 +396,11 @@ export class UserService {
     const eventType: WebhookEventType | null = status === 'disabled' ? 'user.deactivate' : current.status === 'disabled' ? 'user.reactivate' : null;
     const write = async (tx: Knex.Transaction) => {
       if ((await tx('users').where({ id, status: current.status }).update({ status, updated_at: Date.now() })) === 0) {
-        if (await tx('users').where({ id }).first('id')) throw new ConflictError('status', 'changed while the request was being handled; try again');
-        throw new NotFoundError('user');
+        const now = await tx('users').where({ id }).first();
+        if (!now) throw new NotFoundError('user');
+        // A concurrent request made the same change: done, once (its own events were written with it).
+        if (now.status === status) return toUser(now);
+        throw new ConflictError('status', 'changed while the request was being handled; try again');
       }
       const user = toUser(await tx('users').where({ id }).first());
       if (eventType) await recordEvent(tx, eventType, { user: publicUser(user) });
