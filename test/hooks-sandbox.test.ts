@@ -147,7 +147,7 @@ describe('actions and console', () => {
     assert.equal(result.logs[0], '[log] user usr_1 { tier: "gold", n: [ 1, 2 ] } 3 true null undefined');
     assert.equal(result.logs[1], '[info] ada has 3 logins');
     assert.equal(result.logs[2], '[warn] careful');
-    assert.match(result.logs[3], /^\[error\] Error: boom\n {4}at default \(hook\.js:6:\d+\)$/);
+    assert.match(result.logs[3], /^\[error\] Error: boom\n {2,4}at default \(hook\.js:6:\d+\)$/);
     assert.equal(result.logs[4].length, 1001);
     assert.ok(result.logs[4].endsWith('x…'));
 
@@ -239,23 +239,20 @@ export default async function (event, api) { api.user.setMetadata('x', started);
 });
 
 describe('limits', () => {
-  test('a result forged past the api limits (an Object.prototype.toJSON of the hook) is refused outside the isolate', async () => {
-    const forged = (actions: string) =>
-      body(`api.mfa.skip();\n  Object.defineProperty(Object.prototype, 'toJSON', { configurable: true, value() { delete Object.prototype.toJSON; return { actions: ${actions}, logged: 0 }; } });`);
-    for (const actions of [
-      "Array.from({ length: 1000 }, () => ({ type: 'user.setMetadata', key: 'k', value: 1 }))",
-      "[{ type: 'user.setMetadata', key: 'k', value: 'x'.repeat(70000) }]",
-      "Array.from({ length: 100 }, () => ({ type: 'user.setMetadata', key: 'k', value: 'x'.repeat(20000) }))",
-    ]) {
-      const result = await sandbox.run(forged(actions), {});
-      assert.equal(result.outcome, 'error', actions);
-      assert.deepEqual(result.actions, []);
-      assert.match(String(result.error), /over the limits/);
-    }
-    // Within the limits a hook's own result stands (what the host validates next is the catalog's job).
-    const honest = await sandbox.run(forged("[{ type: 'mfa.require' }]"), {});
-    assert.equal(honest.outcome, 'success');
-    assert.deepEqual(honest.actions, [{ type: 'mfa.require' }]);
+  test('a result cannot be forged past the api limits: Object.prototype.toJSON cannot be written (and the host measures the result anyway)', async () => {
+    // The prelude's JSON.stringify of the result used to follow a hook's Object.prototype.toJSON;
+    // the intrinsics are frozen now, so the attempt throws, and run.ts still checks the result's
+    // size and shape outside the isolate (test/unit/hooks-contract.test.ts).
+    const forged = body(
+      `api.mfa.skip();\n  Object.defineProperty(Object.prototype, 'toJSON', { configurable: true, value() { return { actions: Array.from({ length: 1000 }, () => ({ type: 'user.setMetadata', key: 'k', value: 1 })), logged: 0 }; } });`,
+    );
+    const result = await sandbox.run(forged, {});
+    assert.equal(result.outcome, 'error');
+    assert.deepEqual(result.actions, []);
+    assert.match(
+      String(result.error),
+      /^TypeError: Cannot define property toJSON, object is not extensible \(globals and built-ins are frozen in hooks, so that no run can leave anything for the next/,
+    );
   });
 
   test('while (true) {} is stopped at timeout_ms while the host keeps answering HTTP requests', async () => {
@@ -377,22 +374,31 @@ describe('isolation', () => {
   test('process, require and host objects are not there', async () => {
     const result = await sandbox.run(
       body(`
-  api.user.setMetadata('types', [typeof process, typeof require, typeof module, typeof Buffer, typeof setTimeout, typeof WebAssembly, typeof SharedArrayBuffer, typeof Atomics, typeof FinalizationRegistry, typeof globalThis.ivm]);
-  api.user.setMetadata('contract', [typeof fetch, typeof console.log, typeof URL, typeof URLSearchParams, typeof TextEncoder, typeof TextDecoder, typeof atob, typeof btoa, typeof crypto.randomUUID]);
-  const viaFunction = Function('return typeof process')();
-  const globalObject = (0, eval)('this');
-  api.user.setMetadata('indirect', [viaFunction, typeof globalObject.process, typeof globalObject.require]);
-  let imported;
-  try { await import('node:fs'); imported = 'imported'; } catch (e) { imported = 'refused'; }
-  api.user.setMetadata('import', imported);
+  const refused = [];
+  for (const name of ['process', 'require', 'module', 'Buffer', 'setInterval', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry', 'WeakRef']) {
+    try { globalThis[name]; refused.push('there'); } catch (e) { refused.push(e.name); }
+  }
+  api.user.setMetadata('refused', refused);
+  api.user.setMetadata('types', [typeof globalThis.ivm, typeof lockdown, typeof Compartment, typeof harden]);
+  api.user.setMetadata('contract', [typeof fetch, typeof console.log, typeof URL, typeof URLSearchParams, typeof TextEncoder, typeof TextDecoder, typeof atob, typeof btoa, typeof crypto.randomUUID, typeof crypto.subtle.digest, typeof setTimeout, typeof clearTimeout, typeof Headers, typeof Request, typeof Response, typeof AbortController, typeof structuredClone]);
+  const viaFunction = Function('try { return process; } catch (e) { return e.name; }')();
+  const viaEval = (0, eval)('try { process; } catch (e) { e.name; }');
+  api.user.setMetadata('indirect', [viaFunction, viaEval, typeof globalThis.ivm]);
 `),
       {},
     );
     assert.equal(result.outcome, 'success', result.error);
     assert.deepEqual(
       result.actions.map((a) => a.value),
-      [Array(10).fill('undefined'), Array(9).fill('function'), ['undefined', 'undefined', 'undefined'], 'refused'],
+      [Array(10).fill('ReferenceError'), Array(4).fill('undefined'), Array(17).fill('function'), ['ReferenceError', 'ReferenceError', 'undefined']],
     );
+    // A dynamic import is refused when the code is checked (Hardened JavaScript refuses the form).
+    assert.deepEqual(codeProblem("export default async function () {\n  await import('node:fs');\n}"), {
+      message: 'SyntaxError: dynamic import is not supported in hooks',
+      line: 2,
+    });
+    const missing = await sandbox.run(body(`Buffer.from('x');`), {});
+    assert.equal(missing.error, 'ReferenceError: Buffer is not available in hooks (use Uint8Array, TextEncoder and atob/btoa; what exists is listed in docs/hooks.md) (line 2)');
   });
 
   test("this.constructor.constructor('return process')() and event.constructor.constructor(...) reach nothing", async () => {
@@ -407,9 +413,10 @@ export default async function (event, api) { api.user.setMetadata('p', String(p)
     );
     assert.deepEqual(topLevel.actions, [{ type: 'user.setMetadata', key: 'p', value: 'no this' }]);
 
+    // The intrinsic constructors of functions are tamed: they make no function at all.
     const viaEvent = await sandbox.run(body(`event.constructor.constructor('return process')();`), { user: { id: 'u' } });
     assert.equal(viaEvent.outcome, 'error');
-    assert.match(String(viaEvent.error), /^ReferenceError: process is not defined/);
+    assert.match(String(viaEvent.error), /^TypeError: Function\.prototype\.constructor is not a valid constructor/);
 
     const probes = await sandbox.run(
       body(`
@@ -419,45 +426,56 @@ export default async function (event, api) { api.user.setMetadata('p', String(p)
   await attempt('api-process', () => api.deny.constructor('return process')());
   await attempt('console-process', () => console.log.constructor('return process')());
   await attempt('fetch-process', () => fetch.constructor('return process')());
+  await attempt('async-process', () => (async () => {}).constructor('return process')());
+  await attempt('generator-process', () => (function* () {}).constructor('return process')());
   await attempt('proto-chain', () => event.user.__proto__.constructor.constructor('return require')());
-  await attempt('error-stack', () => { Error.prepareStackTrace = (e, frames) => frames; const frames = new Error().stack; return frames[0] && frames[0].getThis && frames[0].getThis() && frames[0].getThis().process; });
+  await attempt('function-global', () => Function('return this')().process);
+  await attempt('eval-global', () => (0, eval)('this').process);
+  await attempt('error-stack', () => { try { Error.prepareStackTrace = (e, frames) => frames; } catch {} const frames = new Error().stack; return typeof frames === 'string' ? undefined : frames[0] && frames[0].getThis && frames[0].getThis() && frames[0].getThis().process; });
   api.user.setMetadata('results', results);
 `),
       { user: { id: 'u' } },
     );
     assert.equal(probes.outcome, 'success', probes.error);
     assert.deepEqual(probes.actions[0].value, {
-      'event-global-process': 'undefined',
-      'api-process': 'threw ReferenceError',
-      'console-process': 'threw ReferenceError',
-      'fetch-process': 'threw ReferenceError',
-      'proto-chain': 'threw ReferenceError',
+      'event-global-process': 'threw TypeError',
+      'api-process': 'threw TypeError',
+      'console-process': 'threw TypeError',
+      'fetch-process': 'threw TypeError',
+      'async-process': 'threw TypeError',
+      'generator-process': 'threw TypeError',
+      'proto-chain': 'threw TypeError',
+      'function-global': 'threw TypeError',
+      'eval-global': 'threw ReferenceError',
       'error-stack': 'undefined',
     });
   });
 
-  test('prototype pollution through the event stays inside the run', async () => {
+  test('prototype pollution throws, says why, and reaches neither this process nor the next run', async () => {
     const event = { user: { id: 'usr_1', email: 'ada@example.com' }, list: [1, 2] };
     const result = await sandbox.run(
       body(`
-  event.__proto__.polluted = 'yes';
-  event.user.constructor.prototype.viaUser = 'yes';
-  Object.prototype.x = 1;
-  Array.prototype.y = 2;
-  Object.prototype.toString = () => 'hijacked';
+  const attempts = {};
+  const attempt = (name, f) => { try { f(); attempts[name] = 'written'; } catch (e) { attempts[name] = e.name + ': ' + e.message; } };
+  attempt('event __proto__', () => { event.__proto__.polluted = 'yes'; });
+  attempt('constructor.prototype', () => { event.user.constructor.prototype.viaUser = 'yes'; });
+  attempt('Object.prototype', () => { Object.prototype.x = 1; });
+  attempt('Array.prototype', () => { Array.prototype.y = 2; });
+  attempt('Object.prototype.toString', () => { Object.prototype.toString = () => 'hijacked'; });
   event.user.id = 'changed inside';
   api.user.setMetadata('evil', JSON.parse('{"__proto__": {"polluted": "via action"}, "ok": true}'));
-  api.user.setMetadata('seen', [({}).polluted, ({}).x, [].y]);
+  api.user.setMetadata('attempts', attempts);
+  api.user.setMetadata('seen', [({}).polluted, ({}).x, [].y, event.user.id]);
 `),
       event,
     );
     assert.equal(result.outcome, 'success', result.error);
+    const attempts = result.actions[1].value as Record<string, string>;
+    for (const [name, outcome] of Object.entries(attempts)) assert.match(outcome, /^TypeError: Cannot (add|assign to read only) property/, name);
     // Nothing leaked into this process.
     const plain: Record<string, unknown> = {};
     assert.equal(plain.polluted, undefined);
     assert.equal(plain.viaUser, undefined);
-    assert.equal(plain.x, undefined);
-    assert.equal(([] as unknown as Record<string, unknown>).y, undefined);
     assert.equal(Object.prototype.toString.call({}), '[object Object]');
     assert.deepEqual(Object.keys(Object.prototype), []);
     assert.equal(event.user.id, 'usr_1', 'the event went in as a copy');
@@ -466,36 +484,53 @@ export default async function (event, api) { api.user.setMetadata('p', String(p)
     assert.equal(evil.polluted, undefined);
     assert.equal(Object.getPrototypeOf(evil), Object.prototype);
     assert.deepEqual(evil, { ok: true });
-    assert.deepEqual(result.actions[1].value, ['yes', 1, 2]);
+    assert.deepEqual(result.actions[2].value, [null, null, null, 'changed inside']);
+    // An uncaught write names the reason.
+    const uncaught = await sandbox.run(body(`Array.prototype.map = () => [];`), {});
+    assert.equal(
+      uncaught.error,
+      "TypeError: Cannot assign to read only property 'map' of object '[object Array]' (globals and built-ins are frozen in hooks, so that no run can leave anything for the next: keep state in variables of your own) (line 2)",
+    );
 
-    // The next run starts from untouched prototypes.
     const next = await sandbox.run(body(`api.user.setMetadata('seen', [({}).polluted === undefined, ({}).x === undefined, [].y === undefined, String({})]);`), {});
     assert.deepEqual(next.actions[0].value, [true, true, true, '[object Object]']);
   });
 
-  test('each run starts from a fresh context: a global set in one run is not visible in the next', async () => {
+  test('a global cannot be written: it throws, says why, and the next run sees nothing', async () => {
     const same = hook(`export default async function (event, api) {
-  api.user.setMetadata('before', [typeof globalThis.leak, typeof leakedVar, typeof URL.leak]);
-  globalThis.leak = event.user.id;
-  globalThis.leakedVar = 1;
-  URL.leak = 1;
-  globalThis.fetch = () => 'hijacked';
+  api.user.setMetadata('before', [typeof globalThis.leak, typeof URL.leak, fetch.name]);
+  const attempts = [];
+  for (const write of [() => { globalThis.leak = event.user.id; }, () => { URL.leak = 1; }, () => { globalThis.fetch = () => 'hijacked'; }, () => { delete globalThis.console; }, () => { Object.defineProperty(globalThis, 'x', { value: 1 }); }]) {
+    try { write(); attempts.push('written'); } catch (e) { attempts.push(e.name); }
+  }
+  api.user.setMetadata('attempts', attempts);
 }`);
     for (let i = 0; i < 6; i++) {
       const result = await sandbox.run(same, { user: { id: `user-${i}` } });
       assert.equal(result.outcome, 'success', result.error);
-      assert.deepEqual(result.actions, [{ type: 'user.setMetadata', key: 'before', value: ['undefined', 'undefined', 'undefined'] }], `run ${i}`);
+      assert.deepEqual(
+        result.actions,
+        [
+          { type: 'user.setMetadata', key: 'before', value: ['undefined', 'undefined', 'fetch'] },
+          { type: 'user.setMetadata', key: 'attempts', value: Array(5).fill('TypeError') },
+        ],
+        `run ${i}`,
+      );
     }
-    const other = await sandbox.run(body(`api.user.setMetadata('fetch', fetch.toString().includes('hijacked'));`), {});
-    assert.deepEqual(other.actions[0].value, false);
+    const uncaught = await sandbox.run(body(`globalThis.cache = new Map();`), {});
+    assert.equal(
+      uncaught.error,
+      'TypeError: Cannot add property cache, object is not extensible (globals and built-ins are frozen in hooks, so that no run can leave anything for the next: keep state in variables of your own) (line 2)',
+    );
   });
 
   test('concurrent runs each see their own event and produce their own actions', async () => {
-    const shared = hook(`export default async function (event, api) {
-  globalThis.mine = event.user.id;
+    const shared = hook(`let mine;
+export default async function (event, api) {
+  mine = event.user.id;
   await null;
   await new Promise((resolve) => resolve());
-  api.idToken.setClaim('id', globalThis.mine);
+  api.idToken.setClaim('id', mine);
   console.log('run', event.user.id);
 }`);
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => sandbox.run(shared, { user: { id: `usr_${i}` } })));
@@ -580,6 +615,8 @@ describe('isolate pool', () => {
         );
       };
       await burst();
+      // The burst was served by the isolates already booted while new ones booted: wait for those.
+      await pool.warmup();
       const afterFirst = pool.stats();
       assert.ok(afterFirst.isolates >= 8, `eight runs at once hold eight isolates: ${JSON.stringify(afterFirst)}`);
       assert.equal(afterFirst.idle, afterFirst.isolates, 'all of them are kept idle');

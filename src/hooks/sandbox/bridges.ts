@@ -1,21 +1,35 @@
-// The host's side of the isolate's bridges: what the prelude's console, crypto, URL and fetch call.
-// Everything crossing in is untrusted (the hook controls it): each value is checked and bounded here.
-// The log and fetch bridges are per run (sandbox.ts routes them by the context's id); random and URL
-// are pure.
+// The host's side of the isolate's bridges: what the prelude's console, crypto, URL, fetch, timers
+// and crypto.subtle call. Everything crossing in is untrusted (the hook controls it): each value is
+// checked and bounded here. The log, fetch and async bridges are per run (sandbox.ts routes them by
+// the run's id); random and URL are pure.
 import { randomBytes, randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
 import type { UrlParts } from './prelude/url.ts';
 import { FetchError, type BridgeRequest } from './fetch-bridge.ts';
 
 /** The bridges in the order the prelude's boot takes them after the context's id. */
-export type Bridges = [ivm.Callback, ivm.Callback, ivm.Callback, ivm.Reference<(id: number, request: unknown) => Promise<unknown>>];
+export type Bridges = [
+  ivm.Callback,
+  ivm.Callback,
+  ivm.Callback,
+  ivm.Reference<(id: number, request: unknown) => Promise<unknown>>,
+  ivm.Reference<(id: number, op: unknown, args: unknown) => Promise<unknown>>,
+];
 
-export function createBridges(handlers: { log(id: number, level: string, text: string): void; fetch(id: number, request: unknown): Promise<unknown> }): Bridges {
+export interface BridgeHandlers {
+  log(id: number, level: string, text: string): void;
+  fetch(id: number, request: unknown): Promise<unknown>;
+  /** Timers ('sleep') and crypto.subtle ('subtle'), see async-bridge.ts. */
+  async(id: number, op: unknown, args: unknown): Promise<unknown>;
+}
+
+export function createBridges(handlers: BridgeHandlers): Bridges {
   return [
     new ivm.Callback((id: number, level: string, text: string) => handlers.log(id, level, text), { ignored: true }),
     new ivm.Callback((_id: number, kind: string, size: number) => hostRandom(kind, size)),
     new ivm.Callback((op: string, a: unknown, b: unknown, c: unknown) => hostUrl(op, a, b, c)),
     new ivm.Reference((id: number, request: unknown) => handlers.fetch(id, request)),
+    new ivm.Reference((id: number, op: unknown, args: unknown) => handlers.async(id, op, args)),
   ];
 }
 

@@ -1,10 +1,13 @@
 // Checking a hook's code without running any of it: it parses as a module, imports nothing, has a
-// default export, and its rewrite as a script (hook-script.ts) compiles. On failure, the message
-// and the 1-based line to show the author. The hook store and KICKSTART call codeProblem.
+// default export, its rewrite as a script (hook-script.ts) compiles, and Hardened JavaScript takes
+// it (a compartment refuses a dynamic import, a direct eval and HTML-like comments, even inside
+// strings). On failure, the message and the 1-based line to show the author. The hook store and
+// KICKSTART call codeProblem.
 import type ivm from 'isolated-vm';
 import { moduleToScript } from './hook-script.ts';
 import { createIsolate } from './isolates.ts';
 import { MODULE_SUFFIX, SELF_SPECIFIER } from './prelude/assemble.ts';
+import { REALM_SOURCE } from './realm.ts';
 
 export type CodeCheck = { ok: true } | { ok: false; message: string; line: number };
 
@@ -15,10 +18,38 @@ export const FILENAME = 'hook.js';
 const DEFAULT_EXPORT_MESSAGE = 'the hook must export a default function: export default async function (event, api) { … }';
 
 let checker: ivm.Isolate | null = null;
+let realm: ivm.Context | null = null;
 
 function checkerIsolate(): ivm.Isolate {
-  if (checker === null || checker.isDisposed) checker = createIsolate({ memoryLimit: MEMORY_LIMIT_MB });
+  if (checker === null || checker.isDisposed) {
+    checker = createIsolate({ memoryLimit: MEMORY_LIMIT_MB });
+    realm = null;
+  }
   return checker;
+}
+
+/** A context of the checker isolate with the realm script run (SES locked down), made on first use. */
+function checkerRealm(): ivm.Context {
+  const isolate = checkerIsolate();
+  if (realm === null) {
+    const context = isolate.createContextSync();
+    isolate.compileScriptSync(REALM_SOURCE, { filename: 'tessera:realm' }).runSync(context, { timeout: 10_000 });
+    realm = context;
+  }
+  return realm;
+}
+
+/** Why a compartment refuses the hook's script (SES's source checks), with the line; null if it takes it. */
+function hardenedProblem(source: string): { message: string; line: number } | null {
+  const refused = checkerRealm().evalClosureSync(`try { new Compartment({ __options__: true }).evaluate($0); return null; } catch (e) { return String(e && e.message); }`, [source], {
+    timeout: 1000,
+  }) as string | null;
+  if (refused === null) return null;
+  const line = Number(/at hook\.js:(\d+)/.exec(refused)?.[1] ?? 1);
+  if (/SES_IMPORT_REJECTED/.test(refused)) return { message: 'SyntaxError: dynamic import is not supported in hooks', line };
+  if (/SES_EVAL_REJECTED/.test(refused)) return { message: 'SyntaxError: direct eval is not supported in hooks (an indirect (0, eval)(code) is)', line };
+  if (/SES_HTML_COMMENT_REJECTED/.test(refused)) return { message: "SyntaxError: '<!--' and '-->' are not allowed in hooks, even inside strings (write '<!' + '--')", line };
+  return { message: `SyntaxError: ${refused}`, line };
 }
 
 /** Checks that code is a hook module. Runs none of it. */
@@ -46,6 +77,8 @@ export function checkAndRewrite(code: string): { check: CodeCheck; source: strin
     const { message, line } = splitLocation(error);
     return { check: { ok: false, message, line: Math.min(Math.max(line ?? 1, 1), lines) }, source: '' };
   }
+  const refused = hardenedProblem(script.source);
+  if (refused !== null) return { check: { ok: false, message: refused.message, line: Math.min(Math.max(refused.line, 1), lines) }, source: '' };
   return { check, source: script.source };
 }
 

@@ -9,10 +9,11 @@
 //   export const|let|var|function|class …       →  the declaration alone
 //   export { a as default, b }                  →  removed (and, at the end, __tessera_default__ = a;)
 //
-// The result is wrapped in a strict function (so the top level keeps its own scope, as a module's
-// does) whose default export goes to the prelude's `__tesseraRegister__`. The script's value is what
-// that returns: the status the host reads after running it ahead of a run. Imports, and a top-level
-// await (a hook's top level must finish at once), are refused.
+// The result is a strict function expression, the hook's factory: each call runs the top level in a
+// scope of its own (as a module's, but new every time) and returns the default export. The realm
+// evaluates it once per version in a compartment (prelude/boot.ts) and calls it once per run, so
+// module state never outlives a run. A `//# sourceURL` names it hook.js in stack frames. Imports,
+// and a top-level await (a hook's top level must finish at once), are refused.
 import { parse, type Node } from 'acorn';
 
 const DEFAULT_BINDING = '__tessera_default__';
@@ -78,7 +79,7 @@ export function moduleToScript(code: string): HookScript {
     at = edit.end;
   }
   body += code.slice(at);
-  const source = `__tesseraRegister__((function () { 'use strict'; let ${DEFAULT_BINDING}; ${body}\n;${tail.join(' ')} return ${DEFAULT_BINDING}; })());\n`;
+  const source = `(function () { 'use strict'; let ${DEFAULT_BINDING}; ${body}\n;${tail.join(' ')} return ${DEFAULT_BINDING}; })\n//# sourceURL=hook.js\n`;
   return { ok: true, source };
 }
 

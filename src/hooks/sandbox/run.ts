@@ -1,14 +1,14 @@
-// One hook run in a context of its own: its limits and state, the hook's top level and call queued
-// on the isolate together, the deadline, the result read back, and every failure turned into an
-// outcome. `timeout_ms` of wall time covers the hook's top level, the hook and every awaited fetch
-// (isolated-vm's own `timeout` only covers synchronous stretches, so a host-side deadline ends a run
-// that outlives it, and its isolate is not reused). The event goes in as a structured-clone copy;
-// actions come out as JSON text, parsed into plain data. Exact secret values are redacted from the
-// console output and the error.
-import type ivm from 'isolated-vm';
+// One hook run: its limits and state, the one call into the isolate (the hook version's source
+// rides along the first time an isolate runs it), the deadline, the result read back and measured
+// here, and every failure turned into an outcome. `timeout_ms` of wall time covers the hook's top
+// level, the hook and everything it awaits (isolated-vm's own `timeout` only covers synchronous
+// stretches, so a host-side deadline ends a run that outlives it, and its isolate is not reused).
+// The event goes in as one JSON string; actions come out as JSON text, parsed into plain data.
+// Exact secret values are redacted from the console output and the error.
 import type { RecordedAction } from '../catalog/actions.ts';
+import { asyncState, type AsyncState } from './async-bridge.ts';
 import { splitLocation } from './check.ts';
-import { isMemoryError, type Compiled, type Prepared, type Slot } from './pool.ts';
+import { isMemoryError, type Compiled, type Slot } from './pool.ts';
 
 export type HookOutcome = 'success' | 'error' | 'timeout' | 'memory';
 
@@ -27,36 +27,50 @@ const MIN_REDACTED_SECRET_LENGTH = 4;
 const REDACTED = '[redacted]';
 const DEADLINE = Symbol('deadline');
 
-/** What the host keeps about a run under way (the log and fetch bridges find it by context id). */
+/** What the host keeps about a run under way (the bridges find it by the run's id). */
 export interface RunState {
+  id: number;
   logs: string[];
   truncated: boolean;
   secrets: string[];
   allowedHosts: readonly string[] | null;
   deadline: number;
-  abort: AbortController;
+  /** Made on the first fetch (an AbortController is not free). */
+  abort: AbortController | null;
   active: boolean;
   fetches: number;
   pendingFetches: number;
+  async: AsyncState;
   /** Console lines received so far, and who waits for the ones still in flight. */
   received: number;
   onReceived: (() => void) | null;
 }
 
+let nextRunId = 1;
+
 export function runState(event: Record<string, unknown>, allowedHosts: readonly string[] | null, deadline: number): RunState {
   return {
+    id: nextRunId++,
     logs: [],
     truncated: false,
-    secrets: secretValues(event),
+    // Only a hook with secrets has any to redact: no walk for the others.
+    secrets: hasKeys(event?.secrets) ? secretValues(event) : [],
     allowedHosts,
     deadline,
-    abort: new AbortController(),
+    abort: null,
     active: true,
     fetches: 0,
     pendingFetches: 0,
+    async: asyncState(deadline),
     received: 0,
     onReceived: null,
   };
+}
+
+function hasKeys(value: unknown): boolean {
+  if (!value || typeof value !== 'object') return false;
+  for (const _ in value) return true;
+  return false;
 }
 
 /** A console line from the isolate: counted, kept (redacted, cut) within the run's limits. */
@@ -81,59 +95,36 @@ interface RunEnd {
 }
 
 /**
- * Runs the hook in its prepared context: the hook's script (unless the context was prepared with it
- * already) and the prelude's `run` are queued on the isolate at once and run there in order, without
- * a round trip between. Never throws.
+ * Runs the hook: one call into the isolate's realm with the version's key (and its source when
+ * the isolate has not evaluated it yet), the event as JSON and the run's id. Never throws.
  */
-export async function runPrepared(
-  slot: Slot,
-  prepared: Prepared,
-  compiled: Compiled,
-  event: ivm.ExternalCopy<unknown>,
-  state: RunState,
-  limits: { timeoutMs: number; memoryLimitMb: number },
-): Promise<RunEnd> {
+export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string, state: RunState, limits: { timeoutMs: number; memoryLimitMb: number }): Promise<RunEnd> {
   const { timeoutMs } = limits;
   const timedOut = (): RunEnd => ({ outcome: 'timeout', actions: [], error: `the hook did not finish within ${timeoutMs} ms`, healthy: false });
+  const overMemory = (): RunEnd => ({ outcome: 'memory', actions: [], error: `the hook went over the ${limits.memoryLimitMb} MiB memory limit`, healthy: false });
   const failed = (error: unknown, prefix: string): RunEnd => {
     const failure = classifyFailure(error, slot.isolate.isDisposed, state, limits, prefix);
     return { outcome: failure.outcome, actions: [], error: failure.message, healthy: failure.healthy };
   };
   let timer: NodeJS.Timeout | undefined;
-  // A context prepared for this very hook version has its script run already (its top level ran
-  // to the end, quickly, with no console line and no fetch): one call to the isolate remains.
-  const evaluatedAhead = prepared.hook === compiled;
   try {
-    // Compiled once per isolate, on the isolate's own thread (the async form), from the code cache.
-    const script = evaluatedAhead ? null : await slot.script(compiled);
-
+    const run = await slot.realm;
     const remaining = Math.max(1, Math.ceil(state.deadline - performance.now()));
     const deadline = new Promise<typeof DEADLINE>((resolve) => {
       timer = setTimeout(resolve, remaining, DEADLINE);
     });
-    // The hook's top level (whose last statement hands its default export to the prelude), then
-    // the prelude's `run`, which calls it.
-    const evaluation =
-      script === null
-        ? Promise.resolve(null)
-        : script.run(prepared.context, { timeout: remaining }).then(
-            () => null,
-            (error: unknown) => ({ error }),
-          );
-    const execution = prepared.run
-      .apply(undefined, [event.copyInto({ release: true })], {
-        timeout: remaining,
-        result: { promise: true },
-      })
-      .then(
+    const call = (source: string | null, drop: string) =>
+      run.apply(undefined, [compiled.key, source, eventJson, state.id, drop], { timeout: remaining, result: { promise: true } }).then(
         (value: unknown) => ({ value }),
         (error: unknown) => ({ error }),
       );
-
-    const evaluated = await Promise.race([evaluation, deadline]);
-    if (evaluated === DEADLINE) return timedOut();
-    if (evaluated !== null) return failed(evaluated.error, '');
-    const executed = await Promise.race([execution, deadline]);
+    const { source, drop } = slot.arguments(compiled);
+    let executed = await Promise.race([call(source, drop), deadline]);
+    if (executed !== DEADLINE && 'value' in executed && executed.value === MISSING) {
+      // The isolate had forgotten this version: once more, with its source.
+      slot.forget(compiled);
+      executed = await Promise.race([call(compiled.source, ''), deadline]);
+    }
     if (executed === DEADLINE) return timedOut();
     // The prelude's `run` catches what the hook throws; what still fails the call is a promise
     // the hook left rejected with no handler (or a limit).
@@ -149,6 +140,7 @@ export async function runPrepared(
       await Promise.race([linesIn, deadline]);
       state.onReceived = null;
     }
+    if (parsed.memory || overLimit(slot, limits.memoryLimitMb)) return overMemory();
     // A fetch still in flight must never resolve into a later run's isolate.
     const healthy = state.pendingFetches === 0;
     if (parsed.error !== undefined) return { outcome: 'error', actions: [], error: parsed.error, healthy };
@@ -157,6 +149,20 @@ export async function runPrepared(
     return failed(error, '');
   } finally {
     clearTimeout(timer);
+  }
+}
+
+const MISSING = JSON.stringify({ missing: true });
+
+/**
+ * Whether the isolate holds more than its limit once the run is over: one large string can pass
+ * isolated-vm's check (see prelude/limits.ts), and such an isolate is not given another run.
+ */
+function overLimit(slot: Slot, memoryLimitMb: number): boolean {
+  try {
+    return slot.isolate.getHeapStatisticsSync().used_heap_size > memoryLimitMb * 1024 * 1024;
+  } catch {
+    return true;
   }
 }
 
@@ -219,7 +225,7 @@ export const MAX_ACTION_VALUE_CHARS = 65536;
 const MAX_RESULT_CHARS = 1024 * 1024;
 const TOO_LARGE = 'the hook returned a result over the limits (at most 200 api calls, 64 KiB a value, 1 MiB in all)';
 
-function parseResult(value: unknown): { actions: RecordedAction[]; error?: string; logged: number } {
+function parseResult(value: unknown): { actions: RecordedAction[]; error?: string; logged: number; memory?: boolean } {
   if (typeof value !== 'string') return { actions: [], error: 'the hook returned an unreadable result', logged: 0 };
   if (value.length > MAX_RESULT_CHARS) return { actions: [], error: TOO_LARGE, logged: 0 };
   let parsed: unknown;
@@ -228,10 +234,11 @@ function parseResult(value: unknown): { actions: RecordedAction[]; error?: strin
   } catch {
     return { actions: [], error: 'the hook returned an unreadable result', logged: 0 };
   }
-  const result = parsed as { actions?: unknown; error?: unknown; logged?: unknown } | null;
+  const result = parsed as { actions?: unknown; error?: unknown; logged?: unknown; memory?: unknown } | null;
   if (!result || typeof result !== 'object') return { actions: [], error: 'the hook returned an unreadable result', logged: 0 };
   // How many console lines the run handed to the host (they may still be on their way).
   const logged = typeof result.logged === 'number' && Number.isInteger(result.logged) && result.logged > 0 ? result.logged : 0;
+  if (result.memory === true) return { actions: [], logged, memory: true };
   if (typeof result.error === 'string') return { actions: [], error: result.error, logged };
   if (!Array.isArray(result.actions)) return { actions: [], error: 'the hook returned an unreadable result', logged };
   if (result.actions.length > MAX_ACTIONS) return { actions: [], error: TOO_LARGE, logged };

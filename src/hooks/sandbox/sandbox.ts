@@ -1,15 +1,16 @@
-// The hook sandbox: brand code run in isolated-vm. A run checks the hook version once (check.ts,
-// then kept), takes an isolate and a fresh context of its own from the pool (pool.ts), runs there
-// (run.ts) and gives the isolate back, or disposes it when the run timed out, hit the memory limit
-// or left a fetch in flight. The hook sees only the globals the prelude defines (prelude/); the
-// host's side of its console and fetch (bridges.ts) is routed here to the run's state.
-import ivm from 'isolated-vm';
+// The hook sandbox: brand code run in isolated-vm, kept apart by Hardened JavaScript (realm.ts).
+// A run checks the hook version once (check.ts, then kept), takes an isolate of its own from the
+// pool (pool.ts), runs there in one call (run.ts) and gives the isolate back, or disposes it when
+// the run timed out, hit the memory limit or left a fetch in flight. The hook sees only the globals
+// the prelude defines (prelude/); the host's side of its console, fetch, timers and crypto.subtle
+// (bridges.ts, async-bridge.ts) is routed here to the run's state.
 import type { RecordedAction } from '../catalog/actions.ts';
+import { hostAsync, settleAsync } from './async-bridge.ts';
 import { createBridges, bridgeRequest } from './bridges.ts';
 import { checkAndRewrite, MEMORY_LIMIT_MB, type CodeCheck } from './check.ts';
 import { bridgeFetch, FetchError, type BridgeResponse, type FetchPolicy } from './fetch-bridge.ts';
-import { IsolatePool, releasePrepared, type Compiled, type Prepared, type Slot } from './pool.ts';
-import { clampTimeout, receiveLog, redact, round, runPrepared, runState, type HookOutcome, type HookRunResult, type RunState } from './run.ts';
+import { IsolatePool, type Compiled, type Slot } from './pool.ts';
+import { clampTimeout, receiveLog, redact, round, runOnce, runState, type HookOutcome, type HookRunResult, type RunState } from './run.ts';
 
 /** What the sandbox needs of a hook. `version` keys the compile cache together with `id`. */
 export interface SandboxHook {
@@ -32,7 +33,7 @@ export interface SandboxOptions {
   memoryLimitMb?: number;
   /** Isolates alive at once, i.e. runs at once; more runs wait for one (default 32). */
   maxIsolates?: number;
-  /** Idle isolates kept with a context prepared (default 2). */
+  /** Idle isolates kept booted (default 2). */
   warmIsolates?: number;
   /**
    * Idle isolates kept at most (default: maxIsolates). A burst's isolates stay for the next burst
@@ -41,7 +42,7 @@ export interface SandboxOptions {
   maxIdleIsolates?: number;
   /** An idle isolate beyond warmIsolates is disposed after this long unused (default 30000). */
   idleTtlMs?: number;
-  /** An isolate is replaced after this many runs (default 1000), bounding anything that accumulates. */
+  /** An isolate is replaced after this many runs (default 10000), bounding anything that accumulates. */
   runsPerIsolate?: number;
   /** Console lines kept per run (default 100) and characters per line (default 1000). */
   maxLogLines?: number;
@@ -53,6 +54,8 @@ export interface SandboxOptions {
   /** V8 lost control of an isolate: log it and plan a restart (see isolated-vm). Default: abort. */
   onCatastrophicError?: (message: string) => void;
 }
+
+let nextVersionKey = 1;
 
 export class HookSandbox {
   readonly #memoryLimitMb: number;
@@ -78,16 +81,17 @@ export class HookSandbox {
       warmIsolates,
       maxIdle: Math.max(warmIsolates, options.maxIdleIsolates ?? maxIsolates),
       idleTtlMs: Math.max(0, options.idleTtlMs ?? 30_000),
-      runsPerIsolate: Math.max(1, options.runsPerIsolate ?? 1000),
+      runsPerIsolate: Math.max(1, options.runsPerIsolate ?? 10_000),
       onCatastrophicError: options.onCatastrophicError,
       bridges: createBridges({
         log: (id, level, text) => this.#onLog(id, level, text),
         fetch: (id, request) => this.#onFetch(id, request),
+        async: (id, op, args) => this.#onAsync(id, op, args),
       }),
     });
   }
 
-  /** Checks a hook version once and keeps the result (and, after its first run, its code cache). */
+  /** Checks a hook version once and keeps the result. */
   compile(hook: Pick<SandboxHook, 'id' | 'version' | 'code'>): CodeCheck {
     return this.#compile(hook).check;
   }
@@ -121,56 +125,30 @@ export class HookSandbox {
     const compiled = this.#compile(hook);
     if (!compiled.check.ok) return finish('error', [], `${compiled.check.message} (line ${compiled.check.line})`);
 
-    let eventCopy: ivm.ExternalCopy<unknown>;
+    let eventJson: string;
     try {
-      eventCopy = new ivm.ExternalCopy(event);
+      eventJson = JSON.stringify(event) ?? 'null';
     } catch (error) {
       return finish('error', [], `the event could not be copied into the sandbox: ${(error as Error).message}`);
     }
 
-    // An isolate of our own and a context made for this run; if making the context failed (its
-    // isolate died meanwhile), once more with another isolate.
-    let slot: Slot | null = null;
-    let prepared: Prepared | null = null;
-    let startError: unknown = null;
-    for (let attempt = 0; attempt < 3 && prepared === null; attempt++) {
-      slot = await pool.acquire(state.deadline, compiled);
-      if (slot === null) break;
-      try {
-        prepared = await pool.take(slot, compiled);
-      } catch (error) {
-        startError = error;
-        pool.release(slot, false);
-        slot = null;
-      }
-    }
-    if (slot === null || prepared === null) {
-      eventCopy.release();
-      if (pool.disposed) return finish('error', [], 'the sandbox is shut down');
-      if (startError === null) return finish('timeout', [], 'no sandbox was free before the deadline');
-      return finish('error', [], `the sandbox could not start: ${(startError as Error).message}`);
-    }
+    const slot: Slot | null = await pool.acquire(state.deadline);
+    if (slot === null) return finish(pool.disposed ? 'error' : 'timeout', [], pool.disposed ? 'the sandbox is shut down' : 'no sandbox was free before the deadline');
     slot.runs++;
-    this.#runs.set(prepared.id, state);
+    this.#runs.set(state.id, state);
 
     let healthy = false;
     try {
-      const end = await runPrepared(slot, prepared, compiled, eventCopy, state, { timeoutMs, memoryLimitMb: this.#memoryLimitMb });
+      const end = await runOnce(slot, compiled, eventJson, state, { timeoutMs, memoryLimitMb: this.#memoryLimitMb });
       healthy = end.healthy;
       return finish(end.outcome, end.actions, end.error);
     } finally {
-      try {
-        eventCopy.release();
-      } catch {
-        /* already handed over */
-      }
       state.active = false;
       if (state.pendingFetches > 0) healthy = false;
-      // Only a run that fetched has anything to abort (an abort builds a DOMException: not free).
-      if (state.fetches > 0) state.abort.abort();
-      releasePrepared(prepared);
-      this.#runs.delete(prepared.id);
-      pool.release(slot, healthy, compiled);
+      settleAsync(state.async);
+      state.abort?.abort();
+      this.#runs.delete(state.id);
+      pool.release(slot, healthy);
     }
   }
 
@@ -183,7 +161,6 @@ export class HookSandbox {
   /** Disposes every isolate; runs under way end as errors. */
   dispose(): void {
     this.#pool.dispose();
-    for (const compiled of this.#compiled.values()) compiled.cachedData?.release();
     this.#compiled.clear();
   }
 
@@ -195,13 +172,11 @@ export class HookSandbox {
       this.#compiled.set(key, cached);
       return cached;
     }
-    cached?.cachedData?.release();
     const { check, source } = checkAndRewrite(hook.code);
-    const compiled: Compiled = { code: hook.code, source, check, cachedData: undefined, preparable: true };
+    const compiled: Compiled = { code: hook.code, source, check, key: `v${nextVersionKey++}` };
     this.#compiled.set(key, compiled);
     if (this.#compiled.size > 1000) {
       const [oldest] = this.#compiled.keys();
-      this.#compiled.get(oldest!)?.cachedData?.release();
       this.#compiled.delete(oldest!);
     }
     return compiled;
@@ -224,6 +199,7 @@ export class HookSandbox {
       // The run's own deadline aborts the fetch (state.abort); the bridge's deadline sits a little
       // later so that a fetch cut short by the deadline ends the run as a timeout, not as an error
       // the hook caught a millisecond before.
+      state.abort ??= new AbortController();
       const response = await bridgeFetch(request, {
         ...this.#fetchOptions,
         allowedHosts: state.allowedHosts,
@@ -236,5 +212,11 @@ export class HookSandbox {
     } finally {
       state.pendingFetches--;
     }
+  }
+
+  #onAsync(id: number, op: unknown, args: unknown): Promise<unknown> {
+    const state = this.#runs.get(id);
+    if (!state || !state.active) return Promise.resolve({ ok: false, error: 'the hook run is over' });
+    return hostAsync(state.async, op, args);
   }
 }

@@ -28,10 +28,14 @@ export function jsonCopy(value: unknown, what: string): unknown {
   return parse(text);
 }
 
-/** The frozen api object whose calls append to `actions` (at most 200 per run). */
-export function makeApi(actions: Recorded[], table: RecorderTable): object {
+/**
+ * The frozen api object whose calls append to `actions` (at most 200 per run); `actions` may be a
+ * function answering the current run's list (boot.ts builds one api per realm).
+ */
+export function makeApi(sink: Recorded[] | (() => Recorded[]), table: RecorderTable): object {
   const MAX_ACTIONS = 200;
   const record = (type: string, params: readonly string[], args: unknown[]) => {
+    const actions = typeof sink === 'function' ? sink() : sink;
     if (actions.length >= MAX_ACTIONS) throw new TypeErrorCtor('too many api calls (at most ' + MAX_ACTIONS + ' per run)');
     const action: Recorded = { type };
     for (let i = 0; i < params.length; i++) {

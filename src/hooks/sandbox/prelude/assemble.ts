@@ -1,5 +1,5 @@
-// Assembles the prelude's modules into the one script each hook isolate compiles (once) and runs in
-// every fresh context. The isolate takes source text and has no module loader, so the modules are
+// Assembles the prelude's modules into the function the realm script (../realm.ts) calls once per
+// isolate, after lockdown(). The isolate takes source text and has no module loader, so the modules are
 // written to be copied by their source: each exported function's own text
 // (Function.prototype.toString) is valid JavaScript under both ways this code runs, Node's type
 // stripping of src/*.ts (types become blanks) and tsc's dist/ (types gone, es2024, so no helpers),
@@ -8,13 +8,18 @@
 // that are not functions (types aside) are refused here, so nothing a module holds outside its
 // functions is silently missing in the isolate. The recorder table comes from the catalog.
 import { recorderTable } from '../../catalog/actions.ts';
+import * as abortModule from './abort.ts';
 import * as apiRecordersModule from './api-recorders.ts';
 import * as base64Module from './base64.ts';
 import * as bootModule from './boot.ts';
+import * as cloneModule from './clone.ts';
 import * as consoleModule from './console.ts';
 import * as cryptoModule from './crypto.ts';
 import * as encodingModule from './encoding.ts';
 import * as fetchModule from './fetch.ts';
+import * as randomModule from './random.ts';
+import * as subtleModule from './subtle.ts';
+import * as timersModule from './timers.ts';
 import { captureIntrinsics } from './intrinsics.ts';
 import * as urlModule from './url.ts';
 
@@ -25,6 +30,11 @@ const MODULES: Record<string, Record<string, unknown>> = {
   console: consoleModule,
   crypto: cryptoModule,
   fetch: fetchModule,
+  abort: abortModule,
+  clone: cloneModule,
+  random: randomModule,
+  subtle: subtleModule,
+  timers: timersModule,
   'api-recorders': apiRecordersModule,
   boot: bootModule,
 };
@@ -45,19 +55,21 @@ function declarations(): string[] {
   return out;
 }
 
-/** The prelude script: its value is the boot function the host calls once per context (sandbox/pool.ts). */
+/**
+ * The prelude as a function expression: called once per isolate with the memory caps' counter
+ * (limits.ts), it answers the boot function the host calls with its bridges (sandbox/pool.ts).
+ */
 export function assemblePrelude(): string {
   const intrinsics = Object.keys(captureIntrinsics()).join(', ');
   return [
-    '(function () {',
+    '(function (tripped) {',
     "'use strict';",
     `const RECORDERS = ${JSON.stringify(recorderTable())};`,
     ...declarations(),
     captureIntrinsics.toString(),
     `const { ${intrinsics} } = captureIntrinsics();`,
-    'return function boot(ctxId, hostLog, hostRandom, hostUrl, hostFetch) { return tesseraBoot(ctxId, hostLog, hostRandom, hostUrl, hostFetch, RECORDERS); };',
-    '})();',
-    '',
+    'return function boot(hostLog, hostRandom, hostUrl, hostFetch, hostAsync) { return tesseraBoot(hostLog, hostRandom, hostUrl, hostFetch, hostAsync, RECORDERS, tripped); };',
+    '})',
   ].join('\n');
 }
 

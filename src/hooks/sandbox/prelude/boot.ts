@@ -1,126 +1,219 @@
-// The prelude's entry point, called once in every fresh context before the hook's script: it defines
-// the globals of CONTRACT §5 (console, fetch, URL, URLSearchParams, TextEncoder, TextDecoder, atob,
-// btoa, crypto.randomUUID/getRandomValues; each built on first use), removes what could outlive a run
-// or escape the memory limit (WebAssembly, SharedArrayBuffer, Atomics, FinalizationRegistry), and
-// returns the `run` function the host calls with the event once the hook's top level has run. The
-// host bridges it receives (log, random, URL parsing, fetch) stay in this closure, tagged with the
-// context's id; the hook never sees them.
+// The prelude's entry point, called once per isolate in the realm's start compartment, after
+// lockdown() (../realm.ts): every intrinsic is frozen by then. It builds the hook globals of CONTRACT
+// §5 once (console, fetch, Headers, Request, Response, URL, URLSearchParams, TextEncoder,
+// TextDecoder, atob, btoa, crypto with crypto.subtle, setTimeout/clearTimeout, AbortController,
+// AbortSignal, structuredClone, Date, Math) and hardens them, so no run can change what the next
+// one sees. It returns `run`, the one function the host calls per run: it makes (once per hook
+// version) a compartment whose frozen global holds exactly those names, evaluates the hook's
+// factory there, and on every run calls the factory afresh (the hook's top level runs again: its
+// module state is new each run) and then the default export with the event.
+//
+// What differs from run to run (the actions, console lines, timers, keys, the Math.random state)
+// lives in `current`, a record the globals reach through this closure only; a callback from a run
+// that is over (a timer, a crypto answer) finds another record there and is dropped.
+import { makeAbort } from './abort.ts';
 import { makeApi, type Recorded, type RecorderTable } from './api-recorders.ts';
 import { makeBase64 } from './base64.ts';
+import { makeClone } from './clone.ts';
 import { inspect, makeConsole, type BuiltGlobals } from './console.ts';
 import { makeCrypto, type HostRandom } from './crypto.ts';
 import { makeText } from './encoding.ts';
 import { makeFetch, type FetchRequest, type FetchResult } from './fetch.ts';
-import { defineProperty, ErrorCtor, ReflectApply, StringCtor, stringify } from './intrinsics.ts';
+import { defineProperty, ErrorCtor, keys, ReferenceErrorCtor, ReflectApply, StringCtor, stringify, parse } from './intrinsics.ts';
+import { makeMath, type RunRandom } from './random.ts';
+import { makeSubtle } from './subtle.ts';
+import { makeTimers } from './timers.ts';
 import { makeUrl, type HostCall, type HostUrl } from './url.ts';
 
 /** What the isolate's bridges look like from inside (isolated-vm Callback and Reference). */
-type HostLog = (ctxId: number, level: string, text: string) => void;
-interface HostFetch {
-  apply(receiver: undefined, args: [number, FetchRequest], options: object): Promise<FetchResult>;
+type HostLog = (runId: number, level: string, text: string) => void;
+interface HostAsync {
+  apply(receiver: undefined, args: unknown[], options: object): Promise<unknown>;
 }
 
 /** The hook's result as the host parses it (sandbox/run.ts parseResult). */
 type RunResult = string;
 
-export function tesseraBoot(ctxId: number, hostLog: HostLog, hostRandom: HostRandom, hostUrl: HostUrl, hostFetch: HostFetch, recorders: RecorderTable): (event: unknown) => Promise<RunResult> {
-  const g = globalThis as unknown as Record<string, unknown>;
-  const fetchApply = hostFetch.apply.bind(hostFetch);
-  // Console lines handed to the host; the result says how many, so the host can wait for the ones
-  // still in flight (hostLog is fire-and-forget, and may arrive after the run's result).
-  let logged = 0;
-  // Calls to fetch so far (the host asks after preparing a context ahead of its run, see `run`).
-  let fetched = 0;
+/** What one run owns; `current` holds the run under way (one at a time per isolate). */
+export interface RunRecord {
+  id: number;
+  actions: Recorded[];
+  logged: number;
+  lines: number;
+  fetched: number;
+  hostCalls: number;
+  asyncCalls: number;
+  random: RunRandom;
+}
 
-  // Each call below blocks on the host's event loop: a run gets a bounded number of them, so a hook
-  // spinning on `new URL()` cannot keep the host busy for its whole timeout.
+export type RunFunction = (key: string, source: string | null, eventJson: string, runId: number, drop: string) => Promise<RunResult>;
+
+export function tesseraBoot(hostLog: HostLog, hostRandom: HostRandom, hostUrl: HostUrl, hostFetch: HostAsync, hostAsync: HostAsync, recorders: RecorderTable, tripped: { count: number }): RunFunction {
+  const MAX_LINES = 100;
+  // Each sync call below blocks on the host's event loop, each async one costs it a task: a run gets
+  // a bounded number of them, so a hook spinning on `new URL()` cannot keep the host busy.
   const HOST_CALLS = 20000;
-  let hostCalls = 0;
-  const hostCall: HostCall = (fn, args) => {
-    if (++hostCalls > HOST_CALLS) throw new ErrorCtor('too many URL or crypto operations in one run (at most ' + HOST_CALLS + ')');
-    return ReflectApply(fn, undefined, args);
+  const ASYNC_CALLS = 1000;
+  const MAX_VERSIONS = 64;
+  const fetchApply = hostFetch.apply.bind(hostFetch);
+  const asyncApply = hostAsync.apply.bind(hostAsync);
+
+  let current: RunRecord | null = null;
+  const live = (): RunRecord => {
+    if (current === null) throw new ErrorCtor('no hook run is under way');
+    return current;
   };
 
-  for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry', 'console']) delete g[name];
-
-  function define(name: string, value: unknown): void {
-    defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+  const hostCall: HostCall = (fn, args) => {
+    const run = live();
+    if (++run.hostCalls > HOST_CALLS) throw new ErrorCtor('too many URL or crypto operations in one run (at most ' + HOST_CALLS + ')');
+    return ReflectApply(fn, undefined, args);
+  };
+  // An async host operation for the run under way; its answer reaches the run only while it lasts.
+  function callAsync(op: string, args: unknown[]): Promise<unknown> {
+    const run = live();
+    if (++run.asyncCalls > ASYNC_CALLS) return Promise.reject(new ErrorCtor('too many timers or crypto.subtle operations in one run (at most ' + ASYNC_CALLS + ')'));
+    return asyncApply(undefined, [run.id, op, args], { arguments: { copy: true }, result: { promise: true, copy: true } }).then((value) => {
+      if (current !== run) return new Promise(() => undefined);
+      return value;
+    });
   }
 
-  // Globals are built on first use: most hooks touch few of them, and every run pays for what it builds.
   const built: BuiltGlobals = {};
-  function lazy<T extends Record<string, unknown>>(names: ReadonlyArray<keyof T & string>, factory: () => T): () => T {
-    const build = () => {
-      if (!built[names[0]!]) {
-        const made = factory();
-        for (const name of names) built[name] = made[name];
-      }
-      return built as T;
-    };
-    for (const name of names) {
+  const { console } = makeConsole((level, text) => {
+    const run = live();
+    if (run.lines > MAX_LINES) return;
+    run.lines++;
+    if (run.lines > MAX_LINES) {
+      hostLog(run.id, 'truncated', '');
+      return;
+    }
+    run.logged++;
+    hostLog(run.id, level, text);
+  }, built);
+  const text = makeText();
+  const base64 = makeBase64();
+  const url = makeUrl(hostCall, hostUrl);
+  built.URL = url.URL;
+  built.URLSearchParams = url.URLSearchParams;
+  const abort = makeAbort();
+  const timers = makeTimers(callAsync, () => live().id);
+  const web = makeFetch(
+    url.URL,
+    url.URLSearchParams,
+    abort.AbortSignal,
+    () => {
+      live().fetched++;
+    },
+    (request: FetchRequest) => {
+      const run = live();
+      return (fetchApply(undefined, [run.id, request], { arguments: { copy: true }, result: { promise: true, copy: true } }) as Promise<FetchResult>).then((value) => {
+        if (current !== run) return new Promise<FetchResult>(() => undefined);
+        return value;
+      });
+    },
+  );
+  const subtle = makeSubtle(callAsync);
+  const { crypto, CryptoKey } = makeCrypto(hostCall, hostRandom, subtle);
+  const { structuredClone } = makeClone();
+  const { Math: RunMath } = makeMath(
+    () => live().random,
+    () => hostCall(hostRandom, [0, 'bytes', 16]) as Uint8Array,
+  );
+
+  // Exactly the names a hook sees besides the ECMAScript built-ins; each hardened, and the
+  // compartments' globals frozen (see #compartment): nothing here changes from run to run.
+  const endowments = harden({
+    console,
+    fetch: web.fetch,
+    Headers: web.Headers,
+    Request: web.Request,
+    Response: web.Response,
+    URL: url.URL,
+    URLSearchParams: url.URLSearchParams,
+    TextEncoder: text.TextEncoder,
+    TextDecoder: text.TextDecoder,
+    atob: base64.atob,
+    btoa: base64.btoa,
+    crypto,
+    CryptoKey,
+    setTimeout: timers.setTimeout,
+    clearTimeout: timers.clearTimeout,
+    AbortController: abort.AbortController,
+    AbortSignal: abort.AbortSignal,
+    structuredClone,
+    Date,
+    Math: RunMath,
+  });
+  // SES's own names, which a hook has no use for.
+  const HIDDEN = ['lockdown', 'harden', 'Compartment', 'assert', 'ModuleSource', 'StaticModuleRecord'];
+
+  // Names a hook might expect and does not have: reading one throws a ReferenceError saying so (a
+  // compartment answers undefined for any other unknown name).
+  const ABSENT: Record<string, string> = {
+    process: 'hooks have no Node.js APIs',
+    require: 'hooks cannot import modules',
+    module: 'hooks cannot import modules',
+    exports: 'hooks export with `export default`',
+    Buffer: 'use Uint8Array, TextEncoder and atob/btoa',
+    global: 'use globalThis',
+    setInterval: 'use setTimeout (timers end with the run)',
+    clearInterval: 'use setTimeout (timers end with the run)',
+    setImmediate: 'use setTimeout (timers end with the run)',
+    clearImmediate: 'use setTimeout (timers end with the run)',
+    queueMicrotask: 'use Promise.resolve().then(...)',
+    WeakRef: 'garbage-collection timing is not observable in hooks',
+    FinalizationRegistry: 'garbage-collection timing is not observable in hooks',
+    WebAssembly: 'hooks run JavaScript only',
+    SharedArrayBuffer: 'hooks share no memory',
+    Atomics: 'hooks share no memory',
+    XMLHttpRequest: 'use fetch',
+    WebSocket: 'hooks make no lasting connections',
+    Blob: 'use Uint8Array or strings',
+    FormData: 'use URLSearchParams',
+    ReadableStream: 'bodies are read whole (text, json, arrayBuffer)',
+    performance: 'use Date.now()',
+  };
+
+  function compartment(): { evaluate(source: string): unknown } {
+    const made = new Compartment({ globals: endowments, __options__: true });
+    const g = made.globalThis as Record<string, unknown>;
+    for (const name of HIDDEN) delete g[name];
+    for (const name of keys(ABSENT)) {
       defineProperty(g, name, {
-        configurable: true,
-        enumerable: false,
         get() {
-          const value = build()[name];
-          define(name, value);
-          return value;
+          throw new ReferenceErrorCtor(name + ' is not available in hooks (' + ABSENT[name] + '; what exists is listed in docs/hooks.md)');
         },
-        set(value) {
-          define(name, value);
-        },
+        enumerable: false,
+        configurable: false,
       });
     }
-    return build;
+    harden(g);
+    return made;
   }
 
-  // The hook script ends with a call to this (see MODULE_SUFFIX), handing over its default export
-  // once its top level has run to the end.
-  let registered: { fn: unknown } | null = null;
-  defineProperty(g, '__tesseraRegister__', {
-    configurable: true,
-    enumerable: false,
-    writable: false,
-    value(fn: unknown) {
-      delete g.__tesseraRegister__;
-      registered = { fn };
-      // The hook script's value: the host reads it after running the script ahead of a run.
-      return stringify({ registered: true, logged, fetched });
-    },
-  });
-
-  lazy(['console'], () =>
-    makeConsole((level, text) => {
-      logged++;
-      hostLog(ctxId, level, text);
-    }, built),
-  );
-  lazy(['TextEncoder', 'TextDecoder'], makeText);
-  lazy(['atob', 'btoa'], makeBase64);
-  lazy(['crypto'], () => makeCrypto(hostCall, hostRandom, ctxId));
-  const buildUrl = lazy(['URL', 'URLSearchParams'], () => makeUrl(hostCall, hostUrl));
-  lazy(['fetch'], () => {
-    const { URL, URLSearchParams } = buildUrl();
-    return makeFetch(
-      URL,
-      URLSearchParams,
-      () => {
-        fetched++;
-      },
-      (request) => fetchApply(undefined, [ctxId, request], { arguments: { copy: true }, result: { promise: true, copy: true } }),
-    );
-  });
+  // Hook versions evaluated in this isolate: their factory, one compartment each.
+  const versions = new Map<string, () => unknown>();
 
   function lineOf(stack: unknown): string | null {
     const match = typeof stack === 'string' ? /hook\.js:(\d+):\d+/.exec(stack) : null;
     return match ? match[1]! : null;
   }
 
+  /** Why a write failed, for the author: globals and built-ins are frozen, so runs stay apart. */
+  function explain(name: string, message: string): string {
+    if (name === 'TypeError' && /object is not extensible|read[- ]only property|Cannot (re)?define property|Cannot delete property|Cannot assign to/.test(message)) {
+      return message + ' (globals and built-ins are frozen in hooks, so that no run can leave anything for the next: keep state in variables of your own)';
+    }
+    return message;
+  }
+
   function describeError(error: unknown): string {
     try {
       if (error instanceof ErrorCtor) {
         const line = lineOf(error.stack);
-        return StringCtor(error.name || 'Error') + ': ' + StringCtor(error.message) + (line ? ' (line ' + line + ')' : '');
+        const name = StringCtor(error.name || 'Error');
+        return name + ': ' + explain(name, StringCtor(error.message)) + (line ? ' (line ' + line + ')' : '');
       }
       return 'Uncaught ' + inspect(error, 1, [], built);
     } catch {
@@ -128,25 +221,45 @@ export function tesseraBoot(ctxId: number, hostLog: HostLog, hostRandom: HostRan
     }
   }
 
-  // Made now, while the context is prepared ahead of its run: the run itself only calls the hook.
-  const actions: Recorded[] = [];
-  const api = makeApi(actions, recorders);
-  let used = false;
-  return async function run(event: unknown): Promise<RunResult> {
-    if (used) throw new ErrorCtor('a context runs one hook once');
-    used = true;
-    if (registered === null) {
-      return stringify({ actions: [], error: 'the hook did not finish its top level', logged });
-    }
-    const fn = registered.fn;
-    if (typeof fn !== 'function') {
-      return stringify({ actions: [], error: 'the hook must export a default function: export default async function (event, api) { … }', logged });
+  const api = makeApi(() => live().actions, recorders);
+
+  return async function run(key: string, source: string | null, eventJson: string, runId: number, drop: string): Promise<RunResult> {
+    if (drop !== '') for (const old of drop.split(',')) versions.delete(old);
+    const record: RunRecord = { id: runId, actions: [], logged: 0, lines: 0, fetched: 0, hostCalls: 0, asyncCalls: 0, random: { state: null } };
+    current = record;
+    const trippedBefore = tripped.count;
+    const result = (value: Record<string, unknown>): RunResult => {
+      if (current === record) current = null;
+      timers.cancelAll(record.id);
+      // A capped built-in refused a string over the memory limit (limits.ts): caught or not, the run is over it.
+      if (tripped.count !== trippedBefore) return stringify({ memory: true, logged: record.logged });
+      return stringify(value);
+    };
+    let factory = versions.get(key);
+    if (factory === undefined) {
+      if (source === null) return result({ missing: true });
+      if (versions.size >= MAX_VERSIONS) versions.delete(versions.keys().next().value as string);
+      try {
+        factory = compartment().evaluate(source) as () => unknown;
+      } catch (error) {
+        return result({ actions: [], error: describeError(error), logged: record.logged });
+      }
+      versions.set(key, factory);
     }
     try {
-      await fn(event, api);
+      // The hook's top level, afresh: its module scope is this run's alone.
+      const fn = factory();
+      if (typeof fn !== 'function') {
+        return result({ actions: [], error: 'the hook must export a default function: export default async function (event, api) { … }', logged: record.logged });
+      }
+      await fn(parse(eventJson), api);
     } catch (error) {
-      return stringify({ actions: [], error: describeError(error), logged });
+      return result({ actions: [], error: describeError(error), logged: record.logged });
     }
-    return stringify({ actions, logged });
+    return result({ actions: record.actions, logged: record.logged });
   };
 }
+
+// SES's globals in the start compartment (types only: the realm script defines them before boot).
+declare const harden: <T>(value: T) => T;
+declare const Compartment: new (options: object) => { globalThis: object; evaluate(source: string): unknown };

@@ -21,7 +21,7 @@ export function inspect(value: unknown, depth: number, seen: unknown[], built: B
     if (typeof stack !== 'string') return value.name + ': ' + value.message;
     return stack
       .split('\n')
-      .filter((line) => !line.includes('tessera:prelude'))
+      .filter((line) => !line.includes('tessera:realm'))
       .join('\n');
   }
   const object = value as Record<string, unknown>;
@@ -114,20 +114,11 @@ export function formatLine(args: unknown[], built: BuiltGlobals): string {
 }
 
 /**
- * The console object: at most 100 lines per run reach `send` (then one 'truncated' marker), each
- * formatted by formatLine; a line that cannot be printed says so instead of throwing into the hook.
+ * The console object: each line formatted by formatLine and handed to `send` (boot.ts counts a
+ * run's lines); a line that cannot be printed says so instead of throwing into the hook.
  */
 export function makeConsole(send: (level: string, text: string) => void, built: BuiltGlobals) {
-  const MAX_LINES = 100;
-  let lineCount = 0;
-
   function emit(level: string, args: unknown[]): void {
-    if (lineCount > MAX_LINES) return;
-    lineCount++;
-    if (lineCount > MAX_LINES) {
-      send('truncated', '');
-      return;
-    }
     let text;
     try {
       text = formatLine(args, built);

@@ -1,14 +1,15 @@
-// The isolate's crypto.randomUUID() and crypto.getRandomValues(): the randomness comes from the host
-// (node:crypto) through the random bridge, each call counted by `hostCall` (see boot.ts).
+// The isolate's crypto: randomUUID() and getRandomValues(), whose randomness comes from the host
+// (node:crypto) through the random bridge, each call counted by `hostCall` (see boot.ts); and
+// crypto.subtle (subtle.ts).
 import { ErrorCtor, freeze, isView, TypeErrorCtor, U8 } from './intrinsics.ts';
 import type { HostCall } from './url.ts';
 
-export type HostRandom = (ctxId: number, kind: 'uuid' | 'bytes', size: number) => string | Uint8Array;
+export type HostRandom = (runId: number, kind: 'uuid' | 'bytes', size: number) => string | Uint8Array;
 
-export function makeCrypto(hostCall: HostCall, hostRandom: HostRandom, ctxId: number) {
+export function makeCrypto(hostCall: HostCall, hostRandom: HostRandom, subtle: { subtle: object; CryptoKey: unknown }) {
   const cryptoObject = {
     randomUUID() {
-      return hostCall(hostRandom, [ctxId, 'uuid', 0]) as string;
+      return hostCall(hostRandom, [0, 'uuid', 0]) as string;
     },
     getRandomValues<T extends ArrayBufferView>(array: T): T {
       if (!isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
@@ -19,10 +20,11 @@ export function makeCrypto(hostCall: HostCall, hostRandom: HostRandom, ctxId: nu
         error.name = 'QuotaExceededError';
         throw error;
       }
-      const bytes = hostCall(hostRandom, [ctxId, 'bytes', array.byteLength]) as Uint8Array;
+      const bytes = hostCall(hostRandom, [0, 'bytes', array.byteLength]) as Uint8Array;
       new U8(array.buffer, array.byteOffset, array.byteLength).set(bytes);
       return array;
     },
+    subtle: subtle.subtle,
   };
-  return { crypto: freeze(cryptoObject) };
+  return { crypto: freeze(cryptoObject), CryptoKey: subtle.CryptoKey };
 }

@@ -18,8 +18,9 @@ export function captureIntrinsics() {
     isView: ArrayBuffer.isView,
     TypeErrorCtor: TypeError,
     ErrorCtor: Error,
+    ReferenceErrorCtor: ReferenceError,
     ReflectApply: Reflect.apply,
   };
 }
 
-export const { stringify, parse, freeze, keys, defineProperty, isArray, fromCharCode, StringCtor, U8, AB, isView, TypeErrorCtor, ErrorCtor, ReflectApply } = captureIntrinsics();
+export const { stringify, parse, freeze, keys, defineProperty, isArray, fromCharCode, StringCtor, U8, AB, isView, TypeErrorCtor, ErrorCtor, ReferenceErrorCtor, ReflectApply } = captureIntrinsics();
