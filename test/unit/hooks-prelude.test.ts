@@ -1,6 +1,7 @@
 // The sandbox prelude's pure parts, run on the host against Node's own TextEncoder, TextDecoder,
-// atob, btoa, URL and URLSearchParams; and the assembled prelude run in a bare V8 context (node:vm,
-// only the ECMAScript built-ins, as in an isolate) to prove it needs nothing from outside itself.
+// atob, btoa, URL and URLSearchParams; and the realm script (ses, lockdown, the prelude) run in a
+// bare V8 context (node:vm, only the ECMAScript built-ins, as in an isolate) to prove it needs
+// nothing from outside itself.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import vm from 'node:vm';
@@ -9,7 +10,8 @@ import { makeBase64 } from '../../src/hooks/sandbox/prelude/base64.ts';
 import { formatLine } from '../../src/hooks/sandbox/prelude/console.ts';
 import { makeText, utf8Encode } from '../../src/hooks/sandbox/prelude/encoding.ts';
 import { headerPairs } from '../../src/hooks/sandbox/prelude/fetch.ts';
-import { PRELUDE_SOURCE } from '../../src/hooks/sandbox/prelude/assemble.ts';
+import type { RunFunction } from '../../src/hooks/sandbox/prelude/boot.ts';
+import { REALM_SOURCE } from '../../src/hooks/sandbox/realm.ts';
 import { makeUrl, type HostCall, type HostUrl } from '../../src/hooks/sandbox/prelude/url.ts';
 
 const { TextEncoder: PreludeEncoder, TextDecoder: PreludeDecoder } = makeText();
@@ -230,32 +232,33 @@ test('console lines are formatted like Node for the common directives', () => {
   assert.equal(formatLine(['x'.repeat(9000)], built).length, 8000);
 });
 
-test('the assembled prelude runs in a bare V8 context: it needs nothing from outside itself', async () => {
+test('the realm (ses, lockdown, the prelude) runs in a bare V8 context: it needs nothing from outside itself', async () => {
   const context = vm.createContext({});
-  const boot = vm.runInContext(PRELUDE_SOURCE, context, { filename: 'tessera:prelude' }) as (...args: unknown[]) => (event: unknown) => Promise<string>;
+  const boot = vm.runInContext(REALM_SOURCE, context, { filename: 'tessera:realm' }) as (...args: unknown[]) => RunFunction;
   const lines: string[] = [];
   const fetchBridge = { apply: async () => ({ ok: false, error: 'fetch refused: a test' }) };
+  const asyncBridge = { apply: async (_: unknown, [, op]: [number, string]) => (op === 'sleep' ? true : { ok: false, error: 'no subtle here' }) };
   const run = boot(
-    7,
     (_id: number, level: string, text: string) => lines.push(`${level} ${text}`),
     (_id: number, kind: string, size: number) => (kind === 'uuid' ? '00000000-0000-4000-8000-000000000000' : new Uint8Array(size)),
     hostUrl,
     fetchBridge,
+    asyncBridge,
   );
-  const hook = vm.runInContext(
-    `(async function (event, api) {
+  const source = `(function () { 'use strict'; let runs = 0; return async function (event, api) {
+    runs++;
     console.log(new TextDecoder().decode(new TextEncoder().encode(event.name)), btoa('ab'), atob('YWI='), crypto.randomUUID());
     console.log(new URL('/p?q=1', 'https://h.example').searchParams.get('q'), new URLSearchParams({ a: 'b c' }).toString());
     try { await fetch('https://h.example/'); } catch (error) { console.warn(error.message); }
-    for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry']) if (name in globalThis) throw new Error(name + ' is there');
-    api.idToken.setClaim('name', event.name);
-  })`,
-    context,
-  );
-  const registered = JSON.parse((context as any).__tesseraRegister__(hook));
-  assert.deepEqual(registered, { registered: true, logged: 0, fetched: 0 });
-  const result = JSON.parse(await run({ name: 'Ada ✓' }));
-  assert.deepEqual(result, { actions: [{ type: 'idToken.setClaim', key: 'name', value: 'Ada ✓' }], logged: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry']) { let there = true; try { globalThis[name]; } catch { there = false; } if (there) throw new Error(name + ' is there'); }
+    api.idToken.setClaim('name', event.name + ' ' + runs);
+  }; })`;
+  const result = JSON.parse(await run('v1', source, JSON.stringify({ name: 'Ada ✓' }), 1, ''));
+  assert.deepEqual(result, { actions: [{ type: 'idToken.setClaim', key: 'name', value: 'Ada ✓ 1' }], logged: 3 });
   assert.deepEqual(lines, ['log Ada ✓ YWI= ab 00000000-0000-4000-8000-000000000000', 'log 1 a=b+c', 'warn fetch refused: a test']);
-  await assert.rejects(run({}), /a context runs one hook once/);
+  // The version stays evaluated; its top level runs again (module state is new each run).
+  const again = JSON.parse(await run('v1', null, JSON.stringify({ name: 'Bo' }), 2, ''));
+  assert.deepEqual(again.actions, [{ type: 'idToken.setClaim', key: 'name', value: 'Bo 1' }]);
+  assert.deepEqual(JSON.parse(await run('v2', null, '{}', 3, '')), { missing: true });
 });

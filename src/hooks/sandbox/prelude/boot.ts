@@ -2,7 +2,7 @@
 // lockdown() (../realm.ts): every intrinsic is frozen by then. It builds the hook globals of CONTRACT
 // §5 once (console, fetch, Headers, Request, Response, URL, URLSearchParams, TextEncoder,
 // TextDecoder, atob, btoa, crypto with crypto.subtle, setTimeout/clearTimeout, AbortController,
-// AbortSignal, structuredClone, Date, Math) and hardens them, so no run can change what the next
+// AbortSignal, structuredClone, Date, Math, Intl) and hardens them, so no run can change what the next
 // one sees. It returns `run`, the one function the host calls per run: it makes (once per hook
 // version) a compartment whose frozen global holds exactly those names, evaluates the hook's
 // factory there, and on every run calls the factory afresh (the hook's top level runs again: its
@@ -144,6 +144,8 @@ export function tesseraBoot(hostLog: HostLog, hostRandom: HostRandom, hostUrl: H
     structuredClone,
     Date,
     Math: RunMath,
+    // Frozen by lockdown; ICU's caches behind it hold nothing a run can read back.
+    Intl,
   });
   // SES's own names, which a hook has no use for.
   const HIDDEN = ['lockdown', 'harden', 'Compartment', 'assert', 'ModuleSource', 'StaticModuleRecord'];
