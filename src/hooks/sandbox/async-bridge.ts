@@ -48,14 +48,17 @@ export async function hostAsync(state: AsyncState, op: unknown, args: unknown): 
 
 function sleep(state: AsyncState, delay: unknown): Promise<boolean> {
   const ms = Math.max(0, Math.min(10_000, Number(delay) || 0));
-  // A timer due after the deadline would fire into a run that is over: it waits for the deadline.
-  const wait = Math.min(ms, Math.max(0, state.deadline - performance.now()));
+  // A timer due after the deadline never fires: the run is over by then (settleAsync answers false).
+  const due = performance.now() + ms < state.deadline;
   return new Promise((resolve) => {
     const entry = {
-      timer: setTimeout(() => {
-        state.timers.delete(entry);
-        resolve(true);
-      }, wait),
+      timer: setTimeout(
+        () => {
+          state.timers.delete(entry);
+          resolve(due);
+        },
+        due ? ms : Math.max(0, state.deadline - performance.now()) + 1000,
+      ),
       resolve,
     };
     state.timers.add(entry);

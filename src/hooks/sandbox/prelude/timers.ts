@@ -18,8 +18,8 @@ export function makeTimers(callAsync: (op: string, args: unknown[]) => Promise<u
     const id = nextId++;
     pending.set(id, run);
     callAsync('sleep', [ms]).then(
-      () => {
-        if (pending.get(id) !== run) return;
+      (fired) => {
+        if (fired !== true || pending.get(id) !== run) return;
         pending.delete(id);
         ReflectApply(callback, undefined, args);
       },
