@@ -244,3 +244,20 @@ attempt('api', () => { api.mfa.skip = () => {}; });`,
     allThrew(attempts);
   });
 });
+
+describe('the runtime catalog (docs/hooks.md) is what hooks get', () => {
+  test('every catalogued global is there, every refused name throws its reason', async () => {
+    const { RUNTIME_ABSENT, RUNTIME_GLOBALS } = await import('../src/hooks/catalog/runtime.ts');
+    const result = await shared.run(
+      hookOf(`const there = {}; const refused = {};
+for (const name of ${JSON.stringify(Object.keys(RUNTIME_GLOBALS))}) there[name] = typeof globalThis[name];
+for (const name of ${JSON.stringify(Object.keys(RUNTIME_ABSENT))}) { try { globalThis[name]; refused[name] = 'there'; } catch (e) { refused[name] = e.message; } }
+api.user.setMetadata('seen', { there, refused });`),
+      {},
+    );
+    assert.equal(result.outcome, 'success', result.error);
+    const { there, refused } = result.actions[0]!.value as { there: Record<string, string>; refused: Record<string, string> };
+    for (const [name, type] of Object.entries(there)) assert.notEqual(type, 'undefined', name);
+    for (const [name, why] of Object.entries(RUNTIME_ABSENT)) assert.equal(refused[name], `${name} is not available in hooks (${why}; what exists is listed in docs/hooks.md)`);
+  });
+});

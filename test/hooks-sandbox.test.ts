@@ -286,12 +286,15 @@ describe('limits', () => {
   try { for (;;) { new URL('https://a.test/?n=' + n); n++; } } catch (e) { api.user.setMetadata('stopped', [n, e.message]); }
 `),
       {},
+      { timeoutMs: 10_000 },
     );
     assert.equal(result.outcome, 'success', result.error);
     assert.deepEqual(result.actions[0].value, [20000, 'too many URL or crypto operations in one run (at most 20000)']);
   });
 
   test('the hook timeout_ms is used, and capped at 10000', async () => {
+    // Isolates retired by the tests before are booted again first (the wait counts against a run's timeout).
+    await sandbox.warmup();
     const started = performance.now();
     const result = await sandbox.execute({ ...body('for (;;) {}'), timeout_ms: 300 }, {});
     assert.equal(result.outcome, 'timeout');
@@ -299,6 +302,7 @@ describe('limits', () => {
     const capped = await sandbox.run({ ...body('for (;;) {}'), timeout_ms: 60_000 }, {}, { timeoutMs: 200 });
     assert.equal(capped.outcome, 'timeout');
     assert.match(String(capped.error), /within 200 ms/);
+    await sandbox.warmup();
   });
 
   test('a runaway allocation ends as memory, the isolate is replaced and the next run succeeds', async () => {
@@ -544,6 +548,7 @@ export default async function (event, api) {
 
 describe('globals', () => {
   test('URL, URLSearchParams, TextEncoder/TextDecoder, atob/btoa and crypto behave as on the web', async () => {
+    await sandbox.warmup();
     const result = await sandbox.run(
       body(`
   const out = {};
@@ -618,7 +623,8 @@ describe('isolate pool', () => {
       // The burst was served by the isolates already booted while new ones booted: wait for those.
       await pool.warmup();
       const afterFirst = pool.stats();
-      assert.ok(afterFirst.isolates >= 8, `eight runs at once hold eight isolates: ${JSON.stringify(afterFirst)}`);
+      // Runs wait for the first isolate free (booted or a run ending) while new ones boot.
+      assert.ok(afterFirst.isolates >= 2, `the burst started more isolates: ${JSON.stringify(afterFirst)}`);
       assert.equal(afterFirst.idle, afterFirst.isolates, 'all of them are kept idle');
       await burst();
       assert.equal(pool.stats().isolates, afterFirst.isolates, 'the second burst made no new isolate');

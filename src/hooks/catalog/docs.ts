@@ -3,6 +3,7 @@
 // them; a test fails when the committed files are stale.
 import { ACTIONS, PROTECTED_CLAIMS, type ActionType } from './actions.ts';
 import { COMMON_FIELDS, EVENTS, sampleEvent, type EventSpec } from './events.ts';
+import { RUNTIME_ABSENT, RUNTIME_DOCS, RUNTIME_GLOBALS, THREAT_MODEL_DOCS } from './runtime.ts';
 
 const HEADER = '// Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand.\n';
 
@@ -122,9 +123,9 @@ export function renderDocs(): string {
   const out: string[] = ['<!-- Generated from src/hooks/catalog/ by `npm run gen:hooks`. Do not edit by hand. -->', '', '# Hook event reference', ''];
   out.push(
     'A hook is an ES module whose default export is `async function (event, api)`. It imports nothing,',
-    'and its top level runs to its end at once (no top-level `await`: await inside the function). Every',
-    'run gets a fresh context, so nothing a run leaves behind reaches the next. Every event has',
-    'these fields:',
+    'and its top level runs to its end at once (no top-level `await`: await inside the function). It runs',
+    'again for every run, and nothing a run leaves behind reaches the next (see [Runtime](#runtime)).',
+    'Every event has these fields:',
     '',
     '| field | type |',
     '| --- | --- |',
@@ -138,6 +139,10 @@ export function renderDocs(): string {
       `| [\`${e.name}\`](#${e.name}) | ${e.fires} | ${e.sync ? 'sync or async' : 'async only'} | ${e.actions.map((a) => `\`${a}\``).join(', ') || '—'} | ${e.refusal === null ? 'no' : 'yes'} |`,
     );
   }
+  out.push('', ...RUNTIME_DOCS);
+  for (const [name, what] of Object.entries(RUNTIME_GLOBALS)) out.push(`| \`${name}\` | ${what} |`);
+  out.push('', 'Refused, with the reason in the error:', '', ...Object.entries(RUNTIME_ABSENT).map(([name, why]) => `- \`${name}\`: ${why}`), '');
+  out.push(...THREAT_MODEL_DOCS);
   for (const e of EVENTS) {
     out.push('', `## ${e.name}`, '', `When: ${e.fires}. ${e.sync ? 'Runs sync (the journey waits and applies the actions) or async.' : 'Runs async only: the journey does not wait.'}`, '');
     if (e.note) out.push(e.note, '');

@@ -8,6 +8,7 @@
 // that are not functions (types aside) are refused here, so nothing a module holds outside its
 // functions is silently missing in the isolate. The recorder table comes from the catalog.
 import { recorderTable } from '../../catalog/actions.ts';
+import { RUNTIME_ABSENT } from '../../catalog/runtime.ts';
 import * as abortModule from './abort.ts';
 import * as apiRecordersModule from './api-recorders.ts';
 import * as base64Module from './base64.ts';
@@ -65,10 +66,11 @@ export function assemblePrelude(): string {
     '(function (tripped) {',
     "'use strict';",
     `const RECORDERS = ${JSON.stringify(recorderTable())};`,
+    `const ABSENT = ${JSON.stringify(RUNTIME_ABSENT)};`,
     ...declarations(),
     captureIntrinsics.toString(),
     `const { ${intrinsics} } = captureIntrinsics();`,
-    'return function boot(hostLog, hostRandom, hostUrl, hostFetch, hostAsync) { return tesseraBoot(hostLog, hostRandom, hostUrl, hostFetch, hostAsync, RECORDERS, tripped); };',
+    'return function boot(hostLog, hostRandom, hostUrl, hostFetch, hostAsync) { return tesseraBoot(hostLog, hostRandom, hostUrl, hostFetch, hostAsync, RECORDERS, tripped, ABSENT); };',
     '})',
   ].join('\n');
 }

@@ -48,7 +48,16 @@ export interface RunRecord {
 
 export type RunFunction = (key: string, source: string | null, eventJson: string, runId: number, drop: string) => Promise<RunResult>;
 
-export function tesseraBoot(hostLog: HostLog, hostRandom: HostRandom, hostUrl: HostUrl, hostFetch: HostAsync, hostAsync: HostAsync, recorders: RecorderTable, tripped: { count: number }): RunFunction {
+export function tesseraBoot(
+  hostLog: HostLog,
+  hostRandom: HostRandom,
+  hostUrl: HostUrl,
+  hostFetch: HostAsync,
+  hostAsync: HostAsync,
+  recorders: RecorderTable,
+  tripped: { count: number },
+  absent: Record<string, string>,
+): RunFunction {
   const MAX_LINES = 100;
   // Each sync call below blocks on the host's event loop, each async one costs it a task: a run gets
   // a bounded number of them, so a hook spinning on `new URL()` cannot keep the host busy.
@@ -150,32 +159,9 @@ export function tesseraBoot(hostLog: HostLog, hostRandom: HostRandom, hostUrl: H
   // SES's own names, which a hook has no use for.
   const HIDDEN = ['lockdown', 'harden', 'Compartment', 'assert', 'ModuleSource', 'StaticModuleRecord'];
 
-  // Names a hook might expect and does not have: reading one throws a ReferenceError saying so (a
-  // compartment answers undefined for any other unknown name).
-  const ABSENT: Record<string, string> = {
-    process: 'hooks have no Node.js APIs',
-    require: 'hooks cannot import modules',
-    module: 'hooks cannot import modules',
-    exports: 'hooks export with `export default`',
-    Buffer: 'use Uint8Array, TextEncoder and atob/btoa',
-    global: 'use globalThis',
-    setInterval: 'use setTimeout (timers end with the run)',
-    clearInterval: 'use setTimeout (timers end with the run)',
-    setImmediate: 'use setTimeout (timers end with the run)',
-    clearImmediate: 'use setTimeout (timers end with the run)',
-    queueMicrotask: 'use Promise.resolve().then(...)',
-    WeakRef: 'garbage-collection timing is not observable in hooks',
-    FinalizationRegistry: 'garbage-collection timing is not observable in hooks',
-    WebAssembly: 'hooks run JavaScript only',
-    SharedArrayBuffer: 'hooks share no memory',
-    Atomics: 'hooks share no memory',
-    XMLHttpRequest: 'use fetch',
-    WebSocket: 'hooks make no lasting connections',
-    Blob: 'use Uint8Array or strings',
-    FormData: 'use URLSearchParams',
-    ReadableStream: 'bodies are read whole (text, json, arrayBuffer)',
-    performance: 'use Date.now()',
-  };
+  // Names a hook might expect and does not have (catalog/runtime.ts): reading one throws a
+  // ReferenceError saying so (a compartment answers undefined for any other unknown name).
+  const ABSENT = absent;
 
   function compartment(): { evaluate(source: string): unknown } {
     const made = new Compartment({ globals: endowments, __options__: true });
