@@ -16,7 +16,9 @@ const overhead = [await measureHookOverhead(2000, 'paced'), await measureHookOve
 console.table(overhead);
 console.log('   targets: back to back p50 <= 0.3 ms, p99 <= 1.5 ms; paced p50 <= 0.3 ms');
 const rss = await measureRss(Number(process.env.BENCH_HOOK_RUNS ?? 100_000));
-console.log(`   RSS over ${rss.runs} runs (MiB, every tenth): ${rss.samples_mib.join(' ')}; growth ${rss.growth_percent} % (target: within 10 %)\n`);
+console.log(
+  `   RSS over ${rss.runs} runs after ${rss.warmup_runs} of warm-up (${rss.warmup_mib.join(' → ')} MiB), every tenth: ${rss.samples_mib.join(' ')} MiB; growth ${rss.growth_percent} % (target: within 10 %)\n`,
+);
 
 console.log(`2. Refresh-token grant throughput, ${duration / 1000} s per target in 5 interleaved rounds, 8 concurrent clients (${loadGenerator()})`);
 const refresh = await measureRefreshThroughput(duration, 8, 5);
