@@ -241,7 +241,7 @@ test('the realm (ses, lockdown, the prelude) runs in a bare V8 context: it needs
   const run = boot(
     (_id: number, level: string, text: string) => lines.push(`${level} ${text}`),
     (_id: number, kind: string, size: number) => (kind === 'uuid' ? '00000000-0000-4000-8000-000000000000' : new Uint8Array(size)),
-    hostUrl,
+    (_id: number, op: 'parse' | 'set', a: string, b?: string, c?: string) => hostUrl(op, a, b, c),
     fetchBridge,
     asyncBridge,
   );

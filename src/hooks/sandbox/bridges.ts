@@ -18,6 +18,8 @@ export type Bridges = [
 
 export interface BridgeHandlers {
   log(id: number, level: string, text: string): void;
+  /** Runs a sync bridge call for run `id`, charging its time to the run; false: the run is over its share. */
+  charge(id: number, call: () => unknown): unknown;
   fetch(id: number, request: unknown): Promise<unknown>;
   /** Timers ('sleep') and crypto.subtle ('subtle'), see async-bridge.ts. */
   async(id: number, op: unknown, args: unknown): Promise<unknown>;
@@ -26,8 +28,8 @@ export interface BridgeHandlers {
 export function createBridges(handlers: BridgeHandlers): Bridges {
   return [
     new ivm.Callback((id: number, level: string, text: string) => handlers.log(id, level, text), { ignored: true }),
-    new ivm.Callback((_id: number, kind: string, size: number) => hostRandom(kind, size)),
-    new ivm.Callback((op: string, a: unknown, b: unknown, c: unknown) => hostUrl(op, a, b, c)),
+    new ivm.Callback((id: number, kind: string, size: number) => handlers.charge(id, () => hostRandom(kind, size))),
+    new ivm.Callback((id: number, op: string, a: unknown, b: unknown, c: unknown) => handlers.charge(id, () => hostUrl(op, a, b, c))),
     new ivm.Reference((id: number, request: unknown) => handlers.fetch(id, request)),
     new ivm.Reference((id: number, op: unknown, args: unknown) => handlers.async(id, op, args)),
   ];

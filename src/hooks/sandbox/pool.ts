@@ -153,14 +153,14 @@ export class IsolatePool {
 
   /**
    * A booted isolate for one run: an idle one, else the first to be free (a run ending, or a new
-   * isolate booting, which starts now if there is room); null past the deadline. A burst is served
-   * by the isolates already booted (a run takes well under a millisecond) while new ones boot
-   * (tens of milliseconds), rather than each run waiting for a boot of its own.
+   * isolate booting); null past the deadline. A burst is served by the isolates already booted (a
+   * run takes well under a millisecond) while the pool grows by one isolate at a time (a boot costs
+   * 40–150 ms of CPU), rather than each run waiting for, and paying, a boot of its own.
    */
   acquire(deadline: number): Promise<Slot | null> {
     if (this.#disposed) return Promise.resolve(null);
     if (this.#idle.length > 0) return Promise.resolve(this.#idle.pop()!);
-    if (this.#slots.size < this.#maxIsolates) this.#grow();
+    if (this.#booting.size === 0 && this.#slots.size < this.#maxIsolates) this.#grow();
     return new Promise((resolve) => {
       const waiter = (slot: Slot | null) => {
         clearTimeout(timer);
@@ -183,7 +183,7 @@ export class IsolatePool {
     if (reusable) this.#offer(slot);
     else {
       this.retire(slot);
-      if (this.#waiters.length > this.#booting.size && this.#slots.size < this.#maxIsolates) this.#grow();
+      if (this.#waiters.length > 0 && this.#booting.size === 0 && this.#slots.size < this.#maxIsolates) this.#grow();
     }
     this.#topUp();
   }
@@ -196,11 +196,13 @@ export class IsolatePool {
       () => {
         this.#booting.delete(slot);
         this.#offer(slot);
+        // Runs still waiting: one more isolate.
+        if (this.#waiters.length > 0 && !this.#disposed && this.#slots.size < this.#maxIsolates) this.#grow();
       },
       () => {
         this.#booting.delete(slot);
         this.retire(slot);
-        if (this.#waiters.length > this.#booting.size && !this.#disposed && this.#slots.size < this.#maxIsolates) this.#grow();
+        if (this.#waiters.length > 0 && this.#booting.size === 0 && !this.#disposed && this.#slots.size < this.#maxIsolates) this.#grow();
       },
     );
   }

@@ -40,6 +40,8 @@ export interface RunState {
   active: boolean;
   fetches: number;
   pendingFetches: number;
+  /** Main-thread time its sync bridge calls took so far, in ms (see sandbox.ts #charge). */
+  hostMs: number;
   async: AsyncState;
   /** Console lines received so far, and who waits for the ones still in flight. */
   received: number;
@@ -61,6 +63,7 @@ export function runState(event: Record<string, unknown>, allowedHosts: readonly 
     active: true,
     fetches: 0,
     pendingFetches: 0,
+    hostMs: 0,
     async: asyncState(deadline),
     received: 0,
     onReceived: null,

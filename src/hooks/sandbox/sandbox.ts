@@ -56,6 +56,10 @@ export interface SandboxOptions {
 }
 
 let nextVersionKey = 1;
+/** Main-thread time a run's sync bridge calls may take (URL parsing, randomness), in ms. */
+export const HOST_TIME_BUDGET_MS = 50;
+/** What a sync bridge answers a run over its share (prelude/boot.ts throws on it). */
+const OVER_BUDGET = 'tessera:host-time-over';
 
 export class HookSandbox {
   readonly #memoryLimitMb: number;
@@ -85,6 +89,7 @@ export class HookSandbox {
       onCatastrophicError: options.onCatastrophicError,
       bridges: createBridges({
         log: (id, level, text) => this.#onLog(id, level, text),
+        charge: (id, call) => this.#charge(id, call),
         fetch: (id, request) => this.#onFetch(id, request),
         async: (id, op, args) => this.#onAsync(id, op, args),
       }),
@@ -211,6 +216,21 @@ export class HookSandbox {
       return { ok: false, error: error instanceof FetchError ? error.message : 'fetch failed' };
     } finally {
       state.pendingFetches--;
+    }
+  }
+
+  /**
+   * A sync bridge call (URL parsing, randomness) blocks the main thread: each run gets
+   * HOST_TIME_BUDGET_MS of it, so 16 busy hooks cannot stall the server for long.
+   */
+  #charge(id: number, call: () => unknown): unknown {
+    const state = this.#runs.get(id);
+    if (!state || !state.active || state.hostMs > HOST_TIME_BUDGET_MS) return OVER_BUDGET;
+    const started = performance.now();
+    try {
+      return call();
+    } finally {
+      state.hostMs += performance.now() - started;
     }
   }
 

@@ -73,10 +73,15 @@ export function tesseraBoot(
     return current;
   };
 
+  // The host answers this instead when the run has used its share of the host's time (bridges.ts).
+  const OVER_BUDGET = 'tessera:host-time-over';
   const hostCall: HostCall = (fn, args) => {
     const run = live();
     if (++run.hostCalls > HOST_CALLS) throw new ErrorCtor('too many URL or crypto operations in one run (at most ' + HOST_CALLS + ')');
-    return ReflectApply(fn, undefined, args);
+    // The host's bridges take the run's id first: it charges the time they take to the run.
+    const result = ReflectApply(fn as (...a: unknown[]) => unknown, undefined, [run.id, ...args]);
+    if (result === OVER_BUDGET) throw new ErrorCtor('the hook used its share of the server for URL parsing and randomness in this run');
+    return result as ReturnType<typeof fn>;
   };
   // An async host operation for the run under way; its answer reaches the run only while it lasts.
   function callAsync(op: string, args: unknown[]): Promise<unknown> {
@@ -127,7 +132,7 @@ export function tesseraBoot(
   const { structuredClone } = makeClone();
   const { Math: RunMath } = makeMath(
     () => live().random,
-    () => hostCall(hostRandom, [0, 'bytes', 16]) as Uint8Array,
+    () => hostCall(hostRandom, ['bytes', 16]) as Uint8Array,
   );
 
   // Exactly the names a hook sees besides the ECMAScript built-ins; each hardened, and the

@@ -4,12 +4,13 @@
 import { ErrorCtor, freeze, isView, TypeErrorCtor, U8 } from './intrinsics.ts';
 import type { HostCall } from './url.ts';
 
-export type HostRandom = (runId: number, kind: 'uuid' | 'bytes', size: number) => string | Uint8Array;
+/** The random bridge as the prelude calls it through hostCall (which adds the run's id first). */
+export type HostRandom = (kind: 'uuid' | 'bytes', size: number) => string | Uint8Array;
 
 export function makeCrypto(hostCall: HostCall, hostRandom: HostRandom, subtle: { subtle: object; CryptoKey: unknown }) {
   const cryptoObject = {
     randomUUID() {
-      return hostCall(hostRandom, [0, 'uuid', 0]) as string;
+      return hostCall(hostRandom, ['uuid', 0]) as string;
     },
     getRandomValues<T extends ArrayBufferView>(array: T): T {
       if (!isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
@@ -20,7 +21,7 @@ export function makeCrypto(hostCall: HostCall, hostRandom: HostRandom, subtle: {
         error.name = 'QuotaExceededError';
         throw error;
       }
-      const bytes = hostCall(hostRandom, [0, 'bytes', array.byteLength]) as Uint8Array;
+      const bytes = hostCall(hostRandom, ['bytes', array.byteLength]) as Uint8Array;
       new U8(array.buffer, array.byteOffset, array.byteLength).set(bytes);
       return array;
     },
