@@ -192,6 +192,11 @@ export function tesseraBoot(
     const match = typeof stack === 'string' ? /hook\.js:(\d+):\d+/.exec(stack) : null;
     return match ? match[1]! : null;
   }
+  /** A compartment's refusal of the source ("… rejected at hook.js:9. (SES_IMPORT_REJECTED)"): its line, in words. */
+  function sourceRefusal(message: string): string | null {
+    const match = /^Possible (.+) rejected at hook\.js:(\d+)\. \(SES_\w+\)$/.exec(message);
+    return match ? match[1] + ' is not supported in hooks (line ' + match[2] + ')' : null;
+  }
 
   /** Why a write failed, for the author: globals and built-ins are frozen, so runs stay apart. */
   function explain(name: string, message: string): string {
@@ -204,6 +209,8 @@ export function tesseraBoot(
   function describeError(error: unknown): string {
     try {
       if (error instanceof ErrorCtor) {
+        const refusal = sourceRefusal(StringCtor(error.message));
+        if (refusal !== null) return 'SyntaxError: ' + refusal;
         const line = lineOf(error.stack);
         const name = StringCtor(error.name || 'Error');
         return name + ': ' + explain(name, StringCtor(error.message)) + (line ? ' (line ' + line + ')' : '');
