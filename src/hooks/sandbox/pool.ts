@@ -45,6 +45,8 @@ let realmCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 /** Hook versions an isolate keeps evaluated (the least recently run goes first). */
 const MAX_VERSIONS_PER_ISOLATE = 64;
 const BOOT_TIMEOUT_MS = 10_000;
+/** A run waiting this long for an isolate grows the pool (see IsolatePool.#scheduleGrow). */
+const GROW_AFTER_MS = 10;
 
 export class Slot {
   readonly isolate: ivm.Isolate;
@@ -103,6 +105,9 @@ export class IsolatePool {
   readonly #booting = new Set<Slot>();
   #idle: Slot[] = [];
   #waiters: Array<(slot: Slot | null) => void> = [];
+  /** When the oldest run still waiting began to wait (performance.now()); see #growIfWaiting. */
+  #waitingSince: number[] = [];
+  #growTimer: NodeJS.Timeout | null = null;
   #disposed = false;
 
   constructor(options: PoolOptions) {
@@ -136,6 +141,9 @@ export class IsolatePool {
     if (this.#shrinkTimer !== null) clearTimeout(this.#shrinkTimer);
     this.#shrinkTimer = null;
     for (const slot of [...this.#slots]) this.retire(slot);
+    if (this.#growTimer !== null) clearTimeout(this.#growTimer);
+    this.#growTimer = null;
+    this.#waitingSince = [];
     for (const waiter of this.#waiters.splice(0)) waiter(null);
     this.#idle = [];
   }
@@ -160,7 +168,8 @@ export class IsolatePool {
   acquire(deadline: number): Promise<Slot | null> {
     if (this.#disposed) return Promise.resolve(null);
     if (this.#idle.length > 0) return Promise.resolve(this.#idle.pop()!);
-    if (this.#booting.size === 0 && this.#slots.size < this.#maxIsolates) this.#grow();
+    // No isolate at all (the first run, or all retired): boot one now.
+    if (this.#slots.size === 0) this.#grow();
     return new Promise((resolve) => {
       const waiter = (slot: Slot | null) => {
         clearTimeout(timer);
@@ -168,13 +177,35 @@ export class IsolatePool {
       };
       const timer = setTimeout(
         () => {
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          const at = this.#waiters.indexOf(waiter);
+          if (at !== -1) {
+            this.#waiters.splice(at, 1);
+            this.#waitingSince.splice(at, 1);
+          }
           resolve(null);
         },
         Math.max(0, deadline - performance.now()),
       );
       this.#waiters.push(waiter);
+      this.#waitingSince.push(performance.now());
+      this.#scheduleGrow();
     });
+  }
+
+  /**
+   * Runs that wait GROW_AFTER_MS for an isolate mean the pool is too small (slow hooks, awaiting
+   * fetches): it grows by one isolate at a time then. Runs of well under a millisecond queue
+   * behind the booted isolates instead, since a boot costs 40–150 ms of CPU.
+   */
+  #scheduleGrow(): void {
+    if (this.#growTimer !== null || this.#waiters.length === 0 || this.#disposed) return;
+    const wait = Math.max(0, this.#waitingSince[0]! + GROW_AFTER_MS - performance.now());
+    this.#growTimer = setTimeout(() => {
+      this.#growTimer = null;
+      if (this.#waiters.length === 0 || this.#disposed) return;
+      if (performance.now() - this.#waitingSince[0]! >= GROW_AFTER_MS && this.#booting.size === 0 && this.#slots.size < this.#maxIsolates) this.#grow();
+      else if (this.#booting.size === 0) this.#scheduleGrow();
+    }, wait);
   }
 
   /** Back to the pool after a run: to a waiting run, to the idle list, or disposed. */
@@ -183,7 +214,8 @@ export class IsolatePool {
     if (reusable) this.#offer(slot);
     else {
       this.retire(slot);
-      if (this.#waiters.length > 0 && this.#booting.size === 0 && this.#slots.size < this.#maxIsolates) this.#grow();
+      if (this.#slots.size === 0 && this.#waiters.length > 0) this.#grow();
+      else this.#scheduleGrow();
     }
     this.#topUp();
   }
@@ -196,13 +228,13 @@ export class IsolatePool {
       () => {
         this.#booting.delete(slot);
         this.#offer(slot);
-        // Runs still waiting: one more isolate.
-        if (this.#waiters.length > 0 && !this.#disposed && this.#slots.size < this.#maxIsolates) this.#grow();
+        this.#scheduleGrow();
       },
       () => {
         this.#booting.delete(slot);
         this.retire(slot);
-        if (this.#waiters.length > 0 && this.#booting.size === 0 && !this.#disposed && this.#slots.size < this.#maxIsolates) this.#grow();
+        if (this.#slots.size === 0 && this.#waiters.length > 0 && !this.#disposed) this.#grow();
+        else this.#scheduleGrow();
       },
     );
   }
@@ -211,6 +243,7 @@ export class IsolatePool {
   #offer(slot: Slot): void {
     if (slot.retired || this.#disposed) return;
     const waiter = this.#waiters.shift();
+    this.#waitingSince.shift();
     if (waiter) {
       waiter(slot);
       return;
