@@ -2,7 +2,8 @@
 // (capped, secrets redacted), code that does not compile is refused with its line; `while (true) {}`
 // is stopped at timeout_ms while this process keeps answering HTTP requests; a runaway allocation
 // ends as 'memory' and the next run succeeds; process, require, constructor tricks and prototype
-// pollution reach nothing of the host; each run starts from a fresh context; an await on a slow
+// pollution reach nothing of the host, and writing a global or a built-in throws saying why (the
+// realm is hardened: test/hooks-isolation.test.ts probes it run against run); an await on a slow
 // fetch past the deadline ends as 'timeout' near the deadline.
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
