@@ -21,6 +21,8 @@ export type EventName =
   | 'after_username_request'
   | 'after_login'
   | 'after_external_login'
+  | 'before_identity_verification'
+  | 'after_identity_verification'
   | 'before_id_token'
   | 'after_consent_update'
   | 'after_account_disabled'
@@ -54,6 +56,22 @@ export interface NewUser {
   metadata: Record<string, Json>;
 }
 
+/** An upstream identity provider. */
+export interface Provider {
+  id: string;
+  name: string;
+  preset: string | null;
+}
+
+/** An identity at an upstream provider, its claims mapped onto our fields. */
+export interface ExternalIdentity {
+  provider: Provider;
+  subject: string;
+  email: string | null;
+  email_verified: boolean;
+  profile: Record<string, Json>;
+}
+
 interface EventBase {
   id: string; // stable across retries: use it to make side effects idempotent
   type: EventName;
@@ -75,6 +93,9 @@ export type BeforeRegistrationApi = {
   user: {
     setAttribute(key: string, value: Json): void;
     setMetadata(key: string, value: Json): void;
+  };
+  identityVerification: {
+    require(): void;
   };
 };
 
@@ -132,18 +153,23 @@ export type AfterIdentificationApi = {
     require(): void;
     skip(): void;
   };
+  identityVerification: {
+    require(): void;
+  };
 };
 
-/** When: the identifier matches no user (lazy migration starts here). Sync or async. */
+/** When: the identifier matches no user (lazy migration starts here), or an upstream identity provider signed in an identity that no user has (event.external). Sync or async. */
 export interface AtFailedIdentificationEvent extends EventBase {
   type: 'at_failed_identification';
   user: null;
   identifier: string;
+  external: ExternalIdentity | null;
 }
 export type AtFailedIdentificationApi = {
   migration: {
     createUser(user: {email: string, username?: string, given_name?: string, family_name?: string, attributes?: object}): void;
   };
+  deny(message: string): void;
 };
 
 /** When: a password was given for a user created by migration, which has no local password yet. Sync or async. */
@@ -257,19 +283,54 @@ export type AfterLoginApi = {
   user: {
     setMetadata(key: string, value: Json): void;
   };
+  identityVerification: {
+    require(): void;
+  };
 };
 
-/** When: login through an upstream identity provider completed. Sync or async. */
+/** When: an upstream identity provider signed the user in (also for the first sign-in that created or linked the user), before MFA, profiling and after_login. Sync or async. */
 export interface AfterExternalLoginEvent extends EventBase {
   type: 'after_external_login';
   user: User;
-  provider: string;
+  provider: Provider;
   profile: Record<string, Json>;
+  is_new: boolean;
 }
 export type AfterExternalLoginApi = {
   user: {
     setAttribute(key: string, value: Json): void;
+    setMetadata(key: string, value: Json): void;
   };
+  deny(message: string): void;
+};
+
+/** When: the sign-in needs an identity verification (the application requires it, or a hook asked), before the user is sent to a verification provider. Sync or async. */
+export interface BeforeIdentityVerificationEvent extends EventBase {
+  type: 'before_identity_verification';
+  user: User;
+  providers: Provider[];
+  reason: "application" | "hook";
+}
+export type BeforeIdentityVerificationApi = {
+  identityVerification: {
+    skip(): void;
+    useProvider(id: string): void;
+  };
+  deny(message: string): void;
+};
+
+/** When: the verification provider answered (OpenID Connect for Identity Assurance: verified_claims), before the result is stored. Sync or async. */
+export interface AfterIdentityVerificationEvent extends EventBase {
+  type: 'after_identity_verification';
+  user: User;
+  verification: { provider: Provider, status: "verified" | "failed", verified_claims: Json | null };
+}
+export type AfterIdentityVerificationApi = {
+  user: {
+    setAttribute(key: string, value: Json): void;
+    setMetadata(key: string, value: Json): void;
+  };
+  deny(message: string): void;
 };
 
 /** When: before every ID token is issued (authorization code and refresh grants). Sync or async. */
@@ -348,6 +409,8 @@ export interface EventMap {
   after_username_request: [AfterUsernameRequestEvent, AfterUsernameRequestApi];
   after_login: [AfterLoginEvent, AfterLoginApi];
   after_external_login: [AfterExternalLoginEvent, AfterExternalLoginApi];
+  before_identity_verification: [BeforeIdentityVerificationEvent, BeforeIdentityVerificationApi];
+  after_identity_verification: [AfterIdentityVerificationEvent, AfterIdentityVerificationApi];
   before_id_token: [BeforeIdTokenEvent, BeforeIdTokenApi];
   after_consent_update: [AfterConsentUpdateEvent, AfterConsentUpdateApi];
   after_account_disabled: [AfterAccountDisabledEvent, AfterAccountDisabledApi];

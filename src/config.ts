@@ -64,6 +64,18 @@ export interface Config {
      */
     allowedHosts: string[];
   };
+  // External identity providers (issue 14, src/providers/).
+  federation: {
+    /**
+     * `"host[:port]"` entries identity providers may be reached at although they are (or resolve to)
+     * loopback or private addresses (IDENTITY_PROVIDER_ALLOWED_HOSTS), as WEBHOOK_ALLOWED_HOSTS for webhooks.
+     */
+    allowedHosts: string[];
+    /** Wall time of one call to a provider (discovery, JWKS, token, userinfo). */
+    timeoutMs: number;
+    /** How long a sign-in sent to a provider may take to come back. */
+    pendingSeconds: number;
+  };
   /** Trust X-Forwarded-* (behind a TLS terminator). */
   trustProxy: boolean;
   /** Client locations for hooks (event.request.location): the .mmdb file read at start (GEOIP_DB, or the bundled one). */
@@ -260,6 +272,11 @@ export function loadConfig(processEnv: Env = process.env): Config {
       asyncConcurrency: int(env, 'HOOK_ASYNC_CONCURRENCY', 10, 1, 1000),
     },
     webhooks: webhookSettings(env),
+    federation: {
+      allowedHosts: hostList(env, 'IDENTITY_PROVIDER_ALLOWED_HOSTS'),
+      timeoutMs: duration(env, 'IDENTITY_PROVIDER_TIMEOUT', 10_000, 100, 60_000),
+      pendingSeconds: int(env, 'IDENTITY_PROVIDER_PENDING_SECONDS', 600, 30, 3600),
+    },
     encryptionKey,
     password: {
       minLength: int(env, 'PASSWORD_MIN_LENGTH', 8, 6, 128),

@@ -42,6 +42,7 @@ import { loadOrCreateKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { ResourceServerService } from './oidc/resource-servers.ts';
 import { createMetrics } from './metrics.ts';
+import { createFederation } from './providers/federation.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookEndpointStore } from './webhooks/endpoints.ts';
 import { WebhookTargets } from './webhooks/targets.ts';
@@ -77,6 +78,7 @@ async function cleanUp(services: Services): Promise<void> {
   const models = await deleteExpiredModels(services.db, now);
   await services.tokens.prune(now);
   await services.flowStates.prune(now);
+  await services.federation.pending.prune(now);
   await services.throttle.prune(now);
   await services.factors.prune(now);
   const executions = await services.executions.prune(config.hooks.executionMaxAgeDays * 86400_000, config.hooks.executionsPerHook, now);
@@ -173,6 +175,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       audit: new AuditLog(db),
       adminKey: new AdminKeyCache(db, adminKey.hash),
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
+      federation: createFederation({ db, box, config, resolve: options.resolve, applicationExists: async (clientId) => (await applications.find(clientId)) !== null }),
     };
 
     if (config.kickstartFile && (await applications.count()) === 0) {

@@ -28,6 +28,7 @@ import type { Mailer } from './messaging/mailer.ts';
 import type { SmsSender } from './messaging/sms.ts';
 import type { ApplicationService } from './oidc/applications.ts';
 import type { ResourceServerService } from './oidc/resource-servers.ts';
+import type { Federation } from './providers/federation.ts';
 import type { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import type { WebhookEndpointStore } from './webhooks/endpoints.ts';
 
@@ -79,4 +80,6 @@ export interface Services {
   adminKey: AdminKeyCache;
   /** Checks admin API keys (and the metrics token), throttling wrong guesses per address. */
   adminGuard: AdminKeyGuard;
+  /** External identity providers: the store, links, sign-ins in flight, clients, verifications. */
+  federation: Federation;
 }

@@ -11,6 +11,7 @@ import { factorRoutes } from './factors.ts';
 import { requireAdminKey } from './auth.ts';
 import { zone } from '../http/paths.ts';
 import { hookRoutes } from './hooks.ts';
+import { identityProviderRoutes } from './identity-providers.ts';
 import { invitationRoutes } from './invitations.ts';
 import { jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
@@ -37,6 +38,7 @@ const MODULES: AdminRoutes[] = [
   userActionRoutes,
   invitationRoutes,
   auditRoutes,
+  identityProviderRoutes,
 ];
 
 /**

@@ -47,8 +47,14 @@ export async function passwordProved(ctx: Context, kit: FlowKit, details: Intera
  * Every factor asked for is done (`amr`: the methods, RFC 8176): progressive profiling when a
  * before_progressive_profiling hook asks for fields or consents, otherwise the end of the login.
  */
-export async function factorsProved(ctx: Context, kit: FlowKit, details: Interaction, user: User, amr: string[]): Promise<void> {
-  await kit.updateState(details, {}, { type: 'proved', userId: user.id, amr });
+export async function factorsProved(ctx: Context, kit: FlowKit, details: Interaction, user: User, methods: string[]): Promise<void> {
+  const state = await kit.updateState(details, {}, { type: 'proved', userId: user.id, amr: methods });
+  let amr = methods;
+  if (state.firstFactor === 'fed') {
+    // The first factor was an upstream provider's sign-in (src/flows/external-login.ts), not a password.
+    amr = [...new Set(methods.map((method) => (method === 'pwd' ? 'fed' : method)))];
+    await kit.updateState(details, {}, { type: 'proved', userId: user.id, amr });
+  }
   const { next } = await askProfiling(ctx, kit, kit.clientIdOf(details), { flow: 'login', user: publicUser(user), consents: await kit.consentMap(user.id) }, null);
   if (next) {
     await kit.updateState(details, {}, { type: 'profiling', step: { name: 'profiling', flow: 'login', userId: user.id, amr, ...next } });
@@ -84,7 +90,8 @@ async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, use
   }
   const changes = outcome.decision.changes;
   if (Object.keys(changes.metadata).length > 0) await users.update(user.id, { metadata: changes.metadata });
-  await users.recordLogin(user.id, clientId);
+  const { externalProvider } = await kit.state(details);
+  await users.recordLogin(user.id, clientId, externalProvider ? { identity_provider_id: externalProvider } : {});
   await kit.states.clear(details.uid);
   const returnTo = await provider.interactionResult(
     ctx.req,

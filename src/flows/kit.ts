@@ -87,6 +87,8 @@ export function assertPrompt(details: Interaction, name: 'login' | 'consent'): v
 declare module 'koa' {
   interface DefaultState {
     brand?: Brand | null;
+    /** The "Continue with …" buttons of the identify and registration pages (flows/external-login.ts). */
+    externalProviders?: Array<{ href: string; label: string; preset: string | null }>;
   }
 }
 
@@ -195,7 +197,7 @@ export class FlowKit {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('cache-control', 'no-store');
-    ctx.body = renderPage(view, { csrf: ctx.state.csrf ?? '', brand: ctx.state.brand ?? null, ...vars });
+    ctx.body = renderPage(view, { csrf: ctx.state.csrf ?? '', brand: ctx.state.brand ?? null, externalProviders: ctx.state.externalProviders ?? [], ...vars });
   }
 
   renderError(ctx: Context, error: FlowError): void {

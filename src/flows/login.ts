@@ -96,7 +96,8 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     let user = await users.findByIdentifier(identifier);
     const side: EqualTimeSide = user ? 'known' : 'unknown';
     if (!user) {
-      const failed = await kit.hook(ctx, 'at_failed_identification', { user: null, identifier }, clientId);
+      // api.deny is for external identities (flows/external-login.ts): here it would tell that no account exists.
+      const failed = await kit.hook(ctx, 'at_failed_identification', { user: null, identifier, external: null }, clientId, { handleDenial: true });
       const legacy = failed.decision.migrationUser;
       if (legacy) {
         try {
@@ -116,7 +117,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       }
       mfaHook = outcome.decision.mfa;
     }
-    await kit.updateState(details, { identifier, mfaHook }, { type: 'restart' });
+    await kit.updateState(details, { identifier, mfaHook, firstFactor: undefined, externalProvider: undefined, externalLink: undefined }, { type: 'restart' });
     return { side, send: () => kit.seeOther(ctx, `/interaction/${details.uid}/password`) };
   };
   router.post('/interaction/:uid/identify', ...guard, identify);

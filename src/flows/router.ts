@@ -6,6 +6,7 @@ import type { Context, Next } from 'koa';
 import type { Services } from '../services.ts';
 import { brandingRoutes } from './branding.ts';
 import { csrfProtection } from './csrf.ts';
+import { externalRoutes } from './external-login.ts';
 import { FlowError, FlowKit, type Guard } from './kit.ts';
 import { invitationRoutes } from './invitation.ts';
 import { loginRoutes } from './login.ts';
@@ -35,7 +36,11 @@ export function createFlowRouter(services: Services): Router {
     },
   });
   const guard = [pageErrors, forms, csrf] as Guard;
+  // An identity provider's way back carries no form token: its state is checked instead.
+  const callbackGuard = [pageErrors, forms] as Guard;
 
+  // First: its buttons middleware runs before the identify and registration pages.
+  externalRoutes(router, kit, guard, callbackGuard);
   loginRoutes(router, kit, guard);
   registrationRoutes(router, kit, guard);
   recoveryRoutes(router, kit, guard);

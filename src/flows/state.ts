@@ -18,6 +18,20 @@ export interface JourneyFacts {
    * failed-login budget does not stop this journey (it proved more than a password).
    */
   resetProof?: string;
+  /** 'fed': the first factor was a sign-in at an upstream provider (amr says fed, not pwd). */
+  firstFactor?: 'fed';
+  /** An external identity waiting for the proof of the local account it would link to. */
+  externalLink?: ExternalLinkFact;
+  /** The identity provider of a federated sign-in (for user.login.success). */
+  externalProvider?: string;
+}
+
+export interface ExternalLinkFact {
+  providerId: string;
+  subject: string;
+  userId: string;
+  email: string;
+  profile: Record<string, unknown>;
 }
 
 export interface FlowState extends JourneyFacts {

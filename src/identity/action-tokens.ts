@@ -7,7 +7,8 @@ import { randomToken, sha256Hex } from '../crypto.ts';
 import type { Db } from '../db/knex.ts';
 import type { Knex } from 'knex';
 
-export type ActionTokenKind = 'activation' | 'password_reset' | 'invitation';
+/** external_link: proves a local account before an external identity links to it (src/flows/external-login.ts). */
+export type ActionTokenKind = 'activation' | 'password_reset' | 'invitation' | 'external_link';
 
 export interface ActionToken {
   userId: string;

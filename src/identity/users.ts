@@ -12,7 +12,7 @@ import { assertPlainText } from './plain-text.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
 
 export type UserStatus = 'active' | 'pending' | 'disabled';
-export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart' | 'invitation';
+export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart' | 'invitation' | 'external';
 export type Json = Record<string, unknown>;
 
 export interface User {
@@ -425,13 +425,14 @@ export class UserService {
     return trx ? write(trx) : this.#db.transaction(write);
   }
 
-  async recordLogin(id: string, applicationId: string | null): Promise<void> {
+  /** `details`: more of the user.login.success event (the identity provider of a federated sign-in). */
+  async recordLogin(id: string, applicationId: string | null, details: Record<string, unknown> = {}): Promise<void> {
     await this.#db.transaction(async (tx) => {
       const now = Date.now();
       await tx('users')
         .where({ id })
         .update({ last_login_at: now, login_count: tx.raw('login_count + 1') });
-      await recordEvent(tx, 'user.login.success', { user_id: id, application_id: applicationId });
+      await recordEvent(tx, 'user.login.success', { user_id: id, application_id: applicationId, ...details });
     });
   }
 

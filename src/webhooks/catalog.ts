@@ -75,7 +75,22 @@ export const WEBHOOK_CATALOG = {
     'always',
     { user_id: USER_ID, application_id: CLIENT_ID, by: 'operator' },
   ),
-  'user.login.success': type('a login completed', '`user_id`, `application_id`', 'always', { user_id: USER_ID, application_id: CLIENT_ID }),
+  'user.login.success': type('a login completed', '`user_id`, `application_id`; a sign-in through an upstream provider also `identity_provider_id`', 'always', {
+    user_id: USER_ID,
+    application_id: CLIENT_ID,
+  }),
+  'user.identity-provider.link': type(
+    "an identity at an upstream provider was linked to the user (its first sign-in there, once the local account was proved or created)",
+    '`user_id`, `identity_provider_id`, `subject` (the identity at the provider), `application_id`',
+    'always',
+    { user_id: USER_ID, identity_provider_id: 'b3c1d2e4-0000-4000-8000-000000000001', subject: '1234567890', application_id: CLIENT_ID },
+  ),
+  'user.identity-provider.unlink': type(
+    'a link to an upstream identity was removed (`DELETE /admin/api/users/:id/links/:provider_id`)',
+    '`user_id`, `identity_provider_id`, `subject`, `application_id` (null: an operator removed it)',
+    'when',
+    { user_id: USER_ID, identity_provider_id: 'b3c1d2e4-0000-4000-8000-000000000001', subject: '1234567890', application_id: null },
+  ),
   'user.login.failed': type('a login failed', '`user_id` (null when no account matched), `application_id`, `reason`', 'always', {
     user_id: USER_ID,
     application_id: CLIENT_ID,

@@ -60,6 +60,9 @@ interface ActionArgs {
   redirect: { url: string };
   'idToken.setClaim': { key: string; value: Json };
   'accessToken.setClaim': { key: string; value: Json };
+  'identityVerification.require': Record<never, never>;
+  'identityVerification.skip': Record<never, never>;
+  'identityVerification.useProvider': { id: string };
 }
 
 interface ActionDefinition<A> {
@@ -179,6 +182,13 @@ export const ACTIONS = {
   },
   'idToken.setClaim': { signature: 'api.idToken.setClaim(key: string, value: Json)', params: ['key', 'value'], problem: claim },
   'accessToken.setClaim': { signature: 'api.accessToken.setClaim(key: string, value: Json)', params: ['key', 'value'], problem: claim },
+  'identityVerification.require': { signature: 'api.identityVerification.require()', params: [], problem: none },
+  'identityVerification.skip': { signature: 'api.identityVerification.skip()', params: [], problem: none },
+  'identityVerification.useProvider': {
+    signature: 'api.identityVerification.useProvider(id: string)',
+    params: ['id'],
+    problem: (action) => (plainString(action.id, 36) ? null : 'id must be the id of an identity provider'),
+  },
 } as const satisfies { [T in keyof ActionArgs]: ActionDefinition<ActionArgs[T]> };
 
 export type ActionType = keyof typeof ACTIONS;

@@ -141,3 +141,16 @@ export function tokenClaims(all: Actions): { idTokenClaims: Record<string, Json>
   for (const action of actions) (action.type === 'idToken.setClaim' ? idTokenClaims : accessTokenClaims)[action.key] = action.value;
   return { idTokenClaims, accessTokenClaims };
 }
+
+/** api.identityVerification.require() (after_identification, after_login, before_registration): any call asks for it. */
+export function verificationRequired(all: Actions): boolean {
+  return only(all, 'identityVerification.require').length > 0;
+}
+
+/** before_identity_verification: api.identityVerification.skip() and useProvider(id), the last call of each wins. */
+export function verificationChoice(all: Actions): { skip: boolean; providerId: string | null } {
+  const actions = only(all, 'identityVerification.skip', 'identityVerification.useProvider');
+  const skip = actions.some((action) => action.type === 'identityVerification.skip');
+  const chosen = actions.filter((action) => action.type === 'identityVerification.useProvider').at(-1);
+  return { skip, providerId: chosen && chosen.type === 'identityVerification.useProvider' ? chosen.id : null };
+}

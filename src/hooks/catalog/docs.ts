@@ -70,6 +70,24 @@ export function renderTypes(): string {
     '}',
     '',
   );
+  lines.push(
+    '/** An upstream identity provider. */',
+    'export interface Provider {',
+    '  id: string;',
+    '  name: string;',
+    '  preset: string | null;',
+    '}',
+    '',
+    '/** An identity at an upstream provider, its claims mapped onto our fields. */',
+    'export interface ExternalIdentity {',
+    '  provider: Provider;',
+    '  subject: string;',
+    '  email: string | null;',
+    '  email_verified: boolean;',
+    '  profile: Record<string, Json>;',
+    '}',
+    '',
+  );
   lines.push('interface EventBase {');
   for (const [field, type] of Object.entries(COMMON_FIELDS)) {
     const [t, comment] = type.split('  // ');

@@ -3,7 +3,7 @@
 // authors), a sample, and its decision (what the flows read). The runner, GET /admin/api/events,
 // hooks/types.d.ts and docs/hooks.md all come from here.
 import type { ActionOf, ActionType, Json } from './actions.ts';
-import { failureHandling, migrationUser, mfaDecision, passwordDecision, profilingRequest, tokenClaims, userChanges, type Actions } from './decisions.ts';
+import { failureHandling, migrationUser, mfaDecision, passwordDecision, profilingRequest, tokenClaims, userChanges, verificationChoice, verificationRequired, type Actions } from './decisions.ts';
 
 /** The user as hooks see it (the flows send identity's User, which has these fields and a few more). */
 export interface HookUser {
@@ -35,6 +35,22 @@ export interface NewHookUser {
   metadata: Record<string, Json>;
 }
 
+/** An upstream identity provider, as hooks see it. */
+export interface HookProvider {
+  id: string;
+  name: string;
+  preset: string | null;
+}
+
+/** An identity at an upstream provider, its claims mapped onto our fields (src/providers/). */
+export interface HookExternalIdentity {
+  provider: HookProvider;
+  subject: string;
+  email: string | null;
+  email_verified: boolean;
+  profile: Record<string, Json>;
+}
+
 type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
 
 /** What each lifecycle point sends: `lifecycle.run(event, payload)` takes exactly this. */
@@ -54,7 +70,8 @@ export interface EventPayloads {
   after_registration: { user: HookUser; invited: boolean };
   after_account_activation: { user: HookUser };
   after_identification: { user: HookUser; identifier: string };
-  at_failed_identification: { user: null; identifier: string };
+  /** `external`: the identity of an upstream sign-in that matches no user (null in the password flow). */
+  at_failed_identification: { user: null; identifier: string; external: HookExternalIdentity | null };
   before_password_validation: { user: HookUser; password: string };
   at_failed_authentication: { user: HookUser | null; identifier: string | null; reason: FailureReason; flow: 'login' | 'registration' };
   before_mfa_send: { user: HookUser; channel: 'email' | 'sms'; to: string };
@@ -64,7 +81,9 @@ export interface EventPayloads {
   after_password_reset: { user: HookUser };
   after_username_request: { user: HookUser };
   after_login: { user: HookUser };
-  after_external_login: { user: HookUser; provider: string; profile: Record<string, Json> };
+  after_external_login: { user: HookUser; provider: HookProvider; profile: Record<string, Json>; is_new: boolean };
+  before_identity_verification: { user: HookUser; providers: HookProvider[]; reason: 'application' | 'hook' };
+  after_identity_verification: { user: HookUser; verification: { provider: HookProvider; status: 'verified' | 'failed'; verified_claims: Json | null } };
   before_id_token: { user: HookUser; scopes: string[]; grant_type: 'authorization_code' | 'refresh_token'; claims: Record<string, unknown> };
   after_consent_update: { user: HookUser; consents: Record<string, boolean>; changed: string[] };
   after_account_disabled: { user: HookUser };
@@ -130,11 +149,11 @@ const DEFINITIONS = {
     name: 'before_registration',
     fires: 'the registration form was submitted, before the user exists (or an invited user accepts the invitation: invited is true)',
     sync: true,
-    actions: ['deny', 'user.setAttribute', 'user.setMetadata'],
+    actions: ['deny', 'user.setAttribute', 'user.setMetadata', 'identityVerification.require'],
     fields: { user: 'NewUser', invited: 'boolean' },
     sample: { user: newUser, invited: false },
     refusal: 'The account is not created and no mail goes out; the registration page (or the invitation page) shows the message.',
-    decide: changes,
+    decide: (actions) => ({ ...changes(actions), verificationRequired: verificationRequired(actions) }),
   }),
   before_progressive_profiling: event({
     name: 'before_progressive_profiling',
@@ -187,22 +206,24 @@ const DEFINITIONS = {
     name: 'after_identification',
     fires: 'an identifier matched a user, before any factor',
     sync: true,
-    actions: ['deny', 'mfa.require', 'mfa.skip'],
+    actions: ['deny', 'mfa.require', 'mfa.skip', 'identityVerification.require'],
     fields: { user: 'User', identifier: 'string' },
     sample: { user: sampleUser, identifier: 'ada@example.com' },
     note: `${IDENTIFY_TIMING} A denial's message is shown on the identify page, so it tells that the account exists: deny with a message that would fit an unknown identifier too.`,
     refusal: 'The sign-in stops before the password; the identify page shows the message.',
-    decide: (actions) => ({ mfa: mfaDecision(actions) }),
+    decide: (actions) => ({ mfa: mfaDecision(actions), verificationRequired: verificationRequired(actions) }),
   }),
   at_failed_identification: event({
     name: 'at_failed_identification',
-    fires: 'the identifier matches no user (lazy migration starts here)',
+    fires: 'the identifier matches no user (lazy migration starts here), or an upstream identity provider signed in an identity that no user has (event.external)',
     sync: true,
-    actions: ['migration.createUser'],
-    fields: { user: 'null', identifier: 'string' },
-    sample: { user: null, identifier: 'legacy@example.com' },
-    note: IDENTIFY_TIMING,
-    refusal: null,
+    actions: ['migration.createUser', 'deny'],
+    fields: { user: 'null', identifier: 'string', external: 'ExternalIdentity | null' },
+    sample: { user: null, identifier: 'legacy@example.com', external: null },
+    note:
+      `${IDENTIFY_TIMING} For an external identity, \`api.migration.createUser\` creates the user it links to (instead of a self-service sign-up) ` +
+      'and `api.deny(msg)` refuses the sign-in with that message; in the password flow a denial is ignored (it would tell that no account exists).',
+    refusal: 'An external sign-in stops and a page shows the message (in the password flow a denial is ignored).',
     decide: (actions) => ({ migrationUser: migrationUser(actions) }),
   }),
   before_password_validation: event({
@@ -302,20 +323,54 @@ const DEFINITIONS = {
     name: 'after_login',
     fires: 'login completed, before the user returns to the application',
     sync: true,
-    actions: ['deny', 'user.setMetadata'],
+    actions: ['deny', 'user.setMetadata', 'identityVerification.require'],
     fields: { user: 'User' },
     sample: { user: sampleUser },
     refusal: 'The login does not complete (no session, no code for the application); a page shows the message.',
-    decide: changes,
+    decide: (actions) => ({ ...changes(actions), verificationRequired: verificationRequired(actions) }),
   }),
   after_external_login: event({
     name: 'after_external_login',
-    fires: 'login through an upstream identity provider completed',
+    fires: 'an upstream identity provider signed the user in (also for the first sign-in that created or linked the user), before MFA, profiling and after_login',
     sync: true,
-    actions: ['user.setAttribute'],
-    fields: { user: 'User', provider: 'string', profile: 'Record<string, Json>' },
-    sample: { user: sampleUser, provider: 'google', profile: { sub: '1234' } },
-    refusal: null,
+    actions: ['user.setAttribute', 'user.setMetadata', 'deny'],
+    fields: { user: 'User', provider: 'Provider', profile: 'Record<string, Json>', is_new: 'boolean' },
+    sample: {
+      user: sampleUser,
+      provider: { id: 'b3c1d2e4-0000-4000-8000-000000000001', name: 'Google', preset: 'google' },
+      profile: { sub: '1234', email: 'ada@example.com', email_verified: true },
+      is_new: false,
+    },
+    note: '`profile` holds the claims the provider sent (the ID token and the userinfo answer). A denial ends the sign-in with its message; nothing the hook set is kept then.',
+    refusal: 'The sign-in does not complete; a page shows the message.',
+    decide: changes,
+  }),
+  before_identity_verification: event({
+    name: 'before_identity_verification',
+    fires: 'the sign-in needs an identity verification (the application requires it, or a hook asked), before the user is sent to a verification provider',
+    sync: true,
+    actions: ['identityVerification.skip', 'identityVerification.useProvider', 'deny'],
+    fields: { user: 'User', providers: 'Provider[]', reason: '"application" | "hook"' },
+    sample: { user: sampleUser, providers: [{ id: 'b3c1d2e4-0000-4000-8000-000000000002', name: 'Verified ID', preset: null }], reason: 'application' },
+    refusal: 'The sign-in does not complete; a page shows the message.',
+    decide: (actions) => ({ verification: verificationChoice(actions) }),
+  }),
+  after_identity_verification: event({
+    name: 'after_identity_verification',
+    fires: 'the verification provider answered (OpenID Connect for Identity Assurance: verified_claims), before the result is stored',
+    sync: true,
+    actions: ['user.setAttribute', 'user.setMetadata', 'deny'],
+    fields: { user: 'User', verification: '{ provider: Provider, status: "verified" | "failed", verified_claims: Json | null }' },
+    sample: {
+      user: sampleUser,
+      verification: {
+        provider: { id: 'b3c1d2e4-0000-4000-8000-000000000002', name: 'Verified ID', preset: null },
+        status: 'verified',
+        verified_claims: { verification: { trust_framework: 'eidas' }, claims: { given_name: 'Ada', family_name: 'Lovelace' } },
+      },
+    },
+    note: 'A denial ends the sign-in with its message and stores nothing.',
+    refusal: 'The sign-in does not complete and no result is stored; a page shows the message.',
     decide: changes,
   }),
   before_id_token: event({
