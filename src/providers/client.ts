@@ -196,7 +196,9 @@ export class ProviderClients {
         );
       }
     } catch (error) {
-      throw explain(error);
+      // No usable metadata (an error answer, not JSON, the wrong issuer): the provider is not available.
+      const problem = explain(error);
+      throw problem.kind === 'refused' ? new ProviderAnswerError('unreachable', problem.message) : problem;
     }
     config[oidc.customFetch] = this.#fetch as never;
     if (insecure) oidc.allowInsecureRequests(config);

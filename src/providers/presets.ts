@@ -98,7 +98,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     userinfo_endpoint: 'https://api.github.com/user',
     emails_endpoint: 'https://api.github.com/user/emails',
     scopes: ['read:user', 'user:email'],
-    claims: { subject: 'id', username: 'login', email_verified: '' },
+    // email_verified is set only from the emails endpoint's primary verified address.
+    claims: { subject: 'id', username: 'login' },
   },
   gitlab: {
     type: 'oidc',
