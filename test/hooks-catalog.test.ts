@@ -31,6 +31,8 @@ const CONTRACT_EVENTS = [
   'after_consent_update',
   'after_account_disabled',
   'after_account_deleted',
+  'before_identity_verification',
+  'after_identity_verification',
 ];
 
 test('the catalog holds exactly the contract events', () => {
@@ -53,9 +55,12 @@ test('each sample event has the common fields and the event fields, and actions 
 test('the contract actions are allowed where the contract says', () => {
   const allowed = (name: string) => [...EVENTS.find((e) => e.name === name)!.actions];
   assert.deepEqual(allowed('before_id_token').sort(), ['accessToken.setClaim', 'deny', 'idToken.setClaim']);
-  assert.deepEqual(allowed('at_failed_identification'), ['migration.createUser']);
+  assert.deepEqual(allowed('at_failed_identification').sort(), ['deny', 'migration.createUser']);
   assert.deepEqual(allowed('before_password_validation').sort(), ['password.accept', 'password.reject']);
-  assert.deepEqual(allowed('after_identification').sort(), ['deny', 'mfa.require', 'mfa.skip']);
+  assert.deepEqual(allowed('after_identification').sort(), ['deny', 'identityVerification.require', 'mfa.require', 'mfa.skip']);
+  assert.deepEqual(allowed('before_identity_verification').sort(), ['deny', 'identityVerification.skip', 'identityVerification.useProvider']);
+  assert.deepEqual(allowed('after_identity_verification').sort(), ['deny', 'user.setAttribute', 'user.setMetadata']);
+  assert.ok(allowed('after_login').includes('identityVerification.require') && allowed('before_registration').includes('identityVerification.require'));
   for (const claim of ['sub', 'iss', 'aud', 'exp', 'iat', 'nonce']) assert.ok(PROTECTED_CLAIMS.has(claim));
 });
 

@@ -71,9 +71,16 @@ test('actionProblem: unknown, disallowed and malformed actions are named; inheri
 const act = <T extends ActionType>(action: ActionOf<T>) => action;
 
 test('decisions: the last MFA, password and migration call wins', () => {
-  assert.deepEqual(decide('after_identification', []), { mfa: undefined });
-  assert.deepEqual(decide('after_identification', [act({ type: 'mfa.require' }), act({ type: 'deny', message: 'x' }), act({ type: 'mfa.skip' })]), { mfa: 'skip' });
-  assert.deepEqual(decide('after_identification', [act({ type: 'mfa.skip' }), act({ type: 'mfa.require' })]), { mfa: 'require' });
+  assert.deepEqual(decide('after_identification', []), { mfa: undefined, verificationRequired: false });
+  assert.deepEqual(decide('after_identification', [act({ type: 'mfa.require' }), act({ type: 'deny', message: 'x' }), act({ type: 'mfa.skip' })]), { mfa: 'skip', verificationRequired: false });
+  assert.deepEqual(decide('after_identification', [act({ type: 'mfa.skip' }), act({ type: 'mfa.require' }), act({ type: 'identityVerification.require' })]), {
+    mfa: 'require',
+    verificationRequired: true,
+  });
+  assert.deepEqual(decide('before_identity_verification', [act({ type: 'identityVerification.useProvider', id: 'a' }), act({ type: 'identityVerification.useProvider', id: 'b' })]), {
+    verification: { skip: false, providerId: 'b' },
+  });
+  assert.deepEqual(decide('before_identity_verification', [act({ type: 'identityVerification.skip' })]), { verification: { skip: true, providerId: null } });
   assert.deepEqual(decide('before_password_validation', []), { password: null });
   assert.deepEqual(decide('before_password_validation', [act({ type: 'password.accept' }), act({ type: 'password.reject', message: '  not here  ' })]), {
     password: { accepted: false, message: 'not here' },
@@ -109,7 +116,7 @@ test('decisions: user changes merge per key; profiling asks each field once; cla
       act({ type: 'user.setMetadata', key: 'crm', value: null }),
       act({ type: 'user.setAttribute', key: 'plan', value: 'pro' }),
     ]),
-    { changes: { attributes: { plan: 'pro' }, metadata: { crm: null } } },
+    { changes: { attributes: { plan: 'pro' }, metadata: { crm: null } }, verificationRequired: false },
   );
   assert.deepEqual(
     decide('before_progressive_profiling', [
