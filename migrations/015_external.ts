@@ -40,6 +40,10 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['expires_at']);
   });
 
+  await knex.schema.alterTable('applications', (t) => {
+    t.string('identity_verification', 10).notNullable().defaultTo('off'); // off | required
+  });
+
   await knex.schema.createTable('identity_verifications', (t) => {
     t.string('user_id', 36).primary().references('id').inTable('users').onDelete('CASCADE');
     t.string('status', 20).notNullable(); // verified | failed
@@ -51,6 +55,9 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable('identity_verifications');
+  await knex.schema.alterTable('applications', (t) => {
+    t.dropColumn('identity_verification');
+  });
   await knex.schema.dropTable('external_logins');
   await knex.schema.dropTable('user_links');
   await knex.schema.dropTable('identity_providers');

@@ -142,7 +142,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       deliver: (invitation, user, link) => sendInvitationMail(services, invitation, user, link),
     });
     const locator = await MmdbLocator.open(config.geoip.database);
-    const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
+    const federation = createFederation({ db, box, config, resolve: options.resolve, applicationExists: async (clientId) => (await applications.find(clientId)) !== null });
+    const verifiedClaims = async (userId: string) => {
+      const result = await federation.verifications.get(userId);
+      return result?.status === 'verified' ? result.verified_claims : null;
+    };
+    const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors, verifiedClaims });
     const services: Services = {
       config,
       db,
@@ -175,7 +180,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       audit: new AuditLog(db),
       adminKey: new AdminKeyCache(db, adminKey.hash),
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
-      federation: createFederation({ db, box, config, resolve: options.resolve, applicationExists: async (clientId) => (await applications.find(clientId)) !== null }),
+      federation,
     };
 
     if (config.kickstartFile && (await applications.count()) === 0) {

@@ -21,8 +21,10 @@ import type { Application } from '../oidc/applications.ts';
 import { ProviderAnswerError, type ExternalProfile } from '../providers/client.ts';
 import type { IdentityProvider } from '../providers/store.ts';
 import { deny } from './denial.ts';
-import { passwordProved } from './journey.ts';
-import { assertPrompt, field, FlowError, humanDuration, type FlowKit, type Guard, type PageLink } from './kit.ts';
+import { passwordProved, resumeLogin } from './journey.ts';
+import { assertPrompt, field, FlowError, humanDuration, type FlowKit, type Guard } from './kit.ts';
+import { answerProblem, backToSignIn, sendToProvider } from './external-redirect.ts';
+import { verificationAnswered } from './identity-verification.ts';
 import type { ExternalLinkFact } from './state.ts';
 import { t } from './texts.ts';
 
@@ -35,10 +37,6 @@ export function hookProvider(provider: IdentityProvider): HookProvider {
 
 function hookIdentity(provider: IdentityProvider, profile: ExternalProfile): HookExternalIdentity {
   return { provider: hookProvider(provider), subject: profile.subject, email: profile.email, email_verified: profile.email_verified, profile: profile.claims };
-}
-
-function backToSignIn(uid: string): PageLink {
-  return { href: `/interaction/${uid}`, text: t('external.other-way') };
 }
 
 /** Whether the provider may link a verified address of this domain without the local account's proof. */
@@ -61,14 +59,6 @@ function answerParams(source: unknown): Record<string, string> {
     if (Object.keys(out).length >= 30) break;
   }
   return out;
-}
-
-/** The page for a provider's answer that could not be used: never a 500, always a way back. */
-function answerProblem(error: ProviderAnswerError, provider: IdentityProvider, uid: string): FlowError {
-  const links = [{ href: `/interaction/${uid}/external/${provider.id}`, text: t('external.try-again') }, backToSignIn(uid)];
-  if (error.kind === 'unreachable') return new FlowError(502, t('external.unavailable.title'), t('external.unavailable', { provider: provider.name }), links);
-  if (error.kind === 'provider_error') return new FlowError(400, t('external.provider-error.title'), t('external.provider-error', { provider: provider.name }), links);
-  return new FlowError(400, t('external.refused.title'), t('external.refused', { provider: provider.name }), links);
 }
 
 export function externalRoutes(router: Router, kit: FlowKit, guard: Guard, callbackGuard: Guard): void {
@@ -123,6 +113,11 @@ export function externalRoutes(router: Router, kit: FlowKit, guard: Guard, callb
       if (!(error instanceof ProviderAnswerError)) throw error;
       ctx.state.log?.warn({ provider: provider.id, kind: error.kind, reason: error.message }, 'external sign-in failed');
       throw answerProblem(error, provider, details.uid);
+    }
+    if (pending.purpose === 'verification') {
+      const verified = await verificationAnswered(ctx, kit, details, provider, profile);
+      if (verified) await resumeLogin(ctx, kit, details, verified.user, verified.amr);
+      return;
     }
     await externalSignIn(ctx, kit, details, provider, profile);
   });
@@ -211,23 +206,6 @@ export function externalRoutes(router: Router, kit: FlowKit, guard: Guard, callb
     if (!provider) throw new FlowError(404, t('external.unknown.title'), t('external.unknown'), [backToSignIn(details.uid)]);
     await sendToProvider(ctx, kit, details, provider, 'login');
   });
-}
-
-/** Sends the browser to the provider; what must come back is kept with the pending sign-in. */
-export async function sendToProvider(ctx: Context, kit: FlowKit, details: Interaction, provider: IdentityProvider, purpose: 'login' | 'verification', claims?: Record<string, unknown>): Promise<void> {
-  const federation = kit.services.federation;
-  let started: Awaited<ReturnType<typeof federation.clients.start>>;
-  try {
-    started = await federation.clients.start(provider, { claims });
-  } catch (error) {
-    const problem = error instanceof ProviderAnswerError ? error : new ProviderAnswerError('unreachable', (error as Error).message);
-    ctx.state.log?.warn({ provider: provider.id, reason: problem.message }, 'identity provider unavailable');
-    throw answerProblem(problem, provider, details.uid);
-  }
-  const expiresAt = Math.min(details.exp * 1000, Date.now() + kit.services.config.federation.pendingSeconds * 1000);
-  await federation.pending.create({ interactionUid: details.uid, providerId: provider.id, checks: started.checks, purpose, expiresAt });
-  ctx.status = 303;
-  ctx.redirect(started.url.href);
 }
 
 /** The provider signed an identity in: find its user (linked, linkable, or new), then go on. */
@@ -330,6 +308,7 @@ async function newExternalUser(ctx: Context, kit: FlowKit, details: Interaction,
     ctx.state.log?.info({ err: error }, 'an external identity could not be signed up');
     throw new FlowError(409, t('login.refused.title'), t('external.taken', { provider: provider.name }), [backToSignIn(details.uid)]);
   }
+  if (before.decision.verificationRequired) await kit.updateState(details, { verificationRequired: true });
   const after = await kit.hook(ctx, 'after_registration', { user: publicUser(user), invited: false }, clientId);
   const more = after.decision.changes;
   if (Object.keys(more.metadata).length > 0) user = await users.update(user.id, { metadata: more.metadata });

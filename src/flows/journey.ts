@@ -11,6 +11,7 @@ import { deny } from './denial.ts';
 import { FlowError, type FlowKit } from './kit.ts';
 import { startMfa } from './mfa-challenge.ts';
 import { askProfiling } from './profiling-stages.ts';
+import { verificationStep } from './identity-verification.ts';
 import { rememberedHere } from './remembered-device.ts';
 import type { FlowState } from './state.ts';
 import type { ProfilingStep } from './steps.ts';
@@ -72,7 +73,12 @@ export async function loginProfiled(ctx: Context, kit: FlowKit, details: Interac
   await finishLogin(ctx, kit, details, fresh, step.amr);
 }
 
-/** The last step of a login: after_login, the login record, and back to the provider. */
+/** The verification provider answered (flows/identity-verification.ts): the login goes on to its end. */
+export async function resumeLogin(ctx: Context, kit: FlowKit, details: Interaction, user: User, amr: string[]): Promise<void> {
+  await finishLogin(ctx, kit, details, user, amr);
+}
+
+/** The last step of a login: the identity verification if asked, after_login, the login record, and back to the provider. */
 async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, user: User, amr: string[]): Promise<void> {
   const { users, provider } = kit.services;
   const clientId = kit.clientIdOf(details);
@@ -82,15 +88,23 @@ async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, use
     kit.render(ctx, 'message', { title: t('login.locked.title'), alert: t('login.locked') }, 403);
     return;
   }
-  const outcome = await kit.hook(ctx, 'after_login', { user: publicUser(user) }, clientId, { handleDenial: true });
-  if (outcome.denied) {
-    await kit.states.clear(details.uid);
-    await deny(ctx, kit, clientId, { user, identifier: null, reason: 'denied' }, outcome.denied.message, (alert) => kit.render(ctx, 'message', { title: t('login.refused.title'), alert }, 403));
-    return;
+  // The identity verification, when the application or a hook asks for it (flows/identity-verification.ts).
+  if ((await verificationStep(ctx, kit, details, user, amr)) === 'started') return;
+  const { externalProvider, afterLoginDone } = await kit.state(details);
+  if (!afterLoginDone) {
+    const outcome = await kit.hook(ctx, 'after_login', { user: publicUser(user) }, clientId, { handleDenial: true });
+    if (outcome.denied) {
+      await kit.states.clear(details.uid);
+      await deny(ctx, kit, clientId, { user, identifier: null, reason: 'denied' }, outcome.denied.message, (alert) => kit.render(ctx, 'message', { title: t('login.refused.title'), alert }, 403));
+      return;
+    }
+    const changes = outcome.decision.changes;
+    if (Object.keys(changes.metadata).length > 0) await users.update(user.id, { metadata: changes.metadata });
+    if (outcome.decision.verificationRequired) {
+      await kit.updateState(details, { verificationRequired: true, afterLoginDone: true });
+      if ((await verificationStep(ctx, kit, details, user, amr)) === 'started') return;
+    }
   }
-  const changes = outcome.decision.changes;
-  if (Object.keys(changes.metadata).length > 0) await users.update(user.id, { metadata: changes.metadata });
-  const { externalProvider } = await kit.state(details);
   await users.recordLogin(user.id, clientId, externalProvider ? { identity_provider_id: externalProvider } : {});
   await kit.states.clear(details.uid);
   const returnTo = await provider.interactionResult(

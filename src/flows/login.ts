@@ -109,6 +109,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       }
     }
     let mfaHook: 'require' | 'skip' | undefined;
+    let verificationRequired: true | undefined;
     if (user) {
       const outcome = await kit.hook(ctx, 'after_identification', { user: publicUser(user), identifier }, clientId, { handleDenial: true });
       if (outcome.denied) {
@@ -116,8 +117,23 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
         return { side, send: () => void send() };
       }
       mfaHook = outcome.decision.mfa;
+      verificationRequired = outcome.decision.verificationRequired || undefined;
     }
-    await kit.updateState(details, { identifier, mfaHook, firstFactor: undefined, externalProvider: undefined, externalLink: undefined }, { type: 'restart' });
+    await kit.updateState(
+      details,
+      {
+        identifier,
+        mfaHook,
+        verificationRequired,
+        firstFactor: undefined,
+        externalProvider: undefined,
+        externalLink: undefined,
+        verification: undefined,
+        verifying: undefined,
+        afterLoginDone: undefined,
+      },
+      { type: 'restart' },
+    );
     return { side, send: () => kit.seeOther(ctx, `/interaction/${details.uid}/password`) };
   };
   router.post('/interaction/:uid/identify', ...guard, identify);

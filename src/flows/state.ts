@@ -24,6 +24,14 @@ export interface JourneyFacts {
   externalLink?: ExternalLinkFact;
   /** The identity provider of a federated sign-in (for user.login.success). */
   externalProvider?: string;
+  /** A hook asked for an identity verification (api.identityVerification.require()). */
+  verificationRequired?: boolean;
+  /** The user and methods of a login waiting for its verification provider's answer. */
+  verifying?: { userId: string; amr: string[] };
+  /** The verification step is over for this journey (verified, or skipped by a hook). */
+  verification?: 'done';
+  /** after_login ran already (it asked for a verification): it does not run again after it. */
+  afterLoginDone?: boolean;
 }
 
 export interface ExternalLinkFact {

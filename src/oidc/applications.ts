@@ -13,6 +13,9 @@ const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as co
 /** Multi-factor authentication per application: never asked by policy, asked of users who enrolled, asked of everyone. */
 const MFA_POLICIES = ['off', 'optional', 'required'] as const;
 export type MfaPolicy = (typeof MFA_POLICIES)[number];
+/** Whether a sign-in needs an identity verification at a verification provider (CONTRACT §8). */
+const VERIFICATION_POLICIES = ['off', 'required'] as const;
+export type VerificationPolicy = (typeof VERIFICATION_POLICIES)[number];
 /**
  * Which claims an ID token carries: "scopes", those of every scope granted (as Auth0, Okta and
  * Keycloak issue them); "strict", OpenID Connect's strict reading: when the access token can fetch
@@ -37,6 +40,7 @@ export interface Application {
   third_party: boolean;
   branding: Branding;
   mfa: MfaPolicy;
+  identity_verification: VerificationPolicy;
   /** How long "remember this device" skips MFA on a browser; 0: not offered. */
   remember_device_days: number;
   /** Where a page with no pending sign-in sends the user back to; null: see brandOf's fallback. */
@@ -59,6 +63,7 @@ export interface ApplicationInput {
   third_party?: unknown;
   branding?: unknown;
   mfa?: unknown;
+  identity_verification?: unknown;
   remember_device_days?: unknown;
   initiate_login_uri?: unknown;
   id_token_claims?: unknown;
@@ -76,6 +81,7 @@ const APPLICATION_FIELDS = [
   'third_party',
   'branding',
   'mfa',
+  'identity_verification',
   'remember_device_days',
   'initiate_login_uri',
   'id_token_claims',
@@ -153,6 +159,11 @@ function branding(value: unknown, current?: Branding): Branding {
   return out;
 }
 
+function verificationPolicy(value: unknown): VerificationPolicy {
+  if (!VERIFICATION_POLICIES.includes(value as VerificationPolicy)) throw new ValidationError('identity_verification', `must be one of ${VERIFICATION_POLICIES.join(', ')}`);
+  return value as VerificationPolicy;
+}
+
 function mfaPolicy(value: unknown): MfaPolicy {
   if (!MFA_POLICIES.includes(value as MfaPolicy)) throw new ValidationError('mfa', `must be one of ${MFA_POLICIES.join(', ')}`);
   return value as MfaPolicy;
@@ -200,6 +211,7 @@ function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant
     third_party: toBool(row.third_party),
     branding: fromJson<Branding>(row.branding, { display_name: null, logo_uri: null, primary_color: null }),
     mfa: MFA_POLICIES.includes(row.mfa as MfaPolicy) ? (row.mfa as MfaPolicy) : 'optional',
+    identity_verification: row.identity_verification === 'required' ? 'required' : 'off',
     remember_device_days: Number(row.remember_device_days ?? 0),
     initiate_login_uri: typeof row.initiate_login_uri === 'string' ? row.initiate_login_uri : null,
     id_token_claims: ID_TOKEN_CLAIMS.includes(row.id_token_claims as IdTokenClaims) ? (row.id_token_claims as IdTokenClaims) : 'scopes',
@@ -262,6 +274,7 @@ export class ApplicationService {
     if (typeof thirdParty !== 'boolean') throw new ValidationError('third_party', 'must be true or false');
     const brand = branding(input.branding);
     const mfa = input.mfa === undefined ? 'optional' : mfaPolicy(input.mfa);
+    const verification = input.identity_verification === undefined ? 'off' : verificationPolicy(input.identity_verification);
     const rememberDays = input.remember_device_days === undefined ? 0 : rememberDeviceDays(input.remember_device_days);
     const loginUri = input.initiate_login_uri === undefined ? null : initiateLoginUri(input.initiate_login_uri);
     const claimsSetting = input.id_token_claims === undefined ? 'scopes' : idTokenClaims(input.id_token_claims);
@@ -277,6 +290,7 @@ export class ApplicationService {
       third_party: thirdParty,
       branding: toJson(brand),
       mfa,
+      identity_verification: verification,
       remember_device_days: rememberDays,
       initiate_login_uri: loginUri,
       id_token_claims: claimsSetting,
@@ -376,6 +390,7 @@ export class ApplicationService {
     }
     changes.branding = toJson(branding(input.branding, current.branding));
     if (input.mfa !== undefined) changes.mfa = mfaPolicy(input.mfa);
+    if (input.identity_verification !== undefined) changes.identity_verification = verificationPolicy(input.identity_verification);
     if (input.remember_device_days !== undefined) changes.remember_device_days = rememberDeviceDays(input.remember_device_days);
     if (input.initiate_login_uri !== undefined) changes.initiate_login_uri = initiateLoginUri(input.initiate_login_uri);
     if (input.id_token_claims !== undefined) changes.id_token_claims = idTokenClaims(input.id_token_claims);

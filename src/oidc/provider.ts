@@ -29,6 +29,8 @@ export interface ProviderDeps {
   log: Logger;
   /** When given, a session weaker than the request or the application's MFA policy needs signs in again. */
   factors?: FactorService;
+  /** A user's verified_claims (identity verification, src/providers/verifications.ts), asked for through the claims parameter. */
+  verifiedClaims?: (userId: string) => Promise<unknown>;
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -54,7 +56,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     // acr and amr stand alone (no scope): every ID token says how the user authenticated.
-    claims: { ...SUPPORTED_CLAIMS, acr: null, amr: null },
+    // verified_claims (OpenID Connect for Identity Assurance) only when asked for by name (the claims parameter).
+    claims: { ...SUPPORTED_CLAIMS, acr: null, amr: null, verified_claims: null },
     // ID tokens carry the claims of the scopes granted; per application, id_token_claims "strict"
     // restores the strict reading (see id-token-claims.ts).
     conformIdTokenClaims: false,
@@ -73,8 +76,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       usersByRequest.set(ctx, user);
       return {
         accountId: user.id,
-        async claims() {
-          return userClaims(user) as { sub: string };
+        async claims(_use, _scope, requested) {
+          const claims = userClaims(user) as { sub: string; verified_claims?: unknown };
+          if (deps.verifiedClaims && requested && Object.hasOwn(requested, 'verified_claims')) {
+            const verified = await deps.verifiedClaims(user.id);
+            if (verified) claims.verified_claims = verified;
+          }
+          return claims;
         },
       };
     },
@@ -84,6 +92,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
       // A client introspects and revokes only the tokens issued to it: another application (a third
       // party, say) learns nothing about them, not even whether they are active.
       revocation: {
