@@ -158,6 +158,29 @@ for (const kind of databaseKinds()) {
       const badType = await server.admin('POST', '/identity-providers', { name: 'x', type: 'saml', client_id: 'c', issuer: upstream.url });
       assert.equal(badType.status, 400);
       assert.match(badType.body.message, /^type: /);
+      const unknownField = await server.admin('POST', '/identity-providers', { preset: 'google', client_id: 'c', secret: 's' });
+      assert.equal(unknownField.status, 400);
+      assert.match(unknownField.body.message, /^secret: is not a known field/);
+      // Presets fill in endpoints, scopes and claims; what they cannot know is asked for.
+      const google = await server.admin('POST', '/identity-providers', { preset: 'google', client_id: 'g.apps', client_secret: 'g-secret', enabled: false });
+      assert.equal(google.status, 201, JSON.stringify(google.body));
+      assert.equal(google.body.name, 'Google');
+      assert.equal(google.body.issuer, 'https://accounts.google.com');
+      assert.deepEqual(google.body.scopes, ['openid', 'email', 'profile']);
+      assert.equal(google.body.claims.email_verified, 'email_verified');
+      const microsoft = await server.admin('POST', '/identity-providers', { preset: 'microsoft', client_id: 'm' });
+      assert.equal(microsoft.status, 400);
+      assert.match(microsoft.body.message, /^issuer: /);
+      const apple = await server.admin('POST', '/identity-providers', { preset: 'apple', client_id: 'com.example' });
+      assert.equal(apple.status, 400);
+      assert.match(apple.body.message, /^apple: /);
+      const facebook = await server.admin('POST', '/identity-providers', { preset: 'facebook', client_id: 'fb', client_secret: 'fb-secret', enabled: false });
+      assert.equal(facebook.body.type, 'oauth2');
+      assert.equal(facebook.body.claims.email_verified, '', 'Facebook says nothing about verification');
+      const changeType = await server.admin('PATCH', `/identity-providers/${google.body.id}`, { preset: 'gitlab' });
+      assert.equal(changeType.status, 400);
+      for (const id of [google.body.id, facebook.body.id]) assert.equal((await server.admin('DELETE', `/identity-providers/${id}`)).status, 204);
+      assert.equal((await server.admin('GET', `/identity-providers/${google.body.id}`)).status, 404);
     });
 
     it('does not let a matching verified email take over an account without proof; after the password, both sign-ins reach the same sub', async () => {

@@ -192,7 +192,7 @@ for (const kind of databaseKinds()) {
     test('the event catalog lists every event with its actions and a sample', async () => {
       const events = await server.admin('GET', '/events');
       assert.equal(events.status, 200);
-      assert.equal(events.body.length, 20);
+      assert.equal(events.body.length, 22);
       const idToken = events.body.find((e: { name: string }) => e.name === 'before_id_token');
       assert.equal(idToken.sync, true);
       assert.deepEqual(idToken.actions.map((a: { type: string }) => a.type).sort(), ['accessToken.setClaim', 'deny', 'idToken.setClaim']);

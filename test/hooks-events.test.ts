@@ -641,7 +641,7 @@ for (const kind of databaseKinds()) {
       assert.equal((await waitForExecutions(server, deletedHook))[0]!.outcome, 'success');
     });
 
-    it('the MFA and external-login events are in the catalog (wired by their own issues)', async () => {
+    it('the MFA, external-login and identity-verification events are in the catalog', async () => {
       const events = await server.admin('GET', '/events');
       assert.equal(events.status, 200);
       const byName = new Map<string, any>(events.body.map((e: any) => [e.name, e]));
@@ -649,7 +649,9 @@ for (const kind of databaseKinds()) {
         before_mfa_send: { sync: true, actions: ['deny'] },
         after_mfa_send: { sync: true, actions: ['user.setMetadata', 'user.setAttribute'] },
         after_mfa_change: { sync: true, actions: ['deny', 'user.setMetadata', 'user.setAttribute'] },
-        after_external_login: { sync: true, actions: ['user.setAttribute'] },
+        after_external_login: { sync: true, actions: ['user.setAttribute', 'user.setMetadata', 'deny'] },
+        before_identity_verification: { sync: true, actions: ['identityVerification.skip', 'identityVerification.useProvider', 'deny'] },
+        after_identity_verification: { sync: true, actions: ['user.setAttribute', 'user.setMetadata', 'deny'] },
       };
       for (const [name, spec] of Object.entries(expected)) {
         const entry = byName.get(name);

@@ -214,7 +214,7 @@ export class ProviderClients {
 }
 
 /** Apple's client secret: an ES256 JWT signed with the .p8 key, for at most six months (here: 5 minutes). */
-async function appleClientSecret(provider: IdentityProvider, privateKeyPem: string): Promise<string> {
+export async function appleClientSecret(provider: IdentityProvider, privateKeyPem: string): Promise<string> {
   const key = await importPKCS8(privateKeyPem, 'ES256');
   return new SignJWT({})
     .setProtectedHeader({ alg: 'ES256', kid: provider.apple!.key_id })
