@@ -80,7 +80,7 @@ export const WEBHOOK_CATALOG = {
     application_id: CLIENT_ID,
   }),
   'user.identity-provider.link': type(
-    "an identity at an upstream provider was linked to the user (its first sign-in there, once the local account was proved or created)",
+    'an identity at an upstream provider was linked to the user (its first sign-in there, once the local account was proved or created)',
     '`user_id`, `identity_provider_id`, `subject` (the identity at the provider), `application_id`',
     'always',
     { user_id: USER_ID, identity_provider_id: 'b3c1d2e4-0000-4000-8000-000000000001', subject: '1234567890', application_id: CLIENT_ID },
