@@ -16,10 +16,11 @@ import { alertText, Browser } from './support/browser.ts';
 import { createTestDatabase, databaseKinds } from './support/databases.ts';
 import { advanceClock } from './support/clock.ts';
 import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn, type RelyingParty } from './support/rp.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { freePort, startTestServer, type TestServer } from './support/server.ts';
 import { webhooksSettled } from './support/settle.ts';
 import { enrolTotp, recoveryCodesOf, totp } from './support/mfa.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
+import { FederatedBrowser, startUpstreamOidc, upstreamLogin } from './support/upstream.ts';
 import { verifyWebhook, WebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -33,12 +34,16 @@ for (const kind of databaseKinds()) {
     let receiver: WebhookReceiver;
     let smtp: SmtpReceiver;
     let seq = 0;
+    /** Where an upstream OpenID provider will listen (the link / unlink events). */
+    let upstreamPort = 0;
 
     before(async () => {
       receiver = await WebhookReceiver.start();
       smtp = await startSmtpReceiver();
+      upstreamPort = await freePort();
       server = await startTestServer(kind, {
         env: {
+          IDENTITY_PROVIDER_ALLOWED_HOSTS: `localhost:${upstreamPort}`,
           SMTP_URL: smtp.url,
           WEBHOOK_RETRY_SCHEDULE: '0.2s,0.4s',
           WEBHOOK_TIMEOUT: '1s',
@@ -526,6 +531,29 @@ for (const kind of databaseKinds()) {
       const enrolled = await daveBrowser.submit(codePage, { code: totp(secret) });
       assert.equal(recoveryCodesOf(enrolled).length, 10, alertText(enrolled) ?? enrolled.html.slice(0, 300));
       assert.equal((await server.admin('DELETE', `/users/${dave.body.id}/factors`)).status, 204);
+
+      // A sign-in through an upstream OpenID provider links a new user (user.identity-provider.link);
+      // an operator removes the link (user.identity-provider.unlink).
+      const upstream = await startUpstreamOidc({
+        port: upstreamPort,
+        clients: [{ client_id: 'tessera', client_secret: 'upstream-secret-0123456789', redirect_uris: [`${server.url}/external/callback`] }],
+        accounts: { fed: { email: 'fed@upstream.test' } },
+      });
+      try {
+        const idp = await server.admin('POST', '/identity-providers', { name: 'Upstream', type: 'oidc', issuer: upstream.url, client_id: 'tessera', client_secret: 'upstream-secret-0123456789' });
+        assert.equal(idp.status, 201, JSON.stringify(idp.body));
+        const fedBrowser = new FederatedBrowser(server.url, upstream.url);
+        const fedStart = await authorizationUrl(rp);
+        const identify = await fedBrowser.get(fedStart.url.toString());
+        const button = identify.doc.querySelector(`a[href$="/external/${idp.body.id}"]`)?.getAttribute('href');
+        assert.ok(button, 'a "Continue with Upstream" link');
+        const fedDone = await upstreamLogin(fedBrowser, await fedBrowser.get(new URL(button, server.url).toString()), 'fed');
+        assert.ok(fedDone.redirectedTo?.startsWith(CALLBACK), alertText(fedDone) ?? fedDone.html.slice(0, 300));
+        const fedUser = (await exchangeCode(rp, fedStart, fedDone.redirectedTo!)).claims()!.sub;
+        assert.equal((await server.admin('DELETE', `/users/${fedUser}/links/${idp.body.id}`)).status, 204);
+      } finally {
+        await upstream.close();
+      }
 
       // An operator's lock and unlock (user.action), then disable, enable, delete.
       assert.equal((await server.admin('POST', `/users/${carol.body.id}/actions`, { action: 'lock', reason: 'review' })).status, 200);

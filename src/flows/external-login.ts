@@ -50,6 +50,16 @@ function registrationClosed(app: Application | null): boolean {
   return (app as { registration?: unknown } | null)?.registration === 'closed';
 }
 
+/** A path segment decoded, or null when it is malformed or could not be an interaction's uid. */
+function safeDecode(segment: string): string | null {
+  try {
+    const value = decodeURIComponent(segment);
+    return value.length <= 100 && !value.includes('\u0000') ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Only the string parameters of a callback (query or form body), bounded. */
 function answerParams(source: unknown): Record<string, string> {
   const out: Record<string, string> = {};
@@ -69,8 +79,8 @@ export function externalRoutes(router: Router, kit: FlowKit, guard: Guard, callb
   // The buttons of the identify and registration pages: the login providers this application offers.
   router.use(async (ctx: Context, next: Next) => {
     const page = ctx.method === 'GET' || ctx.method === 'POST' ? BUTTON_PAGES.exec(ctx.path) : null;
-    if (page) {
-      const uid = decodeURIComponent(page[1]!);
+    const uid = page ? safeDecode(page[1]!) : null;
+    if (uid) {
       const clientId = await interactionClientId(services.db, uid);
       const providers = clientId ? await federation.providers.forApplication(clientId, 'login') : [];
       ctx.state.externalProviders = providers.map((p) => ({

@@ -14,6 +14,7 @@ import type { IdentityProvider } from '../providers/store.ts';
 import { deny } from './denial.ts';
 import { sendToProvider } from './external-redirect.ts';
 import { FlowError, type FlowKit } from './kit.ts';
+import type { FlowState } from './state.ts';
 import { t } from './texts.ts';
 
 function hookProvider(provider: IdentityProvider) {
@@ -24,9 +25,8 @@ function hookProvider(provider: IdentityProvider) {
  * Whether the login must stop for a verification first: 'started' (the browser went to the
  * provider, or a page was answered), or 'continue' (not needed, already done, or skipped by a hook).
  */
-export async function verificationStep(ctx: Context, kit: FlowKit, details: Interaction, user: User, amr: string[]): Promise<'started' | 'continue'> {
+export async function verificationStep(ctx: Context, kit: FlowKit, details: Interaction, user: User, amr: string[], state: FlowState): Promise<'started' | 'continue'> {
   const { applications, federation } = kit.services;
-  const state = await kit.state(details);
   if (state.verification === 'done') return 'continue';
   const clientId = kit.clientIdOf(details);
   const app = clientId ? await applications.find(clientId) : null;

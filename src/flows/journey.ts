@@ -89,8 +89,9 @@ async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, use
     return;
   }
   // The identity verification, when the application or a hook asks for it (flows/identity-verification.ts).
-  if ((await verificationStep(ctx, kit, details, user, amr)) === 'started') return;
-  const { externalProvider, afterLoginDone } = await kit.state(details);
+  const state = await kit.state(details);
+  if ((await verificationStep(ctx, kit, details, user, amr, state)) === 'started') return;
+  const { externalProvider, afterLoginDone } = state;
   if (!afterLoginDone) {
     const outcome = await kit.hook(ctx, 'after_login', { user: publicUser(user) }, clientId, { handleDenial: true });
     if (outcome.denied) {
@@ -101,8 +102,8 @@ async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, use
     const changes = outcome.decision.changes;
     if (Object.keys(changes.metadata).length > 0) await users.update(user.id, { metadata: changes.metadata });
     if (outcome.decision.verificationRequired) {
-      await kit.updateState(details, { verificationRequired: true, afterLoginDone: true });
-      if ((await verificationStep(ctx, kit, details, user, amr)) === 'started') return;
+      const asked = await kit.updateState(details, { verificationRequired: true, afterLoginDone: true });
+      if ((await verificationStep(ctx, kit, details, user, amr, asked)) === 'started') return;
     }
   }
   await users.recordLogin(user.id, clientId, externalProvider ? { identity_provider_id: externalProvider } : {});
