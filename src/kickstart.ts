@@ -107,7 +107,7 @@ export async function applyKickstart(services: Services, file: string): Promise<
     const hooks = new HookStore(trx, services.box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
     for (const [i, item] of (doc.hooks ?? []).entries()) {
       const path = `hooks[${i}]`;
-      await entry(file, path, () => hooks.create(hookInput(asObject(item, 'body'))));
+      await entry(file, path, () => hooks.create(hookInput(asObject(item, 'body')), 'kickstart'));
       summary.hooks++;
     }
     // A webhook without a secret gets a generated one, which is not shown: give one in the file, or
