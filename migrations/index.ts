@@ -9,7 +9,7 @@ import * as accounts006 from './006_account_index.ts';
 import * as applicationSettings007 from './007_application_settings.ts';
 import * as lockout008 from './008_lockout.ts';
 import * as hookVersions013 from './013_a_hook_versions.ts';
-import * as messageDeliveries013 from './013_b_message_deliveries.ts';
+import * as messageQueue013 from './013_b_message_queue.ts';
 import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 import * as invitations017 from './017_b_invitations.ts';
 import * as auditLog017 from './017_c_audit_log.ts';
@@ -28,7 +28,7 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['007_application_settings', applicationSettings007],
   ['008_lockout', lockout008],
   ['013_a_hook_versions', hookVersions013],
-  ['013_b_message_deliveries', messageDeliveries013],
+  ['013_b_message_queue', messageQueue013],
   ['017_webhook_subscriptions', webhookSubscriptions017],
   ['017_b_invitations', invitations017],
   ['017_c_audit_log', auditLog017],

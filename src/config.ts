@@ -64,6 +64,19 @@ export interface Config {
      */
     allowedHosts: string[];
   };
+  /** The message queue (src/messaging/): mail and texts are handed over from it, retried while the transport fails. */
+  messages: {
+    /** Delays before the retries of a message the transport refused (attempt 2, 3, ...); then it is failed. */
+    retryScheduleMs: number[];
+    /** How often the queue is looked at for retries that are due and other processes' leftovers. */
+    pollMs: number;
+    /** How long a message being handed over stays reserved for the process sending it. */
+    leaseMs: number;
+    /** Messages handed over at once, per server process. */
+    concurrency: number;
+    /** Sent, failed and suppressed entries are pruned after this. */
+    retentionDays: number;
+  };
   /** Trust X-Forwarded-* (behind a TLS terminator). */
   trustProxy: boolean;
   /** Client locations for hooks (event.request.location): the .mmdb file read at start (GEOIP_DB, or the bundled one). */
@@ -260,6 +273,14 @@ export function loadConfig(processEnv: Env = process.env): Config {
       asyncConcurrency: int(env, 'HOOK_ASYNC_CONCURRENCY', 10, 1, 1000),
     },
     webhooks: webhookSettings(env),
+    // The message queue: a short SMTP or SMS outage delays mail, it does not lose it.
+    messages: {
+      retryScheduleMs: durations(env, 'MAIL_RETRY_SCHEDULE', '5s,15s,1m,5m,15m,1h'),
+      pollMs: duration(env, 'MAIL_POLL_INTERVAL', 1000, 10, 60_000),
+      leaseMs: duration(env, 'MAIL_LEASE', 120_000, 5_000, 3_600_000),
+      concurrency: int(env, 'MAIL_CONCURRENCY', 10, 1, 1000),
+      retentionDays: int(env, 'MAIL_RETENTION_DAYS', 7, 1, 3650),
+    },
     encryptionKey,
     password: {
       minLength: int(env, 'PASSWORD_MIN_LENGTH', 8, 6, 128),

@@ -31,6 +31,7 @@ const CONTRACT_EVENTS = [
   'after_consent_update',
   'after_account_disabled',
   'after_account_deleted',
+  'before_message_send',
 ];
 
 test('the catalog holds exactly the contract events', () => {
@@ -56,6 +57,7 @@ test('the contract actions are allowed where the contract says', () => {
   assert.deepEqual(allowed('at_failed_identification'), ['migration.createUser']);
   assert.deepEqual(allowed('before_password_validation').sort(), ['password.accept', 'password.reject']);
   assert.deepEqual(allowed('after_identification').sort(), ['deny', 'mfa.require', 'mfa.skip']);
+  assert.deepEqual(allowed('before_message_send').sort(), ['deny', 'message.suppress']);
   for (const claim of ['sub', 'iss', 'aud', 'exp', 'iat', 'nonce']) assert.ok(PROTECTED_CLAIMS.has(claim));
 });
 

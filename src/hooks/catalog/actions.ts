@@ -60,6 +60,7 @@ interface ActionArgs {
   redirect: { url: string };
   'idToken.setClaim': { key: string; value: Json };
   'accessToken.setClaim': { key: string; value: Json };
+  'message.suppress': Record<never, never>;
 }
 
 interface ActionDefinition<A> {
@@ -179,6 +180,7 @@ export const ACTIONS = {
   },
   'idToken.setClaim': { signature: 'api.idToken.setClaim(key: string, value: Json)', params: ['key', 'value'], problem: claim },
   'accessToken.setClaim': { signature: 'api.accessToken.setClaim(key: string, value: Json)', params: ['key', 'value'], problem: claim },
+  'message.suppress': { signature: 'api.message.suppress()', params: [], problem: none },
 } as const satisfies { [T in keyof ActionArgs]: ActionDefinition<ActionArgs[T]> };
 
 export type ActionType = keyof typeof ACTIONS;

@@ -1,4 +1,4 @@
-// The mail queue: every transactional mail and text is a row here until it is handed over (SMTP, the
+// The message queue: every transactional mail and text is a row here until it is handed over (SMTP, the
 // SMS messenger, or the dev outbox), retried with growing delays while the transport fails, leased
 // like webhook deliveries (src/db/leases.ts). The content is sealed and dropped once it is sent; rows
 // the brand took over (before_message_send suppressed or denied them) keep no content at all.
@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
-  await knex.schema.createTable('message_deliveries', (t) => {
+  await knex.schema.createTable('message_queue', (t) => {
     t.string('id', 40).primary();
     t.string('type', 40).notNullable(); // activation, password_reset, mfa_code, ...
     t.string('channel', 10).notNullable(); // email | sms
@@ -32,5 +32,5 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.dropTableIfExists('message_deliveries');
+  await knex.schema.dropTableIfExists('message_queue');
 }
