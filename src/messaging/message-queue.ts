@@ -136,7 +136,7 @@ export class MessageQueue {
         recheck: `status = 'pending'`,
         orderBy: 'q.next_attempt_at',
         limit,
-        returning: ['id', 'type', 'channel', 'to', 'user_id', 'application_id', 'expires_at', 'attempts', 'max_attempts', 'content_enc'],
+        returning: ['id', 'type', 'channel', '"to"', 'user_id', 'application_id', 'expires_at', 'attempts', 'max_attempts', 'content_enc'],
       },
       now,
     );
