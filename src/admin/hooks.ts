@@ -20,9 +20,10 @@ const DRAFT_FIELDS = ['event_type', 'event', 'code', 'mode', 'secrets', 'allowed
  */
 export const DRY_RUN_NOTICE = 'A test run changes no data of this server, but its fetch calls are real: they reach the hosts the hook names.';
 
-/** Who is making the change, for the version history: the console's signed-in admin once it sets one, else the API key. */
+/** Who is making the change, for the version history: the console's signed-in admin (as the audit log names them), else the API key. */
 function actorOf(ctx: { state: Record<string, unknown> }): Actor {
-  return typeof ctx.state.adminActor === 'string' ? ctx.state.adminActor : ADMIN_API_ACTOR;
+  const admin = ctx.state.admin as { kind?: string; userId?: string } | undefined;
+  return admin?.kind === 'console' && admin.userId ? `console:${admin.userId}` : ADMIN_API_ACTOR;
 }
 
 /** A version number from the path: a whole number from 1, else 404 (no such version). */
