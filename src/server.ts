@@ -148,7 +148,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const messageQueue = new MessageQueue(db, box, config.messages.leaseMs);
     const sms = createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log });
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log });
-    const messageDispatcher = new MessageDispatcher({ db, queue: messageQueue, transports: { mailer, sms }, settings: config.messages, log });
+    const messageDispatcher = new MessageDispatcher({ db, queue: messageQueue, transports: { mailer, sms }, settings: config.messages, log, metrics });
     const courier = new Courier({ lifecycle, queue: messageQueue, dispatcher: messageDispatcher, log, smsAvailable: sms !== null });
     const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
     const services: Services = {

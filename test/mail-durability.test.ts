@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createLogger } from '../src/log.ts';
-import { Browser } from './support/browser.ts';
+import { alertText, Browser } from './support/browser.ts';
 import { advanceClock } from './support/clock.ts';
 import { databaseKinds } from './support/databases.ts';
 import { createTestApplication, sleep, startLogin } from './support/hosted-pages.ts';
@@ -82,6 +82,32 @@ for (const kind of databaseKinds()) {
       } finally {
         await smtp?.close();
       }
+    });
+
+    test('the page says "check your email" only once the mail is queued: a queue that cannot be written is an error page', async () => {
+      const smtp = await startSmtpReceiver();
+      closers.push(() => smtp.close());
+      const server = await startTestServer(kind, { env: { SMTP_URL: smtp.url } });
+      closers.push(() => server.close());
+      const clientId = await createTestApplication(server);
+      const { db } = server.server.services;
+      // A real fault: the queue's table is not there for a moment.
+      await db.schema.renameTable('message_queue', 'message_queue_away');
+      let page;
+      try {
+        ({ page } = await register(server, clientId, 'eve@example.com'));
+      } finally {
+        await db.schema.renameTable('message_queue_away', 'message_queue');
+      }
+      assert.equal(page.status, 503);
+      assert.match(alertText(page) ?? '', /could not be sent right now/);
+      assert.doesNotMatch(page.doc.querySelector('h1')?.text ?? '', /check your email/i);
+      assert.ok(page.doc.querySelector('a[href^="/interaction/"]'), 'a way back');
+
+      // Trying again works: the account waits for its activation, and the mail is queued and sent.
+      const again = await register(server, clientId, 'eve@example.com');
+      assert.match(again.page.doc.querySelector('h1')?.text ?? '', /check your email/i);
+      assert.ok(linkIn(await smtp.waitFor('eve@example.com', /activate/i), `${server.url}/activate/`));
     });
 
     test('a mail whose every attempt fails ends as failed, logged, its content dropped', async () => {

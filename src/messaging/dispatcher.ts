@@ -6,6 +6,7 @@
 import type { Config } from '../config.ts';
 import { isPostgres, type Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { retryDelay } from '../webhooks/retry.ts';
 import type { Mailer } from './mailer.ts';
 import type { ClaimedMessage, MessageQueue, QueueStatus } from './message-queue.ts';
@@ -27,6 +28,7 @@ export interface DispatcherDeps {
   transports: Transports;
   settings: Config['messages'];
   log: Logger;
+  metrics?: Metrics;
 }
 
 export class MessageDispatcher {
@@ -132,6 +134,14 @@ export class MessageDispatcher {
   }
 
   async #deliver(message: ClaimedMessage): Promise<QueueStatus> {
+    const status = await this.#attempt(message);
+    if (status === 'skipped') return 'pending';
+    this.#deps.metrics?.messageAttempts.inc({ channel: message.channel, outcome: status === 'pending' ? 'retry' : status });
+    return status;
+  }
+
+  /** One attempt; 'skipped' when the lease is too short to make one (nothing was written). */
+  async #attempt(message: ClaimedMessage): Promise<QueueStatus | 'skipped'> {
     const { queue, transports, settings, log } = this.#deps;
     const fields = { message: message.id, type: message.type, channel: message.channel };
     const now = Date.now();
@@ -140,7 +150,7 @@ export class MessageDispatcher {
       log.warn(fields, 'a queued message expired before it could be sent');
       return 'expired';
     }
-    if (now + LEASE_MARGIN_MS > message.leaseUntil) return 'pending'; // another process may take it: not this one
+    if (now + LEASE_MARGIN_MS > message.leaseUntil) return 'skipped'; // another process may take it: not this one
     let error: string | null = null;
     try {
       if (!message.content) throw new Error('its content could not be read (was ENCRYPTION_KEY changed?)');
