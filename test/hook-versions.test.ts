@@ -103,6 +103,21 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('PATCH', `/hooks/${id}`, { code: tierHook('v3') })).body.latest_version, 3);
     });
 
+    test('saves at the same moment get distinct version numbers or a 409, never a 500', async () => {
+      const created = await server.admin('POST', '/hooks', { name: 'race', event: 'before_id_token', mode: 'sync', code: tierHook('r0'), enabled: false });
+      const id = created.body.id;
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => server.admin('PATCH', `/hooks/${id}`, { code: tierHook(`r${i + 1}`), draft: i % 2 === 0 })));
+      for (const answer of answers) assert.ok(answer.status === 200 || answer.status === 409, `${answer.status} ${JSON.stringify(answer.body)}`);
+      const saved = answers.filter((a) => a.status === 200).length;
+      assert.ok(saved >= 1);
+      const versions = (await server.admin('GET', `/hooks/${id}/versions`)).body.map((v: any) => v.version);
+      assert.deepEqual(
+        versions,
+        Array.from({ length: saved + 1 }, (_, i) => saved + 1 - i),
+        'one version per save that answered 200, numbered without gaps',
+      );
+    });
+
     test('bad version requests answer 4xx naming the problem', async () => {
       const created = await server.admin('POST', '/hooks', { name: 'x', event: 'before_id_token', mode: 'sync', code: tierHook('x'), enabled: false });
       const id = created.body.id;

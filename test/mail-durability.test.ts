@@ -10,7 +10,7 @@ import { alertText, Browser } from './support/browser.ts';
 import { advanceClock } from './support/clock.ts';
 import { databaseKinds } from './support/databases.ts';
 import { createTestApplication, sleep, startLogin } from './support/hosted-pages.ts';
-import { freePort, startTestServer, type TestServer } from './support/server.ts';
+import { ADMIN_KEY, freePort, startTestServer, type TestServer } from './support/server.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 /** Polls the message queue (the admin API) until `done` holds for the entries to `to`; answers them. */
@@ -74,6 +74,9 @@ for (const kind of databaseKinds()) {
         assert.equal(sent.last_error, null);
         assert.equal((await server.server.services.db('message_queue').where({ id: sent.id }).first()).content_enc, null, 'no content kept once sent');
         assert.equal(smtp.mails.length, 1, 'sent once');
+        // The attempts are counted (this process restarted: its registry holds the attempts since then).
+        const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text();
+        assert.match(metrics, /tessera_message_attempts_total\{channel="email",outcome="sent"\} 1/);
 
         // The link works.
         const activated = await browser.get(linkIn(mail, `${server.url}/activate/`));

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { eventSpec } from './catalog/events.ts';
 
@@ -202,7 +202,13 @@ export class HookStore {
         let version = Number(latest?.version ?? current.version);
         if (!latest || latest.code !== changes.code) {
           version = Math.max(version, Number(current.version)) + 1;
-          await tx('hook_versions').insert({ hook_id: id, version, code: changes.code, created_by: actor, created_at: now });
+          const saved = await tx('hook_versions')
+            .insert({ hook_id: id, version, code: changes.code, created_by: actor, created_at: now })
+            .onConflict(['hook_id', 'version'])
+            .ignore()
+            .returning('version');
+          // Two saves at once computed the same number: the other one won.
+          if (saved.length === 0) throw new ConflictError('code', 'another change of this hook was saved at the same moment: read it and try again');
         }
         if (draft || version === Number(current.version)) delete changes.code;
         else {
