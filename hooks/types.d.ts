@@ -26,7 +26,8 @@ export type EventName =
   | 'before_id_token'
   | 'after_consent_update'
   | 'after_account_disabled'
-  | 'after_account_deleted';
+  | 'after_account_deleted'
+  | 'before_message_send';
 
 export interface User {
   id: string;
@@ -392,6 +393,19 @@ export type AfterAccountDeletedApi = {
   };
 };
 
+/** When: before any mail or text goes out (activation, resend, "already registered", password reset, username, MFA code). Sync or async. */
+export interface BeforeMessageSendEvent extends EventBase {
+  type: 'before_message_send';
+  user: User | null;
+  message: { type: "activation" | "activation.resend" | "registration_exists" | "password_reset" | "username" | "mfa_code" | "invitation" | "email_change", channel: "email" | "sms", to: string, link: string | null, code: string | null, expires_at: string | null, locale: string | null };
+}
+export type BeforeMessageSendApi = {
+  message: {
+    suppress(): void;
+  };
+  deny(message: string): void;
+};
+
 export interface EventMap {
   before_registration: [BeforeRegistrationEvent, BeforeRegistrationApi];
   before_progressive_profiling: [BeforeProgressiveProfilingEvent, BeforeProgressiveProfilingApi];
@@ -415,6 +429,7 @@ export interface EventMap {
   after_consent_update: [AfterConsentUpdateEvent, AfterConsentUpdateApi];
   after_account_disabled: [AfterAccountDisabledEvent, AfterAccountDisabledApi];
   after_account_deleted: [AfterAccountDeletedEvent, AfterAccountDeletedApi];
+  before_message_send: [BeforeMessageSendEvent, BeforeMessageSendApi];
 }
 
 /** A hook module: `export default async function (event, api) { ... }` */

@@ -8,6 +8,8 @@ import * as mfa005 from './005_mfa.ts';
 import * as accounts006 from './006_account_index.ts';
 import * as applicationSettings007 from './007_application_settings.ts';
 import * as lockout008 from './008_lockout.ts';
+import * as hookVersions013 from './013_a_hook_versions.ts';
+import * as messageQueue013 from './013_b_message_queue.ts';
 import * as external015 from './015_external.ts';
 import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 import * as invitations017 from './017_b_invitations.ts';
@@ -26,6 +28,8 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['006_account_index', accounts006],
   ['007_application_settings', applicationSettings007],
   ['008_lockout', lockout008],
+  ['013_a_hook_versions', hookVersions013],
+  ['013_b_message_queue', messageQueue013],
   ['015_external', external015],
   ['017_webhook_subscriptions', webhookSubscriptions017],
   ['017_b_invitations', invitations017],

@@ -76,6 +76,19 @@ export interface Config {
     /** How long a sign-in sent to a provider may take to come back. */
     pendingSeconds: number;
   };
+  /** The message queue (src/messaging/): mail and texts are handed over from it, retried while the transport fails. */
+  messages: {
+    /** Delays before the retries of a message the transport refused (attempt 2, 3, ...); then it is failed. */
+    retryScheduleMs: number[];
+    /** How often the queue is looked at for retries that are due and other processes' leftovers. */
+    pollMs: number;
+    /** How long a message being handed over stays reserved for the process sending it. */
+    leaseMs: number;
+    /** Messages handed over at once, per server process. */
+    concurrency: number;
+    /** Sent, failed and suppressed entries are pruned after this. */
+    retentionDays: number;
+  };
   /** Trust X-Forwarded-* (behind a TLS terminator). */
   trustProxy: boolean;
   /** Client locations for hooks (event.request.location): the .mmdb file read at start (GEOIP_DB, or the bundled one). */
@@ -276,6 +289,14 @@ export function loadConfig(processEnv: Env = process.env): Config {
       allowedHosts: hostList(env, 'IDENTITY_PROVIDER_ALLOWED_HOSTS'),
       timeoutMs: duration(env, 'IDENTITY_PROVIDER_TIMEOUT', 10_000, 100, 60_000),
       pendingSeconds: int(env, 'IDENTITY_PROVIDER_PENDING_SECONDS', 600, 30, 3600),
+    },
+    // The message queue: a short SMTP or SMS outage delays mail, it does not lose it.
+    messages: {
+      retryScheduleMs: durations(env, 'MAIL_RETRY_SCHEDULE', '5s,15s,1m,5m,15m,1h'),
+      pollMs: duration(env, 'MAIL_POLL_INTERVAL', 1000, 10, 60_000),
+      leaseMs: duration(env, 'MAIL_LEASE', 120_000, 5_000, 3_600_000),
+      concurrency: int(env, 'MAIL_CONCURRENCY', 10, 1, 1000),
+      retentionDays: int(env, 'MAIL_RETENTION_DAYS', 7, 1, 3650),
     },
     encryptionKey,
     password: {

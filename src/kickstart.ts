@@ -12,6 +12,7 @@ import { asObject } from './input.ts';
 import { applicationInput, ApplicationService } from './oidc/applications.ts';
 import { resourceServerInput, ResourceServerService } from './oidc/resource-servers.ts';
 import { webhookInput } from './webhooks/endpoints.ts';
+import { recordEvent } from './webhooks/outbox.ts';
 import type { Services } from './services.ts';
 
 export class KickstartError extends Error {}
@@ -27,6 +28,14 @@ export interface KickstartSummary {
   resource_servers: number;
   hooks: number;
   webhooks: number;
+  /** What was created, by id (logged at start and sent as the kickstart.success webhook event). */
+  applied: {
+    applications: Array<{ client_id: string; name: string }>;
+    users: Array<{ id: string }>;
+    resource_servers: Array<{ identifier: string }>;
+    hooks: Array<{ id: string; name: string; event: string; mode: string; version: number; enabled: boolean }>;
+    webhooks: Array<{ id: string; url: string }>;
+  };
 }
 
 /** Reads and checks the file's shape (sections and arrays); entries are checked as they are applied. */
@@ -78,7 +87,8 @@ export async function applyKickstart(services: Services, file: string): Promise<
   }
   const doc = await readKickstart(file);
 
-  const summary: KickstartSummary = { applications: 0, users: 0, resource_servers: 0, hooks: 0, webhooks: 0 };
+  const applied: KickstartSummary['applied'] = { applications: [], users: [], resource_servers: [], hooks: [], webhooks: [] };
+  const summary: KickstartSummary = { applications: 0, users: 0, resource_servers: 0, hooks: 0, webhooks: 0, applied };
   await db.transaction(async (trx) => {
     // The same services, bound to the transaction, so a failure rolls everything back.
     const applications = new ApplicationService(trx, services.box);
@@ -90,24 +100,28 @@ export async function applyKickstart(services: Services, file: string): Promise<
     // Resource servers first: an application's `resource_servers` names them.
     for (const [i, item] of (doc.resource_servers ?? []).entries()) {
       const path = `resource_servers[${i}]`;
-      await entry(file, path, () => resourceServers.create(resourceServerInput(asObject(item, 'body'))));
+      const created = await entry(file, path, () => resourceServers.create(resourceServerInput(asObject(item, 'body'))));
+      applied.resource_servers.push({ identifier: created.identifier });
       summary.resource_servers++;
     }
     for (const [i, item] of (doc.applications ?? []).entries()) {
       const path = `applications[${i}]`;
-      await entry(file, path, () => applications.create(applicationInput(asObject(item, 'body'))));
+      const created = await entry(file, path, () => applications.create(applicationInput(asObject(item, 'body'))));
+      applied.applications.push({ client_id: created.client_id, name: created.name });
       summary.applications++;
     }
     for (const [i, item] of (doc.users ?? []).entries()) {
       const path = `users[${i}]`;
-      await entry(file, path, () => services.users.create(userInput(asObject(item, 'body')), 'kickstart', trx));
+      const created = await entry(file, path, () => services.users.create(userInput(asObject(item, 'body')), 'kickstart', trx));
+      applied.users.push({ id: created.id });
       summary.users++;
     }
     // Hooks after the applications, so their `applications` may name the file's client_ids.
     const hooks = new HookStore(trx, services.box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
     for (const [i, item] of (doc.hooks ?? []).entries()) {
       const path = `hooks[${i}]`;
-      await entry(file, path, () => hooks.create(hookInput(asObject(item, 'body'))));
+      const created = await entry(file, path, () => hooks.create(hookInput(asObject(item, 'body')), 'kickstart'));
+      applied.hooks.push({ id: created.id, name: created.name, event: created.event, mode: created.mode, version: created.version, enabled: created.enabled });
       summary.hooks++;
     }
     // A webhook without a secret gets a generated one, which is not shown: give one in the file, or
@@ -115,10 +129,13 @@ export async function applyKickstart(services: Services, file: string): Promise<
     const webhooks = services.webhooks.transacting(trx);
     for (const [i, item] of (doc.webhooks ?? []).entries()) {
       const path = `webhooks[${i}]`;
-      await entry(file, path, () => webhooks.create(webhookInput(asObject(item, 'body'))));
+      const created = await entry(file, path, () => webhooks.create(webhookInput(asObject(item, 'body'))));
+      applied.webhooks.push({ id: created.id, url: created.url });
       summary.webhooks++;
     }
     await putSetting(trx, APPLIED_SETTING, new Date().toISOString());
+    // Who provisions as code learns what the file did: the log line below, and this event.
+    await recordEvent(trx, 'kickstart.success', { ...summary });
   });
 
   log.info({ file, ...summary }, 'kickstart applied');

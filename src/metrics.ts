@@ -11,6 +11,8 @@ export interface Metrics {
   webhookAttempts: Counter<'outcome'>;
   webhookAttemptDuration: Histogram;
   webhookLag: Histogram;
+  /** Hand-overs of queued mail and texts (src/messaging/dispatcher.ts). */
+  messageAttempts: Counter<'channel' | 'outcome'>;
   passwordChecks: PasswordCheckCounter;
   equalTimeWait: Histogram<'step' | 'side'>;
 }
@@ -50,6 +52,12 @@ export function createMetrics(defaults = true): Metrics {
       name: 'tessera_webhook_attempt_duration_seconds',
       help: 'Wall time of one webhook delivery attempt',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    messageAttempts: new Counter({
+      name: 'tessera_message_attempts_total',
+      help: 'Mail and text hand-overs from the message queue by channel and outcome (sent, retry, failed, expired)',
+      labelNames: ['channel', 'outcome'],
       registers: [registry],
     }),
     webhookLag: new Histogram({

@@ -33,7 +33,10 @@ import { sendInvitationMail } from './flows/invitation.ts';
 import { AccountLocks } from './identity/lockout.ts';
 import { applyKickstart } from './kickstart.ts';
 import { createLogger, type Logger } from './log.ts';
+import { Courier } from './messaging/courier.ts';
+import { MessageDispatcher } from './messaging/dispatcher.ts';
 import { createMailer } from './messaging/mailer.ts';
+import { MessageQueue } from './messaging/message-queue.ts';
 import { announceDelivery } from './messaging/outbox.ts';
 import { createSmsSender } from './messaging/sms.ts';
 import { deleteExpiredModels, grantedApplications, revokeAccount, revokeApplication } from './oidc/adapter.ts';
@@ -85,6 +88,7 @@ async function cleanUp(services: Services): Promise<void> {
   await services.hookJobs.prune(config.hooks.executionMaxAgeDays * 86400_000, now);
   const webhooks = await services.webhooks.prune(config.webhooks.retentionDays * 86400_000, now);
   await services.audit.prune(config.auditLogRetentionDays * 86400_000, now);
+  await services.messageQueue.prune(config.messages.retentionDays * 86400_000, now);
   services.log.debug({ models, executions, webhooks }, 'expired rows cleaned');
 }
 
@@ -142,6 +146,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       deliver: (invitation, user, link) => sendInvitationMail(services, invitation, user, link),
     });
     const locator = await MmdbLocator.open(config.geoip.database);
+    // Mail and texts: the courier (hooks, then the queue) in front of the one set of transports.
+    const messageQueue = new MessageQueue(db, box, config.messages.leaseMs);
+    const sms = createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log });
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log });
+    const messageDispatcher = new MessageDispatcher({ db, queue: messageQueue, transports: { mailer, sms }, settings: config.messages, log, metrics });
+    const courier = new Courier({ lifecycle, queue: messageQueue, dispatcher: messageDispatcher, log, smsAvailable: sms !== null });
     const federation = createFederation({ db, box, config, resolve: options.resolve, applicationExists: async (clientId) => (await applications.find(clientId)) !== null });
     const verifiedClaims = async (userId: string) => {
       const result = await federation.verifications.get(userId);
@@ -160,8 +170,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       resourceServers,
       provider,
       locks: new AccountLocks(db, throttle, revokeAccount),
-      mailer: createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log }),
-      sms: createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log }),
+      courier,
+      messageQueue,
+      messageDispatcher,
       lifecycle,
       locator,
       metrics,
@@ -197,6 +208,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const port = (server.address() as AddressInfo).port;
     worker.start();
     await webhookDispatcher?.start();
+    await messageDispatcher.start();
     const timer = setInterval(() => {
       cleanUp(services).catch((err) => log.warn({ err }, 'clean-up failed'));
     }, CLEANUP_INTERVAL_MS);
@@ -218,8 +230,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await worker!.stop();
         await executions.flush();
         await webhookDispatcher?.stop();
+        await messageDispatcher.stop();
         sandbox.dispose();
-        services.mailer.close();
+        mailer.close();
         await db.destroy();
       },
     };

@@ -24,8 +24,9 @@ import type { Throttle } from './identity/throttle.ts';
 import type { UserService } from './identity/users.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import type { Mailer } from './messaging/mailer.ts';
-import type { SmsSender } from './messaging/sms.ts';
+import type { Courier } from './messaging/courier.ts';
+import type { MessageDispatcher } from './messaging/dispatcher.ts';
+import type { MessageQueue } from './messaging/message-queue.ts';
 import type { ApplicationService } from './oidc/applications.ts';
 import type { ResourceServerService } from './oidc/resource-servers.ts';
 import type { Federation } from './providers/federation.ts';
@@ -47,9 +48,12 @@ export interface Services {
   access: ApplicationAccess;
   resourceServers: ResourceServerService;
   provider: Provider;
-  mailer: Mailer;
-  /** Null when no SMS messenger is configured (and SMS_DEV_OUTBOX is off): SMS is then not offered. */
-  sms: SmsSender | null;
+  /** The one way a mail or text goes out (before_message_send, then the durable message queue). */
+  courier: Courier;
+  /** The durable message queue (GET /admin/api/message-queue), not the dev outbox. */
+  messageQueue: MessageQueue;
+  /** Hands queued messages to SMTP / the SMS messenger / the dev outbox, and retries them. */
+  messageDispatcher: MessageDispatcher;
   lifecycle: Lifecycle;
   /** Where a client address is (event.request.location), from the offline database. */
   locator: Locator;

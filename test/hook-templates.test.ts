@@ -17,7 +17,7 @@ import { authorizationUrl as rpAuthorizationUrl, CALLBACK, discoverClient, excha
 import { isEnrolPage } from './support/mfa.ts';
 import { advanceClock } from './support/clock.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { hookJobsDone, hookRetryScheduled } from './support/settle.ts';
+import { hookJobsDone, hookRetryScheduled, mailsSent } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 // ---- a fake HTTP peer --------------------------------------------------------------------------
@@ -167,6 +167,7 @@ test('every template has a complete header: a known event, a mode, the secrets i
       'legacy-migration-password',
       'password-reset-alert',
       'progressive-phone',
+      'reset-mail-via-http-api',
       'risk-step-up',
     ],
   );
@@ -635,6 +636,57 @@ for (const kind of databaseKinds()) {
       assertCodeRedirect(after.page, after.state);
       await hookJobsDone(server, hookId); // an async run the login queued would have called by now
       assert.equal(chat.requests.length, 1, 'a login is no reset');
+    });
+
+    test('reset-mail-via-http-api (before_message_send): the brand API sends the reset mail, no mail reaches SMTP, the link works', async () => {
+      let apiAnswers = 202;
+      const mailApi = await peer(() => ({ status: apiAnswers, body: { id: 'm_1' } }));
+      const clientId = await createTestApplication(server);
+      // The header's secrets are required to publish it.
+      const refused = await server.admin('POST', '/templates/reset-mail-via-http-api/publish', { secrets: { MAIL_API_URL: `${mailApi.url}/v1/send` } });
+      assert.equal(refused.status, 400);
+      assert.match(refused.body.message, /^secrets: .* needs MAIL_API_KEY/);
+      const hookId = await publish(server, 'reset-mail-via-http-api', {
+        secrets: { MAIL_API_URL: `${mailApi.url}/v1/send`, MAIL_API_KEY: 'mail-api-key-1' },
+        allowed_hosts: [mailApi.host],
+        applications: [clientId],
+      });
+      await createTestUser(server, { email: 'mo@example.com', password: 'mos old password' });
+
+      const browser = new Browser(server.url);
+      const { uid } = await startLogin(browser, server, clientId);
+      const sent = await browser.submit(await browser.get(`/interaction/${uid}/forgot-password`), { identifier: 'mo@example.com' });
+      assert.match(mainText(sent), /check your email/i, 'the page is the same whoever sends the mail');
+
+      const [call] = await mailApi.waitFor((r) => r.method === 'POST');
+      assert.equal(call!.path, '/v1/send');
+      assert.equal(call!.headers.authorization, 'Bearer mail-api-key-1');
+      assert.equal(call!.body.to, 'mo@example.com');
+      assert.equal(call!.body.template, 'password-reset');
+      assert.ok(call!.body.link.startsWith(`${server.url}/reset-password/`), call!.body.link);
+      assert.ok(Date.parse(call!.body.expires_at) > Date.now());
+      await mailsSent(server);
+      assert.equal(smtp.mails.filter((m) => m.to.includes('mo@example.com')).length, 0, 'no mail reached the SMTP receiver');
+      const queue = (await server.admin('GET', '/message-queue?to=mo@example.com')).body;
+      assert.deepEqual(
+        queue.map((m: any) => [m.type, m.status]),
+        [['password_reset', 'suppressed']],
+      );
+      const runs = await waitForExecutions(server, hookId, 1);
+      assert.deepEqual(runs[0].actions, [{ type: 'message.suppress' }]);
+
+      // The link the brand mailed works.
+      const form = await browser.get(call!.body.link);
+      const done = await browser.submit(form, { password: 'mos new password 2' });
+      assert.match(mainText(done), /password has been changed/i, alertText(done) ?? '');
+
+      // When the brand's API does not take it, Tessera sends its own mail: no reset is lost.
+      apiAnswers = 503;
+      const again = await startLogin(browser, server, clientId);
+      await browser.submit(await browser.get(`/interaction/${again.uid}/forgot-password`), { identifier: 'mo@example.com' });
+      const fallback = await smtp.waitFor('mo@example.com', /reset/i);
+      assert.ok(linkIn(fallback, `${server.url}/reset-password/`));
+      assert.equal(mailApi.requests.length, 2);
     });
 
     test('progressive-phone: the third login asks for a phone number and saves it; earlier logins do not', async () => {

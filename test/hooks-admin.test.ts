@@ -3,6 +3,7 @@
 // template library.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { EVENTS } from '../src/hooks/catalog/events.ts';
 import { databaseKinds } from './support/databases.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -192,7 +193,14 @@ for (const kind of databaseKinds()) {
     test('the event catalog lists every event with its actions and a sample', async () => {
       const events = await server.admin('GET', '/events');
       assert.equal(events.status, 200);
-      assert.equal(events.body.length, 22);
+      assert.deepEqual(
+        events.body.map((e: { name: string }) => e.name),
+        EVENTS.map((e) => e.name),
+        'every event of the catalog, in its order',
+      );
+      const messageSend = events.body.find((e: { name: string }) => e.name === 'before_message_send');
+      assert.deepEqual(messageSend.actions.map((a: { type: string }) => a.type).sort(), ['deny', 'message.suppress']);
+      assert.equal(messageSend.sample.message.type, 'password_reset');
       const idToken = events.body.find((e: { name: string }) => e.name === 'before_id_token');
       assert.equal(idToken.sync, true);
       assert.deepEqual(idToken.actions.map((a: { type: string }) => a.type).sort(), ['accessToken.setClaim', 'deny', 'idToken.setClaim']);

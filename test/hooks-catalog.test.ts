@@ -33,6 +33,7 @@ const CONTRACT_EVENTS = [
   'after_account_deleted',
   'before_identity_verification',
   'after_identity_verification',
+  'before_message_send',
 ];
 
 test('the catalog holds exactly the contract events', () => {
@@ -61,6 +62,7 @@ test('the contract actions are allowed where the contract says', () => {
   assert.deepEqual(allowed('before_identity_verification').sort(), ['deny', 'identityVerification.skip', 'identityVerification.useProvider']);
   assert.deepEqual(allowed('after_identity_verification').sort(), ['deny', 'user.setAttribute', 'user.setMetadata']);
   assert.ok(allowed('after_login').includes('identityVerification.require') && allowed('before_registration').includes('identityVerification.require'));
+  assert.deepEqual(allowed('before_message_send').sort(), ['deny', 'message.suppress']);
   for (const claim of ['sub', 'iss', 'aud', 'exp', 'iat', 'nonce']) assert.ok(PROTECTED_CLAIMS.has(claim));
 });
 

@@ -115,6 +115,19 @@ for (const kind of databaseKinds()) {
           hooks.map((h: any) => [h.name, h.event, h.mode, h.applications, h.secrets]),
           [['later', 'after_login', 'async', ['notes'], ['TOKEN']]],
         );
+        // Its first version is recorded as the kickstart's.
+        assert.deepEqual(
+          (await server.admin('GET', `/hooks/${hooks[0].id}/versions`)).body.map((v: any) => [v.version, v.deployed, v.created_by]),
+          [[1, true, 'kickstart']],
+        );
+        // What was applied is told: a kickstart.success event naming what it created.
+        const told = await server.server.services.db('webhook_events').where({ type: 'kickstart.success' });
+        assert.equal(told.length, 1);
+        const applied = JSON.parse(told[0].data).applied;
+        assert.deepEqual(applied.hooks, [{ id: hooks[0].id, name: 'later', event: 'after_login', mode: 'async', version: 1, enabled: true }]);
+        assert.deepEqual(applied.applications.map((a: any) => a.client_id).sort(), ['notes', 'spa']);
+        assert.deepEqual(applied.resource_servers, [{ identifier: 'https://api.example.com' }]);
+        assert.equal(applied.users.length, 2);
 
         // Second start with a longer file: not applied again (the database has applications now).
         writeFileSync(

@@ -443,7 +443,7 @@ for (const kind of databaseKinds()) {
     test('every §6 event type is produced by a real action; endpoints filter by type and "*"', async () => {
       const all = await endpoint(['*']);
       const byType = new Map<string, { id: string; secret: string; path: string }>();
-      for (const type of WEBHOOK_EVENT_TYPES) byType.set(type, await endpoint([type]));
+      for (const type of WEBHOOK_EVENT_TYPES) if (type !== 'kickstart.success') byType.set(type, await endpoint([type]));
       const pair = await endpoint(['user.login.success', 'user.login.failed']);
 
       // An application that gets refresh tokens, and two hooks: one asks for a consent at login (for
@@ -562,7 +562,8 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('POST', `/users/${carol.body.id}/enable`)).status, 200);
       assert.equal((await server.admin('DELETE', `/users/${carol.body.id}`)).status, 204);
 
-      const expected = [...WEBHOOK_EVENT_TYPES];
+      // kickstart.success happens once per database, at its first start: test/kickstart.test.ts shows it.
+      const expected = WEBHOOK_EVENT_TYPES.filter((type) => type !== 'kickstart.success');
       const typesAt = (path: string) => new Set(receiver.on(path).map((r) => r.payload.type));
       await receiver.waitFor('every produced type at the "*" endpoint', () => expected.every((type) => typesAt(all.path).has(type)));
       for (const type of expected) await receiver.waitForCount(byType.get(type)!.path, 1);

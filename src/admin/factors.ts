@@ -58,7 +58,7 @@ export function factorRoutes(router: Router, services: Services): void {
   router.get('/users/:id/factors', async (ctx) => {
     const user = await users.getById(ctx.params.id!);
     ctx.set('cache-control', 'no-store');
-    ctx.body = (await factors.list(user.id)).map((factor) => factorView(factor, services.sms !== null));
+    ctx.body = (await factors.list(user.id)).map((factor) => factorView(factor, services.courier.smsAvailable));
   });
 
   router.delete('/users/:id/factors/:factor_id', async (ctx) => {

@@ -1,4 +1,5 @@
-// Admin API: hooks (CRUD, dry-run tests, execution log), the event catalog and the template library.
+// Admin API: hooks (CRUD, versions and deploys, dry-run tests, execution log), the event catalog and
+// the template library.
 import type Router from '@koa/router';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { ACTIONS } from '../hooks/catalog/actions.ts';
@@ -6,18 +7,37 @@ import { EVENTS, eventSpec, sampleEvent } from '../hooks/catalog/events.ts';
 import { buildEvent, executeChecked } from '../hooks/runner.ts';
 import { findTemplate, listTemplates } from '../hooks/templates.ts';
 import type { Services } from '../services.ts';
-import { hookInput, publishInput, type RunnableHook } from '../hooks/store.ts';
+import { ADMIN_API_ACTOR, hookInput, publishInput, type Actor, type RunnableHook } from '../hooks/store.ts';
 import { asObject, onlyFields } from '../input.ts';
 import { objectBody, optionalObjectBody, queryInt } from './body.ts';
 
 /** What POST /hooks/test takes: the event to run it for, and a hook body that is not saved. */
 const DRAFT_FIELDS = ['event_type', 'event', 'code', 'mode', 'secrets', 'allowed_hosts', 'timeout_ms'] as const;
 
+/**
+ * Said with every dry run: the sandbox makes the hook's fetch calls for real (to the hosts it is
+ * allowed), so a test of a hook that writes to a CRM writes to that CRM.
+ */
+export const DRY_RUN_NOTICE = 'A test run changes no data of this server, but its fetch calls are real: they reach the hosts the hook names.';
+
+/** Who is making the change, for the version history: the console's signed-in admin (as the audit log names them), else the API key. */
+function actorOf(ctx: { state: Record<string, unknown> }): Actor {
+  const admin = ctx.state.admin as { kind?: string; userId?: string } | undefined;
+  return admin?.kind === 'console' && admin.userId ? `console:${admin.userId}` : ADMIN_API_ACTOR;
+}
+
+/** A version number from the path: a whole number from 1, else 404 (no such version). */
+function versionParam(value: string | undefined): number {
+  const n = /^[1-9]\d{0,8}$/.test(value ?? '') ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n)) throw new NotFoundError(`version ${JSON.stringify(value)}`);
+  return n;
+}
+
 export function hookRoutes(router: Router, services: Services): void {
   const { hooks } = services;
 
   router.post('/hooks', async (ctx) => {
-    const created = await hooks.create(hookInput(objectBody(ctx)));
+    const created = await hooks.create(hookInput(objectBody(ctx)), actorOf(ctx));
     ctx.status = 201;
     ctx.set('location', `/admin/api/hooks/${created.id}`);
     ctx.body = created;
@@ -32,7 +52,34 @@ export function hookRoutes(router: Router, services: Services): void {
   });
 
   router.patch('/hooks/:id', async (ctx) => {
-    ctx.body = await hooks.update(ctx.params.id!, hookInput(objectBody(ctx)));
+    ctx.body = await hooks.update(ctx.params.id!, hookInput(objectBody(ctx)), actorOf(ctx));
+  });
+
+  // Versions: every saved code, newest first; one with its code; deploy (the newest by default) and
+  // rollback (deploy an older one again). Both answer the hook as it now runs.
+  router.get('/hooks/:id/versions', async (ctx) => {
+    ctx.body = await hooks.versions(ctx.params.id!);
+  });
+
+  router.get('/hooks/:id/versions/:version', async (ctx) => {
+    ctx.body = await hooks.version(ctx.params.id!, versionParam(ctx.params.version));
+  });
+
+  router.post('/hooks/:id/deploy', async (ctx) => {
+    const { version } = onlyFields(optionalObjectBody(ctx), ['version']);
+    if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version) || version < 1)) {
+      throw new ValidationError('version', 'must be a version number (1, 2, …), or left out for the newest');
+    }
+    await hooks.get(ctx.params.id!);
+    if (version !== undefined)
+      await hooks.version(ctx.params.id!, version).catch((error: unknown) => {
+        throw error instanceof NotFoundError ? new ValidationError('version', `hook ${ctx.params.id} has no version ${version} (GET /admin/api/hooks/${ctx.params.id}/versions lists them)`) : error;
+      });
+    ctx.body = await hooks.deploy(ctx.params.id!, version as number | undefined, actorOf(ctx));
+  });
+
+  router.post('/hooks/:id/versions/:version/rollback', async (ctx) => {
+    ctx.body = await hooks.deploy(ctx.params.id!, versionParam(ctx.params.version), actorOf(ctx));
   });
 
   router.delete('/hooks/:id', async (ctx) => {
@@ -49,17 +96,23 @@ export function hookRoutes(router: Router, services: Services): void {
     const event = await buildEvent(spec, { ...fields, application, request, ...given }, { applicationId: null, ip: null, userAgent: null, locale: null }, async () => null);
     const result = await executeChecked(services.sandbox, spec, hook, event);
     return {
+      version: hook.version,
       outcome: result.outcome,
       actions: result.actions,
       logs: result.logs,
       duration_ms: Math.round(result.duration_ms * 100) / 100,
       ...(result.error ? { error: result.error } : {}),
+      notice: DRY_RUN_NOTICE,
     };
   };
 
+  // The deployed version by default; {"version": n} tries another (a draft) without deploying it.
   router.post('/hooks/:id/test', async (ctx) => {
-    const hook = await hooks.runnable(ctx.params.id!);
-    const body = optionalObjectBody(ctx);
+    const body = onlyFields(optionalObjectBody(ctx), ['event', 'version']);
+    if (body.version !== undefined && (typeof body.version !== 'number' || !Number.isInteger(body.version) || body.version < 1)) {
+      throw new ValidationError('version', 'must be a version number (1, 2, …), or left out for the deployed one');
+    }
+    const hook = body.version === undefined ? await hooks.runnable(ctx.params.id!) : await hooks.runnableVersion(ctx.params.id!, body.version as number);
     ctx.body = await dryRun(hook, body.event === undefined ? {} : asObject(body.event, 'event'));
   });
 
@@ -111,7 +164,7 @@ export function hookRoutes(router: Router, services: Services): void {
         );
       }
     }
-    const created = await hooks.create({ name: template.title, mode: template.mode, enabled: true, ...options, event: template.event, code: template.code });
+    const created = await hooks.create({ name: template.title, mode: template.mode, enabled: true, ...options, event: template.event, code: template.code }, actorOf(ctx));
     ctx.status = 201;
     ctx.set('location', `/admin/api/hooks/${created.id}`);
     ctx.body = created;

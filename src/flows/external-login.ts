@@ -167,12 +167,18 @@ export function externalRoutes(router: Router, kit: FlowKit, guard: Guard, callb
         const provider = await federation.providers.find(externalLink.providerId);
         const ttl = services.config.federation.pendingSeconds;
         const token = await kit.tokens.issue('external_link', user.id, { interactionUid: details.uid, clientId }, ttl);
-        kit.mail(ctx, 'external-link', user.email, {
-          user,
-          providerName: provider?.name ?? '',
-          link: `${kit.issuer}/interaction/${details.uid}/external/link/${token}`,
-          expiresIn: humanDuration(ttl),
-        });
+        kit.mail(
+          ctx,
+          'external-link',
+          user.email,
+          {
+            user,
+            providerName: provider?.name ?? '',
+            link: `${kit.issuer}/interaction/${details.uid}/external/link/${token}`,
+            expiresIn: humanDuration(ttl),
+          },
+          { type: 'external_link', ttlSeconds: ttl },
+        );
       }
       await linkPage(ctx, details, externalLink, { status: t('external.link.sent', { email: user.email }) });
       return;

@@ -42,9 +42,26 @@ export async function sendInvitationMail(services: Services, invitation: Invitat
     services.log.error({ err, template: 'invitation' }, 'mail template failed');
     return;
   }
-  await services.mailer.send({ to: user.email, subject: mail.subject, text: mail.text }).catch((err: unknown) => {
-    services.log.error({ err, template: 'invitation' }, 'mail could not be sent');
-  });
+  // Through the courier, like every message: before_message_send, then the durable message queue.
+  const ttlMs = services.config.ttl.invitationSeconds * 1000;
+  await services.courier
+    .send(
+      {
+        type: 'invitation',
+        channel: 'email',
+        to: user.email,
+        subject: mail.subject,
+        text: mail.text,
+        link,
+        expiresAt: Date.now() + ttlMs,
+        user: publicUser(user),
+        applicationId: invitation.application,
+      },
+      { applicationId: invitation.application, ip: null, userAgent: null, locale: null },
+    )
+    .catch((err: unknown) => {
+      services.log.error({ err, template: 'invitation' }, 'mail could not be queued');
+    });
 }
 
 /** Is this sign-in the one an invitation link started? Then its identify page is the invitation's. */

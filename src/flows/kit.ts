@@ -6,12 +6,14 @@ import type { Interaction } from 'oidc-provider';
 import type { ValidationError } from '../errors.ts';
 import type { Knex } from 'knex';
 import type { UserChanges } from '../hooks/catalog/decisions.ts';
-import type { EventName, EventPayloads } from '../hooks/catalog/events.ts';
+import type { EventName, EventPayloads, MessageType } from '../hooks/catalog/events.ts';
 import { changeWithHooks, HookDenied, type ChangeRun } from '../hooks/change.ts';
 import type { LifecycleContext, LifecycleOutcome } from '../hooks/lifecycle.ts';
 import type { ActionTokens } from '../identity/action-tokens.ts';
 import type { ConsentService } from '../identity/consents.ts';
 import { plainText } from '../identity/plain-text.ts';
+import { publicUser, type User } from '../identity/users.ts';
+import type { SendResult } from '../messaging/courier.ts';
 import { Throttle } from '../identity/throttle.ts';
 import type { Application } from '../oidc/applications.ts';
 import type { Services } from '../services.ts';
@@ -245,23 +247,40 @@ export class FlowKit {
   }
 
   /**
-   * Sends a templated mail without making the request wait for it, so that whether a mail went out
-   * (whether an account exists) cannot be read from the answer's timing. Failures are logged.
+   * Sends a templated mail through the courier (before_message_send, then the durable message
+   * queue; the SMTP hand-over is not waited for). Resolves to what the courier did, or null when the
+   * mail could not be queued (logged): a page that says "check your email" awaits it and says so
+   * only when it is not null. Never rejects, so a caller that must not let its answer's timing tell
+   * whether a mail went out (whether an account exists) may leave it running.
+   * `vars.user` is the recipient's account; `vars.link` (or `signInLink`) the link the mail carries.
    */
-  mail(ctx: Context, template: string, to: string, vars: Record<string, unknown>): void {
+  async mail(ctx: Context, template: string, to: string, vars: Record<string, unknown>, message: { type: MessageType; ttlSeconds?: number }): Promise<SendResult | null> {
     const log = ctx.state.log ?? this.services.log;
-    let mail: { subject: string; text: string };
     try {
       // Names are checked on the way in; a record older than that rule still never breaks a header.
       const appName = plainText(ctx.state.brand?.name ?? 'Tessera');
-      mail = renderMail(template, { issuer: this.issuer, appName, ...vars });
+      const mail = renderMail(template, { issuer: this.issuer, appName, ...vars });
+      const user = (vars.user as User | undefined) ?? null;
+      const link = typeof vars.link === 'string' ? vars.link : typeof vars.signInLink === 'string' ? vars.signInLink : null;
+      const clientId = ctx.state.brand?.client_id ?? null;
+      return await this.services.courier.send(
+        {
+          type: message.type,
+          channel: 'email',
+          to,
+          subject: mail.subject,
+          text: mail.text,
+          link,
+          expiresAt: message.ttlSeconds ? Date.now() + message.ttlSeconds * 1000 : null,
+          user: user ? publicUser(user) : null,
+          applicationId: clientId,
+        },
+        this.lifecycleContext(ctx, clientId),
+      );
     } catch (err) {
-      log.error({ err, template }, 'mail template failed');
-      return;
+      log.error({ err, template }, 'mail could not be queued');
+      return null;
     }
-    this.services.mailer.send({ to, subject: mail.subject, text: mail.text }).catch((err: unknown) => {
-      log.error({ err, template }, 'mail could not be sent');
-    });
   }
 
   /**

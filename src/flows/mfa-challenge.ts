@@ -13,7 +13,7 @@ import { t } from './texts.ts';
 
 /** Whether codes can reach this factor: SMS needs a configured messenger (or SMS_DEV_OUTBOX). */
 function deliverable(kit: FlowKit, factor: Factor): boolean {
-  return factor.type !== 'sms' || kit.services.sms !== null;
+  return factor.type !== 'sms' || kit.services.courier.smsAvailable;
 }
 
 /**
@@ -53,9 +53,9 @@ export async function sendCode(
   factor: Factor,
   options: { automatic?: boolean } = {},
 ): Promise<{ ok: true } | { ok: false; alert: string; status: number }> {
-  const { factors, mailer, sms } = kit.services;
+  const { factors, courier } = kit.services;
   // An SMS factor enrolled while a messenger was configured, and none is now: say so, send nothing.
-  if (factor.type === 'sms' && !sms) return { ok: false, alert: t('mfa.no-sms'), status: 503 };
+  if (factor.type === 'sms' && !courier.smsAvailable) return { ok: false, alert: t('mfa.no-sms'), status: 503 };
   const wait = await factors.resendWait(factor.id);
   if (wait > 0) {
     if (options.automatic && (await factors.hasWaitingCode(factor.id))) return { ok: true };
@@ -78,14 +78,27 @@ export async function sendCode(
   const appName = (ctx.state.brand?.name ?? 'Tessera').replace(/\s+/g, ' ').trim();
   const expiresIn = humanDuration(factors.config.codeTtlSeconds);
   try {
-    if (factor.type === 'email') {
-      const mail = renderMail('mfa-code', { issuer: kit.issuer, appName, code, expiresIn, user: publicUser(user) });
-      await mailer.send({ to: factor.target!, subject: mail.subject, text: mail.text });
-    } else {
-      await sms!.send(factor.target!, t('mfa.sms.body', { code, app: appName, expiresIn }));
-    }
+    const mail = factor.type === 'email' ? renderMail('mfa-code', { issuer: kit.issuer, appName, code, expiresIn, user: publicUser(user) }) : null;
+    const sent = await courier.send(
+      {
+        type: 'mfa_code',
+        channel,
+        to: factor.target!,
+        subject: mail?.subject ?? null,
+        text: mail?.text ?? t('mfa.sms.body', { code, app: appName, expiresIn }),
+        code,
+        expiresAt: Date.now() + factors.config.codeTtlSeconds * 1000,
+        user: publicUser(user),
+        applicationId: clientId,
+      },
+      kit.lifecycleContext(ctx, clientId),
+    );
+    if (sent.status === 'denied') return { ok: false, alert: sent.message, status: 403 };
+    // The user is waiting for the code: wait for the first hand-over (a failed one is retried from
+    // the queue while the code is valid).
+    if (sent.status === 'queued') await sent.handedOver;
   } catch (err) {
-    (ctx.state.log ?? kit.services.log).error({ err, factor: factor.id, channel: factor.type }, 'one-time code could not be sent');
+    (ctx.state.log ?? kit.services.log).error({ err, factor: factor.id, channel: factor.type }, 'one-time code could not be queued');
     return { ok: false, alert: t('mfa.send.failed'), status: 502 };
   }
   return { ok: true };

@@ -146,7 +146,7 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
         uid: details.uid,
         email: user.email,
         phoneHint: user.phone_number ? maskTarget('sms', user.phone_number) : null,
-        smsOffered: kit.services.sms !== null,
+        smsOffered: kit.services.courier.smsAvailable,
         method: 'totp',
         ...vars,
       },
@@ -172,7 +172,7 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       factor = await factors.startTotp(user.id);
     } else if (method === 'email') {
       factor = await factors.startOtpFactor(user.id, 'email', user.email);
-    } else if (method === 'sms' && kit.services.sms) {
+    } else if (method === 'sms' && kit.services.courier.smsAvailable) {
       const typed = field(ctx, 'phone_number', 40).trim() || user.phone_number || '';
       if (!typed) return enrolPage(ctx, details, user, { method, alert: t('mfa.enrol.phone-missing') }, 400);
       try {

@@ -64,11 +64,13 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       await recordEvent(tx, 'user.password.reset.start', { user_id: user.id, application_id: clientId });
       return issued;
     });
-    kit.mail(ctx, 'password-reset', user.email, {
-      user,
-      link: `${kit.issuer}/reset-password/${token}`,
-      expiresIn: humanDuration(config.ttl.passwordResetSeconds),
-    });
+    await kit.mail(
+      ctx,
+      'password-reset',
+      user.email,
+      { user, link: `${kit.issuer}/reset-password/${token}`, expiresIn: humanDuration(config.ttl.passwordResetSeconds) },
+      { type: 'password_reset', ttlSeconds: config.ttl.passwordResetSeconds },
+    );
   };
 
   router.get('/interaction/:uid/forgot-password/sent', ...guard, async (ctx) => {
@@ -190,7 +192,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
   const sendUsername = async (ctx: Context, details: Interaction, typed: string): Promise<void> => {
     const user = await users.findByEmail(typed);
     if (!user || user.status === 'disabled') return;
-    kit.mail(ctx, 'username', user.email, { user, signInLink: `${kit.issuer}/interaction/${details.uid}` });
+    await kit.mail(ctx, 'username', user.email, { user, signInLink: `${kit.issuer}/interaction/${details.uid}` }, { type: 'username' });
     const outcome = await kit.hook(ctx, 'after_username_request', { user: publicUser(user) }, kit.clientIdOf(details), { handleDenial: true });
     const { changes } = outcome.decision;
     if (!outcome.denied && hasChanges(changes)) await db.transaction((trx) => users.enrich(trx, user.id, changes));

@@ -142,7 +142,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
     }
     if (await kit.mayMail(ctx, email)) {
       const user = await users.findByEmail(email);
-      if (user && user.status === 'pending') await sendActivation(ctx, kit, user, details.uid);
+      if (user && user.status === 'pending') await sendActivation(ctx, kit, user, details.uid, true);
       else if (user) await sendAlreadyRegistered(ctx, kit, user, details.uid);
     } else {
       ctx.state.log?.info('activation mail not sent again: too many for this address');

@@ -9,7 +9,9 @@ import { faultPoint } from '../faults.ts';
 import type { NewHookUser } from '../hooks/catalog/events.ts';
 import { hasChanges } from '../hooks/catalog/decisions.ts';
 import { publicUser, type User } from '../identity/users.ts';
-import { humanDuration, type FlowKit } from './kit.ts';
+import type { SendResult } from '../messaging/courier.ts';
+import { FlowError, humanDuration, type FlowKit } from './kit.ts';
+import { t } from './texts.ts';
 import type { PendingSignUp } from './steps.ts';
 
 /** The sign-up as hooks see it before the account exists (no id). */
@@ -24,16 +26,18 @@ export function signUpUser(signUp: PendingSignUp): NewHookUser {
   };
 }
 
-/** Mails an activation link to a pending user. */
-export async function sendActivation(ctx: Context, kit: FlowKit, user: User, uid: string): Promise<void> {
+/** Mails an activation link to a pending user (again, with `resend`). */
+export async function sendActivation(ctx: Context, kit: FlowKit, user: User, uid: string, resend = false): Promise<void> {
   const { config } = kit.services;
   // Every caller is on a page of the interaction, whose application kit.interaction has loaded.
   const token = await kit.tokens.issue('activation', user.id, { interactionUid: uid, clientId: ctx.state.brand?.client_id ?? null }, config.ttl.activationSeconds);
-  kit.mail(ctx, 'activation', user.email, {
-    user,
-    link: `${kit.issuer}/activate/${token}`,
-    expiresIn: humanDuration(config.ttl.activationSeconds),
-  });
+  const vars = { user, link: `${kit.issuer}/activate/${token}`, expiresIn: humanDuration(config.ttl.activationSeconds) };
+  queuedOrFail(uid, await kit.mail(ctx, 'activation', user.email, vars, { type: resend ? 'activation.resend' : 'activation', ttlSeconds: config.ttl.activationSeconds }));
+}
+
+/** The page says "check your email" only once the mail is durably queued (or a hook took it over). */
+function queuedOrFail(uid: string, sent: SendResult | null): void {
+  if (sent === null) throw new FlowError(503, t('mail.not-queued.title'), t('mail.not-queued'), [{ href: `/interaction/${uid}`, text: t('page.back-to-sign-in') }]);
 }
 
 /** Tells the owner of an address that someone tried to register it again. */
@@ -43,7 +47,7 @@ export async function sendAlreadyRegistered(ctx: Context, kit: FlowKit, user: Us
     return;
   }
   if (user.status === 'disabled') return;
-  kit.mail(ctx, 'registration-exists', user.email, { user, signInLink: `${kit.issuer}/interaction/${uid}` });
+  queuedOrFail(uid, await kit.mail(ctx, 'registration-exists', user.email, { user, signInLink: `${kit.issuer}/interaction/${uid}` }, { type: 'registration_exists' }));
 }
 
 /**

@@ -1,9 +1,11 @@
-// Hooks as stored: validation, secrets sealed at rest (only their names ever leave), and the
-// per-event lookup the runner uses on every journey step (cached briefly, invalidated on writes).
+// Hooks as stored: validation, secrets sealed at rest (only their names ever leave), versions of the
+// code (hook_versions: every saved code is numbered; hooks.code/version is the deployed one, which
+// is what runs), and the per-event lookup the runner uses on every journey step (cached briefly,
+// invalidated on writes).
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { eventSpec } from './catalog/events.ts';
 
@@ -15,7 +17,9 @@ export interface HookView {
   name: string;
   event: string;
   mode: HookMode;
+  /** The deployed code: what journeys run. */
   code: string;
+  /** The deployed version's number. */
   version: number;
   applications: string[] | null;
   enabled: boolean;
@@ -29,10 +33,33 @@ export interface HookView {
   updated_at: string;
 }
 
+/** A hook as the admin API answers it: the stored hook and its newest version (a draft when above `version`). */
+export interface HookAnswer extends HookView {
+  latest_version: number;
+}
+
 /** A hook ready to run: its secrets opened. Never serialised to a client. */
 export interface RunnableHook extends Omit<HookView, 'secrets'> {
   secrets: Record<string, string>;
 }
+
+/** One saved code of a hook (GET /hooks/:id/versions; `code` only for one version). */
+export interface HookVersion {
+  version: number;
+  /** This version is the one journeys run. */
+  deployed: boolean;
+  created_at: string;
+  /** Who saved it: "admin-api" (the API key), "kickstart", or a console admin. */
+  created_by: string;
+  /** Its last deploy (null when never deployed). */
+  deployed_at: string | null;
+  deployed_by: string | null;
+  code?: string;
+}
+
+/** Who made a change, as the version history records it. */
+export type Actor = string;
+export const ADMIN_API_ACTOR: Actor = 'admin-api';
 
 /** Compiles the code; returns the problem (with its line) or null. Supplied by the sandbox. */
 export type CodeChecker = (code: string) => { message: string; line: number | null } | null;
@@ -41,12 +68,12 @@ export const DEFAULT_TIMEOUT_MS = 2000;
 export const MAX_TIMEOUT_MS = 10000;
 
 const HOOK_FIELDS = ['name', 'event', 'mode', 'code', 'applications', 'enabled', 'order', 'secrets', 'allowed_hosts', 'timeout_ms', 'on_error'] as const;
-const HOOK_READ_ONLY = ['id', 'version', 'created_at', 'updated_at'];
+const HOOK_READ_ONLY = ['id', 'version', 'latest_version', 'created_at', 'updated_at'];
 const PUBLISH_FIELDS = HOOK_FIELDS.filter((f) => f !== 'code' && f !== 'event');
 
-/** A hook body as POST and PATCH /hooks take it (KICKSTART's `hooks` entries too): known fields only. */
+/** A hook body as POST and PATCH /hooks take it (KICKSTART's `hooks` entries too): known fields only, and `draft` (PATCH). */
 export function hookInput(body: JsonObject): JsonObject {
-  return onlyFields(body, HOOK_FIELDS, HOOK_READ_ONLY);
+  return onlyFields(body, [...HOOK_FIELDS, 'draft'], HOOK_READ_ONLY);
 }
 
 /** The options of publishing a template (POST /templates/:name/publish): a hook body without its code and event. */
@@ -74,22 +101,68 @@ export class HookStore {
     this.#applicationExists = applicationExists;
   }
 
-  async create(input: Record<string, unknown>): Promise<HookView> {
+  async create(input: Record<string, unknown>, actor: Actor = ADMIN_API_ACTOR): Promise<HookAnswer> {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('body', 'must be a JSON object');
+    if (input.draft !== undefined) throw new ValidationError('draft', 'a new hook deploys its first version; create it with "enabled": false to keep it from running, then PATCH drafts');
     const valid = await this.#validate(input, null);
     const now = Date.now();
-    const row = { id: `hook_${randomUUID().replaceAll('-', '')}`, version: 1, created_at: now, updated_at: now, ...valid };
-    await this.#db('hooks').insert(row);
+    const row: Row = { id: `hook_${randomUUID().replaceAll('-', '')}`, version: 1, created_at: now, updated_at: now, ...valid };
+    await this.#db.transaction(async (tx) => {
+      await tx('hooks').insert(row);
+      await tx('hook_versions').insert({ hook_id: row.id, version: 1, code: row.code, created_by: actor, created_at: now, deployed_by: actor, deployed_at: now });
+    });
     this.#cache.clear();
-    return this.#view(row);
+    return { ...this.#view(row), latest_version: 1 };
   }
 
-  async list(): Promise<HookView[]> {
-    return (await this.#db('hooks').orderBy([{ column: 'event' }, { column: 'order' }, { column: 'created_at' }])).map((r) => this.#view(r));
+  async list(): Promise<HookAnswer[]> {
+    const latest = new Map<string, number>();
+    for (const r of (await this.#db('hook_versions').select('hook_id').max({ latest: 'version' }).groupBy('hook_id')) as Row[]) latest.set(String(r.hook_id), Number(r.latest));
+    return (await this.#db('hooks').orderBy([{ column: 'event' }, { column: 'order' }, { column: 'created_at' }])).map((r) => this.#answer(r, latest.get(String(r.id))));
   }
 
-  async get(id: string): Promise<HookView> {
-    return this.#view(await this.#row(id));
+  async get(id: string): Promise<HookAnswer> {
+    const row = await this.#row(id);
+    return this.#answer(row, await this.#latestVersion(this.#db, id));
+  }
+
+  /** The versions of a hook, newest first (without their code). */
+  async versions(id: string): Promise<HookVersion[]> {
+    const hook = await this.#row(id);
+    const rows = await this.#db('hook_versions').where({ hook_id: hook.id }).orderBy('version', 'desc').select('version', 'created_by', 'created_at', 'deployed_by', 'deployed_at');
+    return rows.map((r) => this.#versionView(r, Number(hook.version)));
+  }
+
+  /** One version of a hook, with its code. */
+  async version(id: string, version: number): Promise<HookVersion> {
+    const hook = await this.#row(id);
+    const row = await this.#versionRow(this.#db, id, version);
+    return { ...this.#versionView(row, Number(hook.version)), code: String(row.code) };
+  }
+
+  /** A version of the hook ready to run (a dry run of a draft): the hook as stored, with that version's code. */
+  async runnableVersion(id: string, version: number): Promise<RunnableHook> {
+    const hook = await this.#row(id);
+    const row = await this.#versionRow(this.#db, id, version);
+    return { ...this.#runnable(hook), code: String(row.code), version };
+  }
+
+  /**
+   * Deploys a version (the newest when none is named): journeys run it from now on. Deploying an
+   * older one is a rollback; the versions in between stay listed and can be deployed again.
+   */
+  async deploy(id: string, version: number | undefined, actor: Actor = ADMIN_API_ACTOR): Promise<HookAnswer> {
+    if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new ValidationError('version', 'must be a version number (1, 2, …), or left out for the newest');
+    await this.#db.transaction(async (tx) => {
+      const hook = await this.#row(id, tx);
+      const target = version ?? (await this.#latestVersion(tx, id));
+      const row = await this.#versionRow(tx, id, target);
+      const now = Date.now();
+      await tx('hooks').where({ id }).update({ code: row.code, version: target, updated_at: now });
+      await tx('hook_versions').where({ hook_id: hook.id, version: target }).update({ deployed_by: actor, deployed_at: now });
+    });
+    this.#cache.clear();
+    return this.get(id);
   }
 
   /** The hook with its secrets opened, for a test run. */
@@ -108,19 +181,53 @@ export class HookStore {
     return this.#runnable(await this.#row(id));
   }
 
-  async update(id: string, input: Record<string, unknown>): Promise<HookView> {
+  /**
+   * Changes a hook. A `code` that differs from the newest version is saved as the next version and
+   * deployed, unless `draft: true` (then it is saved only: journeys keep running the deployed one).
+   */
+  async update(id: string, input: Record<string, unknown>, actor: Actor = ADMIN_API_ACTOR): Promise<HookAnswer> {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('body', 'must be a JSON object');
+    const { draft = false, ...fields } = input;
+    if (typeof draft !== 'boolean') throw new ValidationError('draft', 'must be true or false');
+    if (draft && fields.code === undefined) throw new ValidationError('draft', 'saves code without deploying it: give "code" with it');
+    if (draft && Object.keys(fields).some((field) => field !== 'code')) {
+      throw new ValidationError('draft', 'a draft holds code only: change the other fields in a PATCH of their own (they apply at once)');
+    }
     const current = await this.#row(id);
-    const changes: Row = await this.#validate(input, current);
-    if (changes.code !== undefined && changes.code !== current.code) changes.version = Number(current.version) + 1;
-    changes.updated_at = Date.now();
-    await this.#db('hooks').where({ id }).update(changes);
+    const changes: Row = await this.#validate(fields, current);
+    await this.#db.transaction(async (tx) => {
+      if (changes.code !== undefined) {
+        const latest = await tx('hook_versions').where({ hook_id: id }).orderBy('version', 'desc').first();
+        const now = Date.now();
+        let version = Number(latest?.version ?? current.version);
+        if (!latest || latest.code !== changes.code) {
+          version = Math.max(version, Number(current.version)) + 1;
+          const saved = await tx('hook_versions')
+            .insert({ hook_id: id, version, code: changes.code, created_by: actor, created_at: now })
+            .onConflict(['hook_id', 'version'])
+            .ignore()
+            .returning('version');
+          // Two saves at once computed the same number: the other one won.
+          if (saved.length === 0) throw new ConflictError('code', 'another change of this hook was saved at the same moment: read it and try again');
+        }
+        if (draft || version === Number(current.version)) delete changes.code;
+        else {
+          changes.version = version;
+          await tx('hook_versions').where({ hook_id: id, version }).update({ deployed_by: actor, deployed_at: now });
+        }
+      }
+      changes.updated_at = Date.now();
+      await tx('hooks').where({ id }).update(changes);
+    });
     this.#cache.clear();
     return this.get(id);
   }
 
   async delete(id: string): Promise<void> {
-    if ((await this.#db('hooks').where({ id }).delete()) === 0) throw new NotFoundError('hook');
+    await this.#db.transaction(async (tx) => {
+      if ((await tx('hooks').where({ id }).delete()) === 0) throw new NotFoundError('hook');
+      await tx('hook_versions').where({ hook_id: id }).delete();
+    });
     this.#cache.clear();
   }
 
@@ -142,10 +249,37 @@ export class HookStore {
     return rows.map((row) => this.#runnable(row)).filter((hook) => hook.applications === null || (applicationId !== null && hook.applications.includes(applicationId)));
   }
 
-  async #row(id: string): Promise<Row> {
-    const row = typeof id === 'string' && id.length <= 40 ? await this.#db('hooks').where({ id }).first() : undefined;
+  async #row(id: string, db: Db = this.#db): Promise<Row> {
+    const row = typeof id === 'string' && id.length <= 40 ? await db('hooks').where({ id }).first() : undefined;
     if (!row) throw new NotFoundError('hook');
     return row;
+  }
+
+  async #versionRow(db: Db, id: string, version: number): Promise<Row> {
+    const row = Number.isInteger(version) && version > 0 ? await db('hook_versions').where({ hook_id: id, version }).first() : undefined;
+    if (!row) throw new NotFoundError(`version ${version} of hook ${id}`);
+    return row;
+  }
+
+  async #latestVersion(db: Db, id: string): Promise<number> {
+    const row = await db('hook_versions').where({ hook_id: id }).max({ latest: 'version' }).first();
+    return Number(row?.latest ?? 0);
+  }
+
+  #answer(row: Row, latest: number | undefined): HookAnswer {
+    return { ...this.#view(row), latest_version: Math.max(latest ?? 0, Number(row.version)) };
+  }
+
+  #versionView(row: Row, deployed: number): HookVersion {
+    const at = (value: unknown) => (value === null || value === undefined ? null : new Date(Number(value)).toISOString());
+    return {
+      version: Number(row.version),
+      deployed: Number(row.version) === deployed,
+      created_at: at(row.created_at)!,
+      created_by: String(row.created_by),
+      deployed_at: at(row.deployed_at),
+      deployed_by: row.deployed_by === null || row.deployed_by === undefined ? null : String(row.deployed_by),
+    };
   }
 
   #view(row: Row): HookView {

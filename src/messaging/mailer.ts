@@ -1,4 +1,5 @@
-// Mail: SMTP through nodemailer when SMTP_URL is set, the dev outbox otherwise.
+// The mail transport: SMTP through nodemailer when SMTP_URL is set, the dev outbox otherwise. Only
+// the message dispatcher (dispatcher.ts) holds one: everything else sends through the courier.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
@@ -11,51 +12,29 @@ export interface Mail {
 }
 
 export interface Mailer {
+  /** Hands the mail over; rejects when the SMTP server (or the database, for the dev outbox) refuses it. */
   send(mail: Mail): Promise<void>;
-  /**
-   * Resolves once every mail sent so far has been handed over or has failed. Flows send without
-   * waiting (kit.mail), so this is the point after which a mail that was not sent will not be.
-   */
-  idle(): Promise<void>;
   close(): void;
 }
 
 export function createMailer(options: { smtpUrl: string | null; from: string; db: Db; log: Logger }): Mailer {
   const { smtpUrl, from, db, log } = options;
-  const sending = new Set<Promise<void>>();
-  const tracked =
-    (send: (mail: Mail) => Promise<void>) =>
-    (mail: Mail): Promise<void> => {
-      const sent = send(mail);
-      const settled = sent
-        .then(
-          () => {},
-          () => {},
-        )
-        .finally(() => sending.delete(settled));
-      sending.add(settled);
-      return sent;
-    };
-  const idle = async () => {
-    while (sending.size) await Promise.all(sending);
-  };
   if (!smtpUrl) {
     return {
-      send: tracked(async (mail) => {
+      async send(mail) {
         await storeMessage(db, { channel: 'email', to: mail.to, subject: mail.subject, body: mail.text });
-        log.info({ to: mail.to, subject: mail.subject }, 'mail stored in the dev outbox');
-      }),
-      idle,
+        log.debug({ to: mail.to, subject: mail.subject }, 'mail stored in the dev outbox');
+      },
       close() {},
     };
   }
-  const transport: Transporter = nodemailer.createTransport(smtpUrl);
+  // Bounded waits: a server that does not answer is an attempt that failed (and is retried from the
+  // queue), not a queue slot held for nodemailer's default minutes.
+  const transport: Transporter = nodemailer.createTransport(smtpUrl, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
   return {
-    send: tracked(async (mail) => {
+    async send(mail) {
       await transport.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text });
-      log.info({ to: mail.to, subject: mail.subject }, 'mail sent');
-    }),
-    idle,
+    },
     close() {
       transport.close();
     },

@@ -150,6 +150,25 @@ export const WEBHOOK_CATALOG = {
       },
     },
   ),
+  'kickstart.success': type(
+    'the KICKSTART file was applied (once, at the first start)',
+    'the counts per section, and `applied: {applications: [{client_id, name}], users: [{id}], resource_servers: [{identifier}], hooks: [{id, name, event, mode, version, enabled}], webhooks: [{id, url}]}`',
+    'never',
+    {
+      applications: 1,
+      users: 1,
+      resource_servers: 0,
+      hooks: 1,
+      webhooks: 1,
+      applied: {
+        applications: [{ client_id: CLIENT_ID, name: 'Notes' }],
+        users: [{ id: USER_ID }],
+        resource_servers: [],
+        hooks: [{ id: 'hook_7a1e', name: 'CRM tier', event: 'before_id_token', mode: 'sync', version: 1, enabled: true }],
+        webhooks: [{ id: 'wh_9c2d', url: 'https://hooks.example.com/tessera' }],
+      },
+    },
+  ),
 } as const satisfies Record<string, WebhookTypeDefinition>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_CATALOG;

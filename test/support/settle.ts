@@ -13,9 +13,12 @@ async function until(what: string, done: () => Promise<boolean>, timeoutMs: numb
 
 const count = async (query: PromiseLike<Array<Record<string, unknown>>>) => Number(Object.values((await query)[0] ?? {})[0] ?? 0);
 
-/** Every mail the server has started sending so far is handed to the SMTP server (or failed). */
+/**
+ * Every mail and text the server has started sending so far has passed its hooks and been handed
+ * to its transport (or failed, or waits for a retry that is not due yet).
+ */
 export function mailsSent(server: TestServer): Promise<void> {
-  return server.server.services.mailer.idle();
+  return server.server.services.courier.idle();
 }
 
 /**

@@ -63,6 +63,7 @@ interface ActionArgs {
   'identityVerification.require': Record<never, never>;
   'identityVerification.skip': Record<never, never>;
   'identityVerification.useProvider': { id: string };
+  'message.suppress': Record<never, never>;
 }
 
 interface ActionDefinition<A> {
@@ -189,6 +190,7 @@ export const ACTIONS = {
     params: ['id'],
     problem: (action) => (plainString(action.id, 36) ? null : 'id must be the id of an identity provider'),
   },
+  'message.suppress': { signature: 'api.message.suppress()', params: [], problem: none },
 } as const satisfies { [T in keyof ActionArgs]: ActionDefinition<ActionArgs[T]> };
 
 export type ActionType = keyof typeof ACTIONS;

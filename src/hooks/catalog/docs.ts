@@ -152,6 +152,13 @@ export function renderDocs(): string {
   out.push('', `Claims a hook can never set: ${[...PROTECTED_CLAIMS].map((c) => `\`${c}\``).join(', ')}.`, '');
   out.push(...AFTER_EVENTS);
   out.push('| event | fires | sync | actions | `api.deny` refuses |', '| --- | --- | --- | --- | --- |');
+  out.push(
+    'Every saved `code` is a numbered version: `PATCH /admin/api/hooks/:id` with `"draft": true` saves one without',
+    'deploying it, `POST /admin/api/hooks/:id/deploy` and `/versions/:n/rollback` choose the one that runs, and the',
+    'execution log names the version of each run ([admin-api.md](admin-api.md#versions)). A dry run',
+    '(`POST /admin/api/hooks/:id/test`, `POST /admin/api/hooks/test`) changes no data, but its `fetch` calls are real.',
+    '',
+  );
   for (const e of EVENTS) {
     out.push(
       `| [\`${e.name}\`](#${e.name}) | ${e.fires} | ${e.sync ? 'sync or async' : 'async only'} | ${e.actions.map((a) => `\`${a}\``).join(', ') || '—'} | ${e.refusal === null ? 'no' : 'yes'} |`,

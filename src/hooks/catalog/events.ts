@@ -51,6 +51,24 @@ export interface HookExternalIdentity {
   profile: Record<string, Json>;
 }
 
+/** Every mail and text Tessera sends, by what it is for (before_message_send's `message.type`). */
+export const MESSAGE_TYPES = ['activation', 'activation.resend', 'registration_exists', 'password_reset', 'username', 'mfa_code', 'invitation', 'email_change', 'external_link'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+/** A message about to go out, as before_message_send sees it. */
+export interface HookMessage {
+  type: MessageType;
+  channel: 'email' | 'sms';
+  to: string;
+  /** The link the message carries (activation, reset, sign-in), if any. */
+  link: string | null;
+  /** The one-time code it carries (mfa_code), if any. */
+  code: string | null;
+  /** When the link or code stops working (ISO 8601); null when it carries neither. */
+  expires_at: string | null;
+  locale: string | null;
+}
+
 type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
 
 /** What each lifecycle point sends: `lifecycle.run(event, payload)` takes exactly this. */
@@ -88,6 +106,7 @@ export interface EventPayloads {
   after_consent_update: { user: HookUser; consents: Record<string, boolean>; changed: string[] };
   after_account_disabled: { user: HookUser };
   after_account_deleted: { user: HookUser };
+  before_message_send: { user: HookUser | null; message: HookMessage };
 }
 
 interface EventDefinition<E extends keyof EventPayloads, A extends ActionType, D> {
@@ -413,6 +432,38 @@ const DEFINITIONS = {
     note: 'A sync hook runs before the deletion commits; its enrich actions go into the `user` of the `user.delete` webhook event (the account itself is gone).',
     refusal: 'The account stays: the admin API answers 409 `hook_denied` with the message.',
     decide: changes,
+  }),
+  before_message_send: event({
+    name: 'before_message_send',
+    fires: 'before any mail or text goes out (activation, resend, "already registered", password reset, username, MFA code)',
+    sync: true,
+    actions: ['message.suppress', 'deny'],
+    fields: {
+      user: 'User | null',
+      message:
+        '{ type: "activation" | "activation.resend" | "registration_exists" | "password_reset" | "username" | "mfa_code" | "invitation" | "email_change", channel: "email" | "sms", to: string, link: string | null, code: string | null, expires_at: string | null, locale: string | null }',
+    },
+    sample: {
+      user: sampleUser,
+      message: {
+        type: 'password_reset',
+        channel: 'email',
+        to: 'ada@example.com',
+        link: 'https://id.example.com/reset-password/3q2-7bQk',
+        code: null,
+        expires_at: '2026-11-22T10:00:00.000Z',
+        locale: 'en',
+      },
+    },
+    note:
+      'Every mail and text goes through this event, in src/messaging/courier.ts. `api.message.suppress()` means the brand ' +
+      'sends the message itself (with `event.message.link` or `code`): Tessera does not, and the page the user sees is ' +
+      'the same. `api.deny(msg)` sends nothing at all; for an MFA code the message is shown on the code page, for the ' +
+      'account mails (whose pages must not tell whether an account exists) it is kept in the execution log only. A hook ' +
+      'that fails with on_error "fail" sends nothing; "continue" sends as if no hook had run. The password-reset and ' +
+      'username mails run it after the page has answered.',
+    refusal: 'Nothing is sent. An MFA code page shows the message; the account-mail pages (registration, reset, username) stay the same and the message goes to the execution log only.',
+    decide: (actions) => ({ suppressed: actions.some((action) => action.type === 'message.suppress') }),
   }),
 } as const satisfies { [E in keyof EventPayloads]: EventDefinition<E, ActionType, unknown> };
 
