@@ -44,6 +44,7 @@ import { ResourceServerService } from './oidc/resource-servers.ts';
 import { createMetrics } from './metrics.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookEndpointStore } from './webhooks/endpoints.ts';
+import { EventSubscribers } from './webhooks/subscribers.ts';
 import { WebhookTargets } from './webhooks/targets.ts';
 import type { Resolver } from './net/resolve-target.ts';
 import type { Services } from './services.ts';
@@ -140,7 +141,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       deliver: (invitation, user, link) => sendInvitationMail(services, invitation, user, link),
     });
     const locator = await MmdbLocator.open(config.geoip.database);
-    const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors });
+    const subscribers = new EventSubscribers(webhooks);
+    const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors, subscribers });
     const services: Services = {
       config,
       db,
@@ -210,6 +212,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await worker!.stop();
         await executions.flush();
         await webhookDispatcher?.stop();
+        subscribers.close();
         sandbox.dispose();
         services.mailer.close();
         await db.destroy();

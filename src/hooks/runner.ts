@@ -103,6 +103,10 @@ export class HookRunner implements Lifecycle {
     this.#deps = deps;
   }
 
+  async hasHooks(eventName: EventName, applicationId: string | null): Promise<boolean> {
+    return (await this.#deps.store.forEvent(eventName, applicationId)).length > 0;
+  }
+
   async run<E extends EventName>(eventName: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<LifecycleOutcome<E>> {
     return (await this.#run(eventName, payload, ctx, false)).outcome;
   }
