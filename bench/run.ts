@@ -4,7 +4,7 @@
 //   REFRESH_BASELINE=/path/to/checkout adds that checkout's server (no hooks) to the refresh bench (§2).
 import { cpus } from 'node:os';
 import { measureHookOverhead } from './hooks-overhead.ts';
-import { loadGenerator, measureRefreshThroughput } from './refresh.ts';
+import { loadGenerator, measureRefreshThroughput, printRatios } from './refresh.ts';
 import { measureTiming, printTiming } from './timing.ts';
 import { measureWebhooks, printWebhookTable } from './webhooks.ts';
 
@@ -19,7 +19,8 @@ console.log('   targets: p50 <= 1 ms, p99 <= 5 ms\n');
 console.log(`2. Refresh-token grant throughput, ${duration / 1000} s per target in 5 interleaved rounds, 8 concurrent clients (${loadGenerator()})`);
 const refresh = await measureRefreshThroughput(duration, 8, 5);
 console.table(refresh.results);
-console.log(`   with the claims hook: ${Math.round(refresh.hookRatio * 100)}% of the throughput without hooks (median of the rounds; target >= 85%)\n`);
+printRatios(refresh);
+console.log();
 
 console.log('3. Webhooks on SQLite: change → delivery to a fast local receiver');
 printWebhookTable(await measureWebhooks(1000, 5, 10_000));

@@ -125,8 +125,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       metrics,
       applicationName: async (clientId) => (await applications.find(clientId))?.name ?? null,
       onQueued: () => worker?.kick(),
+      fairShare: config.hooks.fairShare,
     });
-    worker = new HookWorker({ db, store: hooks, executor: sandbox, runner, log, jobs: hookJobs, settings: config.hooks });
+    worker = new HookWorker({ db, store: hooks, runner, log, jobs: hookJobs, settings: config.hooks });
     const throttle = new Throttle(db, config.throttle.windowSeconds);
     const lifecycle = runner;
     const webhookTargets = new WebhookTargets(config.webhooks.allowedHosts, options.resolve);

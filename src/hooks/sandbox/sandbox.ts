@@ -107,11 +107,15 @@ export class HookSandbox {
     const started = performance.now();
     const timeoutMs = clampTimeout(options.timeoutMs ?? hook.timeout_ms);
     const state = runState(event, options.allowedHosts !== undefined ? options.allowedHosts : (hook.allowed_hosts ?? null), started + timeoutMs);
+    // The isolate's CPU over the run (one run per isolate at a time), for fair sharing's CPU budget.
+    let cpuSpent: () => number | undefined = () => undefined;
     const finish = (outcome: HookOutcome, actions: RecordedAction[], error?: string): HookRunResult => {
       state.active = false;
       const logs = state.logs;
       if (state.truncated) logs.push(`[console output truncated after ${this.#maxLogLines} lines]`);
       const result: HookRunResult = { outcome, actions, logs, duration_ms: round(performance.now() - started) };
+      const cpu = cpuSpent();
+      if (cpu !== undefined) result.cpu_ms = cpu;
       if (error !== undefined) result.error = redact(error, state.secrets);
       return result;
     };
@@ -152,6 +156,12 @@ export class HookSandbox {
     }
     slot.runs++;
     this.#runs.set(prepared.id, state);
+    const isolate = slot.isolate;
+    const cpuStart = isolateCpu(isolate);
+    cpuSpent = () => {
+      const end = cpuStart === undefined ? undefined : isolateCpu(isolate);
+      return end === undefined || cpuStart === undefined ? undefined : round(Number(end - cpuStart) / 1e6);
+    };
 
     let healthy = false;
     try {
@@ -236,5 +246,14 @@ export class HookSandbox {
     } finally {
       state.pendingFetches--;
     }
+  }
+}
+
+/** An isolate's CPU time so far (ns); undefined once it is disposed (a run that hit a limit). */
+function isolateCpu(isolate: ivm.Isolate): bigint | undefined {
+  try {
+    return isolate.cpuTime;
+  } catch {
+    return undefined;
   }
 }
