@@ -2,7 +2,7 @@
 // Clients are not stored here: they are the applications, read through the applications service.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Knex } from 'knex';
-import { fromJson, toJson, type Db } from '../db/knex.ts';
+import { fromJson, isPostgres, toJson, type Db } from '../db/knex.ts';
 import type { GrantedApplication } from '../identity/application-access.ts';
 import { preparedStatements, USE_KNEX, type Row } from '../db/prepared.ts';
 
@@ -128,9 +128,30 @@ export async function interactionClientId(db: Db, uid: string): Promise<string |
   return typeof clientId === 'string' ? clientId : null;
 }
 
-/** Deletes expired artifacts; run periodically. Returns how many rows went. */
-export async function deleteExpiredModels(db: Db, now = Date.now()): Promise<number> {
-  return db(TABLE).whereNotNull('expires_at').where('expires_at', '<=', now).delete();
+/** Rows the sweep deletes per statement. */
+export const SWEEP_BATCH = 1000;
+
+// One batch of the sweep: at most `limit` expired rows, found through the expires_at index, so a
+// statement's cost depends on the batch, not on how many rows the table holds. On SQLite a statement
+// runs on the main thread (node:sqlite), and one DELETE of a whole backlog would stall every request
+// for as long; on PostgreSQL, rows another instance's sweep holds are skipped, not waited for.
+const SWEEP_SQLITE = 'DELETE FROM oidc_models WHERE rowid IN (SELECT rowid FROM oidc_models WHERE expires_at <= ? LIMIT ?)';
+const SWEEP_POSTGRES = 'DELETE FROM oidc_models WHERE (model, id) IN (SELECT model, id FROM oidc_models WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)';
+
+/**
+ * Deletes expired artifacts (run periodically) in batches of `batch` rows, letting requests run
+ * between them. Returns how many rows went.
+ */
+export async function deleteExpiredModels(db: Db, now = Date.now(), batch = SWEEP_BATCH): Promise<number> {
+  const sql = isPostgres(db) ? SWEEP_POSTGRES : SWEEP_SQLITE;
+  let deleted = 0;
+  for (;;) {
+    const result: unknown = await db.raw(sql, [now, batch]);
+    const count = isPostgres(db) ? Number((result as { rowCount?: number }).rowCount ?? 0) : Number((result as { changes?: number }).changes ?? 0);
+    deleted += count;
+    if (count < batch) return deleted;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function accountGrants(db: Knex | Knex.Transaction, accountId: string): Promise<Array<{ id: string; payload: AdapterPayload }>> {
