@@ -1,15 +1,17 @@
 // The noisy neighbour (issue #18.8): application X has hooks that spin, leak memory and hang on its
-// login; application Y has none. Y signs in one user at a time through the hosted pages (identify,
-// password, to the redirect with the code) while X is quiet, then while X's logins arrive at a steady
-// rate; the rounds alternate so the VM's drift falls on both. Two servers, one after the other: fair
-// sharing as shipped, and fair sharing turned off (limits no hook reaches), to show what it buys.
+// login; application Y has none. X's logins arrive at a steady rate all along (open loop); Y signs in
+// one user at a time through the hosted pages (identify, password, to the redirect with the code).
+// Phases alternate: X quiet (its misbehaving hooks disabled, a trivial hook of its own running) and
+// X noisy (them enabled, as PATCH /hooks does: same versions, so the breaker remembers them), so that
+// the difference is the hooks' and not X's own traffic, and the VM's drift falls on both. Two servers,
+// one after the other: fair sharing as shipped, and fair sharing turned off (limits no hook reaches).
 // Target: Y's login p99 while X misbehaves within 1.5× of its p99 while X is quiet.
 //
 //   node --no-node-snapshot bench/noisy-neighbour.ts [rounds] [loginsPerPhase] [xLoginsPerSecond]
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Browser } from '../test/support/browser.ts';
-import { startBenchServer, type BenchServer } from './tessera-server.ts';
+import { BENCH_ADMIN_KEY, startBenchServer, type BenchServer } from './tessera-server.ts';
 
 const CALLBACK = 'http://rp.bench/callback';
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -57,7 +59,25 @@ async function measure(label: string, env: Record<string, string>, rounds: numbe
     const x = await server.create('/applications', { name: 'X', redirect_uris: [CALLBACK] });
     const y = await server.create('/applications', { name: 'Y', redirect_uris: [CALLBACK] });
     for (const who of ['x', 'y']) await server.create('/users', { email: `${who}@example.com`, password: PASSWORD, email_verified: true });
-    for (const hook of MISBEHAVING) await server.create('/hooks', { ...hook, mode: 'sync', applications: [x.client_id], on_error: 'continue' });
+    await server.create('/hooks', {
+      name: 'behaves',
+      event: 'after_login',
+      mode: 'sync',
+      applications: [x.client_id],
+      code: "export default async function (event, api) {\n  api.user.setMetadata('seen', true);\n}",
+    });
+    const misbehaving: string[] = [];
+    for (const hook of MISBEHAVING) misbehaving.push((await server.create('/hooks', { ...hook, mode: 'sync', applications: [x.client_id], on_error: 'continue', enabled: false })).id!);
+    const setMisbehaving = async (enabled: boolean) => {
+      for (const id of misbehaving) {
+        const response = await fetch(`${server.url}/admin/api/hooks/${id}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ enabled }),
+        });
+        if (response.status !== 200) throw new Error(`${label}: PATCH /hooks/${id}: ${response.status}`);
+      }
+    };
 
     const yLogins = async (into: number[]) => {
       for (let i = 0; i < perPhase; i += 1) {
@@ -72,24 +92,30 @@ async function measure(label: string, env: Record<string, string>, rounds: numbe
     const noisy: number[] = [];
     let xLogins = 0;
     let xFailed = 0;
-    for (let round = 0; round < rounds; round += 1) {
-      await yLogins(quiet);
-      // X's logins arrive at a steady rate (open loop: they do not wait for each other).
-      const inFlight = new Set<Promise<void>>();
-      const timer = setInterval(() => {
-        if (inFlight.size >= 64) return;
-        xLogins += 1;
-        const one = login(server, x.client_id!, 'x@example.com')
-          .then((ok) => {
-            if (!ok) xFailed += 1;
-          })
-          .catch(() => {
-            xFailed += 1;
-          })
-          .finally(() => inFlight.delete(one));
-        inFlight.add(one);
-      }, 1000 / xRate);
-      await yLogins(noisy);
+    // X's logins arrive at a steady rate (open loop: they do not wait for each other), in both phases.
+    const inFlight = new Set<Promise<void>>();
+    const timer = setInterval(() => {
+      if (inFlight.size >= 16) return;
+      xLogins += 1;
+      const one = login(server, x.client_id!, 'x@example.com')
+        .then((ok) => {
+          if (!ok) xFailed += 1;
+        })
+        .catch(() => {
+          xFailed += 1;
+        })
+        .finally(() => inFlight.delete(one));
+      inFlight.add(one);
+    }, 1000 / xRate);
+    try {
+      for (let round = 0; round < rounds; round += 1) {
+        await yLogins(quiet);
+        await setMisbehaving(true);
+        await yLogins(noisy);
+        await setMisbehaving(false);
+        process.stderr.write(`${label}: round ${round + 1}/${rounds}, Y quiet p99 ${percentile(quiet, 99)} ms, noisy p99 ${percentile(noisy, 99)} ms\n`);
+      }
+    } finally {
       clearInterval(timer);
       await Promise.all(inFlight);
     }
@@ -110,11 +136,11 @@ async function measure(label: string, env: Record<string, string>, rounds: numbe
   }
 }
 
-export async function measureNoisyNeighbour(rounds = 3, perPhase = 30, xRate = 4): Promise<NoisyResult[]> {
+export async function measureNoisyNeighbour(rounds = 3, perPhase = 20, xRate = 2): Promise<NoisyResult[]> {
   return [await measure('fair sharing (as shipped)', {}, rounds, perPhase, xRate), await measure('fair sharing off', UNLIMITED, rounds, perPhase, xRate)];
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.table(await measureNoisyNeighbour(Number(process.argv[2] ?? 3), Number(process.argv[3] ?? 30), Number(process.argv[4] ?? 4)));
+  console.table(await measureNoisyNeighbour(Number(process.argv[2] ?? 3), Number(process.argv[3] ?? 20), Number(process.argv[4] ?? 2)));
   console.log("   target: Y's login p99 while X's hooks misbehave <= 1.5 × its p99 while X is quiet (fair sharing as shipped)");
 }

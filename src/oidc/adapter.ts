@@ -129,7 +129,7 @@ export async function interactionClientId(db: Db, uid: string): Promise<string |
 }
 
 /** Rows the sweep deletes per statement. */
-export const SWEEP_BATCH = 1000;
+export const SWEEP_BATCH = 250;
 
 // One batch of the sweep: at most `limit` expired rows, found through the expires_at index, so a
 // statement's cost depends on the batch, not on how many rows the table holds. On SQLite a statement

@@ -30,7 +30,7 @@ export interface ProviderDeps {
   /** When given, a session weaker than the request or the application's MFA policy needs signs in again. */
   factors?: FactorService;
   /** Whether a webhook endpoint wants jwt.refresh; without it every refresh is recorded. */
-  subscribers?: { wants(type: 'jwt.refresh'): Promise<boolean> };
+  subscribers?: { wants(type: 'jwt.refresh', applicationId: string | null): Promise<boolean> };
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -207,7 +207,7 @@ function recordRefreshes(provider: Provider, db: Db, log: Logger, subscribers: P
     const data = refreshes.get(ctx);
     if (!data || ctx.status !== 200) return;
     try {
-      if (subscribers && !(await subscribers.wants('jwt.refresh'))) return;
+      if (subscribers && !(await subscribers.wants('jwt.refresh', ctx.oidc.client?.clientId ?? null))) return;
       await recordEvent(db, 'jwt.refresh', data);
     } catch (err) {
       // The tokens are issued (and a rotated refresh token consumed): failing the answer now would

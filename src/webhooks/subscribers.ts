@@ -4,8 +4,9 @@
 // writing it loses nothing. The answer is cached: a change of an endpoint in this process applies
 // at once (notifyOutbox), another instance's within CACHE_MS (until then it may write an event no one
 // wants, or, for that long after an endpoint is created elsewhere, not write one it wants).
-import { matchesEvent, type ActiveEndpoint } from './endpoints.ts';
+import type { ActiveEndpoint } from './endpoints.ts';
 import { onOutboxWrite, type WebhookEventType } from './outbox.ts';
+import { wantsEvent } from './subscriptions.ts';
 
 const CACHE_MS = 1000;
 
@@ -26,8 +27,8 @@ export class EventSubscribers {
     });
   }
 
-  /** True when an enabled endpoint subscribes to `type` (or to every event). */
-  async wants(type: WebhookEventType): Promise<boolean> {
+  /** True when an enabled endpoint subscribes to `type` for this application (subscriptions.ts decides, as the fan-out does). */
+  async wants(type: WebhookEventType, applicationId: string | null): Promise<boolean> {
     const now = Date.now();
     if (this.#cached === null || now - this.#cached.at >= CACHE_MS) {
       const endpoints = this.#source.activeEndpoints();
@@ -36,7 +37,7 @@ export class EventSubscribers {
         if (this.#cached?.endpoints === endpoints) this.#cached = null;
       });
     }
-    return (await this.#cached.endpoints).some((endpoint) => matchesEvent(endpoint.events, type));
+    return (await this.#cached.endpoints).some((endpoint) => wantsEvent(endpoint, type, applicationId));
   }
 
   close(): void {
