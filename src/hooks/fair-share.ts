@@ -1,7 +1,9 @@
 // Fair sharing between hooks: no hook takes more than its share of the box, so one application's
 // misbehaving hooks (spinning, leaking, hanging) cannot slow another application's logins.
-// - Runs at once: at most `maxConcurrency` runs of one hook; more wait for a free run, within the
-//   run's own timeout (the wait counts against it).
+// - Runs at once: at most `maxConcurrency` runs of one hook, and after a failed run only one, growing
+//   by one with each run that succeeds (so a hook that spins holds one thread, not one per login,
+//   while the breaker counts its failures); more wait for a free run, within the run's own timeout
+//   (the wait counts against it).
 // - CPU: a budget per hook that refills at `cpuSharePercent` of one core and holds at most
 //   `cpuBurstMs`; a run is charged its isolate CPU (its wall time where the sandbox does not say).
 //   While the budget is spent, the hook is skipped.
@@ -18,7 +20,7 @@ export interface FairShareSettings {
   breakerCooldownMs: number;
 }
 
-export const DEFAULT_FAIR_SHARE: FairShareSettings = { maxConcurrency: 8, cpuSharePercent: 50, cpuBurstMs: 10_000, breakerFailures: 5, breakerCooldownMs: 30_000 };
+export const DEFAULT_FAIR_SHARE: FairShareSettings = { maxConcurrency: 8, cpuSharePercent: 25, cpuBurstMs: 5_000, breakerFailures: 5, breakerCooldownMs: 30_000 };
 
 /** What a hook needs to be admitted. */
 export interface ShareableHook {
@@ -56,6 +58,8 @@ class HookShare {
   readonly version: number;
   readonly breaker: CircuitBreaker;
   running = 0;
+  /** Runs that succeeded since the last failure: the runs allowed at once are 1 + this (up to the maximum). */
+  streak = 0;
   readonly waiting: Array<() => void> = [];
   /** CPU ms left to spend; may go below 0 (a run is charged after it ends). */
   budget: number;
@@ -96,7 +100,7 @@ export class FairShare<H extends ShareableHook> {
     if (share.budget <= 0) return { admitted: false, reason: 'over its CPU budget' };
 
     const startedAt = performance.now();
-    if (share.running < this.#settings.maxConcurrency) share.running += 1;
+    if (share.running < this.#limit(share)) share.running += 1;
     else if (!(await this.#waitForRun(share, hook.timeout_ms))) return { admitted: false, reason: 'no free run before its timeout' };
     // A run behind a hanging one gets its place only as that one times out: with less than a tenth
     // of its own timeout left it could do nothing useful, so it is skipped rather than run.
@@ -117,11 +121,14 @@ export class FairShare<H extends ShareableHook> {
       done: (cost) => {
         if (finished) return;
         finished = true;
-        this.#release(share);
+        share.running -= 1;
         const now = Date.now();
         this.#refill(share, now);
         share.budget -= cost.cpu_ms ?? cost.duration_ms;
-        const change = share.breaker.record(ticket, FAILED.has(cost.outcome), now);
+        const failed = FAILED.has(cost.outcome);
+        share.streak = failed ? 0 : Math.min(this.#settings.maxConcurrency, share.streak + 1);
+        this.#dispatch(share);
+        const change = share.breaker.record(ticket, failed, now);
         if (change === 'opened') this.#events.opened?.(hook, share.breaker.failures, share.breaker.openUntil);
         else if (change === 'closed') this.#events.closed?.(hook);
       },
@@ -144,7 +151,7 @@ export class FairShare<H extends ShareableHook> {
     share.budget = Math.min(this.#settings.cpuBurstMs, share.budget + (elapsed * this.#settings.cpuSharePercent) / 100);
   }
 
-  /** Waits until a run of this hook ends and hands its place over, or `timeoutMs` passes; true when it got one. */
+  /** Waits until a place is handed over (#dispatch), or `timeoutMs` passes; true when it got one. */
   #waitForRun(share: HookShare, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const wake = () => {
@@ -160,10 +167,21 @@ export class FairShare<H extends ShareableHook> {
     });
   }
 
-  /** A run ended: its place goes to the next waiter, if any, else it is free. */
+  #limit(share: HookShare): number {
+    return Math.min(this.#settings.maxConcurrency, 1 + share.streak);
+  }
+
+  /** A run ended (or gave its place back): its place is free for the waiters. */
   #release(share: HookShare): void {
-    const next = share.waiting.shift();
-    if (next) next();
-    else share.running -= 1;
+    share.running -= 1;
+    this.#dispatch(share);
+  }
+
+  /** Wakes waiters while the hook has places free; each woken waiter holds its place already. */
+  #dispatch(share: HookShare): void {
+    while (share.waiting.length > 0 && share.running < this.#limit(share)) {
+      share.running += 1;
+      share.waiting.shift()!();
+    }
   }
 }

@@ -42,3 +42,28 @@ test('the breaker: closed → open after N failures, one trial after the cool-do
   assert.equal(breaker.record('trial', false, now + 10_002), 'closed');
   assert.equal(breaker.admit(now + 10_003), 'run');
 });
+
+test('after a failed run, one run at a time; each success lets one more run at once', async () => {
+  const share = new FairShare({ ...settings, cpuBurstMs: 60_000, breakerFailures: 10 });
+  const first = await share.admit(hook);
+  assert.ok(first.admitted);
+  first.done({ outcome: 'timeout', duration_ms: 1, cpu_ms: 1 });
+  const second = await share.admit(hook);
+  assert.ok(second.admitted);
+  const third = share.admit(hook);
+  assert.equal(share.state(hook.id)?.waiting, 1, 'the third waits: one at a time after a failure');
+  second.done({ outcome: 'success', duration_ms: 1, cpu_ms: 1 });
+  const admitted = await third;
+  assert.ok(admitted.admitted, 'the success handed its place over');
+  const fourth = await share.admit(hook);
+  assert.ok(fourth.admitted, 'one success: two at once');
+  assert.equal(share.state(hook.id)?.running, 2);
+  admitted.done({ outcome: 'success', duration_ms: 1, cpu_ms: 1 });
+  fourth.done({ outcome: 'success', duration_ms: 1, cpu_ms: 1 });
+  const many = await Promise.all([share.admit(hook), share.admit(hook), share.admit(hook), share.admit(hook)]);
+  assert.ok(
+    many.every((m) => m.admitted),
+    'three successes: the maximum of four at once',
+  );
+  assert.equal(share.state(hook.id)?.running, 4);
+});
