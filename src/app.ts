@@ -67,6 +67,9 @@ export function createApp(services: Services): Koa {
   app.use(errorAnswers());
 
   app.use(canonicalPaths());
+  // Token requests are most of the traffic: their paths skip every guard and router after this one.
+  const provider = mount(services.provider);
+  app.use(providerRoutesFirst(services.provider, provider, notFound()));
   app.use(
     zone('/metrics', metricsGuard(services), async (ctx) => {
       if (ctx.path.toLowerCase() !== '/metrics' || !['GET', 'HEAD'].includes(ctx.method)) {
@@ -88,9 +91,6 @@ export function createApp(services: Services): Koa {
   });
   app.use(staticAssets());
   app.use(home(services.config.issuer));
-
-  const provider = mount(services.provider);
-  app.use(providerRoutesFirst(services.provider, provider, notFound()));
 
   app.use(adminApi(services));
 
