@@ -1,13 +1,26 @@
-// The baseline for the token benchmarks: bare oidc-provider with its in-memory adapter, a static
-// client and account, and its development login pages. Run as its own process: PORT=… node this.
+// The baseline for the token benchmarks: bare oidc-provider with a static client and account, and
+// its development login pages. Run as its own process: PORT=… node this. Its storage is the
+// provider's in-memory adapter, or with DATABASE_URL Tessera's own SQL adapter (src/oidc/adapter.ts)
+// on a migrated database, so that Tessera is compared with the provider on the same storage.
 import { createServer } from 'node:http';
-import Provider from 'oidc-provider';
-
+import Provider, { type Configuration } from 'oidc-provider';
+import { openDatabase } from '../src/db/knex.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { createAdapterFactory } from '../src/oidc/adapter.ts';
 import { BARE_CLIENT } from './bare-provider-client.ts';
 
 const port = Number(process.env.PORT ?? 3999);
 const callback = process.env.CALLBACK ?? 'http://rp.bench/callback';
+
+async function sqlAdapter(url: string): Promise<Configuration['adapter']> {
+  const db = openDatabase(url);
+  await migrateToLatest(db);
+  // The one client is static (configuration.clients): the adapter is never asked for it.
+  return createAdapterFactory(db, { clientMetadata: async () => undefined });
+}
+
 const provider = new Provider(`http://127.0.0.1:${port}`, {
+  ...(process.env.DATABASE_URL ? { adapter: await sqlAdapter(process.env.DATABASE_URL) } : {}),
   clients: [{ ...BARE_CLIENT, redirect_uris: [callback], grant_types: ['authorization_code', 'refresh_token'] }],
   async findAccount(_ctx, sub) {
     return {
@@ -25,3 +38,5 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
 // oidc-provider's console notices about development defaults are not benchmark output.
 console.warn = () => {};
 createServer(provider.callback()).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
+// A clean exit on SIGTERM, so that a CPU profile (BENCH_PROFILE) is written.
+process.on('SIGTERM', () => process.exit(0));

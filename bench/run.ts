@@ -4,7 +4,9 @@
 //   REFRESH_BASELINE=/path/to/checkout adds that checkout's server (no hooks) to the refresh bench (§2).
 import { cpus } from 'node:os';
 import { measureHookOverhead, measureRss } from './hooks-overhead.ts';
-import { loadGenerator, measureRefreshThroughput } from './refresh.ts';
+import { measureNoisyNeighbour } from './noisy-neighbour.ts';
+import { sustained, sweepCost } from './oidc-growth.ts';
+import { loadGenerator, measureRefreshThroughput, printRatios } from './refresh.ts';
 import { measureTiming, printTiming } from './timing.ts';
 import { measureWebhooks, printWebhookTable } from './webhooks.ts';
 
@@ -23,7 +25,8 @@ console.log(
 console.log(`2. Refresh-token grant throughput, ${duration / 1000} s per target in 5 interleaved rounds, 8 concurrent clients (${loadGenerator()})`);
 const refresh = await measureRefreshThroughput(duration, 8, 5);
 console.table(refresh.results);
-console.log(`   with the claims hook: ${Math.round(refresh.hookRatio * 100)}% of the throughput without hooks (median of the rounds; target >= 85%)\n`);
+printRatios(refresh);
+console.log();
 
 console.log('3. Webhooks on SQLite: change → delivery to a fast local receiver');
 printWebhookTable(await measureWebhooks(1000, 5, 10_000));
@@ -32,3 +35,12 @@ console.log('   targets: >= 1000 events/s delivered, p99 change → delivery < 2
 console.log('\n4. Timing: identify and forgot-password for existing and unknown accounts, a sync hook awaiting a loopback service on each event');
 printTiming(await measureTiming(Number(process.env.TIMING_SAMPLES ?? 250)));
 console.log('   target: the known − unknown median difference inside the noise (its 95 % interval holds 0), AUC near 0.5');
+
+console.log('\n5. Growth of oidc_models under sustained refreshes (1000 access tokens a second, TTL 60 s, a sweep every 10 s)');
+console.table(await sustained(1000, 120));
+console.log('   rows bounded by rate × (TTL + sweep interval) = 70000; the sweep against the table size:');
+console.table(await sweepCost());
+
+console.log("\n6. Noisy neighbour: application Y's logins while application X's hooks spin, leak and hang");
+console.table(await measureNoisyNeighbour(3, 20, 2));
+console.log("   target: Y's login p99 while X's hooks misbehave <= 1.5 × its p99 while they behave (fair sharing as shipped)");

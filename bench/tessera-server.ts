@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/server.ts';
 
-const ADMIN_KEY = 'bench-admin-key-0123456789';
+export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789';
+const ADMIN_KEY = BENCH_ADMIN_KEY;
 
 /** Starts a server process and waits until it answers. */
 export async function spawnServer(args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {

@@ -10,6 +10,26 @@ import { answerThrottled } from './admin/auth.ts';
 import { canonicalPaths, zone } from './http/paths.ts';
 import { sha256Hex } from './crypto.ts';
 import type { Services } from './services.ts';
+import type Provider from 'oidc-provider';
+
+/** The provider's routes of every token request and of discovery, sent to it before the admin API and the flows match. */
+const HOT_PROVIDER_ROUTES = ['token', 'userinfo', 'jwks', 'introspection', 'revocation'] as const;
+
+/**
+ * Token requests are most of the traffic: their paths go to the provider at once instead of through
+ * every router before it. What it does not answer there (a wrong method) ends as our 404.
+ */
+function providerRoutesFirst(provider: Provider, mounted: Middleware, fallthrough: Middleware): Middleware {
+  const paths = new Set<string>(['/.well-known/openid-configuration']);
+  for (const name of HOT_PROVIDER_ROUTES) {
+    try {
+      paths.add(provider.pathFor(name));
+    } catch {
+      /* a feature turned off has no route */
+    }
+  }
+  return (ctx, next) => (paths.has(ctx.path) ? mounted(ctx, () => fallthrough(ctx, async () => {})) : next());
+}
 
 /** GET /metrics needs METRICS_TOKEN or the admin key, throttled like the admin API. */
 function metricsGuard(services: Services): Middleware {
@@ -47,6 +67,9 @@ export function createApp(services: Services): Koa {
   app.use(errorAnswers());
 
   app.use(canonicalPaths());
+  // Token requests are most of the traffic: their paths skip every guard and router after this one.
+  const provider = mount(services.provider);
+  app.use(providerRoutesFirst(services.provider, provider, notFound()));
   app.use(
     zone('/metrics', metricsGuard(services), async (ctx) => {
       if (ctx.path.toLowerCase() !== '/metrics' || !['GET', 'HEAD'].includes(ctx.method)) {
@@ -74,7 +97,7 @@ export function createApp(services: Services): Koa {
   const flows = createFlowRouter(services);
   app.use(flows.routes()).use(flows.allowedMethods({ throw: false }));
 
-  app.use(mount(services.provider));
+  app.use(provider);
   app.use(notFound());
   return app;
 }

@@ -120,7 +120,9 @@ async function hookTest(argv: string[]): Promise<number> {
     const { secrets: _ignored, hook: _hook, ...rest } = event;
     const result = await executeChecked(sandbox, spec, hook, rest);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      // The same fields as POST /admin/api/hooks/:id/test answers (the sandbox's CPU figure is for fair sharing).
+      const { cpu_ms: _cpu, ...shown } = result;
+      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     } else {
       process.stdout.write(`${spec.name}: ${result.outcome} in ${result.duration_ms.toFixed(1)} ms\n`);
       if (result.error) process.stdout.write(`error: ${result.error}\n`);

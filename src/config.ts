@@ -1,6 +1,7 @@
 // Every setting in one typed, validated object. Nothing else in the code base reads process.env.
 import { existsSync, readFileSync } from 'node:fs';
 import { bundledDatabase } from './geo/locator.ts';
+import { DEFAULT_FAIR_SHARE, type FairShareSettings } from './hooks/fair-share.ts';
 import { isHostEntry } from './net/address-policy.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -40,6 +41,8 @@ export interface Config {
     asyncPollMs: number;
     /** Async jobs run at once, per server process. */
     asyncConcurrency: number;
+    /** Fair sharing between hooks (src/hooks/fair-share.ts): per-hook runs at once, CPU budget, circuit breaker. */
+    fairShare: FairShareSettings;
   };
   webhooks: {
     /** Delays before the retries of a failed delivery (attempt 2, 3, ...); then it is failed (dead letter). */
@@ -283,6 +286,16 @@ export function loadConfig(processEnv: Env = process.env): Config {
       asyncLeaseMs: duration(env, 'HOOK_ASYNC_LEASE', 30_000, 12_000, 3_600_000),
       asyncPollMs: duration(env, 'HOOK_ASYNC_POLL_INTERVAL', 500, 10, 60_000),
       asyncConcurrency: int(env, 'HOOK_ASYNC_CONCURRENCY', 10, 1, 1000),
+      // Fair sharing: one hook's runs at once (more wait within their timeout), the share of one core
+      // its CPU budget refills at and the most it holds, and its circuit breaker (consecutive failed
+      // runs that open it, and the cool-down before a trial run).
+      fairShare: {
+        maxConcurrency: int(env, 'HOOK_MAX_CONCURRENCY', DEFAULT_FAIR_SHARE.maxConcurrency, 1, 1000),
+        cpuSharePercent: int(env, 'HOOK_CPU_SHARE_PERCENT', DEFAULT_FAIR_SHARE.cpuSharePercent, 1, 10_000),
+        cpuBurstMs: duration(env, 'HOOK_CPU_BURST', DEFAULT_FAIR_SHARE.cpuBurstMs, 10, 3_600_000),
+        breakerFailures: int(env, 'HOOK_BREAKER_FAILURES', DEFAULT_FAIR_SHARE.breakerFailures, 1, 1000),
+        breakerCooldownMs: duration(env, 'HOOK_BREAKER_COOLDOWN', DEFAULT_FAIR_SHARE.breakerCooldownMs, 100, 3_600_000),
+      },
     },
     webhooks: webhookSettings(env),
     federation: {

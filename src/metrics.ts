@@ -15,6 +15,8 @@ export interface Metrics {
   messageAttempts: Counter<'channel' | 'outcome'>;
   passwordChecks: PasswordCheckCounter;
   equalTimeWait: Histogram<'step' | 'side'>;
+  hookSkips: Counter<'event' | 'reason'>;
+  hookCircuitChanges: Counter<'hook_id' | 'state'>;
 }
 
 export function createMetrics(defaults = true): Metrics {
@@ -81,6 +83,19 @@ export function createMetrics(defaults = true): Metrics {
       help: 'Time an answer was held to the common floor of its step, by step and side',
       labelNames: ['step', 'side'],
       buckets: [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    // Fair sharing (hooks/fair-share.ts): runs skipped, and each hook's breaker opening and closing.
+    hookSkips: new Counter({
+      name: 'tessera_hook_skipped_total',
+      help: 'Hook runs skipped by fair sharing, by event and reason (circuit open, over its CPU budget, no free run before its timeout)',
+      labelNames: ['event', 'reason'],
+      registers: [registry],
+    }),
+    hookCircuitChanges: new Counter({
+      name: 'tessera_hook_circuit_changes_total',
+      help: "A hook's circuit breaker opening (state=open) or closing again after a good trial run (state=closed)",
+      labelNames: ['hook_id', 'state'],
       registers: [registry],
     }),
   };

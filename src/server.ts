@@ -48,6 +48,7 @@ import { createMetrics } from './metrics.ts';
 import { createFederation } from './providers/federation.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookEndpointStore } from './webhooks/endpoints.ts';
+import { EventSubscribers } from './webhooks/subscribers.ts';
 import { WebhookTargets } from './webhooks/targets.ts';
 import type { Resolver } from './net/resolve-target.ts';
 import type { Services } from './services.ts';
@@ -130,8 +131,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       metrics,
       applicationName: async (clientId) => (await applications.find(clientId))?.name ?? null,
       onQueued: () => worker?.kick(),
+      fairShare: config.hooks.fairShare,
     });
-    worker = new HookWorker({ db, store: hooks, executor: sandbox, runner, log, jobs: hookJobs, settings: config.hooks });
+    worker = new HookWorker({ db, store: hooks, runner, log, jobs: hookJobs, settings: config.hooks });
     const throttle = new Throttle(db, config.throttle.windowSeconds);
     const lifecycle = runner;
     const webhookTargets = new WebhookTargets(config.webhooks.allowedHosts, options.resolve);
@@ -146,6 +148,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       deliver: (invitation, user, link) => sendInvitationMail(services, invitation, user, link),
     });
     const locator = await MmdbLocator.open(config.geoip.database);
+    const subscribers = new EventSubscribers(webhooks);
     // Mail and texts: the courier (hooks, then the queue) in front of the one set of transports.
     const messageQueue = new MessageQueue(db, box, config.messages.leaseMs);
     const sms = createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log });
@@ -157,7 +160,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const result = await federation.verifications.get(userId);
       return result?.status === 'verified' ? result.verified_claims : null;
     };
-    const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors, verifiedClaims });
+    const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors, verifiedClaims, subscribers });
     const services: Services = {
       config,
       db,
@@ -231,6 +234,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await executions.flush();
         await webhookDispatcher?.stop();
         await messageDispatcher.stop();
+        subscribers.close();
         sandbox.dispose();
         mailer.close();
         await db.destroy();

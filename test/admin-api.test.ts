@@ -273,6 +273,7 @@ for (const kind of databaseKinds()) {
           events.push({ event, payload });
           return lifecycle.runBeforeChange(event, payload, ctx);
         },
+        hasHooks: (event, applicationId) => lifecycle.hasHooks(event, applicationId),
       };
       t.after(() => {
         services.lifecycle = lifecycle;

@@ -58,16 +58,32 @@ function toSqliteValue(value: unknown): SQLInputValue {
 }
 
 export class NodeSqliteClient extends Client_SQLite3 {
+  /** The pool's one connection (pool max 1), for the prepared fast path (src/db/prepared.ts). */
+  #connection: SqliteConnection | null = null;
+
   _driver(): unknown {
     return { DatabaseSync };
   }
 
   async acquireRawConnection(): Promise<SqliteConnection> {
-    return new SqliteConnection(this.connectionSettings.filename);
+    this.#connection = new SqliteConnection(this.connectionSettings.filename);
+    return this.#connection;
   }
 
   async destroyRawConnection(connection: SqliteConnection): Promise<void> {
+    if (this.#connection === connection) this.#connection = null;
     connection.db.close();
+  }
+
+  /**
+   * The connection's prepared statement for `sql`, to run now on this thread, or null when it may
+   * not: no connection yet, or a transaction open on it (a statement run now would join that
+   * transaction, and vanish with its rollback). knex's own queries wait for the pool instead.
+   */
+  statementNow(sql: string): StatementSync | null {
+    const connection = this.#connection;
+    if (connection === null || !connection.db.isOpen || connection.db.isTransaction) return null;
+    return connection.prepare(sql);
   }
 
   async _query(connection: SqliteConnection, obj: QueryObject): Promise<QueryObject> {

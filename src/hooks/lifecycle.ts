@@ -37,4 +37,6 @@ export interface Lifecycle {
   run<E extends EventName>(event: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<LifecycleOutcome<E>>;
   /** Like run, for a change that commits after its sync hooks (hooks/change.ts): async hooks are queued by the change. */
   runBeforeChange<E extends EventName>(event: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<PendingChange<E>>;
+  /** Whether any enabled hook would run for the event and application (a caller skips building a payload no one reads). */
+  hasHooks(event: EventName, applicationId: string | null): Promise<boolean>;
 }

@@ -11,17 +11,25 @@ import { recordEvent } from '../webhooks/outbox.ts';
 import { actionProblem, type ActionOf, type ActionType, type RecordedAction } from './catalog/actions.ts';
 import { decide, eventSpec, type EventName, type EventPayloads, type EventSpec } from './catalog/events.ts';
 import type { ExecutionLog } from './executions.ts';
+import { DEFAULT_FAIR_SHARE, FairShare, type FairShareSettings, type SkipReason } from './fair-share.ts';
 import type { Lifecycle, LifecycleContext, LifecycleOutcome, PendingChange } from './lifecycle.ts';
 import type { HookStore, RunnableHook } from './store.ts';
 
-export type ExecutionOutcome = 'success' | 'error' | 'timeout' | 'memory' | 'invalid_action';
+/** `skipped`: fair sharing did not run it (its circuit is open, its CPU budget spent, no free run). */
+export type ExecutionOutcome = 'success' | 'error' | 'timeout' | 'memory' | 'invalid_action' | 'skipped';
 
 export interface ExecutionResult {
   outcome: ExecutionOutcome;
   actions: RecordedAction[];
   logs: string[];
   duration_ms: number;
+  /** The isolate's CPU time, when the sandbox measured it (fair sharing charges it). */
+  cpu_ms?: number;
   error?: string;
+}
+
+function skipped(reason: SkipReason): ExecutionResult {
+  return { outcome: 'skipped', actions: [], logs: [], duration_ms: 0, error: `skipped: ${reason}` };
 }
 
 /** Runs one hook's code on one event in the sandbox. */
@@ -66,6 +74,8 @@ export interface RunnerDeps {
   metrics?: Metrics;
   /** Called after async jobs are queued, so the worker need not wait for its next poll. */
   onQueued?: () => void;
+  /** Per-hook concurrency, CPU budget and circuit breaker (defaults: DEFAULT_FAIR_SHARE). */
+  fairShare?: FairShareSettings;
 }
 
 /** Builds the event a hook receives (without secrets and hook identity, added per hook). */
@@ -98,9 +108,57 @@ export async function executeChecked(executor: HookExecutor, spec: EventSpec, ho
 
 export class HookRunner implements Lifecycle {
   readonly #deps: RunnerDeps;
+  readonly #share: FairShare<RunnableHook>;
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
+    const { log, metrics, db } = deps;
+    this.#share = new FairShare(deps.fairShare ?? DEFAULT_FAIR_SHARE, {
+      opened: (hook, failures, until) => {
+        const cooldownMs = until - Date.now();
+        log.warn(
+          { hook_id: hook.id, hook_version: hook.version, failures, until: new Date(until).toISOString() },
+          'hook circuit open: its runs are skipped under its on_error until the cool-down ends',
+        );
+        metrics?.hookCircuitChanges.inc({ hook_id: hook.id, state: 'open' });
+        const error = `circuit open for ${Math.round(cooldownMs / 1000)} s after ${failures} consecutive failed runs`;
+        recordEvent(db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: hook.event, outcome: 'skipped', error }).catch((err) =>
+          log.error({ err, hook_id: hook.id }, 'hook.failed (circuit open) could not be recorded'),
+        );
+      },
+      closed: (hook) => {
+        log.info({ hook_id: hook.id, hook_version: hook.version }, 'hook circuit closed: a trial run succeeded');
+        metrics?.hookCircuitChanges.inc({ hook_id: hook.id, state: 'closed' });
+      },
+    });
+  }
+
+  /** Fair sharing's view of a hook (breaker state, runs, CPU budget left), for tests and operators. */
+  shareOf(hookId: string): ReturnType<FairShare<RunnableHook>['state']> {
+    return this.#share.state(hookId);
+  }
+
+  /**
+   * Runs a hook within its fair share: it may wait for one of its runs to end, or be skipped (an
+   * outcome `skipped`, not run at all). The sync runs and the async worker both come through here.
+   */
+  async executeShared(spec: EventSpec, hook: RunnableHook, event: Record<string, unknown>): Promise<ExecutionResult> {
+    const admission = await this.#share.admit(hook);
+    if (!admission.admitted) {
+      this.#deps.metrics?.hookSkips.inc({ event: spec.name, reason: admission.reason });
+      return skipped(admission.reason);
+    }
+    let result: ExecutionResult = { outcome: 'error', actions: [], logs: [], duration_ms: 0 };
+    try {
+      result = await executeChecked(this.#deps.executor, spec, admission.timeoutMs < hook.timeout_ms ? { ...hook, timeout_ms: admission.timeoutMs } : hook, event);
+      return result;
+    } finally {
+      admission.done(result);
+    }
+  }
+
+  async hasHooks(eventName: EventName, applicationId: string | null): Promise<boolean> {
+    return (await this.#deps.store.forEvent(eventName, applicationId)).length > 0;
   }
 
   async run<E extends EventName>(eventName: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<LifecycleOutcome<E>> {
@@ -129,11 +187,14 @@ export class HookRunner implements Lifecycle {
     const actions: RecordedAction[] = [];
     for (const hook of hooks) {
       if (hook.mode !== 'sync') continue;
-      const result = await executeChecked(this.#deps.executor, spec, hook, event);
+      const result = await this.executeShared(spec, hook, event);
       this.record(hook, event, 'sync', result);
       if (result.outcome !== 'success') {
-        this.#deps.log.warn({ hook_id: hook.id, event: eventName, outcome: result.outcome }, 'hook failed');
-        await recordEvent(this.#deps.db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: eventName, outcome: result.outcome, error: result.error ?? null });
+        // A skipped run is not another failure: the breaker's opening said so once (log, hook.failed, metric).
+        if (result.outcome !== 'skipped') {
+          this.#deps.log.warn({ hook_id: hook.id, event: eventName, outcome: result.outcome }, 'hook failed');
+          await recordEvent(this.#deps.db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: eventName, outcome: result.outcome, error: result.error ?? null });
+        }
         if (hook.on_error === 'fail') return { ...emptyOutcome(eventName), denied: { message: GENERIC_HOOK_FAILURE }, failed: true };
         continue;
       }

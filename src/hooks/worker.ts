@@ -7,13 +7,16 @@ import type { Logger } from '../log.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { eventSpec } from './catalog/events.ts';
 import type { HookJobQueue, HookJob } from './jobs.ts';
-import { executeChecked, type HookExecutor, type HookRunner } from './runner.ts';
+import type { HookRunner } from './runner.ts';
 import type { HookStore } from './store.ts';
+
+/** A job whose hook fair sharing skipped is tried again this much later (its attempts unchanged). */
+const SKIPPED_RETRY_MS = 5000;
 
 export interface WorkerDeps {
   db: Db;
   store: HookStore;
-  executor: HookExecutor;
+  /** Runs the jobs' hooks within their fair share (executeShared), and records them. */
   runner: HookRunner;
   log: Logger;
   /** The queue the runner writes to (its lease length is HOOK_ASYNC_LEASE). */
@@ -74,7 +77,7 @@ export class HookWorker {
   }
 
   async #runJob(job: HookJob): Promise<void> {
-    const { db, store, executor, runner, log, settings } = this.#deps;
+    const { db, store, runner, log, settings } = this.#deps;
     const { event } = job;
     const spec = eventSpec(String(event.type));
     let hook;
@@ -88,7 +91,13 @@ export class HookWorker {
       await this.#jobs.settle(job, { status: 'done' });
       return;
     }
-    const result = await executeChecked(executor, spec, hook, event);
+    const result = await runner.executeShared(spec, hook, event);
+    if (result.outcome === 'skipped') {
+      // Fair sharing held the hook back (its circuit is open, its CPU budget spent): not an attempt.
+      runner.record(hook, event, 'async', result);
+      await this.#jobs.settle(job, { run_after: Date.now() + SKIPPED_RETRY_MS });
+      return;
+    }
     if (result.outcome === 'success' && result.actions.length) {
       // An async hook cannot steer a journey that has moved on: its actions are refused and logged.
       result.logs.push(`[tessera] ${result.actions.length} action(s) refused: ${spec.name} ran async, the journey did not wait`);

@@ -28,7 +28,10 @@ export function requestLog(log: Logger, metrics?: Metrics) {
     const incoming = ctx.get('x-request-id');
     const requestId = /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.state.log = log.child({ request_id: requestId });
+    // The request's child logger is made when first used: most requests (token grants) log only the
+    // access line below, and a pino child costs more than the whole routing of a token request.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= log.child({ request_id: requestId })), enumerable: true, configurable: true });
     ctx.set('x-request-id', requestId);
     const started = performance.now();
     try {
@@ -36,7 +39,8 @@ export function requestLog(log: Logger, metrics?: Metrics) {
     } finally {
       const ms = performance.now() - started;
       metrics?.httpRequests.observe({ method: ctx.method, status: String(ctx.status) }, ms / 1000);
-      ctx.state.log.info({ method: ctx.method, path: loggablePath(ctx.path), status: ctx.status, ms: Math.round(ms) }, 'request');
+      if (log.isLevelEnabled('info'))
+        (child ?? log).info({ ...(child ? {} : { request_id: requestId }), method: ctx.method, path: loggablePath(ctx.path), status: ctx.status, ms: Math.round(ms) }, 'request');
     }
   };
 }

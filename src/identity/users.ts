@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
+import { preparedStatements, USE_KNEX, type PreparedStatements } from '../db/prepared.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { recordEvent, type WebhookEventType } from '../webhooks/outbox.ts';
@@ -72,6 +73,7 @@ export function userPatch(body: JsonObject): UserPatch {
 }
 
 const NAME_MAX = 200;
+const FIND_BY_ID_SQL = 'SELECT * FROM users WHERE id = ? LIMIT 1';
 
 type Row = Record<string, unknown>;
 
@@ -147,9 +149,12 @@ export class UserService {
   readonly #passwords: PasswordHasher;
   readonly #policy: Config['password'];
   readonly #revoke: AccountRevoker;
+  /** SQLite's prepared fast path for findById, read on every token request (findAccount). */
+  readonly #prepared: PreparedStatements | null;
 
   constructor(db: Db, passwords: PasswordHasher, policy: Config['password'], revoke: AccountRevoker) {
     this.#db = db;
+    this.#prepared = preparedStatements(db);
     this.#passwords = passwords;
     this.#policy = policy;
     this.#revoke = revoke;
@@ -215,7 +220,8 @@ export class UserService {
 
   async findById(id: string): Promise<User | null> {
     if (typeof id !== 'string' || id.length > 36) return null;
-    const row = await this.#db('users').where({ id }).first();
+    const fast = this.#prepared ? this.#prepared.get(FIND_BY_ID_SQL, id) : USE_KNEX;
+    const row = fast !== USE_KNEX ? fast : await this.#db('users').where({ id }).first();
     return row ? toUser(row) : null;
   }
 

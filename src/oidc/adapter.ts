@@ -2,14 +2,24 @@
 // Clients are not stored here: they are the applications, read through the applications service.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Knex } from 'knex';
-import { fromJson, toJson, type Db } from '../db/knex.ts';
+import { fromJson, isPostgres, toJson, type Db } from '../db/knex.ts';
 import type { GrantedApplication } from '../identity/application-access.ts';
+import { preparedStatements, USE_KNEX, type Row } from '../db/prepared.ts';
 
 export interface ClientSource {
   clientMetadata(clientId: string): Promise<AdapterPayload | undefined>;
 }
 
 const TABLE = 'oidc_models';
+
+// The statements of every token request, prepared once on SQLite (src/db/prepared.ts); the same as
+// knex's `insert().onConflict().merge()`, `where().first()` and `update()` below.
+const UPSERT_SQL =
+  'INSERT INTO oidc_models (model, id, payload, grant_id, account_id, user_code, uid, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
+  'ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, account_id = excluded.account_id, ' +
+  'user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at';
+const FIND_SQL = 'SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND id = ? LIMIT 1';
+const CONSUME_SQL = 'UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ?';
 
 /**
  * Ids come from requests (tokens in form bodies, cookies, query strings). No stored id holds a NUL
@@ -29,6 +39,7 @@ export async function revokeAccount(db: Db, accountId: string): Promise<number> 
 }
 
 export function createAdapterFactory(db: Db, clients: ClientSource) {
+  const prepared = preparedStatements(db);
   return class SqlAdapter implements Adapter {
     readonly model: string;
 
@@ -47,12 +58,15 @@ export function createAdapterFactory(db: Db, clients: ClientSource) {
         uid: payload.uid ?? null,
         expires_at: expiresIn ? Date.now() + expiresIn * 1000 : null,
       };
+      if (prepared?.run(UPSERT_SQL, row.model, row.id, row.payload, row.grant_id, row.account_id, row.user_code, row.uid, row.expires_at)) return;
       await db(TABLE).insert(row).onConflict(['model', 'id']).merge();
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (!storable(id)) return undefined;
       if (this.model === 'Client') return clients.clientMetadata(id);
+      const row = prepared ? prepared.get(FIND_SQL, this.model, id) : USE_KNEX;
+      if (row !== USE_KNEX) return live(row);
       return this.#findBy({ id });
     }
 
@@ -68,7 +82,9 @@ export function createAdapterFactory(db: Db, clients: ClientSource) {
 
     async consume(id: string): Promise<void> {
       if (!storable(id)) return;
-      await db(TABLE).where({ model: this.model, id }).update({ consumed_at: Date.now() });
+      const now = Date.now();
+      if (prepared?.run(CONSUME_SQL, now, this.model, id)) return;
+      await db(TABLE).where({ model: this.model, id }).update({ consumed_at: now });
     }
 
     async destroy(id: string): Promise<void> {
@@ -82,16 +98,22 @@ export function createAdapterFactory(db: Db, clients: ClientSource) {
     }
 
     async #findBy(where: Record<string, string>): Promise<AdapterPayload | undefined> {
-      const row = await db(TABLE)
-        .where({ model: this.model, ...where })
-        .first();
-      if (!row) return undefined;
-      if (row.expires_at !== null && Number(row.expires_at) <= Date.now()) return undefined;
-      const payload = fromJson<AdapterPayload>(row.payload, {});
-      if (row.consumed_at !== null) payload.consumed = Math.floor(Number(row.consumed_at) / 1000);
-      return payload;
+      return live(
+        await db(TABLE)
+          .where({ model: this.model, ...where })
+          .first(),
+      );
     }
   };
+}
+
+/** A stored artifact's payload, unless it has expired (the clean-up deletes it later). */
+function live(row: Row | undefined): AdapterPayload | undefined {
+  if (!row) return undefined;
+  if (row.expires_at !== null && Number(row.expires_at) <= Date.now()) return undefined;
+  const payload = fromJson<AdapterPayload>(row.payload, {});
+  if (row.consumed_at !== null) payload.consumed = Math.floor(Number(row.consumed_at) / 1000);
+  return payload;
 }
 
 /**
@@ -106,9 +128,30 @@ export async function interactionClientId(db: Db, uid: string): Promise<string |
   return typeof clientId === 'string' ? clientId : null;
 }
 
-/** Deletes expired artifacts; run periodically. Returns how many rows went. */
-export async function deleteExpiredModels(db: Db, now = Date.now()): Promise<number> {
-  return db(TABLE).whereNotNull('expires_at').where('expires_at', '<=', now).delete();
+/** Rows the sweep deletes per statement. */
+export const SWEEP_BATCH = 250;
+
+// One batch of the sweep: at most `limit` expired rows, found through the expires_at index, so a
+// statement's cost depends on the batch, not on how many rows the table holds. On SQLite a statement
+// runs on the main thread (node:sqlite), and one DELETE of a whole backlog would stall every request
+// for as long; on PostgreSQL, rows another instance's sweep holds are skipped, not waited for.
+const SWEEP_SQLITE = 'DELETE FROM oidc_models WHERE rowid IN (SELECT rowid FROM oidc_models WHERE expires_at <= ? LIMIT ?)';
+const SWEEP_POSTGRES = 'DELETE FROM oidc_models WHERE (model, id) IN (SELECT model, id FROM oidc_models WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)';
+
+/**
+ * Deletes expired artifacts (run periodically) in batches of `batch` rows, letting requests run
+ * between them. Returns how many rows went.
+ */
+export async function deleteExpiredModels(db: Db, now = Date.now(), batch = SWEEP_BATCH): Promise<number> {
+  const sql = isPostgres(db) ? SWEEP_POSTGRES : SWEEP_SQLITE;
+  let deleted = 0;
+  for (;;) {
+    const result: unknown = await db.raw(sql, [now, batch]);
+    const count = isPostgres(db) ? Number((result as { rowCount?: number }).rowCount ?? 0) : Number((result as { changes?: number }).changes ?? 0);
+    deleted += count;
+    if (count < batch) return deleted;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function accountGrants(db: Knex | Knex.Transaction, accountId: string): Promise<Array<{ id: string; payload: AdapterPayload }>> {

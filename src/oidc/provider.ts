@@ -31,10 +31,12 @@ export interface ProviderDeps {
   factors?: FactorService;
   /** A user's verified_claims (identity verification, src/providers/verifications.ts), asked for through the claims parameter. */
   verifiedClaims?: (userId: string) => Promise<unknown>;
+  /** Whether a webhook endpoint wants jwt.refresh; without it every refresh is recorded. */
+  subscribers?: { wants(type: 'jwt.refresh', applicationId: string | null): Promise<boolean> };
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
-  const { config, db, keys, users, applications, resourceServers, lifecycle, log, factors } = deps;
+  const { config, db, keys, users, applications, resourceServers, lifecycle, log, factors, subscribers } = deps;
   // findAccount runs on every grant; the token hooks reuse the user it loaded for the same request.
   const usersByRequest = new WeakMap<object, User>();
   const idTokenClaims = createIdTokenClaims(applications);
@@ -182,7 +184,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   tokenHooks.install(provider);
   idTokenClaims.install(provider);
   issueAuthenticationClaims(provider);
-  recordRefreshes(provider, db, log);
+  recordRefreshes(provider, db, log, subscribers);
   applications.useValidator(async (metadata) => {
     await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
   });
@@ -192,9 +194,11 @@ export function createProvider(deps: ProviderDeps): Provider {
 /**
  * jwt.refresh: the provider announces a successful grant (grant.success) before it answers; the event
  * is written before the answer leaves, so a client never holds refreshed tokens whose event was not
- * recorded. It costs the grant one INSERT (a refresh without rotation makes three reads and one write).
+ * recorded. It costs the grant one INSERT (a refresh without rotation makes three reads and one write),
+ * so it is written only while a webhook endpoint subscribes to it: no endpoint would ever get it
+ * otherwise (an endpoint gets the events created after it, src/webhooks/subscribers.ts).
  */
-function recordRefreshes(provider: Provider, db: Db, log: Logger): void {
+function recordRefreshes(provider: Provider, db: Db, log: Logger, subscribers: ProviderDeps['subscribers']): void {
   const refreshes = new WeakMap<object, Record<string, unknown>>();
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     if (ctx.oidc.params?.grant_type !== 'refresh_token') return;
@@ -212,6 +216,7 @@ function recordRefreshes(provider: Provider, db: Db, log: Logger): void {
     const data = refreshes.get(ctx);
     if (!data || ctx.status !== 200) return;
     try {
+      if (subscribers && !(await subscribers.wants('jwt.refresh', ctx.oidc.client?.clientId ?? null))) return;
       await recordEvent(db, 'jwt.refresh', data);
     } catch (err) {
       // The tokens are issued (and a rotated refresh token consumed): failing the answer now would

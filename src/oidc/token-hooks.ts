@@ -49,7 +49,10 @@ export function createTokenHooks(deps: TokenHookDeps) {
     if (existing) return existing;
     const grantType = String(ctx.oidc?.params?.grant_type ?? '');
     if (ctx.oidc?.route !== 'token' || !isHooked(grantType) || !accountId) return Promise.resolve(null);
+    const applicationId = ctx.oidc.client?.clientId ?? null;
     const run = (async () => {
+      // Most grants have no before_id_token hook: ask the (cached) hook store before building the event.
+      if (!(await deps.lifecycle.hasHooks('before_id_token', applicationId))) return null;
       const user = await deps.loadUser(ctx, accountId);
       if (!user) return null;
       const scopes = (requestedScope(ctx) ?? scope ?? '').split(' ').filter(Boolean);
@@ -63,7 +66,7 @@ export function createTokenHooks(deps: TokenHookDeps) {
           claims: claimsForScopes(userClaims(user), deps.idTokenScopes ? await deps.idTokenScopes(ctx, scopes) : scopes),
         },
         {
-          applicationId: ctx.oidc.client?.clientId ?? null,
+          applicationId,
           ip: ctx.ip ?? null,
           userAgent: ctx.get('user-agent') || null,
           locale: null,

@@ -117,14 +117,19 @@ export const WEBHOOK_CATALOG = {
     user_id: USER_ID,
     factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },
   }),
-  'jwt.refresh': type('a refresh token was used', '`user_id`, `application_id`, `grant_id`, `scope`, `rotated`', 'always', {
-    user_id: USER_ID,
-    application_id: CLIENT_ID,
-    grant_id: 'Qw3rTy-grant',
-    scope: 'openid email offline_access',
-    rotated: true,
-  }),
-  'hook.failed': type('a hook threw or hit a limit', '`hook_id`, `hook_name`, `event`, `outcome`, `error`', 'never', {
+  'jwt.refresh': type(
+    'a refresh token was used (written before the token answer, and only while an enabled endpoint subscribes to it)',
+    '`user_id`, `application_id`, `grant_id`, `scope`, `rotated`',
+    'always',
+    {
+      user_id: USER_ID,
+      application_id: CLIENT_ID,
+      grant_id: 'Qw3rTy-grant',
+      scope: 'openid email offline_access',
+      rotated: true,
+    },
+  ),
+  'hook.failed': type('a hook threw or hit a limit, or its circuit breaker opened (`outcome: "skipped"`)', '`hook_id`, `hook_name`, `event`, `outcome`, `error`', 'never', {
     hook_id: 'hk_4d2c',
     hook_name: 'Claims from a CRM',
     event: 'before_id_token',

@@ -17,6 +17,8 @@ export interface HookRunResult {
   actions: RecordedAction[];
   logs: string[];
   duration_ms: number;
+  /** The isolate's CPU time for the run, when it could be read (not after the isolate was disposed). */
+  cpu_ms?: number;
   error?: string;
 }
 
