@@ -27,6 +27,7 @@ import type { Metrics } from './metrics.ts';
 import type { Mailer } from './messaging/mailer.ts';
 import type { SmsSender } from './messaging/sms.ts';
 import type { ApplicationService } from './oidc/applications.ts';
+import type { KeyRing } from './oidc/key-ring.ts';
 import type { ResourceServerService } from './oidc/resource-servers.ts';
 import type { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import type { WebhookEndpointStore } from './webhooks/endpoints.ts';
@@ -46,6 +47,8 @@ export interface Services {
   access: ApplicationAccess;
   resourceServers: ResourceServerService;
   provider: Provider;
+  /** The signing and cookie keys in force here, refreshed from the database (rotations by any instance). */
+  keys: KeyRing;
   mailer: Mailer;
   /** Null when no SMS messenger is configured (and SMS_DEV_OUTBOX is off): SMS is then not offered. */
   sms: SmsSender | null;
