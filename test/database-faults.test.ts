@@ -104,6 +104,18 @@ describe('a PostgreSQL that does not answer', { skip: ownPostgresAvailable() ? f
     await waitUntil('the server to recover after the restart of PostgreSQL', async () => (await fetch(`${server.url}/health`)).status === 200, 30_000);
     assert.equal((await server.admin('GET', '/users')).status, 200);
     assert.ok(!server.output().includes('"status":500'), 'no request was answered 500');
+    // Its logs are JSON lines only, knex's warnings included, and the errors keep their codes.
+    const lines = server.output().split('\n').filter(Boolean);
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
+    const logs = server.logs();
+    assert.ok(
+      logs.some((l) => l.component === 'knex'),
+      "knex's warnings go through the logger",
+    );
+    assert.ok(
+      logs.some((l) => (l.err as { code?: string } | undefined)?.code === 'ECONNREFUSED'),
+      'the error code is logged',
+    );
   });
 });
 
