@@ -1,7 +1,8 @@
 // Several instances on one PostgreSQL (#18.1, #18.2): three processes started at the same moment on an
 // empty database agree on one key set (ten rounds), and a key rotated on one is published by all
-// within KEY_REFRESH_INTERVAL, signs only once all publish it, and no token fails to verify against any
-// instance's JWKS while the rotation rolls through (instances restarting meanwhile included).
+// within KEY_REFRESH_INTERVAL (sooner through NOTIFY), signs only once all publish it, and no token fails
+// to verify against any instance's JWKS while the rotation rolls through (instances restarting meanwhile
+// included).
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
@@ -125,21 +126,29 @@ describe('three instances on one PostgreSQL', { skip }, () => {
     const rotatedAt = Date.now();
     newKid = rotated.body.kid as string;
     activatesAt = Date.parse(rotated.body.activates_at);
+    // Watched on its own, polling fast, while the refreshes go on beside it.
     const publishedAt = new Map<number, number>();
-    await waitUntil(
+    const watch = waitUntil(
       'every instance to publish the rotated key',
       async () => {
-        for (const [index, server] of servers.entries()) {
-          if (!publishedAt.has(index) && (await jwks(server)).keys.some((key) => key.kid === newKid)) publishedAt.set(index, Date.now() - rotatedAt);
-        }
-        await refreshOnce();
+        await Promise.all(
+          servers.map(async (server, index) => {
+            if (!publishedAt.has(index) && (await jwks(server)).keys.some((key) => key.kid === newKid)) publishedAt.set(index, Date.now() - rotatedAt);
+          }),
+        );
         return publishedAt.size === servers.length;
       },
-      20_000,
+      30_000,
     );
+    let watching = true;
+    void watch.finally(() => {
+      watching = false;
+    });
+    while (watching) await refreshOnce();
+    await watch;
     for (const [index, ms] of publishedAt) {
-      // Within the interval, with a second of slack for a loaded machine.
-      assert.ok(ms <= REFRESH_MS + 1000, `instance ${index} published the new key ${ms} ms after the rotation`);
+      // Within the interval, with two seconds of slack for a loaded machine.
+      assert.ok(ms <= REFRESH_MS + 2000, `instance ${index} published the new key ${ms} ms after the rotation`);
     }
     // While the new key waits for its activation, the instances restart one after the other (a rolling
     // restart): a restarted instance must not sign with it early, and every token keeps verifying.
@@ -155,7 +164,7 @@ describe('three instances on one PostgreSQL', { skip }, () => {
         await refreshOnce();
         return (signedBy.get(newKid)?.size ?? 0) === servers.length;
       },
-      30_000,
+      90_000,
     );
     assert.deepEqual(failures, []);
     assert.ok(signedBy.has(oldKid), 'the old key signed during the rotation');
@@ -164,7 +173,22 @@ describe('three instances on one PostgreSQL', { skip }, () => {
     // Retiring the old key: every instance stops publishing it within the interval.
     const retired = await servers[1]!.admin('POST', `/keys/${oldKid}/retire`);
     assert.equal(retired.status, 200, JSON.stringify(retired.body));
-    await waitUntil('every instance to drop the retired key', async () => (await Promise.all(servers.map(jwks))).every((set) => !set.keys.some((key) => key.kid === oldKid)), REFRESH_MS + 5000);
+    await waitUntil('every instance to drop the retired key', async () => (await Promise.all(servers.map(jwks))).every((set) => !set.keys.some((key) => key.kid === oldKid)), REFRESH_MS + 15_000);
     await Promise.all(servers.map((server) => server.stop()));
+  });
+
+  test('PostgreSQL NOTIFY: a rotation reaches another instance long before its refresh interval', async () => {
+    const database = await createTestDatabase('postgres');
+    databases.push(database);
+    const env = { DATABASE_URL: database.url, KEY_REFRESH_INTERVAL: '10m' };
+    const one = await spawnServer(env);
+    await waitHealthy(one);
+    const two = await spawnServer(env);
+    await waitHealthy(two);
+    const rotated = await one.admin('POST', '/keys/rotate');
+    assert.equal(rotated.status, 201, JSON.stringify(rotated.body));
+    // The interval is ten minutes: only the notification can bring it within seconds.
+    await waitUntil('the other instance to publish the rotated key', async () => (await jwks(two)).keys.some((key) => key.kid === rotated.body.kid), 10_000);
+    await Promise.all([one.stop(), two.stop()]);
   });
 });

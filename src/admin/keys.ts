@@ -13,8 +13,9 @@ export function keyRoutes(router: Router, services: Services): void {
 
   router.post('/keys/rotate', async (ctx) => {
     const kid = await rotateKeys(services.db, services.config.cluster.keyPropagationMs);
-    // Published here at once; the other instances publish it at their next refresh.
+    // Published here at once; the other instances publish it when told, or at their next refresh.
     await services.keys.refresh();
+    await services.keys.announce();
     const key = (await listSigningKeys(services.db)).find((k) => k.kid === kid);
     ctx.status = 201;
     ctx.body = { ...key, kid, note: 'the new key is published by every instance now and signs from activates_at; existing keys stay in the JWKS until retired' };
@@ -28,6 +29,7 @@ export function keyRoutes(router: Router, services: Services): void {
     if (key.retired_at) throw new ClientError(409, 'conflict', 'kid: the key is already retired');
     if (!(await retireKey(services.db, kid))) throw new ClientError(409, 'conflict', 'kid: the newest signing key cannot be retired');
     await services.keys.refresh();
+    await services.keys.announce();
     ctx.body = (await listSigningKeys(services.db)).find((k) => k.kid === kid);
   });
 }

@@ -91,7 +91,9 @@ export function openDatabase(databaseUrl: string, timeouts: DatabaseTimeouts = D
       connectionString: databaseUrl,
       connectionTimeoutMillis: connectMs,
       keepAlive: true,
-      ...(statementMs ? { statement_timeout: statementMs, lock_timeout: statementMs, idle_in_transaction_session_timeout: statementMs * 5 } : {}),
+      // A statement waiting for a lock counts too. A transaction left idle (its client gone quiet) frees its
+      // locks after 5 min: longer than any webhook or hook a transaction may wait for.
+      ...(statementMs ? { statement_timeout: statementMs, idle_in_transaction_session_timeout: 300_000 } : {}),
     } as Knex.PgConnectionConfig,
     pool: { min: 0, max: 10, acquireTimeoutMillis: acquireMs, createTimeoutMillis: connectMs },
     acquireConnectionTimeout: acquireMs,

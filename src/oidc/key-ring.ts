@@ -1,7 +1,9 @@
 // The keys this instance uses, kept in step with the database without a restart: every
-// KEY_REFRESH_INTERVAL (and right after a rotation made here, and when a pending key's activation time
-// comes) the key set is read again and, when it changed, handed to the provider: the JWKS it publishes,
-// the key that signs ID tokens and JWT access tokens, and the cookie keys (the first signs, all verify).
+// KEY_REFRESH_INTERVAL (and right after a rotation made here, when a pending key's activation time
+// comes, and on PostgreSQL when another instance announces a change with NOTIFY) the key set is read
+// again and, when it changed, handed to the provider: the JWKS it publishes, the key that signs ID
+// tokens and JWT access tokens, and the cookie keys (the first signs, all verify). The interval is the
+// bound; the notification only makes it sooner (a lost one costs nothing but the wait).
 //
 // oidc-provider takes its keys at construction and offers no way to change them later (its maintainer's
 // advice is a rolling restart); a rolling restart would not publish a new key everywhere before it signs.
@@ -9,10 +11,14 @@
 // the JWKS it answers, nothing else), and the cookie keys array, shared with the koa app, is updated in
 // place. test/key-rotation.test.ts fails if an upgrade of oidc-provider changes either.
 import type Provider from 'oidc-provider';
+import pg from 'pg';
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
-import type { Db } from '../db/knex.ts';
+import { isPostgres, type Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import { type KeySet, loadKeys } from './keys.ts';
+
+/** The PostgreSQL channel on which key changes are announced. */
+const CHANNEL = 'tessera_keys';
 
 function fingerprint(keys: KeySet): string {
   return `${keys.signing.map((key) => key.kid).join(',')}|${keys.cookie.join(',')}`;
@@ -27,6 +33,8 @@ export class KeyRing {
   #interval: NodeJS.Timeout | null = null;
   #activation: NodeJS.Timeout | null = null;
   #refreshing: Promise<void> | null = null;
+  #listener: pg.Client | null = null;
+  #relisten: NodeJS.Timeout | null = null;
 
   constructor(db: Db, initial: KeySet, options: { refreshMs: number; log: Logger }) {
     this.#db = db;
@@ -46,14 +54,54 @@ export class KeyRing {
     this.#interval = setInterval(() => void this.refresh(), this.#refreshMs);
     this.#interval.unref();
     this.#scheduleActivation();
+    if (isPostgres(this.#db)) void this.#listen();
+  }
+
+  /** Tells the other instances (PostgreSQL) that the keys changed, so they refresh before their interval ends. */
+  async announce(): Promise<void> {
+    if (!isPostgres(this.#db)) return;
+    await this.#db.raw('SELECT pg_notify(?, ?)', [CHANNEL, '']).catch((err: unknown) => this.#log.warn({ err }, 'key change not announced; other instances see it at their next refresh'));
+  }
+
+  /** A connection of its own that LISTENs; lost, it is opened again one interval later. */
+  async #listen(): Promise<void> {
+    if (!this.#provider) return;
+    const settings = (this.#db.client as { connectionSettings: pg.ClientConfig }).connectionSettings;
+    const client = new pg.Client({ ...settings, statement_timeout: undefined } as pg.ClientConfig);
+    this.#listener = client;
+    const lost = (err?: unknown) => {
+      if (this.#listener !== client) return;
+      this.#listener = null;
+      client.end().catch(() => {});
+      if (err) this.#log.debug({ err }, 'key change listener lost; listening again at the next interval');
+      if (this.#provider) {
+        this.#relisten = setTimeout(() => void this.#listen(), this.#refreshMs);
+        this.#relisten.unref();
+      }
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    client.on('notification', () => void this.refresh());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      // Stopped while connecting: this connection must not keep the process alive.
+      if (this.#listener !== client) await client.end();
+    } catch (err) {
+      lost(err);
+    }
   }
 
   stop(): void {
     if (this.#interval) clearInterval(this.#interval);
     if (this.#activation) clearTimeout(this.#activation);
+    if (this.#relisten) clearTimeout(this.#relisten);
     this.#interval = null;
     this.#activation = null;
     this.#provider = null;
+    const listener = this.#listener;
+    this.#listener = null;
+    listener?.end().catch(() => {});
   }
 
   /** Reads the keys again and applies them if they changed; a database that does not answer keeps the current ones. */
