@@ -10,7 +10,7 @@ import { AdminKeyGuard } from './admin/auth.ts';
 import { AdminKeyCache, establishAdminKey, keyFingerprint } from './admin/key.ts';
 import type { Config } from './config.ts';
 import { SecretBox } from './crypto.ts';
-import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './db/faults.ts';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './db/unavailable.ts';
 import { isPostgres, openDatabase, type Db, type DatabaseTimeouts } from './db/knex.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { getOrCreateSetting } from './db/settings.ts';

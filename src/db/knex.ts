@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
-import { DatabaseUnavailableError } from './faults.ts';
+import { DatabaseUnavailableError } from './unavailable.ts';
 import { NodeSqliteClient } from './node-sqlite-client.ts';
 
 // PostgreSQL returns BIGINT as strings; our bigints are epoch milliseconds, well inside 2^53.

@@ -1,7 +1,7 @@
 // Cross-cutting HTTP middleware: request ids and access logs, error answers, security headers.
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/faults.ts';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import { ClientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
