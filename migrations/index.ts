@@ -10,6 +10,7 @@ import * as applicationSettings007 from './007_application_settings.ts';
 import * as lockout008 from './008_lockout.ts';
 import * as hookVersions013 from './013_a_hook_versions.ts';
 import * as messageQueue013 from './013_b_message_queue.ts';
+import * as keyGenerations014 from './014_a_key_generations.ts';
 import * as external015 from './015_external.ts';
 import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 import * as invitations017 from './017_b_invitations.ts';
@@ -30,6 +31,7 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['008_lockout', lockout008],
   ['013_a_hook_versions', hookVersions013],
   ['013_b_message_queue', messageQueue013],
+  ['014_a_key_generations', keyGenerations014],
   ['015_external', external015],
   ['017_webhook_subscriptions', webhookSubscriptions017],
   ['017_b_invitations', invitations017],

@@ -83,6 +83,7 @@ export function createApp(services: Services): Koa {
   );
   app.use(async (ctx, next) => {
     if (ctx.path === '/health' && ctx.method === 'GET') {
+      // A database that does not answer makes this a 503 with Retry-After within the timeouts (errorAnswers).
       await services.db.raw('select 1');
       ctx.body = { status: 'ok' };
       return;

@@ -96,6 +96,21 @@ export interface Config {
   trustProxy: boolean;
   /** Client locations for hooks (event.request.location): the .mmdb file read at start (GEOIP_DB, or the bundled one). */
   geoip: { database: string };
+  /** Several instances on one database, and a database that does not answer (#18). */
+  cluster: {
+    /** How often an instance reads the keys again (rotations and retirements made by another). */
+    keyRefreshMs: number;
+    /** A rotated key signs this long after the rotation: every instance publishes it first. */
+    keyPropagationMs: number;
+    /** How long a start waits for another instance's migrations before it gives up. */
+    migrationLockTimeoutMs: number;
+    /** Expired rows are pruned this often by one instance of all (the first run soon after start). */
+    housekeepingIntervalMs: number;
+    /** PostgreSQL: opening a connection, waiting for a free one in the pool, one statement. */
+    dbConnectTimeoutMs: number;
+    dbAcquireTimeoutMs: number;
+    dbStatementTimeoutMs: number;
+  };
   /** Base64 32-byte key that encrypts secrets at rest; generated and stored in the database when unset. */
   encryptionKey: string | null;
   password: {
@@ -311,6 +326,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
       concurrency: int(env, 'MAIL_CONCURRENCY', 10, 1, 1000),
       retentionDays: int(env, 'MAIL_RETENTION_DAYS', 7, 1, 3650),
     },
+    cluster: clusterSettings(env),
     encryptionKey,
     password: {
       minLength: int(env, 'PASSWORD_MIN_LENGTH', 8, 6, 128),
@@ -353,6 +369,22 @@ function geoipDatabase(env: Env): string {
   if (!path) return bundledDatabase();
   if (!existsSync(path)) throw new ConfigError(`GEOIP_DB: no file at ${path}`);
   return path;
+}
+
+function clusterSettings(env: Env): Config['cluster'] {
+  const keyRefreshMs = duration(env, 'KEY_REFRESH_INTERVAL', 30_000, 100, 3_600_000);
+  const keyPropagationMs = duration(env, 'KEY_PROPAGATION_DELAY', 2 * keyRefreshMs, 0, 30 * 86_400_000);
+  // A key that signed before every instance had refreshed once could sign tokens another does not publish.
+  if (keyPropagationMs < keyRefreshMs) throw new ConfigError('KEY_PROPAGATION_DELAY must be at least KEY_REFRESH_INTERVAL');
+  return {
+    keyRefreshMs,
+    keyPropagationMs,
+    migrationLockTimeoutMs: duration(env, 'MIGRATION_LOCK_TIMEOUT', 120_000, 1000, 3_600_000),
+    housekeepingIntervalMs: duration(env, 'CLEANUP_INTERVAL', 600_000, 100, 86_400_000),
+    dbConnectTimeoutMs: duration(env, 'DB_CONNECT_TIMEOUT', 3000, 100, 600_000),
+    dbAcquireTimeoutMs: duration(env, 'DB_ACQUIRE_TIMEOUT', 3000, 100, 600_000),
+    dbStatementTimeoutMs: duration(env, 'DB_STATEMENT_TIMEOUT', 4000, 100, 3_600_000),
+  };
 }
 
 function webhookSettings(env: Env): Config['webhooks'] {

@@ -1,6 +1,6 @@
 // Entry point: read the configuration, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
+import { createLogger, logProcessWarnings } from './log.ts';
 import { startServer } from './server.ts';
 
 async function main(): Promise<void> {
@@ -9,13 +9,21 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${error.message}\n`);
+      // No LOG_LEVEL to go by yet: the default logger still writes the one JSON line.
+      createLogger('info').fatal({ problem: error.message }, `configuration error: ${error.message}`);
       process.exit(2);
     }
     throw error;
   }
   const log = createLogger(config.logLevel);
-  const running = await startServer(config, { log });
+  logProcessWarnings(log);
+  let running: Awaited<ReturnType<typeof startServer>>;
+  try {
+    running = await startServer(config, { log });
+  } catch (err) {
+    log.fatal({ err }, `tessera failed to start: ${(err as Error).message}`);
+    process.exit(1);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -3,12 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import { createApp } from './app.ts';
 import { AdminKeyGuard } from './admin/auth.ts';
 import { AdminKeyCache, establishAdminKey, keyFingerprint } from './admin/key.ts';
 import type { Config } from './config.ts';
 import { SecretBox } from './crypto.ts';
-import { openDatabase } from './db/knex.ts';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './db/unavailable.ts';
+import { isPostgres, openDatabase, type Db, type DatabaseTimeouts } from './db/knex.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { getOrCreateSetting } from './db/settings.ts';
 import { armFaultPoint } from './faults.ts';
@@ -39,9 +42,11 @@ import { createMailer } from './messaging/mailer.ts';
 import { MessageQueue } from './messaging/message-queue.ts';
 import { announceDelivery } from './messaging/outbox.ts';
 import { createSmsSender } from './messaging/sms.ts';
-import { deleteExpiredModels, grantedApplications, revokeAccount, revokeApplication } from './oidc/adapter.ts';
+import { grantedApplications, revokeAccount, revokeApplication } from './oidc/adapter.ts';
 import { ApplicationService } from './oidc/applications.ts';
+import { KeyRing } from './oidc/key-ring.ts';
 import { loadOrCreateKeys } from './oidc/keys.ts';
+import { Housekeeping } from './housekeeping.ts';
 import { createProvider } from './oidc/provider.ts';
 import { ResourceServerService } from './oidc/resource-servers.ts';
 import { createMetrics } from './metrics.ts';
@@ -69,38 +74,34 @@ export interface StartOptions {
   resolve?: Resolver;
 }
 
-const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
+/** Runs the migrations; on PostgreSQL through connections of their own, without the statement timeout. */
+async function migrate(db: Db, config: Config, timeouts: DatabaseTimeouts, log: Logger): Promise<void> {
+  const onWait = (reason: string) => log.info({ reason }, 'waiting for another instance before migrating');
+  const options = { lockTimeoutMs: config.cluster.migrationLockTimeoutMs, onWait };
+  if (!isPostgres(db)) return migrateToLatest(db, options);
+  const migrator = openDatabase(config.databaseUrl, { ...timeouts, statementMs: 0 }, knexLog(log));
+  try {
+    await migrateToLatest(migrator, options);
+  } finally {
+    await migrator.destroy();
+  }
+}
 
-/**
- * Deletes what has expired, each store its own rows: OIDC artifacts, one-time tokens, interaction
- * state, throttle windows, factors' codes and devices, the hook execution log and finished jobs, the
- * webhook delivery log.
- */
-async function cleanUp(services: Services): Promise<void> {
-  const { config } = services;
-  const now = Date.now();
-  const models = await deleteExpiredModels(services.db, now);
-  await services.tokens.prune(now);
-  await services.flowStates.prune(now);
-  await services.federation.pending.prune(now);
-  await services.throttle.prune(now);
-  await services.factors.prune(now);
-  const executions = await services.executions.prune(config.hooks.executionMaxAgeDays * 86400_000, config.hooks.executionsPerHook, now);
-  await services.hookJobs.prune(config.hooks.executionMaxAgeDays * 86400_000, now);
-  const webhooks = await services.webhooks.prune(config.webhooks.retentionDays * 86400_000, now);
-  await services.audit.prune(config.auditLogRetentionDays * 86400_000, now);
-  await services.messageQueue.prune(config.messages.retentionDays * 86400_000, now);
-  services.log.debug({ models, executions, webhooks }, 'expired rows cleaned');
+/** knex's and pg's warnings, as JSON log lines like every other. */
+function knexLog(log: Logger) {
+  return (level: 'warn' | 'error' | 'debug', message: string) => log[level]({ component: 'knex' }, message);
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
   const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
   armFaultPoint(config.faultPoint);
-  const db = openDatabase(config.databaseUrl);
+  const { dbConnectTimeoutMs: connectMs, dbAcquireTimeoutMs: acquireMs, dbStatementTimeoutMs: statementMs } = config.cluster;
+  const timeouts = { connectMs, acquireMs, statementMs };
+  const db = openDatabase(config.databaseUrl, timeouts, knexLog(log));
   let server: Server | null = null;
   try {
-    await migrateToLatest(db);
+    await migrate(db, config, timeouts, log);
     const encryptionKey = config.encryptionKey ?? (await getOrCreateSetting(db, 'encryption_key', () => randomBytes(32).toString('base64'))).value;
     const box = new SecretBox(encryptionKey);
     const adminKey = await establishAdminKey(db, config.adminApiKey, (key) => announce(`Generated the admin API key (shown once, store it now): ${key}`));
@@ -111,7 +112,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
     announceDelivery(config, log);
     log.info({ admin_key: { source: adminKey.source, fingerprint: keyFingerprint(adminKey.hash) } }, 'admin API key in force');
-    const keys = await loadOrCreateKeys(db);
+    const keys = new KeyRing(db, await loadOrCreateKeys(db), { refreshMs: config.cluster.keyRefreshMs, log });
     const metrics = createMetrics();
     const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeAccount);
     const factors = new FactorService(db, box, config.mfa);
@@ -121,6 +122,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const hooks = new HookStore(db, box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
     const executions = new ExecutionLog(db, log);
     const hookJobs = new HookJobQueue(db, config.hooks.asyncLeaseMs);
+    // SQLite: one server per database, so a job leased at start is a dead process's: free it now.
+    if (!isPostgres(db)) await hookJobs.releaseLeftovers();
     let worker: HookWorker | null = null;
     const runner = new HookRunner({
       db,
@@ -160,7 +163,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const result = await federation.verifications.get(userId);
       return result?.status === 'verified' ? result.verified_claims : null;
     };
-    const provider = createProvider({ config, db, keys, users, applications, resourceServers, lifecycle, log, factors, verifiedClaims, subscribers });
+    const provider = createProvider({ config, db, keys: keys.current, users, applications, resourceServers, lifecycle, log, factors, verifiedClaims, subscribers });
     const services: Services = {
       config,
       db,
@@ -172,6 +175,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       access: new ApplicationAccess(db, { granted: grantedApplications, revoke: revokeApplication }),
       resourceServers,
       provider,
+      keys,
       locks: new AccountLocks(db, throttle, revokeAccount),
       courier,
       messageQueue,
@@ -201,6 +205,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await applyKickstart(services, config.kickstartFile);
     }
 
+    answerDatabaseFaults(provider);
     const app = createApp(services);
     server = createServer(app.callback());
     server.keepAliveTimeout = 5000;
@@ -212,10 +217,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     worker.start();
     await webhookDispatcher?.start();
     await messageDispatcher.start();
-    const timer = setInterval(() => {
-      cleanUp(services).catch((err) => log.warn({ err }, 'clean-up failed'));
-    }, CLEANUP_INTERVAL_MS);
-    timer.unref();
+    keys.start(provider);
+    const housekeeping = new Housekeeping(services);
+    housekeeping.start();
     log.info({ port, issuer: config.issuer, database: config.databaseUrl.split(':')[0] }, 'tessera is listening');
 
     const running: RunningServer = {
@@ -223,7 +227,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       port,
       services,
       async close() {
-        clearInterval(timer);
+        keys.stop();
         // In-flight requests get SHUTDOWN_GRACE to finish; idle keep-alive connections go at once.
         await new Promise<void>((resolve) => {
           server!.close(() => resolve());
@@ -231,6 +235,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           setTimeout(() => server!.closeAllConnections(), config.shutdownGraceMs).unref();
         });
         await worker!.stop();
+        await housekeeping.stop();
         await executions.flush();
         await webhookDispatcher?.stop();
         await messageDispatcher.stop();
@@ -246,4 +251,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await db.destroy();
     throw error;
   }
+}
+
+/**
+ * The provider answers its own errors (500 server_error); a database that does not answer is a 503
+ * with Retry-After instead, and the OAuth error says so (RFC 6749's temporarily_unavailable).
+ */
+function answerDatabaseFaults(provider: Provider): void {
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
+    if (!isDatabaseUnavailable(err)) return;
+    ctx.status = 503;
+    ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
+    const body = ctx.body as { error?: string } | undefined;
+    if (body && typeof body === 'object' && body.error === 'server_error') {
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is briefly unavailable; try again in a few seconds' };
+    }
+  });
 }

@@ -28,6 +28,7 @@ import type { Courier } from './messaging/courier.ts';
 import type { MessageDispatcher } from './messaging/dispatcher.ts';
 import type { MessageQueue } from './messaging/message-queue.ts';
 import type { ApplicationService } from './oidc/applications.ts';
+import type { KeyRing } from './oidc/key-ring.ts';
 import type { ResourceServerService } from './oidc/resource-servers.ts';
 import type { Federation } from './providers/federation.ts';
 import type { WebhookDispatcher } from './webhooks/dispatcher.ts';
@@ -54,6 +55,8 @@ export interface Services {
   messageQueue: MessageQueue;
   /** Hands queued messages to SMTP / the SMS messenger / the dev outbox, and retries them. */
   messageDispatcher: MessageDispatcher;
+  /** The signing and cookie keys in force here, refreshed from the database (rotations by any instance). */
+  keys: KeyRing;
   lifecycle: Lifecycle;
   /** Where a client address is (event.request.location), from the offline database. */
   locator: Locator;

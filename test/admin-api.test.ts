@@ -456,9 +456,10 @@ for (const kind of databaseKinds()) {
       assert.ok(!rotated.text.includes('"d"'));
       const after = (await server.admin('GET', '/keys')).body;
       assert.deepEqual(after.map((k: any) => k.kid).sort(), [first.kid, rotated.json.kid].sort());
-      // The new key is not in use before the next start: the JWKS still serves the first key.
+      // The new key is published at once (and signs from its activates_at); the first one stays.
+      assert.ok(Date.parse(rotated.json.activates_at) > Date.parse(rotated.json.created_at));
       const jwks = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: Array<{ kid: string }> };
-      assert.ok(jwks.keys.some((k) => k.kid === first.kid));
+      assert.deepEqual(jwks.keys.map((k) => k.kid).sort(), [first.kid, rotated.json.kid].sort());
       // The newest key cannot be retired; an unknown one is a 404; the older one can.
       assert.equal((await server.admin('POST', `/keys/${rotated.json.kid}/retire`)).status, 409);
       assert.equal((await server.admin('POST', '/keys/nope/retire')).status, 404);

@@ -1,4 +1,5 @@
-// A restart keeps users, applications, sessions, refresh tokens and signing keys valid.
+// A restart keeps users, applications, sessions, refresh tokens and signing keys valid, and does not
+// make a rotated key sign early.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
@@ -47,14 +48,18 @@ for (const kind of databaseKinds()) {
       assert.equal(apps.status, 200);
       assert.equal(apps.body.name, 'Notes');
 
-      // Key rotation: the new key signs from the next start on; tokens of the old key still verify.
+      // Key rotation: the new key is published at once, but a restart does not make it sign before its
+      // activates_at (other instances may not publish it yet); tokens of the old key still verify.
       const rotated = await server.admin('POST', '/keys/rotate');
       assert.equal(rotated.status, 201, JSON.stringify(rotated.body));
       assert.notEqual(rotated.body.kid, kidBefore);
+      assert.ok(Date.parse(rotated.body.activates_at) > Date.now(), `activates later: ${rotated.body.activates_at}`);
       await server.restart();
       rp = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
       const afterRotation = await oidc.refreshTokenGrant(rp.config, tokens.refresh_token!);
-      assert.equal(decodeProtectedHeader(afterRotation.id_token!).kid, rotated.body.kid);
+      assert.equal(decodeProtectedHeader(afterRotation.id_token!).kid, kidBefore);
+      const published = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: Array<{ kid: string }> };
+      assert.deepEqual(published.keys.map((k) => k.kid).sort(), [kidBefore, rotated.body.kid].sort());
       const jwksAfter = createRemoteJWKSet(new URL(`${server.url}/jwks`));
       await jwtVerify(tokens.id_token!, jwksAfter, { issuer: server.url, audience: app.body.client_id });
       await jwtVerify(afterRotation.id_token!, jwksAfter, { issuer: server.url, audience: app.body.client_id });

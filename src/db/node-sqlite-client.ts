@@ -88,6 +88,12 @@ export class NodeSqliteClient extends Client_SQLite3 {
 
   async _query(connection: SqliteConnection, obj: QueryObject): Promise<QueryObject> {
     if (!obj.sql) throw new Error('The query is empty');
+    // SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, an I/O error): knex's
+    // ROLLBACK then finds none, and its error would replace the one that says what happened.
+    if (/^\s*ROLLBACK/i.test(obj.sql) && !connection.db.isTransaction) {
+      obj.response = { changes: 0, lastInsertRowid: 0 };
+      return obj;
+    }
     const statement = connection.prepare(obj.sql);
     const bindings = (obj.bindings ?? []).map(toSqliteValue);
     if (statement.columns().length > 0) {

@@ -25,6 +25,11 @@ export class HookJobQueue {
     this.#leases = new LeaseQueue(db, { table: 'hook_jobs', until: 'locked_until' }, leaseMs);
   }
 
+  /** SQLite: one server per database, so any lease left is from a process that died. Frees them. */
+  releaseLeftovers(): Promise<number> {
+    return this.#leases.releaseAll({ status: 'pending' });
+  }
+
   /** Leases up to `limit` due pending jobs no one holds, oldest due first. */
   async claim(limit: number, now = Date.now()): Promise<HookJob[]> {
     const { rows, until } = await this.#leases.claim(

@@ -1,6 +1,7 @@
 // Cross-cutting HTTP middleware: request ids and access logs, error answers, security headers.
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import { ClientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -72,6 +73,13 @@ export function errorAnswers() {
         status = 400;
         code = 'invalid_request';
         message = 'the request contains characters that cannot be accepted (a NUL byte)';
+      } else if (isDatabaseUnavailable(err)) {
+        // The database does not answer (or is busy or full): the client may try again soon.
+        status = 503;
+        code = 'temporarily_unavailable';
+        message = 'The service is briefly unavailable. Please try again in a few seconds.';
+        ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
+        ctx.state.log?.warn({ err }, 'database unavailable');
       } else if (err.status && err.status >= 400 && err.status < 500) {
         status = err.status;
         code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';

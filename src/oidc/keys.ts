@@ -1,66 +1,131 @@
-// Signing keys (JWKS) and cookie-signing keys: generated on first start, persisted, never regenerated
-// by a restart. Rotation adds a newer key, which signs from the next start on; older keys stay in
-// the JWKS (so tokens they signed still verify) until retired.
+// Signing keys (JWKS) and cookie-signing keys, shared by every instance through the database.
+//
+// Each key has a generation, unique per kind: instances starting at once on an empty database all try
+// to insert generation 1 and exactly one insert wins, so every instance loads the same first keys.
+// Rotation inserts the next generation of both kinds. A rotated key is published (JWKS, cookie
+// verification) by every instance at its next refresh (key-ring.ts) but signs only from its
+// `activates_at`, a propagation delay later, so no instance signs with a key another does not publish
+// yet. Older keys keep verifying until retired.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { JWK } from 'jose';
 import { randomToken } from '../crypto.ts';
 import type { Db } from '../db/knex.ts';
 
 export type SigningJwk = JWK & { kid: string; alg: string; use: 'sig' };
+type Kind = 'signing' | 'cookie';
+
+/** The keys an instance holds, each list ordered for use: the first one signs, every one verifies. */
+export interface KeySet {
+  signing: SigningJwk[];
+  cookie: string[];
+  /** The soonest `activates_at` still to come (a pending key), or null. */
+  nextActivation: number | null;
+}
+
+interface KeyRow {
+  kid: string;
+  material: string;
+  generation: number;
+  activatesAt: number;
+}
 
 function newSigningKey(): SigningJwk {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return { ...(privateKey.export({ format: 'jwk' }) as JWK), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 }
 
-async function insertKey(db: Db, kind: 'signing' | 'cookie', kid: string, material: string): Promise<void> {
-  await db('keys').insert({ kid, kind, material, created_at: Date.now(), retired_at: null });
+async function activeRows(db: Db, kind: Kind): Promise<KeyRow[]> {
+  const rows = await db('keys').where({ kind }).whereNull('retired_at').orderBy('generation', 'desc');
+  return rows.map((row) => ({
+    kid: String(row.kid),
+    material: String(row.material),
+    generation: Number(row.generation),
+    activatesAt: Number(row.activates_at ?? row.created_at),
+  }));
 }
 
-async function activeKeys(db: Db, kind: 'signing' | 'cookie'): Promise<Array<{ kid: string; material: string }>> {
-  // Newest first: the newest signing key signs, the newest cookie key signs cookies.
-  return db('keys')
-    .where({ kind })
-    .whereNull('retired_at')
-    .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'kid', order: 'asc' },
-    ]);
+/** The newest key already active signs; the others follow, newest first. */
+function orderForUse(rows: KeyRow[], now: number): KeyRow[] {
+  const signer = rows.find((row) => row.activatesAt <= now) ?? rows[0];
+  return signer ? [signer, ...rows.filter((row) => row !== signer)] : [];
 }
 
-export interface KeySet {
-  signing: SigningJwk[];
-  cookie: string[];
+async function latestGeneration(db: Db): Promise<number> {
+  const [row] = await db('keys').max({ generation: 'generation' });
+  return Number(row?.generation ?? 0);
 }
 
-/** Loads the keys, creating the first ones when the database has none. */
-export async function loadOrCreateKeys(db: Db): Promise<KeySet> {
-  if ((await activeKeys(db, 'signing')).length === 0) {
-    const jwk = newSigningKey();
-    await insertKey(db, 'signing', jwk.kid, JSON.stringify(jwk));
-  }
-  if ((await activeKeys(db, 'cookie')).length === 0) {
-    await insertKey(db, 'cookie', randomUUID(), randomToken(32));
-  }
-  const signing = (await activeKeys(db, 'signing')).map((row) => JSON.parse(row.material) as SigningJwk);
-  const cookie = (await activeKeys(db, 'cookie')).map((row) => row.material);
-  return { signing, cookie };
-}
-
-/** Adds a new signing key (and cookie key); it is used from the next start on. Returns its kid. */
-export async function rotateKeys(db: Db): Promise<string> {
+/** Inserts generation `generation` of both kinds in one statement, unless a key of that generation exists. */
+async function insertGeneration(db: Db, generation: number, activatesAt: number): Promise<{ signingKid: string; inserted: boolean }> {
   const jwk = newSigningKey();
-  await insertKey(db, 'signing', jwk.kid, JSON.stringify(jwk));
-  await insertKey(db, 'cookie', randomUUID(), randomToken(32));
-  return jwk.kid;
+  const now = Date.now();
+  await db('keys')
+    .insert([
+      { kid: jwk.kid, kind: 'signing', material: JSON.stringify(jwk), generation, created_at: now, activates_at: activatesAt, retired_at: null },
+      { kid: randomUUID(), kind: 'cookie', material: randomToken(32), generation, created_at: now, activates_at: activatesAt, retired_at: null },
+    ])
+    .onConflict(['kind', 'generation'])
+    .ignore();
+  const won = await db('keys').where({ kid: jwk.kid }).first();
+  return { signingKid: jwk.kid, inserted: won !== undefined };
 }
 
-/** Retires a signing key: it leaves the JWKS at the next start. The newest key cannot be retired. */
+/** Loads the keys in force at `now`, creating the first ones when the database has none. */
+export async function loadOrCreateKeys(db: Db, now = Date.now()): Promise<KeySet> {
+  // The highest generation is read before the keys: an instance that sees none inserts generation 1,
+  // racing only others that saw none; one that sees some sees the keys of that generation too (both
+  // kinds are written by one statement).
+  const latest = await latestGeneration(db);
+  const [signing, cookie] = await Promise.all([activeRows(db, 'signing'), activeRows(db, 'cookie')]);
+  if (signing.length > 0 && cookie.length > 0) return toKeySet(signing, cookie, now);
+  await insertGeneration(db, latest + 1, now);
+  return loadKeys(db, now);
+}
+
+/** Loads the keys in force at `now` (no creation). */
+export async function loadKeys(db: Db, now = Date.now()): Promise<KeySet> {
+  const [signing, cookie] = await Promise.all([activeRows(db, 'signing'), activeRows(db, 'cookie')]);
+  return toKeySet(signing, cookie, now);
+}
+
+function toKeySet(signing: KeyRow[], cookie: KeyRow[], now: number): KeySet {
+  const pending = [...signing, ...cookie].map((row) => row.activatesAt).filter((at) => at > now);
+  return {
+    signing: orderForUse(signing, now).map((row) => JSON.parse(row.material) as SigningJwk),
+    cookie: orderForUse(cookie, now).map((row) => row.material),
+    nextActivation: pending.length ? Math.min(...pending) : null,
+  };
+}
+
+/**
+ * Adds a new signing key and cookie key. They are published by every instance within the refresh
+ * interval and sign from `delayMs` on. Returns the signing key's kid.
+ */
+export async function rotateKeys(db: Db, delayMs: number): Promise<string> {
+  // Two rotations at once: the loser of a generation tries the next one.
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const { signingKid, inserted } = await insertGeneration(db, (await latestGeneration(db)) + 1, Date.now() + delayMs);
+    if (inserted) return signingKid;
+  }
+  throw new Error('key rotation: five concurrent rotations won every generation first');
+}
+
+/**
+ * Retires a signing key and the cookie key of its generation: they leave every instance's JWKS and
+ * verification at its next refresh. The newest signing key cannot be retired. Retiring the key that
+ * signs now hands signing to the newest remaining key at once (a key thought compromised must go).
+ */
 export async function retireKey(db: Db, kid: string): Promise<boolean> {
-  const [newest] = await activeKeys(db, 'signing');
+  const [newest] = await activeRows(db, 'signing');
   if (!newest || newest.kid === kid) return false;
-  const count = await db('keys').where({ kid }).whereNull('retired_at').update({ retired_at: Date.now() });
-  return count > 0;
+  return db.transaction(async (trx) => {
+    const key = await trx('keys').where({ kid, kind: 'signing' }).whereNull('retired_at').first();
+    if (!key) return false;
+    const now = Date.now();
+    await trx('keys').where({ kid }).update({ retired_at: now });
+    await trx('keys').where({ kind: 'cookie', generation: key.generation }).whereNull('retired_at').update({ retired_at: now });
+    return true;
+  });
 }
 
 export interface SigningKeyInfo {
@@ -68,17 +133,16 @@ export interface SigningKeyInfo {
   alg: string;
   use: 'sig';
   created_at: string;
+  /** From when it signs; before that it is only published. */
+  activates_at: string;
   retired_at: string | null;
 }
 
+const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
+
 /** The signing keys, newest first, without their material (for the admin API). */
 export async function listSigningKeys(db: Db): Promise<SigningKeyInfo[]> {
-  const rows = await db('keys')
-    .where({ kind: 'signing' })
-    .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'kid', order: 'asc' },
-    ]);
+  const rows = await db('keys').where({ kind: 'signing' }).orderBy('generation', 'desc');
   return rows.map((row) => {
     let alg = 'RS256';
     try {
@@ -90,8 +154,9 @@ export async function listSigningKeys(db: Db): Promise<SigningKeyInfo[]> {
       kid: String(row.kid),
       alg,
       use: 'sig' as const,
-      created_at: new Date(Number(row.created_at)).toISOString(),
-      retired_at: row.retired_at === null || row.retired_at === undefined ? null : new Date(Number(row.retired_at)).toISOString(),
+      created_at: iso(row.created_at),
+      activates_at: iso(row.activates_at ?? row.created_at),
+      retired_at: row.retired_at === null || row.retired_at === undefined ? null : iso(row.retired_at),
     };
   });
 }
