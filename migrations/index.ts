@@ -8,6 +8,7 @@ import * as mfa005 from './005_mfa.ts';
 import * as accounts006 from './006_account_index.ts';
 import * as applicationSettings007 from './007_application_settings.ts';
 import * as lockout008 from './008_lockout.ts';
+import * as console016 from './016_console.ts';
 import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 import * as invitations017 from './017_b_invitations.ts';
 import * as auditLog017 from './017_c_audit_log.ts';
@@ -25,6 +26,7 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['006_account_index', accounts006],
   ['007_application_settings', applicationSettings007],
   ['008_lockout', lockout008],
+  ['016_console', console016],
   ['017_webhook_subscriptions', webhookSubscriptions017],
   ['017_b_invitations', invitations017],
   ['017_c_audit_log', auditLog017],

@@ -5,6 +5,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { AdminKeyGuard } from './admin/auth.ts';
+import { ConsoleAccess } from './admin/console-access.ts';
+import { ensureConsoleClient } from './admin/console-client.ts';
+import { ConsoleSessions } from './admin/console-sessions.ts';
 import { AdminKeyCache, establishAdminKey, keyFingerprint } from './admin/key.ts';
 import type { Config } from './config.ts';
 import { SecretBox } from './crypto.ts';
@@ -79,6 +82,7 @@ async function cleanUp(services: Services): Promise<void> {
   await services.flowStates.prune(now);
   await services.throttle.prune(now);
   await services.factors.prune(now);
+  await services.console.sessions.prune(now);
   const executions = await services.executions.prune(config.hooks.executionMaxAgeDays * 86400_000, config.hooks.executionsPerHook, now);
   await services.hookJobs.prune(config.hooks.executionMaxAgeDays * 86400_000, now);
   const webhooks = await services.webhooks.prune(config.webhooks.retentionDays * 86400_000, now);
@@ -173,11 +177,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       audit: new AuditLog(db),
       adminKey: new AdminKeyCache(db, adminKey.hash),
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
+      console: { access: new ConsoleAccess(db), sessions: new ConsoleSessions(db, config.console.sessionSeconds) },
     };
 
     if (config.kickstartFile && (await applications.count()) === 0) {
       await applyKickstart(services, config.kickstartFile);
     }
+    // After KICKSTART, which runs only while the database holds no application.
+    await ensureConsoleClient(db, box, applications, config.issuer);
 
     const app = createApp(services);
     server = createServer(app.callback());

@@ -8,7 +8,7 @@ import type { Services } from '../services.ts';
 import { applicationRoutes } from './applications.ts';
 import { auditChanges, auditRoutes } from './audit.ts';
 import { factorRoutes } from './factors.ts';
-import { requireAdminKey } from './auth.ts';
+import { requireAdmin } from './console-auth.ts';
 import { zone } from '../http/paths.ts';
 import { hookRoutes } from './hooks.ts';
 import { invitationRoutes } from './invitations.ts';
@@ -90,9 +90,5 @@ export function adminApi(services: Services): Middleware {
   const routes = router.routes() as unknown as Middleware;
   const rest = unmatched(router);
   const audit = auditChanges(router, services);
-  return zone(
-    ADMIN_PREFIX,
-    requireAdminKey(() => services.adminKey.hash(), services.adminGuard),
-    (ctx, next) => body(ctx, () => audit(ctx, () => routes(ctx, () => rest(ctx, next)))),
-  );
+  return zone(ADMIN_PREFIX, requireAdmin(services), (ctx, next) => body(ctx, () => audit(ctx, () => routes(ctx, () => rest(ctx, next)))));
 }
