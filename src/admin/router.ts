@@ -12,6 +12,8 @@ import { requireAdmin } from './console-auth.ts';
 import { zone } from '../http/paths.ts';
 import { hookRoutes } from './hooks.ts';
 import { invitationRoutes } from './invitations.ts';
+import { hookStatsRoutes } from './hook-stats.ts';
+import { catalogRoutes } from './catalog-routes.ts';
 import { jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
 import { messageRoutes } from './messages.ts';
@@ -37,6 +39,8 @@ const MODULES: AdminRoutes[] = [
   userActionRoutes,
   invitationRoutes,
   auditRoutes,
+  hookStatsRoutes,
+  catalogRoutes,
 ];
 
 /**

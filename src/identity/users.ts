@@ -244,13 +244,22 @@ export class UserService {
     return row ? toUser(row) : null;
   }
 
-  async list(options: { email?: string; limit?: number; offset?: number } = {}): Promise<User[]> {
+  async list(options: { email?: string; q?: string; limit?: number; offset?: number } = {}): Promise<User[]> {
     const query = this.#db('users')
       .orderBy('created_at', 'desc')
       .limit(Math.min(options.limit ?? 50, 200))
       .offset(options.offset ?? 0);
     if (options.email && hasControlCharacters(options.email)) return [];
     if (options.email) query.whereIn('email', emailLookupForms(options.email));
+    // q: the console's search, a part of the email, username or name (any case), or the exact id.
+    if (options.q) {
+      if (hasControlCharacters(options.q)) return [];
+      const like = `%${options.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query.where((w) => {
+        w.where('id', options.q!);
+        for (const column of ['email', 'username', 'given_name', 'family_name']) w.orWhereRaw(`lower(${column}) like ? escape '\\'`, [like]);
+      });
+    }
     return (await query).map(toUser);
   }
 

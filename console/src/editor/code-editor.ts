@@ -1,0 +1,64 @@
+// The hook editor proper, loaded only when a hook is opened (its own chunk): CodeMirror 6 with
+// JavaScript highlighting, and completion of `event.` and `api.` from the catalog for the chosen
+// event. Styles CodeMirror injects carry the page's CSP nonce.
+import { autocompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
+import { javascript } from '@codemirror/lang-javascript';
+import { Compartment, EditorState } from '@codemirror/state';
+import { EditorView } from '@codemirror/view';
+import { basicSetup } from 'codemirror';
+import type { EventSpec } from '../api.ts';
+import { GLOBALS, suggestionsFor } from './completion.ts';
+
+export interface MountedEditor {
+  setEvent(spec: EventSpec | null): void;
+  setCode(code: string): void;
+  focus(): void;
+  destroy(): void;
+}
+
+function completionFor(getSpec: () => EventSpec | null) {
+  return (context: CompletionContext): CompletionResult | null => {
+    const member = context.matchBefore(/\b(?:event|api)(?:\.[A-Za-z_$][\w$]*)*\.[\w$]*$/);
+    const spec = getSpec();
+    if (member && spec) {
+      const dot = member.text.lastIndexOf('.');
+      const options = suggestionsFor(spec, member.text.slice(0, dot));
+      return { from: member.from + dot + 1, options: options.map((s) => ({ label: s.label, type: s.type, detail: s.detail })), validFor: /^[\w$]*$/ };
+    }
+    const word = context.matchBefore(/[\w$]+$/);
+    if (!word || (word.from === word.to && !context.explicit)) return null;
+    return { from: word.from, options: GLOBALS.map((s) => ({ label: s.label, type: s.type, detail: s.detail })), validFor: /^[\w$]*$/ };
+  };
+}
+
+export function mountEditor(parent: HTMLElement, options: { code: string; label: string; nonce: string; readOnly: boolean; onChange(code: string): void }): MountedEditor {
+  let spec: EventSpec | null = null;
+  const editable = new Compartment();
+  const view = new EditorView({
+    parent,
+    state: EditorState.create({
+      doc: options.code,
+      extensions: [
+        basicSetup,
+        javascript(),
+        autocompletion({ override: [completionFor(() => spec)], activateOnTyping: true }),
+        EditorView.cspNonce.of(options.nonce),
+        EditorView.contentAttributes.of({ 'aria-label': options.label }),
+        editable.of([EditorState.readOnly.of(options.readOnly), EditorView.editable.of(!options.readOnly)]),
+        EditorView.updateListener.of((update) => {
+          if (update.docChanged) options.onChange(update.state.doc.toString());
+        }),
+      ],
+    }),
+  });
+  return {
+    setEvent(next) {
+      spec = next;
+    },
+    setCode(code) {
+      if (code !== view.state.doc.toString()) view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: code } });
+    },
+    focus: () => view.focus(),
+    destroy: () => view.destroy(),
+  };
+}
