@@ -1,8 +1,8 @@
 // The hook editor proper, loaded only when a hook is opened (its own chunk): CodeMirror 6 with
 // JavaScript highlighting, and completion of `event.` and `api.` from the catalog for the chosen
 // event. Styles CodeMirror injects carry the page's CSP nonce.
-import { autocompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
-import { javascript } from '@codemirror/lang-javascript';
+import type { CompletionContext, CompletionResult } from '@codemirror/autocomplete';
+import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
 import { Compartment, EditorState } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { basicSetup } from 'codemirror';
@@ -41,7 +41,8 @@ export function mountEditor(parent: HTMLElement, options: { code: string; label:
       extensions: [
         basicSetup,
         javascript(),
-        autocompletion({ override: [completionFor(() => spec)], activateOnTyping: true }),
+        // Next to the language's own completions (keywords, snippets, local names).
+        javascriptLanguage.data.of({ autocomplete: completionFor(() => spec) }),
         EditorView.cspNonce.of(options.nonce),
         EditorView.contentAttributes.of({ 'aria-label': options.label }),
         editable.of([EditorState.readOnly.of(options.readOnly), EditorView.editable.of(!options.readOnly)]),

@@ -60,12 +60,19 @@ function CodeEditor({ code, spec, readOnly, onChange }: { code: string; spec: Ev
   const editor = useRef<MountedEditor | null>(null);
   const [failed, setFailed] = useState<Error | null>(null);
   const [ready, setReady] = useState(false);
+  // The last code the editor itself reported: a render that still carries an older value must not
+  // push it back into the editor (typing fast would then fight with the state it just changed).
+  const emitted = useRef(code);
   useEffect(() => {
     let live = true;
     import('../editor/code-editor.ts').then(
       ({ mountEditor }) => {
         if (!live || !host.current) return;
-        editor.current = mountEditor(host.current, { code, label: 'Hook code', nonce: nonce(), readOnly, onChange });
+        const report = (next: string) => {
+          emitted.current = next;
+          onChange(next);
+        };
+        editor.current = mountEditor(host.current, { code, label: 'Hook code', nonce: nonce(), readOnly, onChange: report });
         editor.current.setEvent(spec);
         setReady(true);
       },
@@ -77,7 +84,12 @@ function CodeEditor({ code, spec, readOnly, onChange }: { code: string; spec: Ev
     };
   }, []);
   useEffect(() => editor.current?.setEvent(spec), [spec, ready]);
-  useEffect(() => editor.current?.setCode(code), [code, ready]);
+  useEffect(() => {
+    if (code !== emitted.current) {
+      emitted.current = code;
+      editor.current?.setCode(code);
+    }
+  }, [code, ready]);
   return (
     <div class="code-editor">
       {!ready && !failed && <Busy label="Loading the editor…" />}

@@ -95,8 +95,8 @@ export function Journeys() {
                     <p class="empty">No hook</p>
                   )}
                   {canWrite && (
-                    <a class="add" href={`/admin/hooks/new?event=${name}`} aria-label={`Add a hook to ${name}`}>
-                      + Add hook
+                    <a class="add" href={`/admin/hooks/new?event=${name}`}>
+                      + Add hook<span class="sr-only"> to {name}</span>
                     </a>
                   )}
                 </li>
