@@ -1,9 +1,14 @@
 // The hook editor proper, loaded only when a hook is opened (its own chunk): CodeMirror 6 with
 // JavaScript highlighting, and completion of `event.` and `api.` from the catalog for the chosen
 // event. Styles CodeMirror injects carry the page's CSP nonce.
+//
+// The view is uncontrolled: it owns the document, and the page reads it (getCode) when it saves or
+// test-runs. Nothing is dispatched back into it from the page's state: mirroring each change into
+// Preact state and pushing that state back (a controlled value) made the two fight under fast typing,
+// each render's effect carrying an older value than the view's, until the page stopped answering.
 import type { CompletionContext, CompletionResult } from '@codemirror/autocomplete';
 import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
-import { Compartment, EditorState } from '@codemirror/state';
+import { EditorState } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { basicSetup } from 'codemirror';
 import type { EventSpec } from '../api.ts';
@@ -11,7 +16,8 @@ import { GLOBALS, suggestionsFor } from './completion.ts';
 
 export interface MountedEditor {
   setEvent(spec: EventSpec | null): void;
-  setCode(code: string): void;
+  /** The document as it is now. */
+  getCode(): string;
   focus(): void;
   destroy(): void;
 }
@@ -31,9 +37,8 @@ function completionFor(getSpec: () => EventSpec | null) {
   };
 }
 
-export function mountEditor(parent: HTMLElement, options: { code: string; label: string; nonce: string; readOnly: boolean; onChange(code: string): void }): MountedEditor {
+export function mountEditor(parent: HTMLElement, options: { code: string; label: string; nonce: string; readOnly: boolean }): MountedEditor {
   let spec: EventSpec | null = null;
-  const editable = new Compartment();
   const view = new EditorView({
     parent,
     state: EditorState.create({
@@ -45,10 +50,8 @@ export function mountEditor(parent: HTMLElement, options: { code: string; label:
         javascriptLanguage.data.of({ autocomplete: completionFor(() => spec) }),
         EditorView.cspNonce.of(options.nonce),
         EditorView.contentAttributes.of({ 'aria-label': options.label }),
-        editable.of([EditorState.readOnly.of(options.readOnly), EditorView.editable.of(!options.readOnly)]),
-        EditorView.updateListener.of((update) => {
-          if (update.docChanged) options.onChange(update.state.doc.toString());
-        }),
+        EditorState.readOnly.of(options.readOnly),
+        EditorView.editable.of(!options.readOnly),
       ],
     }),
   });
@@ -56,9 +59,7 @@ export function mountEditor(parent: HTMLElement, options: { code: string; label:
     setEvent(next) {
       spec = next;
     },
-    setCode(code) {
-      if (code !== view.state.doc.toString()) view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: code } });
-    },
+    getCode: () => view.state.doc.toString(),
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };

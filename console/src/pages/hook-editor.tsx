@@ -17,6 +17,7 @@ interface Draft {
   name: string;
   event: string;
   mode: 'sync' | 'async';
+  /** The code the editor starts from (the editor owns it after). */
   code: string;
   enabled: boolean;
   order: string;
@@ -55,41 +56,31 @@ function nonce(): string {
   return document.querySelector('meta[name="csp-nonce"]')?.getAttribute('content') ?? '';
 }
 
-function CodeEditor({ code, spec, readOnly, onChange }: { code: string; spec: EventSpec | null; readOnly: boolean; onChange(code: string): void }) {
+/**
+ * CodeMirror, mounted once with the code it starts from and left alone after: it owns the document
+ * (see code-editor.ts), and `handle` lets the page read it when it saves or runs a test.
+ */
+function CodeEditor({ initialCode, spec, readOnly, handle }: { initialCode: string; spec: EventSpec | null; readOnly: boolean; handle: { current: MountedEditor | null } }) {
   const host = useRef<HTMLDivElement>(null);
-  const editor = useRef<MountedEditor | null>(null);
   const [failed, setFailed] = useState<Error | null>(null);
   const [ready, setReady] = useState(false);
-  // The last code the editor itself reported: a render that still carries an older value must not
-  // push it back into the editor (typing fast would then fight with the state it just changed).
-  const emitted = useRef(code);
   useEffect(() => {
     let live = true;
     import('../editor/code-editor.ts').then(
       ({ mountEditor }) => {
         if (!live || !host.current) return;
-        const report = (next: string) => {
-          emitted.current = next;
-          onChange(next);
-        };
-        editor.current = mountEditor(host.current, { code, label: 'Hook code', nonce: nonce(), readOnly, onChange: report });
-        editor.current.setEvent(spec);
+        handle.current = mountEditor(host.current, { code: initialCode, label: 'Hook code', nonce: nonce(), readOnly });
         setReady(true);
       },
       (error: Error) => setFailed(error),
     );
     return () => {
       live = false;
-      editor.current?.destroy();
+      handle.current?.destroy();
+      handle.current = null;
     };
   }, []);
-  useEffect(() => editor.current?.setEvent(spec), [spec, ready]);
-  useEffect(() => {
-    if (code !== emitted.current) {
-      emitted.current = code;
-      editor.current?.setCode(code);
-    }
-  }, [code, ready]);
+  useEffect(() => handle.current?.setEvent(spec), [spec, ready]);
   return (
     <div class="code-editor">
       {!ready && !failed && <Busy label="Loading the editor…" />}
@@ -103,7 +94,7 @@ function CodeEditor({ code, spec, readOnly, onChange }: { code: string; spec: Ev
   );
 }
 
-function TestPanel({ draft, spec, canWrite }: { draft: Draft; spec: EventSpec | null; canWrite: boolean }) {
+function TestPanel({ draft, code, spec, canWrite }: { draft: Draft; code: () => string; spec: EventSpec | null; canWrite: boolean }) {
   const [payload, setPayload] = useState('');
   const [result, setResult] = useState<TestResult | null>(null);
   const action = useAction();
@@ -122,7 +113,7 @@ function TestPanel({ draft, spec, canWrite }: { draft: Draft; spec: EventSpec | 
       setResult(
         await api.post<TestResult>('/hooks/test', {
           event_type: draft.event,
-          code: draft.code,
+          code: code(),
           mode: draft.mode,
           event,
           secrets,
@@ -223,6 +214,7 @@ export function HookEditor() {
     [id],
   );
   const [draft, setDraft] = useState<Draft | null>(null);
+  const editor = useRef<MountedEditor | null>(null);
   const save = useAction();
   const [saved, setSaved] = useState<string | null>(null);
   useEffect(() => {
@@ -236,6 +228,8 @@ export function HookEditor() {
   if (!loaded.data || !draft) return <Busy label="Loading the hook…" />;
   const { events, apps, hook } = loaded.data;
   const spec = events.find((e) => e.name === draft.event) ?? null;
+  // The editor's document when it is loaded; the code it starts from until then.
+  const currentCode = () => editor.current?.getCode() ?? draft.code;
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft({ ...draft, [key]: value });
 
   const submit = (event: Event) => {
@@ -247,7 +241,7 @@ export function HookEditor() {
         name: draft.name,
         event: draft.event,
         mode: draft.mode,
-        code: draft.code,
+        code: currentCode(),
         enabled: draft.enabled,
         order: Number(draft.order),
         on_error: draft.on_error,
@@ -322,7 +316,7 @@ export function HookEditor() {
         </div>
 
         <h2>Code</h2>
-        <CodeEditor code={draft.code} spec={spec} readOnly={!canWrite} onChange={(code) => setDraft((d) => (d ? { ...d, code } : d))} />
+        <CodeEditor key={hook?.id ?? 'new'} initialCode={draft.code} spec={spec} readOnly={!canWrite} handle={editor} />
         {save.error && save.error.message.startsWith('code') && (
           <p class="field-error" role="alert">
             {save.error.message}
@@ -417,7 +411,7 @@ export function HookEditor() {
           </div>
         )}
       </form>
-      <TestPanel draft={draft} spec={spec} canWrite={canWrite} />
+      <TestPanel draft={draft} code={currentCode} spec={spec} canWrite={canWrite} />
       {hook && <ExecutionLog hookId={hook.id} />}
     </section>
   );
