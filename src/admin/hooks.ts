@@ -9,9 +9,10 @@ import type { Services } from '../services.ts';
 import { hookInput, publishInput, type RunnableHook } from '../hooks/store.ts';
 import { asObject, onlyFields } from '../input.ts';
 import { objectBody, optionalObjectBody, queryInt } from './body.ts';
+import { fieldsOf, HookDraftBody } from '../api-schema/types.ts';
 
 /** What POST /hooks/test takes: the event to run it for, and a hook body that is not saved. */
-const DRAFT_FIELDS = ['event_type', 'event', 'code', 'mode', 'secrets', 'allowed_hosts', 'timeout_ms'] as const;
+const DRAFT_FIELDS = fieldsOf(HookDraftBody);
 
 export function hookRoutes(router: Router, services: Services): void {
   const { hooks } = services;

@@ -14,6 +14,7 @@ import { hookRoutes } from './hooks.ts';
 import { invitationRoutes } from './invitations.ts';
 import { hookStatsRoutes } from './hook-stats.ts';
 import { catalogRoutes } from './catalog-routes.ts';
+import { openApiRoutes } from './openapi.ts';
 import { jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
 import { messageRoutes } from './messages.ts';
@@ -41,6 +42,7 @@ const MODULES: AdminRoutes[] = [
   auditRoutes,
   hookStatsRoutes,
   catalogRoutes,
+  openApiRoutes,
 ];
 
 /**

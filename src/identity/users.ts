@@ -10,6 +10,7 @@ import { emailLookupForms, legacyEmailForm } from './email-address.ts';
 import { emailProblem, hasControlCharacters, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername } from './normalize.ts';
 import { assertPlainText } from './plain-text.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
+import { fieldsOf, UserBody } from '../api-schema/types.ts';
 
 export type UserStatus = 'active' | 'pending' | 'disabled';
 export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart' | 'invitation';
@@ -56,7 +57,7 @@ export interface NewUser {
 
 export type UserPatch = Partial<Omit<NewUser, 'status' | 'prehashed_password'>>;
 
-const USER_FIELDS = ['email', 'password', 'username', 'given_name', 'family_name', 'phone_number', 'phone_number_verified', 'email_verified', 'attributes', 'metadata'] as const;
+const USER_FIELDS = fieldsOf(UserBody);
 const USER_READ_ONLY = ['id', 'status', 'source', 'has_password', 'login_count', 'last_login_at', 'created_at', 'updated_at'];
 
 /** The body of POST /users (also a KICKSTART entry): only known fields. */
