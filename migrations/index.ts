@@ -12,6 +12,7 @@ import * as hookVersions013 from './013_a_hook_versions.ts';
 import * as messageQueue013 from './013_b_message_queue.ts';
 import * as keyGenerations014 from './014_a_key_generations.ts';
 import * as external015 from './015_external.ts';
+import * as console016 from './016_console.ts';
 import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 import * as invitations017 from './017_b_invitations.ts';
 import * as auditLog017 from './017_c_audit_log.ts';
@@ -33,6 +34,7 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['013_b_message_queue', messageQueue013],
   ['014_a_key_generations', keyGenerations014],
   ['015_external', external015],
+  ['016_console', console016],
   ['017_webhook_subscriptions', webhookSubscriptions017],
   ['017_b_invitations', invitations017],
   ['017_c_audit_log', auditLog017],

@@ -2,6 +2,7 @@
 import Koa, { type Middleware } from 'koa';
 import mount from 'koa-mount';
 import { adminApi } from './admin/router.ts';
+import { consoleApp } from './admin/console-bff.ts';
 import { createFlowRouter } from './flows/router.ts';
 import { errorAnswers, notFound, requestLog, securityHeaders } from './http/middleware.ts';
 import { staticAssets } from './http/assets.ts';
@@ -94,6 +95,7 @@ export function createApp(services: Services): Koa {
   app.use(home(services.config.issuer));
 
   app.use(adminApi(services));
+  app.use(consoleApp(services));
 
   const flows = createFlowRouter(services);
   app.use(flows.routes()).use(flows.allowedMethods({ throw: false }));

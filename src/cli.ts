@@ -5,9 +5,14 @@
 //   tessera hook test <file.js> --event <event_name | event.json> [--secret NAME=value]...
 //                     [--allowed-host host[:port]]... [--timeout-ms 2000] [--json]
 //   tessera admin rotate-key          (reads DATABASE_URL / TESSERA_CONFIG like the server)
+//   tessera admin grant <email> [--role admin|viewer]   (console access)
+//   tessera admin revoke <email>
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rotateAdminKey } from './admin/key.ts';
+import { ConsoleAccess, consoleRole } from './admin/console-access.ts';
+import { ConsoleSessions } from './admin/console-sessions.ts';
+import { emailLookupForms } from './identity/email-address.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/knex.ts';
 import { migrateToLatest } from './db/migrate.ts';
@@ -19,10 +24,15 @@ import type { RunnableHook } from './hooks/store.ts';
 
 const USAGE = `usage: tessera hook test <file.js> --event <event_name | event.json> [options]
        tessera admin rotate-key
+       tessera admin grant <email> [--role admin|viewer]
+       tessera admin revoke <email>
 
 admin rotate-key         generates a new admin API key on the database of DATABASE_URL (or
                          TESSERA_CONFIG), prints it once; the old key stops working on every
                          running instance within seconds
+admin grant EMAIL        lets the user sign in to the administration console (/admin) with a
+                         second factor; --role viewer reads only (default: admin)
+admin revoke EMAIL       takes console access away (and ends the user's console sessions)
 
 options:
   --event NAME|FILE      an event name (its sample event is used) or a JSON file holding an event
@@ -161,10 +171,63 @@ async function adminRotateKey(argv: string[]): Promise<number> {
   }
 }
 
+/** Runs `work` on the configured database (migrated), as the server would open it. */
+async function withDatabase<T>(work: (db: ReturnType<typeof openDatabase>, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`configuration error: ${error.message}`);
+    throw error;
+  }
+  const db = openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(db);
+    return await work(db, config);
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function adminAccess(command: 'grant' | 'revoke', argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { role: { type: 'string' } } });
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const [email, ...extra] = parsed.positionals;
+  if (!email || extra.length > 0) fail(`admin ${command} takes one email\n\n${USAGE}`);
+  if (command === 'revoke' && parsed.values.role !== undefined) fail('admin revoke takes no --role');
+  let role: ReturnType<typeof consoleRole> = 'admin';
+  if (parsed.values.role !== undefined) {
+    try {
+      role = consoleRole(parsed.values.role);
+    } catch {
+      fail('--role: must be admin or viewer');
+    }
+  }
+  return withDatabase(async (db, config) => {
+    const user = await db('users').whereIn('email', emailLookupForms(email)).first('id', 'email');
+    if (!user) fail(`no user has the email ${email}: create the user first (POST /admin/api/users), then grant`);
+    const access = new ConsoleAccess(db);
+    if (command === 'grant') {
+      await access.grant(user.id, role);
+      process.stdout.write(`${user.email} may now sign in to the console (${config.issuer}/admin) as ${role}, with a second factor.\n`);
+    } else {
+      const had = await access.revoke(user.id);
+      await new ConsoleSessions(db, 60).closeAll(user.id);
+      process.stdout.write(had ? `${user.email} no longer has console access.\n` : `${user.email} had no console access.\n`);
+    }
+    return 0;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [group, command, ...rest] = argv;
   if (group === 'hook' && command === 'test') return hookTest(rest);
   if (group === 'admin' && command === 'rotate-key') return adminRotateKey(rest);
+  if (group === 'admin' && (command === 'grant' || command === 'revoke')) return adminAccess(command, rest);
   fail(USAGE);
 }
 

@@ -15,6 +15,11 @@ export interface Config {
   /** When set, the admin API key in force (written at start); otherwise the stored generated or rotated key (src/admin/key.ts). */
   adminApiKey: string | null;
   kickstartFile: string | null;
+  /** The administration console (/admin). */
+  console: {
+    /** How long a console sign-in lasts (CONSOLE_SESSION_SECONDS). */
+    sessionSeconds: number;
+  };
   smtpUrl: string | null;
   /** The From address of every mail. */
   mailFrom: string;
@@ -283,6 +288,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     databaseUrl,
     adminApiKey: env.ADMIN_API_KEY || null,
     kickstartFile: env.KICKSTART || null,
+    console: { sessionSeconds: int(env, 'CONSOLE_SESSION_SECONDS', 8 * 3600, 60, 7 * 86400) },
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     mailFrom: env.MAIL_FROM || `Tessera <no-reply@${new URL(issuer).hostname}>`,
     smsWebhookUrl: url(env, 'SMS_WEBHOOK_URL', ['http:', 'https:']),

@@ -4,11 +4,13 @@
 // nothing half-applied: fix the file and start again.
 import { readFile } from 'node:fs/promises';
 import { getSetting, putSetting } from './db/settings.ts';
-import { ClientError } from './errors.ts';
+import { ClientError, ValidationError } from './errors.ts';
 import { codeProblem } from './hooks/sandbox/check.ts';
 import { hookInput, HookStore } from './hooks/store.ts';
 import { userInput } from './identity/users.ts';
-import { asObject } from './input.ts';
+import { asObject, onlyFields } from './input.ts';
+import { emailLookupForms } from './identity/email-address.ts';
+import { ConsoleAccess, consoleRole } from './admin/console-access.ts';
 import { applicationInput, ApplicationService } from './oidc/applications.ts';
 import { resourceServerInput, ResourceServerService } from './oidc/resource-servers.ts';
 import { webhookInput } from './webhooks/endpoints.ts';
@@ -36,10 +38,11 @@ export interface KickstartSummary {
     hooks: Array<{ id: string; name: string; event: string; mode: string; version: number; enabled: boolean }>;
     webhooks: Array<{ id: string; url: string }>;
   };
+  console_admins: number;
 }
 
 /** Reads and checks the file's shape (sections and arrays); entries are checked as they are applied. */
-async function readKickstart(file: string): Promise<Partial<Record<Section, unknown[]>>> {
+async function readKickstart(file: string): Promise<Partial<Record<Section, unknown[]>> & { console?: unknown }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -55,10 +58,14 @@ async function readKickstart(file: string): Promise<Partial<Record<Section, unkn
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new KickstartError(`KICKSTART ${file}: must be a JSON object with any of ${SECTIONS.join(', ')}`);
   }
-  const out: Partial<Record<Section, unknown[]>> = {};
+  const out: Partial<Record<Section, unknown[]>> & { console?: unknown } = {};
   for (const [key, value] of Object.entries(doc)) {
+    if (key === 'console') {
+      out.console = value;
+      continue;
+    }
     if (!(SECTIONS as readonly string[]).includes(key)) {
-      throw new KickstartError(`KICKSTART ${file}: ${key}: is not a known section (known: ${SECTIONS.join(', ')})`);
+      throw new KickstartError(`KICKSTART ${file}: ${key}: is not a known section (known: ${[...SECTIONS, 'console'].join(', ')})`);
     }
     if (!Array.isArray(value)) throw new KickstartError(`KICKSTART ${file}: ${key}: must be an array`);
     out[key as Section] = value;
@@ -88,7 +95,7 @@ export async function applyKickstart(services: Services, file: string): Promise<
   const doc = await readKickstart(file);
 
   const applied: KickstartSummary['applied'] = { applications: [], users: [], resource_servers: [], hooks: [], webhooks: [] };
-  const summary: KickstartSummary = { applications: 0, users: 0, resource_servers: 0, hooks: 0, webhooks: 0, applied };
+  const summary: KickstartSummary = { applications: 0, users: 0, resource_servers: 0, hooks: 0, webhooks: 0, console_admins: 0, applied };
   await db.transaction(async (trx) => {
     // The same services, bound to the transaction, so a failure rolls everything back.
     const applications = new ApplicationService(trx, services.box);
@@ -132,6 +139,24 @@ export async function applyKickstart(services: Services, file: string): Promise<
       const created = await entry(file, path, () => webhooks.create(webhookInput(asObject(item, 'body'))));
       applied.webhooks.push({ id: created.id, url: created.url });
       summary.webhooks++;
+    }
+    // console: {admins: [email | {email, role}]}: console access for users of the file (or older ones).
+    if (doc.console !== undefined) {
+      const section = await entry(file, 'console', async () => onlyFields(asObject(doc.console, 'body'), ['admins']));
+      if (!Array.isArray(section.admins ?? [])) throw new KickstartError(`KICKSTART ${file}: console.admins: must be an array of emails`);
+      const access = new ConsoleAccess(trx);
+      for (const [i, item] of ((section.admins ?? []) as unknown[]).entries()) {
+        const path = `console.admins[${i}]`;
+        await entry(file, path, async () => {
+          const given = typeof item === 'string' ? { email: item } : asObject(item, 'body');
+          const { email, role } = onlyFields(given, ['email', 'role']);
+          if (typeof email !== 'string') throw new ValidationError('email', 'is required');
+          const user = await trx('users').whereIn('email', emailLookupForms(email)).first('id');
+          if (!user) throw new ValidationError('email', `no user has this email: add them to "users" first`);
+          await access.grant(user.id, role === undefined ? 'admin' : consoleRole(role));
+        });
+        summary.console_admins++;
+      }
     }
     await putSetting(trx, APPLIED_SETTING, new Date().toISOString());
     // Who provisions as code learns what the file did: the log line below, and this event.

@@ -7,6 +7,9 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { createApp } from './app.ts';
 import { AdminKeyGuard } from './admin/auth.ts';
+import { ConsoleAccess } from './admin/console-access.ts';
+import { ensureConsoleClient } from './admin/console-client.ts';
+import { ConsoleSessions } from './admin/console-sessions.ts';
 import { AdminKeyCache, establishAdminKey, keyFingerprint } from './admin/key.ts';
 import type { Config } from './config.ts';
 import { SecretBox } from './crypto.ts';
@@ -199,11 +202,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       adminKey: new AdminKeyCache(db, adminKey.hash),
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
       federation,
+      console: { access: new ConsoleAccess(db), sessions: new ConsoleSessions(db, config.console.sessionSeconds) },
     };
 
     if (config.kickstartFile && (await applications.count()) === 0) {
       await applyKickstart(services, config.kickstartFile);
     }
+    // After KICKSTART, which runs only while the database holds no application.
+    await ensureConsoleClient(db, box, applications, config.issuer);
 
     answerDatabaseFaults(provider);
     const app = createApp(services);

@@ -2,6 +2,8 @@
 import type Provider from 'oidc-provider';
 import type { AuditLog } from './admin/audit-log.ts';
 import type { AdminKeyGuard } from './admin/auth.ts';
+import type { ConsoleAccess } from './admin/console-access.ts';
+import type { ConsoleSessions } from './admin/console-sessions.ts';
 import type { AdminKeyCache } from './admin/key.ts';
 import type { Config } from './config.ts';
 import type { SecretBox } from './crypto.ts';
@@ -89,4 +91,6 @@ export interface Services {
   adminGuard: AdminKeyGuard;
   /** External identity providers: the store, links, sign-ins in flight, clients, verifications. */
   federation: Federation;
+  /** The administration console: who may sign in (and their role), and its sessions. */
+  console: { access: ConsoleAccess; sessions: ConsoleSessions };
 }

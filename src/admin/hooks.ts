@@ -10,9 +10,10 @@ import type { Services } from '../services.ts';
 import { ADMIN_API_ACTOR, hookInput, publishInput, type Actor, type RunnableHook } from '../hooks/store.ts';
 import { asObject, onlyFields } from '../input.ts';
 import { objectBody, optionalObjectBody, queryInt } from './body.ts';
+import { fieldsOf, HookDraftBody } from '../api-schema/types.ts';
 
 /** What POST /hooks/test takes: the event to run it for, and a hook body that is not saved. */
-const DRAFT_FIELDS = ['event_type', 'event', 'code', 'mode', 'secrets', 'allowed_hosts', 'timeout_ms'] as const;
+const DRAFT_FIELDS = fieldsOf(HookDraftBody);
 
 /**
  * Said with every dry run: the sandbox makes the hook's fetch calls for real (to the hosts it is

@@ -8,11 +8,14 @@ import type { Services } from '../services.ts';
 import { applicationRoutes } from './applications.ts';
 import { auditChanges, auditRoutes } from './audit.ts';
 import { factorRoutes } from './factors.ts';
-import { requireAdminKey } from './auth.ts';
+import { requireAdmin } from './console-auth.ts';
 import { zone } from '../http/paths.ts';
 import { hookRoutes } from './hooks.ts';
 import { identityProviderRoutes } from './identity-providers.ts';
 import { invitationRoutes } from './invitations.ts';
+import { hookStatsRoutes } from './hook-stats.ts';
+import { catalogRoutes } from './catalog-routes.ts';
+import { openApiRoutes } from './openapi.ts';
 import { jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
 import { messageRoutes } from './messages.ts';
@@ -39,6 +42,9 @@ const MODULES: AdminRoutes[] = [
   invitationRoutes,
   auditRoutes,
   identityProviderRoutes,
+  hookStatsRoutes,
+  catalogRoutes,
+  openApiRoutes,
 ];
 
 /**
@@ -92,9 +98,5 @@ export function adminApi(services: Services): Middleware {
   const routes = router.routes() as unknown as Middleware;
   const rest = unmatched(router);
   const audit = auditChanges(router, services);
-  return zone(
-    ADMIN_PREFIX,
-    requireAdminKey(() => services.adminKey.hash(), services.adminGuard),
-    (ctx, next) => body(ctx, () => audit(ctx, () => routes(ctx, () => rest(ctx, next)))),
-  );
+  return zone(ADMIN_PREFIX, requireAdmin(services), (ctx, next) => body(ctx, () => audit(ctx, () => routes(ctx, () => rest(ctx, next)))));
 }

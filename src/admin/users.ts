@@ -25,9 +25,10 @@ export function userRoutes(router: Router, services: Services): void {
   router.get('/users', async (ctx) => {
     const email = queryString(ctx, 'email');
     if (email !== undefined && email.trim() === '') throw new ValidationError('email', 'must not be empty');
+    const q = queryString(ctx, 'q', 200)?.trim();
     const limit = queryInt(ctx, 'limit', 50, 1, 200);
     const offset = queryInt(ctx, 'offset', 0, 0, 1_000_000);
-    ctx.body = (await users.list({ email, limit, offset })).map(publicUser);
+    ctx.body = (await users.list({ email, q: q || undefined, limit, offset })).map(publicUser);
   });
 
   router.get('/users/:id', async (ctx) => {

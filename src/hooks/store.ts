@@ -8,6 +8,7 @@ import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { eventSpec } from './catalog/events.ts';
+import { fieldsOf, HookBody, PublishBody } from '../api-schema/types.ts';
 
 export type HookMode = 'sync' | 'async';
 export type OnError = 'fail' | 'continue';
@@ -67,9 +68,9 @@ export type CodeChecker = (code: string) => { message: string; line: number | nu
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const MAX_TIMEOUT_MS = 10000;
 
-const HOOK_FIELDS = ['name', 'event', 'mode', 'code', 'applications', 'enabled', 'order', 'secrets', 'allowed_hosts', 'timeout_ms', 'on_error'] as const;
+const HOOK_FIELDS = fieldsOf(HookBody);
 const HOOK_READ_ONLY = ['id', 'version', 'latest_version', 'created_at', 'updated_at'];
-const PUBLISH_FIELDS = HOOK_FIELDS.filter((f) => f !== 'code' && f !== 'event');
+const PUBLISH_FIELDS = fieldsOf(PublishBody);
 
 /** A hook body as POST and PATCH /hooks take it (KICKSTART's `hooks` entries too): known fields only, and `draft` (PATCH). */
 export function hookInput(body: JsonObject): JsonObject {

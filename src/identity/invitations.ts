@@ -12,6 +12,7 @@ import { onlyFields, type JsonObject } from '../input.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import type { ActionTokens } from './action-tokens.ts';
 import { publicUser, toUser, type User, type UserService } from './users.ts';
+import { fieldsOf, InvitationBody } from '../api-schema/types.ts';
 
 export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
 
@@ -54,7 +55,7 @@ export interface InvitationOptions {
 }
 
 type Row = Record<string, unknown>;
-const FIELDS = ['email', 'application', 'given_name', 'family_name', 'roles'] as const;
+const FIELDS = fieldsOf(InvitationBody);
 const ROLE = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 function iso(ms: unknown): string | null {

@@ -11,6 +11,7 @@ import { emailLookupForms, legacyEmailForm } from './email-address.ts';
 import { emailProblem, hasControlCharacters, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername } from './normalize.ts';
 import { assertPlainText } from './plain-text.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
+import { fieldsOf, UserBody } from '../api-schema/types.ts';
 
 export type UserStatus = 'active' | 'pending' | 'disabled';
 export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart' | 'invitation' | 'external';
@@ -57,7 +58,7 @@ export interface NewUser {
 
 export type UserPatch = Partial<Omit<NewUser, 'status' | 'prehashed_password'>>;
 
-const USER_FIELDS = ['email', 'password', 'username', 'given_name', 'family_name', 'phone_number', 'phone_number_verified', 'email_verified', 'attributes', 'metadata'] as const;
+const USER_FIELDS = fieldsOf(UserBody);
 const USER_READ_ONLY = ['id', 'status', 'source', 'has_password', 'login_count', 'last_login_at', 'created_at', 'updated_at'];
 
 /** The body of POST /users (also a KICKSTART entry): only known fields. */
@@ -250,13 +251,22 @@ export class UserService {
     return row ? toUser(row) : null;
   }
 
-  async list(options: { email?: string; limit?: number; offset?: number } = {}): Promise<User[]> {
+  async list(options: { email?: string; q?: string; limit?: number; offset?: number } = {}): Promise<User[]> {
     const query = this.#db('users')
       .orderBy('created_at', 'desc')
       .limit(Math.min(options.limit ?? 50, 200))
       .offset(options.offset ?? 0);
     if (options.email && hasControlCharacters(options.email)) return [];
     if (options.email) query.whereIn('email', emailLookupForms(options.email));
+    // q: the console's search, a part of the email, username or name (any case), or the exact id.
+    if (options.q) {
+      if (hasControlCharacters(options.q)) return [];
+      const like = `%${options.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query.where((w) => {
+        w.where('id', options.q!);
+        for (const column of ['email', 'username', 'given_name', 'family_name']) w.orWhereRaw(`lower(${column}) like ? escape '\\'`, [like]);
+      });
+    }
     return (await query).map(toUser);
   }
 

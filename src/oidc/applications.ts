@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServerGrant } from './resource-grants.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
+import { fieldsOf, ApplicationBody } from '../api-schema/types.ts';
 
 const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
@@ -70,23 +71,7 @@ export interface ApplicationInput {
   resource_servers?: unknown;
 }
 
-const APPLICATION_FIELDS = [
-  'name',
-  'redirect_uris',
-  'post_logout_redirect_uris',
-  'grant_types',
-  'token_endpoint_auth_method',
-  'client_id',
-  'client_secret',
-  'third_party',
-  'branding',
-  'mfa',
-  'identity_verification',
-  'remember_device_days',
-  'initiate_login_uri',
-  'id_token_claims',
-  'resource_servers',
-] as const;
+const APPLICATION_FIELDS = fieldsOf(ApplicationBody);
 const APPLICATION_READ_ONLY = ['created_at', 'updated_at'];
 
 /** The body of POST and PATCH /applications (also a KICKSTART entry): only known fields. */

@@ -5,6 +5,7 @@ import { fromJson, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { pruneGrantScopes } from './resource-grants.ts';
+import { fieldsOf, ResourceServerBody } from '../api-schema/types.ts';
 
 export interface ResourceServer {
   identifier: string;
@@ -62,7 +63,7 @@ function validate(input: Record<string, unknown>, partial: boolean): Partial<Omi
   return out;
 }
 
-const RESOURCE_SERVER_FIELDS = ['identifier', 'name', 'scopes', 'access_token_ttl'] as const;
+const RESOURCE_SERVER_FIELDS = fieldsOf(ResourceServerBody);
 const RESOURCE_SERVER_READ_ONLY = ['created_at', 'updated_at'];
 
 /** The body of POST and PATCH /resource-servers (also a KICKSTART entry): only known fields. */

@@ -12,6 +12,7 @@ import { notifyOutbox } from './outbox.ts';
 import { generateSecret, secretKey, secretProblem } from './signing.ts';
 import { type Subscription, validApplications, validEventPatterns } from './subscriptions.ts';
 import type { WebhookTargets } from './targets.ts';
+import { fieldsOf, WebhookBody } from '../api-schema/types.ts';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -44,7 +45,7 @@ export interface EndpointInput {
   include_unscoped?: unknown;
 }
 
-const WEBHOOK_FIELDS = ['url', 'events', 'secret', 'enabled', 'description', 'applications', 'include_unscoped'] as const;
+const WEBHOOK_FIELDS = fieldsOf(WebhookBody);
 const WEBHOOK_READ_ONLY = ['id', 'disabled_reason', 'previous_secret_expires_at', 'created_at', 'updated_at'];
 
 /** The body of POST and PATCH /webhooks (also a KICKSTART entry): only known fields. */

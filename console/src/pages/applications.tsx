@@ -1,0 +1,237 @@
+// Applications: the list, a new one, and one application's settings: redirect URIs, MFA policy,
+// branding with a live preview of the sign-in page, secret rotation, deletion.
+import { useLocation, useRoute } from 'preact-iso';
+import { useEffect, useState } from 'preact/hooks';
+import { api, type Application } from '../api.ts';
+import { Badge, Busy, ConfirmButton, ErrorBanner, Field, type InputEvent, LoadError, useAction, useLoad, inputValue } from '../components/ui.tsx';
+import { useCanWrite } from '../session.ts';
+
+const lines = (text: string) => text.split(/\s+/).filter(Boolean);
+
+export function Applications() {
+  const canWrite = useCanWrite();
+  const location = useLocation();
+  const { data, error, loading, reload } = useLoad(() => api.get<Application[]>('/applications'), []);
+  const [form, setForm] = useState({ name: '', redirect_uris: '' });
+  const [secret, setSecret] = useState<{ id: string; secret: string } | null>(null);
+  const action = useAction();
+  if (error) return <LoadError error={error} retry={reload} />;
+  if (loading || !data) return <Busy />;
+  const create = (event: Event) => {
+    event.preventDefault();
+    void action.run(async () => {
+      const app = await api.post<Application>('/applications', { name: form.name, redirect_uris: lines(form.redirect_uris) });
+      if (app.client_secret) setSecret({ id: app.client_id, secret: app.client_secret });
+      else location.route(`/admin/applications/${app.client_id}`);
+      reload();
+    });
+  };
+  return (
+    <section>
+      <h1>Applications</h1>
+      {secret && (
+        <div class="banner good" role="status">
+          <p>
+            Created <a href={`/admin/applications/${secret.id}`}>{secret.id}</a>. Its client secret, shown once: <code>{secret.secret}</code>
+          </p>
+        </div>
+      )}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Client id</th>
+            <th scope="col">MFA</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.map((app) => (
+            <tr key={app.client_id}>
+              <td>
+                <a href={`/admin/applications/${app.client_id}`}>{app.name}</a>
+              </td>
+              <td>
+                <code>{app.client_id}</code>
+              </td>
+              <td>
+                <Badge>{app.mfa}</Badge>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {canWrite && (
+        <form class="panel" onSubmit={create} aria-labelledby="new-app" aria-busy={action.busy}>
+          <h2 id="new-app">New application</h2>
+          <Field label="Name" name="name" error={action.error}>
+            {(props) => <input {...props} required value={form.name} onInput={(e: InputEvent) => setForm({ ...form, name: inputValue(e) })} />}
+          </Field>
+          <Field label="Redirect URIs (one per line)" name="redirect_uris" error={action.error}>
+            {(props) => <textarea {...props} rows={3} value={form.redirect_uris} onInput={(e: InputEvent) => setForm({ ...form, redirect_uris: inputValue(e) })} />}
+          </Field>
+          <ErrorBanner error={action.error} fields={['name', 'redirect_uris']} />
+          <button type="submit" class="primary" disabled={action.busy}>
+            {action.busy ? 'Creating…' : 'Create'}
+          </button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+interface AppForm {
+  name: string;
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  mfa: Application['mfa'];
+  display_name: string;
+  logo_uri: string;
+  primary_color: string;
+}
+
+/** What the hosted sign-in page looks like with this branding (as views/layout.njk draws it). */
+function SignInPreview({ form }: { form: AppForm }) {
+  const color = /^#[0-9a-fA-F]{6}$/.test(form.primary_color) ? form.primary_color : '#2f5bd3';
+  return (
+    <figure class="preview" aria-label="Preview of the sign-in page">
+      <div class="preview-page">
+        {form.logo_uri && /^https:\/\//.test(form.logo_uri) && <img src={form.logo_uri} alt="" class="preview-logo" />}
+        <p class="preview-title">Sign in to {form.display_name || form.name}</p>
+        <span class="preview-input">Email or username</span>
+        <span class="preview-button" style={{ backgroundColor: color }}>
+          Continue
+        </span>
+      </div>
+      <figcaption>Live preview</figcaption>
+    </figure>
+  );
+}
+
+export function ApplicationDetail() {
+  const { params } = useRoute();
+  const location = useLocation();
+  const canWrite = useCanWrite();
+  const id = params.id!;
+  const { data, error, loading, reload } = useLoad(() => api.get<Application>(`/applications/${encodeURIComponent(id)}`), [id]);
+  const [form, setForm] = useState<AppForm | null>(null);
+  const [secret, setSecret] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  const action = useAction();
+  useEffect(() => {
+    if (data)
+      setForm({
+        name: data.name,
+        redirect_uris: data.redirect_uris.join('\n'),
+        post_logout_redirect_uris: data.post_logout_redirect_uris.join('\n'),
+        mfa: data.mfa,
+        display_name: data.branding.display_name ?? '',
+        logo_uri: data.branding.logo_uri ?? '',
+        primary_color: data.branding.primary_color ?? '',
+      });
+  }, [data]);
+  if (error) return <LoadError error={error} retry={reload} />;
+  if (loading || !data || !form) return <Busy />;
+  const set = (key: keyof AppForm) => (e: InputEvent) => setForm({ ...form, [key]: inputValue(e) });
+  const save = (event: Event) => {
+    event.preventDefault();
+    setSaved(false);
+    void action.run(async () => {
+      await api.patch(`/applications/${encodeURIComponent(id)}`, {
+        name: form.name,
+        redirect_uris: lines(form.redirect_uris),
+        post_logout_redirect_uris: lines(form.post_logout_redirect_uris),
+        mfa: form.mfa,
+        branding: { display_name: form.display_name || null, logo_uri: form.logo_uri || null, primary_color: form.primary_color || null },
+      });
+      setSaved(true);
+      reload();
+    });
+  };
+  const fields = ['name', 'redirect_uris', 'post_logout_redirect_uris', 'mfa', 'branding'];
+  return (
+    <section>
+      <div class="page-head">
+        <h1>{data.name}</h1>
+        <code>{data.client_id}</code>
+      </div>
+      <p>
+        <a href="/admin/applications">← Applications</a>
+      </p>
+      {saved && (
+        <p class="banner good" role="status">
+          Saved.
+        </p>
+      )}
+      {secret && (
+        <p class="banner good" role="status">
+          The new client secret, shown once: <code>{secret}</code>
+        </p>
+      )}
+      <div class="split">
+        <form onSubmit={save} aria-busy={action.busy} class="panel">
+          <fieldset disabled={!canWrite}>
+            <Field label="Name" name="name" error={action.error}>
+              {(props) => <input {...props} required value={form.name} onInput={set('name')} />}
+            </Field>
+            <Field label="Redirect URIs (one per line)" name="redirect_uris" error={action.error}>
+              {(props) => <textarea {...props} rows={3} value={form.redirect_uris} onInput={set('redirect_uris')} />}
+            </Field>
+            <Field label="Post-logout redirect URIs" name="post_logout_redirect_uris" error={action.error}>
+              {(props) => <textarea {...props} rows={2} value={form.post_logout_redirect_uris} onInput={set('post_logout_redirect_uris')} />}
+            </Field>
+            <Field label="Multi-factor authentication" name="mfa" error={action.error}>
+              {(props) => (
+                <select {...props} value={form.mfa} onChange={set('mfa')}>
+                  <option value="off">off</option>
+                  <option value="optional">optional (users who enrolled)</option>
+                  <option value="required">required (everyone)</option>
+                </select>
+              )}
+            </Field>
+            <h2>Branding</h2>
+            <Field label="Display name" name="branding" error={action.error}>
+              {(props) => <input {...props} value={form.display_name} onInput={set('display_name')} />}
+            </Field>
+            <Field label="Logo URL (https)" name="logo_uri" error={action.error}>
+              {(props) => <input {...props} value={form.logo_uri} onInput={set('logo_uri')} />}
+            </Field>
+            <Field label="Primary colour (#rrggbb)" name="primary_color" error={action.error}>
+              {(props) => <input {...props} value={form.primary_color} onInput={set('primary_color')} />}
+            </Field>
+          </fieldset>
+          <ErrorBanner error={action.error} fields={fields} />
+          {canWrite && (
+            <div class="actions">
+              <button type="submit" class="primary" disabled={action.busy}>
+                {action.busy ? 'Saving…' : 'Save'}
+              </button>
+              {data.token_endpoint_auth_method !== 'none' && (
+                <ConfirmButton
+                  label="Rotate secret"
+                  question="Generate a new client secret? The old one stops working at once."
+                  onConfirm={() =>
+                    action.run(async () => {
+                      const rotated = await api.patch<Application>(`/applications/${encodeURIComponent(id)}`, { client_secret: 'rotate' });
+                      setSecret(rotated.client_secret ?? null);
+                    })
+                  }
+                />
+              )}
+              <ConfirmButton
+                label="Delete application"
+                question={`Delete ${data.name}? Its users can no longer sign in to it.`}
+                onConfirm={() =>
+                  action.run(async () => {
+                    await api.del(`/applications/${encodeURIComponent(id)}`);
+                    location.route('/admin/applications');
+                  })
+                }
+              />
+            </div>
+          )}
+        </form>
+        <SignInPreview form={form} />
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,67 @@
+// npm run screenshots: the console's journey map, hook editor and user page as PNGs in
+// docs/screenshots/, taken in headless Chromium (playwright-core, as the browser tests) from a
+// throwaway server on loopback with a little sample data, signed in as a granted admin with TOTP.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchChromium, openJourney } from '../test/support/chromium.ts';
+import { signInToConsole } from '../test/support/console-chromium.ts';
+import { grantConsole } from '../test/support/console.ts';
+import { startTestServer } from '../test/support/server.ts';
+
+const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
+const PASSWORD = 'correct horse battery';
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const server = await startTestServer('sqlite');
+  const chrome = await launchChromium();
+  try {
+    const notes = (await server.admin('POST', '/applications', { name: 'Notes', redirect_uris: ['https://notes.example.com/cb'] })).body;
+    for (const email of ['ada@example.com', 'grace@example.com']) {
+      await server.admin('POST', '/users', { email, password: PASSWORD, email_verified: true, given_name: email.split('@')[0] });
+    }
+    const made = await server.admin('POST', '/hooks', {
+      name: 'Tier claim',
+      mode: 'sync',
+      event: 'before_id_token',
+      applications: [notes.client_id],
+      code: "export default async function (event, api) {\n  api.idToken.setClaim('tier', event.user.email.endsWith('@example.com') ? 'gold' : 'basic');\n}\n",
+    });
+    if (made.status !== 201) throw new Error(`POST /hooks: ${made.status} ${JSON.stringify(made.body)}`);
+    const hook = made.body;
+    const welcome = await server.admin('POST', '/hooks', {
+      name: 'Welcome mail',
+      event: 'after_registration',
+      mode: 'async',
+      code: 'export default async function (event, api) {\n  console.log(event.user.email);\n}\n',
+    });
+    if (welcome.status !== 201) throw new Error(`POST /hooks: ${welcome.status} ${JSON.stringify(welcome.body)}`);
+    await grantConsole(server, 'ada@example.com');
+
+    const journey = await openJourney(chrome);
+    const page = journey.page;
+    await page.setViewportSize({ width: 1280, height: 900 });
+    page.setDefaultTimeout(20_000);
+    await signInToConsole(page, server.url, 'ada@example.com', PASSWORD);
+    await page.locator('[data-event="before_id_token"] .hook-card', { hasText: 'Tier claim' }).waitFor();
+    await page.screenshot({ path: join(OUT, 'journey-map.png'), fullPage: true });
+
+    await page.goto(`${server.url}/admin/hooks/${hook.id}`);
+    await page.locator('.cm-content').waitFor();
+    await page.getByRole('button', { name: 'Run test' }).click();
+    await page.locator('[data-testid="test-result"]').waitFor();
+    await page.screenshot({ path: join(OUT, 'hook-editor.png'), fullPage: true });
+
+    const grace = (await server.admin('GET', '/users?email=grace@example.com')).body[0];
+    await page.goto(`${server.url}/admin/users/${grace.id}`);
+    await page.locator('[data-testid="user-status"]').waitFor();
+    await page.screenshot({ path: join(OUT, 'user-page.png'), fullPage: true });
+    await journey.close();
+    console.log(`screenshots in ${OUT}: journey-map.png, hook-editor.png, user-page.png`);
+  } finally {
+    await chrome.close();
+    await server.close();
+  }
+}
+
+await main();

@@ -1,0 +1,128 @@
+// The admin API as an OpenAPI 3.1 document: every route the admin router has (so none is missing),
+// and, for the main resources, the body and answer schemas of types.ts, the ones the services take
+// their known fields from. Served at GET /admin/api/openapi.json (src/admin/openapi.ts).
+import type { TSchema } from '@sinclair/typebox';
+import * as types from './types.ts';
+
+interface Operation {
+  summary: string;
+  body?: TSchema;
+  /** The answer on success: a schema, an array of it, or none (204). */
+  answer?: TSchema | [TSchema];
+  status?: number;
+}
+
+const { User, UserBody, Application, ApplicationBody, Hook, HookBody, HookDraftBody, PublishBody, Webhook, WebhookBody, ResourceServer, ResourceServerBody, Invitation, InvitationBody } = types;
+
+/** The described operations, keyed "METHOD /path" as the router spells the path. */
+const OPERATIONS: Record<string, Operation> = {
+  'GET /users': { summary: 'List users (filter by email, or search q= by email, username, name or id)', answer: [User] },
+  'POST /users': { summary: 'Create a user', body: UserBody, answer: User, status: 201 },
+  'GET /users/:id': { summary: 'Get a user', answer: User },
+  'PATCH /users/:id': { summary: 'Change a user', body: UserBody, answer: User },
+  'DELETE /users/:id': { summary: 'Delete a user', status: 204 },
+  'POST /users/:id/disable': { summary: 'Disable a user (they can no longer sign in)', answer: User },
+  'POST /users/:id/enable': { summary: 'Enable a user', answer: User },
+  'DELETE /users/:id/sessions': { summary: 'Sign a user out everywhere', status: 204 },
+  'GET /applications': { summary: 'List applications', answer: [Application] },
+  'POST /applications': { summary: 'Create an application', body: ApplicationBody, answer: Application, status: 201 },
+  'GET /applications/:client_id': { summary: 'Get an application', answer: Application },
+  'PATCH /applications/:client_id': { summary: 'Change an application', body: ApplicationBody, answer: Application },
+  'DELETE /applications/:client_id': { summary: 'Delete an application', status: 204 },
+  'GET /hooks': { summary: 'List hooks', answer: [Hook] },
+  'POST /hooks': { summary: 'Create a hook', body: HookBody, answer: Hook, status: 201 },
+  'GET /hooks/:id': { summary: 'Get a hook (secret names only)', answer: Hook },
+  'PATCH /hooks/:id': { summary: 'Change a hook (a new version when the code changes)', body: HookBody, answer: Hook },
+  'DELETE /hooks/:id': { summary: 'Delete a hook', status: 204 },
+  'POST /hooks/test': { summary: 'Run code that is not saved on an event (a dry run)', body: HookDraftBody },
+  'POST /templates/:name/publish': { summary: "Publish a template as a hook, with the hook's settings", body: PublishBody, answer: Hook, status: 201 },
+  'GET /webhooks': { summary: 'List webhook endpoints', answer: [Webhook] },
+  'POST /webhooks': { summary: 'Create a webhook endpoint (its secret is in this answer only)', body: WebhookBody, answer: Webhook, status: 201 },
+  'GET /webhooks/:id': { summary: 'Get a webhook endpoint', answer: Webhook },
+  'PATCH /webhooks/:id': { summary: 'Change a webhook endpoint', body: WebhookBody, answer: Webhook },
+  'DELETE /webhooks/:id': { summary: 'Delete a webhook endpoint', status: 204 },
+  'GET /resource-servers': { summary: 'List resource servers (APIs)', answer: [ResourceServer] },
+  'POST /resource-servers': { summary: 'Create a resource server', body: ResourceServerBody, answer: ResourceServer, status: 201 },
+  'GET /resource-servers/:identifier': { summary: 'Get a resource server', answer: ResourceServer },
+  'PATCH /resource-servers/:identifier': { summary: 'Change a resource server', body: ResourceServerBody, answer: ResourceServer },
+  'DELETE /resource-servers/:identifier': { summary: 'Delete a resource server', status: 204 },
+  'GET /invitations': { summary: 'List invitations', answer: [Invitation] },
+  'POST /invitations': { summary: 'Invite a user to an application (mails a one-use link)', body: InvitationBody, answer: Invitation, status: 201 },
+  'GET /invitations/:id': { summary: 'Get an invitation', answer: Invitation },
+};
+
+const SCHEMAS: TSchema[] = [
+  types.ErrorAnswer,
+  User,
+  UserBody,
+  Application,
+  ApplicationBody,
+  Hook,
+  HookBody,
+  HookDraftBody,
+  PublishBody,
+  Webhook,
+  WebhookBody,
+  ResourceServer,
+  ResourceServerBody,
+  Invitation,
+  InvitationBody,
+];
+
+/** A schema as the document holds it: its TypeBox symbols dropped, $id left to the components key. */
+function plain(schema: TSchema): Record<string, unknown> {
+  const { $id: _id, ...rest } = JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
+  return rest;
+}
+
+const ref = (schema: TSchema) => ({ $ref: `#/components/schemas/${schema.$id}` });
+
+function content(answer: TSchema | [TSchema]) {
+  const schema = Array.isArray(answer) ? { type: 'array', items: ref(answer[0]) } : ref(answer);
+  return { 'application/json': { schema } };
+}
+
+/** A route of the admin router, as `router.stack` lists it (path with the prefix, methods). */
+export interface RouteLayer {
+  path: string;
+  methods: string[];
+}
+
+export function openApiDocument(prefix: string, layers: RouteLayer[], version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const error = { description: 'The request was refused; message names the field', content: { 'application/json': { schema: ref(types.ErrorAnswer) } } };
+  for (const layer of layers) {
+    const route = layer.path.slice(prefix.length) || '/';
+    const path = route.replace(/:([A-Za-z_]+)/g, '{$1}');
+    const parameters = [...route.matchAll(/:([A-Za-z_]+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+    for (const method of layer.methods.filter((m) => m !== 'HEAD')) {
+      const described = OPERATIONS[`${method} ${route}`];
+      const status = String(described?.status ?? 200);
+      const operation: Record<string, unknown> = {
+        operationId: `${method.toLowerCase()}${route.replace(/[/:{}-]+(\w)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
+        summary: described?.summary ?? `${method} ${route}`,
+        ...(parameters.length ? { parameters } : {}),
+        ...(described?.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(described.body) } } } } : {}),
+        responses: {
+          [status]: status === '204' ? { description: 'Done' } : { description: 'Success', ...(described?.answer ? { content: content(described.answer) } : {}) },
+          '4XX': error,
+        },
+      };
+      paths[path] = { ...paths[path], [method.toLowerCase()]: operation };
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Tessera admin API', version, description: 'Every change needs the admin key (Authorization: Bearer), a console session with its x-csrf-token header, or a console access token.' },
+    servers: [{ url: prefix }],
+    security: [{ adminKey: [] }, { consoleSession: [] }],
+    paths,
+    components: {
+      schemas: Object.fromEntries(SCHEMAS.map((schema) => [schema.$id, plain(schema)])),
+      securitySchemes: {
+        adminKey: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY, or an access token issued to tessera-console' },
+        consoleSession: { type: 'apiKey', in: 'cookie', name: 'tessera.console' },
+      },
+    },
+  };
+}
