@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rotateAdminKey } from './admin/key.ts';
-import { ConsoleAccess, consoleRole } from './admin/console-access.ts';
+import { ConsoleAccess, consoleRole } from './identity/console-access.ts';
 import { ConsoleSessions } from './admin/console-sessions.ts';
 import { emailLookupForms } from './identity/email-address.ts';
 import { ConfigError, loadConfig } from './config.ts';

@@ -10,7 +10,7 @@ import { hookInput, HookStore } from './hooks/store.ts';
 import { userInput } from './identity/users.ts';
 import { asObject, onlyFields } from './input.ts';
 import { emailLookupForms } from './identity/email-address.ts';
-import { ConsoleAccess, consoleRole } from './admin/console-access.ts';
+import { ConsoleAccess, consoleRole } from './identity/console-access.ts';
 import { applicationInput, ApplicationService } from './oidc/applications.ts';
 import { resourceServerInput, ResourceServerService } from './oidc/resource-servers.ts';
 import { webhookInput } from './webhooks/endpoints.ts';

@@ -7,7 +7,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { createApp } from './app.ts';
 import { AdminKeyGuard } from './admin/auth.ts';
-import { ConsoleAccess } from './admin/console-access.ts';
+import { ConsoleAccess } from './identity/console-access.ts';
 import { ensureConsoleClient } from './admin/console-client.ts';
 import { ConsoleSessions } from './admin/console-sessions.ts';
 import { AdminKeyCache, establishAdminKey, keyFingerprint } from './admin/key.ts';

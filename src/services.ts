@@ -2,7 +2,7 @@
 import type Provider from 'oidc-provider';
 import type { AuditLog } from './admin/audit-log.ts';
 import type { AdminKeyGuard } from './admin/auth.ts';
-import type { ConsoleAccess } from './admin/console-access.ts';
+import type { ConsoleAccess } from './identity/console-access.ts';
 import type { ConsoleSessions } from './admin/console-sessions.ts';
 import type { AdminKeyCache } from './admin/key.ts';
 import type { Config } from './config.ts';

@@ -6,7 +6,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { constantTimeEqual, sha256Hex } from '../crypto.ts';
 import type { Services } from '../services.ts';
 import { requireAdminKey } from './auth.ts';
-import type { ConsoleRole } from './console-access.ts';
+import type { ConsoleRole } from '../identity/console-access.ts';
 import { CSRF_HEADER, currentSession, SESSION_COOKIE } from './console-bff.ts';
 import { CONSOLE_CLIENT_ID } from './console-client.ts';
 
