@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_KEY, freePort } from './server.ts';
+import { ADMIN_KEY, adminRequest, freePort } from './server.ts';
 
 const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const running = new Set<ChildProcess>();
@@ -71,21 +71,7 @@ export async function spawnServer(env: Record<string, string>, port?: number): P
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>),
-    async admin(method, path, body) {
-      const response = await fetch(`${url}/admin/api${path}`, {
-        method,
-        headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        /* not JSON */
-      }
-      return { status: response.status, body: parsed };
-    },
+    admin: (method, path, body) => adminRequest(url, method, path, body),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;

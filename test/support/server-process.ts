@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_KEY, freePort } from './server.ts';
+import { ADMIN_KEY, adminRequest, freePort } from './server.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -78,13 +78,7 @@ export class ServerProcess {
     await this.#exit;
   }
 
-  async admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${this.url}/admin/api${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null };
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    return adminRequest(this.url, method, path, body);
   }
 }

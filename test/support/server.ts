@@ -8,6 +8,21 @@ import { createTestDatabase, type DatabaseKind, type TestDatabase } from './data
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 
+/** Calls the admin API of the server at `url` with the test key; answers the status and the body (parsed when JSON). */
+export async function adminRequest(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}/admin/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  try {
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  } catch {
+    return { status: response.status, body: text };
+  }
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
@@ -69,21 +84,7 @@ export async function startTestServer(kind: DatabaseKind, options: TestServerOpt
     get server() {
       return server;
     },
-    async admin(method, path, body) {
-      const response = await fetch(`${url}/admin/api${path}`, {
-        method,
-        headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        /* not JSON */
-      }
-      return { status: response.status, body: parsed };
-    },
+    admin: (method, path, body) => adminRequest(url, method, path, body),
     async restart() {
       await server.close();
       // This process's own HTTP client keeps sockets to the old server alive; let it read their
