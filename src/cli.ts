@@ -149,16 +149,7 @@ async function hookTest(argv: string[]): Promise<number> {
 
 async function adminRotateKey(argv: string[]): Promise<number> {
   if (argv.length > 0) fail(`admin rotate-key takes no arguments\n\n${USAGE}`);
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) fail(`configuration error: ${error.message}`);
-    throw error;
-  }
-  const db = openDatabase(config.databaseUrl);
-  try {
-    await migrateToLatest(db);
+  return withDatabase(async (db, config) => {
     const { key } = await rotateAdminKey(db);
     process.stdout.write(`New admin API key (shown once, store it now): ${key}\n`);
     process.stderr.write('The previous key stops working on every running instance within a few seconds.\n');
@@ -166,9 +157,7 @@ async function adminRotateKey(argv: string[]): Promise<number> {
       process.stderr.write("ADMIN_API_KEY is set here: a server started with it puts that key back in force. Remove or change it in the servers' environment too.\n");
     }
     return 0;
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 /** Runs `work` on the configured database (migrated), as the server would open it. */
