@@ -468,6 +468,25 @@ for (const kind of databaseKinds()) {
       assert.equal(typeof retired.body.retired_at, 'string');
     });
 
+    test('a burst of rotations: every one answers 201 with a key of its own', async () => {
+      // A burst once outnumbered the rotation's retries and one answered 500 (PostgreSQL; 30 at once fail that way every time).
+      const before = (await server.admin('GET', '/keys')).body.length;
+      const burst = await Promise.all(Array.from({ length: 30 }, () => server.admin('POST', '/keys/rotate')));
+      assert.deepEqual(
+        burst.map((r) => r.status),
+        burst.map(() => 201),
+      );
+      const kids = new Set(burst.map((r) => r.body.kid));
+      assert.equal(kids.size, 30);
+      const after = (await server.admin('GET', '/keys')).body as Array<{ kid: string }>;
+      assert.equal(after.length, before + 30);
+      for (const kid of kids)
+        assert.ok(
+          after.some((k) => k.kid === kid),
+          `${kid} is listed`,
+        );
+    });
+
     test('messages: the dev outbox, filtered by recipient', async () => {
       // Through the one way out (the courier and the message queue), into the dev outbox.
       const sent = await server.server.services.courier.send(

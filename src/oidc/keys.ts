@@ -9,7 +9,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { JWK } from 'jose';
 import { randomToken } from '../crypto.ts';
-import type { Db } from '../db/knex.ts';
+import { isPostgres, type Db } from '../db/knex.ts';
 
 export type SigningJwk = JWK & { kid: string; alg: string; use: 'sig' };
 type Kind = 'signing' | 'cookie';
@@ -55,19 +55,19 @@ async function latestGeneration(db: Db): Promise<number> {
   return Number(row?.generation ?? 0);
 }
 
+function generationRows(jwk: SigningJwk, generation: number, now: number, activatesAt: number) {
+  return [
+    { kid: jwk.kid, kind: 'signing', material: JSON.stringify(jwk), generation, created_at: now, activates_at: activatesAt, retired_at: null },
+    { kid: randomUUID(), kind: 'cookie', material: randomToken(32), generation, created_at: now, activates_at: activatesAt, retired_at: null },
+  ];
+}
+
 /** Inserts generation `generation` of both kinds in one statement, unless a key of that generation exists. */
-async function insertGeneration(db: Db, generation: number, activatesAt: number): Promise<{ signingKid: string; inserted: boolean }> {
-  const jwk = newSigningKey();
-  const now = Date.now();
+async function insertGeneration(db: Db, generation: number, activatesAt: number): Promise<void> {
   await db('keys')
-    .insert([
-      { kid: jwk.kid, kind: 'signing', material: JSON.stringify(jwk), generation, created_at: now, activates_at: activatesAt, retired_at: null },
-      { kid: randomUUID(), kind: 'cookie', material: randomToken(32), generation, created_at: now, activates_at: activatesAt, retired_at: null },
-    ])
+    .insert(generationRows(newSigningKey(), generation, Date.now(), activatesAt))
     .onConflict(['kind', 'generation'])
     .ignore();
-  const won = await db('keys').where({ kid: jwk.kid }).first();
-  return { signingKid: jwk.kid, inserted: won !== undefined };
 }
 
 /** Loads the keys in force at `now`, creating the first ones when the database has none. */
@@ -102,12 +102,17 @@ function toKeySet(signing: KeyRow[], cookie: KeyRow[], now: number): KeySet {
  * interval and sign from `delayMs` on. Returns the signing key's kid.
  */
 export async function rotateKeys(db: Db, delayMs: number): Promise<string> {
-  // Two rotations at once: the loser of a generation tries the next one.
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    const { signingKid, inserted } = await insertGeneration(db, (await latestGeneration(db)) + 1, Date.now() + delayMs);
-    if (inserted) return signingKid;
-  }
-  throw new Error('key rotation: five concurrent rotations won every generation first');
+  const jwk = newSigningKey(); // before the transaction: generating an RSA key takes tens of ms
+  // Rotations queue behind each other (SQLite has one writer; PostgreSQL takes a transaction-scoped
+  // lock), so each reads the generation the previous one wrote. Racing inserts with retries lost when
+  // a burst of rotations outnumbered the retries.
+  return db.transaction(async (trx) => {
+    if (isPostgres(db)) await trx.raw("select pg_advisory_xact_lock(hashtext('tessera.keys.rotate'))");
+    const generation = (await latestGeneration(trx)) + 1;
+    const now = Date.now();
+    await trx('keys').insert(generationRows(jwk, generation, now, now + delayMs));
+    return jwk.kid;
+  });
 }
 
 /**
