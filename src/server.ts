@@ -40,6 +40,8 @@ import { AccountLocks } from './identity/lockout.ts';
 import { applyKickstart } from './kickstart.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Courier } from './messaging/courier.ts';
+import { senderOf as senderFor } from './messaging/transactional.ts';
+import type { MessageType } from './hooks/catalog/events.ts';
 import { MessageDispatcher } from './messaging/dispatcher.ts';
 import { createMailer } from './messaging/mailer.ts';
 import { MessageQueue } from './messaging/message-queue.ts';
@@ -160,7 +162,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const sms = createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log });
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, log });
     const messageDispatcher = new MessageDispatcher({ db, queue: messageQueue, transports: { mailer, sms }, settings: config.messages, log, metrics });
-    const courier = new Courier({ lifecycle, queue: messageQueue, dispatcher: messageDispatcher, log, smsAvailable: sms !== null });
+    const senderOf = async (clientId: string | null, type: MessageType) => (clientId ? senderFor((await applications.find(clientId))?.message_delivery ?? {}, type) : 'tessera');
+    const courier = new Courier({ db, lifecycle, senderOf, queue: messageQueue, dispatcher: messageDispatcher, log, smsAvailable: sms !== null });
     const federation = createFederation({ db, box, config, resolve: options.resolve, applicationExists: async (clientId) => (await applications.find(clientId)) !== null });
     const verifiedClaims = async (userId: string) => {
       const result = await federation.verifications.get(userId);

@@ -19,6 +19,7 @@ import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn, type 
 import { freePort, startTestServer, type TestServer } from './support/server.ts';
 import { webhooksSettled } from './support/settle.ts';
 import { enrolTotp, recoveryCodesOf, totp } from './support/mfa.ts';
+import { waitForMailCount } from './support/hosted-pages.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 import { FederatedBrowser, startUpstreamOidc, upstreamLogin } from './support/upstream.ts';
 import { verifyWebhook, WebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver.ts';
@@ -485,6 +486,10 @@ for (const kind of databaseKinds()) {
         family_name: 'Reg',
       });
       assert.equal(registered.status, 200, alertText(registered) ?? '');
+      // The "check your email" page sends the activation again (message.activation.resend).
+      const resent = await browser.submit(registered, {}, 'form[action$="/resend-activation"]');
+      assert.equal(resent.status, 200, alertText(resent) ?? '');
+      await waitForMailCount(smtp, 'reggie@example.com', 2);
       const activation = linkIn(await smtp.waitFor('reggie@example.com', /activate/i), `${server.url}/activate/`);
       assert.equal((await browser.get(activation)).status, 200);
 
@@ -518,6 +523,14 @@ for (const kind of databaseKinds()) {
       const resetLink = linkIn(await smtp.waitFor('carol@example.com', /reset/i), `${server.url}/reset-password/`);
       const reset = await browser.submit(await browser.get(resetLink), { password: 'carols password 3' });
       assert.equal(reset.status, 200, alertText(reset) ?? '');
+      // Forgot username (message.username) and an invitation (message.invitation).
+      const usernameStart = await browser.get((await authorizationUrl(rp)).url.toString());
+      const forgotUsername = usernameStart.doc.querySelector('a[href$="/forgot-username"]')?.getAttribute('href');
+      assert.ok(forgotUsername);
+      await browser.submit(await browser.get(forgotUsername), { email: 'carol@example.com' });
+      await smtp.waitFor('carol@example.com', /username/i);
+      assert.equal((await server.admin('POST', '/invitations', { email: 'ivy@example.com', application: rp.clientId })).status, 201);
+      await smtp.waitFor('ivy@example.com', /invit/i);
 
       // MFA: a factor enrolled at login (user.two-factor.method.add), then removed by an operator
       // (user.two-factor.method.remove).
@@ -564,12 +577,14 @@ for (const kind of databaseKinds()) {
 
       // kickstart.success happens once per database, at its first start: test/kickstart.test.ts shows it.
       const expected = WEBHOOK_EVENT_TYPES.filter((type) => type !== 'kickstart.success');
+      // "*" takes every type but the transactional messages (they carry links: named on their own).
+      const expectedAtAll = expected.filter((type) => !type.startsWith('message.'));
       const typesAt = (path: string) => new Set(receiver.on(path).map((r) => r.payload.type));
-      await receiver.waitFor('every produced type at the "*" endpoint', () => expected.every((type) => typesAt(all.path).has(type)));
+      await receiver.waitFor('every produced type at the "*" endpoint', () => expectedAtAll.every((type) => typesAt(all.path).has(type)));
       for (const type of expected) await receiver.waitForCount(byType.get(type)!.path, 1);
       await webhooksSettled(server); // every delivery has been made: anything misrouted has arrived
 
-      assert.deepEqual([...typesAt(all.path)].sort(), [...expected].sort(), 'the "*" endpoint got every type produced');
+      assert.deepEqual([...typesAt(all.path)].sort(), [...expectedAtAll].sort(), 'the "*" endpoint got every type produced but message.*');
       for (const [type, hook] of byType) {
         const got = receiver.on(hook.path);
         assert.ok(
@@ -582,7 +597,7 @@ for (const kind of databaseKinds()) {
       for (const request of receiver.on(all.path)) verifyWebhook(all.secret, request);
 
       // Every type that concerns an application carries its application_id, as the catalog says.
-      for (const request of receiver.on(all.path)) {
+      for (const request of [...receiver.on(all.path), ...[...byType.values()].flatMap((hook) => receiver.on(hook.path))]) {
         const { type, data } = request.payload;
         const scope = WEBHOOK_CATALOG[type as keyof typeof WEBHOOK_CATALOG].application;
         if (scope === 'always') assert.equal(typeof data.application_id, 'string', `${type} carries application_id: ${JSON.stringify(data)}`);
@@ -609,6 +624,13 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(first('user.consent.update').consents, [{ key: 'newsletter', granted: true }]);
       assert.equal(first('user.password.reset.start').user_id, carol.body.id);
       assert.equal(first('hook.failed').hook_id, failingHook.body.id);
+      const only = (type: string) => receiver.on(byType.get(type)!.path)[0]!.payload.data;
+      assert.ok(only('message.activation').link.startsWith(`${server.url}/activate/`));
+      assert.equal(only('message.activation.resend').to, 'reggie@example.com');
+      assert.equal(only('message.password_reset').user_id, carol.body.id);
+      assert.equal(only('message.password_reset').delivery, 'tessera', 'Tessera sent it too');
+      assert.equal(only('message.invitation').to, 'ivy@example.com');
+      assert.equal(only('message.username').application_id, rp.clientId);
       assert.deepEqual(first('user.access.revoke'), { user_id: carol.body.id, application_id: rp.clientId, by: 'operator' });
       assert.equal(first('user.delete').user.id, carol.body.id);
 

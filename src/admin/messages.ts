@@ -14,7 +14,7 @@ export function messageRoutes(router: Router, services: Services): void {
     const to = queryString(ctx, 'to');
     const status = queryString(ctx, 'status', 20);
     if (status !== undefined && !MessageQueue.isStatus(status)) {
-      throw new ValidationError('status', 'must be one of pending, sent, failed, expired, suppressed, denied');
+      throw new ValidationError('status', 'must be one of pending, sent, failed, expired, suppressed, brand, denied');
     }
     const limit = queryInt(ctx, 'limit', 50, 1, 500);
     ctx.body = await services.messageQueue.list({ to: to?.trim() ? to : null, status: status ?? null, limit });

@@ -65,6 +65,13 @@ const Branding = Type.Object(
 const MfaPolicy = Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')]);
 const IdTokenClaims = Type.Union([Type.Literal('scopes'), Type.Literal('strict')]);
 const VerificationPolicy = Type.Union([Type.Literal('off'), Type.Literal('required')], { description: 'identity verification after sign-in (CONTRACT §8)' });
+const Sender = Type.Union([Type.Literal('tessera'), Type.Literal('brand')]);
+const MessageDelivery = Type.Partial(
+  Type.Object(
+    { activation: Sender, 'activation.resend': Sender, password_reset: Sender, username: Sender, invitation: Sender },
+    { additionalProperties: false, description: 'who sends each transactional message: "brand" leaves it to the message.* webhooks (activation also covers its resend)' },
+  ),
+);
 const ResourceServerGrant = Type.Object({ identifier: Type.String(), scopes_allowed: Strings }, { additionalProperties: false });
 
 export const ApplicationBody = Body('ApplicationBody', {
@@ -83,6 +90,7 @@ export const ApplicationBody = Body('ApplicationBody', {
   initiate_login_uri: Nullable(Type.String({ format: 'uri' })),
   id_token_claims: IdTokenClaims,
   resource_servers: Type.Array(ResourceServerGrant),
+  message_delivery: MessageDelivery,
 });
 
 export const Application = Type.Object(
@@ -101,6 +109,7 @@ export const Application = Type.Object(
     initiate_login_uri: Nullable(Type.String()),
     id_token_claims: IdTokenClaims,
     resource_servers: Type.Array(ResourceServerGrant),
+    message_delivery: MessageDelivery,
     client_secret: Type.Optional(Type.String({ description: 'only in the answer that creates or rotates it' })),
     created_at: Timestamp,
     updated_at: Timestamp,

@@ -2,12 +2,19 @@
 // before_message_send hooks (which may send the message themselves, `api.message.suppress()`, or
 // stop it, `api.deny()`), then writes the message to the durable message queue and hands it over at
 // once; a transport that fails is retried from the queue (dispatcher.ts). Nothing else in the code
-// base holds a transport, so no message can go around the hook.
+// base holds a transport, so no message can go around the hook. A transactional message (one with a
+// link a brand may send itself, transactional.ts) is also announced as its `message.*` webhook event,
+// written with the queue row in one transaction; the application's `message_delivery` may leave its
+// sending to the brand.
+import type { Knex } from 'knex';
+import type { Db } from '../db/knex.ts';
 import type { HookUser, MessageType } from '../hooks/catalog/events.ts';
 import type { Lifecycle, LifecycleContext } from '../hooks/lifecycle.ts';
 import type { Logger } from '../log.ts';
 import type { MessageDispatcher } from './dispatcher.ts';
+import { recordEvent } from '../webhooks/outbox.ts';
 import type { Channel, MessageQueue, QueuedMessage, QueueStatus } from './message-queue.ts';
+import { isTransactional, TRANSACTIONAL_MESSAGES, type Sender } from './transactional.ts';
 
 /** A message to send: what it is for, where it goes, its rendered content, and what the hook sees. */
 export interface OutgoingMessage {
@@ -29,13 +36,17 @@ export interface OutgoingMessage {
 
 /**
  * queued: durably in the queue (`handedOver` settles once the first attempt has ended, with the
- * status it left: sent, or pending for a retry); suppressed: a hook sends it; denied: a hook
- * stopped it (its message, to show where the page may).
+ * status it left: sent, or pending for a retry); suppressed: a hook sends it; brand: the
+ * application leaves it to the brand (its `message.*` event is written); denied: a hook stopped it
+ * (its message, to show where the page may).
  */
-export type SendResult = { status: 'queued'; id: string; handedOver: Promise<QueueStatus> } | { status: 'suppressed'; id: string } | { status: 'denied'; id: string; message: string };
+export type SendResult = { status: 'queued'; id: string; handedOver: Promise<QueueStatus> } | { status: 'suppressed' | 'brand'; id: string } | { status: 'denied'; id: string; message: string };
 
 export interface CourierDeps {
+  db: Db;
   lifecycle: Lifecycle;
+  /** Who sends a message of `type` for an application (its `message_delivery`); Tessera without one. */
+  senderOf: (applicationId: string | null, type: MessageType) => Promise<Sender>;
   queue: MessageQueue;
   dispatcher: MessageDispatcher;
   log: Logger;
@@ -110,12 +121,40 @@ export class Courier {
       log.info({ ...fields, message: id }, 'message not sent: a before_message_send hook stopped it');
       return { status: 'denied', id, message: outcome.denied.message };
     }
-    if (outcome.decision.suppressed) {
-      const id = await queue.recordSettled(queued, 'suppressed', null);
-      log.info({ ...fields, message: id }, 'message not sent by Tessera: a before_message_send hook sends it');
-      return { status: 'suppressed', id };
+    const sender = await this.#deps.senderOf(message.applicationId, message.type);
+    if (outcome.decision.suppressed || sender === 'brand') {
+      const status = outcome.decision.suppressed ? 'suppressed' : 'brand';
+      const id = await this.#withAnnouncement(message, ctx, status === 'brand' ? 'brand' : 'hook', (trx) => queue.recordSettled(queued, status, null, trx));
+      log.info(
+        { ...fields, message: id },
+        status === 'brand' ? 'message not sent by Tessera: the application leaves it to the brand' : 'message not sent by Tessera: a before_message_send hook sends it',
+      );
+      return { status, id };
     }
-    const claimed = await queue.enqueue(queued, { subject: message.subject, text: message.text }, dispatcher.maxAttempts);
+    const content = { subject: message.subject, text: message.text };
+    const claimed = await this.#withAnnouncement(message, ctx, 'tessera', (trx) => queue.enqueue(queued, content, dispatcher.maxAttempts, trx));
     return { status: 'queued', id: claimed.id, handedOver: dispatcher.deliver(claimed) };
+  }
+
+  /**
+   * Writes the queue row (`write`), and for a transactional message its `message.*` event in the same
+   * transaction, so the brand hears of exactly the messages that were recorded.
+   */
+  async #withAnnouncement<T>(message: OutgoingMessage, ctx: LifecycleContext, delivery: 'tessera' | 'brand' | 'hook', write: (trx: Knex) => Promise<T>): Promise<T> {
+    if (!isTransactional(message.type)) return write(this.#deps.db);
+    const type = TRANSACTIONAL_MESSAGES[message.type];
+    return this.#deps.db.transaction(async (trx) => {
+      const written = await write(trx);
+      await recordEvent(trx, type, {
+        to: message.to,
+        link: message.link ?? null,
+        expires_at: message.expiresAt ? new Date(message.expiresAt).toISOString() : null,
+        locale: ctx.locale,
+        user_id: message.user?.id ?? null,
+        application_id: message.applicationId,
+        delivery,
+      });
+      return written;
+    });
   }
 }

@@ -6,6 +6,7 @@
 // Not the dev outbox (outbox.ts, the `messages` table): that is one of the transports.
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto.ts';
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { LeaseQueue, type Row } from '../db/leases.ts';
 import type { MessageType } from '../hooks/catalog/events.ts';
@@ -15,9 +16,10 @@ export type Channel = 'email' | 'sms';
 /**
  * pending: to be handed over (now or at next_attempt_at); sent: a transport took it; failed: every
  * attempt failed; expired: its link or code ran out before it could be sent; suppressed: a
- * before_message_send hook sends it itself; denied: a hook stopped it.
+ * before_message_send hook sends it itself; brand: the application leaves it to the brand (the
+ * `message.*` webhook); denied: a hook stopped it.
  */
-export type QueueStatus = 'pending' | 'sent' | 'failed' | 'expired' | 'suppressed' | 'denied';
+export type QueueStatus = 'pending' | 'sent' | 'failed' | 'expired' | 'suppressed' | 'brand' | 'denied';
 
 export interface MessageContent {
   subject: string | null;
@@ -63,7 +65,7 @@ export interface QueueEntry {
   updated_at: string;
 }
 
-const STATUSES: readonly QueueStatus[] = ['pending', 'sent', 'failed', 'expired', 'suppressed', 'denied'];
+const STATUSES: readonly QueueStatus[] = ['pending', 'sent', 'failed', 'expired', 'suppressed', 'brand', 'denied'];
 const iso = (value: unknown) => (value === null || value === undefined ? null : new Date(Number(value)).toISOString());
 
 export class MessageQueue {
@@ -86,10 +88,10 @@ export class MessageQueue {
    * caller does, and settles it); if this process dies first, the lease runs out and any process
    * sends it. Answers the claimed row.
    */
-  async enqueue(message: QueuedMessage, content: MessageContent, maxAttempts: number, now = Date.now()): Promise<ClaimedMessage> {
+  async enqueue(message: QueuedMessage, content: MessageContent, maxAttempts: number, trx: Knex = this.#db, now = Date.now()): Promise<ClaimedMessage> {
     const id = `msg_${randomUUID().replaceAll('-', '')}`;
     const lease = this.leases.fresh(now);
-    await this.#db('message_queue').insert({
+    await trx('message_queue').insert({
       id,
       ...this.#columns(message),
       status: 'pending',
@@ -104,10 +106,10 @@ export class MessageQueue {
     return { id, ...message, attempts: 0, maxAttempts, content, leaseUntil: Number(lease.lease_until) };
   }
 
-  /** Records a message a hook took over or stopped: listed like the others, with no content. */
-  async recordSettled(message: QueuedMessage, status: 'suppressed' | 'denied', note: string | null, now = Date.now()): Promise<string> {
+  /** Records a message a hook or the brand took over, or a hook stopped: listed like the others, with no content. */
+  async recordSettled(message: QueuedMessage, status: 'suppressed' | 'brand' | 'denied', note: string | null, trx: Knex = this.#db, now = Date.now()): Promise<string> {
     const id = `msg_${randomUUID().replaceAll('-', '')}`;
-    await this.#db('message_queue').insert({
+    await trx('message_queue').insert({
       id,
       ...this.#columns(message),
       status,

@@ -8,6 +8,7 @@ import { onlyFields, type JsonObject } from '../input.ts';
 import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServerGrant } from './resource-grants.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
 import { fieldsOf, ApplicationBody } from '../api-schema/types.ts';
+import { messageDeliveryInput, type MessageDelivery } from '../messaging/transactional.ts';
 
 const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
@@ -49,6 +50,8 @@ export interface Application {
   id_token_claims: IdTokenClaims;
   /** The APIs this application gets tokens for, with the scopes it may have of each. */
   resource_servers: ResourceServerGrant[];
+  /** Which transactional messages the brand sends itself (from the `message.*` webhooks). */
+  message_delivery: MessageDelivery;
   created_at: string;
   updated_at: string;
 }
@@ -69,6 +72,7 @@ export interface ApplicationInput {
   initiate_login_uri?: unknown;
   id_token_claims?: unknown;
   resource_servers?: unknown;
+  message_delivery?: unknown;
 }
 
 const APPLICATION_FIELDS = fieldsOf(ApplicationBody);
@@ -201,6 +205,7 @@ function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant
     initiate_login_uri: typeof row.initiate_login_uri === 'string' ? row.initiate_login_uri : null,
     id_token_claims: ID_TOKEN_CLAIMS.includes(row.id_token_claims as IdTokenClaims) ? (row.id_token_claims as IdTokenClaims) : 'scopes',
     resource_servers: grants,
+    message_delivery: fromJson<MessageDelivery>(row.message_delivery, {}),
     created_at: new Date(Number(row.created_at)).toISOString(),
     updated_at: new Date(Number(row.updated_at)).toISOString(),
   };
@@ -263,6 +268,7 @@ export class ApplicationService {
     const rememberDays = input.remember_device_days === undefined ? 0 : rememberDeviceDays(input.remember_device_days);
     const loginUri = input.initiate_login_uri === undefined ? null : initiateLoginUri(input.initiate_login_uri);
     const claimsSetting = input.id_token_claims === undefined ? 'scopes' : idTokenClaims(input.id_token_claims);
+    const delivery = input.message_delivery === undefined ? {} : messageDeliveryInput(input.message_delivery);
     const grants = input.resource_servers === undefined ? [] : await parseGrants(this.#db, input.resource_servers);
     await this.#validate(clientId, input.name, metadata, secret, loginUri);
 
@@ -279,6 +285,7 @@ export class ApplicationService {
       remember_device_days: rememberDays,
       initiate_login_uri: loginUri,
       id_token_claims: claimsSetting,
+      message_delivery: toJson(delivery),
       created_at: now,
       updated_at: now,
     };
@@ -379,6 +386,8 @@ export class ApplicationService {
     if (input.remember_device_days !== undefined) changes.remember_device_days = rememberDeviceDays(input.remember_device_days);
     if (input.initiate_login_uri !== undefined) changes.initiate_login_uri = initiateLoginUri(input.initiate_login_uri);
     if (input.id_token_claims !== undefined) changes.id_token_claims = idTokenClaims(input.id_token_claims);
+    // An object given replaces the application's delivery settings (unnamed messages: Tessera sends them).
+    if (input.message_delivery !== undefined) changes.message_delivery = toJson(messageDeliveryInput(input.message_delivery));
     // A list given replaces the application's resource servers (like redirect_uris).
     const grants = input.resource_servers === undefined ? undefined : await parseGrants(this.#db, input.resource_servers);
     const loginUri = changes.initiate_login_uri === undefined ? current.initiate_login_uri : (changes.initiate_login_uri as string | null);

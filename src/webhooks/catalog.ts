@@ -48,6 +48,15 @@ const sampleUser = {
 };
 const withUser = { user: sampleUser };
 
+function message(when: string, sample: { to: string; link: string; expires_at: string | null }): WebhookTypeDefinition {
+  return type(
+    `${when}; delivered only to endpoints that name it or \`message.*\``,
+    '`to`, `link` (a secret: redacted in the delivery log), `expires_at`, `locale`, `user_id`, `application_id`, `delivery` (`tessera`: Tessera sends it too; `brand`: the application `message_delivery` leaves it to the brand; `hook`: a before_message_send hook took it over)',
+    'when',
+    { ...sample, locale: 'en', user_id: USER_ID, application_id: CLIENT_ID, delivery: 'brand' },
+  );
+}
+
 export const WEBHOOK_CATALOG = {
   'user.create': type(
     'a user was created (admin API, registration, migration, KICKSTART, invitation)',
@@ -174,6 +183,32 @@ export const WEBHOOK_CATALOG = {
       },
     },
   ),
+  // Transactional messages (src/messaging/transactional.ts): they carry the link, so "*" excludes them.
+  'message.activation': message('the activation mail of a new account', {
+    to: 'ada@example.com',
+    link: 'https://id.example.com/activate/4q7Yd0nJfV2x',
+    expires_at: '2026-12-02T09:00:00.000Z',
+  }),
+  'message.activation.resend': message('the activation mail again, asked for on the "check your email" page', {
+    to: 'ada@example.com',
+    link: 'https://id.example.com/activate/9Lp2Xw8sQe1k',
+    expires_at: '2026-12-02T09:05:00.000Z',
+  }),
+  'message.password_reset': message('the password reset mail', {
+    to: 'ada@example.com',
+    link: 'https://id.example.com/reset-password/Zk3vN7qTbM0c',
+    expires_at: '2026-12-01T10:00:00.000Z',
+  }),
+  'message.username': message('the "your username" mail (forgot username); its link is the sign-in page', {
+    to: 'ada@example.com',
+    link: 'https://id.example.com/interaction/Hd8sK2pL0qWe',
+    expires_at: null,
+  }),
+  'message.invitation': message('the invitation mail (POST /admin/api/invitations, or a resend)', {
+    to: 'grace@example.com',
+    link: 'https://id.example.com/invitation/Rt5mB9cX2yHa',
+    expires_at: '2026-12-08T09:00:00.000Z',
+  }),
 } as const satisfies Record<string, WebhookTypeDefinition>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_CATALOG;

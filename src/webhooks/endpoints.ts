@@ -10,7 +10,7 @@ import { ClientError, ConflictError, NotFoundError, ValidationError } from '../e
 import { onlyFields, type JsonObject } from '../input.ts';
 import { notifyOutbox } from './outbox.ts';
 import { generateSecret, secretKey, secretProblem } from './signing.ts';
-import { type Subscription, validApplications, validEventPatterns } from './subscriptions.ts';
+import { dataForLog, type Subscription, validApplications, validEventPatterns } from './subscriptions.ts';
 import type { WebhookTargets } from './targets.ts';
 import { fieldsOf, WebhookBody } from '../api-schema/types.ts';
 
@@ -359,7 +359,7 @@ export class WebhookEndpointStore {
       .first();
     if (!row) throw new NotFoundError('delivery');
     const delivery = this.#toDelivery(row, (await this.#attempts([deliveryId])).get(deliveryId) ?? []);
-    delivery.event.data = fromJson<unknown>(row.event_data, null);
+    delivery.event.data = dataForLog(String(row.event_type), fromJson<unknown>(row.event_data, null));
     return delivery;
   }
 

@@ -21,6 +21,12 @@ function carriesSecrets(type: string): boolean {
   return type.startsWith(SECRET_EVENT_PREFIX);
 }
 
+/** An event's data as the delivery log shows it: a transactional message's link is a secret, so it is left out. */
+export function dataForLog(type: string, data: unknown): unknown {
+  if (!carriesSecrets(type) || !data || typeof data !== 'object' || !('link' in data)) return data;
+  return { ...data, link: '[redacted]' };
+}
+
 /** Does one pattern ("*", "user.*" or an exact type) take events of `type`? */
 export function patternMatches(pattern: string, type: string): boolean {
   if (pattern === '*') return !carriesSecrets(type);
