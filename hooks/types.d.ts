@@ -349,6 +349,9 @@ export type BeforeIdTokenApi = {
   accessToken: {
     setClaim(key: string, value: Json): void;
   };
+  user: {
+    setMetadata(key: string, value: Json): void;
+  };
   deny(message: string): void;
 };
 

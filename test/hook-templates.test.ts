@@ -163,6 +163,7 @@ test('every template has a complete header: a known event, a mode, the secrets i
       'crm-claims',
       'crm-sync-new-user',
       'deny-email-domains',
+      'enrich-at-login',
       'legacy-migration-identify',
       'legacy-migration-password',
       'password-reset-alert',
@@ -421,6 +422,51 @@ for (const kind of databaseKinds()) {
       const eveTokens = await exchangeCode(rp, eveStart, eveDone.redirectedTo!);
       assert.equal(eveTokens.claims()?.tier, undefined);
       assert.ok((await executions(server, hookId)).every((run) => run.outcome === 'success'));
+    });
+
+    test('enrich-at-login: the brand endpoint answer is in the tokens and the profile; refreshes reuse it; on_error decides a failure', async () => {
+      let failing = false;
+      const brand = await peer((r) => {
+        if (r.method !== 'POST' || r.headers.authorization !== 'Bearer enrich-token') return { status: 401 };
+        if (failing) return { status: 503 };
+        const body = r.body;
+        return { status: 200, body: { claims: { tier: body.user.email === 'gil@example.com' ? 'platinum' : 'basic', app: body.application.client_id }, profile: { crm_id: 'crm-42' } } };
+      });
+      const app = await server.admin('POST', '/applications', { name: 'Enriched', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'] });
+      assert.equal(app.status, 201, JSON.stringify(app.body));
+      const rp = await discoverClient(server.url, app.body.client_id, app.body.client_secret);
+      const hookId = await publish(server, 'enrich-at-login', {
+        secrets: { ENRICH_URL: `${brand.url}/enrich`, ENRICH_TOKEN: 'enrich-token' },
+        allowed_hosts: [brand.host],
+        applications: [app.body.client_id],
+      });
+      const userId = await createTestUser(server, { email: 'gil@example.com', password: 'gils password 1' });
+
+      const start = await rpAuthorizationUrl(rp, { scope: 'openid email offline_access', prompt: 'consent' });
+      const done = await rpSignIn(new Browser(server.url), start, 'gil@example.com', 'gils password 1');
+      assert.ok(done.redirectedTo?.startsWith(CALLBACK), alertText(done) ?? '');
+      const tokens = await exchangeCode(rp, start, done.redirectedTo!);
+      assert.equal(tokens.claims()!.tier, 'platinum');
+      assert.equal(tokens.claims()!.app, app.body.client_id, 'the endpoint was told the application');
+      const stored = (await server.admin('GET', `/users/${userId}`)).body.metadata.enrich;
+      assert.deepEqual([stored.claims, stored.profile], [{ tier: 'platinum', app: app.body.client_id }, { crm_id: 'crm-42' }]);
+
+      // A refresh reuses the stored answer: the claim again, no new call (even with the endpoint down).
+      const calls = brand.requests.length;
+      failing = true;
+      const refreshed = await oidc.refreshTokenGrant(rp.config, tokens.refresh_token!);
+      assert.equal(refreshed.claims()?.tier, 'platinum');
+      assert.equal(brand.requests.length, calls);
+
+      // The endpoint down at a sign-in: "fail" (the default) refuses, "continue" issues tokens without the claims.
+      assert.equal((await server.admin('GET', `/hooks/${hookId}`)).body.on_error, 'fail');
+      const refused = await rpAuthorizationUrl(rp);
+      const refusedDone = await rpSignIn(new Browser(server.url), refused, 'gil@example.com', 'gils password 1');
+      await assert.rejects(exchangeCode(rp, refused, refusedDone.redirectedTo!), (error: { error?: string }) => error.error === 'access_denied');
+      assert.equal((await server.admin('PATCH', `/hooks/${hookId}`, { on_error: 'continue' })).status, 200);
+      const again = await rpAuthorizationUrl(rp);
+      const continued = await exchangeCode(rp, again, (await rpSignIn(new Browser(server.url), again, 'gil@example.com', 'gils password 1')).redirectedTo!);
+      assert.equal(continued.claims()?.tier, undefined);
     });
 
     test('crm-sync-new-user: the CRM receives the new contact, keyed by the event id, retried after a 500', async () => {

@@ -55,7 +55,7 @@ test('each sample event has the common fields and the event fields, and actions 
 
 test('the contract actions are allowed where the contract says', () => {
   const allowed = (name: string) => [...EVENTS.find((e) => e.name === name)!.actions];
-  assert.deepEqual(allowed('before_id_token').sort(), ['accessToken.setClaim', 'deny', 'idToken.setClaim']);
+  assert.deepEqual(allowed('before_id_token').sort(), ['accessToken.setClaim', 'deny', 'idToken.setClaim', 'user.setMetadata']);
   assert.deepEqual(allowed('at_failed_identification').sort(), ['deny', 'migration.createUser']);
   assert.deepEqual(allowed('before_password_validation').sort(), ['password.accept', 'password.reject']);
   assert.deepEqual(allowed('after_identification').sort(), ['deny', 'identityVerification.require', 'mfa.require', 'mfa.skip']);

@@ -47,6 +47,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       const loaded = usersByRequest.get(ctx);
       return loaded?.id === id ? loaded : users.findById(id);
     },
+    saveMetadata: async (userId, metadata) => {
+      await users.update(userId, { metadata });
+    },
   });
 
   const configuration: Configuration = {

@@ -19,6 +19,8 @@ export interface TokenHookDeps {
   loadUser: (ctx: object, id: string) => Promise<User | null>;
   /** The scopes whose claims the ID token carries (an application may leave them to userinfo). */
   idTokenScopes?: (ctx: KoaContextWithOIDC, scopes: string[]) => Promise<string[]>;
+  /** Saves what a hook's api.user.setMetadata set (merged key by key), before the tokens are answered. */
+  saveMetadata: (userId: string, metadata: Record<string, unknown>) => Promise<void>;
 }
 
 function claimsForScopes(claims: Record<string, unknown>, scopes: string[]): Record<string, unknown> {
@@ -56,7 +58,7 @@ export function createTokenHooks(deps: TokenHookDeps) {
       const user = await deps.loadUser(ctx, accountId);
       if (!user) return null;
       const scopes = (requestedScope(ctx) ?? scope ?? '').split(' ').filter(Boolean);
-      return deps.lifecycle.run(
+      const outcome = await deps.lifecycle.run(
         'before_id_token',
         {
           user: publicUser(user),
@@ -72,6 +74,8 @@ export function createTokenHooks(deps: TokenHookDeps) {
           locale: null,
         },
       );
+      if (!outcome.denied && Object.keys(outcome.decision.metadata).length > 0) await deps.saveMetadata(user.id, outcome.decision.metadata);
+      return outcome;
     })();
     outcomes.set(ctx, run);
     return run;

@@ -158,7 +158,7 @@ test('decisions: user changes merge per key; profiling asks each field once; cla
       act({ type: 'accessToken.setClaim', key: 'roles', value: ['a'] }),
       act({ type: 'idToken.setClaim', key: 'tier', value: 'platinum' }),
     ]),
-    { idTokenClaims: { tier: 'platinum' }, accessTokenClaims: { roles: ['a'] } },
+    { idTokenClaims: { tier: 'platinum' }, accessTokenClaims: { roles: ['a'] }, metadata: {} },
   );
   for (const spec of EVENTS) if (!spec.sync) assert.deepEqual(decide(spec.name, []), {}, `${spec.name} (async only) decides nothing`);
 });
