@@ -2,7 +2,8 @@
 // channel, recipient, link or code, expiry and locale. api.message.suppress() leaves the sending to
 // the brand (no mail reaches the SMTP receiver; the hook's peer got the link, which works);
 // api.deny() sends nothing (an MFA code page shows the message); a hook that fails with on_error
-// "continue" lets the message go as if it had not run, with "fail" nothing is sent.
+// "continue" lets the message go as if it had not run, with "fail" nothing is sent. An async hook's
+// queued event is sealed at rest: the link it carries is not in the database in the clear.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { alertText, Browser } from './support/browser.ts';
@@ -11,7 +12,7 @@ import { HookFixtures, hookCode, report, startHookPeer, waitForExecutions, type 
 import { createTestApplication, mailsTo, startLogin } from './support/hosted-pages.ts';
 import { assertEnrolPage, codeIn, startSmsReceiver, type SmsReceiver, assertCodePage } from './support/mfa.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { mailsSent } from './support/settle.ts';
+import { hookJobsDone, mailsSent } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -118,6 +119,27 @@ for (const kind of databaseKinds()) {
       assertCodePage(codePage);
       const mail = await smtp.waitFor('max@example.com', /code/i);
       assert.match(codeIn(mail.text), /^\d{6}$/);
+    });
+
+    test('async: the hook gets the link, and its queued job holds the event sealed, not the link in the clear', async () => {
+      const clientId = await createTestApplication(server);
+      const hookId = await hooks.create({
+        event: 'before_message_send',
+        mode: 'async',
+        applications: [clientId],
+        allowed_hosts: [peer.host],
+        code: hookCode(report(peer, '/async-mail')),
+      });
+      await register(clientId, 'ava@example.com');
+      const link = linkIn(await smtp.waitFor('ava@example.com', /activate/i), `${server.url}/activate/`);
+      await hookJobsDone(server, hookId);
+      const reported = await peer.waitFor('/async-mail', 1);
+      assert.equal(reported.body.message.link, link);
+      const rows = await server.server.services.db('hook_jobs').where({ hook_id: hookId });
+      assert.equal(rows.length, 1);
+      const stored = String(rows[0].event);
+      assert.ok(stored.startsWith('v1.'), 'sealed');
+      for (const secret of [link, new URL(link).pathname.split('/').pop()!, 'ava@example.com']) assert.ok(!stored.includes(secret), `no ${secret} in the clear`);
     });
 
     test('a failing hook: on_error "continue" sends as if it had not run, "fail" sends nothing', async () => {

@@ -1,6 +1,10 @@
 // The async hook job queue (hook_jobs) as the worker works it: due jobs leased to this process
 // (src/db/leases.ts), each written back only while this process holds it, and old finished jobs
-// pruned. The runner queues the jobs (runner.ts).
+// pruned. The runner queues the jobs (runner.ts). A job's event is sealed at rest: it can carry a
+// user's profile and, for before_message_send, the link or code of the message.
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { SecretBox } from '../crypto.ts';
 import type { Db } from '../db/knex.ts';
 import { fromJson } from '../db/knex.ts';
 import { LeaseQueue, type Row } from '../db/leases.ts';
@@ -19,10 +23,38 @@ export interface HookJob {
 export class HookJobQueue {
   readonly #db: Db;
   readonly #leases: LeaseQueue;
+  readonly #box: SecretBox | null;
 
-  constructor(db: Db, leaseMs: number) {
+  /** Without `box` events are stored as plain JSON (tests of the queue alone). */
+  constructor(db: Db, leaseMs: number, box: SecretBox | null = null) {
     this.#db = db;
     this.#leases = new LeaseQueue(db, { table: 'hook_jobs', until: 'locked_until' }, leaseMs);
+    this.#box = box;
+  }
+
+  /** Queues one job per hook for `event`, in `trx` when the event belongs to a change being written. */
+  async enqueue(trx: Knex, hookIds: string[], event: Record<string, unknown>, now = Date.now()): Promise<void> {
+    const json = JSON.stringify(event);
+    const stored = this.#box ? this.#box.seal(json) : json;
+    await trx('hook_jobs').insert(
+      hookIds.map((hookId) => ({
+        id: `job_${randomUUID().replaceAll('-', '')}`,
+        hook_id: hookId,
+        event_id: String(event.id),
+        event: stored,
+        status: 'pending',
+        attempts: 0,
+        run_after: now,
+        locked_until: null,
+        created_at: now,
+      })),
+    );
+  }
+
+  /** A stored event: sealed (v1.…), or plain JSON from before events were sealed. */
+  #open(stored: unknown): Record<string, unknown> {
+    if (typeof stored === 'string' && stored.startsWith('v1.') && this.#box) return JSON.parse(this.#box.open(stored)) as Record<string, unknown>;
+    return fromJson<Record<string, unknown>>(stored, {});
   }
 
   /** SQLite: one server per database, so any lease left is from a process that died. Frees them. */
@@ -46,7 +78,7 @@ export class HookJobQueue {
     return rows.map((row) => ({
       id: String(row.id),
       hookId: String(row.hook_id),
-      event: fromJson<Record<string, unknown>>(row.event, {}),
+      event: this.#open(row.event),
       attempts: Number(row.attempts),
       leaseUntil: until,
     }));

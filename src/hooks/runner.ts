@@ -4,13 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
-import { toJson } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { actionProblem, type ActionOf, type ActionType, type RecordedAction } from './catalog/actions.ts';
 import { decide, eventSpec, type EventName, type EventPayloads, type EventSpec } from './catalog/events.ts';
 import type { ExecutionLog } from './executions.ts';
+import type { HookJobQueue } from './jobs.ts';
 import { DEFAULT_FAIR_SHARE, FairShare, type FairShareSettings, type SkipReason } from './fair-share.ts';
 import type { Lifecycle, LifecycleContext, LifecycleOutcome, PendingChange } from './lifecycle.ts';
 import type { HookStore, RunnableHook } from './store.ts';
@@ -69,6 +69,8 @@ export interface RunnerDeps {
   executor: HookExecutor;
   /** Where every run is recorded. */
   executions: ExecutionLog;
+  /** Where async runs are queued (the worker works it). */
+  jobs: HookJobQueue;
   log: Logger;
   applicationName: (clientId: string) => Promise<string | null>;
   metrics?: Metrics;
@@ -224,19 +226,10 @@ export class HookRunner implements Lifecycle {
   }
 
   async #queue(hooks: RunnableHook[], event: Record<string, unknown>, trx?: Knex.Transaction): Promise<void> {
-    const now = Date.now();
-    await (trx ?? this.#deps.db)('hook_jobs').insert(
-      hooks.map((hook) => ({
-        id: `job_${randomUUID().replaceAll('-', '')}`,
-        hook_id: hook.id,
-        event_id: String(event.id),
-        event: toJson(event),
-        status: 'pending',
-        attempts: 0,
-        run_after: now,
-        locked_until: null,
-        created_at: now,
-      })),
+    await this.#deps.jobs.enqueue(
+      trx ?? this.#deps.db,
+      hooks.map((hook) => hook.id),
+      event,
     );
     if (trx)
       trx.executionPromise.then(
