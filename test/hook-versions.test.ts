@@ -66,8 +66,8 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(
         versions.body.map((v: any) => [v.version, v.deployed, v.created_by, v.deployed_by]),
         [
-          [2, false, 'admin-api', null],
-          [1, true, 'admin-api', 'admin-api'],
+          [2, false, 'admin-key', null],
+          [1, true, 'admin-key', 'admin-key'],
         ],
       );
       assert.ok(versions.body.every((v: any) => !Number.isNaN(Date.parse(v.created_at)) && v.code === undefined));

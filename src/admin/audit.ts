@@ -7,6 +7,7 @@ import type { Context, Next } from 'koa';
 import { publicUser } from '../identity/users.ts';
 import type { Services } from '../services.ts';
 import { queryInt, queryString } from './body.ts';
+import { actorName } from './console-auth.ts';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Keys whose values are never written to the log (a hook's `secrets`, a client secret, a password…). */
@@ -40,12 +41,6 @@ const READERS: Partial<Record<string, Reader>> = {
   invitations: (s, id) => s.invitations.get(id).catch(() => null),
 };
 
-function actorOf(ctx: Context): { actor: string; role: string | null } {
-  const admin = ctx.state.admin as { kind?: string; userId?: string; role?: string } | undefined;
-  if (admin?.kind === 'console' && admin.userId) return { actor: `console:${admin.userId}`, role: admin.role ?? null };
-  return { actor: 'admin-key', role: null };
-}
-
 /** The route a request will take, with its parameters, before it runs. */
 function routeOf(router: Router, ctx: Context): { path: string; params: Record<string, string> } | null {
   const layer = router.match(ctx.path, ctx.method).pathAndMethod.at(-1);
@@ -73,7 +68,7 @@ export function auditChanges(router: Router, services: Services) {
     const createdId = typeof body?.id === 'string' ? body.id : typeof body?.client_id === 'string' ? body.client_id : null;
     const targetId = paramId ?? createdId;
     const after = read && targetId ? await read(services, targetId).catch(() => null) : body;
-    const { actor, role } = actorOf(ctx);
+    const { actor, role } = actorName(ctx);
     try {
       await services.audit.record({
         actor,

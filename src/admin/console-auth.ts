@@ -16,6 +16,15 @@ const BEARER = /^Bearer[ \t]+([\x21-\x7e]{1,1000})[ \t]*$/i;
 /** Who made an admin API request (ctx.state.admin): the key, or a console user with a role. */
 export type AdminActor = { kind: 'key' } | { kind: 'console'; userId: string; role: ConsoleRole; via: 'session' | 'token' };
 
+/** The admin key's name wherever a change is attributed (audit log, hook versions). */
+export const ADMIN_KEY_ACTOR = 'admin-key';
+
+/** How the audit log and the hook versions name who made a request: `console:<user id>` (with the role), or the key. */
+export function actorName(ctx: { state: Record<string, unknown> }): { actor: string; role: ConsoleRole | null } {
+  const admin = ctx.state.admin as AdminActor | undefined;
+  return admin?.kind === 'console' ? { actor: `console:${admin.userId}`, role: admin.role } : { actor: ADMIN_KEY_ACTOR, role: null };
+}
+
 function forbidden(ctx: Context, error: string, message: string): void {
   ctx.status = 403;
   ctx.set('cache-control', 'no-store');

@@ -7,10 +7,11 @@ import { EVENTS, eventSpec, sampleEvent } from '../hooks/catalog/events.ts';
 import { buildEvent, executeChecked } from '../hooks/runner.ts';
 import { findTemplate, listTemplates } from '../hooks/templates.ts';
 import type { Services } from '../services.ts';
-import { ADMIN_API_ACTOR, hookInput, publishInput, type Actor, type RunnableHook } from '../hooks/store.ts';
+import { hookInput, publishInput, type Actor, type RunnableHook } from '../hooks/store.ts';
 import { asObject, onlyFields } from '../input.ts';
 import { objectBody, optionalObjectBody, queryInt } from './body.ts';
 import { fieldsOf, HookDraftBody } from '../api-schema/types.ts';
+import { actorName } from './console-auth.ts';
 
 /** What POST /hooks/test takes: the event to run it for, and a hook body that is not saved. */
 const DRAFT_FIELDS = fieldsOf(HookDraftBody);
@@ -21,11 +22,8 @@ const DRAFT_FIELDS = fieldsOf(HookDraftBody);
  */
 export const DRY_RUN_NOTICE = 'A test run changes no data of this server, but its fetch calls are real: they reach the hosts the hook names.';
 
-/** Who is making the change, for the version history: the console's signed-in admin (as the audit log names them), else the API key. */
-function actorOf(ctx: { state: Record<string, unknown> }): Actor {
-  const admin = ctx.state.admin as { kind?: string; userId?: string } | undefined;
-  return admin?.kind === 'console' && admin.userId ? `console:${admin.userId}` : ADMIN_API_ACTOR;
-}
+/** Who is making the change, for the version history: named as the audit log names them. */
+const actorOf = (ctx: { state: Record<string, unknown> }): Actor => actorName(ctx).actor;
 
 /** A version number from the path: a whole number from 1, else 404 (no such version). */
 function versionParam(value: string | undefined): number {

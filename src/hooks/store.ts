@@ -60,7 +60,8 @@ export interface HookVersion {
 
 /** Who made a change, as the version history records it. */
 export type Actor = string;
-export const ADMIN_API_ACTOR: Actor = 'admin-api';
+/** Who made a change when no one is named (KICKSTART, the CLI): the admin key, as src/admin names it. */
+export const ADMIN_API_ACTOR: Actor = 'admin-key';
 
 /** Compiles the code; returns the problem (with its line) or null. Supplied by the sandbox. */
 export type CodeChecker = (code: string) => { message: string; line: number | null } | null;
