@@ -10,6 +10,8 @@ import { AdminKeyGuard } from './admin/auth.ts';
 import { ConsoleAccess } from './identity/console-access.ts';
 import { ensureConsoleClient } from './admin/console-client.ts';
 import { ConsoleSessions } from './admin/console-sessions.ts';
+import { AccountSessions } from './account/sessions.ts';
+import { ensureAccountClient } from './account/client.ts';
 import { AdminKeyCache, establishAdminKey, keyFingerprint } from './admin/key.ts';
 import type { Config } from './config.ts';
 import { SecretBox } from './crypto.ts';
@@ -203,6 +205,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
       federation,
       console: { access: new ConsoleAccess(db), sessions: new ConsoleSessions(db, config.console.sessionSeconds) },
+      account: { sessions: new AccountSessions(db, config.account.sessionSeconds) },
     };
 
     if (config.kickstartFile && (await applications.count()) === 0) {
@@ -210,6 +213,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
     // After KICKSTART, which runs only while the database holds no application.
     await ensureConsoleClient(db, box, applications, config.issuer);
+    await ensureAccountClient(db, box, applications, config.issuer);
 
     answerDatabaseFaults(provider);
     const app = createApp(services);

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import type { Services } from '../services.ts';
+import { accountRoutes } from '../account/routes.ts';
 import { brandingRoutes } from './branding.ts';
 import { csrfProtection } from './csrf.ts';
 import { externalRoutes } from './external-login.ts';
@@ -48,5 +49,7 @@ export function createFlowRouter(services: Services): Router {
   profilingRoutes(router, kit, guard);
   mfaRoutes(router, kit, guard);
   brandingRoutes(router, kit);
+  // The end user's own page (/account): the same guard, branding and texts as the journeys.
+  accountRoutes(router, kit, guard);
   return router;
 }
