@@ -74,6 +74,7 @@ for (const kind of databaseKinds()) {
         const missing = await browser.post(action, fields);
         assert.equal(missing.status, 403, `${action} without a token`);
         assert.match(alertText(missing) ?? '', /expired|not sent from this site/);
+        assert.ok(missing.doc.querySelector('a[href="/account"]'), 'the refusal leads back to the account page');
         assert.equal((await browser.post(action, { ...fields, csrf: foreignToken })).status, 403, `${action} with another browser's token`);
       }
       assert.equal((await server.admin('GET', `/users/${user.id}`)).body.given_name, 'Ada', 'nothing changed');

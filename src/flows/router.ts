@@ -33,7 +33,9 @@ export function createFlowRouter(services: Services): Router {
   const csrf = csrfProtection({
     db: services.db,
     refuse(ctx) {
-      kit.render(ctx, 'message', { title: t('page.form-expired.title'), alert: t('page.form-expired') }, 403);
+      // The account page's forms lead back to it; a journey's page has its own way back (the browser's).
+      const links = ctx.path.startsWith('/account') ? [{ href: '/account', text: t('account.back') }] : [];
+      kit.render(ctx, 'message', { title: t('page.form-expired.title'), alert: t('page.form-expired'), links }, 403);
     },
   });
   const guard = [pageErrors, forms, csrf] as Guard;
