@@ -332,6 +332,9 @@ for (const kind of databaseKinds()) {
       });
       assert.equal(app.status, 201, JSON.stringify(app.body));
       const user = await newUser();
+      const signInPage = await new Browser(server.url).get(`/account?client_id=${app.body.client_id}`);
+      assert.ok(signInPage.doc.querySelector('input[name="identifier"]'));
+      assert.equal(signInPage.doc.querySelector('.brand-name')?.text.trim(), 'Example Shop', 'the sign-in pages wear it too');
       const { browser, page } = await accountSignIn(server, user.email, ACCOUNT_PASSWORD, `?client_id=${app.body.client_id}`);
       assert.equal(page.doc.querySelector('.brand-name')?.text.trim(), 'Example Shop');
       assert.ok(page.doc.querySelector('a[href="https://shop.example.com/start"]'), 'Back to Example Shop');
@@ -339,8 +342,21 @@ for (const kind of databaseKinds()) {
       assert.equal(again.doc.querySelector('.brand-name')?.text.trim(), 'Example Shop', 'the console cannot be worn');
       const other = await accountSignIn(server, (await newUser()).email, ACCOUNT_PASSWORD, '?client_id=https%3A%2F%2Fevil.example');
       assert.equal(other.page.doc.querySelector('.brand-name')?.text.trim(), 'Tessera');
-      // A sign-in that comes back with a made-up return path lands on /account.
-      assert.equal((await other.browser.get('/account/login?return=https://evil.example/')).redirectedTo, null);
+    });
+
+    test('sign-in edge cases: a return path elsewhere lands on /account; a callback without its sign-in is an error page with a way on', async () => {
+      const user = await newUser();
+      for (const target of ['https://evil.example/', '//evil.example/account', '/account/../admin', '/accountx']) {
+        const browser = new Browser(server.url);
+        const page = await passSignIn(browser, await browser.get(`/account/login?return=${encodeURIComponent(target)}`), user.email, ACCOUNT_PASSWORD);
+        assert.equal(page.redirectedTo, null, `${target}: never leaves the server`);
+        assertAccountPage(page, target);
+        assert.equal(new URL(page.url).pathname, '/account');
+      }
+      const stray = await new Browser(server.url).get('/account/callback?code=x&state=y');
+      assert.equal(stray.status, 400);
+      assert.match(alertText(stray) ?? '', /expired or was started in another browser/);
+      assert.ok(stray.doc.querySelector('a[href="/account/login"]'), 'a way to sign in again');
     });
 
     test('deleting the account: a fresh sign-in, the confirmation, after_account_deleted, user.delete; the session ends', async () => {

@@ -147,11 +147,7 @@ for (const kind of databaseKinds()) {
         // Even with every application deleted, a kickstart applied once is not applied again.
         for (const id of ['notes', 'spa']) assert.equal((await server.admin('DELETE', `/applications/${id}`)).status, 204);
         await server.restart();
-        assert.deepEqual(
-          (await server.admin('GET', '/applications')).body.map((a: any) => a.client_id).sort(),
-          ['tessera-account', 'tessera-console'],
-          "only the server's own applications",
-        );
+        assert.deepEqual((await server.admin('GET', '/applications')).body.map((a: any) => a.client_id).sort(), ['tessera-account', 'tessera-console'], "only the server's own applications");
         assert.deepEqual((await server.admin('GET', '/users?email=late@example.com')).body, []);
       } finally {
         await server.close();

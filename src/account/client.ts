@@ -2,6 +2,7 @@
 // `tessera-account`, a confidential client (code + PKCE) whose only redirect URI is the account
 // page's callback. Its MFA policy is "optional": a user with a factor proves it at sign-in; the
 // step-up of a factor change asks for it whatever the policy (acr loa:2).
+import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
 import type { SecretBox } from '../crypto.ts';
 import type { Db } from '../db/knex.ts';
 import type { ApplicationService } from '../oidc/applications.ts';
@@ -22,4 +23,10 @@ export async function ensureAccountClient(db: Db, box: SecretBox, applications: 
     ...accountUris(issuer),
     mfa: 'optional',
   });
+}
+
+/** The applications whose branding the account page (and its sign-in) may wear: any but the server's own clients. */
+export function brandableClient(clientId: unknown): string | null {
+  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 100) return null;
+  return clientId === ACCOUNT_CLIENT_ID || clientId === CONSOLE_CLIENT_ID ? null : clientId;
 }

@@ -26,8 +26,8 @@ import { updateConsents } from '../flows/consent-update.ts';
 import { removeFactorsWithHooks } from '../flows/factor-removal.ts';
 import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard, type PageLink } from '../flows/kit.ts';
 import { t, type PlainTextId } from '../flows/texts.ts';
-import { ACCOUNT_CLIENT_ID } from './client.ts';
-import { AccountSignIn, brandableClient, type Freshness, type SignedIn } from './sign-in.ts';
+import { ACCOUNT_CLIENT_ID, brandableClient } from './client.ts';
+import { AccountSignIn, type Freshness, type SignedIn } from './sign-in.ts';
 
 /** The provider's session cookie (oidc-provider's default name): which listed session is this browser. */
 const PROVIDER_SESSION_COOKIE = '_session';

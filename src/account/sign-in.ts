@@ -8,11 +8,10 @@
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import type { User } from '../identity/users.ts';
-import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
 import { FlowError, type FlowKit } from '../flows/kit.ts';
 import { t } from '../flows/texts.ts';
 import { authorizationRequestUrl, exchangeCallbackCode, newLoginState, takeLoginState, writeLoginState, type LoginState } from '../oidc/first-party-clients.ts';
-import { ACCOUNT_CLIENT_ID, ensureAccountClient } from './client.ts';
+import { ACCOUNT_CLIENT_ID, brandableClient, ensureAccountClient } from './client.ts';
 import type { AccountSession } from './sessions.ts';
 
 export const ACCOUNT_COOKIE = 'tessera.account';
@@ -38,12 +37,6 @@ export interface SignedIn {
 /** What a change needs: a sign-in at most ACCOUNT_REAUTH_SECONDS old; `mfa`: one that proved a second factor. */
 export interface Freshness {
   mfa?: boolean;
-}
-
-/** The applications whose branding the account page may wear: any but the server's own clients. */
-export function brandableClient(clientId: unknown): string | null {
-  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 100) return null;
-  return clientId === ACCOUNT_CLIENT_ID || clientId === CONSOLE_CLIENT_ID ? null : clientId;
 }
 
 export function safeReturn(path: unknown): string {
@@ -118,6 +111,8 @@ export class AccountSignIn {
       // session's lifetime signs in again anyway.
       max_age: String(this.#kit.services.config.account.sessionSeconds),
     };
+    // The hosted sign-in pages wear the branding of the application the account page was reached from.
+    if (clientId) params.tessera_brand = clientId;
     if (signedIn) {
       params.prompt = 'login';
       params.max_age = '0';
