@@ -321,6 +321,10 @@ for (const kind of databaseKinds()) {
       assert.match(all.doc.querySelector('h1')?.text ?? '', /signed out/);
       assert.ok(all.doc.querySelector('a[href="/account/login"]'), 'a way to sign in again');
       assert.ok((await first.browser.get('/account')).doc.querySelector('input[name="identifier"]'));
+      // An operator signing the user out everywhere ends the account page's sessions too.
+      const third = await accountSignIn(server, user.email);
+      assert.equal((await server.admin('DELETE', `/users/${user.id}/sessions`)).status, 204);
+      assert.ok((await third.browser.get('/account')).doc.querySelector('input[name="identifier"]'), 'signed out by the operator');
     });
 
     test('reached from an application (?client_id=): its branding and a way back to it; unknown ids are ignored', async () => {

@@ -4,6 +4,7 @@
 // sensitive changes reads them), the application whose branding the pages wear, and the ID token
 // (for RP-initiated logout). A session lasts ACCOUNT_SESSION_SECONDS from its first sign-in.
 import { randomToken, sha256Hex } from '../crypto.ts';
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 
 export interface AccountSession {
@@ -85,9 +86,9 @@ export class AccountSessions {
     await this.#db('account_sessions').where({ id_hash: idHash }).delete();
   }
 
-  /** Ends the user's account-page sessions, all or all but one (`exceptHash`). */
-  async closeAll(userId: string, exceptHash: string | null = null): Promise<number> {
-    const query = this.#db('account_sessions').where({ user_id: userId });
+  /** Ends the user's account-page sessions, all or all but one (`exceptHash`); inside `within` when given (a sign-out everywhere). */
+  async closeAll(userId: string, exceptHash: string | null = null, within?: Knex | Knex.Transaction): Promise<number> {
+    const query = (within ?? this.#db)('account_sessions').where({ user_id: userId });
     if (exceptHash) query.whereNot({ id_hash: exceptHash });
     return Number(await query.delete());
   }
