@@ -185,6 +185,7 @@ for (const kind of databaseKinds()) {
       await page.getByLabel('I understand: delete my account for good').check();
       await page.getByRole('button', { name: 'Delete my account' }).click();
       await page.getByRole('heading', { name: 'Your account was deleted' }).waitFor();
+      await assertNoAxeViolations(page, 'account deleted page');
       assert.equal((await server.admin('GET', `/users/${userId}`)).status, 404);
       assert.deepEqual(journey.violations, []);
     });

@@ -125,6 +125,8 @@ for (const kind of databaseKinds()) {
       const stored = (await server.admin('GET', `/users/${user.id}`)).body;
       assert.equal(stored.email, newEmail);
       assert.equal(stored.email_verified, true);
+      const notice = await smtp.waitFor(user.email, /was changed/i);
+      assert.match(notice.text, new RegExp(`now uses ${newEmail}`), 'the old address is told');
       const [event] = await eventsOf(server, 'user.email.update', user.id);
       assert.deepEqual([event.old_email, event.new_email], [user.email, newEmail]);
       const again = await elsewhere.submit(question, {}, '#email-confirm');

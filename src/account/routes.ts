@@ -210,11 +210,14 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
 
   router.post('/account/email/:token', ...guard, async (ctx) => {
     const token = await emailToken(ctx);
+    const before = await users.findById(token.userId);
     try {
       await db.transaction(async (trx) => {
         if (!(await kit.tokens.consume('email_change', ctx.params.token ?? '', trx))) throw new FlowError(400, t('account.email.unusable.title'), t('account.email.used'), [back], { wayBack: true });
         await users.changeEmail(trx, token.userId, token.data!, token.clientId);
       });
+      // The old address hears of it: someone who took over the session cannot move the account quietly.
+      if (before && before.email !== token.data) await kit.mail(ctx, 'email-changed', before.email, { user: before, oldEmail: before.email, newEmail: token.data }, { type: 'email_change' });
     } catch (error) {
       if (error instanceof ConflictError) throw new FlowError(409, t('account.email.unusable.title'), t('account.email.taken'), [back], { wayBack: true });
       if (error instanceof NotFoundError) throw new FlowError(400, t('account.email.unusable.title'), t('account.email.unknown'), [], { wayBack: true });
