@@ -296,7 +296,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     adminApiKey: env.ADMIN_API_KEY || null,
     kickstartFile: env.KICKSTART || null,
     console: { sessionSeconds: int(env, 'CONSOLE_SESSION_SECONDS', 8 * 3600, 60, 7 * 86400) },
-    account: { sessionSeconds: int(env, 'ACCOUNT_SESSION_SECONDS', 3600, 60, 7 * 86400), reauthSeconds: int(env, 'ACCOUNT_REAUTH_SECONDS', 300, 0, 86400) },
+    account: { sessionSeconds: int(env, 'ACCOUNT_SESSION_SECONDS', 3600, 60, 7 * 86400), reauthSeconds: int(env, 'ACCOUNT_REAUTH_SECONDS', 300, 30, 86400) },
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     mailFrom: env.MAIL_FROM || `Tessera <no-reply@${new URL(issuer).hostname}>`,
     smsWebhookUrl: url(env, 'SMS_WEBHOOK_URL', ['http:', 'https:']),

@@ -133,6 +133,16 @@ for (const kind of databaseKinds()) {
       assert.equal(again.status, 400);
       assert.match(alertText(again) ?? '', /already been used/);
       assert.ok(again.doc.querySelector('a[href="/account"]'), 'a way back');
+      // An address another account took meanwhile: the link says so, and nothing changes.
+      const rival = await newUser();
+      const moved = await browser.submit(await browser.get('/account'), { email: `late-${rival.email}` }, '#email-form');
+      assert.equal(moved.status, 200);
+      const late = linkIn(await smtp.waitFor(`late-${rival.email}`, /confirm/i), `${server.url}/account/email/`);
+      assert.equal((await server.admin('PATCH', `/users/${rival.id}`, { email: `late-${rival.email}` })).status, 200);
+      const taken = await elsewhere.submit(await elsewhere.get(late), {}, '#email-confirm');
+      assert.equal(taken.status, 409);
+      assert.match(alertText(taken) ?? '', /already used by another account/);
+      assert.equal((await server.admin('GET', `/users/${user.id}`)).body.email, newEmail);
       const unknown = await elsewhere.get('/account/email/not-a-real-token-0123456789');
       assert.equal(unknown.status, 400);
       assert.match(alertText(unknown) ?? '', /not valid/);
