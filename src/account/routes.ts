@@ -45,6 +45,9 @@ const DONE: Record<string, PlainTextId> = {
 
 const PROFILE_LABELS = { given_name: 'first name', family_name: 'last name', username: 'username', phone_number: 'phone number', password: 'new password', email: 'email address' };
 
+/** When a session signed in, as people read it: "1 December 2026 at 14:20 UTC" (en-GB). */
+const WHEN = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
+
 const back: PageLink = { href: '/account', text: t('account.back') };
 
 function factorLabel(factor: Factor): string {
@@ -100,7 +103,12 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
         recoveryCodesLeft: active.some((f) => f.type === 'recovery_codes') ? await factors.remainingRecoveryCodes(user.id) : null,
         consents,
         applications: granted.filter((app) => app.client_id !== ACCOUNT_CLIENT_ID && brandableClient(app.client_id)),
-        sessions: sessions.map((s) => ({ ...s, current: s.id === thisDevice, apps: s.client_ids.map((id) => names.get(id) ?? id).join(', ') })),
+        sessions: sessions.map((s) => ({
+          ...s,
+          when: s.login_at ? WHEN.format(new Date(s.login_at)) : null,
+          current: s.id === thisDevice,
+          apps: s.client_ids.map((id) => names.get(id) ?? id).join(', '),
+        })),
         signedInAt: new Date(session.authTime).toISOString(),
         reauth: humanDuration(config.account.reauthSeconds),
         wayBack: ctx.state.brand?.back_uri ? wayBack(ctx.state.brand) : null,
