@@ -67,8 +67,18 @@ for (const kind of databaseKinds()) {
       const foreignToken = other.browser.form(other.page, '#profile-form').fields.csrf!;
       for (const [action, fields] of [
         ['/account/profile', { given_name: 'Mallory' }],
+        ['/account/email', { email: 'mallory@example.com' }],
+        ['/account/email/some-token-0123456789abcdef', {}],
+        ['/account/password', { current_password: ACCOUNT_PASSWORD, new_password: 'mallory password 1' }],
+        ['/account/mfa/totp', {}],
+        ['/account/mfa/totp/confirm', { factor_id: 'x', code: '123456' }],
+        ['/account/mfa/remove', { factor_id: 'x' }],
+        ['/account/mfa/recovery-codes', {}],
         ['/account/consents', {}],
+        ['/account/applications/revoke', { client_id: 'x' }],
+        ['/account/sessions/sign-out', { session_id: 'x' }],
         ['/account/sessions/sign-out-all', {}],
+        ['/account/logout', {}],
         ['/account/delete', { confirm: 'yes' }],
       ] as const) {
         const missing = await browser.post(action, fields);
