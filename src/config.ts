@@ -20,6 +20,13 @@ export interface Config {
     /** How long a console sign-in lasts (CONSOLE_SESSION_SECONDS). */
     sessionSeconds: number;
   };
+  /** The end user's account page (/account). */
+  account: {
+    /** How long an account-page sign-in lasts (ACCOUNT_SESSION_SECONDS). */
+    sessionSeconds: number;
+    /** Sensitive changes (email, password, factors, deletion) need a sign-in at most this old (ACCOUNT_REAUTH_SECONDS). */
+    reauthSeconds: number;
+  };
   smtpUrl: string | null;
   /** The From address of every mail. */
   mailFrom: string;
@@ -289,6 +296,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     adminApiKey: env.ADMIN_API_KEY || null,
     kickstartFile: env.KICKSTART || null,
     console: { sessionSeconds: int(env, 'CONSOLE_SESSION_SECONDS', 8 * 3600, 60, 7 * 86400) },
+    account: { sessionSeconds: int(env, 'ACCOUNT_SESSION_SECONDS', 3600, 60, 7 * 86400), reauthSeconds: int(env, 'ACCOUNT_REAUTH_SECONDS', 300, 30, 86400) },
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     mailFrom: env.MAIL_FROM || `Tessera <no-reply@${new URL(issuer).hostname}>`,
     smsWebhookUrl: url(env, 'SMS_WEBHOOK_URL', ['http:', 'https:']),

@@ -10,11 +10,14 @@ import { AdminKeyGuard } from './admin/auth.ts';
 import { ConsoleAccess } from './identity/console-access.ts';
 import { ensureConsoleClient } from './admin/console-client.ts';
 import { ConsoleSessions } from './admin/console-sessions.ts';
+import { AccountSessions } from './account/sessions.ts';
+import { ensureAccountClient } from './account/client.ts';
 import { AdminKeyCache, establishAdminKey, keyFingerprint } from './admin/key.ts';
 import type { Config } from './config.ts';
 import { SecretBox } from './crypto.ts';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './db/unavailable.ts';
 import { isPostgres, openDatabase, type Db, type DatabaseTimeouts } from './db/knex.ts';
+import type { Knex } from 'knex';
 import { migrateToLatest } from './db/migrate.ts';
 import { getOrCreateSetting } from './db/settings.ts';
 import { armFaultPoint } from './faults.ts';
@@ -119,7 +122,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log.info({ admin_key: { source: adminKey.source, fingerprint: keyFingerprint(adminKey.hash) } }, 'admin API key in force');
     const keys = new KeyRing(db, await loadOrCreateKeys(db), { refreshMs: config.cluster.keyRefreshMs, log });
     const metrics = createMetrics();
-    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeAccount);
+    // Signing an account out everywhere (an operator, a lock, disabling, a reset) ends its account-page sessions too.
+    const accountSessions = new AccountSessions(db, config.account.sessionSeconds);
+    const revokeEverywhere = async (within: Knex | Knex.Transaction, accountId: string) => {
+      await revokeAccount(within as Db, accountId);
+      await accountSessions.closeAll(accountId, null, within);
+    };
+    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeEverywhere);
     const factors = new FactorService(db, box, config.mfa);
     const applications = new ApplicationService(db, box);
     const resourceServers = new ResourceServerService(db);
@@ -183,7 +192,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       resourceServers,
       provider,
       keys,
-      locks: new AccountLocks(db, throttle, revokeAccount),
+      locks: new AccountLocks(db, throttle, revokeEverywhere),
       courier,
       messageQueue,
       messageDispatcher,
@@ -207,6 +216,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
       federation,
       console: { access: new ConsoleAccess(db), sessions: new ConsoleSessions(db, config.console.sessionSeconds) },
+      account: { sessions: accountSessions },
     };
 
     if (config.kickstartFile && (await applications.count()) === 0) {
@@ -214,6 +224,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
     // After KICKSTART, which runs only while the database holds no application.
     await ensureConsoleClient(db, box, applications, config.issuer);
+    await ensureAccountClient(db, box, applications, config.issuer);
 
     answerDatabaseFaults(provider);
     const app = createApp(services);

@@ -1,5 +1,6 @@
 // The services one server process holds; built once at start and handed to the routers.
 import type Provider from 'oidc-provider';
+import type { AccountSessions } from './account/sessions.ts';
 import type { AuditLog } from './admin/audit-log.ts';
 import type { AdminKeyGuard } from './admin/auth.ts';
 import type { ConsoleAccess } from './identity/console-access.ts';
@@ -93,4 +94,6 @@ export interface Services {
   federation: Federation;
   /** The administration console: who may sign in (and their role), and its sessions. */
   console: { access: ConsoleAccess; sessions: ConsoleSessions };
+  /** The end user's account page (/account): its sign-in sessions. */
+  account: { sessions: AccountSessions };
 }

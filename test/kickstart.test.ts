@@ -44,8 +44,9 @@ async function startupError(kind: 'sqlite' | 'postgres', content: unknown, file?
   } catch (error) {
     // Nothing was half-applied: start the same database without the file and count.
     const clean = await startServer(loadConfig({ ...env, KICKSTART: '' }), { announce: () => {}, log: createLogger('silent') });
-    // The console's own application is made at every start (src/admin/console-client.ts), file or not.
-    const applications = (await clean.services.applications.list()).filter((a) => a.client_id !== 'tessera-console').length;
+    // The server's own applications (the console's, the account page's) are made at every start
+    // (src/oidc/first-party-clients.ts), file or not.
+    const applications = (await clean.services.applications.list()).filter((a) => a.client_id !== 'tessera-console' && a.client_id !== 'tessera-account').length;
     const users = (await clean.services.users.list()).length;
     await clean.close();
     return { message: (error as Error).message, applications, users };
@@ -141,16 +142,12 @@ for (const kind of databaseKinds()) {
         await server.restart();
         assert.equal((await server.admin('GET', '/applications/late')).status, 404);
         assert.deepEqual((await server.admin('GET', '/users?email=late@example.com')).body, []);
-        assert.deepEqual((await server.admin('GET', '/applications')).body.map((a: any) => a.client_id).sort(), ['notes', 'spa', 'tessera-console']);
+        assert.deepEqual((await server.admin('GET', '/applications')).body.map((a: any) => a.client_id).sort(), ['notes', 'spa', 'tessera-account', 'tessera-console']);
 
         // Even with every application deleted, a kickstart applied once is not applied again.
         for (const id of ['notes', 'spa']) assert.equal((await server.admin('DELETE', `/applications/${id}`)).status, 204);
         await server.restart();
-        assert.deepEqual(
-          (await server.admin('GET', '/applications')).body.map((a: any) => a.client_id),
-          ['tessera-console'],
-          "only the console's own application",
-        );
+        assert.deepEqual((await server.admin('GET', '/applications')).body.map((a: any) => a.client_id).sort(), ['tessera-account', 'tessera-console'], "only the server's own applications");
         assert.deepEqual((await server.admin('GET', '/users?email=late@example.com')).body, []);
       } finally {
         await server.close();

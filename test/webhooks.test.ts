@@ -11,6 +11,7 @@ import * as oidc from 'openid-client';
 import { loadConfig } from '../src/config.ts';
 import { startServer } from '../src/server.ts';
 import { WEBHOOK_CATALOG } from '../src/webhooks/catalog.ts';
+import { accountSignIn } from './support/account.ts';
 import { WEBHOOK_EVENT_TYPES } from '../src/webhooks/outbox.ts';
 import { alertText, Browser } from './support/browser.ts';
 import { createTestDatabase, databaseKinds } from './support/databases.ts';
@@ -544,6 +545,13 @@ for (const kind of databaseKinds()) {
       const enrolled = await daveBrowser.submit(codePage, { code: totp(secret) });
       assert.equal(recoveryCodesOf(enrolled).length, 10, alertText(enrolled) ?? enrolled.html.slice(0, 300));
       assert.equal((await server.admin('DELETE', `/users/${dave.body.id}/factors`)).status, 204);
+
+      // The user changes their address on the account page; the link mailed to the new one confirms it (user.email.update).
+      await server.admin('POST', '/users', { email: 'erin@example.com', password: 'erins password 1', email_verified: true });
+      const erin = await accountSignIn(server, 'erin@example.com', 'erins password 1');
+      await erin.browser.submit(erin.page, { email: 'erin.new@example.com' }, '#email-form');
+      const emailLink = linkIn(await smtp.waitFor('erin.new@example.com', /confirm/i), `${server.url}/account/email/`);
+      assert.equal((await erin.browser.submit(await erin.browser.get(emailLink), {}, '#email-confirm')).status, 200);
 
       // A sign-in through an upstream OpenID provider links a new user (user.identity-provider.link);
       // an operator removes the link (user.identity-provider.unlink).

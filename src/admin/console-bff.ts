@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from '../paths.ts';
 import type { Services } from '../services.ts';
 import { renderPage } from '../views.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from './console-client.ts';
+import { authorizationRequestUrl, exchangeCallbackCode, newLoginState, takeLoginState, writeLoginState } from '../oidc/first-party-clients.ts';
 
 export const CONSOLE_DIST = join(PROJECT_ROOT, 'console', 'dist');
 export const SESSION_COOKIE = 'tessera.console';
@@ -37,12 +38,7 @@ export function consolePolicy(nonce: string): string {
   ].join('; ');
 }
 
-interface LoginState {
-  state: string;
-  nonce: string;
-  verifier: string;
-  at: number;
-}
+const LOGIN = { name: LOGIN_COOKIE, path: '/admin/callback', ttlMs: LOGIN_TTL_MS };
 
 function errorPage(ctx: Context, status: number, description: string): void {
   ctx.status = status;
@@ -99,39 +95,21 @@ export function consoleApp(services: Services): Middleware {
 
   const login = async (ctx: Context) => {
     const { oidcConfig, credentials } = await configuration();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state: LoginState = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier, at: Date.now() };
-    ctx.cookies.set(LOGIN_COOKIE, Buffer.from(JSON.stringify(state)).toString('base64url'), { ...cookieOptions(ctx, '/admin/callback', LOGIN_TTL_MS, 'lax'), signed: true });
-    const url = oidc.buildAuthorizationUrl(oidcConfig, {
-      redirect_uri: credentials.redirectUri,
-      scope: 'openid email profile',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: state.state,
-      nonce: state.nonce,
-      acr_values: 'urn:tessera:loa:2',
-    });
+    const state = newLoginState();
+    writeLoginState(ctx, LOGIN, state);
+    const url = await authorizationRequestUrl(oidcConfig, credentials.redirectUri, state, { acr_values: 'urn:tessera:loa:2' });
     ctx.set('cache-control', 'no-store');
     ctx.redirect(url.toString());
   };
 
   const callback = async (ctx: Context) => {
-    const raw = ctx.cookies.get(LOGIN_COOKIE, { signed: true });
-    ctx.cookies.set(LOGIN_COOKIE, null, { path: '/admin/callback', signed: true });
-    let state: LoginState | null = null;
-    try {
-      state = raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as LoginState) : null;
-    } catch {
-      state = null;
-    }
-    if (!state || Date.now() - state.at > LOGIN_TTL_MS) return errorPage(ctx, 400, 'This sign-in has expired or was started in another browser. Start again.');
+    const state = takeLoginState(ctx, LOGIN);
+    if (!state) return errorPage(ctx, 400, 'This sign-in has expired or was started in another browser. Start again.');
     if (typeof ctx.query.error === 'string') return errorPage(ctx, 400, `The sign-in did not finish (${ctx.query.error}).`);
     const { oidcConfig, credentials } = await configuration();
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
-      const current = new URL(credentials.redirectUri);
-      current.search = ctx.querystring;
-      tokens = await oidc.authorizationCodeGrant(oidcConfig, current, { pkceCodeVerifier: state.verifier, expectedState: state.state, expectedNonce: state.nonce, idTokenExpected: true });
+      tokens = await exchangeCallbackCode(oidcConfig, credentials.redirectUri, ctx.querystring, state);
     } catch (error) {
       log.info({ err: error }, 'console sign-in: the code exchange failed');
       return errorPage(ctx, 400, 'The sign-in could not be completed. Start again.');

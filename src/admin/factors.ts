@@ -5,10 +5,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import { changeWithHooks, run } from '../hooks/change.ts';
+import { NotFoundError } from '../errors.ts';
+import { removeFactorsWithHooks } from '../flows/factor-removal.ts';
 import type { Factor } from '../identity/factors.ts';
-import { publicUser, type User } from '../identity/users.ts';
+import type { User } from '../identity/users.ts';
 import type { Services } from '../services.ts';
 
 function lifecycleContext(ctx: Context) {
@@ -35,25 +35,10 @@ function factorView(factor: Factor, smsConfigured = true): Record<string, unknow
 
 export function factorRoutes(router: Router, services: Services): void {
   const { users, factors } = services;
+  // after_mfa_change's sync hooks see each removal first (src/flows/factor-removal.ts).
 
-  /**
-   * Removes factors behind the after_mfa_change sync hooks (one run per active factor to remove):
-   * a denial leaves every factor in place (409 hook_denied); `remove` commits the removal, refused
-   * (409 conflict) when the factors it would remove are not the ones the hooks were asked about.
-   */
-  const removeWithHooks = async (ctx: Context, user: User, announced: Factor[], remove: (trx: Knex.Transaction) => Promise<Factor[]>) => {
-    const runs = announced.map((factor) => run('after_mfa_change', { user: publicUser(user), change: 'removed', factor: { id: factor.id, type: factor.type } }));
-    await changeWithHooks(services, runs, lifecycleContext(ctx), async (trx, changes) => {
-      await users.enrich(trx, user.id, changes);
-      const removed = await remove(trx);
-      const ids = (list: Factor[]) =>
-        list
-          .map((f) => f.id)
-          .sort()
-          .join(',');
-      if (ids(removed) !== ids(announced)) throw new ConflictError('factors', 'changed while the request was being handled; try again');
-    });
-  };
+  const removeWithHooks = (ctx: Context, user: User, announced: Factor[], remove: (trx: Knex.Transaction) => Promise<Factor[]>) =>
+    removeFactorsWithHooks(services, lifecycleContext(ctx), user, announced, remove);
 
   router.get('/users/:id/factors', async (ctx) => {
     const user = await users.getById(ctx.params.id!);

@@ -23,6 +23,7 @@ import type { FlowState, FlowStates, JourneyFacts } from './state.ts';
 import type { JourneyEvent } from './steps.ts';
 import { t } from './texts.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
+import { ACCOUNT_CLIENT_ID, brandableClient } from '../account/client.ts';
 import { requestLocation } from '../geo/request.ts';
 
 export interface PageLink {
@@ -150,8 +151,17 @@ export class FlowKit {
       throw await this.#lost(ctx);
     }
     if (details.uid !== ctx.params.uid) throw await this.#lost(ctx);
-    ctx.state.brand = await this.brand(this.clientIdOf(details));
+    ctx.state.brand = await this.brand(this.brandClientOf(details));
     return details;
+  }
+
+  /**
+   * Whose branding the interaction's pages wear: its application's; for the account page's own
+   * sign-in, the application the account page was reached from (its `tessera_brand` parameter).
+   */
+  brandClientOf(details: Interaction): string | null {
+    const clientId = this.clientIdOf(details);
+    return (clientId === ACCOUNT_CLIENT_ID && brandableClient(details.params.tessera_brand)) || clientId;
   }
 
   /**

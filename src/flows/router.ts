@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import type { Services } from '../services.ts';
+import { accountRoutes } from '../account/routes.ts';
 import { brandingRoutes } from './branding.ts';
 import { csrfProtection } from './csrf.ts';
 import { externalRoutes } from './external-login.ts';
@@ -32,7 +33,9 @@ export function createFlowRouter(services: Services): Router {
   const csrf = csrfProtection({
     db: services.db,
     refuse(ctx) {
-      kit.render(ctx, 'message', { title: t('page.form-expired.title'), alert: t('page.form-expired') }, 403);
+      // The account page's forms lead back to it; a journey's page has its own way back (the browser's).
+      const links = ctx.path.startsWith('/account') ? [{ href: '/account', text: t('account.back') }] : [];
+      kit.render(ctx, 'message', { title: t('page.form-expired.title'), alert: t('page.form-expired'), links }, 403);
     },
   });
   const guard = [pageErrors, forms, csrf] as Guard;
@@ -48,5 +51,7 @@ export function createFlowRouter(services: Services): Router {
   profilingRoutes(router, kit, guard);
   mfaRoutes(router, kit, guard);
   brandingRoutes(router, kit);
+  // The end user's own page (/account): the same guard, branding and texts as the journeys.
+  accountRoutes(router, kit, guard);
   return router;
 }

@@ -7,14 +7,19 @@ import { randomToken, sha256Hex } from '../crypto.ts';
 import type { Db } from '../db/knex.ts';
 import type { Knex } from 'knex';
 
-/** external_link: proves a local account before an external identity links to it (src/flows/external-login.ts). */
-export type ActionTokenKind = 'activation' | 'password_reset' | 'invitation' | 'external_link';
+/**
+ * external_link: proves a local account before an external identity links to it (src/flows/external-login.ts).
+ * email_change: confirms the new address of an account (src/account/), which the token's `data` holds.
+ */
+export type ActionTokenKind = 'activation' | 'password_reset' | 'invitation' | 'external_link' | 'email_change';
 
 export interface ActionToken {
   userId: string;
   interactionUid: string | null;
   clientId: string | null;
   expiresAt: number;
+  /** What the token is about beyond its user (email_change: the new address); null for most kinds. */
+  data: string | null;
 }
 
 /** Where a token was asked from: the interaction (sign-in) and its application. */
@@ -31,6 +36,7 @@ function toToken(row: Record<string, unknown>): ActionToken {
     interactionUid: typeof row.interaction_uid === 'string' ? row.interaction_uid : null,
     clientId: typeof row.client_id === 'string' ? row.client_id : null,
     expiresAt: Number(row.expires_at),
+    data: typeof row.data === 'string' ? row.data : null,
   };
 }
 
@@ -44,7 +50,7 @@ export class ActionTokens {
   }
 
   /** Creates a token and answers it; the caller mails it. */
-  async issue(kind: ActionTokenKind, userId: string, origin: TokenOrigin, ttlSeconds: number, trx?: Knex | Knex.Transaction): Promise<string> {
+  async issue(kind: ActionTokenKind, userId: string, origin: TokenOrigin, ttlSeconds: number, trx?: Knex | Knex.Transaction, data: string | null = null): Promise<string> {
     const token = randomToken(32);
     const now = Date.now();
     await (trx ?? this.#db)('action_tokens').insert({
@@ -56,6 +62,7 @@ export class ActionTokens {
       expires_at: now + ttlSeconds * 1000,
       used_at: null,
       created_at: now,
+      data,
     });
     return token;
   }

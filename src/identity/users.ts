@@ -337,6 +337,25 @@ export class UserService {
   }
 
   /**
+   * The user confirmed a new address (the account page's mailed link): it becomes the account's
+   * address, verified, inside the caller's transaction (with the link's use), with user.update and
+   * user.email.update (old and new). Refused when the address was taken meanwhile (409).
+   */
+  async changeEmail(trx: Knex.Transaction, id: string, rawEmail: string, applicationId: string | null = null): Promise<User> {
+    const email = validEmail(rawEmail);
+    const row = await trx('users').where({ id }).first();
+    if (!row) throw new NotFoundError('user');
+    const before = toUser(row);
+    if (before.email === email) return before;
+    await this.#assertUnique(trx, email, null, id);
+    await trx('users').where({ id }).update({ email, email_verified: true, updated_at: Date.now() });
+    const user = toUser(await trx('users').where({ id }).first());
+    await recordEvent(trx, 'user.update', { user: publicUser(user) });
+    await recordEvent(trx, 'user.email.update', { user_id: id, old_email: before.email, new_email: email, application_id: applicationId });
+    return user;
+  }
+
+  /**
    * A sync hook's api.user.setAttribute / setMetadata, merged key by key into the stored values
    * inside the change's transaction (hooks/change.ts), announced as user.update when `announce`.
    */

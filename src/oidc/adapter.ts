@@ -187,3 +187,43 @@ export async function revokeApplication(db: Knex | Knex.Transaction, accountId: 
   await db(TABLE).where({ model: 'Grant' }).whereIn('id', ids).delete();
   return ids.length;
 }
+
+/** A provider session of an account: one signed-in browser ("device"). */
+export interface AccountSession {
+  /** The session's id (the provider's session cookie holds it). */
+  id: string;
+  login_at: string | null;
+  /** The applications signed in through it. */
+  client_ids: string[];
+  expires_at: string | null;
+}
+
+/** The account's live provider sessions, newest sign-in first. */
+export async function accountSessions(db: Knex | Knex.Transaction, accountId: string): Promise<AccountSession[]> {
+  const rows = await db(TABLE).where({ model: 'Session', account_id: accountId }).select('id', 'payload', 'expires_at');
+  const now = Date.now();
+  return rows
+    .filter((row) => row.expires_at === null || Number(row.expires_at) > now)
+    .map((row) => {
+      const payload = fromJson<{ loginTs?: unknown; authorizations?: Record<string, unknown> }>(row.payload, {});
+      return {
+        id: String(row.id),
+        login_at: typeof payload.loginTs === 'number' ? new Date(payload.loginTs * 1000).toISOString() : null,
+        client_ids: Object.keys(payload.authorizations ?? {}),
+        expires_at: row.expires_at === null ? null : new Date(Number(row.expires_at)).toISOString(),
+      };
+    })
+    .sort((a, b) => (b.login_at ?? '').localeCompare(a.login_at ?? ''));
+}
+
+/**
+ * Ends provider sessions of an account (a browser signed out from the account page): `only` one of
+ * them, or all `except` one (null: every one). Tokens that outlive a session (offline_access) stay;
+ * revoking an application's access ends those. Answers how many sessions went.
+ */
+export async function endAccountSessions(db: Knex | Knex.Transaction, accountId: string, which: { only: string } | { except: string | null }): Promise<number> {
+  const query = db(TABLE).where({ model: 'Session', account_id: accountId });
+  if ('only' in which) query.where({ id: which.only });
+  else if (which.except) query.whereNot({ id: which.except });
+  return Number(await query.delete());
+}

@@ -91,6 +91,9 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       };
     },
+    // The account page's sign-in names the application it was reached from, whose branding the
+    // hosted pages then wear (flows/kit.ts brandClientOf); no other client's pages read it.
+    extraParams: ['tessera_brand'],
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       ...(factors ? { policy: interactionPolicyWithMfa({ applications, factors }) } : {}),

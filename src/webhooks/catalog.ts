@@ -112,6 +112,12 @@ export const WEBHOOK_CATALOG = {
     user_id: USER_ID,
     application_id: CLIENT_ID,
   }),
+  'user.email.update': type(
+    "the user changed their address (the account page's link to the new address was opened and confirmed)",
+    '`user_id`, `old_email`, `new_email`, `application_id` (the application the account page was opened from, or null)',
+    'when',
+    { user_id: USER_ID, old_email: 'ada@example.com', new_email: 'ada.lovelace@example.com', application_id: null },
+  ),
   'user.consent.update': type("the user's consents changed", '`user_id`, `consents: [{key, granted}]`, `application_id`', 'when', {
     user_id: USER_ID,
     consents: [{ key: 'newsletter', granted: true }],
@@ -122,7 +128,7 @@ export const WEBHOOK_CATALOG = {
     factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },
     application_id: CLIENT_ID,
   }),
-  'user.two-factor.method.remove': type('a factor was removed (admin API, one or all)', '`user_id`, `factor: {id, type}`', 'never', {
+  'user.two-factor.method.remove': type('a factor was removed (admin API, one or all; the account page)', '`user_id`, `factor: {id, type}`', 'never', {
     user_id: USER_ID,
     factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },
   }),
