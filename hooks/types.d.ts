@@ -400,7 +400,7 @@ export type AfterAccountDeletedApi = {
 export interface BeforeMessageSendEvent extends EventBase {
   type: 'before_message_send';
   user: User | null;
-  message: { type: "activation" | "activation.resend" | "registration_exists" | "password_reset" | "username" | "mfa_code" | "invitation" | "email_change", channel: "email" | "sms", to: string, link: string | null, code: string | null, expires_at: string | null, locale: string | null };
+  message: { type: "activation" | "activation.resend" | "registration_exists" | "password_reset" | "username" | "mfa_code" | "invitation" | "email_change" | "email_changed" | "external_link", channel: "email" | "sms", to: string, link: string | null, code: string | null, expires_at: string | null, locale: string | null };
 }
 export type BeforeMessageSendApi = {
   message: {

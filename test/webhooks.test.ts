@@ -639,6 +639,9 @@ for (const kind of databaseKinds()) {
       assert.equal(only('message.password_reset').delivery, 'tessera', 'Tessera sent it too');
       assert.equal(only('message.invitation').to, 'ivy@example.com');
       assert.equal(only('message.username').application_id, rp.clientId);
+      assert.equal(only('message.email_change').to, 'erin.new@example.com', 'the link goes to the new address');
+      assert.ok(only('message.email_change').link.startsWith(`${server.url}/account/email/`));
+      assert.equal(receiver.on(byType.get('message.email_change')!.path).length, 1, 'the notice to the old address is not a message.email_change');
       assert.deepEqual(first('user.access.revoke'), { user_id: carol.body.id, application_id: rp.clientId, by: 'operator' });
       assert.equal(first('user.delete').user.id, carol.body.id);
 

@@ -225,7 +225,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
         await users.changeEmail(trx, token.userId, token.data!, token.clientId);
       });
       // The old address hears of it: someone who took over the session cannot move the account quietly.
-      if (before && before.email !== token.data) await kit.mail(ctx, 'email-changed', before.email, { user: before, oldEmail: before.email, newEmail: token.data }, { type: 'email_change' });
+      if (before && before.email !== token.data) await kit.mail(ctx, 'email-changed', before.email, { user: before, oldEmail: before.email, newEmail: token.data }, { type: 'email_changed' });
     } catch (error) {
       if (error instanceof ConflictError) throw new FlowError(409, t('account.email.unusable.title'), t('account.email.taken'), [back], { wayBack: true });
       if (error instanceof NotFoundError) throw new FlowError(400, t('account.email.unusable.title'), t('account.email.unknown'), [], { wayBack: true });

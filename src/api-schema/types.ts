@@ -68,7 +68,7 @@ const VerificationPolicy = Type.Union([Type.Literal('off'), Type.Literal('requir
 const Sender = Type.Union([Type.Literal('tessera'), Type.Literal('brand')]);
 const MessageDelivery = Type.Partial(
   Type.Object(
-    { activation: Sender, 'activation.resend': Sender, password_reset: Sender, username: Sender, invitation: Sender },
+    { activation: Sender, 'activation.resend': Sender, password_reset: Sender, username: Sender, invitation: Sender, email_change: Sender },
     { additionalProperties: false, description: 'who sends each transactional message: "brand" leaves it to the message.* webhooks (activation also covers its resend)' },
   ),
 );

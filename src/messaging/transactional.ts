@@ -12,6 +12,7 @@ export const TRANSACTIONAL_MESSAGES = {
   password_reset: 'message.password_reset',
   username: 'message.username',
   invitation: 'message.invitation',
+  email_change: 'message.email_change',
 } as const satisfies Partial<Record<MessageType, WebhookEventType>>;
 
 export type TransactionalMessage = keyof typeof TRANSACTIONAL_MESSAGES;

@@ -215,6 +215,11 @@ export const WEBHOOK_CATALOG = {
     link: 'https://id.example.com/invitation/Rt5mB9cX2yHa',
     expires_at: '2026-12-08T09:00:00.000Z',
   }),
+  'message.email_change': message('the confirmation mail sent to a new address (the account page)', {
+    to: 'ada.lovelace@example.org',
+    link: 'https://id.example.com/account/email/Wq1eR4tY7uIo',
+    expires_at: '2026-12-02T09:00:00.000Z',
+  }),
 } as const satisfies Record<string, WebhookTypeDefinition>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_CATALOG;

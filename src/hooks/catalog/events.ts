@@ -52,7 +52,18 @@ export interface HookExternalIdentity {
 }
 
 /** Every mail and text Tessera sends, by what it is for (before_message_send's `message.type`). */
-export const MESSAGE_TYPES = ['activation', 'activation.resend', 'registration_exists', 'password_reset', 'username', 'mfa_code', 'invitation', 'email_change', 'external_link'] as const;
+export const MESSAGE_TYPES = [
+  'activation',
+  'activation.resend',
+  'registration_exists',
+  'password_reset',
+  'username',
+  'mfa_code',
+  'invitation',
+  'email_change',
+  'email_changed',
+  'external_link',
+] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /** A message about to go out, as before_message_send sees it. */
@@ -442,7 +453,7 @@ const DEFINITIONS = {
     fields: {
       user: 'User | null',
       message:
-        '{ type: "activation" | "activation.resend" | "registration_exists" | "password_reset" | "username" | "mfa_code" | "invitation" | "email_change", channel: "email" | "sms", to: string, link: string | null, code: string | null, expires_at: string | null, locale: string | null }',
+        '{ type: "activation" | "activation.resend" | "registration_exists" | "password_reset" | "username" | "mfa_code" | "invitation" | "email_change" | "email_changed" | "external_link", channel: "email" | "sms", to: string, link: string | null, code: string | null, expires_at: string | null, locale: string | null }',
     },
     sample: {
       user: sampleUser,
