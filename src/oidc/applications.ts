@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServerGrant } from './resource-grants.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
+import { assertRolesUnused, parseRoles, storedRoles, type Role } from '../identity/roles.ts';
 import { fieldsOf, ApplicationBody } from '../api-schema/types.ts';
 
 const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
@@ -24,6 +25,9 @@ export type VerificationPolicy = (typeof VERIFICATION_POLICIES)[number];
  */
 const ID_TOKEN_CLAIMS = ['scopes', 'strict'] as const;
 export type IdTokenClaims = (typeof ID_TOKEN_CLAIMS)[number];
+/** Whether anyone may sign up for the application on the hosted pages (CONTRACT §9). */
+const REGISTRATION_POLICIES = ['open', 'closed'] as const;
+export type RegistrationPolicy = (typeof REGISTRATION_POLICIES)[number];
 
 export interface Branding {
   display_name: string | null;
@@ -49,6 +53,9 @@ export interface Application {
   id_token_claims: IdTokenClaims;
   /** The APIs this application gets tokens for, with the scopes it may have of each. */
   resource_servers: ResourceServerGrant[];
+  /** The roles the application declares; registrations and groups hold some of them. */
+  roles: Role[];
+  registration: RegistrationPolicy;
   created_at: string;
   updated_at: string;
 }
@@ -69,6 +76,8 @@ export interface ApplicationInput {
   initiate_login_uri?: unknown;
   id_token_claims?: unknown;
   resource_servers?: unknown;
+  roles?: unknown;
+  registration?: unknown;
 }
 
 const APPLICATION_FIELDS = fieldsOf(ApplicationBody);
@@ -187,6 +196,11 @@ function idTokenClaims(value: unknown): IdTokenClaims {
   return value as IdTokenClaims;
 }
 
+function registrationPolicy(value: unknown): RegistrationPolicy {
+  if (!REGISTRATION_POLICIES.includes(value as RegistrationPolicy)) throw new ValidationError('registration', `must be one of ${REGISTRATION_POLICIES.join(', ')}`);
+  return value as RegistrationPolicy;
+}
+
 function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant[]): Application {
   const metadata = fromJson<StoredMetadata>(row.metadata, { redirect_uris: [], post_logout_redirect_uris: [], grant_types: [], token_endpoint_auth_method: 'client_secret_basic' });
   return {
@@ -201,6 +215,8 @@ function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant
     initiate_login_uri: typeof row.initiate_login_uri === 'string' ? row.initiate_login_uri : null,
     id_token_claims: ID_TOKEN_CLAIMS.includes(row.id_token_claims as IdTokenClaims) ? (row.id_token_claims as IdTokenClaims) : 'scopes',
     resource_servers: grants,
+    roles: storedRoles(row.roles),
+    registration: row.registration === 'closed' ? 'closed' : 'open',
     created_at: new Date(Number(row.created_at)).toISOString(),
     updated_at: new Date(Number(row.updated_at)).toISOString(),
   };
@@ -264,6 +280,8 @@ export class ApplicationService {
     const loginUri = input.initiate_login_uri === undefined ? null : initiateLoginUri(input.initiate_login_uri);
     const claimsSetting = input.id_token_claims === undefined ? 'scopes' : idTokenClaims(input.id_token_claims);
     const grants = input.resource_servers === undefined ? [] : await parseGrants(this.#db, input.resource_servers);
+    const roles = input.roles === undefined ? [] : parseRoles(input.roles);
+    const registration = input.registration === undefined ? 'open' : registrationPolicy(input.registration);
     await this.#validate(clientId, input.name, metadata, secret, loginUri);
 
     const now = Date.now();
@@ -279,6 +297,8 @@ export class ApplicationService {
       remember_device_days: rememberDays,
       initiate_login_uri: loginUri,
       id_token_claims: claimsSetting,
+      roles: toJson(roles),
+      registration,
       created_at: now,
       updated_at: now,
     };
@@ -379,6 +399,10 @@ export class ApplicationService {
     if (input.remember_device_days !== undefined) changes.remember_device_days = rememberDeviceDays(input.remember_device_days);
     if (input.initiate_login_uri !== undefined) changes.initiate_login_uri = initiateLoginUri(input.initiate_login_uri);
     if (input.id_token_claims !== undefined) changes.id_token_claims = idTokenClaims(input.id_token_claims);
+    if (input.registration !== undefined) changes.registration = registrationPolicy(input.registration);
+    // A list given replaces the application's roles; one still held by someone cannot go (409).
+    const roles = input.roles === undefined ? undefined : parseRoles(input.roles);
+    if (roles) changes.roles = toJson(roles);
     // A list given replaces the application's resource servers (like redirect_uris).
     const grants = input.resource_servers === undefined ? undefined : await parseGrants(this.#db, input.resource_servers);
     const loginUri = changes.initiate_login_uri === undefined ? current.initiate_login_uri : (changes.initiate_login_uri as string | null);
@@ -387,6 +411,14 @@ export class ApplicationService {
     changes.client_secret_enc = sealed;
     changes.updated_at = Date.now();
     await this.#db.transaction(async (trx) => {
+      if (roles) {
+        const kept = new Set(roles.map((role) => role.name));
+        await assertRolesUnused(
+          trx,
+          clientId,
+          current.roles.map((role) => role.name).filter((role) => !kept.has(role)),
+        );
+      }
       await trx('applications').where({ client_id: clientId }).update(changes);
       if (grants) await replaceGrants(trx, clientId, grants);
     });
@@ -394,6 +426,7 @@ export class ApplicationService {
     return { ...(await this.get(clientId)), ...(secret ? { client_secret: secret } : {}) };
   }
 
+  /** Deletes the application; its registrations and the groups' roles for it go too (foreign keys). */
   async delete(clientId: string): Promise<void> {
     if (!(await this.find(clientId))) throw new NotFoundError('application');
     const count = await this.#db('applications').where({ client_id: clientId }).delete();

@@ -19,6 +19,8 @@ export interface TokenHookDeps {
   loadUser: (ctx: object, id: string) => Promise<User | null>;
   /** The scopes whose claims the ID token carries (an application may leave them to userinfo). */
   idTokenScopes?: (ctx: KoaContextWithOIDC, scopes: string[]) => Promise<string[]>;
+  /** The `roles` and `groups` claims of these scopes, which the access token carries too. */
+  membershipClaims?: (userId: string, clientId: string | null, scopes: string[]) => Promise<Record<string, unknown>>;
 }
 
 function claimsForScopes(claims: Record<string, unknown>, scopes: string[]): Record<string, unknown> {
@@ -87,7 +89,11 @@ export function createTokenHooks(deps: TokenHookDeps) {
       if (token.kind !== 'AccessToken') return undefined;
       const outcome = await outcomeFor(ctx, token.accountId, token.scope);
       denyIfDenied(outcome);
-      const claims = outcome?.decision.accessTokenClaims ?? {};
+      // Scope roles / groups: the access token (a resource server's JWT, or introspection of an
+      // opaque one) carries them as the ID token does; a hook's claim of the same name wins.
+      const scopes = (requestedScope(ctx) ?? token.scope ?? '').split(' ').filter(Boolean);
+      const memberships = token.accountId && deps.membershipClaims ? await deps.membershipClaims(token.accountId, ctx.oidc?.client?.clientId ?? null, scopes) : {};
+      const claims = { ...memberships, ...(outcome?.decision.accessTokenClaims ?? {}) };
       return Object.keys(claims).length ? claims : undefined;
     },
 
