@@ -161,6 +161,25 @@ for (const kind of databaseKinds()) {
       const withoutScope = await tokensFor(notesRp, grace.email, 'openid email');
       assert.equal(withoutScope.claims()!.roles, undefined, 'no roles claim without the roles scope');
 
+      // A before_id_token hook sees them in `claims` and may overwrite them.
+      const hook = await server.admin('POST', '/hooks', {
+        name: 'roles seen',
+        event: 'before_id_token',
+        mode: 'sync',
+        applications: [notes.client_id],
+        code: `export default async function (event, api) {
+  api.idToken.setClaim('roles_seen', (event.claims.roles ?? []).join(' '));
+  api.idToken.setClaim('groups_seen', (event.claims.groups ?? []).length);
+  if (event.user.email === '${grace.email}') api.idToken.setClaim('roles', [...event.claims.roles, 'from-hook']);
+}`,
+      });
+      assert.equal(hook.status, 201, JSON.stringify(hook.body));
+      const hooked = (await tokensFor(notesRp, grace.email, 'openid roles groups')).claims()!;
+      assert.equal(hooked.roles_seen, 'admin editor reader');
+      assert.equal(hooked.groups_seen, 2);
+      assert.deepEqual(hooked.roles, ['admin', 'editor', 'reader', 'from-hook']);
+      assert.equal((await server.admin('DELETE', `/hooks/${hook.body.id}`)).status, 204);
+
       // Leaving a group takes its roles away at the next token.
       assert.equal((await server.admin('DELETE', `/groups/${staff.body.id}/members/${grace.id}`)).status, 204);
       assert.deepEqual((await tokensFor(notesRp, grace.email, 'openid roles')).claims()!.roles, ['editor', 'reader']);

@@ -244,6 +244,9 @@ export const RegistrationBody = Body(
   ['application'],
 );
 
+/** PATCH /users/:id/registrations/:client_id: the application cannot change. */
+export const RegistrationPatchBody = Type.Omit(RegistrationBody, ['application'], { $id: 'RegistrationPatchBody', additionalProperties: false });
+
 export const UserRegistration = Type.Object(
   { application: Type.String(), roles: Strings, verified: Type.Boolean(), verified_at: Nullable(Timestamp), created_at: Timestamp, updated_at: Timestamp },
   { $id: 'Registration', additionalProperties: false },
@@ -251,7 +254,10 @@ export const UserRegistration = Type.Object(
 
 const GroupRoles = Type.Record(Type.String(), Strings, { description: '{client_id: [role]}: roles of each application that every member holds' });
 
-export const GroupBody = Body('GroupBody', { name: Type.String({ maxLength: 200 }), description: Nullable(Type.String({ maxLength: 1000 })), roles: GroupRoles }, ['name']);
+const GroupFields = { name: Type.String({ maxLength: 200 }), description: Nullable(Type.String({ maxLength: 1000 })), roles: GroupRoles };
+export const GroupBody = Body('GroupBody', GroupFields, ['name']);
+/** PATCH /groups/:id: the fields given change. */
+export const GroupPatchBody = Body('GroupPatchBody', GroupFields);
 
 export const Group = Type.Object(
   { id: Type.String(), name: Type.String(), description: Nullable(Type.String()), roles: GroupRoles, member_count: Type.Optional(Type.Integer()), created_at: Timestamp, updated_at: Timestamp },

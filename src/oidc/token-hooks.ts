@@ -58,6 +58,9 @@ export function createTokenHooks(deps: TokenHookDeps) {
       const user = await deps.loadUser(ctx, accountId);
       if (!user) return null;
       const scopes = (requestedScope(ctx) ?? scope ?? '').split(' ').filter(Boolean);
+      const idTokenScopes = deps.idTokenScopes ? await deps.idTokenScopes(ctx, scopes) : scopes;
+      // The ID token's roles and groups too (scopes roles, groups): the hook sees what will be issued.
+      const memberships = deps.membershipClaims ? await deps.membershipClaims(user.id, applicationId, idTokenScopes) : {};
       return deps.lifecycle.run(
         'before_id_token',
         {
@@ -65,7 +68,7 @@ export function createTokenHooks(deps: TokenHookDeps) {
           scopes,
           grant_type: grantType,
           // The claims about to be issued in the ID token, as the application's id_token_claims has them.
-          claims: claimsForScopes(userClaims(user), deps.idTokenScopes ? await deps.idTokenScopes(ctx, scopes) : scopes),
+          claims: { ...claimsForScopes(userClaims(user), idTokenScopes), ...memberships },
         },
         {
           applicationId,
