@@ -319,7 +319,8 @@ async function newExternalUser(ctx: Context, kit: FlowKit, details: Interaction,
         { applicationId: clientId },
       );
       // A first sign-in through a provider is a self-service sign-up: the user is registered with the application.
-      if (clientId) await insertRegistration(tx, created, clientId);
+      // Verified when the provider vouched for the address, as the account's email is.
+      if (clientId) await insertRegistration(tx, created, clientId, { verified: created.email_verified });
       await link(created.id, tx);
       return created;
     });

@@ -3,7 +3,7 @@
 // application's list, and which roles of an application exist (read from the applications table,
 // which src/oidc/applications.ts owns and writes) live here, so identity/ needs nothing of oidc/.
 import type { Knex } from 'knex';
-import { fromJson } from '../db/knex.ts';
+import { fromJson, isPostgres, type Db } from '../db/knex.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { assertPlainText } from './plain-text.ts';
 
@@ -54,10 +54,17 @@ export function roleNames(field: string, value: unknown): string[] {
   return [...new Set(names)].sort();
 }
 
-/** The application's declared roles, or null when no application has this client_id. */
+/**
+ * The application's declared roles, or null when no application has this client_id. Inside a
+ * transaction on PostgreSQL the row is held (FOR SHARE) until it ends, so a concurrent change of the
+ * application's roles (which holds it FOR UPDATE, assertRolesUnused) waits for the registration or
+ * group that names one of them, or goes first and is seen (SQLite has one writer at a time).
+ */
 export async function applicationRoles(db: Knex | Knex.Transaction, clientId: string): Promise<Role[] | null> {
   if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 100) return null;
-  const row = await db('applications').where({ client_id: clientId }).first('roles');
+  const query = db('applications').where({ client_id: clientId }).first('roles');
+  if ((db as Knex.Transaction).isTransaction && isPostgres(db as Db)) query.forShare();
+  const row = await query;
   return row ? storedRoles(row.roles) : null;
 }
 
@@ -83,6 +90,7 @@ export async function assertRoles(db: Knex | Knex.Transaction, clientId: string,
  */
 export async function assertRolesUnused(db: Knex | Knex.Transaction, clientId: string, removed: string[]): Promise<void> {
   if (removed.length === 0) return;
+  if ((db as Knex.Transaction).isTransaction && isPostgres(db as Db)) await db('applications').where({ client_id: clientId }).forUpdate().first('client_id');
   const registrations = await db('user_registrations').where({ client_id: clientId }).select('roles');
   for (const role of removed) {
     const users = registrations.filter((row) => fromJson<string[]>(row.roles, []).includes(role)).length;
