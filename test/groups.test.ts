@@ -98,7 +98,13 @@ for (const kind of databaseKinds()) {
 
       assert.equal((await server.admin('DELETE', member)).status, 204);
       assert.equal((await server.admin('DELETE', member)).status, 404);
+      // Deleting the group takes its memberships and roles along; the user stays.
+      assert.equal((await server.admin('PUT', member)).status, 201);
       assert.equal((await server.admin('DELETE', `/groups/${created.body.id}`)).status, 204);
+      const db = server.server.services.db;
+      assert.equal((await db('group_members').where({ group_id: created.body.id })).length, 0);
+      assert.equal((await db('group_roles').where({ group_id: created.body.id })).length, 0);
+      assert.equal((await server.admin('GET', `/users/${user.body.id}`)).status, 200);
       assert.equal((await server.admin('GET', `/groups/${created.body.id}`)).status, 404);
       assert.equal((await fetch(`${server.url}/admin/api/groups`)).status, 401, 'the admin key is needed');
     });

@@ -8,6 +8,7 @@
 // the audit log.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
@@ -48,8 +49,8 @@ for (const kind of databaseKinds()) {
       return created.body as { id: string; email: string };
     }
 
-    async function tokensFor(rp: RelyingParty, email: string, scope: string) {
-      const start = await authorizationUrl(rp, { scope });
+    async function tokensFor(rp: RelyingParty, email: string, scope: string, params: Record<string, string> = {}) {
+      const start = await authorizationUrl(rp, { scope, ...params });
       const done = await signIn(new Browser(server.url), start, email, 'a long enough password 1');
       assert.ok(done.redirectedTo?.startsWith(CALLBACK), `signed in: ${done.status} ${alertText(done) ?? done.html.slice(0, 300)}`);
       return exchangeCode(rp, start, done.redirectedTo!);
@@ -153,6 +154,16 @@ for (const kind of databaseKinds()) {
       assert.equal(introspected.active, true);
       assert.deepEqual(introspected.roles, ['admin', 'editor', 'reader'], 'the access token carries them too');
       assert.deepEqual(introspected.groups, [`Readers ${seq}`, `Staff ${seq}`]);
+
+      // A resource server's JWT access token carries them (its own scope holds only the API's scopes).
+      const api = 'https://api.notes.test';
+      assert.equal((await server.admin('POST', '/resource-servers', { identifier: api, name: 'Notes API', scopes: ['notes:read'] })).status, 201);
+      assert.equal((await server.admin('PATCH', `/applications/${notes.client_id}`, { resource_servers: [api] })).status, 200);
+      const withApi = await tokensFor(notesRp, grace.email, 'openid roles notes:read', { resource: api });
+      const { payload } = await jwtVerify(withApi.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url, audience: api });
+      assert.equal(payload.scope, 'notes:read');
+      assert.deepEqual(payload.roles, ['admin', 'editor', 'reader']);
+      assert.equal(payload.groups, undefined, 'groups only when asked');
 
       const atBilling = await tokensFor(billingRp, grace.email, 'openid roles');
       assert.deepEqual(atBilling.claims()!.roles, ['accountant', 'admin'], "billing's roles only: never notes'");
