@@ -30,7 +30,7 @@ for (const kind of databaseKinds()) {
       const a = await server.admin('POST', '/applications', {
         name: 'Notes',
         redirect_uris: [CALLBACK],
-        roles: [{ name: 'admin', description: 'Everything' }, { name: 'editor' }, { name: 'reader' }],
+        roles: [{ name: 'admin', description: 'Everything' }, { name: 'editor' }, { name: 'reader', default: true }],
       });
       assert.equal(a.status, 201, JSON.stringify(a.body));
       notes = a.body;
@@ -59,15 +59,16 @@ for (const kind of databaseKinds()) {
     test('applications declare roles and open or closed sign-up; bad values are refused naming the field', async () => {
       const got = await server.admin('GET', `/applications/${notes.client_id}`);
       assert.deepEqual(got.body.roles, [
-        { name: 'admin', description: 'Everything' },
-        { name: 'editor', description: null },
-        { name: 'reader', description: null },
+        { name: 'admin', description: 'Everything', default: false },
+        { name: 'editor', description: null, default: false },
+        { name: 'reader', description: null, default: true },
       ]);
       assert.equal(got.body.registration, 'open');
       for (const [body, field] of [
         [{ roles: [{ name: 'has space' }] }, 'roles[0].name'],
         [{ roles: [{ name: 'a' }, { name: 'a' }] }, 'roles[1].name'],
         [{ roles: [{ name: 'a', level: 3 }] }, 'roles[0].level'],
+        [{ roles: [{ name: 'a', default: 'yes' }] }, 'roles[0].default'],
         [{ roles: 'admin' }, 'roles'],
         [{ registration: 'invite-only' }, 'registration'],
       ] as const) {
@@ -115,6 +116,11 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('DELETE', `/users/${ada.id}/registrations/${notes.client_id}`)).status, 204);
       assert.deepEqual((await server.admin('GET', `/users/${ada.id}/registrations`)).body, []);
       assert.equal((await server.admin('DELETE', `/users/${ada.id}/registrations/${notes.client_id}`)).status, 404);
+      // Naming no roles gives the application's default roles; naming none explicitly gives none.
+      const defaulted = await server.admin('POST', `/users/${ada.id}/registrations`, { application: notes.client_id });
+      assert.deepEqual(defaulted.body.roles, ['reader']);
+      const none = await server.admin('POST', `/users/${ada.id}/registrations`, { application: billing.client_id, roles: [] });
+      assert.deepEqual(none.body.roles, []);
 
       // Every change is in the audit log, with the registrations before and after.
       const audit = (await server.admin('GET', `/audit-log?target=${ada.id}`)).body;
@@ -238,7 +244,7 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('GET', `/groups/${group.body.id}`)).body.member_count, 0);
     });
 
-    test('self-service sign-up registers the user with the application; the activation link verifies it', async () => {
+    test('self-service sign-up registers the user with the application (its default roles); the activation link verifies it', async () => {
       const rp = await discoverClient(server.url, notes.client_id, notes.client_secret);
       const browser = new Browser(server.url);
       const identify = await browser.get((await authorizationUrl(rp)).url.toString());
@@ -251,7 +257,7 @@ for (const kind of databaseKinds()) {
       const before = (await server.admin('GET', `/users/${created.id}/registrations`)).body;
       assert.deepEqual(
         before.map((r: any) => [r.application, r.roles, r.verified]),
-        [[notes.client_id, [], false]],
+        [[notes.client_id, ['reader'], false]],
       );
       const link = linkIn(await smtp.waitFor(email, /activate/i), `${server.url}/activate/`);
       assert.equal((await browser.get(link)).status, 200);

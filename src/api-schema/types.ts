@@ -68,7 +68,11 @@ const VerificationPolicy = Type.Union([Type.Literal('off'), Type.Literal('requir
 const ResourceServerGrant = Type.Object({ identifier: Type.String(), scopes_allowed: Strings }, { additionalProperties: false });
 
 const RoleDefinition = Type.Object(
-  { name: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,100}$' }), description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))) },
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,100}$' }),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+    default: Type.Optional(Type.Boolean({ description: 'given to every new registration that names no roles (self-service sign-up)' })),
+  },
   { additionalProperties: false },
 );
 const RegistrationPolicy = Type.Union([Type.Literal('open'), Type.Literal('closed')], {

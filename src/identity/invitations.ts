@@ -240,7 +240,11 @@ export class InvitationService {
         const known = new Set(declared.map((role) => role.name));
         const existing = await tx('user_registrations').where({ user_id: user.id, client_id: invitation.application }).first('user_id');
         if (existing) await new RegistrationService(tx).verify(tx, accepted, invitation.application);
-        else await insertRegistration(tx, accepted, invitation.application, { roles: invitation.roles.filter((role) => known.has(role)), verified: true, extra: { invited: true } });
+        else {
+          // An invitation naming no roles gets the application's defaults, like a sign-up.
+          const roles = invitation.roles.length ? invitation.roles.filter((role) => known.has(role)) : undefined;
+          await insertRegistration(tx, accepted, invitation.application, { roles, verified: true, extra: { invited: true } });
+        }
       }
       return accepted;
     });

@@ -8,8 +8,8 @@ import type { Knex } from 'knex';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
-import { recordEvent, recordWithComplete } from '../webhooks/outbox.ts';
-import { assertRoles, roleNames } from './roles.ts';
+import { recordWithComplete } from '../webhooks/outbox.ts';
+import { assertRoles, defaultRoles, roleNames } from './roles.ts';
 import { publicUser, toUser, type User } from './users.ts';
 import { fieldsOf, RegistrationBody } from '../api-schema/types.ts';
 
@@ -59,7 +59,7 @@ function optionalBool(field: string, value: unknown): boolean | undefined {
 export function registrationInput(body: JsonObject): RegistrationInput {
   const raw = onlyFields(body, FIELDS, ['created_at', 'updated_at', 'verified_at']);
   if (typeof raw.application !== 'string' || raw.application === '') throw new ValidationError('application', 'is required: the client_id of the application');
-  return { application: raw.application, roles: roleNames('roles', raw.roles), verified: optionalBool('verified', raw.verified) };
+  return { application: raw.application, ...(raw.roles !== undefined ? { roles: roleNames('roles', raw.roles) } : {}), verified: optionalBool('verified', raw.verified) };
 }
 
 /** The body of PATCH /users/:id/registrations/:client_id: roles (replacing the list) and verified. */
@@ -78,7 +78,8 @@ async function userRow(db: Knex | Knex.Transaction, userId: string): Promise<Use
 /**
  * Registers `user` with an application inside `trx` (a sign-up's or an invitation's own
  * transaction): the row, then user.registration.create and its twin (and user.registration.verified
- * when it starts verified). `extra` goes into the events (`invited: true`). Roles must be checked.
+ * when it starts verified). `extra` goes into the events (`invited: true`). Roles given must be
+ * checked; none given: the application's default roles.
  */
 export async function insertRegistration(
   trx: Knex.Transaction,
@@ -88,13 +89,14 @@ export async function insertRegistration(
 ): Promise<Registration> {
   const now = Date.now();
   const verified = options.verified ?? false;
-  const row = { user_id: user.id, client_id: clientId, roles: toJson(options.roles ?? []), verified, verified_at: verified ? now : null, created_at: now, updated_at: now };
+  const roles = options.roles ?? (await defaultRoles(trx, clientId));
+  const row = { user_id: user.id, client_id: clientId, roles: toJson(roles), verified, verified_at: verified ? now : null, created_at: now, updated_at: now };
   const inserted = await trx('user_registrations').insert(row).onConflict(['user_id', 'client_id']).ignore().returning('client_id');
   if (inserted.length === 0) throw new ConflictError('application', `the user is already registered with "${clientId}" (PATCH /users/:id/registrations/${clientId} changes it)`);
   const registration = toRegistration(row);
   const data = { user: publicUser(user), registration, application_id: clientId, ...options.extra };
   await recordWithComplete(trx, 'user.registration.create', data);
-  if (verified) await recordEvent(trx, 'user.registration.verified', data);
+  if (verified) await recordWithComplete(trx, 'user.registration.verified', data);
   return registration;
 }
 
@@ -121,11 +123,11 @@ export class RegistrationService {
   }
 
   async create(userId: string, input: RegistrationInput): Promise<Registration> {
-    const roles = input.roles ?? [];
     return this.#transaction(async (tx) => {
       const user = await userRow(tx, userId);
-      await assertRoles(tx, input.application, roles, 'roles');
-      return insertRegistration(tx, user, input.application, { roles, verified: input.verified ?? false });
+      // No roles named: the application's defaults (the check also refuses an unknown application).
+      await assertRoles(tx, input.application, input.roles ?? [], 'roles');
+      return insertRegistration(tx, user, input.application, { roles: input.roles, verified: input.verified ?? false });
     });
   }
 
@@ -145,7 +147,7 @@ export class RegistrationService {
       const registration = toRegistration({ ...row, ...changes });
       const data = { user: publicUser(user), registration, application_id: clientId };
       await recordWithComplete(tx, 'user.registration.update', { ...data, previous });
-      if (verified && !previous.verified) await recordEvent(tx, 'user.registration.verified', data);
+      if (verified && !previous.verified) await recordWithComplete(tx, 'user.registration.verified', data);
       return registration;
     });
   }
@@ -170,7 +172,7 @@ export class RegistrationService {
     const now = Date.now();
     await trx('user_registrations').where({ user_id: user.id, client_id: clientId }).update({ verified: true, verified_at: now, updated_at: now });
     const registration = toRegistration({ ...row, verified: true, verified_at: now, updated_at: now });
-    await recordEvent(trx, 'user.registration.verified', { user: publicUser(user), registration, application_id: clientId });
+    await recordWithComplete(trx, 'user.registration.verified', { user: publicUser(user), registration, application_id: clientId });
   }
 
   /**

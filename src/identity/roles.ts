@@ -10,6 +10,8 @@ import { assertPlainText } from './plain-text.ts';
 export interface Role {
   name: string;
   description: string | null;
+  /** Given to every new registration that names no roles (self-service sign-up above all). */
+  default: boolean;
 }
 
 /** Letters, digits and `_.:-` (`admin`, `billing:read`, `org.editor`), at most 100. */
@@ -25,8 +27,10 @@ export function parseRoles(value: unknown): Role[] {
     const field = `roles[${i}]`;
     const given = typeof item === 'string' ? { name: item } : item;
     if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new ValidationError(field, 'must be an object {name, description?}');
-    for (const key of Object.keys(given)) if (key !== 'name' && key !== 'description') throw new ValidationError(`${field}.${key}`, 'is not a known field (known: name, description)');
-    const { name, description } = given as { name?: unknown; description?: unknown };
+    for (const key of Object.keys(given))
+      if (!['name', 'description', 'default'].includes(key)) throw new ValidationError(`${field}.${key}`, 'is not a known field (known: name, description, default)');
+    const { name, description, default: isDefault } = given as { name?: unknown; description?: unknown; default?: unknown };
+    if (isDefault !== undefined && typeof isDefault !== 'boolean') throw new ValidationError(`${field}.default`, 'must be true or false');
     if (typeof name !== 'string' || !ROLE_NAME.test(name)) throw new ValidationError(`${field}.name`, ROLE_RULE);
     if (seen.has(name)) throw new ValidationError(`${field}.name`, `"${name}" is listed twice`);
     seen.add(name);
@@ -34,13 +38,21 @@ export function parseRoles(value: unknown): Role[] {
       if (typeof description !== 'string' || description.length > 500) throw new ValidationError(`${field}.description`, 'must be a string of at most 500 characters');
       assertPlainText(`${field}.description`, description);
     }
-    return { name, description: typeof description === 'string' && description.trim() ? description.trim() : null };
+    return { name, description: typeof description === 'string' && description.trim() ? description.trim() : null, default: isDefault === true };
   });
 }
 
 /** The stored roles of an application row. */
 export function storedRoles(value: unknown): Role[] {
-  return fromJson<Role[]>(value, []);
+  return fromJson<Role[]>(value, []).map((role) => ({ name: role.name, description: role.description ?? null, default: role.default === true }));
+}
+
+/** The roles a registration that names none gets: the application's defaults (none when it is unknown). */
+export async function defaultRoles(db: Knex | Knex.Transaction, clientId: string): Promise<string[]> {
+  return ((await applicationRoles(db, clientId)) ?? [])
+    .filter((role) => role.default)
+    .map((role) => role.name)
+    .sort();
 }
 
 /** A list of role names as given (a registration's, an invitation's, a group's for one application). */

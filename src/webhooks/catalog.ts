@@ -117,6 +117,11 @@ export const WEBHOOK_CATALOG = {
     'always',
     { user: sampleUser, registration: sampleRegistration, application_id: CLIENT_ID },
   ),
+  'user.registration.verified.complete': type('the verification was committed (after user.registration.verified)', 'as `user.registration.verified`', 'always', {
+    user: sampleUser,
+    registration: sampleRegistration,
+    application_id: CLIENT_ID,
+  }),
   'group.create': type('a group was created (`POST /admin/api/groups`, KICKSTART)', '`group: {id, name, description, roles: {client_id: [role]}, created_at, updated_at}`', 'never', {
     group: sampleGroup,
   }),
