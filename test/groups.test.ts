@@ -89,6 +89,12 @@ for (const kind of databaseKinds()) {
         [[user.body.id, user.body.email, { team: 'south' }]],
       );
       assert.equal((await server.admin('GET', `/groups/${created.body.id}`)).body.member_count, 1);
+      const ofUser = await server.admin('GET', `/users/${user.body.id}/groups`);
+      assert.deepEqual(
+        ofUser.body.map((g: any) => [g.id, g.name, g.data]),
+        [[created.body.id, 'Chief editors', { team: 'south' }]],
+      );
+      assert.equal((await server.admin('GET', '/users/00000000-0000-4000-8000-000000000000/groups')).status, 404);
 
       // Every change is in the audit log.
       const audit = (await server.admin('GET', `/audit-log?target=${created.body.id}`)).body;

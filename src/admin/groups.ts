@@ -38,6 +38,11 @@ export function groupRoutes(router: Router, services: Services): void {
     ctx.body = await groups.members(ctx.params.id!, page(ctx));
   });
 
+  // The other way round: the groups one user is in.
+  router.get('/users/:id/groups', async (ctx) => {
+    ctx.body = await groups.groupsOf(ctx.params.id!);
+  });
+
   router.put('/groups/:id/members/:user_id', async (ctx) => {
     const { member, created } = await groups.putMember(ctx.params.id!, ctx.params.user_id!, memberInput(optionalObjectBody(ctx)));
     ctx.status = created ? 201 : 200;

@@ -61,6 +61,7 @@ const OPERATIONS: Record<string, Operation> = {
   'PATCH /groups/:id': { summary: 'Change a group (roles replaces the whole map)', body: GroupPatchBody, answer: Group },
   'DELETE /groups/:id': { summary: 'Delete a group and its memberships', status: 204 },
   'GET /groups/:id/members': { summary: "A group's members", answer: [GroupMember] },
+  'GET /users/:id/groups': { summary: 'The groups a user is a member of: [{id, name, data, joined_at}]' },
   'PUT /groups/:id/members/:user_id': { summary: 'Add a member (201) or change its data (200)', body: GroupMemberBody, answer: GroupMember },
   'DELETE /groups/:id/members/:user_id': { summary: 'Remove a member', status: 204 },
 };

@@ -207,6 +207,18 @@ export class GroupService {
     return rows.map(toMember);
   }
 
+  /** The groups a user is a member of, by name, each with the membership's data and since when. */
+  async groupsOf(userId: string): Promise<Array<{ id: string; name: string; data: JsonObject; joined_at: string }>> {
+    const user = typeof userId === 'string' && userId.length <= 36 ? await this.#db('users').where({ id: userId }).first('id') : undefined;
+    if (!user) throw new NotFoundError('user');
+    const rows = await this.#db('group_members')
+      .join('groups', 'groups.id', 'group_members.group_id')
+      .where({ 'group_members.user_id': userId })
+      .orderBy('groups.name', 'asc')
+      .select('groups.id', 'groups.name', 'group_members.data', 'group_members.created_at');
+    return rows.map((row) => ({ id: String(row.id), name: String(row.name), data: fromJson<JsonObject>(row.data, {}), joined_at: iso(row.created_at) }));
+  }
+
   /** One membership, or null. */
   async member(id: string, userId: string): Promise<GroupMember | null> {
     if (typeof userId !== 'string' || userId.length > 36) return null;
