@@ -85,7 +85,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         async claims(_use, scope, requested) {
           const claims = userClaims(user) as { sub: string; verified_claims?: unknown };
           // ID token and userinfo alike: the roles of the application asking (never another's).
-          Object.assign(claims, await membershipClaims(deps.registrations, user.id, ctx.oidc?.client?.clientId, scope.split(' ')));
+          Object.assign(claims, await membershipClaims(deps.registrations, user.id, ctx.oidc?.client?.clientId, String(scope ?? '').split(' ')));
           if (deps.verifiedClaims && requested && Object.hasOwn(requested, 'verified_claims')) {
             const verified = await deps.verifiedClaims(user.id);
             if (verified) claims.verified_claims = verified;
