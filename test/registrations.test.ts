@@ -14,6 +14,7 @@ import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
 import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn, type RelyingParty } from './support/rp.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { mailsSent } from './support/settle.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 
 for (const kind of databaseKinds()) {
@@ -294,6 +295,13 @@ for (const kind of databaseKinds()) {
       const posted = await browser.post(`${server.url}/interaction/${uid}/register`, fields);
       assert.equal(posted.status, 403, posted.html.slice(0, 300));
       assert.deepEqual((await server.admin('GET', `/users?email=${fields.email}`)).body, [], 'no account');
+      // An address that has an account gets the very same answer: the refusal tells nothing about it.
+      const existing = await user();
+      const taken = await browser.post(`${server.url}/interaction/${uid}/register`, { ...fields, email: existing.email });
+      assert.equal(taken.status, 403);
+      assert.equal(alertText(taken), alertText(posted));
+      await mailsSent(server); // whatever the refusals had started sending has been handed to SMTP
+      assert.equal(smtp.mails.filter((m) => m.to.includes(existing.email)).length, 0, 'and no mail to its owner');
 
       // Opening it again brings the link back.
       assert.equal((await server.admin('PATCH', `/applications/${closed.body.client_id}`, { registration: 'open' })).status, 200);
