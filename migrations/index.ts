@@ -18,6 +18,7 @@ import * as invitations017 from './017_b_invitations.ts';
 import * as auditLog017 from './017_c_audit_log.ts';
 import * as messageDelivery018 from './018_message_delivery.ts';
 import * as account021 from './021_account.ts';
+import * as registrations019 from './019_registrations_groups.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -42,4 +43,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['017_c_audit_log', auditLog017],
   ['018_message_delivery', messageDelivery018],
   ['021_account', account021],
+  ['019_registrations_groups', registrations019],
 ];

@@ -1,4 +1,5 @@
-// KICKSTART: a JSON file of applications, users, resource servers, hooks and webhooks applied once, when the database holds no application. Entries are the admin API's bodies and go
+// KICKSTART: a JSON file of applications (with their roles), users, resource servers, groups,
+// registrations, hooks and webhooks applied once, when the database holds no application. Entries are the admin API's bodies and go
 // through the same validation; the whole file is applied in one transaction, so a bad entry stops
 // start-up with an error naming it ("users[2].email: must be a valid email address") and leaves
 // nothing half-applied: fix the file and start again.
@@ -7,6 +8,8 @@ import { getSetting, putSetting } from './db/settings.ts';
 import { ClientError, ValidationError } from './errors.ts';
 import { codeProblem } from './hooks/sandbox/check.ts';
 import { hookInput, HookStore } from './hooks/store.ts';
+import { groupInput } from './identity/groups.ts';
+import { registrationInput } from './identity/registrations.ts';
 import { userInput } from './identity/users.ts';
 import { asObject, onlyFields } from './input.ts';
 import { emailLookupForms } from './identity/email-address.ts';
@@ -19,7 +22,7 @@ import type { Services } from './services.ts';
 
 export class KickstartError extends Error {}
 
-const SECTIONS = ['applications', 'users', 'resource_servers', 'hooks', 'webhooks'] as const;
+const SECTIONS = ['applications', 'users', 'resource_servers', 'groups', 'registrations', 'hooks', 'webhooks'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const APPLIED_SETTING = 'kickstart_applied_at';
@@ -28,6 +31,8 @@ export interface KickstartSummary {
   applications: number;
   users: number;
   resource_servers: number;
+  groups: number;
+  registrations: number;
   hooks: number;
   webhooks: number;
   /** What was created, by id (logged at start and sent as the kickstart.success webhook event). */
@@ -35,6 +40,8 @@ export interface KickstartSummary {
     applications: Array<{ client_id: string; name: string }>;
     users: Array<{ id: string }>;
     resource_servers: Array<{ identifier: string }>;
+    groups: Array<{ id: string; name: string; members: number }>;
+    registrations: Array<{ user_id: string; application: string }>;
     hooks: Array<{ id: string; name: string; event: string; mode: string; version: number; enabled: boolean }>;
     webhooks: Array<{ id: string; url: string }>;
   };
@@ -94,8 +101,8 @@ export async function applyKickstart(services: Services, file: string): Promise<
   }
   const doc = await readKickstart(file);
 
-  const applied: KickstartSummary['applied'] = { applications: [], users: [], resource_servers: [], hooks: [], webhooks: [] };
-  const summary: KickstartSummary = { applications: 0, users: 0, resource_servers: 0, hooks: 0, webhooks: 0, console_admins: 0, applied };
+  const applied: KickstartSummary['applied'] = { applications: [], users: [], resource_servers: [], groups: [], registrations: [], hooks: [], webhooks: [] };
+  const summary: KickstartSummary = { applications: 0, users: 0, resource_servers: 0, groups: 0, registrations: 0, hooks: 0, webhooks: 0, console_admins: 0, applied };
   await db.transaction(async (trx) => {
     // The same services, bound to the transaction, so a failure rolls everything back.
     const applications = new ApplicationService(trx, services.box);
@@ -122,6 +129,41 @@ export async function applyKickstart(services: Services, file: string): Promise<
       const created = await entry(file, path, () => services.users.create(userInput(asObject(item, 'body')), 'kickstart', trx));
       applied.users.push({ id: created.id });
       summary.users++;
+    }
+    // A user of the file (or an older one) named by email, in a group's members or a registration.
+    const userId = async (field: string, email: unknown): Promise<string> => {
+      if (typeof email !== 'string' || email === '') throw new ValidationError(field, 'is required: the email of a user');
+      const user = await trx('users').whereIn('email', emailLookupForms(email)).first('id');
+      if (!user) throw new ValidationError(field, `no user has the email "${email}": add them to "users" first`);
+      return String(user.id);
+    };
+    // Groups after the applications and users: `roles` names the file's client_ids and their
+    // roles, `members: [email]` its users (a KICKSTART-only field).
+    const groups = services.groups.transacting(trx);
+    for (const [i, item] of (doc.groups ?? []).entries()) {
+      const path = `groups[${i}]`;
+      const created = await entry(file, path, async () => {
+        const { members, ...body } = asObject(item, 'body');
+        if (members !== undefined && (!Array.isArray(members) || members.length > 10_000)) throw new ValidationError('members', 'must be an array of user emails');
+        const group = await groups.create(groupInput(body));
+        for (const [j, email] of ((members ?? []) as unknown[]).entries()) await groups.putMember(group.id, await userId(`members[${j}]`, email), { data: {} });
+        return { id: group.id, name: group.name, members: ((members ?? []) as unknown[]).length };
+      });
+      applied.groups.push(created);
+      summary.groups++;
+    }
+    // registrations: [{user: email, application, roles?, verified?}], the body of POST /users/:id/registrations plus whose.
+    const registrations = services.registrations.transacting(trx);
+    for (const [i, item] of (doc.registrations ?? []).entries()) {
+      const path = `registrations[${i}]`;
+      const created = await entry(file, path, async () => {
+        const { user, ...body } = asObject(item, 'body');
+        const id = await userId('user', user);
+        const registration = await registrations.create(id, registrationInput(body));
+        return { user_id: id, application: registration.application };
+      });
+      applied.registrations.push(created);
+      summary.registrations++;
     }
     // Hooks after the applications, so their `applications` may name the file's client_ids.
     const hooks = new HookStore(trx, services.box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);

@@ -37,7 +37,9 @@ import { UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
 import { AuditLog } from './admin/audit-log.ts';
 import { ApplicationAccess } from './identity/application-access.ts';
+import { GroupService } from './identity/groups.ts';
 import { InvitationService } from './identity/invitations.ts';
+import { RegistrationService } from './identity/registrations.ts';
 import { sendInvitationMail } from './flows/invitation.ts';
 import { AccountLocks } from './identity/lockout.ts';
 import { applyKickstart } from './kickstart.ts';
@@ -179,7 +181,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const result = await federation.verifications.get(userId);
       return result?.status === 'verified' ? result.verified_claims : null;
     };
-    const provider = createProvider({ config, db, keys: keys.current, users, applications, resourceServers, lifecycle, log, factors, verifiedClaims, subscribers });
+    const registrations = new RegistrationService(db);
+    const provider = createProvider({ config, db, keys: keys.current, users, applications, resourceServers, lifecycle, log, factors, verifiedClaims, subscribers, registrations });
     const services: Services = {
       config,
       db,
@@ -206,6 +209,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       hookJobs,
       tokens,
       invitations,
+      registrations,
+      groups: new GroupService(db),
       consents: new ConsentService(db),
       throttle,
       flowStates: new FlowStates(db),

@@ -20,7 +20,9 @@ import type { HookStore } from './hooks/store.ts';
 import type { ActionTokens } from './identity/action-tokens.ts';
 import type { ApplicationAccess } from './identity/application-access.ts';
 import type { ConsentService } from './identity/consents.ts';
+import type { GroupService } from './identity/groups.ts';
 import type { InvitationService } from './identity/invitations.ts';
+import type { RegistrationService } from './identity/registrations.ts';
 import type { FactorService } from './identity/factors.ts';
 import type { AccountLocks } from './identity/lockout.ts';
 import type { Throttle } from './identity/throttle.ts';
@@ -71,6 +73,10 @@ export interface Services {
   executions: ExecutionLog;
   /** The async hook jobs the runner queues and the worker runs. */
   hookJobs: HookJobQueue;
+  /** Users' registrations with applications, and the roles tokens carry (own and through groups). */
+  registrations: RegistrationService;
+  /** Groups of users holding roles per application. */
+  groups: GroupService;
   /** Invitations: pending users an operator asked to join an application. */
   invitations: InvitationService;
   /** One-time tokens of account mails (activation, reset, ...). */

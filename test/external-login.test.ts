@@ -57,6 +57,7 @@ for (const kind of databaseKinds()) {
           blocked: { email: 'mallory@blocked.test' },
           unverified: { email: 'dave@example.com', email_verified: false },
           frank: { email: 'frank@upstream.test' },
+          gina: { email: 'gina@upstream.test' },
         },
       });
       github = await startGithubLike({
@@ -135,12 +136,39 @@ for (const kind of databaseKinds()) {
         links.body.map((l: { provider_id: string; subject: string }) => [l.provider_id, l.subject]),
         [[oidcProviderId, 'alice']],
       );
+      // A first sign-in through a provider is a sign-up: the user is registered with the application,
+      // verified (the provider vouched for the address).
+      const registrations = await server.admin('GET', `/users/${claims.sub}/registrations`);
+      assert.deepEqual(
+        registrations.body.map((r: any) => [r.application, r.roles, r.verified]),
+        [[clientId, [], true]],
+      );
 
       // A second sign-in with the same identity, in a new browser, reaches the same user.
       const fresh = newBrowser();
       const second = await identifyPage(fresh);
       const back = await upstreamLogin(fresh, await fresh.get(continueWith(second.page, 'Upstream ID')), 'alice');
       assert.equal((await tokensOf(second.start, back)).sub, claims.sub);
+    });
+
+    it('creates no account for an application whose registration is closed', async () => {
+      assert.equal((await server.admin('PATCH', `/applications/${clientId}`, { registration: 'closed' })).status, 200);
+      try {
+        const browser = newBrowser();
+        const { page } = await identifyPage(browser);
+        assert.equal(page.doc.querySelector('a[href$="/register"]'), null, 'no sign-up link');
+        const refused = await upstreamLogin(browser, await browser.get(continueWith(page, 'Upstream ID')), 'gina');
+        assert.equal(refused.redirectedTo, null);
+        assert.match(alertText(refused) ?? '', /New accounts cannot be created for this application/);
+        assert.deepEqual((await server.admin('GET', '/users?email=gina@upstream.test')).body, []);
+        // An existing account still signs in through the provider.
+        const known = newBrowser();
+        const again = await identifyPage(known);
+        const done = await upstreamLogin(known, await known.get(continueWith(again.page, 'Upstream ID')), 'alice');
+        assert.equal((await tokensOf(again.start, done)).email, 'alice@upstream.test');
+      } finally {
+        assert.equal((await server.admin('PATCH', `/applications/${clientId}`, { registration: 'open' })).status, 200);
+      }
     });
 
     it('keeps the client secret sealed at rest and never answers it', async () => {

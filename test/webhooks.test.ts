@@ -500,6 +500,24 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('PATCH', `/users/${carol.body.id}`, { given_name: 'Carol' })).status, 200);
       assert.equal((await server.admin('PATCH', `/users/${carol.body.id}`, { password: 'carols password 2' })).status, 200);
 
+      // Registrations and groups (user.registration.create/update/delete and their twins; the sign-up
+      // above made reggie's registration, its activation link verified it): an operator registers
+      // carol with an application's role, changes and removes the registration; a group, its member.
+      const roled = await server.admin('POST', '/applications', { name: 'Roles RP', redirect_uris: [CALLBACK], roles: [{ name: 'editor' }] });
+      assert.equal(roled.status, 201, JSON.stringify(roled.body));
+      const registration = `/users/${carol.body.id}/registrations`;
+      assert.equal((await server.admin('POST', registration, { application: roled.body.client_id, roles: ['editor'] })).status, 201);
+      assert.equal((await server.admin('PATCH', `${registration}/${roled.body.client_id}`, { roles: [] })).status, 200);
+      assert.equal((await server.admin('DELETE', `${registration}/${roled.body.client_id}`)).status, 204);
+      const group = await server.admin('POST', '/groups', { name: 'Webhook editors', roles: { [roled.body.client_id]: ['editor'] } });
+      assert.equal(group.status, 201, JSON.stringify(group.body));
+      assert.equal((await server.admin('PATCH', `/groups/${group.body.id}`, { description: 'edits' })).status, 200);
+      const membership = `/groups/${group.body.id}/members/${carol.body.id}`;
+      assert.equal((await server.admin('PUT', membership)).status, 201);
+      assert.equal((await server.admin('PUT', membership, { data: { lead: true } })).status, 200);
+      assert.equal((await server.admin('DELETE', membership)).status, 204);
+      assert.equal((await server.admin('DELETE', `/groups/${group.body.id}`)).status, 204);
+
       // A failed login, then a login that asks for the consent, then a refresh.
       const failedLogin = await signIn(new Browser(server.url), await authorizationUrl(rp), 'carol@example.com', 'wrong password 0');
       assert.equal(failedLogin.redirectedTo, null);
@@ -618,6 +636,10 @@ for (const kind of databaseKinds()) {
       const first = (type: string) => receiver.on(all.path).find((r) => r.payload.type === type)!.payload.data;
       assert.equal(first('user.registration.create').user.email, 'reggie@example.com');
       assert.equal(first('user.registration.create').application_id, rp.clientId);
+      assert.equal(first('user.registration.create').registration.application, rp.clientId, 'the sign-up registered reggie with the application');
+      assert.equal(first('user.registration.verified').user.email, 'reggie@example.com', 'the activation link verified it');
+      assert.deepEqual(first('user.registration.update').previous.roles, ['editor']);
+      assert.equal(first('group.member.update').members[0].user_id, carol.body.id);
       // Changes made on the hosted pages name their application; an operator's change names none.
       assert.equal(first('user.email.verified').application_id, rp.clientId);
       assert.equal(first('user.consent.update').application_id, rp.clientId);

@@ -39,6 +39,19 @@ const READERS: Partial<Record<string, Reader>> = {
   webhooks: (s, id) => s.webhooks.get(id).catch(() => null),
   'resource-servers': (s, id) => s.resourceServers.find(id),
   invitations: (s, id) => s.invitations.get(id).catch(() => null),
+  groups: (s, id) => s.groups.get(id).catch(() => null),
+};
+
+/** Routes whose target is better read another way than their first segment's (by route path). */
+const ROUTE_READERS: Partial<Record<string, (services: Services, params: Record<string, string>) => Promise<unknown>>> = {
+  // A registration change: the user's registrations before and after.
+  '/users/:id/registrations': (s, p) => s.registrations.list(p.id!).catch(() => null),
+  '/users/:id/registrations/:client_id': (s, p) => s.registrations.list(p.id!).catch(() => null),
+  // A membership change: the group and that member.
+  '/groups/:id/members/:user_id': async (s, p) => {
+    const group = await s.groups.get(p.id!).catch(() => null);
+    return group ? { group, member: await s.groups.member(p.id!, p.user_id!) } : null;
+  },
 };
 
 /** The route a request will take, with its parameters, before it runs. */
@@ -59,8 +72,9 @@ export function auditChanges(router: Router, services: Services) {
     const route = routeOf(router, ctx);
     if (!route) return next();
     const kind = route.path.split('/')[1] ?? '';
-    const read = READERS[kind];
     const paramId = route.params.id ?? route.params.client_id ?? route.params.identifier ?? null;
+    const routeReader = ROUTE_READERS[route.path];
+    const read: Reader | undefined = routeReader ? (s) => routeReader(s, route.params) : READERS[kind];
     const before = read && paramId ? await read(services, paramId).catch(() => null) : null;
     await next();
     if (ctx.status < 200 || ctx.status >= 300) return;

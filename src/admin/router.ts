@@ -10,6 +10,7 @@ import { auditChanges, auditRoutes } from './audit.ts';
 import { factorRoutes } from './factors.ts';
 import { requireAdmin } from './console-auth.ts';
 import { zone } from '../http/paths.ts';
+import { groupRoutes } from './groups.ts';
 import { hookRoutes } from './hooks.ts';
 import { identityProviderRoutes } from './identity-providers.ts';
 import { invitationRoutes } from './invitations.ts';
@@ -19,6 +20,7 @@ import { openApiRoutes } from './openapi.ts';
 import { jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
 import { messageRoutes } from './messages.ts';
+import { registrationRoutes } from './registrations.ts';
 import { resourceServerRoutes } from './resource-servers.ts';
 import { userActionRoutes } from './user-actions.ts';
 import { userRoutes } from './users.ts';
@@ -32,6 +34,8 @@ export type AdminRoutes = (router: Router, services: Services) => void;
 const MODULES: AdminRoutes[] = [
   applicationRoutes,
   userRoutes,
+  registrationRoutes,
+  groupRoutes,
   resourceServerRoutes,
   messageRoutes,
   keyRoutes,
@@ -54,7 +58,7 @@ const MODULES: AdminRoutes[] = [
 export function createAdminRouter(services: Services, modules: AdminRoutes[] = MODULES): Router {
   const router = new Router({ prefix: ADMIN_PREFIX });
   // Path ids hold no NUL byte and are not huge; such an id is unknown without asking the database.
-  for (const param of ['id', 'client_id', 'identifier', 'kid', 'delivery_id']) {
+  for (const param of ['id', 'client_id', 'identifier', 'kid', 'delivery_id', 'user_id']) {
     router.param(param, (value, ctx, next) => {
       if (value.includes('\u0000') || value.length > 1000) {
         ctx.status = 404;

@@ -13,6 +13,7 @@ interface Operation {
 }
 
 const { User, UserBody, Application, ApplicationBody, Hook, HookBody, HookDraftBody, PublishBody, Webhook, WebhookBody, ResourceServer, ResourceServerBody, Invitation, InvitationBody } = types;
+const { UserRegistration, RegistrationBody, RegistrationPatchBody, Group, GroupBody, GroupPatchBody, GroupMember, GroupMemberBody } = types;
 
 /** The described operations, keyed "METHOD /path" as the router spells the path. */
 const OPERATIONS: Record<string, Operation> = {
@@ -49,6 +50,20 @@ const OPERATIONS: Record<string, Operation> = {
   'GET /invitations': { summary: 'List invitations', answer: [Invitation] },
   'POST /invitations': { summary: 'Invite a user to an application (mails a one-use link)', body: InvitationBody, answer: Invitation, status: 201 },
   'GET /invitations/:id': { summary: 'Get an invitation', answer: Invitation },
+  'POST /users/:id/registrations': { summary: 'Register a user with an application, with some of its roles', body: RegistrationBody, answer: UserRegistration, status: 201 },
+  'GET /users/:id/registrations': { summary: "A user's registrations", answer: [UserRegistration] },
+  'GET /users/:id/registrations/:client_id': { summary: 'One registration', answer: UserRegistration },
+  'PATCH /users/:id/registrations/:client_id': { summary: "Change a registration's roles (the list is replaced) or verified flag", body: RegistrationPatchBody, answer: UserRegistration },
+  'DELETE /users/:id/registrations/:client_id': { summary: 'Remove a registration', status: 204 },
+  'GET /groups': { summary: 'List groups (with member_count)', answer: [Group] },
+  'POST /groups': { summary: 'Create a group holding roles per application', body: GroupBody, answer: Group, status: 201 },
+  'GET /groups/:id': { summary: 'Get a group', answer: Group },
+  'PATCH /groups/:id': { summary: 'Change a group (roles replaces the whole map)', body: GroupPatchBody, answer: Group },
+  'DELETE /groups/:id': { summary: 'Delete a group and its memberships', status: 204 },
+  'GET /groups/:id/members': { summary: "A group's members", answer: [GroupMember] },
+  'GET /users/:id/groups': { summary: 'The groups a user is a member of: [{id, name, data, joined_at}]' },
+  'PUT /groups/:id/members/:user_id': { summary: 'Add a member (201) or change its data (200)', body: GroupMemberBody, answer: GroupMember },
+  'DELETE /groups/:id/members/:user_id': { summary: 'Remove a member', status: 204 },
 };
 
 const SCHEMAS: TSchema[] = [
@@ -67,6 +82,14 @@ const SCHEMAS: TSchema[] = [
   ResourceServerBody,
   Invitation,
   InvitationBody,
+  UserRegistration,
+  RegistrationBody,
+  RegistrationPatchBody,
+  Group,
+  GroupBody,
+  GroupPatchBody,
+  GroupMember,
+  GroupMemberBody,
 ];
 
 /** A schema as the document holds it: its TypeBox symbols dropped, $id left to the components key. */

@@ -74,6 +74,18 @@ const MessageDelivery = Type.Partial(
 );
 const ResourceServerGrant = Type.Object({ identifier: Type.String(), scopes_allowed: Strings }, { additionalProperties: false });
 
+const RoleDefinition = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,100}$' }),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+    default: Type.Optional(Type.Boolean({ description: 'given to every new registration that names no roles (self-service sign-up)' })),
+  },
+  { additionalProperties: false },
+);
+const RegistrationPolicy = Type.Union([Type.Literal('open'), Type.Literal('closed')], {
+  description: 'closed: no self-service sign-up for this application (invitations and operators still register users)',
+});
+
 export const ApplicationBody = Body('ApplicationBody', {
   name: Type.String(),
   redirect_uris: Strings,
@@ -91,6 +103,8 @@ export const ApplicationBody = Body('ApplicationBody', {
   id_token_claims: IdTokenClaims,
   resource_servers: Type.Array(ResourceServerGrant),
   message_delivery: MessageDelivery,
+  roles: Type.Array(RoleDefinition, { description: 'the roles this application declares; a role still held by a user or a group cannot be removed (409)' }),
+  registration: RegistrationPolicy,
 });
 
 export const Application = Type.Object(
@@ -110,6 +124,8 @@ export const Application = Type.Object(
     id_token_claims: IdTokenClaims,
     resource_servers: Type.Array(ResourceServerGrant),
     message_delivery: MessageDelivery,
+    roles: Type.Array(RoleDefinition),
+    registration: RegistrationPolicy,
     client_secret: Type.Optional(Type.String({ description: 'only in the answer that creates or rotates it' })),
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -228,6 +244,44 @@ export const Invitation = Type.Object(
     created_at: Timestamp,
   },
   { $id: 'Invitation', additionalProperties: true },
+);
+
+// Registrations (a user with an application) and groups.
+export const RegistrationBody = Body(
+  'RegistrationBody',
+  {
+    application: Type.String({ description: 'a client_id; POST only' }),
+    roles: Type.Array(Type.String(), { description: "names among the application's roles; PATCH replaces the list" }),
+    verified: Type.Boolean(),
+  },
+  ['application'],
+);
+
+/** PATCH /users/:id/registrations/:client_id: the application cannot change. */
+export const RegistrationPatchBody = Type.Omit(RegistrationBody, ['application'], { $id: 'RegistrationPatchBody', additionalProperties: false });
+
+export const UserRegistration = Type.Object(
+  { application: Type.String(), roles: Strings, verified: Type.Boolean(), verified_at: Nullable(Timestamp), created_at: Timestamp, updated_at: Timestamp },
+  { $id: 'Registration', additionalProperties: false },
+);
+
+const GroupRoles = Type.Record(Type.String(), Strings, { description: '{client_id: [role]}: roles of each application that every member holds' });
+
+const GroupFields = { name: Type.String({ maxLength: 200 }), description: Nullable(Type.String({ maxLength: 1000 })), roles: GroupRoles };
+export const GroupBody = Body('GroupBody', GroupFields, ['name']);
+/** PATCH /groups/:id: the fields given change. */
+export const GroupPatchBody = Body('GroupPatchBody', GroupFields);
+
+export const Group = Type.Object(
+  { id: Type.String(), name: Type.String(), description: Nullable(Type.String()), roles: GroupRoles, member_count: Type.Optional(Type.Integer()), created_at: Timestamp, updated_at: Timestamp },
+  { $id: 'Group', additionalProperties: false },
+);
+
+export const GroupMemberBody = Body('GroupMemberBody', { data: AnyObject });
+
+export const GroupMember = Type.Object(
+  { user_id: Type.String(), email: Type.Optional(Type.String()), data: AnyObject, created_at: Timestamp, updated_at: Timestamp },
+  { $id: 'GroupMember', additionalProperties: false },
 );
 
 /** The fields a body schema knows, in its order (for onlyFields). */

@@ -14,6 +14,7 @@ import type { Interaction } from 'oidc-provider';
 import { ConflictError, ValidationError } from '../errors.ts';
 import type { HookExternalIdentity, HookProvider } from '../hooks/catalog/events.ts';
 import { accountBudgetKey } from '../identity/lockout.ts';
+import { insertRegistration } from '../identity/registrations.ts';
 import { Throttle } from '../identity/throttle.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
@@ -47,7 +48,7 @@ function trustedFor(provider: IdentityProvider, email: string): boolean {
 
 /** The application's self-service registration setting (CONTRACT §9), open unless it says closed. */
 function registrationClosed(app: Application | null): boolean {
-  return (app as { registration?: unknown } | null)?.registration === 'closed';
+  return app?.registration === 'closed';
 }
 
 /** A path segment decoded, or null when it is malformed or could not be an interaction's uid. */
@@ -315,7 +316,11 @@ async function newExternalUser(ctx: Context, kit: FlowKit, details: Interaction,
         { email: profile.email!, given_name: profile.given_name, family_name: profile.family_name, email_verified: profile.email_verified, status: 'active', attributes, metadata },
         'external',
         tx,
+        { applicationId: clientId },
       );
+      // A first sign-in through a provider is a self-service sign-up: the user is registered with the application.
+      // Verified when the provider vouched for the address, as the account's email is.
+      if (clientId) await insertRegistration(tx, created, clientId, { verified: created.email_verified });
       await link(created.id, tx);
       return created;
     });

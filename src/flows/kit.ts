@@ -57,6 +57,8 @@ export interface Brand {
   primary_color: string | null;
   /** Where "Back to <name>" goes from a page with no pending sign-in; null: no such page known. */
   back_uri: string | null;
+  /** Whether the hosted pages offer sign-up for this application (`registration: "open"`). */
+  sign_up: boolean;
 }
 
 const COLOR = /^#[0-9a-fA-F]{6}$/;
@@ -72,6 +74,7 @@ export function brandOf(app: Application): Brand {
     // initiate_login_uri, the first post-logout URI (a page of the application meant for people,
     // unlike a redirect URI, which expects a code) is the best way back there is.
     back_uri: app.initiate_login_uri ?? app.post_logout_redirect_uris.find((uri) => /^https?:\/\//i.test(uri)) ?? null,
+    sign_up: app.registration !== 'closed',
   };
 }
 

@@ -14,7 +14,7 @@ import { run } from '../hooks/change.ts';
 import { faultPoint } from '../faults.ts';
 import { deny } from './denial.ts';
 import { askProfiling } from './profiling-stages.ts';
-import { completeSignUp, sendActivation, sendAlreadyRegistered, signUpUser } from './sign-up.ts';
+import { assertSignUpOpen, completeSignUp, sendActivation, sendAlreadyRegistered, signUpUser } from './sign-up.ts';
 import type { PendingSignUp } from './steps.ts';
 import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
@@ -48,12 +48,15 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
   router.get('/interaction/:uid/register', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
     assertPrompt(details, 'login');
+    assertSignUpOpen(ctx, details.uid);
     registerPage(ctx, details, {}, null, 200);
   });
 
   router.post('/interaction/:uid/register', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
     assertPrompt(details, 'login');
+    // Refused before anything is checked or sent: no account, no mail, the same answer for any address.
+    assertSignUpOpen(ctx, details.uid);
     const clientId = kit.clientIdOf(details);
     const values = {
       email: field(ctx, 'email', 400).trim(),
@@ -175,6 +178,8 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
       faultPoint('activation.link-consumed');
       await users.enrich(trx, pending.id, changes, false);
       const verified = await users.verifyEmail(pending.id, trx, clientId);
+      // The sign-up's registration with this application is verified by the same link.
+      await services.registrations.verify(trx, verified, clientId);
       await kit.tokens.revokeAll('activation', pending.id, trx);
       return verified;
     });

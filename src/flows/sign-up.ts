@@ -8,6 +8,7 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
 import type { NewHookUser } from '../hooks/catalog/events.ts';
 import { hasChanges } from '../hooks/catalog/decisions.ts';
+import { insertRegistration } from '../identity/registrations.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import type { SendResult } from '../messaging/courier.ts';
 import { FlowError, humanDuration, type FlowKit } from './kit.ts';
@@ -24,6 +25,13 @@ export function signUpUser(signUp: PendingSignUp): NewHookUser {
     attributes: signUp.attributes,
     metadata: signUp.metadata,
   };
+}
+
+/** An application with `registration: "closed"` offers no sign-up: the page says so, with the way back to sign in. */
+export function assertSignUpOpen(ctx: Context, uid: string): void {
+  const brand = ctx.state.brand;
+  if (!brand || brand.sign_up) return;
+  throw new FlowError(403, t('register.closed.title'), t('register.closed', { app: brand.name }), [{ href: `/interaction/${uid}`, text: t('page.back-to-sign-in') }], { wayBack: true });
 }
 
 /** Mails an activation link to a pending user (again, with `resend`). */
@@ -58,6 +66,8 @@ export async function sendAlreadyRegistered(ctx: Context, kit: FlowKit, user: Us
 export async function completeSignUp(ctx: Context, kit: FlowKit, details: Interaction, signUp: PendingSignUp): Promise<ValidationError | ConflictError | null> {
   const { users } = kit.services;
   const clientId = kit.clientIdOf(details);
+  // Closed since the form was sent (its profiling pages in between): still no account.
+  assertSignUpOpen(ctx, details.uid);
   // Counted before the lookup, for a new and a taken address alike; when throttled the page is the
   // same and only the mail stays unsent (the address's owner is not told: that would be a mail).
   const mayMail = await kit.mayMail(ctx, signUp.email);
@@ -66,21 +76,26 @@ export async function completeSignUp(ctx: Context, kit: FlowKit, details: Intera
   let owner = await users.findByEmail(signUp.email);
   if (!owner) {
     try {
-      user = await users.create(
-        {
-          ...signUp.profile,
-          email: signUp.email,
-          prehashed_password: signUp.passwordHash,
-          given_name: signUp.given_name,
-          family_name: signUp.family_name,
-          status: 'pending',
-          attributes: signUp.attributes,
-          metadata: signUp.metadata,
-        },
-        'registration',
-        undefined,
-        { applicationId: clientId },
-      );
+      // The account and its registration with the application, together (user.create, user.registration.create).
+      user = await kit.services.db.transaction(async (tx) => {
+        const created = await users.create(
+          {
+            ...signUp.profile,
+            email: signUp.email,
+            prehashed_password: signUp.passwordHash,
+            given_name: signUp.given_name,
+            family_name: signUp.family_name,
+            status: 'pending',
+            attributes: signUp.attributes,
+            metadata: signUp.metadata,
+          },
+          'registration',
+          tx,
+          { applicationId: clientId },
+        );
+        if (clientId) await insertRegistration(tx, created, clientId);
+        return created;
+      });
     } catch (error) {
       if (!(error instanceof ValidationError) && !(error instanceof ConflictError)) throw error;
       // Taken by a concurrent registration: the same end as a taken address; anything else is the field's problem.

@@ -92,6 +92,8 @@ const TEXTS = {
   'register.label.password': 'password',
   'register.label.given_name': 'first name',
   'register.label.family_name': 'last name',
+  'register.closed.title': 'Sign-up is closed',
+  'register.closed': 'New accounts cannot be created for {app} here. If you have an account, sign in; if you were invited, use the link in your invitation.',
   'activation.unusable.title': 'Activation link not usable',
   'activation.used': 'This activation link has already been used. If your account is active, you can sign in from the application.',
   'activation.expired': 'This activation link has expired. Sign in from the application to get a new one.',

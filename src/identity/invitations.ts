@@ -9,9 +9,10 @@ import { sha256Hex } from '../crypto.ts';
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
-import { recordEvent } from '../webhooks/outbox.ts';
 import type { ActionTokens } from './action-tokens.ts';
-import { publicUser, toUser, type User, type UserService } from './users.ts';
+import { insertRegistration, RegistrationService } from './registrations.ts';
+import { applicationRoles, assertRoles, roleNames } from './roles.ts';
+import { toUser, type User, type UserService } from './users.ts';
 import { fieldsOf, InvitationBody } from '../api-schema/types.ts';
 
 export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
@@ -56,7 +57,6 @@ export interface InvitationOptions {
 
 type Row = Record<string, unknown>;
 const FIELDS = fieldsOf(InvitationBody);
-const ROLE = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 function iso(ms: unknown): string | null {
   return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
@@ -89,15 +89,7 @@ export function invitationInput(body: JsonObject): InvitationInput {
     if (typeof value !== 'string') throw new ValidationError(field, 'must be a string');
     return value;
   };
-  let roles: string[] = [];
-  if (raw.roles !== undefined && raw.roles !== null) {
-    if (!Array.isArray(raw.roles) || raw.roles.length > 100) throw new ValidationError('roles', 'must be an array of at most 100 role names');
-    roles = raw.roles.map((role, i) => {
-      if (typeof role !== 'string' || !ROLE.test(role)) throw new ValidationError(`roles[${i}]`, 'must be a role name: 1 to 100 letters, digits, dots, dashes, colons or underscores');
-      return role;
-    });
-  }
-  return { email: raw.email, application: raw.application, given_name: name('given_name'), family_name: name('family_name'), roles: [...new Set(roles)] };
+  return { email: raw.email, application: raw.application, given_name: name('given_name'), family_name: name('family_name'), roles: roleNames('roles', raw.roles) };
 }
 
 export class InvitationService {
@@ -116,6 +108,8 @@ export class InvitationService {
   /** Creates the pending user and the invitation, then sends the link. */
   async create(input: InvitationInput): Promise<Invitation> {
     if (!(await this.#options.applicationExists(input.application))) throw new ValidationError('application', `no application has client_id "${input.application}"`);
+    // The roles the accepted invitation registers the user with: each one the application declares.
+    await assertRoles(this.#db, input.application, input.roles, 'roles');
     if (await this.#users.findByEmail(input.email)) throw new ConflictError('email', 'an account with this address exists already: it can sign in (or reset its password) instead');
     const now = Date.now();
     const { invitation, user, token } = await this.#db.transaction(async (tx) => {
@@ -240,7 +234,18 @@ export class InvitationService {
       if (Number(changed) !== 1) throw new ConflictError('user', 'the invited account changed meanwhile');
       await tx('invitations').where({ id: invitation.id, status: 'pending' }).update({ status: 'accepted', accepted_at: now, updated_at: now });
       const accepted = toUser(await tx('users').where({ id: user.id }).first());
-      await recordEvent(tx, 'user.registration.create', { user: publicUser(accepted), application_id: invitation.application, invited: true });
+      // Registered with the invitation's roles (those the application still declares), verified: the link proved the address.
+      const declared = await applicationRoles(tx, invitation.application);
+      if (declared) {
+        const known = new Set(declared.map((role) => role.name));
+        const existing = await tx('user_registrations').where({ user_id: user.id, client_id: invitation.application }).first('user_id');
+        if (existing) await new RegistrationService(tx).verify(tx, accepted, invitation.application);
+        else {
+          // An invitation naming no roles gets the application's defaults, like a sign-up.
+          const roles = invitation.roles.length ? invitation.roles.filter((role) => known.has(role)) : undefined;
+          await insertRegistration(tx, accepted, invitation.application, { roles, verified: true, extra: { invited: true } });
+        }
+      }
       return accepted;
     });
   }

@@ -213,7 +213,7 @@ export class UserService {
       // An invited user is created pending (CONTRACT §9): the events say so, and which application invited them.
       const context = { application_id: origin.applicationId ?? null, ...(source === 'invitation' ? { invited: true } : {}) };
       await recordEvent(tx, 'user.create', { user: publicUser(user), ...context });
-      if (source === 'registration') await recordEvent(tx, 'user.registration.create', { user: publicUser(user), ...context });
+      // A registration with the application (and its events) is the caller's, in this transaction (identity/registrations.ts).
       return user;
     };
     return trx ? write(trx) : this.#db.transaction(write);

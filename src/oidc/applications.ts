@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServerGrant } from './resource-grants.ts';
 import { assertPlainText } from '../identity/plain-text.ts';
+import { assertRolesUnused, parseRoles, storedRoles, type Role } from '../identity/roles.ts';
 import { fieldsOf, ApplicationBody } from '../api-schema/types.ts';
 import { messageDeliveryInput, type MessageDelivery } from '../messaging/transactional.ts';
 
@@ -25,6 +26,9 @@ export type VerificationPolicy = (typeof VERIFICATION_POLICIES)[number];
  */
 const ID_TOKEN_CLAIMS = ['scopes', 'strict'] as const;
 export type IdTokenClaims = (typeof ID_TOKEN_CLAIMS)[number];
+/** Whether anyone may sign up for the application on the hosted pages (CONTRACT §9). */
+const REGISTRATION_POLICIES = ['open', 'closed'] as const;
+export type RegistrationPolicy = (typeof REGISTRATION_POLICIES)[number];
 
 export interface Branding {
   display_name: string | null;
@@ -52,6 +56,9 @@ export interface Application {
   resource_servers: ResourceServerGrant[];
   /** Which transactional messages the brand sends itself (from the `message.*` webhooks). */
   message_delivery: MessageDelivery;
+  /** The roles the application declares; registrations and groups hold some of them. */
+  roles: Role[];
+  registration: RegistrationPolicy;
   created_at: string;
   updated_at: string;
 }
@@ -73,6 +80,8 @@ export interface ApplicationInput {
   id_token_claims?: unknown;
   resource_servers?: unknown;
   message_delivery?: unknown;
+  roles?: unknown;
+  registration?: unknown;
 }
 
 const APPLICATION_FIELDS = fieldsOf(ApplicationBody);
@@ -191,6 +200,11 @@ function idTokenClaims(value: unknown): IdTokenClaims {
   return value as IdTokenClaims;
 }
 
+function registrationPolicy(value: unknown): RegistrationPolicy {
+  if (!REGISTRATION_POLICIES.includes(value as RegistrationPolicy)) throw new ValidationError('registration', `must be one of ${REGISTRATION_POLICIES.join(', ')}`);
+  return value as RegistrationPolicy;
+}
+
 function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant[]): Application {
   const metadata = fromJson<StoredMetadata>(row.metadata, { redirect_uris: [], post_logout_redirect_uris: [], grant_types: [], token_endpoint_auth_method: 'client_secret_basic' });
   return {
@@ -206,6 +220,8 @@ function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant
     id_token_claims: ID_TOKEN_CLAIMS.includes(row.id_token_claims as IdTokenClaims) ? (row.id_token_claims as IdTokenClaims) : 'scopes',
     resource_servers: grants,
     message_delivery: fromJson<MessageDelivery>(row.message_delivery, {}),
+    roles: storedRoles(row.roles),
+    registration: row.registration === 'closed' ? 'closed' : 'open',
     created_at: new Date(Number(row.created_at)).toISOString(),
     updated_at: new Date(Number(row.updated_at)).toISOString(),
   };
@@ -270,6 +286,8 @@ export class ApplicationService {
     const claimsSetting = input.id_token_claims === undefined ? 'scopes' : idTokenClaims(input.id_token_claims);
     const delivery = input.message_delivery === undefined ? {} : messageDeliveryInput(input.message_delivery);
     const grants = input.resource_servers === undefined ? [] : await parseGrants(this.#db, input.resource_servers);
+    const roles = input.roles === undefined ? [] : parseRoles(input.roles);
+    const registration = input.registration === undefined ? 'open' : registrationPolicy(input.registration);
     await this.#validate(clientId, input.name, metadata, secret, loginUri);
 
     const now = Date.now();
@@ -286,6 +304,8 @@ export class ApplicationService {
       initiate_login_uri: loginUri,
       id_token_claims: claimsSetting,
       message_delivery: toJson(delivery),
+      roles: toJson(roles),
+      registration,
       created_at: now,
       updated_at: now,
     };
@@ -388,6 +408,10 @@ export class ApplicationService {
     if (input.id_token_claims !== undefined) changes.id_token_claims = idTokenClaims(input.id_token_claims);
     // An object given replaces the application's delivery settings (unnamed messages: Tessera sends them).
     if (input.message_delivery !== undefined) changes.message_delivery = toJson(messageDeliveryInput(input.message_delivery));
+    if (input.registration !== undefined) changes.registration = registrationPolicy(input.registration);
+    // A list given replaces the application's roles; one still held by someone cannot go (409).
+    const roles = input.roles === undefined ? undefined : parseRoles(input.roles);
+    if (roles) changes.roles = toJson(roles);
     // A list given replaces the application's resource servers (like redirect_uris).
     const grants = input.resource_servers === undefined ? undefined : await parseGrants(this.#db, input.resource_servers);
     const loginUri = changes.initiate_login_uri === undefined ? current.initiate_login_uri : (changes.initiate_login_uri as string | null);
@@ -396,6 +420,14 @@ export class ApplicationService {
     changes.client_secret_enc = sealed;
     changes.updated_at = Date.now();
     await this.#db.transaction(async (trx) => {
+      if (roles) {
+        const kept = new Set(roles.map((role) => role.name));
+        await assertRolesUnused(
+          trx,
+          clientId,
+          current.roles.map((role) => role.name).filter((role) => !kept.has(role)),
+        );
+      }
       await trx('applications').where({ client_id: clientId }).update(changes);
       if (grants) await replaceGrants(trx, clientId, grants);
     });
@@ -403,6 +435,7 @@ export class ApplicationService {
     return { ...(await this.get(clientId)), ...(secret ? { client_secret: secret } : {}) };
   }
 
+  /** Deletes the application; its registrations and the groups' roles for it go too (foreign keys). */
   async delete(clientId: string): Promise<void> {
     if (!(await this.find(clientId))) throw new NotFoundError('application');
     const count = await this.#db('applications').where({ client_id: clientId }).delete();

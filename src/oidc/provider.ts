@@ -3,7 +3,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Config } from '../config.ts';
 import type { Db } from '../db/knex.ts';
 import type { User, UserService } from '../identity/users.ts';
-import { SUPPORTED_CLAIMS, userClaims } from './claims.ts';
+import { MEMBERSHIP_CLAIMS, membershipClaims, SUPPORTED_CLAIMS, userClaims, type MembershipSource } from './claims.ts';
 import type { Logger } from '../log.ts';
 import { renderPage } from '../views.ts';
 import { createAdapterFactory } from './adapter.ts';
@@ -33,6 +33,8 @@ export interface ProviderDeps {
   verifiedClaims?: (userId: string) => Promise<unknown>;
   /** Whether a webhook endpoint wants jwt.refresh; without it every refresh is recorded. */
   subscribers?: { wants(type: 'jwt.refresh', applicationId: string | null): Promise<boolean> };
+  /** The roles and groups of scopes `roles` and `groups` (src/identity/registrations.ts). */
+  registrations?: MembershipSource;
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -43,6 +45,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const tokenHooks = createTokenHooks({
     lifecycle,
     idTokenScopes: idTokenClaims.scopesFor,
+    membershipClaims: (userId, clientId, scopes) => membershipClaims(deps.registrations, userId, clientId, scopes),
     loadUser: async (ctx, id) => {
       const loaded = usersByRequest.get(ctx);
       return loaded?.id === id ? loaded : users.findById(id);
@@ -62,13 +65,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // acr and amr stand alone (no scope): every ID token says how the user authenticated.
     // verified_claims (OpenID Connect for Identity Assurance) only when asked for by name (the claims parameter).
-    claims: { ...SUPPORTED_CLAIMS, acr: null, amr: null, verified_claims: null },
+    // roles and groups (CONTRACT §9): the user's roles for the asking application, group names.
+    claims: { ...SUPPORTED_CLAIMS, ...MEMBERSHIP_CLAIMS, acr: null, amr: null, verified_claims: null },
     // ID tokens carry the claims of the scopes granted; per application, id_token_claims "strict"
     // restores the strict reading (see id-token-claims.ts).
     conformIdTokenClaims: false,
     // acr: loa:1 a password, loa:2 a password and a second factor (the login result sets it, with amr).
     acrValues: ACR_VALUES,
-    scopes: ['openid', 'offline_access', 'email', 'profile', 'phone'],
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'phone', 'roles', 'groups'],
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -81,8 +85,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       usersByRequest.set(ctx, user);
       return {
         accountId: user.id,
-        async claims(_use, _scope, requested) {
+        async claims(_use, scope, requested) {
           const claims = userClaims(user) as { sub: string; verified_claims?: unknown };
+          // ID token and userinfo alike: the roles of the application asking (never another's).
+          Object.assign(claims, await membershipClaims(deps.registrations, user.id, ctx.oidc?.client?.clientId, String(scope ?? '').split(' ')));
           if (deps.verifiedClaims && requested && Object.hasOwn(requested, 'verified_claims')) {
             const verified = await deps.verifiedClaims(user.id);
             if (verified) claims.verified_claims = verified;

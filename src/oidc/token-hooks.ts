@@ -21,6 +21,8 @@ export interface TokenHookDeps {
   idTokenScopes?: (ctx: KoaContextWithOIDC, scopes: string[]) => Promise<string[]>;
   /** Saves what a hook's api.user.setMetadata set (merged key by key), before the tokens are answered. */
   saveMetadata: (userId: string, metadata: Record<string, unknown>) => Promise<void>;
+  /** The `roles` and `groups` claims of these scopes, which the access token carries too. */
+  membershipClaims?: (userId: string, clientId: string | null, scopes: string[]) => Promise<Record<string, unknown>>;
 }
 
 function claimsForScopes(claims: Record<string, unknown>, scopes: string[]): Record<string, unknown> {
@@ -58,6 +60,9 @@ export function createTokenHooks(deps: TokenHookDeps) {
       const user = await deps.loadUser(ctx, accountId);
       if (!user) return null;
       const scopes = (requestedScope(ctx) ?? scope ?? '').split(' ').filter(Boolean);
+      const idTokenScopes = deps.idTokenScopes ? await deps.idTokenScopes(ctx, scopes) : scopes;
+      // The ID token's roles and groups too (scopes roles, groups): the hook sees what will be issued.
+      const memberships = deps.membershipClaims ? await deps.membershipClaims(user.id, applicationId, idTokenScopes) : {};
       const outcome = await deps.lifecycle.run(
         'before_id_token',
         {
@@ -65,7 +70,7 @@ export function createTokenHooks(deps: TokenHookDeps) {
           scopes,
           grant_type: grantType,
           // The claims about to be issued in the ID token, as the application's id_token_claims has them.
-          claims: claimsForScopes(userClaims(user), deps.idTokenScopes ? await deps.idTokenScopes(ctx, scopes) : scopes),
+          claims: { ...claimsForScopes(userClaims(user), idTokenScopes), ...memberships },
         },
         {
           applicationId,
@@ -91,7 +96,11 @@ export function createTokenHooks(deps: TokenHookDeps) {
       if (token.kind !== 'AccessToken') return undefined;
       const outcome = await outcomeFor(ctx, token.accountId, token.scope);
       denyIfDenied(outcome);
-      const claims = outcome?.decision.accessTokenClaims ?? {};
+      // Scope roles / groups: the access token (a resource server's JWT, or introspection of an
+      // opaque one) carries them as the ID token does; a hook's claim of the same name wins.
+      const scopes = (requestedScope(ctx) ?? token.scope ?? '').split(' ').filter(Boolean);
+      const memberships = token.accountId && deps.membershipClaims ? await deps.membershipClaims(token.accountId, ctx.oidc?.client?.clientId ?? null, scopes) : {};
+      const claims = { ...memberships, ...(outcome?.decision.accessTokenClaims ?? {}) };
       return Object.keys(claims).length ? claims : undefined;
     },
 

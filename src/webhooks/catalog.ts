@@ -47,6 +47,24 @@ const sampleUser = {
   updated_at: '2026-11-30T09:00:00.000Z',
 };
 const withUser = { user: sampleUser };
+const sampleRegistration = {
+  application: CLIENT_ID,
+  roles: ['editor'],
+  verified: true,
+  verified_at: '2026-11-30T09:05:00.000Z',
+  created_at: '2026-11-30T09:00:00.000Z',
+  updated_at: '2026-11-30T09:05:00.000Z',
+};
+const sampleGroup = {
+  id: 'grp_2b7e4c9d1a',
+  name: 'Editors',
+  description: 'Edit every notebook',
+  roles: { [CLIENT_ID]: ['editor'] },
+  created_at: '2026-11-30T09:00:00.000Z',
+  updated_at: '2026-11-30T09:00:00.000Z',
+};
+const sampleGroupRef = { id: sampleGroup.id, name: sampleGroup.name };
+const sampleMember = { user_id: USER_ID, data: { team: 'north' }, created_at: '2026-11-30T09:00:00.000Z', updated_at: '2026-11-30T09:00:00.000Z' };
 
 function message(when: string, sample: { to: string; link: string; expires_at: string | null }): WebhookTypeDefinition {
   return type(
@@ -64,10 +82,91 @@ export const WEBHOOK_CATALOG = {
     'when',
     { user: { ...sampleUser, login_count: 0, last_login_at: null }, application_id: CLIENT_ID },
   ),
-  'user.registration.create': type('a user registered on the hosted pages, or accepted an invitation', '`user`, `application_id`; an invitation also `invited: true`', 'always', {
-    user: { ...sampleUser, status: 'pending', email_verified: false, login_count: 0, last_login_at: null },
+  'user.registration.create': type(
+    'a user was registered with an application: self-service sign-up (hosted pages, a first upstream sign-in), an accepted invitation, `POST /admin/api/users/:id/registrations`, KICKSTART',
+    '`user`, `registration`, `application_id`; an invitation also `invited: true`',
+    'always',
+    {
+      user: { ...sampleUser, status: 'pending', email_verified: false, login_count: 0, last_login_at: null },
+      registration: { ...sampleRegistration, verified: false, verified_at: null },
+      application_id: CLIENT_ID,
+    },
+  ),
+  'user.registration.create.complete': type('the registration was committed (after user.registration.create)', 'as `user.registration.create`', 'always', {
+    user: sampleUser,
+    registration: sampleRegistration,
     application_id: CLIENT_ID,
   }),
+  'user.registration.update': type(
+    "a registration's roles (or verified flag) changed (`PATCH /admin/api/users/:id/registrations/:client_id`)",
+    '`user`, `registration`, `previous` (the registration before), `application_id`',
+    'always',
+    { user: sampleUser, registration: sampleRegistration, previous: { ...sampleRegistration, roles: ['viewer'] }, application_id: CLIENT_ID },
+  ),
+  'user.registration.update.complete': type('the registration change was committed', 'as `user.registration.update`', 'always', {
+    user: sampleUser,
+    registration: sampleRegistration,
+    previous: { ...sampleRegistration, roles: ['viewer'] },
+    application_id: CLIENT_ID,
+  }),
+  'user.registration.delete': type(
+    'a registration was removed (`DELETE /admin/api/users/:id/registrations/:client_id`); deleting the user or the application removes its registrations without this event',
+    '`user`, `registration`, `application_id`',
+    'always',
+    { user: sampleUser, registration: sampleRegistration, application_id: CLIENT_ID },
+  ),
+  'user.registration.delete.complete': type('the registration removal was committed', 'as `user.registration.delete`', 'always', {
+    user: sampleUser,
+    registration: sampleRegistration,
+    application_id: CLIENT_ID,
+  }),
+  'user.registration.verified': type(
+    'a registration was verified: the activation link of a self-service sign-up was opened, an invitation was accepted, or an operator set `verified: true`',
+    '`user`, `registration`, `application_id`',
+    'always',
+    { user: sampleUser, registration: sampleRegistration, application_id: CLIENT_ID },
+  ),
+  'user.registration.verified.complete': type('the verification was committed (after user.registration.verified)', 'as `user.registration.verified`', 'always', {
+    user: sampleUser,
+    registration: sampleRegistration,
+    application_id: CLIENT_ID,
+  }),
+  'group.create': type('a group was created (`POST /admin/api/groups`, KICKSTART)', '`group: {id, name, description, roles: {client_id: [role]}, created_at, updated_at}`', 'never', {
+    group: sampleGroup,
+  }),
+  'group.create.complete': type('the group creation was committed', 'as `group.create`', 'never', { group: sampleGroup }),
+  'group.update': type("a group's name, description or roles changed (`PATCH /admin/api/groups/:id`)", '`group`, `previous` (the group before)', 'never', {
+    group: sampleGroup,
+    previous: { ...sampleGroup, name: 'Editors (old)' },
+  }),
+  'group.update.complete': type('the group change was committed', 'as `group.update`', 'never', { group: sampleGroup, previous: { ...sampleGroup, name: 'Editors (old)' } }),
+  'group.delete': type('a group was deleted (`DELETE /admin/api/groups/:id`); its memberships go with it', '`group`, `member_count`', 'never', { group: sampleGroup, member_count: 2 }),
+  'group.delete.complete': type('the group deletion was committed', 'as `group.delete`', 'never', { group: sampleGroup, member_count: 2 }),
+  'group.member.add': type('a user joined a group (`PUT /admin/api/groups/:id/members/:user_id`, KICKSTART)', '`group: {id, name}`, `members: [{user_id, data, created_at, updated_at}]`', 'never', {
+    group: sampleGroupRef,
+    members: [sampleMember],
+  }),
+  'group.member.add.complete': type('the membership was committed', 'as `group.member.add`', 'never', { group: sampleGroupRef, members: [sampleMember] }),
+  'group.member.update': type("a membership's `data` changed (`PUT` again with another `data`)", '`group: {id, name}`, `members`, `previous: [{user_id, data}]`', 'never', {
+    group: sampleGroupRef,
+    members: [sampleMember],
+    previous: [{ user_id: USER_ID, data: {} }],
+  }),
+  'group.member.update.complete': type('the membership change was committed', 'as `group.member.update`', 'never', {
+    group: sampleGroupRef,
+    members: [sampleMember],
+    previous: [{ user_id: USER_ID, data: {} }],
+  }),
+  'group.member.remove': type(
+    'a user left a group (`DELETE /admin/api/groups/:id/members/:user_id`); deleting the user or the group removes memberships without this event',
+    '`group: {id, name}`, `members`',
+    'never',
+    {
+      group: sampleGroupRef,
+      members: [sampleMember],
+    },
+  ),
+  'group.member.remove.complete': type('the removal was committed', 'as `group.member.remove`', 'never', { group: sampleGroupRef, members: [sampleMember] }),
   'user.update': type("a user's profile changed", '`user`', 'never', withUser),
   'user.delete': type('a user was deleted', '`user`', 'never', withUser),
   'user.deactivate': type('disabled', '`user`', 'never', { user: { ...sampleUser, status: 'disabled' } }),
@@ -172,18 +271,22 @@ export const WEBHOOK_CATALOG = {
   ),
   'kickstart.success': type(
     'the KICKSTART file was applied (once, at the first start)',
-    'the counts per section, and `applied: {applications: [{client_id, name}], users: [{id}], resource_servers: [{identifier}], hooks: [{id, name, event, mode, version, enabled}], webhooks: [{id, url}]}`',
+    'the counts per section, and `applied: {applications: [{client_id, name}], users: [{id}], resource_servers: [{identifier}], groups: [{id, name, members}], registrations: [{user_id, application}], hooks: [{id, name, event, mode, version, enabled}], webhooks: [{id, url}]}`',
     'never',
     {
       applications: 1,
       users: 1,
       resource_servers: 0,
+      groups: 1,
+      registrations: 1,
       hooks: 1,
       webhooks: 1,
       applied: {
         applications: [{ client_id: CLIENT_ID, name: 'Notes' }],
         users: [{ id: USER_ID }],
         resource_servers: [],
+        groups: [{ id: 'grp_2b7e4c9d1a', name: 'Editors', members: 1 }],
+        registrations: [{ user_id: USER_ID, application: CLIENT_ID }],
         hooks: [{ id: 'hook_7a1e', name: 'CRM tier', event: 'before_id_token', mode: 'sync', version: 1, enabled: true }],
         webhooks: [{ id: 'wh_9c2d', url: 'https://hooks.example.com/tessera' }],
       },

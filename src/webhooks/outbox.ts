@@ -52,6 +52,22 @@ export async function recordEvent(trx: Knex | Knex.Transaction, type: WebhookEve
   return id;
 }
 
+/** The types that have a `.complete` twin in the catalog. */
+export type CompletableEventType = {
+  [K in WebhookEventType]: `${K}.complete` extends WebhookEventType ? K : never;
+}[WebhookEventType];
+
+/**
+ * Writes an event and its `.complete` twin (CONTRACT §6: "the final state … is persisted"), both in
+ * the change's transaction: the outbox delivers only what committed, so the twin always follows the
+ * commit. Returns the event's id.
+ */
+export async function recordWithComplete(trx: Knex | Knex.Transaction, type: CompletableEventType, data: Record<string, unknown>): Promise<string> {
+  const id = await recordEvent(trx, type, data);
+  await recordEvent(trx, `${type}.complete` as WebhookEventType, data);
+  return id;
+}
+
 export function isWebhookEventType(value: unknown): value is WebhookEventType {
   return typeof value === 'string' && (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
 }

@@ -409,8 +409,10 @@ const DEFINITIONS = {
     sync: true,
     actions: ['idToken.setClaim', 'accessToken.setClaim', 'user.setMetadata', 'deny'],
     fields: { user: 'User', scopes: 'string[]', grant_type: '"authorization_code" | "refresh_token"', claims: 'Record<string, Json>' },
-    sample: { user: sampleUser, scopes: ['openid', 'email'], grant_type: 'authorization_code', claims: { sub: sampleUser.id, email: sampleUser.email } },
-    note: '`api.user.setMetadata` is saved before the tokens are answered (a `user.update` follows), so an enrichment fetched at sign-in can be kept for the refreshes (the "enrich-at-login" template does).',
+    sample: { user: sampleUser, scopes: ['openid', 'email', 'roles'], grant_type: 'authorization_code', claims: { sub: sampleUser.id, email: sampleUser.email, roles: ['editor'] } },
+    note:
+      "`claims` includes `roles` (the user's roles for this application, own and through groups) and `groups` when those scopes are asked; setting a claim of the same name replaces it. " +
+      '`api.user.setMetadata` is saved before the tokens are answered (a `user.update` follows), so an enrichment fetched at sign-in can be kept for the refreshes (the "enrich-at-login" template does).',
     refusal: 'No token is issued: the application gets an error answer (`access_denied` / `invalid_grant`).',
     decide: (actions) => ({ ...tokenClaims(actions), metadata: userChanges(actions).metadata }),
   }),
