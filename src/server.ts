@@ -61,6 +61,8 @@ import { WebhookTargets } from './webhooks/targets.ts';
 import type { Resolver } from './net/resolve-target.ts';
 import type { Services } from './services.ts';
 import { MmdbLocator } from './geo/locator.ts';
+import { BreachedPasswords } from './identity/breached-passwords.ts';
+import { ThreatSignals } from './identity/threats.ts';
 
 export interface RunningServer {
   url: string;
@@ -117,7 +119,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log.info({ admin_key: { source: adminKey.source, fingerprint: keyFingerprint(adminKey.hash) } }, 'admin API key in force');
     const keys = new KeyRing(db, await loadOrCreateKeys(db), { refreshMs: config.cluster.keyRefreshMs, log });
     const metrics = createMetrics();
-    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeAccount);
+    const breached = new BreachedPasswords(config.threats, { log, resolve: options.resolve });
+    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeAccount, breached);
     const factors = new FactorService(db, box, config.mfa);
     const applications = new ApplicationService(db, box);
     const resourceServers = new ResourceServerService(db);
@@ -185,6 +188,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       messageDispatcher,
       lifecycle,
       locator,
+      threats: new ThreatSignals(db, config.threats),
       metrics,
       hooks,
       sandbox,
