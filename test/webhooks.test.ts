@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import * as oidc from 'openid-client';
 import { loadConfig } from '../src/config.ts';
 import { startServer } from '../src/server.ts';
@@ -19,6 +20,7 @@ import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn, type 
 import { freePort, startTestServer, type TestServer } from './support/server.ts';
 import { webhooksSettled } from './support/settle.ts';
 import { enrolTotp, recoveryCodesOf, totp } from './support/mfa.ts';
+import { cityRecord, writeMmdb } from './support/mmdb.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 import { FederatedBrowser, startUpstreamOidc, upstreamLogin } from './support/upstream.ts';
 import { verifyWebhook, WebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver.ts';
@@ -41,8 +43,15 @@ for (const kind of databaseKinds()) {
       receiver = await WebhookReceiver.start();
       smtp = await startSmtpReceiver();
       upstreamPort = await freePort();
+      // Two far-apart places for an impossible travel (user.login.suspicious), forwarded by a trusted proxy.
+      const geoip = writeMmdb([
+        { cidr: '192.0.2.0/24', record: cityRecord('DE', { city: 'Berlin', latitude: 52.52, longitude: 13.405 }) },
+        { cidr: '203.0.113.0/24', record: cityRecord('US', { city: 'Boston', latitude: 42.36, longitude: -71.06 }) },
+      ]);
       server = await startTestServer(kind, {
         env: {
+          GEOIP_DB: geoip,
+          TRUST_PROXY: 'true',
           IDENTITY_PROVIDER_ALLOWED_HOSTS: `localhost:${upstreamPort}`,
           SMTP_URL: smtp.url,
           WEBHOOK_RETRY_SCHEDULE: '0.2s,0.4s',
@@ -509,6 +518,18 @@ for (const kind of databaseKinds()) {
       assert.ok(refreshed.access_token);
       // An operator revokes the application's access (user.access.revoke).
       assert.equal((await server.admin('DELETE', `/users/${carol.body.id}/applications/${rp.clientId}`)).status, 204);
+
+      // Threat signals: an import (user.bulk.create) whose old password is breached, signed in from
+      // Berlin (user.login.new-device, user.password.breach), then from Boston at once (user.login.suspicious).
+      const imported = await server.admin('POST', '/users/import', {
+        users: [{ email: 'ivy@example.com', email_verified: true, password_hash: { algorithm: 'bcrypt', hash: bcrypt.hashSync('password123', 4) } }],
+      });
+      assert.deepEqual(imported.body, { created: 1, errors: [] });
+      for (const ip of ['192.0.2.10', '203.0.113.30']) {
+        const start = await authorizationUrl(rp);
+        const signedIn = await signIn(new Browser(server.url, { 'x-forwarded-for': ip }), start, 'ivy@example.com', 'password123');
+        assert.ok(signedIn.redirectedTo?.startsWith(CALLBACK), `ivy signs in from ${ip}: ${alertText(signedIn) ?? ''}`);
+      }
 
       // Forgot password and the mailed reset link.
       const resetStart = await browser.get((await authorizationUrl(rp)).url.toString());
