@@ -126,6 +126,14 @@ for (const kind of databaseKinds()) {
       const shared = await login(sameDevice(browser, BERLIN), 'device2@example.com');
       assert.equal(shared.device.new, true);
       assert.equal(delivered('user.login.suspicious', userId).length, 0, 'Berlin to Berlin is no travel');
+
+      // A device unseen for longer than its cookie lives (DEVICE_COOKIE_DAYS) is forgotten by the clean-up.
+      const { db, threats } = server.server.services;
+      await db('user_devices')
+        .where({ user_id: userId })
+        .update({ last_seen_at: Date.now() - 401 * 86_400_000 });
+      assert.equal(await threats.prune(), 2);
+      assert.equal((await login(sameDevice(browser, BERLIN), 'device@example.com')).device.new, true);
     });
 
     test('impossible travel: Berlin, then Boston minutes later, is user.login.suspicious and event.risk.impossible_travel', async () => {

@@ -72,8 +72,13 @@ export class UserImporter {
     const rows: Array<{ index: number; row: Row; password: string | null }> = [];
     const now = Date.now();
     for (const [index, entry] of entries.entries()) {
+      // The whole body was checked for NUL characters by #entries: an entry needs only to be an object.
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+        errors.push({ index, field: null, message: 'must be a JSON object (a user)' });
+        continue;
+      }
       try {
-        const object = asObject(entry, 'user');
+        const object = entry as Record<string, unknown>;
         const { password_hash: hash, ...fields } = object;
         const input = userInput(fields);
         const { row, password } = this.#users.newUserRow(input, 'import', now);

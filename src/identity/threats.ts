@@ -142,6 +142,13 @@ export class ThreatSignals {
     }
   }
 
+  /** Forgets devices unseen for longer than their cookie lives (that browser's cookie is gone too). */
+  prune(now = Date.now()): Promise<number> {
+    return this.#db('user_devices')
+      .where('last_seen_at', '<', now - this.cookieMaxAgeMs)
+      .delete();
+  }
+
   /** A sign-in with a password of the breached corpus (the password was right). */
   async recordBreach(userId: string, applicationId: string | null): Promise<void> {
     await this.#db.transaction((tx) => recordEvent(tx, 'user.password.breach', { user_id: userId, application_id: applicationId }));
