@@ -217,6 +217,27 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('GET', '/users?email=fine@example.com')).body.length, 0);
     });
 
+    test('plain passwords are checked and hashed with argon2id; an entry without any password has none', async () => {
+      const answer = await server.admin('POST', '/users/import', {
+        users: [
+          { email: 'plain1@example.com', password: 'a long password 9' },
+          { email: 'plain2@example.com', password: 'another long password 9' },
+          { email: 'nopassword@example.com', username: 'nopassword' },
+        ],
+      });
+      assert.deepEqual(answer.body, { created: 3, errors: [] });
+      const { users: service } = server.server.services;
+      assert.ok(todays(await storedHash('plain1@example.com')));
+      assert.equal(await service.verifyPassword(await service.findByEmail('plain2@example.com'), 'another long password 9'), true);
+      const none = (await server.admin('GET', '/users?email=nopassword@example.com')).body[0];
+      assert.equal(none.has_password, false);
+      assert.equal(none.username, 'nopassword');
+      // The username is taken now: a second call naming it is refused whole.
+      const again = await server.admin('POST', '/users/import', { users: [{ email: 'other@example.com', username: 'NoPassword' }] });
+      assert.equal(again.status, 400);
+      assert.deepEqual(again.body.errors, [{ index: 0, field: 'username', message: 'is already taken' }]);
+    });
+
     test('the import needs the admin key, takes at most 10 000 users and a bounded body', async () => {
       const stranger = await fetch(`${server.url}/admin/api/users/import`, {
         method: 'POST',

@@ -18,6 +18,8 @@ import { userInput, type UserService } from './users.ts';
 export const IMPORT_MAX_USERS = 10_000;
 /** Rows per INSERT: well inside SQLite's and PostgreSQL's bound on bound parameters (18 columns each). */
 const INSERT_CHUNK = 500;
+/** Plain passwords hashed at once (libuv's default thread pool has 4 threads). */
+const HASH_CONCURRENCY = 4;
 /** Addresses per look-up of existing users. */
 const LOOKUP_CHUNK = 500;
 
@@ -95,7 +97,11 @@ export class UserImporter {
     if (errors.length > 0) throw new ImportRefused(errors.sort((a, b) => a.index - b.index));
 
     // A plain password is hashed with today's argon2id (slow by design: give password_hash for bulk).
-    for (const entry of rows) if (entry.password !== null) entry.row.password_hash = await this.#users.passwords.hash(entry.password);
+    // argon2 hashes on libuv's thread pool: a few at once use its threads, more would only queue.
+    const plain = rows.filter((entry) => entry.password !== null);
+    for (let at = 0; at < plain.length; at += HASH_CONCURRENCY) {
+      await Promise.all(plain.slice(at, at + HASH_CONCURRENCY).map(async (entry) => (entry.row.password_hash = await this.#users.passwords.hash(entry.password!))));
+    }
 
     await this.#db.transaction(async (tx) => {
       for (let at = 0; at < rows.length; at += INSERT_CHUNK) {
