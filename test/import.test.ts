@@ -10,8 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 import { alertText, Browser } from './support/browser.ts';
-import { databaseKinds } from './support/databases.ts';
+import { createTestDatabase, databaseKinds } from './support/databases.ts';
 import { assertCodeRedirect, createTestApplication, signIn, startLogin } from './support/hosted-pages.ts';
+import { ServerProcess } from './support/server-process.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { verifyWebhook, WebhookReceiver } from './support/webhook-receiver.ts';
 
@@ -256,6 +257,27 @@ for (const kind of databaseKinds()) {
       // Other routes keep their small limit.
       const big = await server.admin('POST', '/users', { email: 'big@example.com', metadata: { blob: 'x'.repeat(200 * 1024) } });
       assert.equal(big.status, 413);
+    });
+  });
+
+  describe(`an import killed halfway leaves nothing imported (${kind})`, () => {
+    test('the server dies after the first batch of 500, inside the transaction; started again, none of the 1200 users exists, and the call can be made again', async (t) => {
+      const database = await createTestDatabase(kind);
+      const proc = await ServerProcess.create(database.url);
+      t.after(async () => {
+        await proc.kill();
+        await database.drop();
+      });
+      await proc.start({ NODE_ENV: 'test', TESSERA_FAULT_POINT: 'import.first-batch-written' });
+      const hash = { algorithm: 'bcrypt', hash: bcrypt.hashSync('crash password 1', 4) };
+      const users = Array.from({ length: 1200 }, (_, i) => ({ email: `crash${i}@example.com`, password_hash: hash }));
+      await assert.rejects(proc.admin('POST', '/users/import', { users }), 'the request is cut by the kill');
+      assert.equal((await proc.exited()).signal, 'SIGKILL', 'the process killed itself at the fault point');
+      await proc.start();
+      for (const i of [0, 499, 500, 1199]) assert.deepEqual((await proc.admin('GET', `/users?email=crash${i}@example.com`)).body, [], `crash${i} was not imported`);
+      const again = await proc.admin('POST', '/users/import', { users });
+      assert.deepEqual(again.body, { created: 1200, errors: [] });
+      for (const i of [0, 1199]) assert.equal((await proc.admin('GET', `/users?email=crash${i}@example.com`)).body.length, 1);
     });
   });
 }

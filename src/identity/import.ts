@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { ClientError, ConflictError, ValidationError } from '../errors.ts';
 import { asObject } from '../input.ts';
+import { faultPoint } from '../faults.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { emailLookupForms } from './email-address.ts';
 import { HashFormatError, storedFormOf } from './password-formats.ts';
@@ -111,6 +112,7 @@ export class UserImporter {
           if (isUniqueViolation(error)) throw new ConflictError('users', 'an address or username was registered while the import ran: nothing was imported, try again');
           throw error;
         }
+        if (at === 0) faultPoint('import.first-batch-written');
       }
       await this.#announce(tx, rows);
     });
