@@ -4,6 +4,7 @@
 //   REFRESH_BASELINE=/path/to/checkout adds that checkout's server (no hooks) to the refresh bench (§2).
 import { cpus } from 'node:os';
 import { measureHookOverhead, measureRss } from './hooks-overhead.ts';
+import { measureImport } from './import.ts';
 import { measureNoisyNeighbour } from './noisy-neighbour.ts';
 import { sustained, sweepCost } from './oidc-growth.ts';
 import { loadGenerator, measureRefreshThroughput, printRatios } from './refresh.ts';
@@ -44,3 +45,6 @@ console.table(await sweepCost());
 console.log("\n6. Noisy neighbour: application Y's logins while application X's hooks spin, leak and hang");
 console.table(await measureNoisyNeighbour(3, 20, 2));
 console.log("   target: Y's login p99 while X's hooks misbehave <= 1.5 × its p99 while they behave (fair sharing as shipped)");
+
+console.log('\n7. Bulk import: one call of 10 000 users, hashes of five formats mixed (SQLite; PostgreSQL too with TEST_POSTGRES_URL)');
+console.table(await measureImport(10_000, 3));

@@ -278,6 +278,8 @@ export type AfterUsernameRequestApi = {
 export interface AfterLoginEvent extends EventBase {
   type: 'after_login';
   user: User;
+  device: { id: string, new: boolean };
+  risk: { new_device: boolean, impossible_travel: boolean, breached_password: boolean, travel: { from: { country: string, city: string | null, at: string }, to: { country: string, city: string | null }, distance_km: number, hours: number, speed_kmh: number } | null };
 }
 export type AfterLoginApi = {
   deny(message: string): void;

@@ -19,6 +19,7 @@ import * as auditLog017 from './017_c_audit_log.ts';
 import * as messageDelivery018 from './018_message_delivery.ts';
 import * as account021 from './021_account.ts';
 import * as registrations019 from './019_registrations_groups.ts';
+import * as importDevices020 from './020_import_devices.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -44,4 +45,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['018_message_delivery', messageDelivery018],
   ['021_account', account021],
   ['019_registrations_groups', registrations019],
+  ['020_import_devices', importDevices020],
 ];

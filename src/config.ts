@@ -132,6 +132,22 @@ export interface Config {
     hashMemoryKiB: number;
     hashIterations: number;
   };
+  /** Threat signals (CONTRACT §9): breached passwords, new devices, impossible travel (src/identity/threats.ts). */
+  threats: {
+    /** Refuse passwords of the bundled breached-password corpus (and flag them at sign-in). */
+    breachedPasswords: boolean;
+    /** An HIBP-compatible range API (`…/range/` + the SHA-1 prefix), asked besides the corpus; null: the corpus only. */
+    breachRangeUrl: string | null;
+    /** Hosts the range API may be reached at on a loopback or private address (the address policy of src/net/). */
+    breachAllowedHosts: string[];
+    breachTimeoutMs: number;
+    /** Two sign-ins further apart than this speed allows (km/h) are impossible travel. */
+    impossibleTravelKmh: number;
+    /** Below this distance (km) no travel is impossible: location databases are that coarse. */
+    impossibleTravelMinKm: number;
+    /** How long the device cookie lives. */
+    deviceCookieDays: number;
+  };
   throttle: {
     /** Failed logins allowed per account inside the window; the next one is refused unchecked. */
     maxFailuresPerAccount: number;
@@ -347,6 +363,15 @@ export function loadConfig(processEnv: Env = process.env): Config {
       maxLength: 256,
       hashMemoryKiB: int(env, 'PASSWORD_HASH_MEMORY_KIB', 19456, 1024, 1048576),
       hashIterations: int(env, 'PASSWORD_HASH_ITERATIONS', 2, 1, 20),
+    },
+    threats: {
+      breachedPasswords: bool(env, 'BREACHED_PASSWORD_CHECK', true),
+      breachRangeUrl: url(env, 'BREACHED_PASSWORD_RANGE_URL', ['http:', 'https:']),
+      breachAllowedHosts: hostList(env, 'BREACHED_PASSWORD_ALLOWED_HOSTS'),
+      breachTimeoutMs: duration(env, 'BREACHED_PASSWORD_TIMEOUT', 2000, 100, 30_000),
+      impossibleTravelKmh: int(env, 'IMPOSSIBLE_TRAVEL_KMH', 1000, 100, 100_000),
+      impossibleTravelMinKm: int(env, 'IMPOSSIBLE_TRAVEL_MIN_KM', 300, 0, 20_000),
+      deviceCookieDays: int(env, 'DEVICE_COOKIE_DAYS', 400, 1, 400),
     },
     throttle: {
       maxFailuresPerAccount: int(env, 'LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),

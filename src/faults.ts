@@ -21,6 +21,8 @@ export const FAULT_POINTS = [
   'activation.link-consumed',
   /** Registration: the user is created; the activation link and mail are next. */
   'registration.user-created',
+  /** Bulk import, inside its one transaction: the first batch of users is inserted, the rest are next. */
+  'import.first-batch-written',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];

@@ -27,6 +27,7 @@ export async function cleanUp(services: Services): Promise<void> {
   await services.factors.prune(now);
   await services.console.sessions.prune(now);
   await services.account.sessions.prune(now);
+  await services.threats.prune(now);
   const executions = await services.executions.prune(config.hooks.executionMaxAgeDays * 86400_000, config.hooks.executionsPerHook, now);
   await services.hookJobs.prune(config.hooks.executionMaxAgeDays * 86400_000, now);
   const webhooks = await services.webhooks.prune(config.webhooks.retentionDays * 86400_000, now);

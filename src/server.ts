@@ -68,6 +68,8 @@ import { WebhookTargets } from './webhooks/targets.ts';
 import type { Resolver } from './net/resolve-target.ts';
 import type { Services } from './services.ts';
 import { MmdbLocator } from './geo/locator.ts';
+import { BreachedPasswords } from './identity/breached-passwords.ts';
+import { ThreatSignals } from './identity/threats.ts';
 
 export interface RunningServer {
   url: string;
@@ -130,7 +132,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await revokeAccount(within as Db, accountId);
       await accountSessions.closeAll(accountId, null, within);
     };
-    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeEverywhere);
+    const breached = new BreachedPasswords(config.threats, { log, resolve: options.resolve });
+    const users = new UserService(db, new PasswordHasher(config.password, metrics.passwordChecks), config.password, revokeEverywhere, breached);
     const factors = new FactorService(db, box, config.mfa);
     const applications = new ApplicationService(db, box);
     const resourceServers = new ResourceServerService(db);
@@ -201,6 +204,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       messageDispatcher,
       lifecycle,
       locator,
+      threats: new ThreatSignals(db, config.threats),
       metrics,
       hooks,
       sandbox,

@@ -26,6 +26,7 @@ import type { RegistrationService } from './identity/registrations.ts';
 import type { FactorService } from './identity/factors.ts';
 import type { AccountLocks } from './identity/lockout.ts';
 import type { Throttle } from './identity/throttle.ts';
+import type { ThreatSignals } from './identity/threats.ts';
 import type { UserService } from './identity/users.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -65,6 +66,8 @@ export interface Services {
   lifecycle: Lifecycle;
   /** Where a client address is (event.request.location), from the offline database. */
   locator: Locator;
+  /** Threat signals at sign-in: the device cookie, impossible travel (identity/threats.ts). */
+  threats: ThreatSignals;
   metrics: Metrics;
   hooks: HookStore;
   sandbox: HookSandbox;

@@ -21,7 +21,11 @@ for (const kind of databaseKinds()) {
       const hook = await server.admin('POST', '/hooks', { name: 'stamp', event: 'after_login', mode: 'sync', code: "export default async (e, api) => { api.user.setMetadata('seen', true); }" });
       assert.equal(hook.status, 201);
       const user = await server.admin('POST', '/users', { email: 'm@example.com' });
-      const outcome = await server.server.services.lifecycle.run('after_login', { user: user.body }, { applicationId: null, ip: null, userAgent: null, locale: null });
+      const outcome = await server.server.services.lifecycle.run(
+        'after_login',
+        { user: user.body, device: { id: 'd1', new: false }, risk: { new_device: false, impossible_travel: false, breached_password: false, travel: null } },
+        { applicationId: null, ip: null, userAgent: null, locale: null },
+      );
       assert.deepEqual(outcome.actions, [{ type: 'user.setMetadata', key: 'seen', value: true }]);
 
       for (const token of ['scrape-token-123', ADMIN_KEY]) {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import * as oidc from 'openid-client';
 import { loadConfig } from '../src/config.ts';
 import { startServer } from '../src/server.ts';
@@ -21,6 +22,7 @@ import { freePort, startTestServer, type TestServer } from './support/server.ts'
 import { webhooksSettled } from './support/settle.ts';
 import { enrolTotp, recoveryCodesOf, totp } from './support/mfa.ts';
 import { waitForMailCount } from './support/hosted-pages.ts';
+import { cityRecord, writeMmdb } from './support/mmdb.ts';
 import { linkIn, startSmtpReceiver, type SmtpReceiver } from './support/smtp.ts';
 import { FederatedBrowser, startUpstreamOidc, upstreamLogin } from './support/upstream.ts';
 import { verifyWebhook, WebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver.ts';
@@ -43,8 +45,15 @@ for (const kind of databaseKinds()) {
       receiver = await WebhookReceiver.start();
       smtp = await startSmtpReceiver();
       upstreamPort = await freePort();
+      // Two far-apart places for an impossible travel (user.login.suspicious), forwarded by a trusted proxy.
+      const geoip = writeMmdb([
+        { cidr: '192.0.2.0/24', record: cityRecord('DE', { city: 'Berlin', latitude: 52.52, longitude: 13.405 }) },
+        { cidr: '203.0.113.0/24', record: cityRecord('US', { city: 'Boston', latitude: 42.36, longitude: -71.06 }) },
+      ]);
       server = await startTestServer(kind, {
         env: {
+          GEOIP_DB: geoip,
+          TRUST_PROXY: 'true',
           IDENTITY_PROVIDER_ALLOWED_HOSTS: `localhost:${upstreamPort}`,
           SMTP_URL: smtp.url,
           WEBHOOK_RETRY_SCHEDULE: '0.2s,0.4s',
@@ -534,6 +543,18 @@ for (const kind of databaseKinds()) {
       // An operator revokes the application's access (user.access.revoke).
       assert.equal((await server.admin('DELETE', `/users/${carol.body.id}/applications/${rp.clientId}`)).status, 204);
 
+      // Threat signals: an import (user.bulk.create) whose old password is breached, signed in from
+      // Berlin (user.login.new-device, user.password.breach), then from Boston at once (user.login.suspicious).
+      const imported = await server.admin('POST', '/users/import', {
+        users: [{ email: 'ivy@example.com', email_verified: true, password_hash: { algorithm: 'bcrypt', hash: bcrypt.hashSync('password123', 4) } }],
+      });
+      assert.deepEqual(imported.body, { created: 1, errors: [] });
+      for (const ip of ['192.0.2.10', '203.0.113.30']) {
+        const start = await authorizationUrl(rp);
+        const signedIn = await signIn(new Browser(server.url, { 'x-forwarded-for': ip }), start, 'ivy@example.com', 'password123');
+        assert.ok(signedIn.redirectedTo?.startsWith(CALLBACK), `ivy signs in from ${ip}: ${alertText(signedIn) ?? ''}`);
+      }
+
       // Forgot password and the mailed reset link.
       const resetStart = await browser.get((await authorizationUrl(rp)).url.toString());
       const forgotHref = resetStart.doc.querySelector('a[href$="/forgot-password"]')?.getAttribute('href');
@@ -548,8 +569,8 @@ for (const kind of databaseKinds()) {
       assert.ok(forgotUsername);
       await browser.submit(await browser.get(forgotUsername), { email: 'carol@example.com' });
       await smtp.waitFor('carol@example.com', /username/i);
-      assert.equal((await server.admin('POST', '/invitations', { email: 'ivy@example.com', application: rp.clientId })).status, 201);
-      await smtp.waitFor('ivy@example.com', /invit/i);
+      assert.equal((await server.admin('POST', '/invitations', { email: 'iris@example.com', application: rp.clientId })).status, 201);
+      await smtp.waitFor('iris@example.com', /invit/i);
 
       // MFA: a factor enrolled at login (user.two-factor.method.add), then removed by an operator
       // (user.two-factor.method.remove).
@@ -659,7 +680,7 @@ for (const kind of databaseKinds()) {
       assert.equal(only('message.activation.resend').to, 'reggie@example.com');
       assert.equal(only('message.password_reset').user_id, carol.body.id);
       assert.equal(only('message.password_reset').delivery, 'tessera', 'Tessera sent it too');
-      assert.equal(only('message.invitation').to, 'ivy@example.com');
+      assert.equal(only('message.invitation').to, 'iris@example.com');
       assert.equal(only('message.username').application_id, rp.clientId);
       assert.equal(only('message.email_change').to, 'erin.new@example.com', 'the link goes to the new address');
       assert.ok(only('message.email_change').link.startsWith(`${server.url}/account/email/`));

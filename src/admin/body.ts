@@ -7,6 +7,8 @@ import { ClientError, ValidationError } from '../errors.ts';
 import { asObject, type JsonObject } from '../input.ts';
 
 const BODY_LIMIT = '100kb';
+/** POST /users/import takes up to 10 000 users with their hashes. */
+export const IMPORT_BODY_LIMIT = '32mb';
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** Marks a request whose body was empty; routes that need a body say so. */
@@ -19,9 +21,9 @@ function hasBody(ctx: Context): boolean {
 }
 
 /** Turns what co-body and raw-body throw into answers that say what is wrong with the body. */
-function bodyError(err: Error & { status?: number; type?: string }): ClientError {
+function bodyError(err: Error & { status?: number; type?: string }, limit: string): ClientError {
   if (err.status === 413 || err.type === 'entity.too.large') {
-    return new ClientError(413, 'payload_too_large', 'body: must be at most 100 kB');
+    return new ClientError(413, 'payload_too_large', `body: must be at most ${limit.replace(/kb$/, ' kB').replace(/mb$/, ' MB')}`);
   }
   if (err.type === 'encoding.unsupported') {
     return new ClientError(415, 'unsupported_media_type', 'content-encoding: must be identity, gzip or deflate');
@@ -37,22 +39,24 @@ function bodyError(err: Error & { status?: number; type?: string }): ClientError
   return new ClientError(400, 'invalid_request', 'body: could not be read as JSON');
 }
 
-const parseJson = bodyParser({
-  enableTypes: ['json'],
-  detectJSON: () => true, // the content type was checked before
-  jsonLimit: BODY_LIMIT,
-  jsonStrict: false, // primitives parse, then get a clear "must be a JSON object"
-  encoding: 'utf-8',
-  onError(err) {
-    throw bodyError(err as Error);
-  },
-});
+const parser = (limit: string) =>
+  bodyParser({
+    enableTypes: ['json'],
+    detectJSON: () => true, // the content type was checked before
+    jsonLimit: limit,
+    jsonStrict: false, // primitives parse, then get a clear "must be a JSON object"
+    encoding: 'utf-8',
+    onError(err) {
+      throw bodyError(err as Error, limit);
+    },
+  });
 
 /**
  * Parses JSON bodies of POST, PUT and PATCH. An empty body is allowed (routes that need one say so);
  * a non-empty body must be JSON (415 otherwise), at most BODY_LIMIT (413), and well-formed (400).
  */
-export function jsonBody() {
+export function jsonBody(limit = BODY_LIMIT) {
+  const parseJson = parser(limit);
   return async (ctx: Context, next: Next) => {
     if (!BODY_METHODS.has(ctx.method)) return next();
     if (!hasBody(ctx)) {

@@ -17,7 +17,7 @@ import { invitationRoutes } from './invitations.ts';
 import { hookStatsRoutes } from './hook-stats.ts';
 import { catalogRoutes } from './catalog-routes.ts';
 import { openApiRoutes } from './openapi.ts';
-import { jsonBody } from './body.ts';
+import { IMPORT_BODY_LIMIT, jsonBody } from './body.ts';
 import { keyRoutes } from './keys.ts';
 import { messageRoutes } from './messages.ts';
 import { registrationRoutes } from './registrations.ts';
@@ -27,6 +27,7 @@ import { userRoutes } from './users.ts';
 import { webhookRoutes } from './webhooks.ts';
 
 const ADMIN_PREFIX = '/admin/api';
+const IMPORT_PATH = /^\/admin\/api\/users\/import\/?$/i;
 
 /** A module of admin routes; later issues (hooks, webhooks, events) add theirs to the list below. */
 export type AdminRoutes = (router: Router, services: Services) => void;
@@ -98,7 +99,10 @@ function unmatched(router: Router): Middleware {
  */
 export function adminApi(services: Services): Middleware {
   const router = createAdminRouter(services);
-  const body = jsonBody();
+  const small = jsonBody();
+  // Only the bulk import takes a large body (up to 10 000 users).
+  const large = jsonBody(IMPORT_BODY_LIMIT);
+  const body: Middleware = (ctx, next) => (IMPORT_PATH.test(ctx.path) ? large(ctx, next) : small(ctx, next));
   const routes = router.routes() as unknown as Middleware;
   const rest = unmatched(router);
   const audit = auditChanges(router, services);

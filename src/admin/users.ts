@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import { ValidationError } from '../errors.ts';
 import { changeWithHooks, run } from '../hooks/change.ts';
 import type { LifecycleContext } from '../hooks/lifecycle.ts';
+import { ImportRefused, UserImporter } from '../identity/import.ts';
 import { publicUser, userInput, userPatch } from '../identity/users.ts';
 import type { Services } from '../services.ts';
 import { objectBody, queryInt, queryString } from './body.ts';
@@ -20,6 +21,17 @@ export function userRoutes(router: Router, services: Services): void {
     ctx.status = 201;
     ctx.set('location', `/admin/api/users/${user.id}`);
     ctx.body = publicUser(user);
+  });
+
+  // Bulk import (CONTRACT §9): all or none; a refused call answers 400 with every bad index.
+  router.post('/users/import', async (ctx) => {
+    try {
+      ctx.body = await new UserImporter(services.db, users).import(objectBody(ctx));
+    } catch (error) {
+      if (!(error instanceof ImportRefused)) throw error;
+      ctx.status = 400;
+      ctx.body = { error: error.code, message: error.message, created: 0, errors: error.errors };
+    }
   });
 
   router.get('/users', async (ctx) => {

@@ -19,6 +19,7 @@ const { UserRegistration, RegistrationBody, RegistrationPatchBody, Group, GroupB
 const OPERATIONS: Record<string, Operation> = {
   'GET /users': { summary: 'List users (filter by email, or search q= by email, username, name or id)', answer: [User] },
   'POST /users': { summary: 'Create a user', body: UserBody, answer: User, status: 201 },
+  'POST /users/import': { summary: 'Import up to 10 000 users with their password hashes (all or none: 400 names each bad index)', body: types.UserImportBody, answer: types.UserImportAnswer },
   'GET /users/:id': { summary: 'Get a user', answer: User },
   'PATCH /users/:id': { summary: 'Change a user', body: UserBody, answer: User },
   'DELETE /users/:id': { summary: 'Delete a user', status: 204 },
@@ -90,6 +91,8 @@ const SCHEMAS: TSchema[] = [
   GroupPatchBody,
   GroupMember,
   GroupMemberBody,
+  types.UserImportBody,
+  types.UserImportAnswer,
 ];
 
 /** A schema as the document holds it: its TypeBox symbols dropped, $id left to the components key. */

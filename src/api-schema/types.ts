@@ -34,6 +34,34 @@ export const UserBody = Body('UserBody', {
   metadata: AnyObject,
 });
 
+/** An imported password hash (POST /users/import): the format of another system, rehashed with argon2id at the first sign-in. */
+export const ImportedPasswordHash = Type.Object(
+  {
+    algorithm: Type.Union([Type.Literal('bcrypt'), Type.Literal('argon2id'), Type.Literal('pbkdf2-sha256'), Type.Literal('pbkdf2-sha512'), Type.Literal('scrypt')]),
+    hash: Type.String({ description: 'bcrypt: the $2a$/$2b$/$2y$ string; argon2id: the PHC string; PBKDF2 (Keycloak) and scrypt: the base64 derived key' }),
+    salt: Type.Optional(Type.String({ description: 'base64 (PBKDF2, scrypt)' })),
+    iterations: Type.Optional(Type.Integer({ minimum: 1, description: 'PBKDF2: the iterations; scrypt: N (default 16384)' })),
+    block_size: Type.Optional(Type.Integer({ minimum: 1, description: 'scrypt: r (default 8)' })),
+    parallelism: Type.Optional(Type.Integer({ minimum: 1, description: 'scrypt: p (default 1)' })),
+  },
+  { additionalProperties: false, writeOnly: true },
+);
+
+/** POST /users/import: up to 10 000 users, all or none. */
+export const UserImportBody = Body(
+  'UserImportBody',
+  { users: Type.Array(Type.Object({ ...UserBody.properties, password_hash: Type.Optional(ImportedPasswordHash) }, { additionalProperties: false }), { minItems: 1, maxItems: 10000 }) },
+  ['users'],
+);
+
+export const UserImportAnswer = Type.Object(
+  {
+    created: Type.Integer({ minimum: 0 }),
+    errors: Type.Array(Type.Object({ index: Type.Integer({ minimum: 0 }), field: Nullable(Type.String()), message: Type.String() })),
+  },
+  { $id: 'UserImportAnswer', additionalProperties: true },
+);
+
 export const User = Type.Object(
   {
     id: Type.String(),

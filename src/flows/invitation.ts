@@ -119,7 +119,7 @@ export function invitationRoutes(router: Router, kit: FlowKit, guard: Guard): vo
         assertPlainText(name, field(ctx, name, 400));
         if (values[name].length > 200) throw new ValidationError(name, 'must be at most 200 characters');
       }
-      services.users.checkPassword(password, { email: open.user.email, username: open.user.username });
+      await services.users.checkPassword(password, { email: open.user.email, username: open.user.username });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       acceptPage(ctx, action, open, values, problemText(error, LABELS), 400, error.field ?? null);

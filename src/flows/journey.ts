@@ -4,7 +4,9 @@
 // transitions are in flows/steps.ts.
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
+import { requestLocation } from '../geo/request.ts';
 import { decideMfa } from '../identity/mfa-policy.ts';
+import { DEVICE_COOKIE } from '../identity/threats.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { acrFor, requestsMfa } from '../oidc/acr.ts';
 import { deny } from './denial.ts';
@@ -92,8 +94,11 @@ async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, use
   const state = await kit.state(details);
   if ((await verificationStep(ctx, kit, details, user, amr, state)) === 'started') return;
   const { externalProvider, afterLoginDone } = state;
+  // The threat signals (identity/threats.ts): this browser's device cookie, the distance from the last sign-in.
+  const location = requestLocation(ctx, kit.services.locator);
+  const signals = await kit.services.threats.assess(user.id, ctx.cookies.get(DEVICE_COOKIE, { signed: true }), location, state.breachedPassword === true);
   if (!afterLoginDone) {
-    const outcome = await kit.hook(ctx, 'after_login', { user: publicUser(user) }, clientId, { handleDenial: true });
+    const outcome = await kit.hook(ctx, 'after_login', { user: publicUser(user), device: signals.device, risk: signals.risk }, clientId, { handleDenial: true });
     if (outcome.denied) {
       await kit.states.clear(details.uid);
       await deny(ctx, kit, clientId, { user, identifier: null, reason: 'denied' }, outcome.denied.message, (alert) => kit.render(ctx, 'message', { title: t('login.refused.title'), alert }, 403));
@@ -106,7 +111,12 @@ async function finishLogin(ctx: Context, kit: FlowKit, details: Interaction, use
       if ((await verificationStep(ctx, kit, details, user, amr, asked)) === 'started') return;
     }
   }
-  await users.recordLogin(user.id, clientId, externalProvider ? { identity_provider_id: externalProvider } : {});
+  await users.recordLogin(user.id, clientId, externalProvider ? { identity_provider_id: externalProvider } : {}, (tx) =>
+    kit.services.threats.record(tx, user.id, clientId, signals, { ip: ctx.ip || null }),
+  );
+  if (signals.newToken) {
+    ctx.cookies.set(DEVICE_COOKIE, signals.newToken, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', overwrite: true, maxAge: kit.services.threats.cookieMaxAgeMs });
+  }
   await kit.states.clear(details.uid);
   const returnTo = await provider.interactionResult(
     ctx.req,

@@ -131,6 +131,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
         verification: undefined,
         verifying: undefined,
         afterLoginDone: undefined,
+        breachedPassword: undefined,
       },
       { type: 'restart' },
     );
@@ -227,6 +228,12 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     if (await services.locks.current(account.id)) {
       await deny(ctx, kit, clientId, { user: account, identifier, reason: 'locked' }, t('login.locked'), (alert) => kit.render(ctx, 'message', { title: t('login.locked.title'), alert }, 403));
       return;
+    }
+    // A right password that is a breached one: flagged (user.password.breach, event.risk), not refused
+    // (a hook may refuse it at after_login; the user can change it).
+    if (await users.isBreached(password)) {
+      await services.threats.recordBreach(account.id, clientId);
+      await kit.updateState(details, { breachedPassword: true });
     }
     // A second factor when the application, a hook or the request asks for one, then the rest (flows/journey.ts).
     await passwordProved(ctx, kit, details, account, state.mfaHook);

@@ -81,7 +81,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
         assertPlainText(name, field(ctx, name, 400)); // as sent: trimming would hide a line break at an end
         if (values[name].length > 200) throw new ValidationError(name, 'must be at most 200 characters');
       }
-      users.checkPassword(password, { email });
+      await users.checkPassword(password, { email });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       await fail(error);

@@ -32,6 +32,8 @@ export interface JourneyFacts {
   verification?: 'done';
   /** after_login ran already (it asked for a verification): it does not run again after it. */
   afterLoginDone?: boolean;
+  /** The password that proved the user is in the breached-password corpus (event.risk.breached_password). */
+  breachedPassword?: boolean;
 }
 
 export interface ExternalLinkFact {

@@ -214,7 +214,7 @@ export class InvitationService {
     const opened = await this.open(token);
     if (!opened.ok) return null;
     const { user, invitation } = opened.value;
-    this.#users.checkPassword(password, { email: user.email, username: user.username });
+    await this.#users.checkPassword(password, { email: user.email, username: user.username });
     const hash = await this.#users.passwords.hash(password);
     return this.#db.transaction(async (tx) => {
       if (!(await this.#tokens.consume('invitation', token, tx))) return null;

@@ -3,6 +3,7 @@ import argon2 from 'argon2';
 import type { Counter } from 'prom-client';
 import { randomToken } from '../crypto.ts';
 import type { Config } from '../config.ts';
+import { isForeignHash, verifyAnyHash } from './password-formats.ts';
 
 /** Password checks by what the password was checked against (`stored`, or `dummy` when there is no
  * account or no password: the same work, see verifyNothing) and outcome. */
@@ -39,8 +40,12 @@ export class PasswordHasher {
     return false;
   }
 
-  /** Whether a hash was made with other parameters than today's (the operator changed the cost). */
+  /**
+   * Whether a hash was made with other parameters than today's (the operator changed the cost), or
+   * by another system (an imported bcrypt, PBKDF2, scrypt or argon2id hash: identity/password-formats.ts).
+   */
   needsRehash(hash: string): boolean {
+    if (isForeignHash(hash)) return true;
     try {
       return argon2.needsRehash(hash, this.#options);
     } catch {
@@ -49,6 +54,7 @@ export class PasswordHasher {
   }
 
   async #check(hash: string, password: string): Promise<boolean> {
+    if (isForeignHash(hash)) return verifyAnyHash(hash, password);
     try {
       return await argon2.verify(hash, password);
     } catch {

@@ -10,11 +10,12 @@ import { recordEvent, type WebhookEventType } from '../webhooks/outbox.ts';
 import { emailLookupForms, legacyEmailForm } from './email-address.ts';
 import { emailProblem, hasControlCharacters, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername } from './normalize.ts';
 import { assertPlainText } from './plain-text.ts';
+import type { BreachedPasswords } from './breached-passwords.ts';
 import { passwordPolicyProblem, type PasswordHasher } from './passwords.ts';
 import { fieldsOf, UserBody } from '../api-schema/types.ts';
 
 export type UserStatus = 'active' | 'pending' | 'disabled';
-export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart' | 'invitation' | 'external';
+export type UserSource = 'registration' | 'admin' | 'migration' | 'kickstart' | 'invitation' | 'external' | 'import';
 export type Json = Record<string, unknown>;
 
 export interface User {
@@ -74,6 +75,8 @@ export function userPatch(body: JsonObject): UserPatch {
 }
 
 const NAME_MAX = 200;
+/** What a breached password is told (registration, reset, change, the admin API). */
+export const BREACHED_MESSAGE = 'is in a list of passwords exposed in data breaches: choose another one';
 const FIND_BY_ID_SQL = 'SELECT * FROM users WHERE id = ? LIMIT 1';
 
 type Row = Record<string, unknown>;
@@ -150,11 +153,13 @@ export class UserService {
   readonly #passwords: PasswordHasher;
   readonly #policy: Config['password'];
   readonly #revoke: AccountRevoker;
+  readonly #breached: BreachedPasswords | null;
   /** SQLite's prepared fast path for findById, read on every token request (findAccount). */
   readonly #prepared: PreparedStatements | null;
 
-  constructor(db: Db, passwords: PasswordHasher, policy: Config['password'], revoke: AccountRevoker) {
+  constructor(db: Db, passwords: PasswordHasher, policy: Config['password'], revoke: AccountRevoker, breached: BreachedPasswords | null = null) {
     this.#db = db;
+    this.#breached = breached;
     this.#prepared = preparedStatements(db);
     this.#passwords = passwords;
     this.#policy = policy;
@@ -165,8 +170,29 @@ export class UserService {
     return this.#passwords;
   }
 
-  /** Validates a password against the policy; throws a ValidationError naming `field`. */
-  checkPassword(password: unknown, context: { email?: string | null; username?: string | null }, field = 'password'): string {
+  /**
+   * Validates a new password against the policy and the breached-password corpus (and the range API
+   * when one is set: identity/breached-passwords.ts); throws a ValidationError naming `field`.
+   */
+  async checkPassword(password: unknown, context: { email?: string | null; username?: string | null }, field = 'password'): Promise<string> {
+    const checked = this.#policyChecked(password, context, field);
+    if (this.#breached && (await this.#breached.isBreached(checked))) throw new ValidationError(field, BREACHED_MESSAGE);
+    return checked;
+  }
+
+  /** The policy's rules and the bundled corpus, without I/O (a bulk import checks thousands). */
+  checkPasswordOffline(password: unknown, context: { email?: string | null; username?: string | null }, field = 'password'): string {
+    const checked = this.#policyChecked(password, context, field);
+    if (this.#breached?.inCorpus(checked)) throw new ValidationError(field, BREACHED_MESSAGE);
+    return checked;
+  }
+
+  /** Whether a password that proved right at sign-in is a breached one (flagged: user.password.breach). */
+  async isBreached(password: string): Promise<boolean> {
+    return this.#breached ? this.#breached.isBreached(password) : false;
+  }
+
+  #policyChecked(password: unknown, context: { email?: string | null; username?: string | null }, field: string): string {
     if (typeof password !== 'string') throw new ValidationError(field, 'must be a string');
     const problem = passwordPolicyProblem(password, this.#policy, context);
     if (problem) throw new ValidationError(field, problem);
@@ -174,23 +200,22 @@ export class UserService {
   }
 
   /**
-   * Creates a user and its webhook events in one transaction. Every field is validated first, so a
-   * bad input never leaves a half-written user.
+   * Validates a new user's fields and answers its row (no password hash yet: `password_hash` is
+   * null), with the checked plain password if one was given. Shared by create and the bulk import.
    */
-  async create(input: NewUser, source: UserSource, trx?: Knex.Transaction, origin: { applicationId?: string | null } = {}): Promise<User> {
+  newUserRow(input: NewUser, source: UserSource, now = Date.now()): { row: Row; password: string | null } {
     const raw = input as unknown as Record<string, unknown>;
     if (typeof raw.email !== 'string' || raw.email.trim() === '') throw new ValidationError('email', 'is required');
     const email = validEmail(raw.email);
     const username = this.#validUsername(raw.username);
-    const password = raw.password === undefined || raw.password === null ? null : this.checkPassword(raw.password, { email, username });
+    const password = raw.password === undefined || raw.password === null ? null : this.#policyChecked(raw.password, { email, username }, 'password');
     const phone = this.#validPhone(raw.phone_number);
     const status = (raw.status as UserStatus | undefined) ?? 'active';
-    const now = Date.now();
-    const row = {
+    const row: Row = {
       id: randomUUID(),
       email,
       username: username ?? null,
-      password_hash: typeof input.prehashed_password === 'string' ? input.prehashed_password : password === null ? null : await this.#passwords.hash(password),
+      password_hash: null,
       given_name: optionalName('given_name', raw.given_name) ?? null,
       family_name: optionalName('family_name', raw.family_name) ?? null,
       phone_number: phone ?? null,
@@ -205,6 +230,19 @@ export class UserService {
       created_at: now,
       updated_at: now,
     };
+    return { row, password };
+  }
+
+  /**
+   * Creates a user and its webhook events in one transaction. Every field is validated first, so a
+   * bad input never leaves a half-written user.
+   */
+  async create(input: NewUser, source: UserSource, trx?: Knex.Transaction, origin: { applicationId?: string | null } = {}): Promise<User> {
+    const { row, password } = this.newUserRow(input, source);
+    const email = row.email as string;
+    const username = row.username as string | null;
+    if (password !== null && this.#breached && (await this.#breached.isBreached(password))) throw new ValidationError('password', BREACHED_MESSAGE);
+    row.password_hash = typeof input.prehashed_password === 'string' ? input.prehashed_password : password === null ? null : await this.#passwords.hash(password);
 
     const write = async (tx: Knex.Transaction) => {
       await this.#assertUnique(tx, email, username ?? null, null);
@@ -298,7 +336,7 @@ export class UserService {
     const metadata = jsonObject('metadata', raw.metadata);
     if (metadata) changes.metadata = toJson({ ...current.metadata, ...metadata });
     if (raw.password !== undefined) {
-      const password = this.checkPassword(raw.password, { email: (changes.email as string) ?? current.email, username: current.username });
+      const password = await this.checkPassword(raw.password, { email: (changes.email as string) ?? current.email, username: current.username });
       changes.password_hash = await this.#passwords.hash(password);
     }
     if (Object.keys(changes).length === 0) return current;
@@ -324,7 +362,7 @@ export class UserService {
 
   /** Hashes a password checked against the policy, before a transaction that writes it (writePassword). */
   async hashPassword(password: string, context: { email?: string | null; username?: string | null }): Promise<string> {
-    return this.#passwords.hash(this.checkPassword(password, context));
+    return this.#passwords.hash(await this.checkPassword(password, context));
   }
 
   /** Writes a password hashed by hashPassword inside the caller's transaction, with its events as update() writes them. */
@@ -460,9 +498,13 @@ export class UserService {
     return trx ? write(trx) : this.#db.transaction(write);
   }
 
-  /** `details`: more of the user.login.success event (the identity provider of a federated sign-in). */
-  async recordLogin(id: string, applicationId: string | null, details: Record<string, unknown> = {}): Promise<void> {
+  /**
+   * `details`: more of the user.login.success event (the identity provider of a federated sign-in);
+   * `also`: more writes of the same transaction (the sign-in's threat signals, identity/threats.ts).
+   */
+  async recordLogin(id: string, applicationId: string | null, details: Record<string, unknown> = {}, also?: (tx: Knex.Transaction) => Promise<void>): Promise<void> {
     await this.#db.transaction(async (tx) => {
+      await also?.(tx);
       const now = Date.now();
       await tx('users')
         .where({ id })

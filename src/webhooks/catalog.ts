@@ -187,6 +187,39 @@ export const WEBHOOK_CATALOG = {
     user_id: USER_ID,
     application_id: CLIENT_ID,
   }),
+  'user.login.new-device': type(
+    'a login completed from a device (browser) the user had not signed in from before (the device cookie)',
+    '`user_id`, `application_id`, `device: {id, new}`, `request: {ip, location}`',
+    'always',
+    { user_id: USER_ID, application_id: CLIENT_ID, device: { id: '9f2c4e1a7b3d5c6e8f0a1b2c3d4e5f60', new: true }, request: { ip: '203.0.113.7', location: { country: 'DE', city: 'Berlin' } } },
+  ),
+  'user.login.suspicious': type(
+    'a login completed implausibly far from the previous one for the time between them (impossible travel, from the location database)',
+    '`user_id`, `application_id`, `risk: {new_device, impossible_travel, breached_password, travel: {from, to, distance_km, hours, speed_kmh}}`, `request: {ip, location}`',
+    'always',
+    {
+      user_id: USER_ID,
+      application_id: CLIENT_ID,
+      risk: {
+        new_device: false,
+        impossible_travel: true,
+        breached_password: false,
+        travel: { from: { country: 'DE', city: 'Berlin', at: '2026-11-30T09:00:00.000Z' }, to: { country: 'US', city: 'Boston' }, distance_km: 6087, hours: 0.5, speed_kmh: 12174 },
+      },
+      request: { ip: '203.0.113.7', location: { country: 'US', city: 'Boston', latitude: 42.36, longitude: -71.06 } },
+    },
+  ),
+  'user.password.breach': type('a user signed in with a password found in the breached-password corpus (or the range API), once the password proved right', '`user_id`, `application_id`', 'always', {
+    user_id: USER_ID,
+    application_id: CLIENT_ID,
+  }),
+  'user.bulk.create': type('users were imported (`POST /admin/api/users/import`): one event per call, no `user.create` for each', '`count`, `users: [{id, email}]`', 'never', {
+    count: 2,
+    users: [
+      { id: USER_ID, email: 'ada@example.com' },
+      { id: '7a2d3b0f-4c8e-4d2f-8b66-1d2e3f4a5b6c', email: 'grace@example.com' },
+    ],
+  }),
   'user.identity-provider.link': type(
     'an identity at an upstream provider was linked to the user (its first sign-in there, once the local account was proved or created)',
     '`user_id`, `identity_provider_id`, `subject` (the identity at the provider), `application_id`',

@@ -80,6 +80,26 @@ export interface HookMessage {
   locale: string | null;
 }
 
+/** The browser a sign-in comes from (the device cookie): `new` when the user never signed in from it. */
+export interface HookDevice {
+  id: string;
+  new: boolean;
+}
+
+/** A sign-in's threat signals (CONTRACT §9); `travel` describes an impossible travel. */
+export interface HookRisk {
+  new_device: boolean;
+  impossible_travel: boolean;
+  breached_password: boolean;
+  travel: {
+    from: { country: string; city: string | null; at: string };
+    to: { country: string; city: string | null };
+    distance_km: number;
+    hours: number;
+    speed_kmh: number;
+  } | null;
+}
+
 type FailureReason = 'invalid_credentials' | 'throttled' | 'denied' | 'not_activated' | 'disabled' | 'locked' | 'registration_failed';
 
 /** What each lifecycle point sends: `lifecycle.run(event, payload)` takes exactly this. */
@@ -109,7 +129,7 @@ export interface EventPayloads {
   before_password_reset: { user: HookUser };
   after_password_reset: { user: HookUser };
   after_username_request: { user: HookUser };
-  after_login: { user: HookUser };
+  after_login: { user: HookUser; device: HookDevice; risk: HookRisk };
   after_external_login: { user: HookUser; provider: HookProvider; profile: Record<string, Json>; is_new: boolean };
   before_identity_verification: { user: HookUser; providers: HookProvider[]; reason: 'application' | 'hook' };
   after_identity_verification: { user: HookUser; verification: { provider: HookProvider; status: 'verified' | 'failed'; verified_claims: Json | null } };
@@ -354,8 +374,20 @@ const DEFINITIONS = {
     fires: 'login completed, before the user returns to the application',
     sync: true,
     actions: ['deny', 'user.setMetadata', 'identityVerification.require'],
-    fields: { user: 'User' },
-    sample: { user: sampleUser },
+    fields: {
+      user: 'User',
+      device: '{ id: string, new: boolean }',
+      risk: '{ new_device: boolean, impossible_travel: boolean, breached_password: boolean, travel: { from: { country: string, city: string | null, at: string }, to: { country: string, city: string | null }, distance_km: number, hours: number, speed_kmh: number } | null }',
+    },
+    sample: {
+      user: sampleUser,
+      device: { id: '9f2c4e1a7b3d5c6e8f0a1b2c3d4e5f60', new: false },
+      risk: { new_device: false, impossible_travel: false, breached_password: false, travel: null },
+    },
+    note:
+      '`device` is the browser, recognised by a long-lived device cookie; `new` when this user never signed in from it (the `user.login.new-device` webhook follows). ' +
+      '`risk.impossible_travel`: this sign-in is further from the last located one than IMPOSSIBLE_TRAVEL_KMH allows in the time between them (needs a location database with coordinates; ' +
+      '`user.login.suspicious` follows); `risk.breached_password`: the password is in the breached-password corpus (`user.password.breach`). A hook may deny, or require more, on any of them.',
     refusal: 'The login does not complete (no session, no code for the application); a page shows the message.',
     decide: (actions) => ({ ...changes(actions), verificationRequired: verificationRequired(actions) }),
   }),
