@@ -87,23 +87,25 @@ export function VersionsPanel({
                     {new Date(version.created_at).toLocaleString()} by {who(version.created_by)}
                   </td>
                   <td>{version.deployed_at ? `${new Date(version.deployed_at).toLocaleString()} by ${who(version.deployed_by ?? '')}` : 'never'}</td>
-                  <td class="row">
-                    <button type="button" onClick={() => void compare(version)}>
-                      Compare<span class="sr-only"> version {version.version}</span>
-                    </button>
-                    {canWrite && state !== 'deployed' && (
-                      <ConfirmButton
-                        label={state === 'draft' ? `Deploy v${version.version}` : `Roll back to v${version.version}`}
-                        question={
-                          state === 'draft'
-                            ? `Deploy version ${version.version}? Journeys run it from the next request on.`
-                            : `Roll back to version ${version.version}? Journeys run it again from the next request on; version ${hook.version} stays listed.`
-                        }
-                        danger={state !== 'draft'}
-                        disabled={action.busy}
-                        onConfirm={() => deploy(version)}
-                      />
-                    )}
+                  <td>
+                    <div class="row">
+                      <button type="button" onClick={() => void compare(version)}>
+                        Compare<span class="sr-only"> version {version.version}</span>
+                      </button>
+                      {canWrite && state !== 'deployed' && (
+                        <ConfirmButton
+                          label={state === 'draft' ? `Deploy v${version.version}` : `Roll back to v${version.version}`}
+                          question={
+                            state === 'draft'
+                              ? `Deploy version ${version.version}? Journeys run it from the next request on.`
+                              : `Roll back to version ${version.version}? Journeys run it again from the next request on; version ${hook.version} stays listed.`
+                          }
+                          danger={state !== 'draft'}
+                          disabled={action.busy}
+                          onConfirm={() => deploy(version)}
+                        />
+                      )}
+                    </div>
                   </td>
                 </tr>
               );

@@ -73,15 +73,17 @@ export function IdentityProviders() {
                   <Badge tone={provider.enabled ? 'good' : 'off'}>{provider.enabled ? 'enabled' : 'disabled'}</Badge>
                 </td>
                 {canWrite && (
-                  <td class="row">
-                    <button type="button" disabled={action.busy} onClick={() => void change(() => api.patch(`/identity-providers/${provider.id}`, { enabled: !provider.enabled }))}>
-                      {provider.enabled ? `Disable ${provider.name}` : `Enable ${provider.name}`}
-                    </button>
-                    <ConfirmButton
-                      label={`Delete ${provider.name}`}
-                      question={`Delete ${provider.name}? Its button goes from the sign-in page and users linked through it sign in otherwise.`}
-                      onConfirm={() => change(() => api.del(`/identity-providers/${provider.id}`))}
-                    />
+                  <td>
+                    <div class="row">
+                      <button type="button" disabled={action.busy} onClick={() => void change(() => api.patch(`/identity-providers/${provider.id}`, { enabled: !provider.enabled }))}>
+                        {provider.enabled ? `Disable ${provider.name}` : `Enable ${provider.name}`}
+                      </button>
+                      <ConfirmButton
+                        label={`Delete ${provider.name}`}
+                        question={`Delete ${provider.name}? Its button goes from the sign-in page and users linked through it sign in otherwise.`}
+                        onConfirm={() => change(() => api.del(`/identity-providers/${provider.id}`))}
+                      />
+                    </div>
                   </td>
                 )}
               </tr>
