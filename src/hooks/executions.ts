@@ -1,8 +1,10 @@
 // The hook execution log (hook_executions): every run the runner and the worker make, written in
 // small batches off the journey's path; read by the admin API (GET /hooks/:id/executions); pruned by
 // age and by count per hook. Recording a run costs about 20 µs of CPU (measured on SQLite, 5000
-// runs a batch: mostly the insert); its id is a per-process random prefix and a counter rather
-// than a UUID per run.
+// runs a batch: mostly the insert), plus the redacted copy of its event kept for a replay
+// (redact.ts, made at once so that nothing changed later leaks in: a walk and a JSON.stringify,
+// under 2× a plain JSON.stringify of the event); its id is a per-process random prefix and a counter
+// rather than a UUID per run.
 import { randomBytes } from 'node:crypto';
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
