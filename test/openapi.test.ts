@@ -113,7 +113,7 @@ for (const kind of databaseKinds()) {
       assertAnswerMatches('POST', '/users', refused);
     });
 
-    test('real answers match the answer schemas (versions, deploys, test runs, runs and their events, consents, webhook events, audit log)', async () => {
+    test('real answers match the answer schemas (versions, deploys, test runs, runs and their events, consents, granted applications, identity providers, webhook events, audit log)', async () => {
       const user = await server.admin('POST', '/users', { email: 'runs@example.com', password: 'correct horse battery' });
       const created = await server.admin('POST', '/hooks', {
         name: 'Disabled',
@@ -145,6 +145,11 @@ for (const kind of databaseKinds()) {
       const events = await server.admin('GET', `/webhook-events?user_id=${user.body.id}`);
       assert.ok(events.body.length >= 2, JSON.stringify(events.body));
       assertAnswerMatches('GET', '/webhook-events', events);
+      assertAnswerMatches('GET', '/users/{id}/applications', await server.admin('GET', `/users/${user.body.id}/applications`));
+      const provider = await server.admin('POST', '/identity-providers', { name: 'Google', preset: 'google', client_id: 'g-1', client_secret: 'g-secret' });
+      assertAnswerMatches('POST', '/identity-providers', provider);
+      assertAnswerMatches('PATCH', '/identity-providers/{id}', await server.admin('PATCH', `/identity-providers/${provider.body.id}`, { enabled: false }));
+      assertAnswerMatches('GET', '/identity-providers', await server.admin('GET', '/identity-providers'));
       const audit = await server.admin('GET', '/audit-log?limit=20');
       assert.ok(audit.body.length > 5);
       assertAnswerMatches('GET', '/audit-log', audit);

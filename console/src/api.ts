@@ -86,6 +86,8 @@ export type ExecutionEvent = Static<typeof schemas.ExecutionEvent>;
 export type WebhookEvent = Static<typeof schemas.WebhookEvent>;
 export type AuditEntry = Static<typeof schemas.AuditEntry>;
 export type Consent = Static<typeof schemas.Consent>;
+export type IdentityProvider = Static<typeof schemas.IdentityProvider>;
+export type GrantedApplication = Static<typeof schemas.GrantedApplication>;
 
 export interface EventSpec {
   name: string;
@@ -173,19 +175,4 @@ export interface User {
   last_login_at?: string | null;
   created_at: string;
   [key: string]: unknown;
-}
-
-export interface IdentityProvider {
-  id: string;
-  name: string;
-  type: 'oidc' | 'oauth2';
-  preset: string | null;
-  purpose: 'login' | 'verification';
-  issuer: string | null;
-  client_id: string;
-  scopes: string[];
-  applications: string[] | null;
-  enabled: boolean;
-  has_client_secret: boolean;
-  created_at: string;
 }

@@ -34,6 +34,8 @@ const {
   Consent,
   WebhookEvent,
   AuditEntry,
+  IdentityProvider,
+  GrantedApplication,
 } = types;
 
 /** The described operations, keyed "METHOD /path" as the router spells the path. */
@@ -65,6 +67,13 @@ const OPERATIONS: Record<string, Operation> = {
   'GET /hooks/:id/executions': { summary: "A hook's runs, newest first", answer: [Execution] },
   'GET /hooks/:id/executions/:execution_id/event': { summary: 'The event a run got, passwords, secrets, tokens, codes and links redacted (to test-run code on it)', answer: ExecutionEvent },
   'GET /executions': { summary: "Every hook's runs for one user's events (user_id= is required)", answer: [Execution] },
+  'GET /users/:id/applications': { summary: 'The applications a user granted access to', answer: [GrantedApplication] },
+  'DELETE /users/:id/applications/:client_id': { summary: "Revoke one application's access (its grants and tokens)", status: 204 },
+  'GET /identity-providers': { summary: 'List upstream identity providers (client secrets never answered)', answer: [IdentityProvider] },
+  'POST /identity-providers': { summary: 'Add an identity provider (from a preset, or an issuer / endpoints)', answer: IdentityProvider, status: 201 },
+  'GET /identity-providers/:id': { summary: 'Get an identity provider', answer: IdentityProvider },
+  'PATCH /identity-providers/:id': { summary: 'Change an identity provider', answer: IdentityProvider },
+  'DELETE /identity-providers/:id': { summary: 'Delete an identity provider', status: 204 },
   'GET /users/:id/consents': { summary: 'The consents a user gave or refused', answer: [Consent] },
   'GET /webhook-events': { summary: 'Webhook events, newest first (filter by user_id= and type=)', answer: [WebhookEvent] },
   'GET /audit-log': { summary: 'The audit log, newest first (filter by actor=, target=, action=)', answer: [AuditEntry] },

@@ -303,6 +303,42 @@ export const AuditEntry = Type.Object(
   { $id: 'AuditEntry', additionalProperties: false },
 );
 
+// Upstream identity providers (the answer; the body's fields are providers/store.ts's list).
+const Url = Nullable(Type.String());
+export const IdentityProvider = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    type: Type.Union([Type.Literal('oidc'), Type.Literal('oauth2')]),
+    preset: Nullable(Type.String()),
+    purpose: Type.Union([Type.Literal('login'), Type.Literal('verification')]),
+    issuer: Url,
+    authorization_endpoint: Url,
+    token_endpoint: Url,
+    userinfo_endpoint: Url,
+    emails_endpoint: Url,
+    client_id: Type.String(),
+    scopes: Strings,
+    claims: Type.Record(Type.String(), Type.String(), { description: 'our field → the provider claim (a dotted path)' }),
+    linking: Type.Union([Type.Literal('verified_email'), Type.Literal('never')]),
+    trusted_domains: Strings,
+    applications: Nullable(Strings),
+    enabled: Type.Boolean(),
+    response_mode: Type.Union([Type.Literal('query'), Type.Literal('form_post')]),
+    apple: Nullable(Type.Object({ team_id: Type.String(), key_id: Type.String() })),
+    button: Type.Object({ label: Type.String(), color: Type.String(), text_color: Type.String() }),
+    has_client_secret: Type.Boolean({ description: 'the secret itself is never answered' }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'IdentityProvider', additionalProperties: false },
+);
+
+export const GrantedApplication = Type.Object(
+  { client_id: Type.String(), name: Nullable(Type.String()), scope: Nullable(Type.String()), granted_at: Nullable(Timestamp) },
+  { $id: 'GrantedApplication', additionalProperties: false },
+);
+
 /** The fields a body schema knows, in its order (for onlyFields). */
 export function fieldsOf(schema: Pick<TObject, 'properties'>): string[] {
   return Object.keys(schema.properties);

@@ -2,15 +2,8 @@
 // the consents given or refused, the recent runs of every hook for the user's events, and the
 // webhook events about the user. Each loads on its own, so one failing leaves the others.
 import { useState } from 'preact/hooks';
-import { api, type Consent, type Execution, type Hook, type WebhookEvent } from '../api.ts';
+import { api, type Consent, type Execution, type GrantedApplication, type Hook, type WebhookEvent } from '../api.ts';
 import { Badge, ConfirmButton, ErrorBanner, Json, LoadedPanel, useAction, useLoad } from '../components/ui.tsx';
-
-interface GrantedApplication {
-  client_id: string;
-  name: string | null;
-  scope: string | null;
-  granted_at: string | null;
-}
 
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
 
