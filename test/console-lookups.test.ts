@@ -1,6 +1,6 @@
 // What the console's editor and user page read besides the resources themselves: the event a hook run
 // got, kept redacted (a password given at a lazy migration, a reset mail's link never come back, nor
-// are they at rest in the log), a test run of unsaved code on it; every hook's runs for one user; the
+// are they at rest in the log, even where the hook logged them), a test run of unsaved code on it; every hook's runs for one user; the
 // webhook events of one user; a user's consents. Each behind the admin guard, with 4xx for bad input.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -40,7 +40,7 @@ for (const kind of databaseKinds()) {
           name: 'Legacy check',
           mode: 'sync',
           event: 'before_password_validation',
-          code: hookCode(`if (event.password === ${JSON.stringify(LEGACY_PASSWORD)}) api.password.accept(); else api.password.reject();`),
+          code: hookCode(`console.log('checking ' + event.password); if (event.password === ${JSON.stringify(LEGACY_PASSWORD)}) api.password.accept(); else api.password.reject();`),
         })
       ).body.id;
       messageHook = (await server.admin('POST', '/hooks', { name: 'Mail watch', mode: 'sync', event: 'before_message_send', code: hookCode('console.log(event.message.type);') })).body.id;
@@ -74,9 +74,11 @@ for (const kind of databaseKinds()) {
       assert.equal(answer.body.event.user.has_password, false, 'a flag is not a secret');
       assert.equal(answer.body.event.secrets, undefined, "the hook's secrets are not part of it");
       assert.ok(!JSON.stringify(answer.body).includes(LEGACY_PASSWORD));
-      const stored = await server.server.services.db('hook_executions').select('event_payload');
+      // The hook logged the password: the log keeps the redaction instead.
+      assert.deepEqual(run!.logs, ['[log] checking [redacted]']);
+      const stored = await server.server.services.db('hook_executions').select('event_payload', 'logs', 'actions', 'error');
       assert.ok(stored.length > 0);
-      for (const row of stored) assert.ok(!String(row.event_payload).includes(LEGACY_PASSWORD), 'the password is not stored');
+      for (const row of stored) assert.ok(!JSON.stringify(row).includes(LEGACY_PASSWORD), 'the password is not stored');
     });
 
     test("a reset mail's link and token are redacted from before_message_send's recorded event", async () => {

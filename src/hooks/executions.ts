@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
-import { redactedEventJson, userIdOf } from './redact.ts';
+import { redactEvent, userIdOf } from './redact.ts';
 
 /** How long a run waits to be written with the ones that follow it. */
 const BATCH_DELAY_MS = 50;
@@ -89,6 +89,11 @@ export class ExecutionLog {
 
   /** Records a run; it is written with the others of the next few milliseconds. */
   record(entry: ExecutionEntry): void {
+    const kept = entry.payload ? redactEvent(entry.payload) : null;
+    // What the event's redaction took out does not come back through what the hook logged or did.
+    const scrub = kept?.redacted ? kept.scrub : null;
+    const logs = scrub ? entry.logs.map(scrub) : entry.logs;
+    const actions = entry.actions.length === 0 ? EMPTY_LIST : toJson(scrub ? kept!.scrubValue(entry.actions) : entry.actions);
     this.#pending.push({
       id: `${ID_PREFIX}${(idCounter++).toString(36).padStart(8, '0')}`,
       hook_id: entry.hookId,
@@ -96,13 +101,13 @@ export class ExecutionLog {
       event_id: entry.eventId,
       event: entry.event,
       user_id: entry.payload ? userIdOf(entry.payload) : null,
-      event_payload: entry.payload ? redactedEventJson(entry.payload) : null,
+      event_payload: kept?.json ?? null,
       mode: entry.mode,
       outcome: entry.outcome,
       duration_ms: Math.round(entry.durationMs),
-      logs: entry.logs.length === 0 ? EMPTY_LIST : toJson(entry.logs),
-      actions: entry.actions.length === 0 ? EMPTY_LIST : toJson(entry.actions),
-      error: entry.error ?? null,
+      logs: logs.length === 0 ? EMPTY_LIST : toJson(logs),
+      actions,
+      error: entry.error === undefined ? null : scrub ? scrub(entry.error) : entry.error,
       created_at: Date.now(),
     });
     if (!this.#flushing) this.#flushing = new Promise((resolve) => setTimeout(resolve, BATCH_DELAY_MS)).then(() => this.flush());

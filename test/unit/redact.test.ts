@@ -3,7 +3,7 @@
 // fields that only look alike), what is left out (the run's secrets and hook) and the size cap.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_EVENT_CHARS, REDACTED, redactedEventJson, userIdOf } from '../../src/hooks/redact.ts';
+import { MAX_EVENT_CHARS, REDACTED, redactEvent, redactedEventJson, userIdOf } from '../../src/hooks/redact.ts';
 
 const kept = (event: Record<string, unknown>) => JSON.parse(redactedEventJson(event)!);
 
@@ -61,4 +61,18 @@ test('the user an event is about: user.id, else user_id, else none', () => {
   assert.equal(userIdOf({ user: null, user_id: 'u2' }), 'u2');
   assert.equal(userIdOf({ user: { email: 'x' } }), null);
   assert.equal(userIdOf({ audit: { id: 'a' } }), null);
+});
+
+test("what was redacted is scrubbed from the run's logs and actions; short values and other text stay", () => {
+  const event = redactEvent({ password: 'hunter2 hunter2', message: { code: '123456', link: 'https://id.example.com/r/abcdef' }, answers: { pin: '12' }, user: { email: 'ada@example.com' } });
+  assert.equal(event.redacted, true);
+  assert.equal(event.scrub('got hunter2 hunter2 for ada@example.com, code 123456'), `got ${REDACTED} for ada@example.com, code ${REDACTED}`);
+  assert.equal(event.scrub('link https://id.example.com/r/abcdef!'), `link ${REDACTED}!`);
+  assert.equal(event.scrub('pin 12'), 'pin 12', 'too short to scrub without shredding every line');
+  assert.deepEqual(JSON.parse(JSON.stringify(event.scrubValue([{ type: 'idToken.setClaim', key: 'pw', value: 'x hunter2 hunter2 y', n: 123456 }]))), [
+    { type: 'idToken.setClaim', key: 'pw', value: `x ${REDACTED} y`, n: 123456 },
+  ]);
+  const nothing = redactEvent({ user: { email: 'ada@example.com', has_password: true } });
+  assert.equal(nothing.redacted, false);
+  assert.equal(nothing.scrub('ada@example.com'), 'ada@example.com');
 });
