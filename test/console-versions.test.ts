@@ -154,8 +154,10 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('GET', `/hooks/${hookId}`)).body.latest_version, 2, 'a test run saves nothing');
     });
 
-    test("the user page shows the user's applications, hook runs and webhook events", async () => {
+    test("the user page shows the user's applications, consents, hook runs and webhook events", async () => {
       const page = admin.page;
+      // A consent as progressive profiling records it (the consent service the hosted pages use).
+      await server.server.services.consents.set(graceId, [{ key: 'newsletter', granted: true }]);
       await page.goto(`${server.url}/admin/users/${graceId}`);
       await page.locator('[data-testid="user-status"]').waitFor();
       await page.getByRole('button', { name: 'Revoke Notes' }).waitFor();
@@ -163,7 +165,7 @@ for (const kind of databaseKinds()) {
       await runs.getByRole('link', { name: 'Tier' }).first().waitFor();
       assert.ok((await runs.locator('tbody tr').count()) >= 4, 'one run per login');
       await page.locator('[data-testid="user-webhook-events"]', { hasText: 'user.login.success' }).waitFor();
-      await page.getByText('None asked for yet.').waitFor();
+      assert.match(await page.locator('[data-testid="user-consents"] tbody tr').innerText(), /newsletter\s+granted/);
       await assertNoAxeViolations(page, 'user page with activity');
     });
 
