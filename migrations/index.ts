@@ -20,6 +20,7 @@ import * as messageDelivery018 from './018_message_delivery.ts';
 import * as account021 from './021_account.ts';
 import * as registrations019 from './019_registrations_groups.ts';
 import * as importDevices020 from './020_import_devices.ts';
+import * as consoleLookups022 from './022_console_lookups.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -46,4 +47,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['021_account', account021],
   ['019_registrations_groups', registrations019],
   ['020_import_devices', importDevices020],
+  ['022_console_lookups', consoleLookups022],
 ];

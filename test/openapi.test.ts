@@ -1,6 +1,7 @@
 // GET /admin/api/openapi.json: an OpenAPI 3.1 document that the OpenAPI meta-schema validator accepts,
 // listing every route of the admin router, and whose answer schemas real answers of the API satisfy
-// (users, applications, hooks, webhooks, resource servers, invitations, and a refusal). The body
+// (users, applications, hooks and their versions, test runs, runs and their recorded events, webhooks
+// and their events, resource servers, invitations, consents, the audit log, and a refusal). The body
 // schemas are the services' known-field lists: a field the document does not list is refused.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -110,6 +111,48 @@ for (const kind of databaseKinds()) {
       assert.equal(refused.status, 400);
       assert.match(refused.body.message, /^nickname: is not a known field \(known: email, password, username/);
       assertAnswerMatches('POST', '/users', refused);
+    });
+
+    test('real answers match the answer schemas (versions, deploys, test runs, runs and their events, consents, granted applications, identity providers, webhook events, audit log)', async () => {
+      const user = await server.admin('POST', '/users', { email: 'runs@example.com', password: 'correct horse battery' });
+      const created = await server.admin('POST', '/hooks', {
+        name: 'Disabled',
+        event: 'after_account_disabled',
+        mode: 'sync',
+        code: 'export default async function (event) { console.log(event.user.id); }',
+      });
+      const id = created.body.id;
+      const draft = await server.admin('PATCH', `/hooks/${id}`, { code: 'export default async function (event) { console.log("v2", event.user.id); }', draft: true });
+      assert.equal(draft.body.latest_version, 2);
+      assertAnswerMatches('GET', '/hooks/{id}/versions', await server.admin('GET', `/hooks/${id}/versions`));
+      assertAnswerMatches('GET', '/hooks/{id}/versions/{version}', await server.admin('GET', `/hooks/${id}/versions/2`));
+      assertAnswerMatches('POST', '/hooks/{id}/test', await server.admin('POST', `/hooks/${id}/test`, { version: 2 }));
+      assertAnswerMatches(
+        'POST',
+        '/hooks/test',
+        await server.admin('POST', '/hooks/test', { event_type: 'after_account_disabled', code: 'export default async function () { throw new Error("no"); }' }),
+      );
+      assertAnswerMatches('POST', '/hooks/{id}/deploy', await server.admin('POST', `/hooks/${id}/deploy`));
+      assertAnswerMatches('POST', '/hooks/{id}/versions/{version}/rollback', await server.admin('POST', `/hooks/${id}/versions/1/rollback`));
+
+      assert.equal((await server.admin('POST', `/users/${user.body.id}/disable`)).status, 200);
+      const runs = await server.admin('GET', `/hooks/${id}/executions`);
+      assertAnswerMatches('GET', '/hooks/{id}/executions', runs);
+      assert.equal(runs.body.length, 1);
+      assertAnswerMatches('GET', '/hooks/{id}/executions/{execution_id}/event', await server.admin('GET', `/hooks/${id}/executions/${runs.body[0].id}/event`));
+      assertAnswerMatches('GET', '/executions', await server.admin('GET', `/executions?user_id=${user.body.id}`));
+      assertAnswerMatches('GET', '/users/{id}/consents', await server.admin('GET', `/users/${user.body.id}/consents`));
+      const events = await server.admin('GET', `/webhook-events?user_id=${user.body.id}`);
+      assert.ok(events.body.length >= 2, JSON.stringify(events.body));
+      assertAnswerMatches('GET', '/webhook-events', events);
+      assertAnswerMatches('GET', '/users/{id}/applications', await server.admin('GET', `/users/${user.body.id}/applications`));
+      const provider = await server.admin('POST', '/identity-providers', { name: 'Google', preset: 'google', client_id: 'g-1', client_secret: 'g-secret' });
+      assertAnswerMatches('POST', '/identity-providers', provider);
+      assertAnswerMatches('PATCH', '/identity-providers/{id}', await server.admin('PATCH', `/identity-providers/${provider.body.id}`, { enabled: false }));
+      assertAnswerMatches('GET', '/identity-providers', await server.admin('GET', '/identity-providers'));
+      const audit = await server.admin('GET', '/audit-log?limit=20');
+      assert.ok(audit.body.length > 5);
+      assertAnswerMatches('GET', '/audit-log', audit);
     });
 
     test('each body schema lists exactly the fields the route accepts', async () => {

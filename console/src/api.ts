@@ -1,6 +1,8 @@
 // The console's only way to the server: the admin API (and /admin/session, /admin/logout) with the
 // session cookie the browser sends by itself, and the CSRF token echoed in a header on changes.
 // The console never holds a token.
+import type { Static } from '@sinclair/typebox';
+import type * as schemas from '../../src/api-schema/types.ts';
 
 /** An API refusal: its status, code, message, and the field the message names ("email: ..."). */
 export class ApiError extends Error {
@@ -76,7 +78,17 @@ export async function signOut(): Promise<void> {
   window.location.assign(answer.end_session_url);
 }
 
-// The shapes the pages read (as the admin API answers them).
+// The shapes the pages read (as the admin API answers them). The newer ones are the answer schemas
+// of the OpenAPI document itself (types only: nothing of the server is bundled), so they cannot drift.
+export type HookVersion = Static<typeof schemas.HookVersion>;
+export type Execution = Static<typeof schemas.Execution>;
+export type ExecutionEvent = Static<typeof schemas.ExecutionEvent>;
+export type WebhookEvent = Static<typeof schemas.WebhookEvent>;
+export type AuditEntry = Static<typeof schemas.AuditEntry>;
+export type Consent = Static<typeof schemas.Consent>;
+export type IdentityProvider = Static<typeof schemas.IdentityProvider>;
+export type GrantedApplication = Static<typeof schemas.GrantedApplication>;
+
 export interface EventSpec {
   name: string;
   fires: string;
@@ -92,7 +104,10 @@ export interface Hook {
   event: string;
   mode: 'sync' | 'async';
   code: string;
+  /** The deployed version: what journeys run. */
   version: number;
+  /** The newest saved version (a draft when above `version`). */
+  latest_version: number;
   applications: string[] | null;
   enabled: boolean;
   order: number;
@@ -110,20 +125,6 @@ export interface HookStats {
   errors: number;
   p95_ms: number | null;
   last_run_at: string | null;
-}
-
-export interface Execution {
-  id: string;
-  event: string;
-  event_id: string;
-  hook_version: number;
-  mode: string;
-  outcome: string;
-  duration_ms: number;
-  logs: string[];
-  actions: unknown[];
-  error?: string;
-  created_at: string;
 }
 
 export interface TestResult {

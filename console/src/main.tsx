@@ -6,7 +6,9 @@ import { LocationProvider, Route, Router } from 'preact-iso';
 import { loadSession, type Session, signOut } from './api.ts';
 import { SessionContext } from './session.ts';
 import { Applications, ApplicationDetail } from './pages/applications.tsx';
+import { AuditLog } from './pages/audit-log.tsx';
 import { HookEditor } from './pages/hook-editor.tsx';
+import { IdentityProviders } from './pages/identity-providers.tsx';
 import { Journeys } from './pages/journeys.tsx';
 import { Keys } from './pages/keys.tsx';
 import { ResourceServers } from './pages/resource-servers.tsx';
@@ -21,7 +23,9 @@ const NAV: Array<[string, string]> = [
   ['/admin/users', 'Users'],
   ['/admin/webhooks', 'Webhooks'],
   ['/admin/resource-servers', 'Resource servers'],
+  ['/admin/identity-providers', 'Identity providers'],
   ['/admin/keys', 'Signing keys'],
+  ['/admin/audit-log', 'Audit log'],
 ];
 
 function NotFound() {
@@ -77,6 +81,8 @@ function Shell({ session }: { session: Session }) {
             <Route path="/admin/webhooks/:id" component={WebhookDetail} />
             <Route path="/admin/resource-servers" component={ResourceServers} />
             <Route path="/admin/keys" component={Keys} />
+            <Route path="/admin/identity-providers" component={IdentityProviders} />
+            <Route path="/admin/audit-log" component={AuditLog} />
             <Route default component={NotFound} />
           </Router>
         </main>

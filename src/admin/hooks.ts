@@ -9,7 +9,8 @@ import { findTemplate, listTemplates } from '../hooks/templates.ts';
 import type { Services } from '../services.ts';
 import { hookInput, publishInput, type Actor, type RunnableHook } from '../hooks/store.ts';
 import { asObject, onlyFields } from '../input.ts';
-import { objectBody, optionalObjectBody, queryInt } from './body.ts';
+import { objectBody, optionalObjectBody, queryInt, queryString } from './body.ts';
+import { REDACTED } from '../hooks/redact.ts';
 import { fieldsOf, HookDraftBody } from '../api-schema/types.ts';
 import { actorName } from './console-auth.ts';
 
@@ -127,6 +128,24 @@ export function hookRoutes(router: Router, services: Services): void {
     await hooks.get(ctx.params.id!);
     const limit = queryInt(ctx, 'limit', 50, 1, 500);
     ctx.body = await services.executions.list(ctx.params.id!, limit);
+  });
+
+  // The event a run got, as the log kept it (passwords, secrets, tokens, codes and links redacted):
+  // the console's test run on a recorded event lays it into the editor's event.
+  router.get('/hooks/:id/executions/:execution_id/event', async (ctx) => {
+    const hook = await hooks.get(ctx.params.id!);
+    const event = await services.executions.event(hook.id, ctx.params.execution_id!);
+    if (event === undefined) throw new NotFoundError(`execution ${JSON.stringify(ctx.params.execution_id)} of hook ${hook.id}`);
+    if (event === null) throw new NotFoundError(`the event of execution ${ctx.params.execution_id} (it was not kept: recorded before events were, or larger than 32 kB)`);
+    ctx.set('cache-control', 'no-store');
+    ctx.body = { execution_id: ctx.params.execution_id, hook_id: hook.id, event_type: String(event.type ?? hook.event), redacted: REDACTED, event };
+  });
+
+  // Every hook's runs for one user's events, newest first (the console's user page).
+  router.get('/executions', async (ctx) => {
+    const userId = queryString(ctx, 'user_id', 60);
+    if (!userId) throw new ValidationError('user_id', "is required: the runs of one user (GET /admin/api/hooks/:id/executions lists a hook's runs)");
+    ctx.body = await services.executions.listForUser(userId, queryInt(ctx, 'limit', 50, 1, 500));
   });
 
   router.get('/events', async (ctx) => {

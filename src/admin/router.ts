@@ -59,7 +59,7 @@ const MODULES: AdminRoutes[] = [
 export function createAdminRouter(services: Services, modules: AdminRoutes[] = MODULES): Router {
   const router = new Router({ prefix: ADMIN_PREFIX });
   // Path ids hold no NUL byte and are not huge; such an id is unknown without asking the database.
-  for (const param of ['id', 'client_id', 'identifier', 'kid', 'delivery_id', 'user_id']) {
+  for (const param of ['id', 'client_id', 'identifier', 'kid', 'delivery_id', 'user_id', 'execution_id']) {
     router.param(param, (value, ctx, next) => {
       if (value.includes('\u0000') || value.length > 1000) {
         ctx.status = 404;

@@ -83,6 +83,12 @@ export function userRoutes(router: Router, services: Services): void {
     ctx.status = 204;
   });
 
+  // The consents the user gave or refused on the hosted pages (progressive profiling, consent updates).
+  router.get('/users/:id/consents', async (ctx) => {
+    await users.getById(ctx.params.id!);
+    ctx.body = await services.consents.list(ctx.params.id!);
+  });
+
   // The applications the user granted access to, and revoking one (its grants and tokens go).
   router.get('/users/:id/applications', async (ctx) => {
     ctx.body = await services.access.list(ctx.params.id!);

@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import { ValidationError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { DELIVERY_STATUSES, webhookInput, type DeliveryStatus } from '../webhooks/endpoints.ts';
-import { isWebhookEventType } from '../webhooks/outbox.ts';
+import { isWebhookEventType, listWebhookEvents } from '../webhooks/outbox.ts';
 import { onlyFields } from '../input.ts';
 import { objectBody, optionalObjectBody, queryInt, queryString } from './body.ts';
 
@@ -17,6 +17,18 @@ export function webhookRoutes(router: Router, services: Services): void {
     ctx.set('location', `/admin/api/webhooks/${created.id}`);
     ctx.set('cache-control', 'no-store');
     ctx.body = created;
+  });
+
+  // The outbox: the events themselves (whoever subscribes), newest first; a user's with ?user_id=.
+  router.get('/webhook-events', async (ctx) => {
+    const type = queryString(ctx, 'type', 60);
+    if (type !== undefined && !isWebhookEventType(type)) throw new ValidationError('type', 'is not a webhook event type (GET /admin/api/webhook-event-types lists them)');
+    ctx.body = await listWebhookEvents(services.db, {
+      userId: queryString(ctx, 'user_id', 60),
+      type,
+      limit: queryInt(ctx, 'limit', 50, 1, 500),
+      offset: queryInt(ctx, 'offset', 0, 0, 10_000_000),
+    });
   });
 
   router.get('/webhooks', async (ctx) => {

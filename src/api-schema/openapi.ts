@@ -12,7 +12,31 @@ interface Operation {
   status?: number;
 }
 
-const { User, UserBody, Application, ApplicationBody, Hook, HookBody, HookDraftBody, PublishBody, Webhook, WebhookBody, ResourceServer, ResourceServerBody, Invitation, InvitationBody } = types;
+const {
+  User,
+  UserBody,
+  Application,
+  ApplicationBody,
+  Hook,
+  HookBody,
+  HookDraftBody,
+  PublishBody,
+  Webhook,
+  WebhookBody,
+  ResourceServer,
+  ResourceServerBody,
+  Invitation,
+  InvitationBody,
+  HookVersion,
+  Execution,
+  ExecutionEvent,
+  TestRun,
+  Consent,
+  WebhookEvent,
+  AuditEntry,
+  IdentityProvider,
+  GrantedApplication,
+} = types;
 const { UserRegistration, RegistrationBody, RegistrationPatchBody, Group, GroupBody, GroupPatchBody, GroupMember, GroupMemberBody } = types;
 
 /** The described operations, keyed "METHOD /path" as the router spells the path. */
@@ -36,7 +60,25 @@ const OPERATIONS: Record<string, Operation> = {
   'GET /hooks/:id': { summary: 'Get a hook (secret names only)', answer: Hook },
   'PATCH /hooks/:id': { summary: 'Change a hook (a new version when the code changes)', body: HookBody, answer: Hook },
   'DELETE /hooks/:id': { summary: 'Delete a hook', status: 204 },
-  'POST /hooks/test': { summary: 'Run code that is not saved on an event (a dry run)', body: HookDraftBody },
+  'POST /hooks/test': { summary: 'Run code that is not saved on an event (a dry run)', body: HookDraftBody, answer: TestRun },
+  'POST /hooks/:id/test': { summary: 'Run the deployed version, or {"version": n}, on an event (a dry run)', answer: TestRun },
+  'GET /hooks/:id/versions': { summary: "A hook's versions, newest first (without their code)", answer: [HookVersion] },
+  'GET /hooks/:id/versions/:version': { summary: 'One version, with its code', answer: HookVersion },
+  'POST /hooks/:id/deploy': { summary: 'Deploy the newest version, or {"version": n}', answer: Hook },
+  'POST /hooks/:id/versions/:version/rollback': { summary: 'Deploy an older version again', answer: Hook },
+  'GET /hooks/:id/executions': { summary: "A hook's runs, newest first", answer: [Execution] },
+  'GET /hooks/:id/executions/:execution_id/event': { summary: 'The event a run got, passwords, secrets, tokens, codes and links redacted (to test-run code on it)', answer: ExecutionEvent },
+  'GET /executions': { summary: "Every hook's runs for one user's events (user_id= is required)", answer: [Execution] },
+  'GET /users/:id/applications': { summary: 'The applications a user granted access to', answer: [GrantedApplication] },
+  'DELETE /users/:id/applications/:client_id': { summary: "Revoke one application's access (its grants and tokens)", status: 204 },
+  'GET /identity-providers': { summary: 'List upstream identity providers (client secrets never answered)', answer: [IdentityProvider] },
+  'POST /identity-providers': { summary: 'Add an identity provider (from a preset, or an issuer / endpoints)', answer: IdentityProvider, status: 201 },
+  'GET /identity-providers/:id': { summary: 'Get an identity provider', answer: IdentityProvider },
+  'PATCH /identity-providers/:id': { summary: 'Change an identity provider', answer: IdentityProvider },
+  'DELETE /identity-providers/:id': { summary: 'Delete an identity provider', status: 204 },
+  'GET /users/:id/consents': { summary: 'The consents a user gave or refused', answer: [Consent] },
+  'GET /webhook-events': { summary: 'Webhook events, newest first (filter by user_id= and type=)', answer: [WebhookEvent] },
+  'GET /audit-log': { summary: 'The audit log, newest first (filter by actor=, target=, action=)', answer: [AuditEntry] },
   'POST /templates/:name/publish': { summary: "Publish a template as a hook, with the hook's settings", body: PublishBody, answer: Hook, status: 201 },
   'GET /webhooks': { summary: 'List webhook endpoints', answer: [Webhook] },
   'POST /webhooks': { summary: 'Create a webhook endpoint (its secret is in this answer only)', body: WebhookBody, answer: Webhook, status: 201 },
@@ -67,32 +109,12 @@ const OPERATIONS: Record<string, Operation> = {
   'DELETE /groups/:id/members/:user_id': { summary: 'Remove a member', status: 204 },
 };
 
+/** Every schema the operations name, and the error answer: the document's components (none is left out). */
 const SCHEMAS: TSchema[] = [
-  types.ErrorAnswer,
-  User,
-  UserBody,
-  Application,
-  ApplicationBody,
-  Hook,
-  HookBody,
-  HookDraftBody,
-  PublishBody,
-  Webhook,
-  WebhookBody,
-  ResourceServer,
-  ResourceServerBody,
-  Invitation,
-  InvitationBody,
-  UserRegistration,
-  RegistrationBody,
-  RegistrationPatchBody,
-  Group,
-  GroupBody,
-  GroupPatchBody,
-  GroupMember,
-  GroupMemberBody,
-  types.UserImportBody,
-  types.UserImportAnswer,
+  ...new Set([
+    types.ErrorAnswer,
+    ...Object.values(OPERATIONS).flatMap((op) => [op.body, Array.isArray(op.answer) ? op.answer[0] : op.answer].filter((schema): schema is TSchema => schema !== undefined)),
+  ]),
 ];
 
 /** A schema as the document holds it: its TypeBox symbols dropped, $id left to the components key. */

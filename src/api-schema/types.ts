@@ -312,6 +312,124 @@ export const GroupMember = Type.Object(
   { $id: 'GroupMember', additionalProperties: false },
 );
 
+// Hook versions, runs and test runs.
+export const HookVersion = Type.Object(
+  {
+    version: Type.Integer({ minimum: 1 }),
+    deployed: Type.Boolean({ description: 'the version journeys run' }),
+    created_at: Timestamp,
+    created_by: Type.String({ description: '"admin-key", "kickstart", or "console:<user id>"' }),
+    deployed_at: Nullable(Timestamp),
+    deployed_by: Nullable(Type.String()),
+    code: Type.Optional(Type.String({ description: 'only when one version is asked for' })),
+  },
+  { $id: 'HookVersion', additionalProperties: false },
+);
+
+export const Execution = Type.Object(
+  {
+    id: Type.String(),
+    hook_id: Type.String(),
+    user_id: Nullable(Type.String()),
+    has_event: Type.Boolean({ description: 'its event was kept (redacted): GET /hooks/{id}/executions/{execution_id}/event answers it' }),
+    event: Type.String(),
+    event_id: Type.String(),
+    hook_version: Type.Integer({ minimum: 0 }),
+    mode: HookMode,
+    outcome: Type.String(),
+    duration_ms: Type.Integer({ minimum: 0 }),
+    logs: Strings,
+    actions: Type.Array(AnyObject),
+    error: Type.Optional(Type.String()),
+    created_at: Timestamp,
+  },
+  { $id: 'Execution', additionalProperties: false },
+);
+
+export const ExecutionEvent = Type.Object(
+  {
+    execution_id: Type.String(),
+    hook_id: Type.String(),
+    event_type: Type.String(),
+    redacted: Type.Literal('[redacted]', { description: 'what stands in for every password, secret, token, one-time code and link' }),
+    event: AnyObject,
+  },
+  { $id: 'ExecutionEvent', additionalProperties: false },
+);
+
+export const TestRun = Type.Object(
+  {
+    version: Type.Integer({ minimum: 0, description: '0 for code that is not saved' }),
+    outcome: Type.String(),
+    actions: Type.Array(AnyObject),
+    logs: Strings,
+    duration_ms: Type.Number({ minimum: 0 }),
+    error: Type.Optional(Type.String()),
+    notice: Type.String(),
+  },
+  { $id: 'TestRun', additionalProperties: false },
+);
+
+// What the console's user page reads besides the user.
+export const Consent = Type.Object({ key: Type.String(), granted: Type.Boolean(), updated_at: Timestamp }, { $id: 'Consent', additionalProperties: false });
+
+export const WebhookEvent = Type.Object(
+  { id: Type.String(), type: Type.String(), user_id: Nullable(Type.String()), data: AnyObject, created_at: Timestamp, dispatched_at: Nullable(Timestamp) },
+  { $id: 'WebhookEvent', additionalProperties: false },
+);
+
+export const AuditEntry = Type.Object(
+  {
+    id: Type.String(),
+    actor: Type.String({ description: '"admin-key", or "console:<user id>"' }),
+    actor_role: Nullable(Type.String()),
+    action: Type.String({ description: 'the route, e.g. "PATCH /users/:id"' }),
+    target: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }, { additionalProperties: false }),
+    before: Type.Unknown({ description: 'the target before, secrets redacted' }),
+    after: Type.Unknown(),
+    status: Type.Integer(),
+    address: Nullable(Type.String()),
+    created_at: Timestamp,
+  },
+  { $id: 'AuditEntry', additionalProperties: false },
+);
+
+// Upstream identity providers (the answer; the body's fields are providers/store.ts's list).
+const Url = Nullable(Type.String());
+export const IdentityProvider = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    type: Type.Union([Type.Literal('oidc'), Type.Literal('oauth2')]),
+    preset: Nullable(Type.String()),
+    purpose: Type.Union([Type.Literal('login'), Type.Literal('verification')]),
+    issuer: Url,
+    authorization_endpoint: Url,
+    token_endpoint: Url,
+    userinfo_endpoint: Url,
+    emails_endpoint: Url,
+    client_id: Type.String(),
+    scopes: Strings,
+    claims: Type.Record(Type.String(), Type.String(), { description: 'our field → the provider claim (a dotted path)' }),
+    linking: Type.Union([Type.Literal('verified_email'), Type.Literal('never')]),
+    trusted_domains: Strings,
+    applications: Nullable(Strings),
+    enabled: Type.Boolean(),
+    response_mode: Type.Union([Type.Literal('query'), Type.Literal('form_post')]),
+    apple: Nullable(Type.Object({ team_id: Type.String(), key_id: Type.String() })),
+    button: Type.Object({ label: Type.String(), color: Type.String(), text_color: Type.String() }),
+    has_client_secret: Type.Boolean({ description: 'the secret itself is never answered' }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'IdentityProvider', additionalProperties: false },
+);
+
+export const GrantedApplication = Type.Object(
+  { client_id: Type.String(), name: Nullable(Type.String()), scope: Nullable(Type.String()), granted_at: Nullable(Timestamp) },
+  { $id: 'GrantedApplication', additionalProperties: false },
+);
+
 /** The fields a body schema knows, in its order (for onlyFields). */
 export function fieldsOf(schema: Pick<TObject, 'properties'>): string[] {
   return Object.keys(schema.properties);

@@ -222,6 +222,7 @@ export class HookRunner implements Lifecycle {
       logs: result.logs,
       actions: result.actions,
       error: result.error,
+      payload: event,
     });
   }
 

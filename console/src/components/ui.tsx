@@ -148,6 +148,33 @@ export function ConfirmButton({ label, question, confirm = label, onConfirm, dis
   );
 }
 
+/** A panel of loaded data: its heading, a Refresh button, the loading and error states, then the data. */
+export function LoadedPanel({
+  id,
+  title,
+  load,
+  children,
+}: {
+  id: string;
+  title: string;
+  load: { data: unknown; error: Error | null; loading: boolean; reload: () => void };
+  children: ComponentChildren;
+}) {
+  return (
+    <section class="panel" aria-labelledby={id}>
+      <div class="page-head">
+        <h2 id={id}>{title}</h2>
+        <button type="button" onClick={load.reload}>
+          Refresh<span class="sr-only"> {title.toLowerCase()}</span>
+        </button>
+      </div>
+      {load.error && <LoadError error={load.error} retry={load.reload} />}
+      {load.loading && !load.data && <Busy />}
+      {children}
+    </section>
+  );
+}
+
 export function Badge({ children, tone = '' }: { children: ComponentChildren; tone?: string }) {
   return <span class={`badge ${tone}`}>{children}</span>;
 }

@@ -18,6 +18,8 @@ export interface MountedEditor {
   setEvent(spec: EventSpec | null): void;
   /** The document as it is now. */
   getCode(): string;
+  /** Replaces the whole document (loading a version into the editor; one undoable change). */
+  setCode(code: string): void;
   focus(): void;
   destroy(): void;
 }
@@ -60,6 +62,7 @@ export function mountEditor(parent: HTMLElement, options: { code: string; label:
       spec = next;
     },
     getCode: () => view.state.doc.toString(),
+    setCode: (code) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: code } }),
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };

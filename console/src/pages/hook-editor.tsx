@@ -1,12 +1,14 @@
 // A hook: its code in the editor (CodeMirror, loaded on demand, with completion of `event` and `api`
 // for the chosen event), its settings, a test run of the code as it is in the editor (saved or not)
-// on the event's sample, and, once saved, its execution log.
+// on the event's sample or on a real event picked from the execution log (kept redacted), and, once
+// saved, its versions (drafts, diff, deploy, rollback: hook-versions.tsx) and its execution log.
 import { useLocation, useRoute } from 'preact-iso';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, type Application, type EventSpec, type Execution, type Hook, type TestResult } from '../api.ts';
-import { Badge, Busy, ConfirmButton, ErrorBanner, Field, Json, LoadError, type InputEvent, useAction, useLoad, inputValue } from '../components/ui.tsx';
+import { api, type Application, type EventSpec, type Execution, type ExecutionEvent, type Hook, type TestResult } from '../api.ts';
+import { Badge, Busy, ConfirmButton, ErrorBanner, Field, Json, LoadedPanel, LoadError, type InputEvent, useAction, useLoad, inputValue } from '../components/ui.tsx';
 import type { MountedEditor } from '../editor/code-editor.ts';
 import { useCanWrite } from '../session.ts';
+import { VersionsPanel } from './hook-versions.tsx';
 
 const STARTER = `export default async function (event, api) {
   // Type "event." or "api." for what this event offers.
@@ -47,9 +49,16 @@ function draftOf(hook: Hook | null, event: string): Draft {
   };
 }
 
-function payloadOf(spec: EventSpec): string {
-  const { id: _id, type: _type, hook: _hook, secrets: _secrets, created_at: _at, ...fields } = spec.sample;
+/** An event as the test run takes it: without the fields every run sets itself. */
+function payloadOf(event: Record<string, unknown>): string {
+  const { id: _id, type: _type, hook: _hook, secrets: _secrets, created_at: _at, ...fields } = event;
   return JSON.stringify(fields, null, 2);
+}
+
+/** A recorded event picked from the execution log for the test run. */
+interface Recorded {
+  run: Execution;
+  event: ExecutionEvent;
 }
 
 function nonce(): string {
@@ -94,12 +103,37 @@ function CodeEditor({ initialCode, spec, readOnly, handle }: { initialCode: stri
   );
 }
 
-function TestPanel({ draft, code, spec, canWrite }: { draft: Draft; code: () => string; spec: EventSpec | null; canWrite: boolean }) {
-  const [payload, setPayload] = useState('');
+function TestPanel({
+  draft,
+  code,
+  spec,
+  canWrite,
+  recorded,
+  useSample,
+}: {
+  draft: Draft;
+  code: () => string;
+  spec: EventSpec | null;
+  canWrite: boolean;
+  recorded: Recorded | null;
+  useSample: () => void;
+}) {
+  // Mounted anew for each recorded event picked (its key), so the event and its label change together.
+  const [payload, setPayload] = useState(() => (recorded ? payloadOf(recorded.event.event) : spec ? payloadOf(spec.sample) : ''));
   const [result, setResult] = useState<TestResult | null>(null);
   const action = useAction();
+  const title = useRef<HTMLHeadingElement>(null);
+  const first = useRef(true);
   useEffect(() => {
-    if (spec) setPayload(payloadOf(spec));
+    if (recorded) {
+      title.current?.scrollIntoView({ block: 'start' });
+      title.current?.focus();
+    }
+  }, []);
+  useEffect(() => {
+    // Another lifecycle point chosen: its sample (the first render has its event already).
+    if (first.current) first.current = false;
+    else if (spec) setPayload(payloadOf(spec.sample));
   }, [spec?.name]);
   const run = () =>
     action.run(async () => {
@@ -124,9 +158,20 @@ function TestPanel({ draft, code, spec, canWrite }: { draft: Draft; code: () => 
     });
   return (
     <section class="panel" aria-labelledby="test-title">
-      <h2 id="test-title">Test run</h2>
-      <p class="hint">Runs the code in the editor, saved or not, on this event, in the same sandbox as a journey. Nothing is changed or recorded.</p>
-      <Field label="Event (the sample; edit it as you like)" name="event" error={action.error}>
+      <h2 id="test-title" ref={title} tabIndex={-1}>
+        Test run
+      </h2>
+      <p class="hint">Runs the code in the editor, saved or not, on this event, in the same sandbox as a journey. Nothing is changed or recorded, but its fetch calls are real.</p>
+      {recorded && (
+        <p class="banner" role="status" data-testid="recorded-event">
+          The event of the run of {new Date(recorded.run.created_at).toLocaleString()} (v{recorded.run.hook_version}, {recorded.run.outcome}); passwords, secrets, tokens, codes and links read{' '}
+          <code>{recorded.event.redacted}</code>.{' '}
+          <button type="button" onClick={useSample}>
+            Use the sample instead
+          </button>
+        </p>
+      )}
+      <Field label={recorded ? 'Event (recorded; edit it as you like)' : 'Event (the sample; edit it as you like)'} name="event" error={action.error}>
         {(props) => <textarea {...props} class="mono" rows={8} value={payload} onInput={(e: InputEvent) => setPayload(inputValue(e))} />}
       </Field>
       {canWrite && (
@@ -151,18 +196,17 @@ function TestPanel({ draft, code, spec, canWrite }: { draft: Draft; code: () => 
   );
 }
 
-function ExecutionLog({ hookId }: { hookId: string }) {
-  const { data, error, loading, reload } = useLoad(() => api.get<Execution[]>(`/hooks/${hookId}/executions?limit=50`), [hookId]);
+function ExecutionLog({ hookId, canWrite, onReplay }: { hookId: string; canWrite: boolean; onReplay: (recorded: Recorded) => void }) {
+  const log = useLoad(() => api.get<Execution[]>(`/hooks/${hookId}/executions?limit=50`), [hookId]);
+  const { data } = log;
+  const replay = useAction();
+  const pick = (run: Execution) =>
+    replay.run(async () => {
+      onReplay({ run, event: await api.get<ExecutionEvent>(`/hooks/${hookId}/executions/${run.id}/event`) });
+    });
   return (
-    <section class="panel" aria-labelledby="log-title">
-      <div class="page-head">
-        <h2 id="log-title">Execution log</h2>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
-      {error && <LoadError error={error} retry={reload} />}
-      {loading && <Busy />}
+    <LoadedPanel id="log-title" title="Execution log" load={log}>
+      <ErrorBanner error={replay.error} />
       {data && data.length === 0 && <p class="empty">No run yet.</p>}
       {data && data.length > 0 && (
         <table>
@@ -173,6 +217,7 @@ function ExecutionLog({ hookId }: { hookId: string }) {
               <th scope="col">Version</th>
               <th scope="col">Duration</th>
               <th scope="col">Logs, actions, error</th>
+              {canWrite && <th scope="col">Event</th>}
             </tr>
           </thead>
           <tbody>
@@ -190,12 +235,23 @@ function ExecutionLog({ hookId }: { hookId: string }) {
                     <Json value={{ actions: run.actions, logs: run.logs }} />
                   </details>
                 </td>
+                {canWrite && (
+                  <td>
+                    {run.has_event ? (
+                      <button type="button" onClick={() => void pick(run)} disabled={replay.busy}>
+                        Test on this event<span class="sr-only"> of {new Date(run.created_at).toLocaleString()}</span>
+                      </button>
+                    ) : (
+                      <span class="hint">not kept</span>
+                    )}
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>
         </table>
       )}
-    </section>
+    </LoadedPanel>
   );
 }
 
@@ -217,6 +273,7 @@ export function HookEditor() {
   const editor = useRef<MountedEditor | null>(null);
   const save = useAction();
   const [saved, setSaved] = useState<string | null>(null);
+  const [recorded, setRecorded] = useState<Recorded | null>(null);
   useEffect(() => {
     if (!loaded.data) return;
     const wanted = new URLSearchParams(window.location.search).get('event');
@@ -256,12 +313,28 @@ export function HookEditor() {
       else loaded.reload();
     });
   };
+  // A draft holds the code only: a new version that journeys do not run until it is deployed.
+  const saveDraft = () =>
+    void save.run(async () => {
+      const result = await api.patch<Hook>(`/hooks/${hook!.id}`, { code: currentCode(), draft: true });
+      setSaved(
+        result.latest_version > result.version
+          ? `Saved as draft: version ${result.latest_version}. Journeys still run version ${result.version}.`
+          : `No change: the code is version ${result.latest_version}'s.`,
+      );
+      loaded.reload();
+    });
 
   return (
     <section>
       <div class="page-head">
         <h1>{hook ? hook.name : 'New hook'}</h1>
-        {hook && <Badge>version {hook.version}</Badge>}
+        {hook && (
+          <span data-testid="hook-version">
+            <Badge tone="good">deployed v{hook.version}</Badge>
+            {hook.latest_version > hook.version && <Badge tone="off">draft v{hook.latest_version}</Badge>}
+          </span>
+        )}
       </div>
       <p>
         <a href="/admin/">← Journey map</a>
@@ -394,8 +467,13 @@ export function HookEditor() {
         {canWrite && (
           <div class="actions">
             <button type="submit" class="primary" disabled={save.busy}>
-              {save.busy ? 'Saving…' : hook ? 'Save' : 'Create hook'}
+              {save.busy ? 'Saving…' : hook ? 'Save and deploy' : 'Create hook'}
             </button>
+            {hook && (
+              <button type="button" onClick={saveDraft} disabled={save.busy}>
+                Save as draft
+              </button>
+            )}
             {hook && (
               <ConfirmButton
                 label="Delete hook"
@@ -411,8 +489,23 @@ export function HookEditor() {
           </div>
         )}
       </form>
-      <TestPanel draft={draft} code={currentCode} spec={spec} canWrite={canWrite} />
-      {hook && <ExecutionLog hookId={hook.id} />}
+      <TestPanel key={recorded?.run.id ?? 'sample'} draft={draft} code={currentCode} spec={spec} canWrite={canWrite} recorded={recorded} useSample={() => setRecorded(null)} />
+      {hook && (
+        <VersionsPanel
+          hook={hook}
+          editorCode={currentCode}
+          loadIntoEditor={(code) => {
+            editor.current?.setCode(code);
+            setSaved('The version is in the editor: save it to deploy it again, or test it first.');
+          }}
+          onDeployed={(_deployed, message) => {
+            setSaved(message);
+            loaded.reload();
+          }}
+          canWrite={canWrite}
+        />
+      )}
+      {hook && <ExecutionLog hookId={hook.id} canWrite={canWrite} onReplay={setRecorded} />}
     </section>
   );
 }

@@ -1,10 +1,12 @@
 // Users: search by email, username, name or id; one user's profile (edit), status (disable, enable),
-// sign-out everywhere, second factors, deletion.
+// sign-out everywhere, second factors, deletion; the applications, consents, hook runs and webhook
+// events of the user (user-activity.tsx).
 import { useLocation, useRoute } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type User } from '../api.ts';
 import { Badge, Busy, ConfirmButton, ErrorBanner, Field, type InputEvent, LoadError, useAction, useLoad, inputValue } from '../components/ui.tsx';
 import { useCanWrite } from '../session.ts';
+import { UserActivity } from './user-activity.tsx';
 
 export function Users() {
   const initial = new URLSearchParams(window.location.search).get('q') ?? '';
@@ -198,6 +200,7 @@ export function UserDetail() {
           </ul>
         )}
       </section>
+      <UserActivity userId={id} canWrite={canWrite} />
     </section>
   );
 }
