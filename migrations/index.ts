@@ -16,6 +16,7 @@ import * as console016 from './016_console.ts';
 import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 import * as invitations017 from './017_b_invitations.ts';
 import * as auditLog017 from './017_c_audit_log.ts';
+import * as transactionalEventLog023 from './023_transactional_event_log.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -38,4 +39,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['017_webhook_subscriptions', webhookSubscriptions017],
   ['017_b_invitations', invitations017],
   ['017_c_audit_log', auditLog017],
+  ['023_transactional_event_log', transactionalEventLog023],
 ];

@@ -33,6 +33,7 @@ import { Throttle } from './identity/throttle.ts';
 import { UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
 import { AuditLog } from './admin/audit-log.ts';
+import { EventLog } from './event-log.ts';
 import { ApplicationAccess } from './identity/application-access.ts';
 import { InvitationService } from './identity/invitations.ts';
 import { sendInvitationMail } from './flows/invitation.ts';
@@ -58,6 +59,7 @@ import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookEndpointStore } from './webhooks/endpoints.ts';
 import { EventSubscribers } from './webhooks/subscribers.ts';
 import { WebhookTargets } from './webhooks/targets.ts';
+import { TransactionalWebhooks } from './webhooks/transactional.ts';
 import type { Resolver } from './net/resolve-target.ts';
 import type { Services } from './services.ts';
 import { MmdbLocator } from './geo/locator.ts';
@@ -155,6 +157,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     const locator = await MmdbLocator.open(config.geoip.database);
     const subscribers = new EventSubscribers(webhooks);
+    // Transactional endpoints: the changes that wait for them ask before they commit.
+    const transactional = new TransactionalWebhooks({ endpoints: () => subscribers.endpoints(), settings: config.webhooks, targets: webhookTargets, log });
+    users.useGate(transactional);
     // Mail and texts: the courier (hooks, then the queue) in front of the one set of transports.
     const messageQueue = new MessageQueue(db, box, config.messages.leaseMs);
     const sms = createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log });
@@ -198,7 +203,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       flowStates: new FlowStates(db),
       webhooks,
       webhookDispatcher,
+      transactional,
       audit: new AuditLog(db),
+      eventLog: new EventLog(db),
       adminKey: new AdminKeyCache(db, adminKey.hash),
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
       federation,
@@ -246,6 +253,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await webhookDispatcher?.stop();
         await messageDispatcher.stop();
         subscribers.close();
+        transactional.close();
         sandbox.dispose();
         mailer.close();
         await db.destroy();

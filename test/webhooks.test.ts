@@ -493,6 +493,15 @@ for (const kind of databaseKinds()) {
       assert.equal(carol.status, 201);
       assert.equal((await server.admin('PATCH', `/users/${carol.body.id}`, { given_name: 'Carol' })).status, 200);
       assert.equal((await server.admin('PATCH', `/users/${carol.body.id}`, { password: 'carols password 2' })).status, 200);
+      // An address changed (user.email.update), then a change to and a creation with a taken address
+      // (user.loginId.duplicate.update / .create): refused, and told to the webhooks only.
+      const erin = await server.admin('POST', '/users', { email: 'erin@example.com' });
+      assert.equal(erin.status, 201);
+      assert.equal((await server.admin('PATCH', `/users/${erin.body.id}`, { email: 'erin.new@example.com' })).status, 200);
+      const takenUpdate = await server.admin('PATCH', `/users/${erin.body.id}`, { email: 'carol@example.com' });
+      assert.equal(takenUpdate.status, 409, JSON.stringify(takenUpdate.body));
+      const takenCreate = await server.admin('POST', '/users', { email: 'carol@example.com' });
+      assert.equal(takenCreate.status, 409, JSON.stringify(takenCreate.body));
 
       // A failed login, then a login that asks for the consent, then a refresh.
       const failedLogin = await signIn(new Browser(server.url), await authorizationUrl(rp), 'carol@example.com', 'wrong password 0');
@@ -561,6 +570,8 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('POST', `/users/${carol.body.id}/disable`)).status, 200);
       assert.equal((await server.admin('POST', `/users/${carol.body.id}/enable`)).status, 200);
       assert.equal((await server.admin('DELETE', `/users/${carol.body.id}`)).status, 204);
+      // A signing key rotation (jwt.public-key.update, and the event log's entry: event-log.create).
+      assert.equal((await server.admin('POST', '/keys/rotate')).status, 201);
 
       // kickstart.success happens once per database, at its first start: test/kickstart.test.ts shows it.
       const expected = WEBHOOK_EVENT_TYPES.filter((type) => type !== 'kickstart.success');
@@ -611,6 +622,19 @@ for (const kind of databaseKinds()) {
       assert.equal(first('hook.failed').hook_id, failingHook.body.id);
       assert.deepEqual(first('user.access.revoke'), { user_id: carol.body.id, application_id: rp.clientId, by: 'operator' });
       assert.equal(first('user.delete').user.id, carol.body.id);
+      assert.equal(first('user.delete.complete').user.id, carol.body.id);
+      assert.equal(first('user.create.complete').user.id, first('user.create').user.id, 'the twin carries the data of its event');
+      assert.deepEqual(first('user.update.complete'), first('user.update'));
+      assert.deepEqual(
+        { previous: first('user.email.update').previous_email, email: first('user.email.update').email, user: first('user.email.update').user.id, app: first('user.email.update').application_id },
+        { previous: 'erin@example.com', email: 'erin.new@example.com', user: erin.body.id, app: null },
+      );
+      assert.deepEqual(first('user.loginId.duplicate.update'), { user_id: erin.body.id, login_id: 'carol@example.com', login_id_type: 'email', existing_user_id: carol.body.id, application_id: null });
+      assert.deepEqual(first('user.loginId.duplicate.create'), { login_id: 'carol@example.com', login_id_type: 'email', existing_user_id: carol.body.id, application_id: null });
+      assert.deepEqual(first('user.password.reset.send'), { user_id: carol.body.id, application_id: rp.clientId });
+      assert.deepEqual(first('jwt.refresh-token.revoke'), { user_id: carol.body.id, application_id: rp.clientId, count: 1, reason: 'access_revoked' });
+      assert.equal(first('jwt.public-key.update').action, 'rotate');
+      assert.equal(first('event-log.create').event_log.type, 'hook.failed');
 
       for (const hookId of [consentHook.body.id, failingHook.body.id]) await server.admin('DELETE', `/hooks/${hookId}`);
       for (const hook of [all, pair, ...byType.values()]) await server.admin('DELETE', `/webhooks/${hook.id}`);

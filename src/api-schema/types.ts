@@ -171,6 +171,7 @@ export const WebhookBody = Body('WebhookBody', {
   description: Nullable(Type.String()),
   applications: Nullable(Strings),
   include_unscoped: Type.Boolean(),
+  transactional: Type.Boolean({ description: 'changes behind its transactional events (those with a .complete twin) wait for its 2xx, and are refused (409 webhook_refused) otherwise' }),
 });
 
 export const Webhook = Type.Object(
@@ -181,6 +182,7 @@ export const Webhook = Type.Object(
     events: Strings,
     applications: Nullable(Strings),
     include_unscoped: Type.Boolean(),
+    transactional: Type.Boolean(),
     enabled: Type.Boolean(),
     disabled_reason: Nullable(Type.String()),
     previous_secret_expires_at: Nullable(Timestamp),

@@ -8,7 +8,8 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
 import type { NewHookUser } from '../hooks/catalog/events.ts';
 import { hasChanges } from '../hooks/catalog/decisions.ts';
-import { publicUser, type User } from '../identity/users.ts';
+import { DuplicateLoginId, publicUser, recordDuplicateLoginId, type User } from '../identity/users.ts';
+import { WebhookRefused } from '../webhooks/transactional.ts';
 import type { SendResult } from '../messaging/courier.ts';
 import { FlowError, humanDuration, type FlowKit } from './kit.ts';
 import { t } from './texts.ts';
@@ -64,7 +65,10 @@ export async function completeSignUp(ctx: Context, kit: FlowKit, details: Intera
   if (!mayMail) ctx.state.log?.info('registration mail not sent: too many for this address or client address');
   let user: User | null = null;
   let owner = await users.findByEmail(signUp.email);
-  if (!owner) {
+  if (owner) {
+    // The page goes on as for a new address (no enumeration); only the webhook says it was taken.
+    await recordDuplicateLoginId(kit.services.db, new DuplicateLoginId('email', owner.email, owner.id), { applicationId: clientId });
+  } else {
     try {
       user = await users.create(
         {
@@ -79,9 +83,14 @@ export async function completeSignUp(ctx: Context, kit: FlowKit, details: Intera
         },
         'registration',
         undefined,
-        { applicationId: clientId },
+        { applicationId: clientId, transactional: true },
       );
     } catch (error) {
+      // A transactional webhook endpoint refused the account: nothing was written, the page says so.
+      if (error instanceof WebhookRefused) {
+        ctx.state.log?.info({ endpoint: error.endpointId }, 'sign-up refused by a transactional webhook endpoint');
+        throw new FlowError(409, t('page.refused.title'), t('signup.refused'), [{ href: `/interaction/${details.uid}`, text: t('page.back-to-sign-in') }]);
+      }
       if (!(error instanceof ValidationError) && !(error instanceof ConflictError)) throw error;
       // Taken by a concurrent registration: the same end as a taken address; anything else is the field's problem.
       owner = await users.findByEmail(signUp.email);

@@ -19,6 +19,8 @@ const TEXTS = {
   'page.form-expired.title': 'This form has expired',
   'page.form-expired': 'This form could not be accepted: it has expired or was not sent from this site. Go back, reload the page and try again.',
   'page.field-required': '{label} is required.',
+  'page.refused.title': 'This change could not be made',
+  'signup.refused': 'Your account could not be created right now: a service it depends on did not accept it. Nothing was saved. Please try again later.',
   'mail.not-queued.title': 'We could not send the email',
   'mail.not-queued': 'The email could not be sent right now. Please try again in a moment.',
 
