@@ -12,7 +12,23 @@ interface Operation {
   status?: number;
 }
 
-const { User, UserBody, Application, ApplicationBody, Hook, HookBody, HookDraftBody, PublishBody, Webhook, WebhookBody, ResourceServer, ResourceServerBody, Invitation, InvitationBody } = types;
+const {
+  EventLogEntry,
+  User,
+  UserBody,
+  Application,
+  ApplicationBody,
+  Hook,
+  HookBody,
+  HookDraftBody,
+  PublishBody,
+  Webhook,
+  WebhookBody,
+  ResourceServer,
+  ResourceServerBody,
+  Invitation,
+  InvitationBody,
+} = types;
 
 /** The described operations, keyed "METHOD /path" as the router spells the path. */
 const OPERATIONS: Record<string, Operation> = {
@@ -49,6 +65,7 @@ const OPERATIONS: Record<string, Operation> = {
   'GET /invitations': { summary: 'List invitations', answer: [Invitation] },
   'POST /invitations': { summary: 'Invite a user to an application (mails a one-use link)', body: InvitationBody, answer: Invitation, status: 201 },
   'GET /invitations/:id': { summary: 'Get an invitation', answer: Invitation },
+  'GET /event-log': { summary: 'What the server reported (hook failures, failed deliveries and mail, key rotations, KICKSTART), newest first; ?type=&limit=&offset=', answer: [EventLogEntry] },
 };
 
 const SCHEMAS: TSchema[] = [
@@ -67,6 +84,7 @@ const SCHEMAS: TSchema[] = [
   ResourceServerBody,
   Invitation,
   InvitationBody,
+  EventLogEntry,
 ];
 
 /** A schema as the document holds it: its TypeBox symbols dropped, $id left to the components key. */
