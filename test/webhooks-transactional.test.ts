@@ -210,6 +210,30 @@ for (const kind of databaseKinds()) {
       }
     });
 
+    test('no answer within WEBHOOK_TIMEOUT refuses the change too', async () => {
+      const quick = await startTestServer(kind, { env: { WEBHOOK_ALLOWED_HOSTS: receiver.hostPort, WEBHOOK_TIMEOUT: '300ms', WEBHOOK_LEASE: '5s' } });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      try {
+        const created = await quick.admin('POST', '/users', { email: 'quick@example.com' });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        const gate = await quick.admin('POST', '/webhooks', { url: `${receiver.url}/tx-slow`, events: ['user.update'], transactional: true });
+        assert.equal(gate.status, 201, JSON.stringify(gate.body));
+        receiver.behave('/tx-slow', () => ({ until: held }));
+        const refused = await quick.admin('PATCH', `/users/${created.body.id}`, { given_name: 'Late' });
+        assert.equal(refused.status, 409, JSON.stringify(refused.body));
+        assert.equal(refused.body.error, 'webhook_refused');
+        assert.match(refused.body.message, /timeout: no complete answer within 300 ms/);
+        assert.equal(receiver.on('/tx-slow').length, 1, 'it was asked');
+        assert.equal((await quick.admin('GET', `/users/${created.body.id}`)).body.given_name, null);
+      } finally {
+        release();
+        await quick.close();
+      }
+    });
+
     test('the call obeys the address policy: a name that now resolves inside refuses the change, nothing is connected', async () => {
       const subject = await user();
       const port = receiver.hostPort.split(':')[1];

@@ -78,6 +78,8 @@ export class WebhookDispatcher {
   #wakeAt = Infinity;
   #unsubscribe: (() => void) | null = null;
   #stopped = true;
+  /** Event log entries of failed deliveries being written (stop waits for them). */
+  readonly #logging = new Set<Promise<void>>();
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
@@ -133,6 +135,7 @@ export class WebhookDispatcher {
       await Promise.allSettled([...this.#inflight.values()].map((f) => f.done));
     }
     await this.#writeOutcomes();
+    await Promise.allSettled([...this.#logging]);
     this.#transport.close();
   }
 
@@ -335,12 +338,13 @@ export class WebhookDispatcher {
     const type = delivery.event ? String(delivery.event.type) : null;
     if (type === 'event-log.create') return;
     const details = { delivery_id: delivery.id, endpoint_id: delivery.endpointId, event_id: delivery.eventId, event_type: type, attempts: delivery.attempts + 1, error: outcome.error };
-    logEvent(
-      this.#deps.db,
-      'webhook.failed',
-      `webhook delivery ${delivery.id} (${type ?? 'unknown event'}) to ${delivery.endpointId} failed after its last attempt: ${outcome.error ?? 'no answer'}`,
-      details,
-    ).catch((err) => this.#deps.log.error({ err, delivery_id: delivery.id }, 'the event log entry of a failed delivery could not be written'));
+    const message = `webhook delivery ${delivery.id} (${type ?? 'unknown event'}) to ${delivery.endpointId} failed after its last attempt: ${outcome.error ?? 'no answer'}`;
+    const writing: Promise<void> = logEvent(this.#deps.db, 'webhook.failed', message, details).then(
+      () => {},
+      (err) => this.#deps.log.error({ err, delivery_id: delivery.id }, 'the event log entry of a failed delivery could not be written'),
+    );
+    this.#logging.add(writing);
+    writing.finally(() => this.#logging.delete(writing));
   }
 
   /** Wakes at a retry's time (the poll would find it too, later). */
