@@ -95,7 +95,8 @@ for (const kind of databaseKinds()) {
         event: 'after_login',
         mode: 'sync',
         on_error: 'continue',
-        code: 'export default async function () { throw new Error("crm unreachable"); }',
+        secrets: { CRM_TOKEN: 'crm-token-do-not-leak-0123456789' },
+        code: 'export default async function (event) { throw new Error("crm unreachable with " + event.secrets.CRM_TOKEN); }',
       });
       assert.equal(hook.status, 201, JSON.stringify(hook.body));
       try {
@@ -108,6 +109,7 @@ for (const kind of databaseKinds()) {
         assert.equal(entry.details.event, 'after_login');
         assert.equal(entry.details.outcome, 'error');
         assert.match(entry.message, /^hook "fails at login" \(after_login\) failed: error .*crm unreachable/);
+        assert.ok(!JSON.stringify(entry).includes('crm-token-do-not-leak'), `the hook's secret is redacted: ${JSON.stringify(entry)}`);
         await receiver.waitFor('its event-log.create', (all) => all.some((r) => r.path === '/event-log' && r.payload.data.event_log?.id === entry.id));
         const delivered = receiver.on('/event-log').find((r) => r.payload.data.event_log.id === entry.id)!;
         verifyWebhook(listener.secret, delivered);

@@ -293,5 +293,42 @@ for (const kind of databaseKinds()) {
         await server.admin('DELETE', `/webhooks/${gate.id}`);
       }
     });
+
+    test('the profile page a hook asks for at login: a refusal keeps the page with a message and saves nothing', async () => {
+      const subject = await user();
+      const hook = await server.admin('POST', '/hooks', {
+        name: 'ask for the customer number',
+        event: 'before_progressive_profiling',
+        mode: 'sync',
+        code: `export default async function (event, api) {
+  if (event.flow === 'login' && event.step === 0 && event.user.email === ${JSON.stringify(subject.email)}) api.form.requireFields([{ name: 'customer_number', label: 'Customer number' }]);
+}`,
+      });
+      assert.equal(hook.status, 201, JSON.stringify(hook.body));
+      const gate = await endpoint(['user.update'], { transactional: true });
+      let status = 500;
+      receiver.behave(gate.path, () => ({ status }));
+      try {
+        const browser = new Browser(server.url);
+        const start = await authorizationUrl(rp);
+        const profile = await signIn(browser, start, subject.email, PASSWORD);
+        assert.ok(profile.doc.querySelector('input[name="customer_number"]'), `the hook's field is asked: ${alertText(profile) ?? profile.status}`);
+        const refused = await browser.submit(profile, { customer_number: 'C-1' });
+        assert.equal(refused.status, 409);
+        assert.match(alertText(refused) ?? '', /could not be saved/);
+        assert.ok(refused.doc.querySelector('input[name="customer_number"]'), 'the page stays');
+        assert.deepEqual((await server.admin('GET', `/users/${subject.id}`)).body.attributes, {}, 'nothing saved');
+        assert.equal(receiver.on(gate.path).at(-1)!.payload.data.user.attributes.customer_number, 'C-1');
+
+        status = 200;
+        const done = await browser.submit(refused, { customer_number: 'C-2' });
+        assert.ok(done.redirectedTo?.startsWith(CALLBACK), alertText(done) ?? String(done.status));
+        await exchangeCode(rp, start, done.redirectedTo!);
+        assert.equal((await server.admin('GET', `/users/${subject.id}`)).body.attributes.customer_number, 'C-2');
+      } finally {
+        await server.admin('DELETE', `/webhooks/${gate.id}`);
+        await server.admin('DELETE', `/hooks/${hook.body.id}`);
+      }
+    });
   });
 }

@@ -85,6 +85,7 @@ const TEXTS = {
   'profile.login.title': 'Before you continue',
   'profile.consent-required': 'Please accept: {label}',
   'profile.check-fields': 'Please check the marked fields.',
+  'profile.refused': 'Your details could not be saved right now: a service they depend on did not accept them. Nothing was changed. Please try again later.',
   'profile.back.registration': 'Start the registration again',
   'profile.back.login': 'Sign in with another account',
 
