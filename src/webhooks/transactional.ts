@@ -23,7 +23,7 @@ import { signatureHeaders } from './signing.ts';
 import { eventApplication, wantsEvent } from './subscriptions.ts';
 import type { WebhookTargets } from './targets.ts';
 import { WebhookTransport } from './transport.ts';
-import type { Answer } from './retry.ts';
+import { noAnswer, type Answer } from './retry.ts';
 
 export type { PassedEvent };
 
@@ -81,7 +81,11 @@ export class TransactionalWebhooks {
     const results = await Promise.all(
       endpoints.map(async (endpoint) => {
         const started = performance.now();
-        const answer = await this.#transport.send(endpoint.url, body, signatureHeaders(endpoint.keys, id, body), { abort: () => {} }, started);
+        // An unexpected failure (not an answer) refuses the change like no answer would.
+        const answer = await this.#transport.send(endpoint.url, body, signatureHeaders(endpoint.keys, id, body), { abort: () => {} }, started).catch((err: unknown) => {
+          this.#deps.log.error({ err, endpoint_id: endpoint.id }, 'a transactional webhook call failed');
+          return noAnswer('internal error');
+        });
         return { endpoint, answer, latencyMs: Math.round(performance.now() - started), at: Date.now() };
       }),
     );
