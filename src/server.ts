@@ -158,7 +158,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const locator = await MmdbLocator.open(config.geoip.database);
     const subscribers = new EventSubscribers(webhooks);
     // Transactional endpoints: the changes that wait for them ask before they commit.
-    const transactional = new TransactionalWebhooks({ endpoints: () => subscribers.endpoints(), settings: config.webhooks, targets: webhookTargets, log });
+    const transactional = new TransactionalWebhooks({ endpoints: () => subscribers.endpoints(), settings: config.webhooks, targets: webhookTargets, log, metrics });
     users.useGate(transactional);
     // Mail and texts: the courier (hooks, then the queue) in front of the one set of transports.
     const messageQueue = new MessageQueue(db, box, config.messages.leaseMs);

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { alertText, Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
 import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn, type RelyingParty } from './support/rp.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.ts';
 import { webhooksSettled } from './support/settle.ts';
 import { verifyWebhook, WebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver.ts';
 
@@ -120,6 +120,8 @@ for (const kind of databaseKinds()) {
         assert.equal(log.length, 1);
         assert.equal(log[0].status, 'delivered');
         assert.equal(log[0].log[0].status_code, 200);
+        const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text();
+        for (const outcome of ['accepted', 'refused']) assert.match(metrics, new RegExp(`tessera_webhook_transactional_calls_total\\{outcome="${outcome}"\\} [1-9]`));
       } finally {
         await server.admin('DELETE', `/webhooks/${gate.id}`);
       }

@@ -16,6 +16,7 @@ import type { Config } from '../config.ts';
 import { toJson } from '../db/knex.ts';
 import { ClientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { completeTwin, type WebhookEventType } from './catalog.ts';
 import type { ActiveEndpoint } from './endpoints.ts';
 import { newEventId, type PassedEvent } from './outbox.ts';
@@ -43,6 +44,7 @@ export interface TransactionalDeps {
   settings: Pick<Config['webhooks'], 'timeoutMs'>;
   targets: WebhookTargets;
   log: Logger;
+  metrics?: Metrics;
 }
 
 /** Requests at once to transactional endpoints (a connection pool of its own, apart from the dispatcher's). */
@@ -91,6 +93,7 @@ export class TransactionalWebhooks {
     );
     for (const { endpoint, answer } of results) {
       const why = refusal(answer);
+      this.#deps.metrics?.webhookTransactional.inc({ outcome: why === null ? 'accepted' : 'refused' });
       if (why === null) continue;
       this.#deps.log.info({ endpoint_id: endpoint.id, event_id: id, type, status: answer.statusCode, error: answer.error }, 'a transactional webhook endpoint refused a change');
       throw new WebhookRefused(endpoint.id, why);
