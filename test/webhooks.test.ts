@@ -413,16 +413,21 @@ for (const kind of databaseKinds()) {
         file,
         JSON.stringify({
           applications: [{ name: 'App', redirect_uris: [CALLBACK], client_id: 'kick-app' }],
-          webhooks: [{ url: `${receiver.url}${path}`, events: ['user.create'], secret: SECRET_A, description: 'from the file' }],
+          webhooks: [
+            { url: `${receiver.url}${path}`, events: ['user.create'], secret: SECRET_A, description: 'from the file' },
+            { url: `${receiver.url}${path}-tx`, events: ['user.update'], transactional: true, description: 'transactional' },
+          ],
           users: [{ email: 'kicked@example.com' }],
         }),
       );
       const kicked = await startTestServer(kind, { env: { KICKSTART: file, WEBHOOK_ALLOWED_HOSTS: receiver.hostPort } });
       try {
         const listed = await kicked.admin('GET', '/webhooks');
-        assert.equal(listed.body.length, 1);
-        assert.equal(listed.body[0].description, 'from the file');
-        assert.equal(listed.body[0].secret, undefined);
+        assert.equal(listed.body.length, 2);
+        const fromFile = listed.body.find((w: { description: string }) => w.description === 'from the file');
+        assert.equal(fromFile.secret, undefined);
+        assert.equal(fromFile.transactional, false);
+        assert.equal(listed.body.find((w: { description: string }) => w.description === 'transactional').transactional, true);
         // Events are sent to it, signed with the secret from the file.
         await kicked.admin('POST', '/users', { email: 'after-kickstart@example.com' });
         await receiver.waitFor('the event after start-up', () => receiver.on(path).some((r) => r.payload.data.user?.email === 'after-kickstart@example.com'));
