@@ -67,7 +67,8 @@ export async function recordEvent(trx: Knex | Knex.Transaction, type: WebhookEve
   const json = accepted?.data ?? toJson(data);
   await trx('webhook_events').insert({ id, type, data: json, created_at: now });
   if (accepted) await recordPassedDeliveries(trx, accepted);
-  if (twin) await trx('webhook_events').insert({ id: newEventId(), type: twin, data: json, created_at: now });
+  // The twin is dated when it is written (as the change commits), not when endpoints were asked.
+  if (twin) await trx('webhook_events').insert({ id: newEventId(), type: twin, data: json, created_at: Math.max(now, Date.now()) });
   const transaction = trx as Knex.Transaction;
   if (transaction.isTransaction && transaction.executionPromise) {
     // Wake the dispatcher once the change is committed (nothing to deliver if it rolls back).
