@@ -176,6 +176,8 @@ export interface Config {
   };
   /** How long audit log entries are kept (AUDIT_LOG_RETENTION_DAYS). */
   auditLogRetentionDays: number;
+  /** How long event log entries are kept (EVENT_LOG_RETENTION_DAYS). */
+  eventLogRetentionDays: number;
   /**
    * Tests only (#18 crash tests): the named step at which the process kills itself with SIGKILL
    * (src/faults.ts). TESSERA_FAULT_POINT is read only under NODE_ENV=test or TESSERA_TEST_FAULTS=1.
@@ -390,6 +392,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
       totpIssuer: (env.MFA_TOTP_ISSUER || 'Tessera').slice(0, 100),
     },
     auditLogRetentionDays: int(env, 'AUDIT_LOG_RETENTION_DAYS', 365, 1, 3650),
+    eventLogRetentionDays: int(env, 'EVENT_LOG_RETENTION_DAYS', 90, 1, 3650),
     // Crash tests only: never read in production, whatever the environment holds.
     faultPoint: env.NODE_ENV === 'test' || env.TESSERA_TEST_FAULTS === '1' ? env.TESSERA_FAULT_POINT || null : null,
     ttl: {

@@ -32,6 +32,7 @@ export async function cleanUp(services: Services): Promise<void> {
   await services.hookJobs.prune(config.hooks.executionMaxAgeDays * 86400_000, now);
   const webhooks = await services.webhooks.prune(config.webhooks.retentionDays * 86400_000, now);
   await services.audit.prune(config.auditLogRetentionDays * 86400_000, now);
+  await services.eventLog.prune(config.eventLogRetentionDays * 86400_000, now);
   await services.messageQueue.prune(config.messages.retentionDays * 86400_000, now);
   services.log.info({ models, executions, webhooks }, 'expired rows cleaned');
 }

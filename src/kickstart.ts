@@ -4,7 +4,9 @@
 // start-up with an error naming it ("users[2].email: must be a valid email address") and leaves
 // nothing half-applied: fix the file and start again.
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { getSetting, putSetting } from './db/settings.ts';
+import { logEvent } from './event-log.ts';
 import { ClientError, ValidationError } from './errors.ts';
 import { codeProblem } from './hooks/sandbox/check.ts';
 import { hookInput, HookStore } from './hooks/store.ts';
@@ -203,6 +205,7 @@ export async function applyKickstart(services: Services, file: string): Promise<
     await putSetting(trx, APPLIED_SETTING, new Date().toISOString());
     // Who provisions as code learns what the file did: the log line below, and this event.
     await recordEvent(trx, 'kickstart.success', { ...summary });
+    await logEvent(trx, 'kickstart.applied', `KICKSTART ${basename(file)} applied`, { ...summary });
   });
 
   log.info({ file, ...summary }, 'kickstart applied');

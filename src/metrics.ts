@@ -11,6 +11,8 @@ export interface Metrics {
   webhookAttempts: Counter<'outcome'>;
   webhookAttemptDuration: Histogram;
   webhookLag: Histogram;
+  /** Calls to transactional endpoints before a change commits (src/webhooks/transactional.ts). */
+  webhookTransactional: Counter<'outcome'>;
   /** Hand-overs of queued mail and texts (src/messaging/dispatcher.ts). */
   messageAttempts: Counter<'channel' | 'outcome'>;
   passwordChecks: PasswordCheckCounter;
@@ -54,6 +56,12 @@ export function createMetrics(defaults = true): Metrics {
       name: 'tessera_webhook_attempt_duration_seconds',
       help: 'Wall time of one webhook delivery attempt',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    webhookTransactional: new Counter({
+      name: 'tessera_webhook_transactional_calls_total',
+      help: 'Calls to transactional webhook endpoints before a change commits, by outcome (accepted, refused)',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     messageAttempts: new Counter({

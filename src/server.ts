@@ -33,9 +33,10 @@ import { ActionTokens } from './identity/action-tokens.ts';
 import { ConsentService } from './identity/consents.ts';
 import { PasswordHasher } from './identity/passwords.ts';
 import { Throttle } from './identity/throttle.ts';
-import { UserService } from './identity/users.ts';
+import { type AccountRevoker, UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
 import { AuditLog } from './admin/audit-log.ts';
+import { EventLog } from './event-log.ts';
 import { ApplicationAccess } from './identity/application-access.ts';
 import { GroupService } from './identity/groups.ts';
 import { InvitationService } from './identity/invitations.ts';
@@ -65,6 +66,7 @@ import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookEndpointStore } from './webhooks/endpoints.ts';
 import { EventSubscribers } from './webhooks/subscribers.ts';
 import { WebhookTargets } from './webhooks/targets.ts';
+import { TransactionalWebhooks } from './webhooks/transactional.ts';
 import type { Resolver } from './net/resolve-target.ts';
 import type { Services } from './services.ts';
 import { MmdbLocator } from './geo/locator.ts';
@@ -128,8 +130,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const metrics = createMetrics();
     // Signing an account out everywhere (an operator, a lock, disabling, a reset) ends its account-page sessions too.
     const accountSessions = new AccountSessions(db, config.account.sessionSeconds);
-    const revokeEverywhere = async (within: Knex | Knex.Transaction, accountId: string) => {
-      await revokeAccount(within as Db, accountId);
+    const revokeEverywhere: AccountRevoker = async (within, accountId, reason) => {
+      await revokeAccount(within as Db, accountId, reason);
       await accountSessions.closeAll(accountId, null, within);
     };
     const breached = new BreachedPasswords(config.threats, { log, resolve: options.resolve });
@@ -172,6 +174,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     const locator = await MmdbLocator.open(config.geoip.database);
     const subscribers = new EventSubscribers(webhooks);
+    // Transactional endpoints: the changes that wait for them ask before they commit.
+    const transactional = new TransactionalWebhooks({ endpoints: () => subscribers.endpoints(), settings: config.webhooks, targets: webhookTargets, log, metrics });
+    users.useGate(transactional);
     // Mail and texts: the courier (hooks, then the queue) in front of the one set of transports.
     const messageQueue = new MessageQueue(db, box, config.messages.leaseMs);
     const sms = createSmsSender({ webhookUrl: config.smsWebhookUrl, devOutbox: config.smsDevOutbox, db, log });
@@ -220,7 +225,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       flowStates: new FlowStates(db),
       webhooks,
       webhookDispatcher,
+      transactional,
       audit: new AuditLog(db),
+      eventLog: new EventLog(db),
       adminKey: new AdminKeyCache(db, adminKey.hash),
       adminGuard: new AdminKeyGuard(throttle, config.throttle.adminMaxFailuresPerIp, config.throttle.windowSeconds),
       federation,
@@ -270,6 +277,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await webhookDispatcher?.stop();
         await messageDispatcher.stop();
         subscribers.close();
+        transactional.close();
         sandbox.dispose();
         mailer.close();
         await db.destroy();

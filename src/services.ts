@@ -9,6 +9,7 @@ import type { AdminKeyCache } from './admin/key.ts';
 import type { Config } from './config.ts';
 import type { SecretBox } from './crypto.ts';
 import type { Db } from './db/knex.ts';
+import type { EventLog } from './event-log.ts';
 import type { FlowStates } from './flows/state.ts';
 import type { Locator } from './geo/locator.ts';
 import type { ExecutionLog } from './hooks/executions.ts';
@@ -39,6 +40,7 @@ import type { ResourceServerService } from './oidc/resource-servers.ts';
 import type { Federation } from './providers/federation.ts';
 import type { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import type { WebhookEndpointStore } from './webhooks/endpoints.ts';
+import type { TransactionalWebhooks } from './webhooks/transactional.ts';
 
 export interface Services {
   config: Config;
@@ -93,8 +95,12 @@ export interface Services {
   webhooks: WebhookEndpointStore;
   /** Delivers the outbox; started after listen, stopped on close (null when WEBHOOK_DISPATCHER=false). */
   webhookDispatcher: WebhookDispatcher | null;
+  /** Transactional webhook endpoints, asked before a change commits (CONTRACT §6). */
+  transactional: TransactionalWebhooks;
   /** Every change made through the admin API (and the console). */
   audit: AuditLog;
+  /** What the server itself reports: hook failures, failed deliveries and mail, key rotations, KICKSTART. */
+  eventLog: EventLog;
   /** sha256 of the admin API key in force (shared by every instance through the database). */
   adminKey: AdminKeyCache;
   /** Checks admin API keys (and the metrics token), throttling wrong guesses per address. */

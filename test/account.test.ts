@@ -138,7 +138,7 @@ for (const kind of databaseKinds()) {
       const notice = await smtp.waitFor(user.email, /was changed/i);
       assert.match(notice.text, new RegExp(`now uses ${newEmail}`), 'the old address is told');
       const [event] = await eventsOf(server, 'user.email.update', user.id);
-      assert.deepEqual([event.old_email, event.new_email], [user.email, newEmail]);
+      assert.deepEqual([event.previous_email, event.email, event.user.id], [user.email, newEmail, user.id]);
       const again = await elsewhere.submit(question, {}, '#email-confirm');
       assert.equal(again.status, 400);
       assert.match(alertText(again) ?? '', /already been used/);

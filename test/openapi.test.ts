@@ -105,6 +105,10 @@ for (const kind of databaseKinds()) {
       const invitation = await server.admin('POST', '/invitations', { email: 'grace@example.com', application: app.body.client_id });
       assertAnswerMatches('POST', '/invitations', invitation);
       assertAnswerMatches('GET', '/invitations', await server.admin('GET', '/invitations'));
+      assert.equal((await server.admin('POST', '/keys/rotate')).status, 201);
+      const events = await server.admin('GET', '/event-log');
+      assert.ok(events.body.length > 0, 'the rotation is in the event log');
+      assertAnswerMatches('GET', '/event-log', events);
 
       // A refusal has the documented error shape, and its message still names the field.
       const refused = await server.admin('POST', '/users', { email: 'x@example.com', nickname: 'x' });

@@ -424,16 +424,21 @@ for (const kind of databaseKinds()) {
         file,
         JSON.stringify({
           applications: [{ name: 'App', redirect_uris: [CALLBACK], client_id: 'kick-app' }],
-          webhooks: [{ url: `${receiver.url}${path}`, events: ['user.create'], secret: SECRET_A, description: 'from the file' }],
+          webhooks: [
+            { url: `${receiver.url}${path}`, events: ['user.create'], secret: SECRET_A, description: 'from the file' },
+            { url: `${receiver.url}${path}-tx`, events: ['user.update'], transactional: true, description: 'transactional' },
+          ],
           users: [{ email: 'kicked@example.com' }],
         }),
       );
       const kicked = await startTestServer(kind, { env: { KICKSTART: file, WEBHOOK_ALLOWED_HOSTS: receiver.hostPort } });
       try {
         const listed = await kicked.admin('GET', '/webhooks');
-        assert.equal(listed.body.length, 1);
-        assert.equal(listed.body[0].description, 'from the file');
-        assert.equal(listed.body[0].secret, undefined);
+        assert.equal(listed.body.length, 2);
+        const fromFile = listed.body.find((w: { description: string }) => w.description === 'from the file');
+        assert.equal(fromFile.secret, undefined);
+        assert.equal(fromFile.transactional, false);
+        assert.equal(listed.body.find((w: { description: string }) => w.description === 'transactional').transactional, true);
         // Events are sent to it, signed with the secret from the file.
         await kicked.admin('POST', '/users', { email: 'after-kickstart@example.com' });
         await receiver.waitFor('the event after start-up', () => receiver.on(path).some((r) => r.payload.data.user?.email === 'after-kickstart@example.com'));
@@ -508,6 +513,15 @@ for (const kind of databaseKinds()) {
       assert.equal(carol.status, 201);
       assert.equal((await server.admin('PATCH', `/users/${carol.body.id}`, { given_name: 'Carol' })).status, 200);
       assert.equal((await server.admin('PATCH', `/users/${carol.body.id}`, { password: 'carols password 2' })).status, 200);
+      // An address changed (user.email.update), then a change to and a creation with a taken address
+      // (user.loginId.duplicate.update / .create): refused, and told to the webhooks only.
+      const erin = await server.admin('POST', '/users', { email: 'erin@example.com' });
+      assert.equal(erin.status, 201);
+      assert.equal((await server.admin('PATCH', `/users/${erin.body.id}`, { email: 'erin.new@example.com' })).status, 200);
+      const takenUpdate = await server.admin('PATCH', `/users/${erin.body.id}`, { email: 'carol@example.com' });
+      assert.equal(takenUpdate.status, 409, JSON.stringify(takenUpdate.body));
+      const takenCreate = await server.admin('POST', '/users', { email: 'carol@example.com' });
+      assert.equal(takenCreate.status, 409, JSON.stringify(takenCreate.body));
 
       // Registrations and groups (user.registration.create/update/delete and their twins; the sign-up
       // above made reggie's registration, its activation link verified it): an operator registers
@@ -586,11 +600,11 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('DELETE', `/users/${dave.body.id}/factors`)).status, 204);
 
       // The user changes their address on the account page; the link mailed to the new one confirms it (user.email.update).
-      await server.admin('POST', '/users', { email: 'erin@example.com', password: 'erins password 1', email_verified: true });
-      const erin = await accountSignIn(server, 'erin@example.com', 'erins password 1');
-      await erin.browser.submit(erin.page, { email: 'erin.new@example.com' }, '#email-form');
-      const emailLink = linkIn(await smtp.waitFor('erin.new@example.com', /confirm/i), `${server.url}/account/email/`);
-      assert.equal((await erin.browser.submit(await erin.browser.get(emailLink), {}, '#email-confirm')).status, 200);
+      await server.admin('POST', '/users', { email: 'ella@example.com', password: 'ellas password 1', email_verified: true });
+      const ella = await accountSignIn(server, 'ella@example.com', 'ellas password 1');
+      await ella.browser.submit(ella.page, { email: 'ella.new@example.com' }, '#email-form');
+      const emailLink = linkIn(await smtp.waitFor('ella.new@example.com', /confirm/i), `${server.url}/account/email/`);
+      assert.equal((await ella.browser.submit(await ella.browser.get(emailLink), {}, '#email-confirm')).status, 200);
 
       // A sign-in through an upstream OpenID provider links a new user (user.identity-provider.link);
       // an operator removes the link (user.identity-provider.unlink).
@@ -621,6 +635,8 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('POST', `/users/${carol.body.id}/disable`)).status, 200);
       assert.equal((await server.admin('POST', `/users/${carol.body.id}/enable`)).status, 200);
       assert.equal((await server.admin('DELETE', `/users/${carol.body.id}`)).status, 204);
+      // A signing key rotation (jwt.public-key.update, and the event log's entry: event-log.create).
+      assert.equal((await server.admin('POST', '/keys/rotate')).status, 201);
 
       // kickstart.success happens once per database, at its first start: test/kickstart.test.ts shows it.
       const expected = WEBHOOK_EVENT_TYPES.filter((type) => type !== 'kickstart.success');
@@ -682,11 +698,24 @@ for (const kind of databaseKinds()) {
       assert.equal(only('message.password_reset').delivery, 'tessera', 'Tessera sent it too');
       assert.equal(only('message.invitation').to, 'iris@example.com');
       assert.equal(only('message.username').application_id, rp.clientId);
-      assert.equal(only('message.email_change').to, 'erin.new@example.com', 'the link goes to the new address');
+      assert.equal(only('message.email_change').to, 'ella.new@example.com', 'the link goes to the new address');
       assert.ok(only('message.email_change').link.startsWith(`${server.url}/account/email/`));
       assert.equal(receiver.on(byType.get('message.email_change')!.path).length, 1, 'the notice to the old address is not a message.email_change');
       assert.deepEqual(first('user.access.revoke'), { user_id: carol.body.id, application_id: rp.clientId, by: 'operator' });
       assert.equal(first('user.delete').user.id, carol.body.id);
+      assert.equal(first('user.delete.complete').user.id, carol.body.id);
+      assert.equal(first('user.create.complete').user.id, first('user.create').user.id, 'the twin carries the data of its event');
+      assert.deepEqual(first('user.update.complete'), first('user.update'));
+      assert.deepEqual(
+        { previous: first('user.email.update').previous_email, email: first('user.email.update').email, user: first('user.email.update').user.id, app: first('user.email.update').application_id },
+        { previous: 'erin@example.com', email: 'erin.new@example.com', user: erin.body.id, app: null },
+      );
+      assert.deepEqual(first('user.loginId.duplicate.update'), { user_id: erin.body.id, login_id: 'carol@example.com', login_id_type: 'email', existing_user_id: carol.body.id, application_id: null });
+      assert.deepEqual(first('user.loginId.duplicate.create'), { login_id: 'carol@example.com', login_id_type: 'email', existing_user_id: carol.body.id, application_id: null });
+      assert.deepEqual(first('user.password.reset.send'), { user_id: carol.body.id, application_id: rp.clientId });
+      assert.deepEqual(first('jwt.refresh-token.revoke'), { user_id: carol.body.id, application_id: rp.clientId, count: 1, reason: 'access_revoked' });
+      assert.equal(first('jwt.public-key.update').action, 'rotate');
+      assert.equal(first('event-log.create').event_log.type, 'hook.failed');
 
       for (const hookId of [consentHook.body.id, failingHook.body.id]) await server.admin('DELETE', `/hooks/${hookId}`);
       for (const hook of [all, pair, ...byType.values()]) await server.admin('DELETE', `/webhooks/${hook.id}`);

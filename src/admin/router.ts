@@ -7,6 +7,7 @@ import type { Context, Middleware } from 'koa';
 import type { Services } from '../services.ts';
 import { applicationRoutes } from './applications.ts';
 import { auditChanges, auditRoutes } from './audit.ts';
+import { eventLogRoutes } from './event-log.ts';
 import { factorRoutes } from './factors.ts';
 import { requireAdmin } from './console-auth.ts';
 import { zone } from '../http/paths.ts';
@@ -46,6 +47,7 @@ const MODULES: AdminRoutes[] = [
   userActionRoutes,
   invitationRoutes,
   auditRoutes,
+  eventLogRoutes,
   identityProviderRoutes,
   hookStatsRoutes,
   catalogRoutes,

@@ -17,7 +17,7 @@ export function userRoutes(router: Router, services: Services): void {
   const users = services.users;
 
   router.post('/users', async (ctx) => {
-    const user = await users.create(userInput(objectBody(ctx)), 'admin');
+    const user = await users.create(userInput(objectBody(ctx)), 'admin', undefined, { transactional: true });
     ctx.status = 201;
     ctx.set('location', `/admin/api/users/${user.id}`);
     ctx.body = publicUser(user);
@@ -49,17 +49,26 @@ export function userRoutes(router: Router, services: Services): void {
 
   router.patch('/users/:id', async (ctx) => {
     const patch = userPatch(objectBody(ctx));
-    ctx.body = publicUser(await users.update(ctx.params.id!, patch));
+    ctx.body = publicUser(await users.update(ctx.params.id!, patch, 'user.update', { transactional: true }));
   });
 
   // Deleting and disabling wait for their sync hooks, which see the change before it commits and may
-  // refuse it (409 hook_denied) or enrich the user (hooks/change.ts).
+  // refuse it (409 hook_denied) or enrich the user (hooks/change.ts). Creating, changing and deleting
+  // wait for transactional webhook endpoints too (409 webhook_refused, webhooks/transactional.ts).
   router.delete('/users/:id', async (ctx) => {
     const user = await users.getById(ctx.params.id!);
-    await changeWithHooks(services, [run('after_account_deleted', { user: publicUser(user) })], lifecycleContext(ctx), async (trx, changes) => {
-      await users.enrich(trx, user.id, changes, false);
-      return users.delete(user.id, trx);
-    });
+    const webhook = { type: 'user.delete' as const, data: { user: publicUser(user) } };
+    await changeWithHooks(
+      services,
+      [run('after_account_deleted', { user: publicUser(user) })],
+      lifecycleContext(ctx),
+      async (trx, changes, passed) => {
+        if (passed) await users.assertUnchanged(trx, user);
+        await users.enrich(trx, user.id, changes, false);
+        return users.delete(user.id, trx, passed);
+      },
+      webhook,
+    );
     ctx.status = 204;
   });
 

@@ -13,6 +13,7 @@ interface Operation {
 }
 
 const {
+  EventLogEntry,
   User,
   UserBody,
   Application,
@@ -107,6 +108,7 @@ const OPERATIONS: Record<string, Operation> = {
   'GET /users/:id/groups': { summary: 'The groups a user is a member of: [{id, name, data, joined_at}]' },
   'PUT /groups/:id/members/:user_id': { summary: 'Add a member (201) or change its data (200)', body: GroupMemberBody, answer: GroupMember },
   'DELETE /groups/:id/members/:user_id': { summary: 'Remove a member', status: 204 },
+  'GET /event-log': { summary: 'What the server reported (hook failures, failed deliveries and mail, key rotations, KICKSTART), newest first; ?type=&limit=&offset=', answer: [EventLogEntry] },
 };
 
 /** Every schema the operations name, and the error answer: the document's components (none is left out). */

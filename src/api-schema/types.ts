@@ -3,6 +3,7 @@
 // what a body may hold and what the OpenAPI document (openapi.ts) says it may hold are one list; the
 // checks of each field's value stay in the services, with their own messages.
 import { type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox';
+import { EVENT_LOG_TYPES } from '../event-log.ts';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const Timestamp = Type.String({ format: 'date-time' });
@@ -224,6 +225,7 @@ export const WebhookBody = Body('WebhookBody', {
   description: Nullable(Type.String()),
   applications: Nullable(Strings),
   include_unscoped: Type.Boolean(),
+  transactional: Type.Boolean({ description: 'changes behind its transactional events (those with a .complete twin) wait for its 2xx, and are refused (409 webhook_refused) otherwise' }),
 });
 
 export const Webhook = Type.Object(
@@ -234,6 +236,7 @@ export const Webhook = Type.Object(
     events: Strings,
     applications: Nullable(Strings),
     include_unscoped: Type.Boolean(),
+    transactional: Type.Boolean(),
     enabled: Type.Boolean(),
     disabled_reason: Nullable(Type.String()),
     previous_secret_expires_at: Nullable(Timestamp),
@@ -434,3 +437,15 @@ export const GrantedApplication = Type.Object(
 export function fieldsOf(schema: Pick<TObject, 'properties'>): string[] {
   return Object.keys(schema.properties);
 }
+
+/** An entry of the event log (GET /event-log): what the server itself reported. */
+export const EventLogEntry = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.Union(EVENT_LOG_TYPES.map((t) => Type.Literal(t))),
+    message: Type.String(),
+    details: Type.Record(Type.String(), Type.Unknown(), { description: 'what the entry is about (ids, counts, the error); never a secret' }),
+    created_at: Timestamp,
+  },
+  { $id: 'EventLogEntry', additionalProperties: false },
+);

@@ -16,6 +16,7 @@ import { askProfiling } from './profiling-stages.ts';
 import { completeSignUp, signUpUser } from './sign-up.ts';
 import type { PendingSignUp, ProfilingStep } from './steps.ts';
 import { t } from './texts.ts';
+import { WebhookRefused } from '../webhooks/transactional.ts';
 
 /** Fields stored in the user's own columns; any other field name becomes an attribute. */
 const STANDARD_FIELDS = new Set(['given_name', 'family_name', 'phone_number', 'username']);
@@ -173,8 +174,13 @@ export function profilingRoutes(router: Router, kit: FlowKit, guard: Guard): voi
     const patch: UserPatch = { ...standard };
     if (Object.keys(attributes).length > 0) patch.attributes = attributes;
     try {
-      if (Object.keys(patch).length > 0) await users.update(account.id, patch);
+      // The user's own change: it waits for transactional webhook endpoints, like an operator's.
+      if (Object.keys(patch).length > 0) await users.update(account.id, patch, 'user.update', { transactional: true, applicationId: clientId });
     } catch (error) {
+      if (error instanceof WebhookRefused) {
+        page(ctx, details, profiling, values, granted, { alert: t('profile.refused') }, 409);
+        return;
+      }
       if (!(error instanceof ValidationError) && !(error instanceof ConflictError)) throw error;
       page(ctx, details, profiling, values, granted, { alert: problemText(error as ValidationError, labels) }, 400);
       return;

@@ -64,13 +64,15 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       await recordEvent(tx, 'user.password.reset.start', { user_id: user.id, application_id: clientId });
       return issued;
     });
-    await kit.mail(
+    const sent = await kit.mail(
       ctx,
       'password-reset',
       user.email,
       { user, link: `${kit.issuer}/reset-password/${token}`, expiresIn: humanDuration(config.ttl.passwordResetSeconds) },
       { type: 'password_reset', ttlSeconds: config.ttl.passwordResetSeconds },
     );
+    // Handed to the courier: queued for delivery, or taken over by a before_message_send hook.
+    if (sent !== null && sent.status !== 'denied') await recordEvent(db, 'user.password.reset.send', { user_id: user.id, application_id: clientId });
   };
 
   router.get('/interaction/:uid/forgot-password/sent', ...guard, async (ctx) => {
@@ -143,7 +145,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       faultPoint('reset.password-set');
       await kit.tokens.revokeAll('password_reset', user.id, trx);
       // Whoever knew the old password is signed out: every session, grant and refresh token goes.
-      await users.signOutEverywhere(user.id, trx);
+      await users.signOutEverywhere(user.id, trx, 'password_reset');
       // The link proved the address is theirs; and the lockout of a forgotten password ends here.
       if (changed.status === 'pending' || !changed.email_verified) changed = await users.verifyEmail(user.id, trx, clientId);
       await services.locks.forgiveFailures(user.id, trx);

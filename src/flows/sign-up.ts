@@ -9,7 +9,8 @@ import { faultPoint } from '../faults.ts';
 import type { NewHookUser } from '../hooks/catalog/events.ts';
 import { hasChanges } from '../hooks/catalog/decisions.ts';
 import { insertRegistration } from '../identity/registrations.ts';
-import { publicUser, type User } from '../identity/users.ts';
+import { DuplicateLoginId, publicUser, recordDuplicateLoginId, type User } from '../identity/users.ts';
+import { WebhookRefused } from '../webhooks/transactional.ts';
 import type { SendResult } from '../messaging/courier.ts';
 import { FlowError, humanDuration, type FlowKit } from './kit.ts';
 import { t } from './texts.ts';
@@ -73,30 +74,45 @@ export async function completeSignUp(ctx: Context, kit: FlowKit, details: Intera
   const mayMail = await kit.mayMail(ctx, signUp.email);
   if (!mayMail) ctx.state.log?.info('registration mail not sent: too many for this address or client address');
   let user: User | null = null;
+  const answers = Object.entries(signUp.consents).map(([key, granted]) => ({ key, granted }));
+  let consentsChanged: Array<{ key: string; granted: boolean }> = [];
   let owner = await users.findByEmail(signUp.email);
-  if (!owner) {
+  if (owner) {
+    // The page goes on as for a new address (no enumeration); only the webhook says it was taken.
+    await recordDuplicateLoginId(kit.services.db, new DuplicateLoginId('email', owner.email, owner.id), { applicationId: clientId });
+  } else {
     try {
-      // The account and its registration with the application, together (user.create, user.registration.create).
-      user = await kit.services.db.transaction(async (tx) => {
-        const created = await users.create(
-          {
-            ...signUp.profile,
-            email: signUp.email,
-            prehashed_password: signUp.passwordHash,
-            given_name: signUp.given_name,
-            family_name: signUp.family_name,
-            status: 'pending',
-            attributes: signUp.attributes,
-            metadata: signUp.metadata,
+      // The account, its registration with the application and its sign-up consents, together
+      // (user.create, user.registration.create, user.consent.update), once transactional webhook
+      // endpoints accepted the account.
+      user = await users.create(
+        {
+          ...signUp.profile,
+          email: signUp.email,
+          prehashed_password: signUp.passwordHash,
+          given_name: signUp.given_name,
+          family_name: signUp.family_name,
+          status: 'pending',
+          attributes: signUp.attributes,
+          metadata: signUp.metadata,
+        },
+        'registration',
+        undefined,
+        {
+          applicationId: clientId,
+          transactional: true,
+          within: async (tx, created) => {
+            if (clientId) await insertRegistration(tx, created, clientId);
+            consentsChanged = answers.length > 0 ? await kit.consents.set(created.id, answers, tx, clientId) : [];
           },
-          'registration',
-          tx,
-          { applicationId: clientId },
-        );
-        if (clientId) await insertRegistration(tx, created, clientId);
-        return created;
-      });
+        },
+      );
     } catch (error) {
+      // A transactional webhook endpoint refused the account: nothing was written, the page says so.
+      if (error instanceof WebhookRefused) {
+        ctx.state.log?.info({ endpoint: error.endpointId }, 'sign-up refused by a transactional webhook endpoint');
+        throw new FlowError(409, t('page.refused.title'), t('signup.refused'), [{ href: `/interaction/${details.uid}`, text: t('page.back-to-sign-in') }]);
+      }
       if (!(error instanceof ValidationError) && !(error instanceof ConflictError)) throw error;
       // Taken by a concurrent registration: the same end as a taken address; anything else is the field's problem.
       owner = await users.findByEmail(signUp.email);
@@ -106,8 +122,7 @@ export async function completeSignUp(ctx: Context, kit: FlowKit, details: Intera
 
   if (user) {
     faultPoint('registration.user-created');
-    const answers = Object.entries(signUp.consents).map(([key, granted]) => ({ key, granted }));
-    const changed = answers.length > 0 ? await kit.consents.set(user.id, answers, undefined, clientId) : [];
+    const changed = consentsChanged;
     if (changed.length > 0) {
       await kit.hook(ctx, 'after_consent_update', { user: publicUser(user), consents: await kit.consentMap(user.id), changed: changed.map((c) => c.key) }, clientId);
     }

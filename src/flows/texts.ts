@@ -19,6 +19,8 @@ const TEXTS = {
   'page.form-expired.title': 'This form has expired',
   'page.form-expired': 'This form could not be accepted: it has expired or was not sent from this site. Go back, reload the page and try again.',
   'page.field-required': '{label} is required.',
+  'page.refused.title': 'This change could not be made',
+  'signup.refused': 'Your account could not be created right now: a service it depends on did not accept it. Nothing was saved. Please try again later.',
   'mail.not-queued.title': 'We could not send the email',
   'mail.not-queued': 'The email could not be sent right now. Please try again in a moment.',
 
@@ -83,6 +85,7 @@ const TEXTS = {
   'profile.login.title': 'Before you continue',
   'profile.consent-required': 'Please accept: {label}',
   'profile.check-fields': 'Please check the marked fields.',
+  'profile.refused': 'Your details could not be saved right now: a service they depend on did not accept them. Nothing was changed. Please try again later.',
   'profile.back.registration': 'Start the registration again',
   'profile.back.login': 'Sign in with another account',
 

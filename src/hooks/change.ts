@@ -10,6 +10,8 @@ import { ClientError } from '../errors.ts';
 import type { UserChanges } from './catalog/decisions.ts';
 import type { EventPayloads } from './catalog/events.ts';
 import type { Lifecycle, LifecycleContext } from './lifecycle.ts';
+import type { PassedEvent, WebhookEventType } from '../webhooks/outbox.ts';
+import type { TransactionalWebhooks } from '../webhooks/transactional.ts';
 
 /** The after_* events whose sync hooks can enrich the user, and refuse the change (catalog `refusal`). */
 export type ChangeEvent = 'after_account_activation' | 'after_mfa_change' | 'after_password_reset' | 'after_consent_update' | 'after_account_disabled' | 'after_account_deleted';
@@ -39,12 +41,16 @@ export function run<E extends ChangeEvent>(event: E, payload: EventPayloads[E]):
  * transaction with their enrich actions merged (the last value of a key wins). `commit` writes the
  * change and throws when what it is about changed meanwhile; the async hooks are queued in the same
  * transaction. Throws HookDenied, having written nothing, when a hook refused.
+ * `webhook`: the change's transactional event (one with a `.complete` twin): once the hooks let the
+ * change through, transactional webhook endpoints get it, still with no transaction open, and may
+ * refuse it (WebhookRefused); `commit` gets what they accepted, to record with the change.
  */
 export async function changeWithHooks<T>(
-  deps: { db: Db; lifecycle: Lifecycle },
+  deps: { db: Db; lifecycle: Lifecycle; transactional?: Pick<TransactionalWebhooks, 'pass'> },
   runs: ChangeRun[],
   ctx: LifecycleContext,
-  commit: (trx: Knex.Transaction, changes: UserChanges) => Promise<T>,
+  commit: (trx: Knex.Transaction, changes: UserChanges, passed: PassedEvent | null) => Promise<T>,
+  webhook?: { type: WebhookEventType; data: Record<string, unknown> },
 ): Promise<T> {
   const changes: UserChanges = { attributes: {}, metadata: {} };
   const queues: Array<(trx: Knex.Transaction) => Promise<void>> = [];
@@ -56,8 +62,9 @@ export async function changeWithHooks<T>(
     Object.assign(changes.metadata, decided.metadata);
     queues.push(pending.queueAsync);
   }
+  const passed = webhook && deps.transactional ? await deps.transactional.pass(webhook.type, webhook.data) : null;
   return deps.db.transaction(async (trx) => {
-    const value = await commit(trx, changes);
+    const value = await commit(trx, changes, passed);
     for (const queue of queues) await queue(trx);
     return value;
   });

@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { recordEvent } from '../webhooks/outbox.ts';
+import { hookFailed } from './failures.ts';
 import { actionProblem, type ActionOf, type ActionType, type RecordedAction } from './catalog/actions.ts';
 import { decide, eventSpec, type EventName, type EventPayloads, type EventSpec } from './catalog/events.ts';
 import type { ExecutionLog } from './executions.ts';
@@ -124,7 +124,7 @@ export class HookRunner implements Lifecycle {
         );
         metrics?.hookCircuitChanges.inc({ hook_id: hook.id, state: 'open' });
         const error = `circuit open for ${Math.round(cooldownMs / 1000)} s after ${failures} consecutive failed runs`;
-        recordEvent(db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: hook.event, outcome: 'skipped', error }).catch((err) =>
+        hookFailed(db, { hook_id: hook.id, hook_name: hook.name, event: hook.event, outcome: 'skipped', error }).catch((err) =>
           log.error({ err, hook_id: hook.id }, 'hook.failed (circuit open) could not be recorded'),
         );
       },
@@ -195,7 +195,7 @@ export class HookRunner implements Lifecycle {
         // A skipped run is not another failure: the breaker's opening said so once (log, hook.failed, metric).
         if (result.outcome !== 'skipped') {
           this.#deps.log.warn({ hook_id: hook.id, event: eventName, outcome: result.outcome }, 'hook failed');
-          await recordEvent(this.#deps.db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: eventName, outcome: result.outcome, error: result.error ?? null });
+          await hookFailed(this.#deps.db, { hook_id: hook.id, hook_name: hook.name, event: eventName, outcome: result.outcome, error: result.error ?? null });
         }
         if (hook.on_error === 'fail') return { ...emptyOutcome(eventName), denied: { message: GENERIC_HOOK_FAILURE }, failed: true };
         continue;

@@ -4,7 +4,7 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
-import { recordEvent } from '../webhooks/outbox.ts';
+import { hookFailed } from './failures.ts';
 import { eventSpec } from './catalog/events.ts';
 import type { HookJobQueue, HookJob } from './jobs.ts';
 import type { HookRunner } from './runner.ts';
@@ -105,7 +105,7 @@ export class HookWorker {
     }
     runner.record(hook, event, 'async', result);
     if (result.outcome !== 'success') {
-      await recordEvent(db, 'hook.failed', { hook_id: hook.id, hook_name: hook.name, event: spec.name, outcome: result.outcome, error: result.error ?? null });
+      await hookFailed(db, { hook_id: hook.id, hook_name: hook.name, event: spec.name, outcome: result.outcome, error: result.error ?? null });
     }
     const attempts = job.attempts + 1;
     const schedule = settings.asyncRetryScheduleMs;

@@ -67,7 +67,7 @@ export class AccountLocks {
       const changes = { locked_at: now, locked_until: seconds === null ? null : now + seconds * 1000, lock_reason: reason, updated_at: now };
       const updated = await tx('users').where({ id: userId }).update(changes);
       if (updated === 0) throw new NotFoundError('user');
-      await this.#revoke(tx, userId);
+      await this.#revoke(tx, userId, 'locked');
       const lock = activeLock(changes, now)!;
       await recordEvent(tx, 'user.action', { user_id: userId, action: 'lock', reason, locked_until: lock.locked_until });
       return lock;

@@ -6,7 +6,8 @@ import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { preparedStatements, USE_KNEX, type PreparedStatements } from '../db/prepared.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
-import { recordEvent, type WebhookEventType } from '../webhooks/outbox.ts';
+import { recordEvent, type PassedEvent, type WebhookEventType } from '../webhooks/outbox.ts';
+import { NO_GATE, type TransactionalWebhooks } from '../webhooks/transactional.ts';
 import { emailLookupForms, legacyEmailForm } from './email-address.ts';
 import { emailProblem, hasControlCharacters, isValidPhone, isValidUsername, normalizeEmail, normalizeIdentifier, normalizePhone, normalizeUsername } from './normalize.ts';
 import { assertPlainText } from './plain-text.ts';
@@ -146,7 +147,38 @@ function optionalBool(field: string, value: unknown): boolean | undefined {
  * Signs an account out everywhere (its sessions, grants, codes and tokens), inside `db` when it is a
  * transaction. The OIDC layer owns those (src/oidc/adapter.ts revokeAccount); server.ts hands it in.
  */
-export type AccountRevoker = (db: Knex | Knex.Transaction, accountId: string) => Promise<unknown>;
+export type AccountRevoker = (db: Knex | Knex.Transaction, accountId: string, reason: RevokeReason) => Promise<unknown>;
+
+/** Why an account's tokens were revoked (jwt.refresh-token.revoke's `reason`). */
+export type RevokeReason = 'revocation' | 'sign_out' | 'password_reset' | 'locked' | 'disabled' | 'deleted' | 'access_revoked';
+
+/** An email or username another account has: a 409 naming the field, and the account that has it. */
+export class DuplicateLoginId extends ConflictError {
+  readonly loginId: string;
+  readonly loginIdType: 'email' | 'username';
+  readonly existingUserId: string;
+
+  constructor(type: 'email' | 'username', loginId: string, existingUserId: string) {
+    super(type, type === 'email' ? 'is already registered' : 'is already taken');
+    this.loginIdType = type;
+    this.loginId = loginId;
+    this.existingUserId = existingUserId;
+  }
+}
+
+/** user.loginId.duplicate.create / .update: the webhook says what the page (sign-up) may not. */
+export async function recordDuplicateLoginId(db: Knex, error: DuplicateLoginId, attempt: { userId?: string; applicationId: string | null }): Promise<void> {
+  const data = { login_id: error.loginId, login_id_type: error.loginIdType, existing_user_id: error.existingUserId, application_id: attempt.applicationId };
+  if (attempt.userId === undefined) await recordEvent(db, 'user.loginId.duplicate.create', data);
+  else await recordEvent(db, 'user.loginId.duplicate.update', { user_id: attempt.userId, ...data });
+}
+
+export interface UpdateOptions {
+  /** The application the change came through (null: an operator). */
+  applicationId?: string | null;
+  /** Wait for transactional webhook endpoints before the commit (the admin API). */
+  transactional?: boolean;
+}
 
 export class UserService {
   readonly #db: Db;
@@ -156,6 +188,7 @@ export class UserService {
   readonly #breached: BreachedPasswords | null;
   /** SQLite's prepared fast path for findById, read on every token request (findAccount). */
   readonly #prepared: PreparedStatements | null;
+  #gate: Pick<TransactionalWebhooks, 'pass'> = NO_GATE;
 
   constructor(db: Db, passwords: PasswordHasher, policy: Config['password'], revoke: AccountRevoker, breached: BreachedPasswords | null = null) {
     this.#db = db;
@@ -168,6 +201,15 @@ export class UserService {
 
   get passwords(): PasswordHasher {
     return this.#passwords;
+  }
+
+  /** Transactional webhook endpoints, asked before the changes that say `transactional` commit. */
+  useGate(gate: Pick<TransactionalWebhooks, 'pass'>): void {
+    this.#gate = gate;
+  }
+
+  get gate(): Pick<TransactionalWebhooks, 'pass'> {
+    return this.#gate;
   }
 
   /**
@@ -235,26 +277,49 @@ export class UserService {
 
   /**
    * Creates a user and its webhook events in one transaction. Every field is validated first, so a
-   * bad input never leaves a half-written user.
+   * bad input never leaves a half-written user. With `origin.transactional` (and no `trx`),
+   * transactional webhook endpoints get user.create before the commit and may refuse it
+   * (WebhookRefused, nothing written); `origin.within` writes more in that transaction (a sign-up's
+   * registration). A taken email or username is a DuplicateLoginId, and a user.loginId.duplicate.create event.
    */
-  async create(input: NewUser, source: UserSource, trx?: Knex.Transaction, origin: { applicationId?: string | null } = {}): Promise<User> {
+  async create(
+    input: NewUser,
+    source: UserSource,
+    trx?: Knex.Transaction,
+    origin: { applicationId?: string | null; transactional?: boolean; within?: (tx: Knex.Transaction, user: User) => Promise<void> } = {},
+  ): Promise<User> {
     const { row, password } = this.newUserRow(input, source);
     const email = row.email as string;
     const username = row.username as string | null;
     if (password !== null && this.#breached && (await this.#breached.isBreached(password))) throw new ValidationError('password', BREACHED_MESSAGE);
     row.password_hash = typeof input.prehashed_password === 'string' ? input.prehashed_password : password === null ? null : await this.#passwords.hash(password);
 
+    // An invited user is created pending (CONTRACT §9): the events say so, and which application invited them.
+    const context = { application_id: origin.applicationId ?? null, ...(source === 'invitation' ? { invited: true } : {}) };
+    const duplicate = (error: unknown) => this.#duplicate(error, { applicationId: origin.applicationId ?? null });
+    let passed: PassedEvent | null = null;
+    if (origin.transactional && !trx) {
+      // A taken address is refused before any endpoint hears of the change (and again in the transaction).
+      await this.#assertUnique(this.#db, email, username ?? null, null).catch(duplicate);
+      passed = await this.#gate.pass('user.create', { user: publicUser(toUser(row)), ...context });
+    }
     const write = async (tx: Knex.Transaction) => {
       await this.#assertUnique(tx, email, username ?? null, null);
       await tx('users').insert(row);
       const user = toUser(row);
-      // An invited user is created pending (CONTRACT §9): the events say so, and which application invited them.
-      const context = { application_id: origin.applicationId ?? null, ...(source === 'invitation' ? { invited: true } : {}) };
-      await recordEvent(tx, 'user.create', { user: publicUser(user), ...context });
-      // A registration with the application (and its events) is the caller's, in this transaction (identity/registrations.ts).
+      await recordEvent(tx, 'user.create', { user: publicUser(user), ...context }, passed);
+      // A registration with the application (and its events) is the caller's, in this transaction
+      // (identity/registrations.ts): `origin.within` when create opens the transaction itself.
+      if (origin.within) await origin.within(tx, user);
       return user;
     };
-    return trx ? write(trx) : this.#db.transaction(write);
+    return trx ? write(trx) : this.#db.transaction(write).catch(duplicate);
+  }
+
+  /** Records user.loginId.duplicate.* for a DuplicateLoginId (outside the refused change), and throws the error on. */
+  async #duplicate(error: unknown, attempt: { userId?: string; applicationId: string | null }): Promise<never> {
+    if (error instanceof DuplicateLoginId) await recordDuplicateLoginId(this.#db, error, attempt);
+    throw error;
   }
 
   async findById(id: string): Promise<User | null> {
@@ -308,8 +373,16 @@ export class UserService {
     return (await query).map(toUser);
   }
 
-  async update(id: string, patch: UserPatch, eventType: WebhookEventType = 'user.update'): Promise<User> {
-    const current = await this.getById(id);
+  /**
+   * Changes the profile. With `options.transactional`, transactional webhook endpoints get the event
+   * (user.update) with the user as it will be before the commit, and the commit refuses (409) a user
+   * changed meanwhile. A changed email is also user.email.update; a taken email or username a
+   * DuplicateLoginId and user.loginId.duplicate.update.
+   */
+  async update(id: string, patch: UserPatch, eventType: WebhookEventType = 'user.update', options: UpdateOptions = {}): Promise<User> {
+    const currentRow = typeof id === 'string' && id.length <= 36 ? await this.#db('users').where({ id }).first() : undefined;
+    if (!currentRow) throw new NotFoundError('user');
+    const current = toUser(currentRow);
     const raw = patch as Record<string, unknown>;
     const changes: Row = {};
     if (raw.email !== undefined) {
@@ -341,18 +414,40 @@ export class UserService {
     }
     if (Object.keys(changes).length === 0) return current;
     changes.updated_at = Date.now();
+    const applicationId = options.applicationId ?? null;
+    const duplicate = (error: unknown) => this.#duplicate(error, { userId: id, applicationId });
+    const loginIds = 'email' in changes || 'username' in changes;
+    const assertUnique = (db: Knex) => this.#assertUnique(db, (changes.email as string | undefined) ?? null, (changes.username as string | null | undefined) ?? null, id);
 
-    return this.#db.transaction(async (tx) => {
-      if ('email' in changes || 'username' in changes) {
-        await this.#assertUnique(tx, (changes.email as string | undefined) ?? null, (changes.username as string | null | undefined) ?? null, id);
-      }
-      // The account may have been deleted since it was read: then there is nothing to change.
-      if ((await tx('users').where({ id }).update(changes)) === 0) throw new NotFoundError('user');
-      const user = toUser(await tx('users').where({ id }).first());
-      await recordEvent(tx, eventType, { user: publicUser(user) });
-      if (changes.password_hash && eventType !== 'user.password.update') await recordEvent(tx, 'user.password.update', { user_id: id, application_id: null });
-      return user;
-    });
+    let passed: PassedEvent | null = null;
+    if (options.transactional) {
+      if (loginIds) await assertUnique(this.#db).catch(duplicate);
+      passed = await this.#gate.pass(eventType, { user: publicUser(toUser({ ...currentRow, ...changes })) });
+    }
+    return this.#db
+      .transaction(async (tx) => {
+        if (loginIds) await assertUnique(tx);
+        // The account may have been deleted since it was read: then there is nothing to change. What
+        // transactional endpoints accepted was this change of the user as read: not of a newer one.
+        const where = passed ? { id, updated_at: currentRow.updated_at } : { id };
+        if ((await tx('users').where(where).update(changes)) === 0) {
+          if (!passed || !(await tx('users').where({ id }).first('id'))) throw new NotFoundError('user');
+          throw new ConflictError('user', 'changed while the request was being handled; try again');
+        }
+        const user = toUser(await tx('users').where({ id }).first());
+        await recordEvent(tx, eventType, { user: publicUser(user) }, passed);
+        if (changes.email !== undefined) await recordEvent(tx, 'user.email.update', { user: publicUser(user), previous_email: current.email, email: user.email, application_id: applicationId });
+        if (changes.password_hash && eventType !== 'user.password.update') await recordEvent(tx, 'user.password.update', { user_id: id, application_id: applicationId });
+        return user;
+      })
+      .catch(duplicate);
+  }
+
+  /** Throws a 409 when the user is no longer as `user` was read (the check of a change made behind transactional endpoints). */
+  async assertUnchanged(trx: Knex.Transaction, user: User): Promise<void> {
+    const row = await trx('users').where({ id: user.id }).first();
+    if (!row) throw new NotFoundError('user');
+    if (toUser(row).updated_at !== user.updated_at) throw new ConflictError('user', 'changed while the request was being handled; try again');
   }
 
   /** Sets a new password (already checked against the policy by the caller or here). */
@@ -389,7 +484,7 @@ export class UserService {
     await trx('users').where({ id }).update({ email, email_verified: true, updated_at: Date.now() });
     const user = toUser(await trx('users').where({ id }).first());
     await recordEvent(trx, 'user.update', { user: publicUser(user) });
-    await recordEvent(trx, 'user.email.update', { user_id: id, old_email: before.email, new_email: email, application_id: applicationId });
+    await recordEvent(trx, 'user.email.update', { user: publicUser(user), previous_email: before.email, email, application_id: applicationId });
     return user;
   }
 
@@ -448,11 +543,11 @@ export class UserService {
    * again (a password reset ends here too). Disabling and deleting an account revoke the tokens in
    * their own transaction.
    */
-  async signOutEverywhere(id: string, trx?: Knex.Transaction): Promise<void> {
+  async signOutEverywhere(id: string, trx?: Knex.Transaction, reason: RevokeReason = 'sign_out'): Promise<void> {
     const write = async (tx: Knex.Transaction) => {
       const row = await tx('users').where({ id }).first('id');
       if (!row) throw new NotFoundError('user');
-      await this.#revoke(tx, id);
+      await this.#revoke(tx, id, reason);
       await tx('mfa_remembered_devices').where({ user_id: id }).delete();
     };
     if (typeof id !== 'string' || id.length > 36) throw new NotFoundError('user');
@@ -478,7 +573,7 @@ export class UserService {
       const user = toUser(await tx('users').where({ id }).first());
       if (eventType) await recordEvent(tx, eventType, { user: publicUser(user) });
       // A disabled account is signed out everywhere: enabling it again does not bring old tokens back.
-      if (status === 'disabled') await this.#revoke(tx, id);
+      if (status === 'disabled') await this.#revoke(tx, id, 'disabled');
       return user;
     };
     return within ? write(within.trx) : this.#db.transaction(write);
@@ -516,16 +611,17 @@ export class UserService {
   /**
    * Deletes the user; its sessions and tokens stop working because findAccount no longer finds it.
    * Inside `trx` when given (the user.delete event then carries the user as that transaction has it).
+   * `passed`: user.delete as transactional endpoints accepted it (the caller checked assertUnchanged).
    */
-  async delete(id: string, trx?: Knex.Transaction): Promise<User> {
+  async delete(id: string, trx?: Knex.Transaction, passed: PassedEvent | null = null): Promise<User> {
     if (typeof id !== 'string' || id.length > 36) throw new NotFoundError('user');
     const write = async (tx: Knex.Transaction) => {
       const row = await tx('users').where({ id }).first();
       if (!row) throw new NotFoundError('user');
       const user = toUser(row);
       await tx('users').where({ id }).delete();
-      await this.#revoke(tx, id);
-      await recordEvent(tx, 'user.delete', { user: publicUser(user) });
+      await this.#revoke(tx, id, 'deleted');
+      await recordEvent(tx, 'user.delete', { user: publicUser(user) }, passed);
       return user;
     };
     return trx ? write(trx) : this.#db.transaction(write);
@@ -553,17 +649,19 @@ export class UserService {
     return phone;
   }
 
-  async #assertUnique(tx: Knex.Transaction, email: string | null, username: string | null, exceptId: string | null): Promise<void> {
+  async #assertUnique(tx: Knex | Knex.Transaction, email: string | null, username: string | null, exceptId: string | null): Promise<void> {
     if (email) {
       // Any stored form of the same mailbox counts, so a look-alike of an older account is taken too.
       const q = tx('users').whereIn('email', emailLookupForms(email));
       if (exceptId) q.whereNot({ id: exceptId });
-      if (await q.first()) throw new ConflictError('email', 'is already registered');
+      const taken = await q.first('id');
+      if (taken) throw new DuplicateLoginId('email', email, String(taken.id));
     }
     if (username) {
       const q = tx('users').where({ username });
       if (exceptId) q.whereNot({ id: exceptId });
-      if (await q.first()) throw new ConflictError('username', 'is already taken');
+      const taken = await q.first('id');
+      if (taken) throw new DuplicateLoginId('username', username, String(taken.id));
     }
   }
 }

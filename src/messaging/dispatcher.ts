@@ -5,6 +5,7 @@
 // to this process as it is written); retries and a dead process's leftovers are claimed by a poll.
 import type { Config } from '../config.ts';
 import { isPostgres, type Db } from '../db/knex.ts';
+import { logEvent } from '../event-log.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { retryDelay } from '../webhooks/retry.ts';
@@ -172,6 +173,14 @@ export class MessageDispatcher {
     if (attempt >= message.maxAttempts) {
       await queue.settle(message, { status: 'failed', error, nextAttemptAt: null, attempted: true });
       log.error({ ...fields, attempts: attempt, error }, 'a message could not be sent: every attempt failed');
+      // The event log says which message (its id in the queue), never to whom or what it held.
+      await logEvent(this.#deps.db, 'message.failed', `${message.channel === 'email' ? 'mail' : 'text'} ${message.id} (${message.type}) could not be sent after ${attempt} attempts: ${error}`, {
+        message_id: message.id,
+        type: message.type,
+        channel: message.channel,
+        attempts: attempt,
+        error,
+      }).catch((err) => log.error({ err, message: message.id }, 'the event log entry of a failed message could not be written'));
       return 'failed';
     }
     const nextAttemptAt = Date.now() + retryDelay(settings.retryScheduleMs, attempt);

@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import { fromJson, isPostgres, toJson, type Db } from '../db/knex.ts';
 import type { GrantedApplication } from '../identity/application-access.ts';
 import { preparedStatements, USE_KNEX, type Row } from '../db/prepared.ts';
+import { recordEvent } from '../webhooks/outbox.ts';
 
 export interface ClientSource {
   clientMetadata(clientId: string): Promise<AdapterPayload | undefined>;
@@ -33,9 +34,31 @@ function storable(value: unknown): value is string {
 /**
  * Signs an account out everywhere: its sessions, grants, codes and tokens (refresh tokens and opaque
  * access tokens) are deleted. JWT access tokens, verified without asking us, run out on their own.
+ * The refresh tokens that were still usable are announced (jwt.refresh-token.revoke, one event per
+ * application, with `reason`); `db` should be the change's transaction.
  */
-export async function revokeAccount(db: Db, accountId: string): Promise<number> {
-  return db(TABLE).where({ account_id: accountId }).delete();
+export async function revokeAccount(db: Knex | Knex.Transaction, accountId: string, reason = 'sign_out'): Promise<number> {
+  const live = await liveRefreshTokens(db(TABLE).where({ model: 'RefreshToken', account_id: accountId }));
+  const deleted = await db(TABLE).where({ account_id: accountId }).delete();
+  await announceRevoked(db, accountId, live, reason);
+  return deleted;
+}
+
+/** The client ids of the refresh tokens a query finds that could still be used (not expired, not consumed). */
+async function liveRefreshTokens(query: Knex.QueryBuilder): Promise<string[]> {
+  const now = Date.now();
+  const rows: Array<{ payload: unknown }> = await query
+    .whereNull('consumed_at')
+    .andWhere((w) => w.whereNull('expires_at').orWhere('expires_at', '>', now))
+    .select('payload');
+  return rows.map((row) => fromJson<AdapterPayload>(row.payload, {}).clientId).filter((id: unknown): id is string => typeof id === 'string');
+}
+
+/** jwt.refresh-token.revoke, one event per application whose refresh tokens went. */
+export async function announceRevoked(db: Knex | Knex.Transaction, accountId: string, clientIds: string[], reason: string): Promise<void> {
+  const counts = new Map<string, number>();
+  for (const id of clientIds) counts.set(id, (counts.get(id) ?? 0) + 1);
+  for (const [clientId, count] of counts) await recordEvent(db, 'jwt.refresh-token.revoke', { user_id: accountId, application_id: clientId, count, reason });
 }
 
 export function createAdapterFactory(db: Db, clients: ClientSource) {
@@ -183,7 +206,9 @@ export async function grantedApplications(db: Knex | Knex.Transaction, accountId
 export async function revokeApplication(db: Knex | Knex.Transaction, accountId: string, clientId: string): Promise<number> {
   const ids = (await accountGrants(db, accountId)).filter((grant) => grant.payload.clientId === clientId).map((grant) => grant.id);
   if (ids.length === 0) return 0;
+  const live = await liveRefreshTokens(db(TABLE).where({ model: 'RefreshToken' }).whereIn('grant_id', ids));
   await db(TABLE).whereIn('grant_id', ids).delete();
+  await announceRevoked(db, accountId, live, 'access_revoked');
   await db(TABLE).where({ model: 'Grant' }).whereIn('id', ids).delete();
   return ids.length;
 }

@@ -10,6 +10,8 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { JWK } from 'jose';
 import { randomToken } from '../crypto.ts';
 import { isPostgres, type Db } from '../db/knex.ts';
+import { logEvent } from '../event-log.ts';
+import { recordEvent } from '../webhooks/outbox.ts';
 
 export type SigningJwk = JWK & { kid: string; alg: string; use: 'sig' };
 type Kind = 'signing' | 'cookie';
@@ -111,6 +113,10 @@ export async function rotateKeys(db: Db, delayMs: number): Promise<string> {
     const generation = (await latestGeneration(trx)) + 1;
     const now = Date.now();
     await trx('keys').insert(generationRows(jwk, generation, now, now + delayMs));
+    // Who verifies tokens learns of the key before it signs (the webhook), the operator from the event log.
+    const activatesAt = new Date(now + delayMs).toISOString();
+    await recordEvent(trx, 'jwt.public-key.update', { kid: jwk.kid, action: 'rotate', activates_at: activatesAt });
+    await logEvent(trx, 'key.rotated', `signing key ${jwk.kid} added (generation ${generation}); it signs from ${activatesAt}`, { kid: jwk.kid, generation, activates_at: activatesAt });
     return jwk.kid;
   });
 }
@@ -129,6 +135,8 @@ export async function retireKey(db: Db, kid: string): Promise<boolean> {
     const now = Date.now();
     await trx('keys').where({ kid }).update({ retired_at: now });
     await trx('keys').where({ kind: 'cookie', generation: key.generation }).whereNull('retired_at').update({ retired_at: now });
+    await recordEvent(trx, 'jwt.public-key.update', { kid, action: 'retire', activates_at: null });
+    await logEvent(trx, 'key.retired', `signing key ${kid} retired: it leaves the JWKS`, { kid, generation: Number(key.generation) });
     return true;
   });
 }

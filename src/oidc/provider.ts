@@ -6,7 +6,7 @@ import type { User, UserService } from '../identity/users.ts';
 import { MEMBERSHIP_CLAIMS, membershipClaims, SUPPORTED_CLAIMS, userClaims, type MembershipSource } from './claims.ts';
 import type { Logger } from '../log.ts';
 import { renderPage } from '../views.ts';
-import { createAdapterFactory } from './adapter.ts';
+import { announceRevoked, createAdapterFactory } from './adapter.ts';
 import type { ApplicationService } from './applications.ts';
 import type { KeySet } from './keys.ts';
 import type { Lifecycle } from '../hooks/lifecycle.ts';
@@ -197,6 +197,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   idTokenClaims.install(provider);
   issueAuthenticationClaims(provider);
   recordRefreshes(provider, db, log, subscribers);
+  recordRevocations(provider, db, log);
   applications.useValidator(async (metadata) => {
     await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
   });
@@ -235,6 +236,21 @@ function recordRefreshes(provider: Provider, db: Db, log: Logger, subscribers: P
       // lock the client out, so the failure is logged loudly instead.
       log.error({ err, ...data }, 'jwt.refresh event could not be recorded');
     }
+  });
+}
+
+/**
+ * jwt.refresh-token.revoke from the revocation endpoint (RFC 7009): a client revoked one of its
+ * refresh tokens (its grant goes with it). Written after the token is gone; a failure is logged (the
+ * revocation stands).
+ */
+function recordRevocations(provider: Provider, db: Db, log: Logger): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route !== 'revocation' || ctx.status !== 200) return;
+    const token = (ctx.oidc.entities as { RefreshToken?: { accountId?: string; clientId?: string } }).RefreshToken;
+    if (!token?.accountId || !token.clientId) return;
+    await announceRevoked(db, token.accountId, [token.clientId], 'revocation').catch((err) => log.error({ err }, 'jwt.refresh-token.revoke could not be recorded'));
   });
 }
 

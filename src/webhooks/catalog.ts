@@ -19,10 +19,21 @@ export interface WebhookTypeDefinition {
   application: ApplicationScope;
   /** A `data` as a receiver gets it (docs/webhooks.md shows it; tests check real events have its keys). */
   sample: Record<string, unknown>;
+  /**
+   * The type's `.complete` twin: written with the change (same data) and delivered after it
+   * committed. A type with a twin is transactional: a `transactional: true` endpoint subscribed to it
+   * gets it before the change commits, and refuses the change with a non-2xx (transactional.ts).
+   */
+  complete?: string;
 }
 
-function type(when: string, data: string, application: ApplicationScope, sample: Record<string, unknown>): WebhookTypeDefinition {
-  return { when, data, application, sample };
+function type(when: string, data: string, application: ApplicationScope, sample: Record<string, unknown>, more: { complete?: string } = {}): WebhookTypeDefinition {
+  return { when, data, application, sample, ...more };
+}
+
+/** The `.complete` twin of a transactional type: the same data, delivered once the change committed. */
+function complete(of: string, application: ApplicationScope, sample: Record<string, unknown>): WebhookTypeDefinition {
+  return type(`the ${of} change committed (its transaction completed; a transactional endpoint got ${of} before)`, `as \`${of}\``, application, sample);
 }
 
 const USER_ID = '6f1c2a9e-3b7d-4c1e-9a55-0c1d2e3f4a5b';
@@ -81,7 +92,9 @@ export const WEBHOOK_CATALOG = {
     '`user`, `application_id` (null from the admin API or KICKSTART); an invited user also `invited: true`',
     'when',
     { user: { ...sampleUser, login_count: 0, last_login_at: null }, application_id: CLIENT_ID },
+    { complete: 'user.create.complete' },
   ),
+  'user.create.complete': complete('user.create', 'when', { user: { ...sampleUser, login_count: 0, last_login_at: null }, application_id: CLIENT_ID }),
   'user.registration.create': type(
     'a user was registered with an application: self-service sign-up (hosted pages, a first upstream sign-in), an accepted invitation, `POST /admin/api/users/:id/registrations`, KICKSTART',
     '`user`, `registration`, `application_id`; an invitation also `invited: true`',
@@ -167,8 +180,28 @@ export const WEBHOOK_CATALOG = {
     },
   ),
   'group.member.remove.complete': type('the removal was committed', 'as `group.member.remove`', 'never', { group: sampleGroupRef, members: [sampleMember] }),
-  'user.update': type("a user's profile changed", '`user`', 'never', withUser),
-  'user.delete': type('a user was deleted', '`user`', 'never', withUser),
+  'user.update': type("a user's profile changed", '`user`', 'never', withUser, { complete: 'user.update.complete' }),
+  'user.update.complete': complete('user.update', 'never', withUser),
+  'user.delete': type('a user was deleted', '`user`', 'never', withUser, { complete: 'user.delete.complete' }),
+  'user.delete.complete': complete('user.delete', 'never', withUser),
+  'user.email.update': type(
+    "a user's email address changed: the admin API, or the account page's link to the new address, opened and confirmed (also written as user.update)",
+    '`user` (with the new address), `previous_email`, `email`, `application_id` (null from the admin API)',
+    'when',
+    { user: { ...sampleUser, email: 'augusta@example.com', email_verified: false }, previous_email: 'ada@example.com', email: 'augusta@example.com', application_id: null },
+  ),
+  'user.loginId.duplicate.create': type(
+    'an attempt to create a user with an email or username that another user has (admin API, or self-service sign-up, whose page does not tell)',
+    '`login_id`, `login_id_type` (`email`, `username`), `existing_user_id`, `application_id` (null from the admin API)',
+    'when',
+    { login_id: 'ada@example.com', login_id_type: 'email', existing_user_id: USER_ID, application_id: CLIENT_ID },
+  ),
+  'user.loginId.duplicate.update': type(
+    "an attempt to change a user's email or username to one another user has",
+    '`user_id` (who asked for it), `login_id`, `login_id_type`, `existing_user_id`, `application_id` (null from the admin API)',
+    'when',
+    { user_id: 'a7e2c0d1-5b4f-4e3a-8c9d-1f2e3d4c5b6a', login_id: 'ada@example.com', login_id_type: 'email', existing_user_id: USER_ID, application_id: null },
+  ),
   'user.deactivate': type('disabled', '`user`', 'never', { user: { ...sampleUser, status: 'disabled' } }),
   'user.reactivate': type('enabled again', '`user`', 'never', withUser),
   'user.action': type(
@@ -238,18 +271,16 @@ export const WEBHOOK_CATALOG = {
     reason: 'invalid_password',
   }),
   'user.email.verified': type('the address was verified (the activation link, or a reset link of a pending account)', '`user`, `application_id`', 'when', { ...withUser, application_id: CLIENT_ID }),
-  'user.password.reset.start': type('a reset link was mailed', '`user_id`, `application_id`', 'always', { user_id: USER_ID, application_id: CLIENT_ID }),
+  'user.password.reset.start': type('a reset link was made for a known account (the mail follows)', '`user_id`, `application_id`', 'always', { user_id: USER_ID, application_id: CLIENT_ID }),
+  'user.password.reset.send': type('the reset mail was handed to the courier (queued, or taken over by a before_message_send hook)', '`user_id`, `application_id`', 'always', {
+    user_id: USER_ID,
+    application_id: CLIENT_ID,
+  }),
   'user.password.reset.success': type('the password was reset through the link', '`user`, `application_id`', 'when', { ...withUser, application_id: CLIENT_ID }),
   'user.password.update': type('the password changed (admin API, reset, lazy migration)', '`user_id`, `application_id` (null from the admin API)', 'when', {
     user_id: USER_ID,
     application_id: CLIENT_ID,
   }),
-  'user.email.update': type(
-    "the user changed their address (the account page's link to the new address was opened and confirmed)",
-    '`user_id`, `old_email`, `new_email`, `application_id` (the application the account page was opened from, or null)',
-    'when',
-    { user_id: USER_ID, old_email: 'ada@example.com', new_email: 'ada.lovelace@example.com', application_id: null },
-  ),
   'user.consent.update': type("the user's consents changed", '`user_id`, `consents: [{key, granted}]`, `application_id`', 'when', {
     user_id: USER_ID,
     consents: [{ key: 'newsletter', granted: true }],
@@ -276,6 +307,18 @@ export const WEBHOOK_CATALOG = {
       rotated: true,
     },
   ),
+  'jwt.refresh-token.revoke': type(
+    "refresh tokens were revoked: the revocation endpoint, an operator's sign-out, a password reset, a lock, disabling or deleting the user, or an application's access revoked (one event per application)",
+    '`user_id`, `application_id`, `count` (refresh tokens revoked), `reason` (`revocation`, `sign_out`, `password_reset`, `locked`, `disabled`, `deleted`, `access_revoked`)',
+    'always',
+    { user_id: USER_ID, application_id: CLIENT_ID, count: 1, reason: 'sign_out' },
+  ),
+  'jwt.public-key.update': type(
+    'the signing keys changed: a key was added by a rotation (it signs from `activates_at`) or retired (it leaves the JWKS)',
+    '`kid`, `action` (`rotate`, `retire`), `activates_at` (a rotation; null for a retirement)',
+    'never',
+    { kid: 'k_2026-12-01_a1b2', action: 'rotate', activates_at: '2026-12-01T10:05:00.000Z' },
+  ),
   'hook.failed': type('a hook threw or hit a limit, or its circuit breaker opened (`outcome: "skipped"`)', '`hook_id`, `hook_name`, `event`, `outcome`, `error`', 'never', {
     hook_id: 'hk_4d2c',
     hook_name: 'Claims from a CRM',
@@ -298,6 +341,20 @@ export const WEBHOOK_CATALOG = {
         after: { ...sampleUser, given_name: 'Augusta' },
         status: 200,
         address: '203.0.113.7',
+        created_at: '2026-11-30T09:00:00.000Z',
+      },
+    },
+  ),
+  'event-log.create': type(
+    'the server reported something to the event log (GET /admin/api/event-log): a hook failure, a failed delivery or mail, a key rotation, KICKSTART',
+    '`event_log: {id, type, message, details, created_at}` (no secrets)',
+    'never',
+    {
+      event_log: {
+        id: 'evl_3b9c',
+        type: 'hook.failed',
+        message: 'hook "Claims from a CRM" (before_id_token) failed: timeout',
+        details: { hook_id: 'hk_4d2c', event: 'before_id_token', outcome: 'timeout', error: 'the hook ran past its 1000 ms timeout' },
         created_at: '2026-11-30T09:00:00.000Z',
       },
     },
@@ -361,6 +418,15 @@ export const WEBHOOK_CATALOG = {
 export type WebhookEventType = keyof typeof WEBHOOK_CATALOG;
 
 export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_CATALOG) as WebhookEventType[];
+
+for (const [name, definition] of Object.entries(WEBHOOK_CATALOG) as Array<[string, WebhookTypeDefinition]>) {
+  if (definition.complete !== undefined && !(definition.complete in WEBHOOK_CATALOG)) throw new Error(`webhook catalog: ${name}'s complete twin ${definition.complete} is not a type`);
+}
+
+/** The `.complete` twin of `type` (written with it, delivered after the commit), or null when it has none. */
+export function completeTwin(type: WebhookEventType): WebhookEventType | null {
+  return ((WEBHOOK_CATALOG[type] as WebhookTypeDefinition).complete as WebhookEventType | undefined) ?? null;
+}
 
 /** docs/webhooks.md's "Event types": the table, then each type's sample `data`. */
 export function renderWebhookTypes(): string {

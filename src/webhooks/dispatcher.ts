@@ -20,6 +20,7 @@
 // An event no enabled endpoint wants does not wake the dispatcher: the next poll marks it dispatched.
 import type { Config } from '../config.ts';
 import { isPostgres, type Db } from '../db/knex.ts';
+import { logEvent } from '../event-log.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ActiveEndpoint, WebhookEndpointStore } from './endpoints.ts';
@@ -77,6 +78,8 @@ export class WebhookDispatcher {
   #wakeAt = Infinity;
   #unsubscribe: (() => void) | null = null;
   #stopped = true;
+  /** Event log entries of failed deliveries being written (stop waits for them). */
+  readonly #logging = new Set<Promise<void>>();
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
@@ -132,6 +135,7 @@ export class WebhookDispatcher {
       await Promise.allSettled([...this.#inflight.values()].map((f) => f.done));
     }
     await this.#writeOutcomes();
+    await Promise.allSettled([...this.#logging]);
     this.#transport.close();
   }
 
@@ -319,9 +323,28 @@ export class WebhookDispatcher {
       if (outcome.kind === 'retry' && outcome.nextAttemptAt !== null) wake = Math.min(wake, outcome.nextAttemptAt);
       if (outcome.kind === 'failed') {
         log.warn({ delivery_id: outcome.delivery.id, endpoint_id: outcome.delivery.endpointId, error: outcome.error }, 'webhook delivery failed for good (dead letter)');
+        this.#logFailed(outcome);
       }
     }
     if (wake !== Infinity) this.#scheduleWake(wake);
+  }
+
+  /**
+   * The event log's entry for a delivery failed after its last attempt. A failed event-log.create is
+   * not logged again: its entry would be another event-log.create to the same endpoint, and so on.
+   */
+  #logFailed(outcome: Outcome): void {
+    const { delivery } = outcome;
+    const type = delivery.event ? String(delivery.event.type) : null;
+    if (type === 'event-log.create') return;
+    const details = { delivery_id: delivery.id, endpoint_id: delivery.endpointId, event_id: delivery.eventId, event_type: type, attempts: delivery.attempts + 1, error: outcome.error };
+    const message = `webhook delivery ${delivery.id} (${type ?? 'unknown event'}) to ${delivery.endpointId} failed after its last attempt: ${outcome.error ?? 'no answer'}`;
+    const writing: Promise<void> = logEvent(this.#deps.db, 'webhook.failed', message, details).then(
+      () => {},
+      (err) => this.#deps.log.error({ err, delivery_id: delivery.id }, 'the event log entry of a failed delivery could not be written'),
+    );
+    this.#logging.add(writing);
+    writing.finally(() => this.#logging.delete(writing));
   }
 
   /** Wakes at a retry's time (the poll would find it too, later). */

@@ -26,6 +26,11 @@ export interface WebhookEndpoint {
   applications: string[] | null;
   /** With `applications`: also the events that concern no application. */
   include_unscoped: boolean;
+  /**
+   * The changes behind its transactional events (a type with a `.complete` twin) wait for its 2xx
+   * before they commit, and a non-2xx or a timeout refuses them (transactional.ts).
+   */
+  transactional: boolean;
   enabled: boolean;
   /** Why the endpoint stopped receiving (e.g. it answered 410 Gone); null while enabled. */
   disabled_reason: string | null;
@@ -43,6 +48,7 @@ export interface EndpointInput {
   description?: unknown;
   applications?: unknown;
   include_unscoped?: unknown;
+  transactional?: unknown;
 }
 
 const WEBHOOK_FIELDS = fieldsOf(WebhookBody);
@@ -90,6 +96,7 @@ export interface ActiveEndpoint extends Subscription {
   updatedAt: number;
   /** The current key first, then the previous one while the rotation window lasts. */
   keys: KeyObject[];
+  transactional: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -150,6 +157,7 @@ function toEndpoint(row: Row, now = Date.now()): WebhookEndpoint {
     events: fromJson<string[]>(row.events, []),
     applications: fromJson<string[] | null>(row.applications, null),
     include_unscoped: toBool(row.include_unscoped),
+    transactional: toBool(row.transactional),
     enabled: toBool(row.enabled),
     disabled_reason: (row.disabled_reason as string | null) ?? null,
     previous_secret_expires_at: previousUntil !== null && previousUntil > now ? iso(previousUntil) : null,
@@ -204,6 +212,7 @@ export class WebhookEndpointStore {
     const events = validEventPatterns(input.events);
     const applications = input.applications === undefined ? null : await this.#validApplications(input.applications);
     const includeUnscoped = input.include_unscoped === undefined ? false : validFlag('include_unscoped', input.include_unscoped);
+    const transactional = input.transactional === undefined ? false : validFlag('transactional', input.transactional);
     const secret = input.secret === undefined || input.secret === null ? generateSecret() : validSecret(input.secret);
     const enabled = input.enabled === undefined ? true : validEnabled(input.enabled);
     const description = input.description === undefined ? null : validDescription(input.description);
@@ -216,6 +225,7 @@ export class WebhookEndpointStore {
       events: toJson(events),
       applications: applications === null ? null : toJson(applications),
       include_unscoped: includeUnscoped,
+      transactional,
       secret_enc: this.#box.seal(secret),
       previous_secret_enc: null,
       previous_secret_expires_at: null,
@@ -252,6 +262,7 @@ export class WebhookEndpointStore {
       changes.applications = applications === null ? null : toJson(applications);
     }
     if (patch.include_unscoped !== undefined) changes.include_unscoped = validFlag('include_unscoped', patch.include_unscoped);
+    if (patch.transactional !== undefined) changes.transactional = validFlag('transactional', patch.transactional);
     if (patch.description !== undefined) changes.description = validDescription(patch.description);
     if (patch.enabled !== undefined) {
       const enabled = validEnabled(patch.enabled);
@@ -325,6 +336,7 @@ export class WebhookEndpointStore {
         events: new Set(fromJson<string[]>(row.events, [])),
         applications: row.applications === null || row.applications === undefined ? null : new Set(fromJson<string[]>(row.applications, [])),
         includeUnscoped: toBool(row.include_unscoped),
+        transactional: toBool(row.transactional),
         createdAt: Number(row.created_at),
         updatedAt: Number(row.updated_at),
         keys,

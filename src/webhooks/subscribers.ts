@@ -29,6 +29,11 @@ export class EventSubscribers {
 
   /** True when an enabled endpoint subscribes to `type` for this application (subscriptions.ts decides, as the fan-out does). */
   async wants(type: WebhookEventType, applicationId: string | null): Promise<boolean> {
+    return (await this.endpoints()).some((endpoint) => wantsEvent(endpoint, type, applicationId));
+  }
+
+  /** The enabled endpoints, as cached (a change in this process applies at once, another's within CACHE_MS). */
+  endpoints(): Promise<ActiveEndpoint[]> {
     const now = Date.now();
     if (this.#cached === null || now - this.#cached.at >= CACHE_MS) {
       const endpoints = this.#source.activeEndpoints();
@@ -37,7 +42,7 @@ export class EventSubscribers {
         if (this.#cached?.endpoints === endpoints) this.#cached = null;
       });
     }
-    return (await this.#cached.endpoints).some((endpoint) => wantsEvent(endpoint, type, applicationId));
+    return this.#cached.endpoints;
   }
 
   close(): void {

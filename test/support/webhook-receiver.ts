@@ -19,6 +19,8 @@ export interface ScriptedAnswer {
   body?: string;
   /** Answer after this long. */
   delayMs?: number;
+  /** Answer once this settles (the test releases the request when it has seen what it waits for). */
+  until?: Promise<unknown>;
 }
 
 /** Decides the answer; `n` counts this path's requests, from 1. */
@@ -66,7 +68,8 @@ export class WebhookReceiver {
           res.end(answer.body ?? 'ok');
         };
         this.open++;
-        if (answer.delayMs) setTimeout(respond, answer.delayMs);
+        if (answer.until) answer.until.then(respond, respond);
+        else if (answer.delayMs) setTimeout(respond, answer.delayMs);
         else respond();
       });
     });
