@@ -17,6 +17,7 @@ import * as webhookSubscriptions017 from './017_webhook_subscriptions.ts';
 import * as invitations017 from './017_b_invitations.ts';
 import * as auditLog017 from './017_c_audit_log.ts';
 import * as messageDelivery018 from './018_message_delivery.ts';
+import * as passkeys024 from './024_passkeys.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -40,4 +41,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['017_b_invitations', invitations017],
   ['017_c_audit_log', auditLog017],
   ['018_message_delivery', messageDelivery018],
+  ['024_passkeys', passkeys024],
 ];

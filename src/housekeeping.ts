@@ -25,6 +25,7 @@ export async function cleanUp(services: Services): Promise<void> {
   await services.federation.pending.prune(now);
   await services.throttle.prune(now);
   await services.factors.prune(now);
+  await services.passkeys.prune(now);
   await services.console.sessions.prune(now);
   const executions = await services.executions.prune(config.hooks.executionMaxAgeDays * 86400_000, config.hooks.executionsPerHook, now);
   await services.hookJobs.prune(config.hooks.executionMaxAgeDays * 86400_000, now);

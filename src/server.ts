@@ -32,6 +32,7 @@ import { PasswordHasher } from './identity/passwords.ts';
 import { Throttle } from './identity/throttle.ts';
 import { UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
+import { passkeyConfig, PasskeyService } from './identity/passkeys.ts';
 import { AuditLog } from './admin/audit-log.ts';
 import { ApplicationAccess } from './identity/application-access.ts';
 import { InvitationService } from './identity/invitations.ts';
@@ -178,6 +179,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       box,
       users,
       factors,
+      passkeys: new PasskeyService(db, factors, passkeyConfig(config.issuer), log),
       applications,
       access: new ApplicationAccess(db, { granted: grantedApplications, revoke: revokeApplication }),
       resourceServers,

@@ -21,6 +21,7 @@ import type { ApplicationAccess } from './identity/application-access.ts';
 import type { ConsentService } from './identity/consents.ts';
 import type { InvitationService } from './identity/invitations.ts';
 import type { FactorService } from './identity/factors.ts';
+import type { PasskeyService } from './identity/passkeys.ts';
 import type { AccountLocks } from './identity/lockout.ts';
 import type { Throttle } from './identity/throttle.ts';
 import type { UserService } from './identity/users.ts';
@@ -44,6 +45,8 @@ export interface Services {
   users: UserService;
   /** Second factors of multi-factor authentication. */
   factors: FactorService;
+  /** Passkeys (WebAuthn credentials), each also a second factor. */
+  passkeys: PasskeyService;
   /** Operator locks and the per-account failed-login budget. */
   locks: AccountLocks;
   applications: ApplicationService;
