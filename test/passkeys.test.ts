@@ -5,7 +5,9 @@
 // (a cloned authenticator), a replayed answer, an answer for another interaction, no CSRF token.
 // Then the admin API lists the passkey with the user's factors and removes it (webhooks).
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../src/log.ts';
 import { alertText, Browser, type Page } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
 import { recoveryCodesOf } from './support/mfa.ts';
@@ -24,9 +26,16 @@ for (const kind of databaseKinds()) {
     let server: TestServer;
     let rp: RelyingParty;
     let relaxed: RelyingParty;
+    const logLines: Array<Record<string, any>> = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
+        done();
+      },
+    });
 
     before(async () => {
-      server = await startTestServer(kind);
+      server = await startTestServer(kind, { log: createLogger('info', sink) });
       const createApp = async (body: Record<string, unknown>) => {
         const app = await server.admin('POST', '/applications', { name: 'Notes', redirect_uris: [CALLBACK], post_logout_redirect_uris: [LOGGED_OUT], ...body });
         assert.equal(app.status, 201, JSON.stringify(app.body));
@@ -158,6 +167,10 @@ for (const kind of databaseKinds()) {
       const counter = authenticator.credentials[0]!.counter;
       await attempt({ counter }, /may have been copied/, 'a counter that does not grow (a cloned authenticator)');
       await attempt({ counter: Math.max(0, counter - 1) }, /may have been copied/, 'a counter going backwards');
+      const warnings = logLines.filter((l) => l.level === 40 && /cloned authenticator/.test(l.msg));
+      assert.equal(warnings.length, 2, 'each refused counter is logged as a possible clone');
+      assert.equal(warnings[0]!.stored_counter, counter);
+      assert.equal(/clientDataJSON|authenticatorData/.test(JSON.stringify(logLines)), false, 'the answers themselves are never logged');
       await attempt({ challenge: 'bm90LWEtY2hhbGxlbmdlLWZyb20tdGhpcy1zZXJ2ZXI' }, /already used or has expired/, 'a challenge this server never issued');
 
       // A good answer works once: posted again (same interaction, or another one), it is refused.

@@ -87,7 +87,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     // floor on both, so its time does not tell which path ran (flows/equal-time.ts).
     const started = kit.equalTime.start();
     const scope = clientId ?? '';
-    let answer: { side: EqualTimeSide; send: () => void };
+    let answer: { side: EqualTimeSide; send: () => void | Promise<void> };
     try {
       answer = await identification(ctx, details, identifier, clientId);
     } catch (error) {
@@ -96,10 +96,10 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       throw error;
     }
     await kit.equalTime.settle('identify', scope, answer.side, started);
-    answer.send();
+    await answer.send();
   };
   /** The identify step's work: the hooks of its path, the journey's state; `send` writes the answer. */
-  const identification = async (ctx: Context, details: Interaction, identifier: string, clientId: string | null): Promise<{ side: EqualTimeSide; send: () => void }> => {
+  const identification = async (ctx: Context, details: Interaction, identifier: string, clientId: string | null): Promise<{ side: EqualTimeSide; send: () => void | Promise<void> }> => {
     let user = await users.findByIdentifier(identifier);
     const side: EqualTimeSide = user ? 'known' : 'unknown';
     if (!user) {
@@ -121,7 +121,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       const outcome = await kit.hook(ctx, 'after_identification', { user: publicUser(user), identifier }, clientId, { handleDenial: true });
       if (outcome.denied) {
         const send = await denial(ctx, kit, clientId, { user, identifier, reason: 'denied' }, outcome.denied.message, (alert) => identifyPage(ctx, details, { identifier, alert }, 403));
-        return { side, send: () => void send() };
+        return { side, send: () => send() };
       }
       mfaHook = outcome.decision.mfa;
       verificationRequired = outcome.decision.verificationRequired || undefined;
