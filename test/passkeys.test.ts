@@ -116,6 +116,12 @@ for (const kind of databaseKinds()) {
       assert.equal(JSON.stringify(passkey).includes('public_key'), false);
       assert.ok(factors.some((f: any) => f.type === 'recovery_codes'));
 
+      // The service the account page calls renames it (the user's own passkeys only).
+      const service = server.server.services.passkeys;
+      assert.equal(await service.rename(userId, passkey.id, '  Work   laptop '), true);
+      assert.equal(await service.rename('someone-else', passkey.id, 'Mine now'), false);
+      assert.equal((await service.find(userId, passkey.id))?.name, 'Work laptop');
+
       // Removed by an operator: the passkey no longer signs in; the webhooks told both changes.
       assert.equal((await server.admin('DELETE', `/users/${userId}/factors/${passkey.id}`)).status, 204);
       const again = await identifyPage(rp);
