@@ -4,9 +4,17 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
-import { PasskeyError, parseCredentialResponse } from '../identity/passkeys.ts';
+import { PasskeyError, parseCredentialResponse, type PasskeyRefusal } from '../identity/passkeys.ts';
 import { field } from './kit.ts';
-import { t } from './texts.ts';
+import { t, type PlainTextId } from './texts.ts';
+
+const REFUSALS: Record<PasskeyRefusal, PlainTextId> = {
+  challenge: 'passkey.refused.challenge',
+  unknown_credential: 'passkey.refused.unknown_credential',
+  invalid: 'passkey.refused.invalid',
+  counter: 'passkey.refused.counter',
+  duplicate: 'passkey.refused.duplicate',
+};
 
 /** Challenges of a journey are bound to its interaction: an answer is accepted by this interaction only. */
 export function passkeyBinding(details: Interaction): string {
@@ -22,5 +30,5 @@ export function postedCredential(ctx: Context): (RegistrationResponseJSON & Auth
 export function passkeyRefusal(ctx: Context, error: unknown, what: string): string {
   if (!(error instanceof PasskeyError)) throw error;
   ctx.state.log?.info({ reason: error.reason, detail: error.message }, `${what}: passkey refused`);
-  return t(`passkey.refused.${error.reason}`);
+  return t(REFUSALS[error.reason]);
 }
