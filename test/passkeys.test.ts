@@ -198,6 +198,43 @@ for (const kind of databaseKinds()) {
       assert.match(alertText(replayed) ?? '', /already used or has expired/, 'a replayed answer');
     });
 
+    test('a disabled account does not sign in with its passkey', async () => {
+      const email = 'gone@example.com';
+      const userId = await createUser(email);
+      const { authenticator } = await enrolled(email);
+      assert.equal((await server.admin('POST', `/users/${userId}/disable`)).status, 200);
+      const { browser, page } = await identifyPage(relaxed);
+      const refused = await browser.submit(page, { response: JSON.stringify(authenticator.get(passkeyOptionsOf(page, SIGN_IN_FORM))) }, SIGN_IN_FORM);
+      assert.equal(refused.redirectedTo, null);
+      assert.equal(refused.status, 403);
+      assert.equal(alertText(refused), 'This account cannot sign in right now.');
+    });
+
+    test('a sync after_mfa_change hook sees the passkey enrolment and may refuse it: nothing is stored', async () => {
+      const hook = await server.admin('POST', '/hooks', {
+        name: 'no passkeys',
+        event: 'after_mfa_change',
+        mode: 'sync',
+        code: "export default async function (event, api) { console.log(JSON.stringify(event.factor)); if (event.factor.type === 'passkey') api.deny('Passkeys are not allowed here.'); }",
+      });
+      assert.equal(hook.status, 201, JSON.stringify(hook.body));
+      try {
+        const email = 'hooked@example.com';
+        const userId = await createUser(email);
+        const browser = new Browser(server.url);
+        const start = await authorizationUrl(rp);
+        const enrolPage = await signIn(browser, start, email, PASSWORD);
+        const answer = new SoftAuthenticator(server.url).create(passkeyOptionsOf(enrolPage, ENROL_FORM));
+        const refused = await browser.submit(enrolPage, { response: JSON.stringify(answer) }, ENROL_FORM);
+        assert.equal(refused.status, 403);
+        assert.equal(alertText(refused), 'Passkeys are not allowed here.');
+        assert.deepEqual((await server.admin('GET', `/users/${userId}/factors`)).body, [], 'no factor, no recovery codes');
+        assert.equal((await server.server.services.passkeys.list(userId)).length, 0);
+      } finally {
+        assert.equal((await server.admin('DELETE', `/hooks/${hook.body.id}`)).status, 204);
+      }
+    });
+
     test('the passkey endpoints need the form token and a well-formed answer, and name no account', async () => {
       const { browser, page } = await identifyPage(relaxed);
       const form = browser.form(page, SIGN_IN_FORM);
