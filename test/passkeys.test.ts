@@ -198,6 +198,20 @@ for (const kind of databaseKinds()) {
       assert.match(alertText(replayed) ?? '', /already used or has expired/, 'a replayed answer');
     });
 
+    test("as a second factor, only the user's own passkeys count", async () => {
+      await createUser('xavier@example.com');
+      await createUser('yvonne@example.com');
+      const { authenticator: xavier } = await enrolled('xavier@example.com');
+      await enrolled('yvonne@example.com');
+      const browser = new Browser(server.url);
+      const start = await authorizationUrl(rp);
+      const mfaPage = await signIn(browser, start, 'yvonne@example.com', PASSWORD);
+      const refused = await browser.submit(mfaPage, { response: JSON.stringify(xavier.get(passkeyOptionsOf(mfaPage, MFA_FORM))) }, MFA_FORM);
+      assert.equal(refused.redirectedTo, null, "Xavier's passkey does not finish Yvonne's sign-in");
+      assert.equal(refused.status, 400);
+      assert.match(alertText(refused) ?? '', /not registered here/);
+    });
+
     test('a disabled account does not sign in with its passkey', async () => {
       const email = 'gone@example.com';
       const userId = await createUser(email);
