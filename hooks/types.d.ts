@@ -212,11 +212,11 @@ export type BeforeMfaSendApi = {
   deny(message: string): void;
 };
 
-/** When: the one-time code was verified. Sync or async. */
+/** When: the second factor was verified (a one-time code, or a passkey). Sync or async. */
 export interface AfterMfaSendEvent extends EventBase {
   type: 'after_mfa_send';
   user: User;
-  channel: "email" | "sms" | "totp" | "recovery_code";
+  channel: "email" | "sms" | "totp" | "passkey" | "recovery_code";
 }
 export type AfterMfaSendApi = {
   user: {

@@ -22,6 +22,7 @@ import * as registrations019 from './019_registrations_groups.ts';
 import * as importDevices020 from './020_import_devices.ts';
 import * as consoleLookups022 from './022_console_lookups.ts';
 import * as transactionalEventLog023 from './023_transactional_event_log.ts';
+import * as passkeys024 from './024_passkeys.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -50,4 +51,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['020_import_devices', importDevices020],
   ['022_console_lookups', consoleLookups022],
   ['023_transactional_event_log', transactionalEventLog023],
+  ['024_passkeys', passkeys024],
 ];

@@ -25,6 +25,7 @@ export async function cleanUp(services: Services): Promise<void> {
   await services.federation.pending.prune(now);
   await services.throttle.prune(now);
   await services.factors.prune(now);
+  await services.passkeys.prune(now);
   await services.console.sessions.prune(now);
   await services.account.sessions.prune(now);
   await services.threats.prune(now);

@@ -17,7 +17,6 @@ import type { Config } from './config.ts';
 import { SecretBox } from './crypto.ts';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './db/unavailable.ts';
 import { isPostgres, openDatabase, type Db, type DatabaseTimeouts } from './db/knex.ts';
-import type { Knex } from 'knex';
 import { migrateToLatest } from './db/migrate.ts';
 import { getOrCreateSetting } from './db/settings.ts';
 import { armFaultPoint } from './faults.ts';
@@ -35,6 +34,7 @@ import { PasswordHasher } from './identity/passwords.ts';
 import { Throttle } from './identity/throttle.ts';
 import { type AccountRevoker, UserService } from './identity/users.ts';
 import { FactorService } from './identity/factors.ts';
+import { passkeyConfig, PasskeyService } from './identity/passkeys.ts';
 import { AuditLog } from './admin/audit-log.ts';
 import { EventLog } from './event-log.ts';
 import { ApplicationAccess } from './identity/application-access.ts';
@@ -198,6 +198,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       box,
       users,
       factors,
+      passkeys: new PasskeyService(db, factors, passkeyConfig(config.issuer), log),
       applications,
       access: new ApplicationAccess(db, { granted: grantedApplications, revoke: revokeApplication }),
       resourceServers,

@@ -25,6 +25,7 @@ import type { GroupService } from './identity/groups.ts';
 import type { InvitationService } from './identity/invitations.ts';
 import type { RegistrationService } from './identity/registrations.ts';
 import type { FactorService } from './identity/factors.ts';
+import type { PasskeyService } from './identity/passkeys.ts';
 import type { AccountLocks } from './identity/lockout.ts';
 import type { Throttle } from './identity/throttle.ts';
 import type { ThreatSignals } from './identity/threats.ts';
@@ -50,6 +51,8 @@ export interface Services {
   users: UserService;
   /** Second factors of multi-factor authentication. */
   factors: FactorService;
+  /** Passkeys (WebAuthn credentials), each also a second factor. */
+  passkeys: PasskeyService;
   /** Operator locks and the per-account failed-login budget. */
   locks: AccountLocks;
   applications: ApplicationService;

@@ -51,10 +51,13 @@ function withoutScriptSrc(csp: string): Map<string, string[]> {
   return policy;
 }
 
+/** The identify, MFA and MFA enrolment pages offer a passkey (test/passkeys-browser.test.ts). */
+const PASSKEY_PAGES = /^\/interaction\/[^/]+(\/mfa(\/enrol)?)?$/;
+
 /**
- * The invariant over every page of our server that the journey received: script-src is 'none',
- * except on the provider's form_post pages (`formPostPaths`), where it is exactly one sha256 hash and
- * the rest of the policy is the default's (form-action included). Answers how many form_post pages were seen.
+ * The invariant over every page of our server that the journey received: script-src is 'none'
+ * (our own script only, 'self', on the pages that offer a passkey), except on the provider's
+ * form_post pages (`formPostPaths`), where it is exactly one sha256 hash and the rest of the policy is the default's (form-action included). Answers how many form_post pages were seen.
  */
 function assertScriptPolicies(journey: JourneyPage, server: TestServer, formPostPaths: RegExp | null): number {
   let formPosts = 0;
@@ -65,6 +68,9 @@ function assertScriptPolicies(journey: JourneyPage, server: TestServer, formPost
     if (formPostPaths?.test(new URL(doc.url).pathname) && sources.length === 1 && /^'sha256-[A-Za-z0-9+/]+=*'$/.test(sources[0]!)) {
       formPosts += 1;
       assert.deepEqual(withoutScriptSrc(doc.csp!), withoutScriptSrc(DEFAULT_POLICY), `${doc.url}: only script-src differs from the default policy`);
+    } else if (PASSKEY_PAGES.test(new URL(doc.url).pathname)) {
+      // The pages that offer a passkey load our one script (public/passkeys.js), nothing inline.
+      assert.deepEqual(sources, ["'self'"], `${doc.url} allows only its own script (${doc.csp})`);
     } else {
       assert.deepEqual(sources, ["'none'"], `${doc.url} keeps script-src 'none' (${doc.csp})`);
     }
@@ -225,7 +231,7 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(withoutScriptSrc(csp), withoutScriptSrc(DEFAULT_POLICY));
     });
 
-    test("every other hosted page keeps script-src 'none'", async () => {
+    test("every other hosted page keeps script-src 'none' (the identify page: only our passkey script)", async () => {
       const journey = await openJourney(chrome);
       try {
         const { page } = journey;
@@ -257,7 +263,8 @@ for (const kind of databaseKinds()) {
         await visit('logout confirmation', `${server.url}/session/end?client_id=${rp.clientId}`);
         assert.ok(await page.locator('button[name="logout"]').count(), 'the confirmation page, not the form_post page');
 
-        const expected = Object.fromEntries(Object.keys(policies).map((name) => [name, ["'none'"]]));
+        // The identify page offers a passkey: it loads our one script (public/passkeys.js), nothing else.
+        const expected = Object.fromEntries(Object.keys(policies).map((name) => [name, name === 'identify' ? ["'self'"] : ["'none'"]]));
         assert.deepEqual(policies, expected);
         assert.deepEqual(journey.violations, []);
       } finally {

@@ -1,4 +1,5 @@
-// Admin API: a user's second factors. Listing never shows a secret (no TOTP key, no code or hash);
+// Admin API: a user's second factors, passkeys among them (type "passkey", with a `passkey` object:
+// name, transports, device type, backup state, counter, use). Listing never shows a secret (no TOTP key, no code or hash);
 // removing one, or all (a reset, e.g. after a lost phone), announces each removed factor to webhooks
 // (user.two-factor.method.remove, written with the change) and to after_mfa_change hooks, whose sync
 // ones run before the removal commits and may refuse it (409 hook_denied).
@@ -8,6 +9,7 @@ import type { Knex } from 'knex';
 import { NotFoundError } from '../errors.ts';
 import { removeFactorsWithHooks } from '../flows/factor-removal.ts';
 import type { Factor } from '../identity/factors.ts';
+import type { Passkey } from '../identity/passkeys.ts';
 import type { User } from '../identity/users.ts';
 import type { Services } from '../services.ts';
 
@@ -19,7 +21,7 @@ function lifecycleContext(ctx: Context) {
  * A factor as the admin API answers it: what it is and where codes go, never its secret. An SMS
  * factor says whether texts can reach it (`deliverable`: false when no SMS messenger is configured).
  */
-function factorView(factor: Factor, smsConfigured = true): Record<string, unknown> {
+function factorView(factor: Factor, smsConfigured = true, passkey?: Passkey): Record<string, unknown> {
   return {
     id: factor.id,
     type: factor.type,
@@ -30,6 +32,22 @@ function factorView(factor: Factor, smsConfigured = true): Record<string, unknow
     last_used_at: factor.last_used_at,
     ...(factor.remaining_codes === undefined ? {} : { remaining_codes: factor.remaining_codes }),
     ...(factor.type === 'sms' ? { deliverable: smsConfigured } : {}),
+    ...(passkey ? { passkey: passkeyView(passkey) } : {}),
+  };
+}
+
+/** A passkey's details beside its factor: never its public key (nothing to do with it outside). */
+function passkeyView(passkey: Passkey): Record<string, unknown> {
+  return {
+    name: passkey.name,
+    credential_id: passkey.credential_id,
+    transports: passkey.transports,
+    device_type: passkey.device_type,
+    backed_up: passkey.backed_up,
+    aaguid: passkey.aaguid,
+    counter: passkey.counter,
+    created_at: passkey.created_at,
+    last_used_at: passkey.last_used_at,
   };
 }
 
@@ -43,7 +61,8 @@ export function factorRoutes(router: Router, services: Services): void {
   router.get('/users/:id/factors', async (ctx) => {
     const user = await users.getById(ctx.params.id!);
     ctx.set('cache-control', 'no-store');
-    ctx.body = (await factors.list(user.id)).map((factor) => factorView(factor, services.courier.smsAvailable));
+    const passkeys = new Map((await services.passkeys.list(user.id)).map((p) => [p.id, p]));
+    ctx.body = (await factors.list(user.id)).map((factor) => factorView(factor, services.courier.smsAvailable, passkeys.get(factor.id)));
   });
 
   router.delete('/users/:id/factors/:factor_id', async (ctx) => {

@@ -25,6 +25,7 @@ import { t } from './texts.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
 import { ACCOUNT_CLIENT_ID, brandableClient } from '../account/client.ts';
 import { requestLocation } from '../geo/request.ts';
+import { PASSKEY_PAGE_POLICY } from '../http/csp.ts';
 
 export interface PageLink {
   href: string;
@@ -212,6 +213,8 @@ export class FlowKit {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('cache-control', 'no-store');
+    // A page that offers a passkey loads its one script (public/passkeys.js); the others run none.
+    if (vars.passkeyOptions) ctx.set('content-security-policy', PASSKEY_PAGE_POLICY);
     ctx.body = renderPage(view, { csrf: ctx.state.csrf ?? '', brand: ctx.state.brand ?? null, externalProviders: ctx.state.externalProviders ?? [], ...vars });
   }
 

@@ -9,13 +9,17 @@ import type { Interaction } from 'oidc-provider';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { accountBudgetKey, unknownIdentifierBudgetKey } from '../identity/lockout.ts';
 import { Throttle } from '../identity/throttle.ts';
+import { isSynced } from '../identity/passkeys.ts';
 import { publicUser } from '../identity/users.ts';
+import { passkeyAmr } from '../oidc/acr.ts';
 import { denial, deny } from './denial.ts';
 import type { EqualTimeSide } from './equal-time.ts';
 import { invitationFor } from './invitation.ts';
-import { passwordProved } from './journey.ts';
+import { factorsProved, passwordProved } from './journey.ts';
+import { passkeyBinding, passkeyRefusal, postedCredential } from './passkey.ts';
 import { assertPrompt, field, FlowError, type FlowKit, type Guard } from './kit.ts';
 import { rememberedHere } from './remembered-device.ts';
+import type { JourneyFacts } from './state.ts';
 import { t, textOr } from './texts.ts';
 
 function ipKey(ctx: Context): string {
@@ -26,8 +30,11 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   const { services } = kit;
   const { users, provider, applications } = services;
 
-  const identifyPage = (ctx: Context, details: Interaction, vars: Record<string, unknown>, status = 200) =>
-    kit.render(ctx, 'identify', { title: t('login.identify.title'), uid: details.uid, ...vars }, status);
+  // The identify page offers a passkey too: a discoverable-credential request, which names no account.
+  const identifyPage = async (ctx: Context, details: Interaction, vars: Record<string, unknown>, status = 200) => {
+    const passkeyOptions = await services.passkeys.authenticationOptions(passkeyBinding(details), 'passwordless');
+    kit.render(ctx, 'identify', { title: t('login.identify.title'), uid: details.uid, passkeyOptions, ...vars }, status);
+  };
   const passwordPage = (ctx: Context, details: Interaction, identifier: string, vars: Record<string, unknown> = {}, status = 200) =>
     kit.render(ctx, 'password', { title: t('login.password.title'), uid: details.uid, identifier, ...vars }, status);
 
@@ -42,7 +49,7 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       }
       const state = await kit.state(details);
       const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
-      identifyPage(ctx, details, { identifier: state.identifier ?? hint });
+      await identifyPage(ctx, details, { identifier: state.identifier ?? hint });
       return;
     }
     if (details.prompt.name === 'consent') {
@@ -73,14 +80,14 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     const clientId = kit.clientIdOf(details);
     const identifier = field(ctx, 'identifier', 400).trim();
     if (!identifier || identifier.length > 320) {
-      identifyPage(ctx, details, { identifier, alert: t('login.identify.missing') }, 400);
+      await identifyPage(ctx, details, { identifier, alert: t('login.identify.missing') }, 400);
       return;
     }
     // Both paths (an account, no account) run their own sync hooks; the answer waits until the same
     // floor on both, so its time does not tell which path ran (flows/equal-time.ts).
     const started = kit.equalTime.start();
     const scope = clientId ?? '';
-    let answer: { side: EqualTimeSide; send: () => void };
+    let answer: { side: EqualTimeSide; send: () => void | Promise<void> };
     try {
       answer = await identification(ctx, details, identifier, clientId);
     } catch (error) {
@@ -89,10 +96,10 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       throw error;
     }
     await kit.equalTime.settle('identify', scope, answer.side, started);
-    answer.send();
+    await answer.send();
   };
   /** The identify step's work: the hooks of its path, the journey's state; `send` writes the answer. */
-  const identification = async (ctx: Context, details: Interaction, identifier: string, clientId: string | null): Promise<{ side: EqualTimeSide; send: () => void }> => {
+  const identification = async (ctx: Context, details: Interaction, identifier: string, clientId: string | null): Promise<{ side: EqualTimeSide; send: () => void | Promise<void> }> => {
     let user = await users.findByIdentifier(identifier);
     const side: EqualTimeSide = user ? 'known' : 'unknown';
     if (!user) {
@@ -114,32 +121,55 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       const outcome = await kit.hook(ctx, 'after_identification', { user: publicUser(user), identifier }, clientId, { handleDenial: true });
       if (outcome.denied) {
         const send = await denial(ctx, kit, clientId, { user, identifier, reason: 'denied' }, outcome.denied.message, (alert) => identifyPage(ctx, details, { identifier, alert }, 403));
-        return { side, send: () => void send() };
+        return { side, send: () => send() };
       }
       mfaHook = outcome.decision.mfa;
       verificationRequired = outcome.decision.verificationRequired || undefined;
     }
-    await kit.updateState(
-      details,
-      {
-        identifier,
-        mfaHook,
-        verificationRequired,
-        firstFactor: undefined,
-        externalProvider: undefined,
-        externalLink: undefined,
-        verification: undefined,
-        verifying: undefined,
-        afterLoginDone: undefined,
-        breachedPassword: undefined,
-      },
-      { type: 'restart' },
-    );
+    await kit.updateState(details, newIdentification(identifier, mfaHook, verificationRequired), { type: 'restart' });
     return { side, send: () => kit.seeOther(ctx, `/interaction/${details.uid}/password`) };
   };
   router.post('/interaction/:uid/identify', ...guard, identify);
   // The identify form posts to /identify; a client posting the identifier to the page itself works too.
   router.post('/interaction/:uid', ...guard, identify);
+
+  // A sign-in with a passkey and no password (the identify page's button, or the browser's autofill):
+  // the passkey with user verification is two factors (passkeyAmr in oidc/acr.ts), so no second
+  // step is asked. Refusals say nothing of any account: the request named none, and an unknown
+  // credential, a spent challenge and a bad signature are told apart only by the credential's fate.
+  router.post('/interaction/:uid/passkey', ...guard, async (ctx) => {
+    const details = await kit.interaction(ctx);
+    assertPrompt(details, 'login');
+    const clientId = kit.clientIdOf(details);
+    const ip = ipKey(ctx);
+    const refuse = async (alert: string, status: number) => identifyPage(ctx, details, { alert }, status);
+    const answer = postedCredential(ctx);
+    if (!answer) return refuse(t('passkey.missing'), 400);
+    if (!(await kit.throttle.hit(ip, services.config.throttle.maxFailuresPerIp))) return refuse(t('login.throttled'), 429);
+    let proved: Awaited<ReturnType<typeof services.passkeys.verifyAuthentication>>;
+    try {
+      proved = await services.passkeys.verifyAuthentication(passkeyBinding(details), 'passwordless', answer);
+    } catch (error) {
+      return refuse(passkeyRefusal(ctx, error, 'passwordless sign-in'), 400);
+    }
+    await kit.throttle.undo(ip);
+    const user = await users.findById(proved.passkey.user_id);
+    if (!user || user.status !== 'active' || (await services.locks.current(user.id))) {
+      const reason = !user ? 'invalid_credentials' : user.status === 'pending' ? 'not_activated' : user.status === 'disabled' ? 'disabled' : 'locked';
+      await deny(ctx, kit, clientId, { user, identifier: user?.email ?? '', reason }, t('login.cannot-sign-in'), (alert) =>
+        kit.render(ctx, 'message', { title: t('login.refused.title'), alert }, 403),
+      );
+      return;
+    }
+    // The brand's rules about this user run as for a typed identifier (a denial stops here).
+    const outcome = await kit.hook(ctx, 'after_identification', { user: publicUser(user), identifier: user.email }, clientId, { handleDenial: true });
+    if (outcome.denied) {
+      await deny(ctx, kit, clientId, { user, identifier: user.email, reason: 'denied' }, outcome.denied.message, (alert) => identifyPage(ctx, details, { alert }, 403));
+      return;
+    }
+    await kit.updateState(details, newIdentification(user.email, outcome.decision.mfa, outcome.decision.verificationRequired || undefined), { type: 'restart' });
+    await factorsProved(ctx, kit, details, user, passkeyAmr(isSynced(proved.passkey), false));
+  });
 
   router.get('/interaction/:uid/password', ...guard, async (ctx) => {
     const details = await kit.interaction(ctx);
@@ -253,6 +283,22 @@ export function loginRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     ctx.status = 303;
     ctx.redirect(returnTo);
   });
+}
+
+/** The facts of a journey that starts over with a new identification (what an earlier one left goes). */
+function newIdentification(identifier: string, mfaHook: JourneyFacts['mfaHook'], verificationRequired: true | undefined): Partial<JourneyFacts> {
+  return {
+    identifier,
+    mfaHook,
+    verificationRequired,
+    firstFactor: undefined,
+    externalProvider: undefined,
+    externalLink: undefined,
+    verification: undefined,
+    verifying: undefined,
+    afterLoginDone: undefined,
+    breachedPassword: undefined,
+  };
 }
 
 /** Whether this browser was remembered for the user after a second factor, for this application. */

@@ -8,6 +8,7 @@ import { Throttle } from '../identity/throttle.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { renderMail } from '../views.ts';
 import { humanDuration, type FlowKit } from './kit.ts';
+import { passkeyBinding } from './passkey.ts';
 import type { MfaStep } from './steps.ts';
 import { t } from './texts.ts';
 
@@ -111,6 +112,7 @@ export async function currentFactor(kit: FlowKit, mfa: MfaStep): Promise<Factor 
 
 function methodText(factor: Factor): string {
   if (factor.type === 'totp') return t('mfa.method.totp');
+  if (factor.type === 'passkey') return t('mfa.method.passkey');
   const target = maskTarget(factor.type, factor.target);
   return factor.type === 'sms' ? t('mfa.method.sms', { target }) : t('mfa.method.email', { target });
 }
@@ -131,7 +133,11 @@ export async function codePage(
   const factor = await currentFactor(kit, mfa);
   const clientId = kit.clientIdOf(details);
   const app = clientId ? await applications.find(clientId) : null;
-  const others = (await factors.active(user.id)).filter((f) => (f.id !== factor?.id || recovery) && deliverable(kit, f)).map((f) => ({ id: f.id, text: methodText(f) }));
+  // One "use a passkey" for all the user's passkeys (any of them answers), none when it is this page's.
+  const others = (await factors.active(user.id))
+    .filter((f) => (f.id !== factor?.id || recovery) && deliverable(kit, f) && !(f.type === 'passkey' && factor?.type === 'passkey' && !recovery))
+    .filter((f, i, all) => f.type !== 'passkey' || all.findIndex((o) => o.type === 'passkey') === i)
+    .map((f) => ({ id: f.id, text: methodText(f) }));
   const recoveryLeft = !enrolling && !recovery ? await factors.remainingRecoveryCodes(user.id) : 0;
   let mode: string;
   let totp: { secret: string; uri: string; qr: string } | null = null;
@@ -142,6 +148,8 @@ export async function codePage(
     const provisioning = await factors.totpProvisioning(factor, user.email);
     totp = { ...provisioning, qr: await QRCode.toDataURL(provisioning.uri, { errorCorrectionLevel: 'M', margin: 2, width: 220 }) };
   } else mode = factor.type;
+  // A passkey's page carries the options of its ceremony: any passkey of the user, bound to this interaction.
+  const passkeyOptions = mode === 'passkey' ? await kit.services.passkeys.authenticationOptions(passkeyBinding(details), 'mfa', user.id) : null;
   kit.render(
     ctx,
     'mfa',
@@ -152,6 +160,7 @@ export async function codePage(
       enrolling,
       target: factor ? maskTarget(factor.type, factor.target) : null,
       totp,
+      passkeyOptions,
       others: enrolling ? [] : others,
       recoveryLeft,
       rememberDays: app && app.remember_device_days > 0 ? app.remember_device_days : 0,

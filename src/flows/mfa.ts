@@ -9,6 +9,7 @@
 // Pages: GET/POST /interaction/:uid/mfa (the code page, field `code`), POST …/mfa/select (another
 // factor, or a recovery code), POST …/mfa/resend, GET/POST …/mfa/enrol, POST …/mfa/continue.
 import type Router from '@koa/router';
+import type { Knex } from 'knex';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { ValidationError } from '../errors.ts';
@@ -18,7 +19,9 @@ import { faultPoint } from '../faults.ts';
 import { hasChanges, type UserChanges } from '../hooks/catalog/decisions.ts';
 import { run as changeRun } from '../hooks/change.ts';
 import { publicUser, type User } from '../identity/users.ts';
-import { amrFor } from '../oidc/acr.ts';
+import { amrFor, passkeyAmr } from '../oidc/acr.ts';
+import { isSynced, newPasskeyFactorId } from '../identity/passkeys.ts';
+import { passkeyBinding, passkeyRefusal, postedCredential } from './passkey.ts';
 import { factorsProved } from './journey.ts';
 import { field, FlowError, type FlowKit, type Guard } from './kit.ts';
 import { codePage, currentFactor, sendCode } from './mfa-challenge.ts';
@@ -82,6 +85,8 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     } else {
       factor = await currentFactor(kit, mfa);
       if (!factor) throw kit.expired();
+      // A passkey answers on its own form (POST …/mfa/passkey), not with a typed code.
+      if (factor.type === 'passkey') return codePage(ctx, kit, details, mfa, user, { alert: t('passkey.missing') }, 400);
       check = factor.type === 'totp' ? await factors.verifyTotp(factor, typed) : await factors.verifyCode(factor, typed);
     }
     if (check !== 'ok') return codePage(ctx, kit, details, mfa, user, { alert: t(CHECK_MESSAGES[check]) }, 400);
@@ -93,7 +98,8 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     const sent = (await kit.hook(ctx, 'after_mfa_send', { user: publicUser(user), channel }, clientId)).decision.changes;
     const amr = amrFor(recovery ? 'recovery_codes' : factor!.type);
     if (mfa.mode === 'confirm' && factor && factor.status === 'pending') {
-      const codes = await enrol(ctx, kit, details, user, factor, amr, sent);
+      const pending = factor;
+      const codes = await enrol(ctx, kit, details, user, factor, amr, sent, (trx) => factors.activate(pending, trx, clientId));
       faultPoint('mfa.enrol.committed');
       if (field(ctx, 'remember')) await rememberDevice(ctx, kit, details, user);
       if (codes) return donePage(ctx, kit, details, codes);
@@ -102,6 +108,27 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
       if (field(ctx, 'remember')) await rememberDevice(ctx, kit, details, user);
     }
     await factorsProved(ctx, kit, details, user, amr);
+  });
+
+  // A passkey as the second factor: any passkey of this user, answering this interaction's challenge.
+  router.post('/interaction/:uid/mfa/passkey', ...guard, async (ctx) => {
+    const { details, mfa, user } = await load(ctx, kit);
+    if (!mfa || mfa.name === 'recovery-codes' || mfa.mode !== 'code') return kit.seeOther(ctx, `/interaction/${details.uid}/mfa`);
+    const answer = postedCredential(ctx);
+    if (!answer) return codePage(ctx, kit, details, mfa, user, { alert: t('passkey.missing') }, 400);
+    const key = throttleKey(user.id);
+    if (!(await kit.throttle.hit(key, factors.config.maxFailures))) return codePage(ctx, kit, details, mfa, user, { alert: t('mfa.throttled') }, 429);
+    let proved: Awaited<ReturnType<typeof kit.services.passkeys.verifyAuthentication>>;
+    try {
+      proved = await kit.services.passkeys.verifyAuthentication(passkeyBinding(details), 'mfa', answer, user.id);
+    } catch (error) {
+      return codePage(ctx, kit, details, mfa, user, { alert: passkeyRefusal(ctx, error, 'second factor') }, 400);
+    }
+    await kit.throttle.reset(key);
+    const sent = (await kit.hook(ctx, 'after_mfa_send', { user: publicUser(user), channel: 'passkey' }, kit.clientIdOf(details))).decision.changes;
+    if (hasChanges(sent)) await kit.services.db.transaction((trx) => users.enrich(trx, user.id, sent));
+    if (field(ctx, 'remember')) await rememberDevice(ctx, kit, details, user);
+    await factorsProved(ctx, kit, details, user, passkeyAmr(isSynced(proved.passkey), true));
   });
 
   // Another factor of the user, or a recovery code.
@@ -148,6 +175,7 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
         phoneHint: user.phone_number ? maskTarget('sms', user.phone_number) : null,
         smsOffered: kit.services.courier.smsAvailable,
         method: 'totp',
+        passkeyOptions: await kit.services.passkeys.registrationOptions(passkeyBinding(details), user),
         ...vars,
       },
       status,
@@ -192,6 +220,27 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
     kit.seeOther(ctx, `/interaction/${details.uid}/mfa`);
   });
 
+  // Enrolment with a passkey: its creation proves it (no code to confirm), behind after_mfa_change.
+  router.post('/interaction/:uid/mfa/enrol/passkey', ...guard, async (ctx) => {
+    const { details, mfa, user } = await load(ctx, kit);
+    if (!mfa || mfa.name === 'recovery-codes') return kit.seeOther(ctx, `/interaction/${details.uid}`);
+    if (mfa.mode !== 'enrol' || (await factors.hasActiveFactor(user.id))) return kit.seeOther(ctx, `/interaction/${details.uid}/mfa`);
+    const answer = postedCredential(ctx);
+    if (!answer) return enrolPage(ctx, details, user, { alert: t('passkey.missing') }, 400);
+    let verified: Awaited<ReturnType<typeof kit.services.passkeys.verifyRegistration>>;
+    try {
+      verified = await kit.services.passkeys.verifyRegistration(passkeyBinding(details), user.id, answer);
+    } catch (error) {
+      return enrolPage(ctx, details, user, { alert: passkeyRefusal(ctx, error, 'passkey enrolment') }, 400);
+    }
+    const amr = passkeyAmr(verified.deviceType === 'multiDevice' || verified.backedUp, true);
+    const factorId = newPasskeyFactorId();
+    const store = (trx: Knex.Transaction) => kit.services.passkeys.store(verified, trx, { applicationId: kit.clientIdOf(details), factorId });
+    const codes = await enrol(ctx, kit, details, user, { id: factorId, type: 'passkey' }, amr, { attributes: {}, metadata: {} }, store);
+    if (codes) return donePage(ctx, kit, details, codes);
+    await factorsProved(ctx, kit, details, user, amr);
+  });
+
   // After the recovery codes were shown: on with the login.
   router.post('/interaction/:uid/mfa/continue', ...guard, async (ctx) => {
     const { details, mfa } = await load(ctx, kit);
@@ -204,12 +253,21 @@ export function mfaRoutes(router: Router, kit: FlowKit, guard: Guard): void {
 
 /**
  * Confirms an enrolment in one transaction behind after_mfa_change's sync hooks: the factor turns
- * active, its recovery codes are created, and the journey moves to the codes page with the codes
+ * active (`activate`: a confirmed code's pending factor, or a new passkey stored), its recovery codes are created, and the journey moves to the codes page with the codes
  * sealed in its state, so that they are shown again until "Continue" (a crash, a resubmit, a reload
  * never loses them). A hook's denial leaves the factor unconfirmed. Answers the codes (null: the
  * user had recovery codes already).
  */
-async function enrol(ctx: Context, kit: FlowKit, details: Interaction, user: User, factor: Factor, amr: string[], sent: UserChanges): Promise<string[] | null> {
+async function enrol(
+  ctx: Context,
+  kit: FlowKit,
+  details: Interaction,
+  user: User,
+  factor: Pick<Factor, 'id' | 'type'>,
+  amr: string[],
+  sent: UserChanges,
+  activate: (trx: Knex.Transaction) => Promise<{ recoveryCodes: string[] | null }>,
+): Promise<string[] | null> {
   const { factors, users, box } = kit.services;
   await factors.ready();
   const run = changeRun('after_mfa_change', { user: publicUser(user), change: 'enrolled', factor: { id: factor.id, type: factor.type } });
@@ -220,7 +278,7 @@ async function enrol(ctx: Context, kit: FlowKit, details: Interaction, user: Use
     [run],
     async (trx, changes) => {
       await users.enrich(trx, user.id, { attributes: { ...sent.attributes, ...changes.attributes }, metadata: { ...sent.metadata, ...changes.metadata } });
-      const { recoveryCodes } = await factors.activate(factor, trx, kit.clientIdOf(details));
+      const { recoveryCodes } = await activate(trx);
       const codes = recoveryCodes ? box.seal(JSON.stringify(recoveryCodes)) : undefined;
       if (codes) await kit.states.update(details.uid, details.exp * 1000, {}, { type: 'mfa.enrolled', amr, codes }, trx);
       faultPoint('mfa.enrol.activated');

@@ -118,7 +118,8 @@ export function next(from: JourneyStep, event: JourneyEvent): JourneyStep {
     }
     case 'mfa.enrolled': {
       const mfa = from as MfaStep;
-      return mfa.mode === 'confirm' ? { name: 'recovery-codes', userId: mfa.userId, amr: event.amr, ...(event.codes ? { codes: event.codes } : {}) } : from;
+      // A code confirms a new factor; a passkey is confirmed by its creation, on the enrolment page.
+      return mfa.mode === 'confirm' || mfa.mode === 'enrol' ? { name: 'recovery-codes', userId: mfa.userId, amr: event.amr, ...(event.codes ? { codes: event.codes } : {}) } : from;
     }
     case 'proved':
       return { name: 'proved', userId: event.userId, amr: event.amr };

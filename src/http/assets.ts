@@ -1,10 +1,10 @@
-// Serves the few static files of the hosted pages (one stylesheet) from public/.
+// Serves the few static files of the hosted pages (the stylesheet, the passkey script) from public/.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context, Next } from 'koa';
 import { PUBLIC_DIR } from '../paths.ts';
 
-const FILES: Record<string, string> = { '/assets/style.css': 'text/css; charset=utf-8' };
+const FILES: Record<string, string> = { '/assets/style.css': 'text/css; charset=utf-8', '/assets/passkeys.js': 'text/javascript; charset=utf-8' };
 
 export function staticAssets() {
   const cache = new Map<string, Buffer>();

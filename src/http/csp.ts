@@ -15,6 +15,13 @@ export type Policy = Map<string, string[]>;
  */
 export const DEFAULT_POLICY = "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self' https: http:; base-uri 'none'";
 
+/**
+ * The policy of the pages that offer passkeys (the identify, MFA and enrolment pages): the default
+ * with one script allowed, our own /assets/passkeys.js (WebAuthn needs navigator.credentials); still
+ * no inline script, no eval, no other origin. Everything on those pages works without it but the passkey.
+ */
+export const PASSKEY_PAGE_POLICY = DEFAULT_POLICY.replace("script-src 'none'", "script-src 'self'");
+
 export function parsePolicy(header: string): Policy {
   const policy: Policy = new Map();
   for (const directive of header.split(';')) {

@@ -19,7 +19,7 @@ import { recordEvent } from '../webhooks/outbox.ts';
 import { emailProblem, isValidPhone, normalizeEmail, normalizePhone } from './normalize.ts';
 import { assertPlainText } from './plain-text.ts';
 
-export type FactorType = 'totp' | 'email' | 'sms' | 'recovery_codes';
+export type FactorType = 'totp' | 'email' | 'sms' | 'passkey' | 'recovery_codes';
 /** The factors a user signs in with; recovery codes only stand in for them. */
 export type ChallengeType = Exclude<FactorType, 'recovery_codes'>;
 

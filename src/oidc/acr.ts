@@ -30,6 +30,19 @@ export function amrFor(factor: string | null): string[] {
   return [...new Set(['pwd', ...(FACTOR_AMR[factor] ?? ['otp']), 'mfa'])];
 }
 
+/**
+ * amr for a passkey (RFC 8176): `hwk` when its key cannot leave the authenticator (a security key, a
+ * device-bound platform key: WebAuthn's backup-eligible flag unset), `swk` when it may be synced
+ * (backup eligible or backed up). After a password it is the second factor ("pwd", key, "mfa").
+ * Alone (a passwordless sign-in, user verification required: the authenticator checked a PIN or a
+ * biometric) it is two factors itself, possession and knowledge or inherence: [key, "user", "mfa"],
+ * so acr is loa:2 and the MFA rule is satisfied.
+ */
+export function passkeyAmr(synced: boolean, afterPassword: boolean): string[] {
+  const key = synced ? 'swk' : 'hwk';
+  return afterPassword ? ['pwd', key, 'mfa'] : [key, 'user', 'mfa'];
+}
+
 export function acrFor(amr: readonly string[]): string {
   return amr.includes('mfa') ? ACR_MFA : ACR_PASSWORD;
 }

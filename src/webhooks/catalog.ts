@@ -286,11 +286,16 @@ export const WEBHOOK_CATALOG = {
     consents: [{ key: 'newsletter', granted: true }],
     application_id: CLIENT_ID,
   }),
-  'user.two-factor.method.add': type('a second factor was enrolled (confirmed with its first code)', '`user_id`, `factor: {id, type}`, `application_id` (the sign-in that enrolled it)', 'when', {
-    user_id: USER_ID,
-    factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },
-    application_id: CLIENT_ID,
-  }),
+  'user.two-factor.method.add': type(
+    'a second factor was enrolled (confirmed with its first code, or a passkey created)',
+    '`user_id`, `factor: {id, type}` (type `totp`, `email`, `sms` or `passkey`), `application_id` (the sign-in that enrolled it)',
+    'when',
+    {
+      user_id: USER_ID,
+      factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },
+      application_id: CLIENT_ID,
+    },
+  ),
   'user.two-factor.method.remove': type('a factor was removed (admin API, one or all; the account page)', '`user_id`, `factor: {id, type}`', 'never', {
     user_id: USER_ID,
     factor: { id: 'f3b1c0de-2a4b-4c6d-8e9f-0a1b2c3d4e5f', type: 'totp' },

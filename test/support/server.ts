@@ -52,6 +52,11 @@ export interface TestServerOptions {
   log?: Logger;
   /** DNS for webhook URLs (default: the system resolver). */
   resolve?: Resolver;
+  /**
+   * The issuer's host (default 127.0.0.1; the server still listens on 127.0.0.1 only). "localhost"
+   * for WebAuthn in a browser: an IP address cannot be a relying party ID.
+   */
+  issuerHost?: string;
 }
 
 export async function startTestServer(kind: DatabaseKind, options: TestServerOptions = {}): Promise<TestServer> {
@@ -60,7 +65,7 @@ export async function startTestServer(kind: DatabaseKind, options: TestServerOpt
   const env: Record<string, string> = {
     PORT: String(port),
     HOST: '127.0.0.1',
-    ISSUER: `http://127.0.0.1:${port}`,
+    ISSUER: `http://${options.issuerHost ?? '127.0.0.1'}:${port}`,
     DATABASE_URL: database.url,
     ADMIN_API_KEY: ADMIN_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

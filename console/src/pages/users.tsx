@@ -69,6 +69,8 @@ interface Factor {
   status: string;
   target: string | null;
   created_at: string;
+  /** A passkey's details (type "passkey"). */
+  passkey?: { name: string; device_type: string; last_used_at: string | null };
 }
 
 export function UserDetail() {
@@ -191,7 +193,7 @@ export function UserDetail() {
           <ul class="plain">
             {factors.map((factor) => (
               <li key={factor.id}>
-                <Badge>{factor.type}</Badge> {factor.target ?? ''} {factor.status}{' '}
+                <Badge>{factor.type}</Badge> {factor.target ?? factor.passkey?.name ?? ''} {factor.status}{' '}
                 {canWrite && (
                   <ConfirmButton label="Remove" question={`Remove this ${factor.type} factor?`} onConfirm={() => act('Factor removed.', () => api.del(`/users/${id}/factors/${factor.id}`))} />
                 )}

@@ -124,7 +124,7 @@ export interface EventPayloads {
   before_password_validation: { user: HookUser; password: string };
   at_failed_authentication: { user: HookUser | null; identifier: string | null; reason: FailureReason; flow: 'login' | 'registration' };
   before_mfa_send: { user: HookUser; channel: 'email' | 'sms'; to: string };
-  after_mfa_send: { user: HookUser; channel: 'email' | 'sms' | 'totp' | 'recovery_code' };
+  after_mfa_send: { user: HookUser; channel: 'email' | 'sms' | 'totp' | 'passkey' | 'recovery_code' };
   after_mfa_change: { user: HookUser; change: 'enrolled' | 'removed'; factor: { id: string; type: string } };
   before_password_reset: { user: HookUser };
   after_password_reset: { user: HookUser };
@@ -313,10 +313,10 @@ const DEFINITIONS = {
   }),
   after_mfa_send: event({
     name: 'after_mfa_send',
-    fires: 'the one-time code was verified',
+    fires: 'the second factor was verified (a one-time code, or a passkey)',
     sync: true,
     actions: ['user.setMetadata', 'user.setAttribute'],
-    fields: { user: 'User', channel: '"email" | "sms" | "totp" | "recovery_code"' },
+    fields: { user: 'User', channel: '"email" | "sms" | "totp" | "passkey" | "recovery_code"' },
     sample: { user: sampleUser, channel: 'sms' },
     note: 'The code was verified and is used up whatever the hook does; a sync hook makes the journey wait, and its enrich actions are saved before the next step.',
     refusal: null,
