@@ -189,7 +189,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const result = await federation.verifications.get(userId);
       return result?.status === 'verified' ? result.verified_claims : null;
     };
-    const registrations = new RegistrationService(db);
+    const registrations = new RegistrationService(db, transactional);
     const provider = createProvider({ config, db, keys: keys.current, users, applications, resourceServers, lifecycle, log, factors, verifiedClaims, subscribers, registrations });
     const services: Services = {
       config,
@@ -220,7 +220,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       tokens,
       invitations,
       registrations,
-      groups: new GroupService(db),
+      groups: new GroupService(db, transactional),
       consents: new ConsentService(db),
       throttle,
       flowStates: new FlowStates(db),

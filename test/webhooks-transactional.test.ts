@@ -332,5 +332,57 @@ for (const kind of databaseKinds()) {
         await server.admin('DELETE', `/hooks/${hook.body.id}`);
       }
     });
+
+    test('registrations and groups wait too: a 500 refuses them (nothing written, no .complete); a 200 lets them through once', async () => {
+      const roled = await server.admin('POST', '/applications', { name: 'Roles RP', redirect_uris: [CALLBACK], roles: [{ name: 'editor' }] });
+      assert.equal(roled.status, 201, JSON.stringify(roled.body));
+      const clientId = roled.body.client_id as string;
+      const subject = await user();
+      const gate = await endpoint(['user.registration.*', 'group.*'], { transactional: true });
+      let status = 500;
+      receiver.behave(gate.path, () => ({ status }));
+      try {
+        const registration = await server.admin('POST', `/users/${subject.id}/registrations`, { application: clientId, roles: ['editor'] });
+        assert.equal(registration.status, 409, JSON.stringify(registration.body));
+        assert.equal(registration.body.error, 'webhook_refused');
+        assert.deepEqual((await server.admin('GET', `/users/${subject.id}/registrations`)).body, [], 'no registration written');
+        const group = await server.admin('POST', '/groups', { name: 'Refused group' });
+        assert.equal(group.status, 409, JSON.stringify(group.body));
+        assert.ok(!(await server.admin('GET', '/groups')).body.some((g: { name: string }) => g.name === 'Refused group'), 'no group written');
+        assert.deepEqual(
+          receiver.on(gate.path).map((r) => r.payload.type),
+          ['user.registration.create', 'group.create'],
+          'the endpoint was asked about each, before anything was written',
+        );
+
+        status = 200;
+        const registered = await server.admin('POST', `/users/${subject.id}/registrations`, { application: clientId, roles: ['editor'] });
+        assert.equal(registered.status, 201, JSON.stringify(registered.body));
+        const created = await server.admin('POST', '/groups', { name: 'Passed group', roles: { [clientId]: ['editor'] } });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        const member = await server.admin('PUT', `/groups/${created.body.id}/members/${subject.id}`);
+        assert.equal(member.status, 201, JSON.stringify(member.body));
+        const changed = await server.admin('PATCH', `/users/${subject.id}/registrations/${clientId}`, { roles: [] });
+        assert.equal(changed.status, 200, JSON.stringify(changed.body));
+        assert.deepEqual(changed.body.roles, []);
+        await receiver.waitFor('the .complete twins at the observer', (all) => {
+          const types = all.filter((r) => r.path === observer.path).map((r) => r.payload.type);
+          return ['user.registration.create.complete', 'group.create.complete', 'group.member.add.complete', 'user.registration.update.complete'].every((t) => types.includes(t));
+        });
+        await webhooksSettled(server);
+        // The endpoint subscribes to the .complete twins too: they come after the commit, like any delivery.
+        const asked = receiver.on(gate.path).filter((r) => !r.payload.type.endsWith('.complete'));
+        assert.deepEqual(
+          asked.slice(2).map((r) => r.payload.type),
+          ['user.registration.create', 'group.create', 'group.member.add', 'user.registration.update'],
+          'each accepted event once: the outbox does not send it again',
+        );
+        for (const request of receiver.on(gate.path)) verifyWebhook(gate.secret, request);
+        const group2 = asked[3]!.payload.data.group;
+        assert.equal(group2.id, created.body.id, 'the endpoint saw the group as it was written');
+      } finally {
+        await server.admin('DELETE', `/webhooks/${gate.id}`);
+      }
+    });
   });
 }

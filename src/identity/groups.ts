@@ -3,12 +3,12 @@
 // Memberships carry a `data` object of their own (FusionAuth's member data): putting a member again
 // with other data is an update. Each change writes its event and the `.complete` twin in the change's
 // transaction; a group, an application or a user deleted takes its rows along (foreign keys).
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
-import { recordWithComplete } from '../webhooks/outbox.ts';
+import { gatedChange } from '../webhooks/gated-change.ts';
+import { NO_GATE, type TransactionalWebhooks } from '../webhooks/transactional.ts';
 import { assertPlainText } from './plain-text.ts';
 import { assertRoles, roleNames } from './roles.ts';
 import { fieldsOf, GroupBody, GroupMemberBody } from '../api-schema/types.ts';
@@ -109,9 +109,12 @@ function toMember(row: Row): GroupMember {
 
 export class GroupService {
   readonly #db: Db | Knex.Transaction;
+  /** The transactional webhook endpoints a change waits for (gated-change.ts). */
+  readonly #gate: Pick<TransactionalWebhooks, 'pass' | 'active'>;
 
-  constructor(db: Db | Knex.Transaction) {
+  constructor(db: Db | Knex.Transaction, gate: Pick<TransactionalWebhooks, 'pass' | 'active'> = { ...NO_GATE, active: async () => false }) {
     this.#db = db;
+    this.#gate = gate;
   }
 
   /** The same service inside a transaction (KICKSTART). */
@@ -121,16 +124,15 @@ export class GroupService {
 
   async create(given: GroupInput): Promise<Group> {
     const groupName = name(given.name);
-    return this.#db.transaction(async (tx) => {
+    return gatedChange(this.#db, this.#gate, async (tx, { now, id, record }) => {
       await this.#assertNameFree(tx, groupName, null);
       const grants = given.roles ?? {};
       await this.#assertRoles(tx, grants);
-      const now = Date.now();
-      const row = { id: `grp_${randomUUID().replaceAll('-', '')}`, name: groupName, description: given.description ?? null, created_at: now, updated_at: now };
+      const row = { id: `grp_${id}`, name: groupName, description: given.description ?? null, created_at: now, updated_at: now };
       await tx('groups').insert(row);
       await this.#writeRoles(tx, row.id, grants);
       const group = await this.#read(tx, row.id);
-      await recordWithComplete(tx, 'group.create', { group });
+      await record(tx, 'group.create', { group });
       return group;
     });
   }
@@ -161,7 +163,7 @@ export class GroupService {
   }
 
   async update(id: string, patch: GroupInput): Promise<Group> {
-    return this.#db.transaction(async (tx) => {
+    return gatedChange(this.#db, this.#gate, async (tx, { now, record }) => {
       const previous = await this.#read(tx, id);
       const changes: Row = {};
       if (patch.name !== undefined && patch.name !== previous.name) {
@@ -176,21 +178,21 @@ export class GroupService {
         await tx('group_roles').where({ group_id: id }).delete();
         await this.#writeRoles(tx, id, patch.roles!);
       }
-      changes.updated_at = Date.now();
+      changes.updated_at = now;
       await tx('groups').where({ id }).update(changes);
       const group = await this.#read(tx, id);
-      await recordWithComplete(tx, 'group.update', { group, previous });
+      await record(tx, 'group.update', { group, previous });
       return group;
     });
   }
 
   /** Deletes the group; its memberships and role rows go with it (no member.remove events: group.delete says it). */
   async delete(id: string): Promise<void> {
-    await this.#db.transaction(async (tx) => {
+    await gatedChange(this.#db, this.#gate, async (tx, { record }) => {
       const group = await this.#read(tx, id);
       const [{ n }] = await tx('group_members').where({ group_id: id }).count({ n: '*' });
       await tx('groups').where({ id }).delete();
-      await recordWithComplete(tx, 'group.delete', { group, member_count: Number(n) });
+      await record(tx, 'group.delete', { group, member_count: Number(n) });
     });
   }
 
@@ -228,19 +230,18 @@ export class GroupService {
 
   /** Adds the user (group.member.add), or changes an existing membership's data (group.member.update); the same data again changes nothing. */
   async putMember(id: string, userId: string, given: { data: JsonObject }): Promise<{ member: GroupMember; created: boolean }> {
-    return this.#db.transaction(async (tx) => {
+    return gatedChange(this.#db, this.#gate, async (tx, { now, record }) => {
       const group = await this.#read(tx, id);
       const user = typeof userId === 'string' && userId.length <= 36 ? await tx('users').where({ id: userId }).first('id', 'email') : undefined;
       if (!user) throw new NotFoundError('user');
       const current = await tx('group_members').where({ group_id: id, user_id: userId }).first();
-      const now = Date.now();
       const ref = { id: group.id, name: group.name };
       if (!current) {
         const row = { group_id: id, user_id: userId, data: toJson(given.data), created_at: now, updated_at: now };
         const inserted = await tx('group_members').insert(row).onConflict(['group_id', 'user_id']).ignore().returning('user_id');
         if (inserted.length === 0) throw new ConflictError('user_id', 'was added to the group by another request meanwhile; try again');
         const member = toMember(row);
-        await recordWithComplete(tx, 'group.member.add', { group: ref, members: [member] });
+        await record(tx, 'group.member.add', { group: ref, members: [member] });
         return { member: { ...member, email: String(user.email) }, created: true };
       }
       const before = toMember(current);
@@ -249,18 +250,18 @@ export class GroupService {
         .where({ group_id: id, user_id: userId })
         .update({ data: toJson(given.data), updated_at: now });
       const member = { ...before, data: given.data, updated_at: iso(now) };
-      await recordWithComplete(tx, 'group.member.update', { group: ref, members: [member], previous: [{ user_id: userId, data: before.data }] });
+      await record(tx, 'group.member.update', { group: ref, members: [member], previous: [{ user_id: userId, data: before.data }] });
       return { member: { ...member, email: String(user.email) }, created: false };
     });
   }
 
   async removeMember(id: string, userId: string): Promise<void> {
-    await this.#db.transaction(async (tx) => {
+    await gatedChange(this.#db, this.#gate, async (tx, { record }) => {
       const group = await this.#read(tx, id);
       const current = typeof userId === 'string' && userId.length <= 36 ? await tx('group_members').where({ group_id: id, user_id: userId }).first() : undefined;
       if (!current) throw new NotFoundError('member');
       await tx('group_members').where({ group_id: id, user_id: userId }).delete();
-      await recordWithComplete(tx, 'group.member.remove', { group: { id: group.id, name: group.name }, members: [toMember(current)] });
+      await record(tx, 'group.member.remove', { group: { id: group.id, name: group.name }, members: [toMember(current)] });
     });
   }
 

@@ -2,13 +2,17 @@
 // some of the roles it declares. Self-service sign-up (hosted pages, a first upstream sign-in)
 // registers the user with the application it came from, an accepted invitation with the invitation's
 // roles, an operator through the admin API or KICKSTART. Each change writes its event and the
-// `.complete` twin in the change's transaction. The roles a token carries (own, and through groups)
-// are read here too (rolesFor).
+// `.complete` twin in the change's transaction. An operator's change waits for the transactional
+// webhook endpoints first (src/webhooks/transactional.ts: prepared with no transaction open, then
+// committed if nothing changed meanwhile). The roles a token carries (own, and through groups) are
+// read here too (rolesFor).
 import type { Knex } from 'knex';
 import { fromJson, toBool, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
-import { recordWithComplete } from '../webhooks/outbox.ts';
+import { recordWithComplete, type PassedEvent } from '../webhooks/outbox.ts';
+import type { CompletableEventType } from '../webhooks/outbox.ts';
+import { NO_GATE, type TransactionalWebhooks } from '../webhooks/transactional.ts';
 import { assertRoles, defaultRoles, roleNames } from './roles.ts';
 import { publicUser, toUser, type User } from './users.ts';
 import { fieldsOf, RegistrationBody } from '../api-schema/types.ts';
@@ -85,29 +89,41 @@ export async function insertRegistration(
   trx: Knex.Transaction,
   user: User,
   clientId: string,
-  options: { roles?: string[]; verified?: boolean; extra?: Record<string, unknown> } = {},
+  options: { roles?: string[]; verified?: boolean; extra?: Record<string, unknown>; now?: number; passed?: ReadonlyArray<PassedEvent | null> } = {},
 ): Promise<Registration> {
-  const now = Date.now();
+  const now = options.now ?? Date.now();
   const verified = options.verified ?? false;
   const roles = options.roles ?? (await defaultRoles(trx, clientId));
-  const row = { user_id: user.id, client_id: clientId, roles: toJson(roles), verified, verified_at: verified ? now : null, created_at: now, updated_at: now };
+  const row = newRow(user.id, clientId, roles, verified, now);
   const inserted = await trx('user_registrations').insert(row).onConflict(['user_id', 'client_id']).ignore().returning('client_id');
   if (inserted.length === 0) throw new ConflictError('application', `the user is already registered with "${clientId}" (PATCH /users/:id/registrations/${clientId} changes it)`);
   const registration = toRegistration(row);
   const data = { user: publicUser(user), registration, application_id: clientId, ...options.extra };
-  await recordWithComplete(trx, 'user.registration.create', data);
-  if (verified) await recordWithComplete(trx, 'user.registration.verified', data);
+  await recordWithComplete(trx, 'user.registration.create', data, options.passed);
+  if (verified) await recordWithComplete(trx, 'user.registration.verified', data, options.passed);
   return registration;
+}
+
+function newRow(userId: string, clientId: string, roles: string[], verified: boolean, now: number): Row {
+  return { user_id: userId, client_id: clientId, roles: toJson(roles), verified, verified_at: verified ? now : null, created_at: now, updated_at: now };
+}
+
+/** The row the change was prepared on is still there, unchanged (the transactional endpoints were asked about it). */
+function assertUnchanged(prepared: Row, now: Row | undefined): void {
+  if (!now || Number(now.updated_at) !== Number(prepared.updated_at)) throw new ConflictError('registration', 'changed while the change was being made; try again');
 }
 
 export class RegistrationService {
   readonly #db: Db | Knex.Transaction;
+  /** The transactional webhook endpoints an operator's change waits for (none inside KICKSTART's transaction). */
+  readonly #gate: Pick<TransactionalWebhooks, 'pass'>;
 
-  constructor(db: Db | Knex.Transaction) {
+  constructor(db: Db | Knex.Transaction, gate: Pick<TransactionalWebhooks, 'pass'> = NO_GATE) {
     this.#db = db;
+    this.#gate = gate;
   }
 
-  /** The same service inside a transaction (KICKSTART). */
+  /** The same service inside a transaction (KICKSTART): its changes wait for no endpoint. */
   transacting(trx: Knex.Transaction): RegistrationService {
     return new RegistrationService(trx);
   }
@@ -123,42 +139,66 @@ export class RegistrationService {
   }
 
   async create(userId: string, input: RegistrationInput): Promise<Registration> {
+    // Prepared with no transaction open: the registration as it will be, shown to the transactional endpoints.
+    const user = await userRow(this.#db, userId);
+    // No roles named: the application's defaults (the check also refuses an unknown application).
+    await assertRoles(this.#db, input.application, input.roles ?? [], 'roles');
+    const roles = input.roles ?? (await defaultRoles(this.#db, input.application));
+    const verified = input.verified ?? false;
+    const now = Date.now();
+    const data = { user: publicUser(user), registration: toRegistration(newRow(user.id, input.application, roles, verified, now)), application_id: input.application };
+    const passed = await this.#pass([['user.registration.create', data], ...(verified ? [['user.registration.verified', data] as const] : [])]);
     return this.#transaction(async (tx) => {
-      const user = await userRow(tx, userId);
-      // No roles named: the application's defaults (the check also refuses an unknown application).
-      await assertRoles(tx, input.application, input.roles ?? [], 'roles');
-      return insertRegistration(tx, user, input.application, { roles: input.roles, verified: input.verified ?? false });
+      const current = await userRow(tx, userId);
+      if (current.updated_at !== user.updated_at) throw new ConflictError('user', 'changed while the registration was being made; try again');
+      // Checked again in the transaction: a role removed meanwhile is refused (PostgreSQL holds the application row).
+      await assertRoles(tx, input.application, roles, 'roles');
+      return insertRegistration(tx, user, input.application, { roles, verified, now, passed });
     });
   }
 
   async update(userId: string, clientId: string, patch: RegistrationPatch): Promise<Registration> {
+    const user = await userRow(this.#db, userId);
+    const row = await this.#row(this.#db, userId, clientId);
+    const previous = toRegistration(row);
+    const roles = patch.roles ?? previous.roles;
+    if (patch.roles) await assertRoles(this.#db, clientId, roles, 'roles');
+    const verified = patch.verified ?? previous.verified;
+    const rolesChanged = roles.join('\n') !== previous.roles.join('\n');
+    if (!rolesChanged && verified === previous.verified) return previous;
+    const now = Date.now();
+    const changes = { roles: toJson(roles), verified, verified_at: verified ? (previous.verified ? row.verified_at : now) : null, updated_at: now };
+    const registration = toRegistration({ ...row, ...changes });
+    const data = { user: publicUser(user), registration, application_id: clientId };
+    const verifiedNow = verified && !previous.verified;
+    const passed = await this.#pass([['user.registration.update', { ...data, previous }], ...(verifiedNow ? [['user.registration.verified', data] as const] : [])]);
     return this.#transaction(async (tx) => {
-      const user = await userRow(tx, userId);
-      const row = await this.#row(tx, userId, clientId);
-      const previous = toRegistration(row);
-      const roles = patch.roles ?? previous.roles;
+      assertUnchanged(row, await tx('user_registrations').where({ user_id: userId, client_id: clientId }).first());
       if (patch.roles) await assertRoles(tx, clientId, roles, 'roles');
-      const verified = patch.verified ?? previous.verified;
-      const rolesChanged = roles.join('\n') !== previous.roles.join('\n');
-      if (!rolesChanged && verified === previous.verified) return previous;
-      const now = Date.now();
-      const changes = { roles: toJson(roles), verified, verified_at: verified ? (previous.verified ? row.verified_at : now) : null, updated_at: now };
       await tx('user_registrations').where({ user_id: userId, client_id: clientId }).update(changes);
-      const registration = toRegistration({ ...row, ...changes });
-      const data = { user: publicUser(user), registration, application_id: clientId };
-      await recordWithComplete(tx, 'user.registration.update', { ...data, previous });
-      if (verified && !previous.verified) await recordWithComplete(tx, 'user.registration.verified', data);
+      await recordWithComplete(tx, 'user.registration.update', { ...data, previous }, passed);
+      if (verifiedNow) await recordWithComplete(tx, 'user.registration.verified', data, passed);
       return registration;
     });
   }
 
   async delete(userId: string, clientId: string): Promise<void> {
+    const user = await userRow(this.#db, userId);
+    const row = await this.#row(this.#db, userId, clientId);
+    const data = { user: publicUser(user), registration: toRegistration(row), application_id: clientId };
+    const passed = await this.#pass([['user.registration.delete', data]]);
     await this.#transaction(async (tx) => {
-      const user = await userRow(tx, userId);
-      const registration = toRegistration(await this.#row(tx, userId, clientId));
+      assertUnchanged(row, await tx('user_registrations').where({ user_id: userId, client_id: clientId }).first());
       await tx('user_registrations').where({ user_id: userId, client_id: clientId }).delete();
-      await recordWithComplete(tx, 'user.registration.delete', { user: publicUser(user), registration, application_id: clientId });
+      await recordWithComplete(tx, 'user.registration.delete', data, passed);
     });
+  }
+
+  /** Asks the transactional endpoints about each event, in order; the first refusal throws (WebhookRefused). */
+  async #pass(events: ReadonlyArray<readonly [CompletableEventType, Record<string, unknown>]>): Promise<Array<PassedEvent | null>> {
+    const passed: Array<PassedEvent | null> = [];
+    for (const [type, data] of events) passed.push(await this.#gate.pass(type, data));
+    return passed;
   }
 
   /**

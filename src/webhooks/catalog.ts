@@ -430,7 +430,11 @@ for (const [name, definition] of Object.entries(WEBHOOK_CATALOG) as Array<[strin
 
 /** The `.complete` twin of `type` (written with it, delivered after the commit), or null when it has none. */
 export function completeTwin(type: WebhookEventType): WebhookEventType | null {
-  return ((WEBHOOK_CATALOG[type] as WebhookTypeDefinition).complete as WebhookEventType | undefined) ?? null;
+  const declared = (WEBHOOK_CATALOG[type] as WebhookTypeDefinition).complete as WebhookEventType | undefined;
+  if (declared) return declared;
+  // A type whose `<type>.complete` is in the catalog has that twin (registrations, groups).
+  const twin = `${type}.complete`;
+  return Object.hasOwn(WEBHOOK_CATALOG, twin) ? (twin as WebhookEventType) : null;
 }
 
 /** docs/webhooks.md's "Event types": the table, then each type's sample `data`. */

@@ -93,15 +93,12 @@ export type CompletableEventType = {
 }[WebhookEventType];
 
 /**
- * Writes an event and its `.complete` twin (CONTRACT §6: "the final state … is persisted"), both in
- * the change's transaction: the outbox delivers only what committed, so the twin always follows the
- * commit. Returns the event's id.
+ * Writes an event of a type that has a `.complete` twin (CONTRACT §6: "the final state … is
+ * persisted"): recordEvent writes both in the change's transaction, so the twin always follows the
+ * commit. `passed`: the events transactional endpoints accepted before it. Returns the event's id.
  */
-export async function recordWithComplete(trx: Knex | Knex.Transaction, type: CompletableEventType, data: Record<string, unknown>): Promise<string> {
-  const id = await recordEvent(trx, type, data);
-  // A twin the catalog declares (`complete`) is written by recordEvent itself.
-  if (!completeTwin(type)) await recordEvent(trx, `${type}.complete` as WebhookEventType, data);
-  return id;
+export function recordWithComplete(trx: Knex | Knex.Transaction, type: CompletableEventType, data: Record<string, unknown>, passed: ReadonlyArray<PassedEvent | null> = []): Promise<string> {
+  return recordEvent(trx, type, data, passed.find((event) => event?.type === type) ?? null);
 }
 
 /** The deliveries transactional endpoints answered 2xx before the commit, as the dispatcher would log them. */

@@ -107,6 +107,11 @@ export class TransactionalWebhooks {
     };
   }
 
+  /** Whether any enabled endpoint is transactional (else no change needs to ask). */
+  async active(): Promise<boolean> {
+    return (await this.#deps.endpoints()).some((endpoint) => endpoint.transactional);
+  }
+
   close(): void {
     this.#transport.close();
   }
