@@ -203,7 +203,7 @@ for (const kind of databaseKinds()) {
       assert.equal(messageSend.sample.message.type, 'password_reset');
       const idToken = events.body.find((e: { name: string }) => e.name === 'before_id_token');
       assert.equal(idToken.sync, true);
-      assert.deepEqual(idToken.actions.map((a: { type: string }) => a.type).sort(), ['accessToken.setClaim', 'deny', 'idToken.setClaim']);
+      assert.deepEqual(idToken.actions.map((a: { type: string }) => a.type).sort(), ['accessToken.setClaim', 'deny', 'idToken.setClaim', 'user.setMetadata']);
       assert.equal(idToken.sample.type, 'before_id_token');
       assert.ok(idToken.sample.user.email);
     });
