@@ -92,13 +92,7 @@ export type GrantedApplication = Static<typeof schemas.GrantedApplication>;
 export type Registration = Static<typeof schemas.UserRegistration>;
 export type Group = Static<typeof schemas.Group>;
 export type GroupMember = Static<typeof schemas.GroupMember>;
-/** GET /users/:id/groups: the groups one user is in. */
-export interface UserGroup {
-  id: string;
-  name: string;
-  data: Record<string, unknown>;
-  joined_at: string;
-}
+export type UserGroup = Static<typeof schemas.UserGroup>;
 export type RoleDefinition = { name: string; description?: string | null; default?: boolean };
 export type Sender = 'tessera' | 'brand';
 
