@@ -188,8 +188,16 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(admin.violations, [], 'no CSP violation');
     });
 
-    test('a viewer sees roles, groups, members and registrations without an edit button; the API refuses a change', async () => {
-      await server.admin('POST', `/users/${graceId}/registrations`, { application: notes.client_id, roles: ['billing'] });
+    test('an admin marks a registration verified; a viewer sees roles, groups, members and registrations without an edit button; the API refuses a change', async () => {
+      // A second application, so that an admin would see the form to register grace with it.
+      assert.equal((await server.admin('POST', '/applications', { name: 'Ledger', redirect_uris: [CALLBACK] })).status, 201);
+      const made = await server.admin('POST', `/users/${graceId}/registrations`, { application: notes.client_id, roles: ['billing'] });
+      assert.equal(made.body.verified, false);
+      await admin.page.reload();
+      await admin.page.getByRole('button', { name: 'Mark verified' }).click();
+      await admin.page.getByText('Registration with Notes verified.').waitFor();
+      assert.equal(await admin.page.getByLabel('Register with', { exact: true }).locator('option', { hasText: 'Ledger' }).count(), 1, 'the admin may register grace with Ledger');
+      assert.equal((await server.admin('GET', `/users/${graceId}/registrations/${notes.client_id}`)).body.verified, true);
       const viewer = await openJourney(chrome);
       try {
         const page = viewer.page;
@@ -219,6 +227,7 @@ for (const kind of databaseKinds()) {
         await page.goto(`${server.url}/admin/users/${graceId}`);
         const row = page.locator(`[data-testid="user-registrations"] tr[data-application="${notes.client_id}"]`);
         await row.getByText('billing').waitFor();
+        await row.getByText('verified', { exact: true }).waitFor();
         await page.locator('[data-testid="user-groups"]').getByRole('link', { name: 'Writers' }).waitFor();
         await noButtons('user', [/^Save roles/, /^Remove registration/, 'Mark verified', 'Register']);
         assert.equal(await page.getByLabel('Register with', { exact: true }).count(), 0);

@@ -123,7 +123,8 @@ function Registrations({ userId, canWrite }: { userId: string; canWrite: boolean
           </tbody>
         </table>
       )}
-      {canWrite && data && (
+      {canWrite && data && data[1].every((app) => registered.has(app.client_id)) && <p class="hint">Registered with every application.</p>}
+      {canWrite && data && data[1].some((app) => !registered.has(app.client_id)) && (
         <form class="row" onSubmit={register} aria-label="Register with an application" aria-busy={action.busy}>
           <label for={pickId}>Register with</label>
           <select
