@@ -26,7 +26,7 @@ import { useCanWrite } from '../session.ts';
 export function Groups() {
   const canWrite = useCanWrite();
   const location = useLocation();
-  const load = useLoad(() => Promise.all([api.get<Group[]>('/groups'), api.get<Application[]>('/applications')]), []);
+  const load = useLoad(() => Promise.all([api.get<Group[]>('/groups?limit=500'), api.get<Application[]>('/applications')]), []);
   const [form, setForm] = useState({ name: '', description: '' });
   const action = useAction();
   if (load.error) return <LoadError error={load.error} retry={load.reload} />;
