@@ -1,7 +1,7 @@
 // npm run screenshots: the console's journey map, hook editor and user page as PNGs in
 // docs/screenshots/, taken in headless Chromium (playwright-core, as the browser tests) from a
 // throwaway server on loopback with a little sample data (a hook with a draft, a real RP login that
-// ran it), signed in as a granted admin with TOTP.
+// ran it, a registration and a group), signed in as a granted admin with TOTP.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium, openJourney } from '../test/support/chromium.ts';
@@ -19,10 +19,16 @@ async function main(): Promise<void> {
   const server = await startTestServer('sqlite');
   const chrome = await launchChromium();
   try {
-    const notes = (await server.admin('POST', '/applications', { name: 'Notes', redirect_uris: [CALLBACK] })).body;
+    const roles = [{ name: 'editor', description: 'Writes notes' }, { name: 'billing' }];
+    const notes = (await server.admin('POST', '/applications', { name: 'Notes', redirect_uris: [CALLBACK], roles })).body;
+    const users: Record<string, string> = {};
     for (const email of ['ada@example.com', 'grace@example.com']) {
-      await server.admin('POST', '/users', { email, password: PASSWORD, email_verified: true, given_name: email.split('@')[0] });
+      users[email] = (await server.admin('POST', '/users', { email, password: PASSWORD, email_verified: true, given_name: email.split('@')[0] })).body.id;
     }
+    // The user page shows grace's registration (one role) and her group (the other).
+    await server.admin('POST', `/users/${users['grace@example.com']}/registrations`, { application: notes.client_id, roles: ['billing'], verified: true });
+    const writers = (await server.admin('POST', '/groups', { name: 'Writers', roles: { [notes.client_id]: ['editor'] } })).body;
+    await server.admin('PUT', `/groups/${writers.id}/members/${users['grace@example.com']}`, { data: { team: 'blue' } });
     const made = await server.admin('POST', '/hooks', {
       name: 'Tier claim',
       mode: 'sync',
@@ -74,6 +80,8 @@ async function main(): Promise<void> {
     const grace = (await server.admin('GET', '/users?email=grace@example.com')).body[0];
     await page.goto(`${server.url}/admin/users/${grace.id}`);
     await page.locator('[data-testid="user-runs"]').waitFor();
+    await page.locator('[data-testid="user-registrations"]').waitFor();
+    await page.locator('[data-testid="user-groups"]').waitFor();
     await page.screenshot({ path: join(OUT, 'user-page.png'), fullPage: true });
     await journey.close();
     console.log(`screenshots in ${OUT}: journey-map.png, hook-editor.png, user-page.png`);

@@ -10,8 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium, Page } from 'playwright-core';
 import { Browser } from './support/browser.ts';
 import { launchChromium, openJourney, type JourneyPage } from './support/chromium.ts';
-import { assertNoAxeViolations, signInToConsole } from './support/console-chromium.ts';
-import { grantConsole } from './support/console.ts';
+import { assertNoAxeViolations, consoleCast, signInToConsole } from './support/console-chromium.ts';
 import { databaseKinds } from './support/databases.ts';
 import { authorizationUrl, CALLBACK, discoverClient, exchangeCode, signIn } from './support/rp.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -69,18 +68,10 @@ for (const kind of databaseKinds()) {
 
     before(async () => {
       server = await startTestServer(kind);
-      notes = (await server.admin('POST', '/applications', { name: 'Notes', redirect_uris: [CALLBACK] })).body;
-      for (const email of ['ada@example.com', 'grace@example.com', 'vic@example.com']) {
-        const made = await server.admin('POST', '/users', { email, password: PASSWORD, email_verified: true });
-        assert.equal(made.status, 201, JSON.stringify(made.body));
-        if (email === 'grace@example.com') graceId = made.body.id;
-      }
       hookId = (await server.admin('POST', '/hooks', { name: 'Tier', event: 'before_id_token', mode: 'sync', code: V1 })).body.id;
-      await grantConsole(server, 'ada@example.com');
-      await grantConsole(server, 'vic@example.com', 'viewer');
-      admin = await openJourney(chrome);
-      admin.page.setDefaultTimeout(10_000);
-      await signInToConsole(admin.page, server.url, 'ada@example.com', PASSWORD);
+      const cast = await consoleCast(server, chrome, PASSWORD);
+      ({ notes, admin } = cast);
+      graceId = cast.ids['grace@example.com'];
     });
     after(async () => {
       await admin?.close();

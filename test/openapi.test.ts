@@ -159,6 +159,32 @@ for (const kind of databaseKinds()) {
       assertAnswerMatches('GET', '/audit-log', audit);
     });
 
+    test('real answers match the answer schemas (roles, registrations, groups, members, a user’s groups)', async () => {
+      const app = await server.admin('POST', '/applications', { name: 'Roles', redirect_uris: ['http://rp.test/cb'], roles: [{ name: 'editor', default: true }, { name: 'billing' }] });
+      assertAnswerMatches('POST', '/applications', app);
+      const user = await server.admin('POST', '/users', { email: 'roles@example.com' });
+      const registration = await server.admin('POST', `/users/${user.body.id}/registrations`, { application: app.body.client_id, roles: ['billing'] });
+      assert.equal(registration.status, 201, JSON.stringify(registration.body));
+      assertAnswerMatches('POST', '/users/{id}/registrations', registration);
+      assertAnswerMatches('GET', '/users/{id}/registrations', await server.admin('GET', `/users/${user.body.id}/registrations`));
+      const group = await server.admin('POST', '/groups', { name: 'Editors', roles: { [app.body.client_id]: ['editor'] } });
+      assertAnswerMatches('POST', '/groups', group);
+      const member = await server.admin('PUT', `/groups/${group.body.id}/members/${user.body.id}`, { data: { team: 'blue' } });
+      assert.equal(member.status, 201, JSON.stringify(member.body));
+      assertAnswerMatches('PUT', '/groups/{id}/members/{user_id}', member);
+      const changed = await server.admin('PUT', `/groups/${group.body.id}/members/${user.body.id}`, { data: { team: 'red' } });
+      assert.equal(changed.status, 200, JSON.stringify(changed.body));
+      assertAnswerMatches('PUT', '/groups/{id}/members/{user_id}', changed);
+      assertAnswerMatches('GET', '/groups', await server.admin('GET', '/groups'));
+      assertAnswerMatches('GET', '/groups/{id}/members', await server.admin('GET', `/groups/${group.body.id}/members`));
+      const theirs = await server.admin('GET', `/users/${user.body.id}/groups`);
+      assert.deepEqual(
+        theirs.body.map((g: { name: string; data: unknown }) => [g.name, g.data]),
+        [['Editors', { team: 'red' }]],
+      );
+      assertAnswerMatches('GET', '/users/{id}/groups', theirs);
+    });
+
     test('each body schema lists exactly the fields the route accepts', async () => {
       const bodies: Array<[string, string, Record<string, unknown>]> = [
         ['/users', 'UserBody', { email: 'body@example.com' }],

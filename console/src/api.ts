@@ -15,7 +15,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
     const named = /^([A-Za-z_][\w.[\]-]*): /.exec(message);
-    this.field = named ? named[1]!.replace(/\[\d+\]$/, '').split('.')[0]! : null;
+    this.field = named ? named[1]!.replace(/\[\d+\]/g, '').split('.')[0]! : null;
   }
 }
 
@@ -70,6 +70,7 @@ export const api = {
   get: <T>(path: string) => request<T>('GET', path),
   post: <T>(path: string, body?: unknown) => request<T>('POST', path, body),
   patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, body),
+  put: <T>(path: string, body?: unknown) => request<T>('PUT', path, body),
   del: (path: string) => request<void>('DELETE', path),
 };
 
@@ -88,6 +89,12 @@ export type AuditEntry = Static<typeof schemas.AuditEntry>;
 export type Consent = Static<typeof schemas.Consent>;
 export type IdentityProvider = Static<typeof schemas.IdentityProvider>;
 export type GrantedApplication = Static<typeof schemas.GrantedApplication>;
+export type Registration = Static<typeof schemas.UserRegistration>;
+export type Group = Static<typeof schemas.Group>;
+export type GroupMember = Static<typeof schemas.GroupMember>;
+export type UserGroup = Static<typeof schemas.UserGroup>;
+export type RoleDefinition = { name: string; description?: string | null; default?: boolean };
+export type Sender = 'tessera' | 'brand';
 
 export interface EventSpec {
   name: string;
@@ -158,6 +165,9 @@ export interface Application {
   mfa: 'off' | 'optional' | 'required';
   remember_device_days: number;
   initiate_login_uri: string | null;
+  roles: RoleDefinition[];
+  registration: 'open' | 'closed';
+  message_delivery: Partial<Record<string, Sender>>;
   client_secret?: string;
   created_at: string;
 }

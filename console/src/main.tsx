@@ -7,6 +7,7 @@ import { loadSession, type Session, signOut } from './api.ts';
 import { SessionContext } from './session.ts';
 import { Applications, ApplicationDetail } from './pages/applications.tsx';
 import { AuditLog } from './pages/audit-log.tsx';
+import { GroupDetail, Groups } from './pages/groups.tsx';
 import { HookEditor } from './pages/hook-editor.tsx';
 import { IdentityProviders } from './pages/identity-providers.tsx';
 import { Journeys } from './pages/journeys.tsx';
@@ -21,6 +22,7 @@ const NAV: Array<[string, string]> = [
   ['/admin/templates', 'Templates'],
   ['/admin/applications', 'Applications'],
   ['/admin/users', 'Users'],
+  ['/admin/groups', 'Groups'],
   ['/admin/webhooks', 'Webhooks'],
   ['/admin/resource-servers', 'Resource servers'],
   ['/admin/identity-providers', 'Identity providers'],
@@ -77,6 +79,8 @@ function Shell({ session }: { session: Session }) {
             <Route path="/admin/applications/:id" component={ApplicationDetail} />
             <Route path="/admin/users" component={Users} />
             <Route path="/admin/users/:id" component={UserDetail} />
+            <Route path="/admin/groups" component={Groups} />
+            <Route path="/admin/groups/:id" component={GroupDetail} />
             <Route path="/admin/webhooks" component={Webhooks} />
             <Route path="/admin/webhooks/:id" component={WebhookDetail} />
             <Route path="/admin/resource-servers" component={ResourceServers} />

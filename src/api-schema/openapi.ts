@@ -10,6 +10,8 @@ interface Operation {
   /** The answer on success: a schema, an array of it, or none (204). */
   answer?: TSchema | [TSchema];
   status?: number;
+  /** Another success status with the same answer (PUT: 201 added, 200 changed). */
+  alsoStatus?: number;
 }
 
 const {
@@ -38,7 +40,7 @@ const {
   IdentityProvider,
   GrantedApplication,
 } = types;
-const { UserRegistration, RegistrationBody, RegistrationPatchBody, Group, GroupBody, GroupPatchBody, GroupMember, GroupMemberBody } = types;
+const { UserRegistration, RegistrationBody, RegistrationPatchBody, Group, GroupBody, GroupPatchBody, GroupMember, GroupMemberBody, UserGroup } = types;
 
 /** The described operations, keyed "METHOD /path" as the router spells the path. */
 const OPERATIONS: Record<string, Operation> = {
@@ -105,8 +107,8 @@ const OPERATIONS: Record<string, Operation> = {
   'PATCH /groups/:id': { summary: 'Change a group (roles replaces the whole map)', body: GroupPatchBody, answer: Group },
   'DELETE /groups/:id': { summary: 'Delete a group and its memberships', status: 204 },
   'GET /groups/:id/members': { summary: "A group's members", answer: [GroupMember] },
-  'GET /users/:id/groups': { summary: 'The groups a user is a member of: [{id, name, data, joined_at}]' },
-  'PUT /groups/:id/members/:user_id': { summary: 'Add a member (201) or change its data (200)', body: GroupMemberBody, answer: GroupMember },
+  'GET /users/:id/groups': { summary: 'The groups a user is a member of, with the member’s data', answer: [UserGroup] },
+  'PUT /groups/:id/members/:user_id': { summary: 'Add a member (201) or change its data (200)', body: GroupMemberBody, answer: GroupMember, status: 201, alsoStatus: 200 },
   'DELETE /groups/:id/members/:user_id': { summary: 'Remove a member', status: 204 },
   'GET /event-log': { summary: 'What the server reported (hook failures, failed deliveries and mail, key rotations, KICKSTART), newest first; ?type=&limit=&offset=', answer: [EventLogEntry] },
 };
@@ -155,6 +157,7 @@ export function openApiDocument(prefix: string, layers: RouteLayer[], version: s
         ...(described?.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(described.body) } } } } : {}),
         responses: {
           [status]: status === '204' ? { description: 'Done' } : { description: 'Success', ...(described?.answer ? { content: content(described.answer) } : {}) },
+          ...(described?.alsoStatus ? { [String(described.alsoStatus)]: { description: 'Success', ...(described.answer ? { content: content(described.answer) } : {}) } } : {}),
           '4XX': error,
         },
       };

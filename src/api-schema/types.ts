@@ -315,6 +315,9 @@ export const GroupMember = Type.Object(
   { $id: 'GroupMember', additionalProperties: false },
 );
 
+/** GET /users/:id/groups: a group one user is in, with the member's data. */
+export const UserGroup = Type.Object({ id: Type.String(), name: Type.String(), data: AnyObject, joined_at: Timestamp }, { $id: 'UserGroup', additionalProperties: false });
+
 // Hook versions, runs and test runs.
 export const HookVersion = Type.Object(
   {

@@ -4,8 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Page } from 'playwright-core';
+import type { Browser as Chromium, Page } from 'playwright-core';
+import { type JourneyPage, openJourney } from './chromium.ts';
+import { grantConsole } from './console.ts';
 import { totp } from './mfa.ts';
+import { CALLBACK } from './rp.ts';
+import type { TestServer } from './server.ts';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -44,4 +48,30 @@ export async function axeViolations(page: Page): Promise<Array<{ id: string; hel
 export async function assertNoAxeViolations(page: Page, what: string): Promise<void> {
   const violations = await axeViolations(page);
   assert.deepEqual(violations, [], `${what}: axe-core violations`);
+}
+
+export interface ConsoleCast {
+  /** An application "Notes" redirecting to the RP's callback. */
+  notes: { client_id: string; client_secret: string };
+  /** The users' ids by email: ada (console admin), grace (no console access), vic (console viewer). */
+  ids: Record<'ada@example.com' | 'grace@example.com' | 'vic@example.com', string>;
+  /** ada's console, signed in (a second factor enrolled on the way). */
+  admin: JourneyPage;
+}
+
+/** The console tests' cast on a fresh server: the application, the three users with `password`, their console roles, and ada signed in. */
+export async function consoleCast(server: TestServer, chrome: Chromium, password: string): Promise<ConsoleCast> {
+  const notes = (await server.admin('POST', '/applications', { name: 'Notes', redirect_uris: [CALLBACK] })).body;
+  const ids: Record<string, string> = {};
+  for (const email of ['ada@example.com', 'grace@example.com', 'vic@example.com']) {
+    const made = await server.admin('POST', '/users', { email, password, email_verified: true });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    ids[email] = made.body.id;
+  }
+  await grantConsole(server, 'ada@example.com');
+  await grantConsole(server, 'vic@example.com', 'viewer');
+  const admin = await openJourney(chrome);
+  admin.page.setDefaultTimeout(10_000);
+  await signInToConsole(admin.page, server.url, 'ada@example.com', password);
+  return { notes, ids: ids as ConsoleCast['ids'], admin };
 }

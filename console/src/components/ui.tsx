@@ -185,3 +185,44 @@ export function Json({ value }: { value: unknown }) {
 
 export type InputEvent = TargetedEvent<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, Event>;
 export const inputValue = (event: InputEvent) => event.currentTarget.value;
+
+/** A table's head: a column header each, and a hidden "Actions" one when the rows have buttons. */
+export function TableHead({ columns, actions = false }: { columns: string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((column) => (
+          <th key={column} scope="col">
+            {column}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span class="sr-only">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}
+
+/** What just happened, said politely (a status region). */
+export function Notice({ text }: { text: string | null }) {
+  if (!text) return null;
+  return (
+    <p class="banner good" role="status">
+      {text}
+    </p>
+  );
+}
+
+/** The API's message about `field`, for a group of controls that no single <Field> holds. */
+export function FieldMessage({ error, field, id }: { error: Error | null; field: string; id?: string }) {
+  const message = fieldError(error, field);
+  if (!message) return null;
+  return (
+    <p class="field-error" id={id} role="alert">
+      {message}
+    </p>
+  );
+}

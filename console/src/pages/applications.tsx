@@ -1,10 +1,12 @@
 // Applications: the list, a new one, and one application's settings: redirect URIs, MFA policy,
-// branding with a live preview of the sign-in page, secret rotation, deletion.
+// branding with a live preview of the sign-in page, secret rotation, deletion; its roles, sign-up
+// policy and message senders (application-access.tsx).
 import { useLocation, useRoute } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Application } from '../api.ts';
 import { Badge, Busy, ConfirmButton, ErrorBanner, Field, type InputEvent, LoadError, useAction, useLoad, inputValue } from '../components/ui.tsx';
 import { useCanWrite } from '../session.ts';
+import { ApplicationAccess } from './application-access.tsx';
 
 const lines = (text: string) => text.split(/\s+/).filter(Boolean);
 
@@ -232,6 +234,7 @@ export function ApplicationDetail() {
         </form>
         <SignInPreview form={form} />
       </div>
+      <ApplicationAccess app={data} canWrite={canWrite} />
     </section>
   );
 }

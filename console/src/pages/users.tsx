@@ -1,11 +1,12 @@
 // Users: search by email, username, name or id; one user's profile (edit), status (disable, enable),
-// sign-out everywhere, second factors, deletion; the applications, consents, hook runs and webhook
-// events of the user (user-activity.tsx).
+// sign-out everywhere, second factors, deletion; registrations and groups (user-access.tsx); the
+// applications, consents, hook runs and webhook events of the user (user-activity.tsx).
 import { useLocation, useRoute } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type User } from '../api.ts';
 import { Badge, Busy, ConfirmButton, ErrorBanner, Field, type InputEvent, LoadError, useAction, useLoad, inputValue } from '../components/ui.tsx';
 import { useCanWrite } from '../session.ts';
+import { UserAccess } from './user-access.tsx';
 import { UserActivity } from './user-activity.tsx';
 
 export function Users() {
@@ -202,6 +203,7 @@ export function UserDetail() {
           </ul>
         )}
       </section>
+      <UserAccess userId={id} canWrite={canWrite} />
       <UserActivity userId={id} canWrite={canWrite} />
     </section>
   );
