@@ -16,6 +16,10 @@ import { branding as brandingInput, type Application } from '../oidc/application
 import type { Services } from '../services.ts';
 import { renderPage } from '../views.ts';
 import { objectBody } from './body.ts';
+import { fieldsOf, PreviewBody } from '../api-schema/types.ts';
+import { onlyFields } from '../input.ts';
+
+const PREVIEW_FIELDS = fieldsOf(PreviewBody);
 
 /** The pages a preview can show, with the variables their templates expect (placeholders). */
 const PAGES: Record<string, (services: Services) => { view: string; vars: Record<string, unknown> }> = {
@@ -74,8 +78,7 @@ export function previewRoutes(router: Router, services: Services): void {
 
   router.post('/applications/:client_id/preview', async (ctx) => {
     const app = await services.applications.get(ctx.params.client_id!);
-    const body = objectBody(ctx);
-    for (const key of Object.keys(body)) if (key !== 'branding') throw new ValidationError(key, 'is not a field of a preview (only branding)');
+    const body = onlyFields(objectBody(ctx), PREVIEW_FIELDS);
     render(ctx, services, app, body.branding ?? {});
   });
 }

@@ -157,6 +157,9 @@ export const ApplicationBody = Body('ApplicationBody', {
   registration: RegistrationPolicy,
 });
 
+/** POST /applications/:client_id/preview: an unsaved branding, merged over the saved one. */
+export const PreviewBody = Body('PreviewBody', { branding: Type.Partial(Branding) });
+
 export const Application = Type.Object(
   {
     client_id: Type.String(),
