@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { accountSignIn, ACCOUNT_PASSWORD } from './support/account.ts';
 import { Browser } from './support/browser.ts';
 import { databaseKinds } from './support/databases.ts';
 import { createTestUser, REDIRECT_URI, signIn, startLogin } from './support/hosted-pages.ts';
@@ -47,7 +48,7 @@ for (const kind of databaseKinds()) {
     let server: TestServer;
 
     before(async () => {
-      server = await startTestServer(kind);
+      server = await startTestServer(kind, { env: { MFA_TOTP_ISSUER: 'Acme Identity' } });
     });
     after(() => server?.close());
 
@@ -175,6 +176,20 @@ for (const kind of databaseKinds()) {
       assert.doesNotMatch(uri, /Tessera/);
     });
 
+    it("the account page's authenticator entry: the application's name when reached from one, MFA_TOTP_ISSUER otherwise", async () => {
+      const clientId = await createApp({ display_name: 'Acme Shop' });
+      const issuerOf = async (email: string, query: string): Promise<string | null> => {
+        await createTestUser(server, { email, password: ACCOUNT_PASSWORD });
+        const { browser, page } = await accountSignIn(server, email, ACCOUNT_PASSWORD, query);
+        const setup = await browser.submit(page, {}, '#add-totp-form');
+        const uri = setup.doc.querySelector('#totp-uri')?.getAttribute('href') ?? '';
+        assert.match(uri, /^otpauth:\/\/totp\//, setup.html.slice(0, 300));
+        return new URL(uri).searchParams.get('issuer');
+      };
+      assert.equal(await issuerOf('branded@example.com', `?client_id=${encodeURIComponent(clientId)}`), 'Acme Shop');
+      assert.equal(await issuerOf('plain@example.com', ''), 'Acme Identity');
+    });
+
     describe('the preview', () => {
       it('needs the admin key, answers 404 for an unknown application and 400 for an unknown page', async () => {
         const clientId = await createApp(THEME);
@@ -242,6 +257,13 @@ for (const kind of databaseKinds()) {
         assert.match(JSON.stringify(badQuery.body), /branding\.primary_color/);
         const extra = await server.admin('POST', `/applications/${clientId}/preview`, { name: 'x' });
         assert.equal(extra.status, 400);
+        assert.match(extra.body.message, /^name: is not a known field \(known: branding\)/);
+        // A preview changes nothing: the audit log does not list it as a change.
+        const audit = await server.admin('GET', `/audit-log?target=${encodeURIComponent(clientId)}&limit=500`);
+        assert.equal(audit.status, 200);
+        const entries = Array.isArray(audit.body) ? audit.body : (audit.body.entries ?? audit.body.items ?? []);
+        assert.ok(entries.length >= 1, `the creation is there: ${JSON.stringify(audit.body).slice(0, 300)}`);
+        assert.ok(!entries.some((entry: { action: string }) => entry.action.includes('preview')), 'no preview in the audit log');
       });
     });
   });
