@@ -1,4 +1,4 @@
-// The console's live preview of a brand, in headless Chromium: an admin opens an application, types
+// The console's live preview of a brand, and the theme in a real browser (headless Chromium): an admin opens an application, types
 // a footer text and a background colour, and the framed preview (the server's own sign-in page,
 // GET /admin/api/applications/:client_id/preview with the unsaved branding) shows them before
 // anything is saved; saving then puts them on the real sign-in page. No CSP violation on the way:
@@ -11,7 +11,7 @@ import { launchChromium, openJourney, type JourneyPage } from './support/chromiu
 import { assertNoAxeViolations, signInToConsole } from './support/console-chromium.ts';
 import { grantConsole } from './support/console.ts';
 import { databaseKinds } from './support/databases.ts';
-import { REDIRECT_URI, startLogin } from './support/hosted-pages.ts';
+import { authorizationUrl, REDIRECT_URI, startLogin } from './support/hosted-pages.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -70,6 +70,35 @@ for (const kind of databaseKinds()) {
       const { page: signInPage } = await startLogin(new Browser(server.url), server, clientId);
       assert.equal(signInPage.doc.querySelector('.footer')?.text.trim(), 'Acme Notes, Inc.');
       assert.deepEqual(admin.violations, [], 'no CSP violation');
+    });
+
+    test("the sign-in page honours prefers-color-scheme: the theme's light and dark colours, and its font stack", async () => {
+      const patched = await server.admin('PATCH', `/applications/${clientId}`, {
+        branding: { background_color: '#fdf6e3', theme: { dark: { background_color: '#101418', text_color: '#eeeeee' } }, font_stack: 'Georgia, serif' },
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      const { url } = authorizationUrl(server, clientId);
+      const look = async (colorScheme: 'light' | 'dark') => {
+        const context = await chrome.newContext({ colorScheme });
+        try {
+          const page = await context.newPage();
+          await page.goto(url);
+          await page.locator('input[name="identifier"]').waitFor();
+          return await page.locator('body').evaluate((body) => {
+            const style = (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string; color: string; fontFamily: string } }).getComputedStyle(body);
+            return { background: style.backgroundColor, color: style.color, font: style.fontFamily };
+          });
+        } finally {
+          await context.close();
+        }
+      };
+      const light = await look('light');
+      assert.equal(light.background, 'rgb(253, 246, 227)');
+      assert.equal(light.font, 'Georgia, serif');
+      const dark = await look('dark');
+      assert.equal(dark.background, 'rgb(16, 20, 24)');
+      assert.equal(dark.color, 'rgb(238, 238, 238)');
+      assert.equal(dark.font, 'Georgia, serif');
     });
   });
 }
