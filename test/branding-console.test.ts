@@ -1,8 +1,9 @@
-// The console's live preview of a brand, and the theme in a real browser (headless Chromium): an admin opens an application, types
-// a footer text and a background colour, and the framed preview (the server's own sign-in page,
-// GET /admin/api/applications/:client_id/preview with the unsaved branding) shows them before
-// anything is saved; saving then puts them on the real sign-in page. No CSP violation on the way:
-// the preview's inline theme is allowed by its hash, the console frames it under frame-ancestors 'self'.
+// The brand's look in a real browser (headless Chromium). The console's live preview: an admin opens
+// an application, types a footer text and a background colour, and the framed preview (the server's
+// own sign-in page, GET /admin/api/applications/:client_id/preview with the unsaved branding) shows
+// them before anything is saved; saving puts them on the real sign-in page; no CSP violation on the
+// way (the preview's inline theme is allowed by its hash, the console frames it under frame-ancestors
+// 'self'). The sign-in page itself: light and dark theme colours by prefers-color-scheme, the font stack.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium } from 'playwright-core';
