@@ -22,7 +22,7 @@ const THEME = {
   background_color: '#fdf6e3',
   text_color: '#1b1b1b',
   theme: { dark: { primary_color: '#8ab4f8', background_color: '#101418', text_color: '#eeeeee' } },
-  font_stack: '"Acme Sans", Inter, system-ui, sans-serif',
+  font_stack: '"Acme Sans", Inter, -apple-system, system-ui, sans-serif',
   footer_text: 'Acme Notes, Inc. · Help: support.example.com',
 };
 
@@ -64,7 +64,7 @@ for (const kind of databaseKinds()) {
       assert.equal(read.body.branding.primary_color, '#1A73E8');
       assert.equal(read.body.branding.background_color, '#fdf6e3');
       assert.deepEqual(read.body.branding.theme, { light: null, dark: { primary_color: '#8ab4f8', background_color: '#101418', text_color: '#eeeeee' } });
-      assert.equal(read.body.branding.font_stack, '"Acme Sans", Inter, system-ui, sans-serif');
+      assert.equal(read.body.branding.font_stack, THEME.font_stack);
 
       const browser = new Browser(server.url);
       const { page } = await startLogin(browser, server, clientId);
@@ -93,7 +93,7 @@ for (const kind of databaseKinds()) {
       assert.match(dark, /--bg:#101418/);
       assert.match(dark, /--text:#eeeeee/);
       assert.doesNotMatch(dark, /#fdf6e3/, "the light background is not the dark scheme's");
-      assert.match(css, /:root\{--font:"Acme Sans", Inter, system-ui, sans-serif;\}/);
+      assert.match(css, /:root\{--font:"Acme Sans", Inter, -apple-system, system-ui, sans-serif;\}/);
 
       // A changed theme is a new stylesheet URL (no stale cache).
       const patched = await server.admin('PATCH', `/applications/${clientId}`, { branding: { background_color: '#ffffff' } });
@@ -142,6 +142,8 @@ for (const kind of databaseKinds()) {
         [{ font_stack: 'inherit' }, 'branding.font_stack'],
         [{ font_stack: 'Inter,,sans-serif' }, 'branding.font_stack'],
         [{ font_stack: 42 }, 'branding.font_stack'],
+        [{ font_stack: 'Font 2, serif' }, 'branding.font_stack'],
+        [{ font_stack: '--x, serif' }, 'branding.font_stack'],
         [{ logo_uri: 'http://cdn.example.com/logo.png' }, 'branding.logo_uri'],
         [{ logo_uri: 'javascript:alert(1)' }, 'branding.logo_uri'],
         [{ logo_uri: 'data:image/svg+xml,<svg/>' }, 'branding.logo_uri'],

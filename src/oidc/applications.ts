@@ -41,7 +41,7 @@ export interface Branding {
   display_name: string | null;
   logo_uri: string | null;
   primary_color: string | null;
-  /** The page background and text colours (both schemes unless `theme` says otherwise). */
+  /** The page background and text colours of the light scheme (the dark one's are `theme.dark`'s). */
   background_color?: string | null;
   text_color?: string | null;
   /** Per-scheme colours, honoured through prefers-color-scheme; they win over the flat ones. */
@@ -170,8 +170,11 @@ function theme(value: unknown, current: Branding['theme']): Branding['theme'] {
   return out.light || out.dark ? out : null;
 }
 
-/** A family name CSS may hold unquoted (identifiers separated by spaces), or a quoted one without quotes or backslashes inside. */
-const FONT_FAMILY = /^(?:[A-Za-z][A-Za-z0-9-]*(?: [A-Za-z0-9][A-Za-z0-9-]*)*|"[A-Za-z0-9 ._-]+"|'[A-Za-z0-9 ._-]+')$/;
+/**
+ * A family name CSS may hold unquoted (CSS identifiers, such as -apple-system, separated by single
+ * spaces), or a quoted one without quotes or backslashes inside.
+ */
+const FONT_FAMILY = /^(?:-?[A-Za-z][A-Za-z0-9-]*(?: -?[A-Za-z][A-Za-z0-9-]*)*|"[A-Za-z0-9 ._-]+"|'[A-Za-z0-9 ._-]+')$/;
 const CSS_WIDE = new Set(['inherit', 'initial', 'unset', 'revert', 'revert-layer', 'default']);
 
 /** A font-family list by a strict grammar: comma-separated family names, nothing else of CSS. */
