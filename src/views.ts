@@ -2,8 +2,9 @@
 // each mail also gets an HTML alternative: the text body wrapped in one HTML layout
 // (views/mail/layout.html.njk, auto-escaped) with the application's brand. An operator's templates
 // folder (TEMPLATES_DIR) is searched first: a file there of a built-in mail's name, or the layout's,
-// replaces it.
+// replaces it, and a <name>.html.njk there draws that one mail's HTML part instead of the layout.
 import nunjucks from 'nunjucks';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VIEWS_DIR } from './paths.ts';
 import { contrastText } from './flows/theme.ts';
@@ -89,7 +90,9 @@ export function renderMail(name: string, context: Record<string, unknown>, optio
   const code = typeof context.code === 'string' ? context.code : null;
   const brand = options.brand ?? null;
   const color = brand?.primary_color && COLOR.test(brand.primary_color) ? brand.primary_color : '#2457d6';
-  const html = env.html.render('layout.html.njk', {
+  // An operator's <name>.html.njk, when the folder holds one, draws that mail's HTML part itself.
+  const own = options.templatesDir && existsSync(join(options.templatesDir, `${name}.html.njk`)) ? `${name}.html.njk` : 'layout.html.njk';
+  const html = env.html.render(own, {
     ...context,
     mail: { name, subject: mail.subject, blocks: blocksOf(mail.text, link, code) },
     brand: {

@@ -110,6 +110,7 @@ for (const kind of databaseKinds()) {
         join(dir, 'layout.html.njk'),
         '<!doctype html><html><body><h1 id="operator">{{ brand.name }}</h1>{% for block in mail.blocks %}{% if block.kind == "button" %}<a id="go" href="{{ block.href }}">Go</a>{% else %}<p>{{ block.lines | join(" ") }}</p>{% endif %}{% endfor %}</body></html>\n',
       );
+      await writeFile(join(dir, 'username.html.njk'), '<!doctype html><p id="own">Your {{ appName }} username: {{ user.username }}</p>\n');
       smtp = await startSmtpReceiver();
       server = await startTestServer(kind, { env: { SMTP_URL: smtp.url, TEMPLATES_DIR: dir } });
       const app = await server.admin('POST', '/applications', { name: 'Notes', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', branding: { display_name: 'Acme Notes' } });
@@ -147,6 +148,21 @@ for (const kind of databaseKinds()) {
       const mail = await smtp.waitFor(email, /reset/i);
       assert.equal(mail.subject, 'Reset your Acme Notes password');
       assert.ok(parse(mail.html ?? '').querySelector('#operator'), 'the operator layout');
+    });
+
+    it("a <name>.html.njk draws that mail's HTML part instead of the layout; its text part stays built in", async () => {
+      const email = 'named@example.com';
+      await createTestUser(server, { email, username: 'named_one', password: 'named password 1' });
+      const browser = new Browser(server.url);
+      const { uid } = await startLogin(browser, server, clientId);
+      const sent = await browser.submit(await browser.get(`/interaction/${uid}/forgot-username`), { email });
+      assert.equal(sent.status, 200);
+      const mail = await smtp.waitFor(email, /username/i);
+      assert.equal(mail.subject, 'Your Acme Notes username');
+      assert.match(mail.text, /Your username is: named_one/);
+      const doc = parse(mail.html ?? '');
+      assert.equal(doc.querySelector('#own')?.text, 'Your Acme Notes username: named_one');
+      assert.equal(doc.querySelector('#operator'), null, 'not the layout');
     });
 
     it('a TEMPLATES_DIR that does not exist stops the server at start', () => {
