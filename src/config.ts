@@ -1,5 +1,6 @@
 // Every setting in one typed, validated object. Nothing else in the code base reads process.env.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { bundledDatabase } from './geo/locator.ts';
 import { DEFAULT_FAIR_SHARE, type FairShareSettings } from './hooks/fair-share.ts';
 import { isHostEntry } from './net/address-policy.ts';
@@ -30,6 +31,11 @@ export interface Config {
   smtpUrl: string | null;
   /** The From address of every mail. */
   mailFrom: string;
+  /**
+   * The operator's mail templates folder (TEMPLATES_DIR, absolute): a file there named like a
+   * built-in one (views/mail/activation.txt, layout.html.njk, …) replaces it. null: the built-ins.
+   */
+  templatesDir: string | null;
   smsWebhookUrl: string | null;
   /**
    * Development only: without SMS_WEBHOOK_URL, texts go to the dev outbox and SMS is offered. Off by
@@ -196,6 +202,15 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** TEMPLATES_DIR: must name an existing folder (a typo must not silently mean the built-in mails). */
+function templatesDir(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.TEMPLATES_DIR;
+  if (!raw) return null;
+  const dir = resolve(raw);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(`TEMPLATES_DIR must name an existing folder, got "${raw}"`);
+  return dir;
+}
+
 type Env = Record<string, string | undefined>;
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -317,6 +332,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     account: { sessionSeconds: int(env, 'ACCOUNT_SESSION_SECONDS', 3600, 60, 7 * 86400), reauthSeconds: int(env, 'ACCOUNT_REAUTH_SECONDS', 300, 30, 86400) },
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     mailFrom: env.MAIL_FROM || `Tessera <no-reply@${new URL(issuer).hostname}>`,
+    templatesDir: templatesDir(env),
     smsWebhookUrl: url(env, 'SMS_WEBHOOK_URL', ['http:', 'https:']),
     smsDevOutbox: bool(env, 'SMS_DEV_OUTBOX', false),
     shutdownGraceMs: duration(env, 'SHUTDOWN_GRACE', 10_000, 0, 300_000),

@@ -153,6 +153,12 @@ export interface Template {
   code: string;
 }
 
+export interface ThemeColors {
+  primary_color: string | null;
+  background_color: string | null;
+  text_color: string | null;
+}
+
 export interface Application {
   client_id: string;
   name: string;
@@ -161,7 +167,16 @@ export interface Application {
   grant_types: string[];
   token_endpoint_auth_method: string;
   third_party: boolean;
-  branding: { display_name: string | null; logo_uri: string | null; primary_color: string | null };
+  branding: {
+    display_name: string | null;
+    logo_uri: string | null;
+    primary_color: string | null;
+    background_color?: string | null;
+    text_color?: string | null;
+    theme?: { light?: ThemeColors | null; dark?: ThemeColors | null } | null;
+    font_stack?: string | null;
+    footer_text?: string | null;
+  };
   mfa: 'off' | 'optional' | 'required';
   remember_device_days: number;
   initiate_login_uri: string | null;

@@ -24,7 +24,7 @@ import { amrFor } from '../oidc/acr.ts';
 import { accountSessions, endAccountSessions } from '../oidc/adapter.ts';
 import { updateConsents } from '../flows/consent-update.ts';
 import { removeFactorsWithHooks } from '../flows/factor-removal.ts';
-import { field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard, type PageLink } from '../flows/kit.ts';
+import { field, FlowError, humanDuration, problemText, totpIssuerOf, wayBack, type FlowKit, type Guard, type PageLink } from '../flows/kit.ts';
 import { t, type PlainTextId } from '../flows/texts.ts';
 import { ACCOUNT_CLIENT_ID, brandableClient } from './client.ts';
 import { AccountSignIn, type Freshness, type SignedIn } from './sign-in.ts';
@@ -267,7 +267,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
   // ---- two-step verification -----------------------------------------------------------------------
 
   const totpPage = async (ctx: Context, user: User, factor: Factor, vars: Record<string, unknown> = {}, status = 200) => {
-    const provisioning = await factors.totpProvisioning(factor, user.email);
+    const provisioning = await factors.totpProvisioning(factor, user.email, totpIssuerOf(ctx.state.brand));
     const qr = await QRCode.toDataURL(provisioning.uri, { errorCorrectionLevel: 'M', margin: 2, width: 220 });
     kit.render(ctx, 'account-totp', { title: t('account.totp.title'), factorId: factor.id, totp: { ...provisioning, qr }, back, ...vars }, status);
   };

@@ -10,6 +10,8 @@ import { queryInt, queryString } from './body.ts';
 import { actorName } from './console-auth.ts';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** POST routes that change nothing (a preview renders an unsaved branding): not changes, not recorded. */
+const POST_READS = new Set(['/applications/:client_id/preview']);
 /** Keys whose values are never written to the log (a hook's `secrets`, a client secret, a password…). */
 const SECRET_KEY = /secret|password|token|^key$|_key$|^code_verifier$/i;
 const MAX_DEPTH = 8;
@@ -70,7 +72,7 @@ export function auditChanges(router: Router, services: Services) {
   return async (ctx: Context, next: Next): Promise<void> => {
     if (READS.has(ctx.method)) return next();
     const route = routeOf(router, ctx);
-    if (!route) return next();
+    if (!route || POST_READS.has(route.path)) return next();
     const kind = route.path.split('/')[1] ?? '';
     const paramId = route.params.id ?? route.params.client_id ?? route.params.identifier ?? null;
     const routeReader = ROUTE_READERS[route.path];

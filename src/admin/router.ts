@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../services.ts';
 import { applicationRoutes } from './applications.ts';
+import { previewRoutes } from './preview.ts';
 import { auditChanges, auditRoutes } from './audit.ts';
 import { eventLogRoutes } from './event-log.ts';
 import { factorRoutes } from './factors.ts';
@@ -35,6 +36,7 @@ export type AdminRoutes = (router: Router, services: Services) => void;
 
 const MODULES: AdminRoutes[] = [
   applicationRoutes,
+  previewRoutes,
   userRoutes,
   registrationRoutes,
   groupRoutes,

@@ -12,6 +12,10 @@ interface Operation {
   status?: number;
   /** Another success status with the same answer (PUT: 201 added, 200 changed). */
   alsoStatus?: number;
+  /** The answer is an HTML page, not JSON. */
+  html?: boolean;
+  /** Query parameters, by name: their description. */
+  query?: Record<string, string>;
 }
 
 const {
@@ -58,6 +62,17 @@ const OPERATIONS: Record<string, Operation> = {
   'GET /applications/:client_id': { summary: 'Get an application', answer: Application },
   'PATCH /applications/:client_id': { summary: 'Change an application', body: ApplicationBody, answer: Application },
   'DELETE /applications/:client_id': { summary: 'Delete an application', status: 204 },
+  'GET /applications/:client_id/preview': {
+    summary: "The hosted sign-in page as it looks in the application's branding (HTML, inert: sandboxed, no script, no form submission; the console frames it)",
+    html: true,
+    query: { page: 'identify (default), password or register', branding: 'an unsaved branding as JSON, merged over the saved one and validated like PATCH' },
+  },
+  'POST /applications/:client_id/preview': {
+    summary: 'The same page with an unsaved branding (merged over the saved one, validated like PATCH; nothing is saved)',
+    body: types.PreviewBody,
+    html: true,
+    query: { page: 'identify (default), password or register' },
+  },
   'GET /hooks': { summary: 'List hooks', answer: [Hook] },
   'POST /hooks': { summary: 'Create a hook', body: HookBody, answer: Hook, status: 201 },
   'GET /hooks/:id': { summary: 'Get a hook (secret names only)', answer: Hook },
@@ -146,9 +161,11 @@ export function openApiDocument(prefix: string, layers: RouteLayer[], version: s
   for (const layer of layers) {
     const route = layer.path.slice(prefix.length) || '/';
     const path = route.replace(/:([A-Za-z_]+)/g, '{$1}');
-    const parameters = [...route.matchAll(/:([A-Za-z_]+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+    const pathParameters = [...route.matchAll(/:([A-Za-z_]+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
     for (const method of layer.methods.filter((m) => m !== 'HEAD')) {
       const described = OPERATIONS[`${method} ${route}`];
+      const queryParameters = Object.entries(described?.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } }));
+      const parameters = [...pathParameters, ...queryParameters];
       const status = String(described?.status ?? 200);
       const operation: Record<string, unknown> = {
         operationId: `${method.toLowerCase()}${route.replace(/[/:{}-]+(\w)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
@@ -156,7 +173,10 @@ export function openApiDocument(prefix: string, layers: RouteLayer[], version: s
         ...(parameters.length ? { parameters } : {}),
         ...(described?.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(described.body) } } } } : {}),
         responses: {
-          [status]: status === '204' ? { description: 'Done' } : { description: 'Success', ...(described?.answer ? { content: content(described.answer) } : {}) },
+          [status]:
+            status === '204'
+              ? { description: 'Done' }
+              : { description: 'Success', ...(described?.html ? { content: { 'text/html': { schema: { type: 'string' } } } } : described?.answer ? { content: content(described.answer) } : {}) },
           ...(described?.alsoStatus ? { [String(described.alsoStatus)]: { description: 'Success', ...(described.answer ? { content: content(described.answer) } : {}) } } : {}),
           '4XX': error,
         },

@@ -87,8 +87,29 @@ export const User = Type.Object(
 );
 
 // Applications (OIDC clients).
+const HexColor = Type.String({ pattern: '^#[0-9a-fA-F]{6}$', description: '#rrggbb' });
+const ThemeColors = Type.Object(
+  { primary_color: Type.Optional(Nullable(HexColor)), background_color: Type.Optional(Nullable(HexColor)), text_color: Type.Optional(Nullable(HexColor)) },
+  { additionalProperties: false },
+);
 const Branding = Type.Object(
-  { display_name: Nullable(Type.String({ maxLength: 200 })), logo_uri: Nullable(Type.String({ format: 'uri' })), primary_color: Nullable(Type.String()) },
+  {
+    display_name: Nullable(Type.String({ maxLength: 200 })),
+    logo_uri: Nullable(Type.String({ format: 'uri', description: "https only (the pages' Content-Security-Policy admits images from https: and 'self')" })),
+    primary_color: Nullable(HexColor),
+    background_color: Type.Optional(Nullable(HexColor)),
+    text_color: Type.Optional(Nullable(HexColor)),
+    theme: Type.Optional(
+      Nullable(
+        Type.Object(
+          { light: Type.Optional(Nullable(ThemeColors)), dark: Type.Optional(Nullable(ThemeColors)) },
+          { additionalProperties: false, description: 'per colour scheme (prefers-color-scheme); wins over the flat colours' },
+        ),
+      ),
+    ),
+    font_stack: Type.Optional(Nullable(Type.String({ maxLength: 300, description: 'a CSS font-family list: family names and generic families, comma-separated; no url() or other CSS' }))),
+    footer_text: Type.Optional(Nullable(Type.String({ maxLength: 200, description: 'plain text replacing the pages\' "Secured by Tessera" footer' }))),
+  },
   { additionalProperties: false },
 );
 const MfaPolicy = Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')]);
@@ -135,6 +156,9 @@ export const ApplicationBody = Body('ApplicationBody', {
   roles: Type.Array(RoleDefinition, { description: 'the roles this application declares; a role still held by a user or a group cannot be removed (409)' }),
   registration: RegistrationPolicy,
 });
+
+/** POST /applications/:client_id/preview: an unsaved branding, merged over the saved one. */
+export const PreviewBody = Body('PreviewBody', { branding: Type.Partial(Branding) });
 
 export const Application = Type.Object(
   {

@@ -16,7 +16,7 @@ import { assertPlainText, plainText } from '../identity/plain-text.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { hasChanges } from '../hooks/catalog/decisions.ts';
 import type { Services } from '../services.ts';
-import { renderMail } from '../views.ts';
+import { renderMail, type RenderedMail } from '../views.ts';
 import { passwordProved } from './journey.ts';
 import { brandOf, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
@@ -34,10 +34,15 @@ const LABELS: Record<string, string> = {
 /** Mails the invitation link, in the application's name. */
 export async function sendInvitationMail(services: Services, invitation: Invitation, user: User, link: string): Promise<void> {
   const app = await services.applications.find(invitation.application);
-  const appName = plainText(app ? brandOf(app).name : 'Tessera');
-  let mail: { subject: string; text: string };
+  const brand = app ? brandOf(app) : null;
+  const appName = plainText(brand ? brand.name : 'Tessera');
+  let mail: RenderedMail;
   try {
-    mail = renderMail('invitation', { issuer: services.config.issuer, appName, user, link, expiresIn: humanDuration(services.config.ttl.invitationSeconds) });
+    mail = renderMail(
+      'invitation',
+      { issuer: services.config.issuer, appName, user, link, expiresIn: humanDuration(services.config.ttl.invitationSeconds) },
+      { templatesDir: services.config.templatesDir, brand },
+    );
   } catch (err) {
     services.log.error({ err, template: 'invitation' }, 'mail template failed');
     return;
@@ -52,6 +57,7 @@ export async function sendInvitationMail(services: Services, invitation: Invitat
         to: user.email,
         subject: mail.subject,
         text: mail.text,
+        html: mail.html,
         link,
         expiresAt: Date.now() + ttlMs,
         user: publicUser(user),

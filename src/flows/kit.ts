@@ -26,6 +26,7 @@ import { interactionClientId } from '../oidc/adapter.ts';
 import { ACCOUNT_CLIENT_ID, brandableClient } from '../account/client.ts';
 import { requestLocation } from '../geo/request.ts';
 import { PASSKEY_PAGE_POLICY } from '../http/csp.ts';
+import { themeCss, themeVersion } from './theme.ts';
 
 export interface PageLink {
   href: string;
@@ -56,6 +57,10 @@ export interface Brand {
   name: string;
   logo_uri: string | null;
   primary_color: string | null;
+  /** The theme stylesheet's version (src/flows/theme.ts), null when the application sets no theme. */
+  theme: string | null;
+  /** Replaces the pages' "Secured by Tessera" footer; null: the default. */
+  footer_text: string | null;
   /** Where "Back to <name>" goes from a page with no pending sign-in; null: no such page known. */
   back_uri: string | null;
   /** Whether the hosted pages offer sign-up for this application (`registration: "open"`). */
@@ -64,19 +69,32 @@ export interface Brand {
 
 const COLOR = /^#[0-9a-fA-F]{6}$/;
 
-export function brandOf(app: Application): Brand {
+export function brandOf(app: Pick<Application, 'client_id' | 'name' | 'branding' | 'initiate_login_uri' | 'post_logout_redirect_uris' | 'registration'>): Brand {
   const logo = app.branding.logo_uri;
+  const css = themeCss(app.branding);
   return {
     client_id: app.client_id,
     name: app.branding.display_name || app.name,
-    logo_uri: logo && /^https?:\/\//i.test(logo) ? logo : null,
+    // https only (what the CSP's img-src admits; an older http logo is left out rather than blocked).
+    logo_uri: logo && /^https:\/\//i.test(logo) ? logo : null,
     primary_color: app.branding.primary_color && COLOR.test(app.branding.primary_color) ? app.branding.primary_color : null,
+    theme: css ? themeVersion(css) : null,
+    footer_text: app.branding.footer_text ? plainText(app.branding.footer_text) || null : null,
     // Only URIs the application registered, never one from the request: no open redirect. Without
     // initiate_login_uri, the first post-logout URI (a page of the application meant for people,
     // unlike a redirect URI, which expects a code) is the best way back there is.
     back_uri: app.initiate_login_uri ?? app.post_logout_redirect_uris.find((uri) => /^https?:\/\//i.test(uri)) ?? null,
     sign_up: app.registration !== 'closed',
   };
+}
+
+/**
+ * The issuer label of an authenticator app's entry: the application's name when enrolment happens
+ * through one, undefined (the server's MFA_TOTP_ISSUER) otherwise. Colons would split the label.
+ */
+export function totpIssuerOf(brand: Brand | null | undefined): string | undefined {
+  const name = brand ? plainText(brand.name).replaceAll(':', ' ').trim().slice(0, 100) : '';
+  return name || undefined;
 }
 
 /** The link of a page with no pending sign-in: back to the application, or to this server's home. */
@@ -275,7 +293,7 @@ export class FlowKit {
     try {
       // Names are checked on the way in; a record older than that rule still never breaks a header.
       const appName = plainText(ctx.state.brand?.name ?? 'Tessera');
-      const mail = renderMail(template, { issuer: this.issuer, appName, ...vars });
+      const mail = renderMail(template, { issuer: this.issuer, appName, ...vars }, { templatesDir: this.services.config.templatesDir, brand: ctx.state.brand ?? null });
       const user = (vars.user as User | undefined) ?? null;
       const link = typeof vars.link === 'string' ? vars.link : typeof vars.signInLink === 'string' ? vars.signInLink : null;
       const clientId = ctx.state.brand?.client_id ?? null;
@@ -286,6 +304,7 @@ export class FlowKit {
           to,
           subject: mail.subject,
           text: mail.text,
+          html: mail.html,
           link,
           expiresAt: message.ttlSeconds ? Date.now() + message.ttlSeconds * 1000 : null,
           user: user ? publicUser(user) : null,

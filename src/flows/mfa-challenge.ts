@@ -7,7 +7,7 @@ import { maskTarget, type Factor } from '../identity/factors.ts';
 import { Throttle } from '../identity/throttle.ts';
 import { publicUser, type User } from '../identity/users.ts';
 import { renderMail } from '../views.ts';
-import { humanDuration, type FlowKit } from './kit.ts';
+import { humanDuration, totpIssuerOf, type FlowKit } from './kit.ts';
 import { passkeyBinding } from './passkey.ts';
 import type { MfaStep } from './steps.ts';
 import { t } from './texts.ts';
@@ -79,7 +79,10 @@ export async function sendCode(
   const appName = (ctx.state.brand?.name ?? 'Tessera').replace(/\s+/g, ' ').trim();
   const expiresIn = humanDuration(factors.config.codeTtlSeconds);
   try {
-    const mail = factor.type === 'email' ? renderMail('mfa-code', { issuer: kit.issuer, appName, code, expiresIn, user: publicUser(user) }) : null;
+    const mail =
+      factor.type === 'email'
+        ? renderMail('mfa-code', { issuer: kit.issuer, appName, code, expiresIn, user: publicUser(user) }, { templatesDir: kit.services.config.templatesDir, brand: ctx.state.brand ?? null })
+        : null;
     const sent = await courier.send(
       {
         type: 'mfa_code',
@@ -87,6 +90,7 @@ export async function sendCode(
         to: factor.target!,
         subject: mail?.subject ?? null,
         text: mail?.text ?? t('mfa.sms.body', { code, app: appName, expiresIn }),
+        html: mail?.html ?? null,
         code,
         expiresAt: Date.now() + factors.config.codeTtlSeconds * 1000,
         user: publicUser(user),
@@ -145,7 +149,8 @@ export async function codePage(
   else if (!factor) throw kit.expired();
   else if (factor.type === 'totp' && enrolling) {
     mode = 'totp-enrol';
-    const provisioning = await factors.totpProvisioning(factor, user.email);
+    // The authenticator app lists the account under the application's name (MFA_TOTP_ISSUER without one).
+    const provisioning = await factors.totpProvisioning(factor, user.email, totpIssuerOf(ctx.state.brand));
     totp = { ...provisioning, qr: await QRCode.toDataURL(provisioning.uri, { errorCorrectionLevel: 'M', margin: 2, width: 220 }) };
   } else mode = factor.type;
   // A passkey's page carries the options of its ceremony: any passkey of the user, bound to this interaction.

@@ -116,7 +116,8 @@ export function securityHeaders(https: boolean) {
     ctx.set('referrer-policy', 'no-referrer');
     const policy = ctx.response.get('content-security-policy');
     if (ctx.response.is('html')) {
-      ctx.set('x-frame-options', 'DENY');
+      // A page that may be framed says so itself (the console's preview of a brand: SAMEORIGIN).
+      if (!ctx.response.get('x-frame-options')) ctx.set('x-frame-options', 'DENY');
       ctx.set('content-security-policy', finishPolicy(policy || DEFAULT_POLICY));
     } else if (policy === DEFAULT_POLICY) {
       ctx.remove('content-security-policy');

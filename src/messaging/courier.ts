@@ -24,6 +24,8 @@ export interface OutgoingMessage {
   /** Mail only. */
   subject: string | null;
   text: string;
+  /** Mail only: the HTML alternative of `text` (views/mail/layout.html.njk); null or absent: text only. */
+  html?: string | null;
   /** The link the message carries, if any (shown to the hook). */
   link?: string | null;
   /** The one-time code it carries, if any (shown to the hook). */
@@ -131,7 +133,7 @@ export class Courier {
       );
       return { status, id };
     }
-    const content = { subject: message.subject, text: message.text };
+    const content = { subject: message.subject, text: message.text, ...(message.html ? { html: message.html } : {}) };
     const claimed = await this.#withAnnouncement(message, ctx, 'tessera', (trx) => queue.enqueue(queued, content, dispatcher.maxAttempts, trx));
     return { status: 'queued', id: claimed.id, handedOver: dispatcher.deliver(claimed) };
   }

@@ -156,7 +156,7 @@ export class MessageDispatcher {
     try {
       if (!message.content) throw new Error('its content could not be read (was ENCRYPTION_KEY changed?)');
       if (message.channel === 'email') {
-        await transports.mailer.send({ to: message.to, subject: message.content.subject ?? '', text: message.content.text });
+        await transports.mailer.send({ to: message.to, subject: message.content.subject ?? '', text: message.content.text, html: message.content.html ?? null });
       } else {
         if (!transports.sms) throw new Error('no SMS messenger is configured (SMS_WEBHOOK_URL)');
         await transports.sms.send(message.to, message.content.text);

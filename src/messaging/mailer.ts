@@ -9,6 +9,8 @@ export interface Mail {
   to: string;
   subject: string;
   text: string;
+  /** The HTML alternative: sent as multipart/alternative with the text part first. */
+  html?: string | null;
 }
 
 export interface Mailer {
@@ -33,7 +35,7 @@ export function createMailer(options: { smtpUrl: string | null; from: string; db
   const transport: Transporter = nodemailer.createTransport(smtpUrl, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
   return {
     async send(mail) {
-      await transport.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text });
+      await transport.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, ...(mail.html ? { html: mail.html } : {}) });
     },
     close() {
       transport.close();

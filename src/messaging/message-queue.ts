@@ -24,6 +24,8 @@ export type QueueStatus = 'pending' | 'sent' | 'failed' | 'expired' | 'suppresse
 export interface MessageContent {
   subject: string | null;
   text: string;
+  /** Mail only: the HTML alternative (absent in rows queued before it existed, and for texts). */
+  html?: string;
 }
 
 /** A message as the courier hands it to the queue. */

@@ -30,10 +30,26 @@ export type IdTokenClaims = (typeof ID_TOKEN_CLAIMS)[number];
 const REGISTRATION_POLICIES = ['open', 'closed'] as const;
 export type RegistrationPolicy = (typeof REGISTRATION_POLICIES)[number];
 
+/** One colour scheme of an application's pages: each a #rrggbb colour, null for the default. */
+export interface ThemeColors {
+  primary_color: string | null;
+  background_color: string | null;
+  text_color: string | null;
+}
+
 export interface Branding {
   display_name: string | null;
   logo_uri: string | null;
   primary_color: string | null;
+  /** The page background and text colours of the light scheme (the dark one's are `theme.dark`'s). */
+  background_color?: string | null;
+  text_color?: string | null;
+  /** Per-scheme colours, honoured through prefers-color-scheme; they win over the flat ones. */
+  theme?: { light: ThemeColors | null; dark: ThemeColors | null } | null;
+  /** A CSS font-family list (names and generic families only: no url(), no other CSS). */
+  font_stack?: string | null;
+  /** Plain text that replaces the pages' "Secured by Tessera" footer. */
+  footer_text?: string | null;
 }
 
 export interface Application {
@@ -124,7 +140,59 @@ function uriList(field: string, value: unknown, required: boolean): string[] {
   });
 }
 
-function branding(value: unknown, current?: Branding): Branding {
+function color(field: string, value: unknown): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string' || !COLOR.test(value)) throw new ValidationError(field, 'must be a hex colour like #1a73e8');
+  return value.toLowerCase();
+}
+
+const THEME_COLORS = ['primary_color', 'background_color', 'text_color'] as const;
+
+function themeColors(field: string, value: unknown, current: ThemeColors | null): ThemeColors | null {
+  if (value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(field, 'must be an object of colours or null');
+  const input = value as Record<string, unknown>;
+  for (const key of Object.keys(input))
+    if (!(THEME_COLORS as readonly string[]).includes(key)) throw new ValidationError(`${field}.${key}`, 'is not a theme colour (primary_color, background_color, text_color)');
+  const out: ThemeColors = { ...(current ?? { primary_color: null, background_color: null, text_color: null }) };
+  for (const key of THEME_COLORS) if (input[key] !== undefined) out[key] = color(`${field}.${key}`, input[key]);
+  return out;
+}
+
+function theme(value: unknown, current: Branding['theme']): Branding['theme'] {
+  if (value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError('branding.theme', 'must be an object with light and/or dark, or null');
+  const input = value as Record<string, unknown>;
+  for (const key of Object.keys(input)) if (key !== 'light' && key !== 'dark') throw new ValidationError(`branding.theme.${key}`, 'is not a colour scheme (light, dark)');
+  const out = { light: current?.light ?? null, dark: current?.dark ?? null };
+  if (input.light !== undefined) out.light = themeColors('branding.theme.light', input.light, out.light);
+  if (input.dark !== undefined) out.dark = themeColors('branding.theme.dark', input.dark, out.dark);
+  return out.light || out.dark ? out : null;
+}
+
+/**
+ * A family name CSS may hold unquoted (CSS identifiers, such as -apple-system, separated by single
+ * spaces), or a quoted one without quotes or backslashes inside.
+ */
+const FONT_FAMILY = /^(?:-?[A-Za-z][A-Za-z0-9-]*(?: -?[A-Za-z][A-Za-z0-9-]*)*|"[A-Za-z0-9 ._-]+"|'[A-Za-z0-9 ._-]+')$/;
+const CSS_WIDE = new Set(['inherit', 'initial', 'unset', 'revert', 'revert-layer', 'default']);
+
+/** A font-family list by a strict grammar: comma-separated family names, nothing else of CSS. */
+export function fontStack(field: string, value: unknown): string | null {
+  if (value === null || value === '') return null;
+  if (typeof value !== 'string' || value.length > 300) throw new ValidationError(field, 'must be a CSS font-family list of at most 300 characters');
+  const families = value.split(',').map((family) => family.trim());
+  if (families.length > 12) throw new ValidationError(field, 'must list at most 12 font families');
+  for (const family of families) {
+    if (!FONT_FAMILY.test(family) || CSS_WIDE.has(family.toLowerCase())) {
+      throw new ValidationError(field, 'must be a comma-separated list of font family names (letters, digits, spaces, hyphens; quoted names may hold . and _), like "Inter", system-ui, sans-serif');
+    }
+  }
+  return families.join(', ');
+}
+
+/** A branding object as the API takes it (merged over `current`), every value validated; throws ValidationError naming the field. */
+export function branding(value: unknown, current?: Branding): Branding {
   const base: Branding = current ?? { display_name: null, logo_uri: null, primary_color: null };
   if (value === undefined) return base;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError('branding', 'must be an object');
@@ -139,12 +207,17 @@ function branding(value: unknown, current?: Branding): Branding {
   }
   if (input.logo_uri !== undefined) {
     if (input.logo_uri !== null) {
-      if (typeof input.logo_uri !== 'string' || !/^https?:\/\//.test(input.logo_uri)) throw new ValidationError('branding.logo_uri', 'must be an http(s) URL');
+      // https only: the pages' CSP admits images from 'self', https: and data: alone, and a mixed-content
+      // http logo would not show on an https page anyway.
+      const message = "must be an https URL (the pages' Content-Security-Policy admits no other)";
+      if (typeof input.logo_uri !== 'string' || input.logo_uri.length > 2000 || !/^https:\/\//i.test(input.logo_uri)) throw new ValidationError('branding.logo_uri', message);
+      let url: URL;
       try {
-        new URL(input.logo_uri);
+        url = new URL(input.logo_uri);
       } catch {
-        throw new ValidationError('branding.logo_uri', 'must be an http(s) URL');
+        throw new ValidationError('branding.logo_uri', message);
       }
+      if (url.username || url.password) throw new ValidationError('branding.logo_uri', 'must not carry credentials');
     }
     out.logo_uri = (input.logo_uri as string | null) || null;
   }
@@ -153,6 +226,17 @@ function branding(value: unknown, current?: Branding): Branding {
       throw new ValidationError('branding.primary_color', 'must be a hex colour like #1a73e8');
     }
     out.primary_color = (input.primary_color as string | null) || null;
+  }
+  if (input.background_color !== undefined) out.background_color = color('branding.background_color', input.background_color);
+  if (input.text_color !== undefined) out.text_color = color('branding.text_color', input.text_color);
+  if (input.theme !== undefined) out.theme = theme(input.theme, base.theme ?? null);
+  if (input.font_stack !== undefined) out.font_stack = fontStack('branding.font_stack', input.font_stack);
+  if (input.footer_text !== undefined) {
+    if (input.footer_text !== null && (typeof input.footer_text !== 'string' || input.footer_text.length > 200)) {
+      throw new ValidationError('branding.footer_text', 'must be a string of at most 200 characters');
+    }
+    if (typeof input.footer_text === 'string') assertPlainText('branding.footer_text', input.footer_text);
+    out.footer_text = (input.footer_text as string | null)?.trim() || null;
   }
   return out;
 }

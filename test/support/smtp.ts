@@ -6,6 +6,10 @@ export interface ReceivedMail {
   to: string[];
   subject: string;
   text: string;
+  /** The HTML part, null for a text-only mail. */
+  html: string | null;
+  /** The message's own Content-Type (multipart/alternative for a mail with an HTML part). */
+  contentType: string;
   /** The header block as it came over the wire (long header lines still folded). */
   headers: string;
 }
@@ -38,6 +42,8 @@ export async function startSmtpReceiver(port = 0): Promise<SmtpReceiver> {
           to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
           subject: parsed.subject ?? '',
           text: parsed.text ?? '',
+          html: parsed.html ?? null,
+          contentType: parsed.headers.find((header) => header.key === 'content-type')?.value ?? '',
         });
         for (const wake of waiters) wake();
         callback();

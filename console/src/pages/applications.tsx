@@ -89,22 +89,55 @@ interface AppForm {
   display_name: string;
   logo_uri: string;
   primary_color: string;
+  background_color: string;
+  text_color: string;
+  dark_primary_color: string;
+  dark_background_color: string;
+  dark_text_color: string;
+  font_stack: string;
+  footer_text: string;
 }
 
-/** What the hosted sign-in page looks like with this branding (as views/layout.njk draws it). */
-function SignInPreview({ form }: { form: AppForm }) {
-  const color = /^#[0-9a-fA-F]{6}$/.test(form.primary_color) ? form.primary_color : '#2f5bd3';
+/** The colour inputs of the branding form, in order. */
+const COLOR_FIELDS: Array<[keyof AppForm, string]> = [
+  ['primary_color', 'Primary colour (#rrggbb)'],
+  ['background_color', 'Background colour (#rrggbb, light scheme)'],
+  ['text_color', 'Text colour (#rrggbb, light scheme)'],
+  ['dark_primary_color', 'Dark scheme: primary colour'],
+  ['dark_background_color', 'Dark scheme: background colour'],
+  ['dark_text_color', 'Dark scheme: text colour'],
+];
+
+/** The branding a form describes, as the admin API takes it ('' is null: the default). */
+function brandingOf(form: AppForm): Application['branding'] {
+  const dark = { primary_color: form.dark_primary_color || null, background_color: form.dark_background_color || null, text_color: form.dark_text_color || null };
+  return {
+    display_name: form.display_name || null,
+    logo_uri: form.logo_uri || null,
+    primary_color: form.primary_color || null,
+    background_color: form.background_color || null,
+    text_color: form.text_color || null,
+    theme: dark.primary_color || dark.background_color || dark.text_color ? { light: null, dark } : null,
+    font_stack: form.font_stack || null,
+    footer_text: form.footer_text || null,
+  };
+}
+
+/**
+ * The hosted sign-in page as the server renders it with this (unsaved) branding: the admin API's
+ * preview in a frame (sandboxed by its own policy), reloaded a moment after the last keystroke.
+ */
+function SignInPreview({ id, form }: { id: string; form: AppForm }) {
+  const wanted = `/admin/api/applications/${encodeURIComponent(id)}/preview?page=identify&branding=${encodeURIComponent(JSON.stringify(brandingOf(form)))}`;
+  const [src, setSrc] = useState(wanted);
+  useEffect(() => {
+    const timer = setTimeout(() => setSrc(wanted), 400);
+    return () => clearTimeout(timer);
+  }, [wanted]);
   return (
     <figure class="preview" aria-label="Preview of the sign-in page">
-      <div class="preview-page">
-        {form.logo_uri && /^https:\/\//.test(form.logo_uri) && <img src={form.logo_uri} alt="" class="preview-logo" />}
-        <p class="preview-title">Sign in to {form.display_name || form.name}</p>
-        <span class="preview-input">Email or username</span>
-        <span class="preview-button" style={{ backgroundColor: color }}>
-          Continue
-        </span>
-      </div>
-      <figcaption>Live preview</figcaption>
+      <iframe class="preview-frame" src={src} title="Preview of the sign-in page" sandbox="" />
+      <figcaption>Live preview (the server's sign-in page with the values above, not yet saved)</figcaption>
     </figure>
   );
 }
@@ -129,6 +162,13 @@ export function ApplicationDetail() {
         display_name: data.branding.display_name ?? '',
         logo_uri: data.branding.logo_uri ?? '',
         primary_color: data.branding.primary_color ?? '',
+        background_color: data.branding.background_color ?? '',
+        text_color: data.branding.text_color ?? '',
+        dark_primary_color: data.branding.theme?.dark?.primary_color ?? '',
+        dark_background_color: data.branding.theme?.dark?.background_color ?? '',
+        dark_text_color: data.branding.theme?.dark?.text_color ?? '',
+        font_stack: data.branding.font_stack ?? '',
+        footer_text: data.branding.footer_text ?? '',
       });
   }, [data]);
   if (error) return <LoadError error={error} retry={reload} />;
@@ -143,7 +183,7 @@ export function ApplicationDetail() {
         redirect_uris: lines(form.redirect_uris),
         post_logout_redirect_uris: lines(form.post_logout_redirect_uris),
         mfa: form.mfa,
-        branding: { display_name: form.display_name || null, logo_uri: form.logo_uri || null, primary_color: form.primary_color || null },
+        branding: brandingOf(form),
       });
       setSaved(true);
       reload();
@@ -197,8 +237,16 @@ export function ApplicationDetail() {
             <Field label="Logo URL (https)" name="logo_uri" error={action.error}>
               {(props) => <input {...props} value={form.logo_uri} onInput={set('logo_uri')} />}
             </Field>
-            <Field label="Primary colour (#rrggbb)" name="primary_color" error={action.error}>
-              {(props) => <input {...props} value={form.primary_color} onInput={set('primary_color')} />}
+            {COLOR_FIELDS.map(([key, label]) => (
+              <Field key={key} label={label} name={key} error={action.error}>
+                {(props) => <input {...props} value={form[key]} onInput={set(key)} />}
+              </Field>
+            ))}
+            <Field label="Font stack (font-family names, comma-separated)" name="font_stack" error={action.error}>
+              {(props) => <input {...props} value={form.font_stack} placeholder='"Inter", system-ui, sans-serif' onInput={set('font_stack')} />}
+            </Field>
+            <Field label="Footer text (replaces “Secured by Tessera”)" name="footer_text" error={action.error}>
+              {(props) => <input {...props} value={form.footer_text} onInput={set('footer_text')} />}
             </Field>
           </fieldset>
           <ErrorBanner error={action.error} fields={fields} />
@@ -232,7 +280,7 @@ export function ApplicationDetail() {
             </div>
           )}
         </form>
-        <SignInPreview form={form} />
+        <SignInPreview id={id} form={form} />
       </div>
       <ApplicationAccess app={data} canWrite={canWrite} />
     </section>
