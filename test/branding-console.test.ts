@@ -63,7 +63,7 @@ for (const kind of databaseKinds()) {
       assert.equal((await server.admin('GET', `/applications/${clientId}`)).body.branding.footer_text ?? null, null, 'nothing saved yet');
 
       await assertNoAxeViolations(page, 'application page with its preview');
-      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
       await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
       const saved = await server.admin('GET', `/applications/${clientId}`);
       assert.equal(saved.body.branding.footer_text, 'Acme Notes, Inc.');
