@@ -162,5 +162,50 @@ for (const kind of databaseKinds()) {
         await journey.close();
       }
     });
+
+    test('the account page adds a passkey (after its recent sign-in); it then signs in without a password', async () => {
+      const other = 'bea@example.com';
+      const made = await server.admin('POST', '/users', { email: other, password: PASSWORD, email_verified: true });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const plain = await server.admin('POST', '/applications', { name: 'Plain', redirect_uris: [rpPages.callback] });
+      assert.equal(plain.status, 201, JSON.stringify(plain.body));
+      const plainRp = await discoverClient(origin, plain.body.client_id, plain.body.client_secret);
+      const journey = await openJourney(chrome);
+      try {
+        const { cdp, authenticatorId } = await virtualAuthenticator(journey);
+        const { page } = journey;
+        await page.goto(`${origin}/account`);
+        await page.locator('input[name="identifier"]').fill(other);
+        await page.locator('form.stack button[type="submit"]').first().click();
+        await page.locator('input[name="password"]').fill(PASSWORD);
+        await page.locator('form.stack button[type="submit"]').first().click();
+        await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+        await page.locator('#add-passkey-form button[type="submit"]').click();
+        await page.getByRole('heading', { level: 1, name: 'Add a passkey' }).waitFor();
+        await page.locator('#account-passkey button[type="submit"]').click();
+        // The first second step: its recovery codes are shown once.
+        await page.getByText('Your passkey is added').waitFor();
+        const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+        assert.equal(credentials.length, 1, 'the browser holds the new passkey');
+        const factors = (await server.admin('GET', `/users/${made.body.id}/factors`)).body as Array<{ type: string; status: string }>;
+        assert.ok(
+          factors.some((f) => f.type === 'passkey' && f.status === 'active'),
+          JSON.stringify(factors),
+        );
+
+        // A sign-in at an application with that passkey alone, in a browser signed out (the same
+        // authenticator): the identify page's autofill offers the passkey, and it signs in.
+        await journey.context.clearCookies();
+        const start = await authorizationUrl(plainRp, { redirect_uri: rpPages.callback });
+        await page.goto(start.url.toString());
+        await arriveAt(journey, rpPages.callback, "the account page's passkey signs in");
+        const claims = (await exchangeCode(plainRp, start, rpPages.callbacks.at(-1)!.url)).claims()!;
+        assert.equal(claims.sub, made.body.id);
+        assert.ok((claims.amr as string[]).includes('hwk'), JSON.stringify(claims.amr));
+        assert.deepEqual(journey.violations, [], 'no CSP violation on the way');
+      } finally {
+        await journey.close();
+      }
+    });
   });
 }

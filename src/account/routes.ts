@@ -25,6 +25,8 @@ import { accountSessions, endAccountSessions } from '../oidc/adapter.ts';
 import { updateConsents } from '../flows/consent-update.ts';
 import { removeFactorsWithHooks } from '../flows/factor-removal.ts';
 import { field, FlowError, humanDuration, problemText, totpIssuerOf, wayBack, type FlowKit, type Guard, type PageLink } from '../flows/kit.ts';
+import { passkeyRefusal, postedCredential } from '../flows/passkey.ts';
+import { newPasskeyFactorId } from '../identity/passkeys.ts';
 import { t, type PlainTextId } from '../flows/texts.ts';
 import { ACCOUNT_CLIENT_ID, brandableClient } from './client.ts';
 import { AccountSignIn, type Freshness, type SignedIn } from './sign-in.ts';
@@ -37,6 +39,7 @@ const DONE: Record<string, PlainTextId> = {
   password: 'account.done.password',
   'password-others': 'account.done.password-others',
   'factor-added': 'account.done.factor-added',
+  'passkey-added': 'account.done.passkey-added',
   'factor-removed': 'account.done.factor-removed',
   consents: 'account.done.consents',
   'app-revoked': 'account.done.app-revoked',
@@ -312,6 +315,49 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
     });
     if (!codes) return done(ctx, 'factor-added', 'security');
     kit.render(ctx, 'account-codes', { title: t('account.codes.title'), codes, status: t('account.done.factor-added'), back });
+  });
+
+  // ---- passkeys: the same ceremony as the MFA enrolment page's (src/identity/passkeys.ts), bound to this account session
+
+  const passkeyBinding = (signedIn: SignedIn) => `account:${signedIn.session.idHash}`;
+  const passkeyPage = async (ctx: Context, signedIn: SignedIn, vars: Record<string, unknown> = {}, status = 200) => {
+    const passkeyOptions = await services.passkeys.registrationOptions(passkeyBinding(signedIn), { id: signedIn.user.id, email: signedIn.user.email, name: signedIn.user.given_name });
+    kit.render(ctx, 'account-passkey', { title: t('account.passkey.title'), passkeyOptions, back, ...vars }, status);
+  };
+
+  router.post('/account/mfa/passkey', ...guard, async (ctx) => {
+    const signedIn = await load(ctx);
+    if (!signedIn || !fresh(ctx, signedIn, 'security')) return;
+    await passkeyPage(ctx, signedIn);
+  });
+
+  router.post('/account/mfa/passkey/confirm', ...guard, async (ctx) => {
+    const signedIn = await load(ctx);
+    if (!signedIn || !fresh(ctx, signedIn, 'security')) return;
+    const { user } = signedIn;
+    const answer = postedCredential(ctx);
+    if (!answer) return passkeyPage(ctx, signedIn, { alert: t('passkey.missing') }, 400);
+    let verified: Awaited<ReturnType<typeof services.passkeys.verifyRegistration>>;
+    try {
+      verified = await services.passkeys.verifyRegistration(passkeyBinding(signedIn), user.id, answer);
+    } catch (error) {
+      return passkeyPage(ctx, signedIn, { alert: passkeyRefusal(ctx, error, 'passkey enrolment (account page)') }, 400);
+    }
+    await factors.ready();
+    const clientId = signedIn.session.clientId;
+    const factorId = newPasskeyFactorId();
+    const codes = await kit.change(
+      ctx,
+      clientId,
+      [run('after_mfa_change', { user: publicUser(user), change: 'enrolled', factor: { id: factorId, type: 'passkey' } })],
+      async (trx, changes) => {
+        await users.enrich(trx, user.id, changes);
+        return (await services.passkeys.store(verified, trx, { applicationId: clientId, factorId })).recoveryCodes;
+      },
+      [back],
+    );
+    if (!codes) return done(ctx, 'passkey-added', 'security');
+    kit.render(ctx, 'account-codes', { title: t('account.codes.title'), codes, status: t('account.done.passkey-added'), back });
   });
 
   router.post('/account/mfa/remove', ...guard, async (ctx) => {
