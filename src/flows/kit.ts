@@ -22,6 +22,7 @@ import { EqualTime } from './equal-time.ts';
 import type { FlowState, FlowStates, JourneyFacts } from './state.ts';
 import type { JourneyEvent } from './steps.ts';
 import { t } from './texts.ts';
+import { bindLocale, currentLocale, learnLocale } from '../i18n/locales.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
 import { ACCOUNT_CLIENT_ID, brandableClient } from '../account/client.ts';
 import { requestLocation } from '../geo/request.ts';
@@ -155,6 +156,9 @@ export class FlowKit {
       throw await this.#lost(ctx);
     }
     if (details.uid !== ctx.params.uid) throw await this.#lost(ctx);
+    // The language: the authorization request's ui_locales first (then Accept-Language, then the
+    // application's default_locale, which brand() adds).
+    learnLocale({ uiLocales: typeof details.params.ui_locales === 'string' ? details.params.ui_locales : null });
     ctx.state.brand = await this.brand(this.brandClientOf(details));
     return details;
   }
@@ -196,7 +200,9 @@ export class FlowKit {
   async brand(clientId: string | null): Promise<Brand | null> {
     if (!clientId) return null;
     const app = await this.services.applications.find(clientId);
-    return app ? brandOf(app) : null;
+    if (!app) return null;
+    learnLocale({ fallback: app.default_locale });
+    return brandOf(app);
   }
 
   async state(details: Interaction): Promise<FlowState> {
@@ -231,7 +237,8 @@ export class FlowKit {
   }
 
   lifecycleContext(ctx: Context, clientId: string | null): LifecycleContext {
-    const locale = ctx.get('accept-language').split(',')[0]?.split(';')[0]?.trim() || null;
+    // The language the pages and mails of this request speak (i18n/locales.ts).
+    const locale = currentLocale();
     return { applicationId: clientId, ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null, locale, location: requestLocation(ctx, this.services.locator) };
   }
 
@@ -306,11 +313,12 @@ export class FlowKit {
   afterAnswer(ctx: Context, what: string, work: () => Promise<void>): void {
     const log = ctx.state.log ?? this.services.log;
     let started = false;
-    const run = () => {
+    // Bound to this request's language: a mail sent then speaks it too.
+    const run = bindLocale(() => {
       if (started) return;
       started = true;
       work().catch((err: unknown) => log.error({ err }, `${what} failed after the answer`));
-    };
+    });
     ctx.res.once('finish', run);
     ctx.res.once('close', run);
   }

@@ -19,12 +19,13 @@ import type { PendingSignUp } from './steps.ts';
 import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
 
-const LABELS: Record<string, string> = {
+/** The fields' labels in messages, in the request's language. */
+const labels = (): Record<string, string> => ({
   email: t('register.label.email'),
   password: t('register.label.password'),
   given_name: t('register.label.given_name'),
   family_name: t('register.label.family_name'),
-};
+});
 
 export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   const { services } = kit;
@@ -67,7 +68,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
 
     const fail = async (error: ValidationError | string, status = 400) => {
       const failure = { flow: 'registration', user: null, identifier: values.email, reason: typeof error === 'string' ? 'denied' : 'registration_failed' } as const;
-      await deny(ctx, kit, clientId, failure, typeof error === 'string' ? error : problemText(error, LABELS), (alert) =>
+      await deny(ctx, kit, clientId, failure, typeof error === 'string' ? error : problemText(error, labels()), (alert) =>
         registerPage(ctx, details, values, alert, status, typeof error === 'string' ? null : (error.field ?? null)),
       );
     };

@@ -1,0 +1,2 @@
+import { EN, type Catalog } from './en.ts';
+export const ES: Catalog = { ...EN };
