@@ -44,9 +44,16 @@ const DONE: Record<string, PlainTextId> = {
   'device-signed-out': 'account.done.device-signed-out',
 };
 
-const PROFILE_LABELS = { given_name: 'first name', family_name: 'last name', username: 'username', phone_number: 'phone number', password: 'new password', email: 'email address' };
+/** The fields' labels in messages, in the request's language. */
+const profileLabels = (): Record<string, string> => ({
+  given_name: t('ui.label.given_name'),
+  family_name: t('ui.label.family_name'),
+  username: t('ui.label.username'),
+  phone_number: t('ui.label.phone'),
+  password: t('ui.label.new-password'),
+  email: t('ui.label.email'),
+});
 
-/** When a session signed in, as people read it: "1 December 2026 at 14:20 UTC" (en-GB). */
 /** A sign-in time as people of the request's language read it (English: as in Britain, day first). */
 function when(date: Date): string {
   const locale = currentLocale();
@@ -185,7 +192,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
       await users.update(signedIn.user.id, patch);
     } catch (error) {
       if (error instanceof ValidationError || error instanceof ConflictError) {
-        return problem(ctx, signedIn, 'profile', problemText(error as ValidationError, PROFILE_LABELS), error instanceof ConflictError ? 409 : 400, { profile: patch });
+        return problem(ctx, signedIn, 'profile', problemText(error as ValidationError, profileLabels()), error instanceof ConflictError ? 409 : 400, { profile: patch });
       }
       throw error;
     }
@@ -266,7 +273,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
     try {
       hash = await users.hashPassword(next, { email: user.email, username: user.username });
     } catch (error) {
-      if (error instanceof ValidationError) return problem(ctx, signedIn, 'password', problemText(error, PROFILE_LABELS));
+      if (error instanceof ValidationError) return problem(ctx, signedIn, 'password', problemText(error, profileLabels()));
       throw error;
     }
     const others = field(ctx, 'sign_out_others') !== '';

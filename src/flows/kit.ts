@@ -115,9 +115,28 @@ export function field(ctx: Context, name: string, max = 1000): string {
 export function problemText(error: ValidationError, labels: Record<string, string>): string {
   const field = error.field ?? '';
   const problem = error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
-  const label = labels[field] ?? field.replaceAll('_', ' ');
-  return `${label.charAt(0).toUpperCase()}${label.slice(1)} ${problem}.`;
+  const named = labels[field] ?? field.replaceAll('_', ' ');
+  const label = `${named.charAt(0).toUpperCase()}${named.slice(1)}`;
+  // The identity layer's problems are English phrases; the ones a hosted form can meet are in the catalogs.
+  for (const [pattern, text] of PROBLEMS) {
+    const match = pattern.exec(problem);
+    if (match) return text(label, match);
+  }
+  return `${label} ${problem}.`;
 }
+
+const PROBLEMS: Array<[RegExp, (label: string, match: RegExpExecArray) => string]> = [
+  [/^is required$/, (label) => t('page.field-required', { label })],
+  [/^must be at least (\d+) characters$/, (label, m) => t('problem.too-short', { label, n: m[1] ?? '' })],
+  [/^must be at most (\d+) characters$/, (label, m) => t('problem.too-long', { label, n: m[1] ?? '' })],
+  [/^must not be your email address$/, (label) => t('problem.is-email', { label })],
+  [/^must not be your username$/, (label) => t('problem.is-username', { label })],
+  [/^must not repeat a single character$/, (label) => t('problem.repeated', { label })],
+  [/^is in a list of passwords exposed in data breaches/, (label) => t('problem.breached', { label })],
+  [/^must be a valid email address/, (label) => t('problem.email', { label })],
+  [/^must be 3 to 64 letters/, (label) => t('problem.username', { label })],
+  [/^must be in E\.164 form/, (label) => t('problem.phone', { label })],
+];
 
 export class FlowKit {
   readonly services: Services;

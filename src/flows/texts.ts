@@ -16,10 +16,10 @@ type ParamArgs<I extends TextId> = [Params<Texts[I]>] extends [never] ? [] : [Re
 /** The ids of the texts without parameters. */
 export type PlainTextId = { [I in TextId]: ParamArgs<I> extends [] ? I : never }[TextId];
 
-/** Fills the {parameters} of a text; `escape` is applied to each value (HTML for th() in templates). */
-export function fill(text: string, values: Record<string, unknown> | undefined, escape: (value: string) => string = String): string {
+/** Fills the {parameters} of a text; `encode` is applied to each value (HTML for th() in templates). */
+export function fill(text: string, values: Record<string, unknown> | undefined, encode: (value: string) => string = String): string {
   if (!values) return text;
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (Object.hasOwn(values, name) && values[name] != null ? escape(String(values[name])) : whole));
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (Object.hasOwn(values, name) && values[name] != null ? encode(String(values[name])) : whole));
 }
 
 /** The raw text of an id in the current language (English when the id is unknown there), or undefined. */
@@ -31,7 +31,9 @@ export function lookup(id: string): string | undefined {
 
 /** The text `id`, its parameters filled in. */
 export function t<I extends TextId>(id: I, ...params: ParamArgs<I>): string {
-  return fill(lookup(id) ?? id, params[0] as Record<string, string | number> | undefined);
+  const text = lookup(id);
+  if (text === undefined) throw new Error(`no text with the id ${id}`);
+  return fill(text, params[0] as Record<string, string | number> | undefined);
 }
 
 /** The text of an id built from data (a scope's, say), without parameters; `fallback` when there is none. */

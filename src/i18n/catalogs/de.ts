@@ -368,6 +368,17 @@ export const DE: Catalog = {
   'ui.account.session.of': 'von Sitzung {n}',
   'ui.account.sign-out-all': 'Überall abmelden',
 
+  // ---- problems with a form field (flows/kit.ts problemText); {label} starts with a capital
+  'problem.too-short': '{label}: mindestens {n} Zeichen.',
+  'problem.too-long': '{label}: höchstens {n} Zeichen.',
+  'problem.is-email': '{label}: darf nicht Ihre E-Mail-Adresse sein.',
+  'problem.is-username': '{label}: darf nicht Ihr Benutzername sein.',
+  'problem.repeated': '{label}: darf nicht aus einem einzigen wiederholten Zeichen bestehen.',
+  'problem.breached': '{label}: steht auf einer Liste von Passwörtern, die bei Datenlecks offengelegt wurden. Wählen Sie ein anderes.',
+  'problem.email': '{label}: muss eine gültige E-Mail-Adresse sein, zum Beispiel name@beispiel.de.',
+  'problem.username': '{label}: 3 bis 64 Buchstaben, Ziffern, Punkte, Binde- oder Unterstriche, beginnend mit einem Buchstaben oder einer Ziffer.',
+  'problem.phone': '{label}: im internationalen Format, zum Beispiel +4915123456789.',
+
   // ---- mails
   'mail.hello': 'Hallo,',
   'mail.hello.named': 'Hallo {name},',

@@ -363,6 +363,17 @@ export const EN = {
   'ui.account.session.of': 'of session {n}',
   'ui.account.sign-out-all': 'Sign out everywhere',
 
+  // ---- problems with a form field (flows/kit.ts problemText); {label} starts with a capital
+  'problem.too-short': '{label} must be at least {n} characters.',
+  'problem.too-long': '{label} must be at most {n} characters.',
+  'problem.is-email': '{label} must not be your email address.',
+  'problem.is-username': '{label} must not be your username.',
+  'problem.repeated': '{label} must not repeat a single character.',
+  'problem.breached': '{label} is in a list of passwords exposed in data breaches: choose another one.',
+  'problem.email': '{label} must be a valid email address, like name@example.com.',
+  'problem.username': '{label} must be 3 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit.',
+  'problem.phone': '{label} must be in international format, such as +15551234567.',
+
   // ---- mails (views/mail/*.txt): the first line is the subject
   'mail.hello': 'Hello,',
   'mail.hello.named': 'Hello {name},',

@@ -364,6 +364,17 @@ export const FR: Catalog = {
   'ui.account.session.of': 'de la session {n}',
   'ui.account.sign-out-all': 'Me déconnecter partout',
 
+  // ---- problems with a form field (flows/kit.ts problemText); {label} starts with a capital
+  'problem.too-short': '{label} doit contenir au moins {n} caractères.',
+  'problem.too-long': '{label} doit contenir au plus {n} caractères.',
+  'problem.is-email': '{label} ne doit pas être votre adresse e-mail.',
+  'problem.is-username': '{label} ne doit pas être votre nom d’utilisateur.',
+  'problem.repeated': '{label} ne doit pas répéter un seul caractère.',
+  'problem.breached': '{label} figure dans une liste de mots de passe divulgués lors de fuites de données : choisissez-en un autre.',
+  'problem.email': '{label} doit être une adresse e-mail valide, comme nom@exemple.fr.',
+  'problem.username': '{label} doit compter de 3 à 64 lettres, chiffres, points, tirets ou tirets bas, et commencer par une lettre ou un chiffre.',
+  'problem.phone': '{label} doit être au format international, par exemple +33612345678.',
+
   // ---- mails
   'mail.hello': 'Bonjour,',
   'mail.hello.named': 'Bonjour {name},',
