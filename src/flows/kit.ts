@@ -213,7 +213,11 @@ export class FlowKit {
   async findInteraction(uid: string | null): Promise<Interaction | null> {
     if (!uid) return null;
     const found = await this.services.provider.Interaction.find(uid);
-    return found && found.exp * 1000 > Date.now() ? found : null;
+    if (!found || found.exp * 1000 <= Date.now()) return null;
+    // A mailed link's page speaks the language its sign-in asked for (ui_locales), while it lasts.
+    const uiLocales = found.params?.ui_locales;
+    if (typeof uiLocales === 'string') learnLocale({ uiLocales });
+    return found;
   }
 
   async brand(clientId: string | null): Promise<Brand | null> {

@@ -7,6 +7,7 @@ import { MEMBERSHIP_CLAIMS, membershipClaims, SUPPORTED_CLAIMS, userClaims, type
 import type { Logger } from '../log.ts';
 import { renderPage } from '../views.ts';
 import { t } from '../flows/texts.ts';
+import { LOCALES } from '../i18n/locales.ts';
 import { announceRevoked, createAdapterFactory } from './adapter.ts';
 import type { ApplicationService } from './applications.ts';
 import type { KeySet } from './keys.ts';
@@ -101,6 +102,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     // The account page's sign-in names the application it was reached from, whose branding the
     // hosted pages then wear (flows/kit.ts brandClientOf); no other client's pages read it.
     extraParams: ['tessera_brand'],
+    // The languages of the hosted pages and mails (ui_locales picks one, src/i18n).
+    discovery: { ui_locales_supported: [...LOCALES] },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       ...(factors ? { policy: interactionPolicyWithMfa({ applications, factors }) } : {}),
