@@ -9,6 +9,7 @@ import { renderPage } from '../views.ts';
 import { DEFAULT_POLICY, finishPolicy } from './csp.ts';
 import { inZone } from './paths.ts';
 import { withLocaleChoice } from '../i18n/locales.ts';
+import { t } from '../flows/texts.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -109,7 +110,7 @@ export function errorAnswers() {
         ctx.body = { error: code, message };
       } else {
         ctx.type = 'html';
-        ctx.body = renderPage('error', { title: status >= 500 ? 'Something went wrong' : 'This request cannot be completed', error: code, description: message });
+        ctx.body = renderPage('error', { title: status >= 500 ? t('ui.error.title') : t('page.unknown-prompt.title'), error: code, description: message });
       }
     }
   };
