@@ -45,9 +45,8 @@ export function renderPage(name: string, context: Record<string, unknown>): stri
 }
 
 /** Renders views/mail/<name>.txt; returns the subject (first line) and the body (the rest). */
-export function renderMail(name: string, context: Record<string, unknown>): { subject: string; text: string; locale: string } {
-  const locale = currentLocale();
-  const rendered = mails.render(`${name}.txt`, { lang: locale, ...context });
+export function renderMail(name: string, context: Record<string, unknown>): { subject: string; text: string } {
+  const rendered = mails.render(`${name}.txt`, { lang: currentLocale(), ...context });
   const [subject = '', ...rest] = rendered.split('\n');
-  return { subject: subject.replace(/^Subject:\s*/i, '').trim(), text: rest.join('\n').trim() + '\n', locale };
+  return { subject: subject.replace(/^Subject:\s*/i, '').trim(), text: rest.join('\n').trim() + '\n' };
 }

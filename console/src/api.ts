@@ -158,6 +158,8 @@ export interface Application {
   mfa: 'off' | 'optional' | 'required';
   remember_device_days: number;
   initiate_login_uri: string | null;
+  /** The language of its hosted pages and mails when the request names none Tessera speaks. */
+  default_locale: 'en' | 'fr' | 'de' | 'es';
   client_secret?: string;
   created_at: string;
 }

@@ -372,7 +372,7 @@ export const EN = {
   'problem.breached': '{label} is in a list of passwords exposed in data breaches: choose another one.',
   'problem.email': '{label} must be a valid email address, like name@example.com.',
   'problem.username': '{label} must be 3 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit.',
-  'problem.phone': '{label} must be in international format, such as +15551234567.',
+  'problem.phone': '{label} must be in E.164 form, e.g. +15551234567.',
 
   // ---- mails (views/mail/*.txt): the first line is the subject
   'mail.hello': 'Hello,',
