@@ -321,7 +321,7 @@ export const DE: Catalog = {
   'ui.codes.continue': 'Gespeichert, weiter',
   'ui.account.codes.intro':
     'Wenn Sie keinen Zugriff mehr auf Ihren zweiten Schritt haben, können Sie sich mit jedem dieser Codes einmal anmelden. Bewahren Sie sie sicher auf: Sie werden nicht erneut angezeigt, und Ihre bisherigen Codes funktionieren nicht mehr.',
-  'ui.account.codes.saved': 'Gespeichert: {back}',
+  'ui.account.codes.saved': 'Gespeichert: zurück zu Ihrem Konto',
   'ui.account.delete.intro':
     'Damit löschen Sie das Konto <strong>{email}</strong> und alles, was es enthält: Ihr Profil, Ihre zweiten Schritte, Ihre Auswahl und den Zugriff aller Anwendungen. Das lässt sich nicht rückgängig machen.',
   'ui.account.delete.confirm': 'Ich habe verstanden: Mein Konto endgültig löschen',

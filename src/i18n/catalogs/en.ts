@@ -318,7 +318,7 @@ export const EN = {
   'ui.codes.continue': 'I saved them, continue',
   'ui.account.codes.intro':
     'If you lose access to your second step, each of these codes lets you sign in once. Keep them somewhere safe: they are not shown again, and any codes you had before no longer work.',
-  'ui.account.codes.saved': 'I saved them: {back}',
+  'ui.account.codes.saved': 'I saved them: back to your account',
   'ui.account.delete.intro':
     'This deletes the account <strong>{email}</strong> and everything it holds: your profile, your second steps, your choices and the access of every application. It cannot be undone.',
   'ui.account.delete.confirm': 'I understand: delete my account for good',

@@ -316,7 +316,7 @@ export const ES: Catalog = {
   'ui.codes.continue': 'Ya los guardé, continuar',
   'ui.account.codes.intro':
     'Si pierdes el acceso a tu segundo paso, cada uno de estos códigos te permite iniciar sesión una vez. Guárdalos en un lugar seguro: no se volverán a mostrar, y los códigos que tenías antes ya no funcionan.',
-  'ui.account.codes.saved': 'Ya los guardé: {back}',
+  'ui.account.codes.saved': 'Ya los guardé: volver a tu cuenta',
   'ui.account.delete.intro':
     'Esto elimina la cuenta <strong>{email}</strong> y todo lo que contiene: tu perfil, tus segundos pasos, tus preferencias y el acceso de todas las aplicaciones. No se puede deshacer.',
   'ui.account.delete.confirm': 'Lo entiendo: eliminar mi cuenta para siempre',

@@ -318,7 +318,7 @@ export const FR: Catalog = {
   'ui.codes.continue': 'Je les ai notés, continuer',
   'ui.account.codes.intro':
     'Si vous perdez l’accès à votre deuxième étape, chacun de ces codes vous permet de vous connecter une fois. Gardez-les en lieu sûr : ils ne seront plus affichés, et vos anciens codes ne fonctionnent plus.',
-  'ui.account.codes.saved': 'Je les ai notés : {back}',
+  'ui.account.codes.saved': 'Je les ai notés : retour à votre compte',
   'ui.account.delete.intro':
     'Cette action supprime le compte <strong>{email}</strong> et tout ce qu’il contient : votre profil, vos deuxièmes étapes, vos choix et l’accès de chaque application. Elle est irréversible.',
   'ui.account.delete.confirm': 'J’ai compris : supprimer définitivement mon compte',
