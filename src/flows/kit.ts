@@ -242,6 +242,7 @@ export class FlowKit {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('cache-control', 'no-store');
+    ctx.vary('accept-language'); // its language may come from there (i18n/locales.ts)
     // A page that offers a passkey loads its one script (public/passkeys.js); the others run none.
     if (vars.passkeyOptions) ctx.set('content-security-policy', PASSKEY_PAGE_POLICY);
     ctx.body = renderPage(view, { csrf: ctx.state.csrf ?? '', brand: ctx.state.brand ?? null, externalProviders: ctx.state.externalProviders ?? [], ...vars });
