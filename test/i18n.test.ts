@@ -203,6 +203,7 @@ for (const kind of databaseKinds()) {
       const identify = await browser.get('/account');
       assert.equal(lang(identify), 'es');
       assert.equal(h1(identify), 'Iniciar sesión');
+      assert.equal(identify.doc.querySelector('.brand-name')?.text.trim(), 'Tu cuenta', 'the account page’s own name, in the language');
       const passwordPage = await browser.submit(identify, { identifier: 'ines@example.com' });
       const page = await browser.submit(passwordPage, { password: PASSWORD });
       assert.equal(new URL(page.url).pathname, '/account', `${page.status} ${page.url}: ${alertText(page)}`);

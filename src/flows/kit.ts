@@ -69,7 +69,8 @@ export function brandOf(app: Application): Brand {
   const logo = app.branding.logo_uri;
   return {
     client_id: app.client_id,
-    name: app.branding.display_name || app.name,
+    // The account page's own client is "Your account" in the request's language, unless renamed.
+    name: app.branding.display_name || (app.client_id === ACCOUNT_CLIENT_ID ? t('account.title') : app.name),
     logo_uri: logo && /^https?:\/\//i.test(logo) ? logo : null,
     primary_color: app.branding.primary_color && COLOR.test(app.branding.primary_color) ? app.branding.primary_color : null,
     // Only URIs the application registered, never one from the request: no open redirect. Without
