@@ -216,6 +216,29 @@ for (const kind of databaseKinds()) {
       const { page: plain } = await accountSignIn(server, 'ines@example.com', PASSWORD);
       assert.equal(lang(plain), 'en');
       assert.equal(h1(plain), 'Your account');
+
+      // An email change: the mail is in Spanish, and so is its link's page in a browser that asks for
+      // no language (the mail app's): it falls back to the language the mail was written in.
+      const sent = await browser.submit(page, { email: 'ines.nueva@example.com' }, '#email-form');
+      assert.equal(sent.status, 200, alertText(sent) ?? '');
+      assert.match(sent.doc.querySelector('[role="status"]')?.text ?? '', /Enviamos un enlace a ines\.nueva@example\.com/);
+      const mail = await smtp.waitFor('ines.nueva@example.com', /\/account\/email\//);
+      assert.equal(mail.subject, 'Confirma tu nueva dirección de correo de Tessera');
+      assert.match(mail.text, /^Hola, Inés:/);
+      const elsewhere = new Browser(server.url);
+      const question = await elsewhere.get(linkIn(mail, `${server.url}/account/email/`));
+      assert.equal(question.status, 200);
+      assert.equal(lang(question), 'es');
+      assert.equal(h1(question), 'Confirma tu nueva dirección de correo');
+      const confirmed = await elsewhere.submit(question, {}, '#email-confirm');
+      assert.equal(confirmed.status, 200, alertText(confirmed) ?? '');
+      assert.equal(h1(confirmed), 'Se cambió tu dirección de correo');
+      const notice = await smtp.waitFor('ines@example.com', /ines\.nueva@example\.com/);
+      assert.equal(notice.subject, 'Se cambió la dirección de correo de tu cuenta de Tessera');
+      // A browser that asks for German still gets German on such a link (Accept-Language comes first).
+      const used = await new Browser(server.url, { 'accept-language': 'de' }).get(linkIn(mail, `${server.url}/account/email/`));
+      assert.equal(lang(used), 'de');
+      assert.equal(alertText(used), 'Dieser Bestätigungslink wurde bereits verwendet.');
     });
   });
 }

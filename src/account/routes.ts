@@ -212,7 +212,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
     // Whether another account uses the address is told only to whoever opens the link (it reaches
     // that mailbox): the page says the same either way.
     const ttl = config.ttl.activationSeconds;
-    const token = await kit.tokens.issue('email_change', user.id, { interactionUid: null, clientId: signedIn.session.clientId }, ttl, undefined, email);
+    const token = await kit.tokens.issue('email_change', user.id, { interactionUid: null, clientId: signedIn.session.clientId, locale: currentLocale() }, ttl, undefined, email);
     const link = `${kit.issuer}/account/email/${token}`;
     const sent = (await kit.mayMail(ctx, email))
       ? await kit.mail(ctx, 'email-change', email, { user, newEmail: email, link, expiresIn: humanDuration(ttl) }, { type: 'email_change', ttlSeconds: ttl })
@@ -222,7 +222,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
   });
 
   const emailToken = async (ctx: Context) => {
-    const found = await kit.tokens.inspect('email_change', ctx.params.token ?? '');
+    const found = await kit.inspectToken('email_change', ctx.params.token ?? '');
     ctx.state.brand = await kit.brand(found.status === 'unknown' ? null : found.status === 'valid' ? found.token.clientId : found.clientId);
     if (found.status !== 'valid' || !found.token.data) {
       const message = found.status === 'used' ? t('account.email.used') : found.status === 'expired' ? t('account.email.expired') : t('account.email.unknown');

@@ -9,7 +9,7 @@ import type { UserChanges } from '../hooks/catalog/decisions.ts';
 import type { EventName, EventPayloads, MessageType } from '../hooks/catalog/events.ts';
 import { changeWithHooks, HookDenied, type ChangeRun } from '../hooks/change.ts';
 import type { LifecycleContext, LifecycleOutcome } from '../hooks/lifecycle.ts';
-import type { ActionTokens } from '../identity/action-tokens.ts';
+import type { ActionTokenKind, ActionTokens, TokenState } from '../identity/action-tokens.ts';
 import type { ConsentService } from '../identity/consents.ts';
 import { plainText } from '../identity/plain-text.ts';
 import { publicUser, type User } from '../identity/users.ts';
@@ -208,6 +208,17 @@ export class FlowKit {
 
   clientIdOf(details: Interaction): string | null {
     return typeof details.params.client_id === 'string' ? details.params.client_id : null;
+  }
+
+  /**
+   * What a mailed link's token is now (ActionTokens.inspect); its page falls back to the language the
+   * mail was written in, after the browser's and before the application's.
+   */
+  async inspectToken(kind: ActionTokenKind, token: string): Promise<TokenState> {
+    const found = await this.tokens.inspect(kind, token);
+    const locale = found.status === 'valid' ? found.token.locale : found.status === 'unknown' ? null : found.locale;
+    if (locale) learnLocale({ linkLocale: locale });
+    return found;
   }
 
   /** An interaction that still exists, by uid (for links back from mailed pages), or null. */

@@ -158,7 +158,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
   // with the link used up; after_account_activation's sync hooks run before it and may refuse it.
   router.get('/activate/:token', ...guard, async (ctx) => {
     const token = ctx.params.token ?? '';
-    const found = await kit.tokens.inspect('activation', token);
+    const found = await kit.inspectToken('activation', token);
     const unusable = (status: 'used' | 'expired' | 'unknown') => {
       const message = status === 'used' ? t('activation.used') : status === 'expired' ? t('activation.expired') : t('activation.unknown');
       return new FlowError(status === 'unknown' ? 404 : 410, t('activation.unusable.title'), message, [], { wayBack: true });

@@ -39,13 +39,15 @@ export interface LocaleChoice {
   uiLocales?: string | null;
   /** The browser's Accept-Language, most wanted first. */
   accepted?: readonly string[];
+  /** The language of the mail whose link opened the page (a token's). */
+  linkLocale?: string | null;
   /** The application's default_locale. */
   fallback?: string | null;
 }
 
 export function negotiate(choice: LocaleChoice): Locale {
   const ui = typeof choice.uiLocales === 'string' ? choice.uiLocales.split(/\s+/).filter(Boolean) : [];
-  return firstSpoken(ui) ?? firstSpoken(choice.accepted ?? []) ?? (isLocale(choice.fallback) ? choice.fallback : DEFAULT_LOCALE);
+  return firstSpoken(ui) ?? firstSpoken(choice.accepted ?? []) ?? (isLocale(choice.linkLocale) ? choice.linkLocale : null) ?? (isLocale(choice.fallback) ? choice.fallback : DEFAULT_LOCALE);
 }
 
 /** Languages written right to left (none of ours yet; a catalog added for one gets dir="rtl"). */
@@ -66,10 +68,11 @@ export function withLocaleChoice<T>(choice: LocaleChoice, work: () => T): T {
  * Adds what the request learns on its way (its interaction's ui_locales, its application's default)
  * to its language choice. Outside a request (a background job), it does nothing.
  */
-export function learnLocale(facts: Pick<LocaleChoice, 'uiLocales' | 'fallback'>): void {
+export function learnLocale(facts: Pick<LocaleChoice, 'uiLocales' | 'linkLocale' | 'fallback'>): void {
   const choice = store.getStore();
   if (!choice) return;
   if (facts.uiLocales !== undefined) choice.uiLocales = facts.uiLocales;
+  if (facts.linkLocale !== undefined) choice.linkLocale = facts.linkLocale;
   if (facts.fallback !== undefined) choice.fallback = facts.fallback;
 }
 

@@ -75,6 +75,10 @@ describe('choosing the language', () => {
     assert.equal(negotiate({ uiLocales: 'fr-CA de', accepted: ['es'], fallback: 'de' }), 'fr');
     assert.equal(negotiate({ uiLocales: 'xx ja', accepted: ['de-AT', 'fr'], fallback: 'es' }), 'de');
     assert.equal(negotiate({ uiLocales: null, accepted: ['*'], fallback: 'es' }), 'es');
+    // A mailed link's page: the browser's language, then the mail's, then the application's.
+    assert.equal(negotiate({ accepted: ['*'], linkLocale: 'de', fallback: 'es' }), 'de');
+    assert.equal(negotiate({ accepted: ['fr'], linkLocale: 'de', fallback: 'es' }), 'fr');
+    assert.equal(negotiate({ accepted: [], linkLocale: 'xx', fallback: 'es' }), 'es');
     assert.equal(negotiate({ accepted: ['pt-BR', 'it'], fallback: 'nope' }), 'en');
     assert.equal(negotiate({}), 'en');
     assert.equal(localeOf('not a tag!'), null);
