@@ -23,6 +23,7 @@ import * as importDevices020 from './020_import_devices.ts';
 import * as consoleLookups022 from './022_console_lookups.ts';
 import * as transactionalEventLog023 from './023_transactional_event_log.ts';
 import * as passkeys024 from './024_passkeys.ts';
+import * as locales025 from './025_locales.ts';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -52,4 +53,5 @@ export const migrations: Array<[name: string, migration: Migration]> = [
   ['022_console_lookups', consoleLookups022],
   ['023_transactional_event_log', transactionalEventLog023],
   ['024_passkeys', passkeys024],
+  ['025_locales', locales025],
 ];

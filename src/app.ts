@@ -4,7 +4,7 @@ import mount from 'koa-mount';
 import { adminApi } from './admin/router.ts';
 import { consoleApp } from './admin/console-bff.ts';
 import { createFlowRouter } from './flows/router.ts';
-import { errorAnswers, notFound, requestLog, securityHeaders } from './http/middleware.ts';
+import { errorAnswers, notFound, requestLocale, requestLog, securityHeaders } from './http/middleware.ts';
 import { staticAssets } from './http/assets.ts';
 import { home } from './http/home.ts';
 import { answerThrottled } from './admin/auth.ts';
@@ -63,6 +63,7 @@ export function createApp(services: Services): Koa {
   // both must be the provider's cookie keys.
   app.keys = services.provider.keys;
 
+  app.use(requestLocale());
   app.use(requestLog(services.log, services.metrics));
   app.use(securityHeaders(services.config.issuer.startsWith('https:')));
   app.use(errorAnswers());

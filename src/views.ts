@@ -3,16 +3,41 @@
 // (views/mail/layout.html.njk, auto-escaped) with the application's brand. An operator's templates
 // folder (TEMPLATES_DIR) is searched first: a file there of a built-in mail's name, or the layout's,
 // replaces it, and a <name>.html.njk there draws that one mail's HTML part instead of the layout.
+// Their wording comes from the catalogs (flows/texts.ts), in the language of the request:
+// {{ t('id', {param: value}) }} prints a text (escaped in pages like any value); {{ th('id', {...}) }}
+// prints one whose catalog text holds markup (<strong>), its parameters HTML-escaped.
 import nunjucks from 'nunjucks';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VIEWS_DIR } from './paths.ts';
 import { contrastText } from './flows/theme.ts';
+import { fill, lookup } from './flows/texts.ts';
+import { currentLocale, dirOf } from './i18n/locales.ts';
+
+function text(id: string, params?: Record<string, unknown>): string {
+  const found = lookup(id);
+  if (found === undefined) throw new Error(`no text with the id ${id}`);
+  return fill(found, params);
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+function markup(id: string, params?: Record<string, unknown>): nunjucks.runtime.SafeString {
+  const found = lookup(id);
+  if (found === undefined) throw new Error(`no text with the id ${id}`);
+  return new nunjucks.runtime.SafeString(fill(found, params, escapeHtml));
+}
 
 const pages = new nunjucks.Environment(new nunjucks.FileSystemLoader(VIEWS_DIR, { noCache: false }), {
   autoescape: true,
   throwOnUndefined: false,
 });
+pages.addGlobal('t', text);
+pages.addGlobal('th', markup);
 
 const BUILT_IN_MAILS = join(VIEWS_DIR, 'mail');
 
@@ -28,6 +53,8 @@ function mailEnvironment(templatesDir: string | null | undefined): { text: nunju
       text: new nunjucks.Environment(new nunjucks.FileSystemLoader(searchPaths, { noCache: false }), { autoescape: false }),
       html: new nunjucks.Environment(new nunjucks.FileSystemLoader(searchPaths, { noCache: false }), { autoescape: true, throwOnUndefined: false }),
     };
+    found.text.addGlobal('t', text);
+    found.html.addGlobal('t', text);
     mailEnvironments.set(key, found);
   }
   return found;
@@ -35,7 +62,8 @@ function mailEnvironment(templatesDir: string | null | undefined): { text: nunju
 
 /** Renders views/<name>.njk with the given context; every value is HTML-escaped. */
 export function renderPage(name: string, context: Record<string, unknown>): string {
-  return pages.render(`${name}.njk`, context);
+  const lang = currentLocale();
+  return pages.render(`${name}.njk`, { lang, dir: dirOf(lang), ...context });
 }
 
 /** What a mail's HTML part shows of the application: its name, https logo and colour (src/flows/kit.ts Brand). */
@@ -83,7 +111,7 @@ function blocksOf(text: string, link: string | null, code: string | null): MailB
  */
 export function renderMail(name: string, context: Record<string, unknown>, options: MailOptions = {}): RenderedMail {
   const env = mailEnvironment(options.templatesDir);
-  const rendered = env.text.render(`${name}.txt`, context);
+  const rendered = env.text.render(`${name}.txt`, { lang: currentLocale(), ...context });
   const [subject = '', ...rest] = rendered.split('\n');
   const mail = { subject: subject.replace(/^Subject:\s*/i, '').trim(), text: rest.join('\n').trim() + '\n' };
   const link = typeof context.link === 'string' ? context.link : typeof context.signInLink === 'string' ? context.signInLink : null;
@@ -93,6 +121,7 @@ export function renderMail(name: string, context: Record<string, unknown>, optio
   // An operator's <name>.html.njk, when the folder holds one, draws that mail's HTML part itself.
   const own = options.templatesDir && existsSync(join(options.templatesDir, `${name}.html.njk`)) ? `${name}.html.njk` : 'layout.html.njk';
   const html = env.html.render(own, {
+    lang: currentLocale(),
     ...context,
     mail: { name, subject: mail.subject, blocks: blocksOf(mail.text, link, code) },
     brand: {

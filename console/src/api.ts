@@ -183,6 +183,8 @@ export interface Application {
   roles: RoleDefinition[];
   registration: 'open' | 'closed';
   message_delivery: Partial<Record<string, Sender>>;
+  /** The language of its hosted pages and mails when the request names none Tessera speaks. */
+  default_locale: 'en' | 'fr' | 'de' | 'es';
   client_secret?: string;
   created_at: string;
 }

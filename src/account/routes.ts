@@ -28,6 +28,7 @@ import { field, FlowError, humanDuration, problemText, totpIssuerOf, wayBack, ty
 import { passkeyRefusal, postedCredential } from '../flows/passkey.ts';
 import { newPasskeyFactorId } from '../identity/passkeys.ts';
 import { t, type PlainTextId } from '../flows/texts.ts';
+import { currentLocale } from '../i18n/locales.ts';
 import { ACCOUNT_CLIENT_ID, brandableClient } from './client.ts';
 import { AccountSignIn, type Freshness, type SignedIn } from './sign-in.ts';
 
@@ -46,18 +47,38 @@ const DONE: Record<string, PlainTextId> = {
   'device-signed-out': 'account.done.device-signed-out',
 };
 
-const PROFILE_LABELS = { given_name: 'first name', family_name: 'last name', username: 'username', phone_number: 'phone number', password: 'new password', email: 'email address' };
+/** The fields' labels in messages, in the request's language. */
+const profileLabels = (): Record<string, string> => ({
+  given_name: t('ui.label.given_name'),
+  family_name: t('ui.label.family_name'),
+  username: t('ui.label.username'),
+  phone_number: t('ui.label.phone'),
+  password: t('ui.label.new-password'),
+  email: t('ui.label.email'),
+});
 
-/** When a session signed in, as people read it: "1 December 2026 at 14:20 UTC" (en-GB). */
-const WHEN = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
+/** A sign-in time as people of the request's language read it (English: as in Britain, day first). */
+function when(date: Date): string {
+  const locale = currentLocale();
+  return new Intl.DateTimeFormat(locale === 'en' ? 'en-GB' : locale, {
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZone: 'UTC',
+    timeZoneName: 'short',
+  }).format(date);
+}
 
-const back: PageLink = { href: '/account', text: t('account.back') };
+/** The link back to the account page, in the request's language. */
+const backLink = (): PageLink => ({ href: '/account', text: t('account.back') });
 
 function factorLabel(factor: Factor): string {
-  if (factor.type === 'totp') return 'Authenticator app';
-  if (factor.type === 'email') return `Codes by email to ${maskTarget('email', factor.target)}`;
-  if (factor.type === 'sms') return `Codes by text message to ${maskTarget('sms', factor.target)}`;
-  return 'Recovery codes';
+  if (factor.type === 'totp') return t('ui.account.factor.totp');
+  if (factor.type === 'email') return t('ui.account.factor.email', { target: maskTarget('email', factor.target) });
+  if (factor.type === 'sms') return t('ui.account.factor.sms', { target: maskTarget('sms', factor.target) });
+  return t('ui.account.factor.recovery');
 }
 
 export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void {
@@ -108,7 +129,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
         applications: granted.filter((app) => app.client_id !== ACCOUNT_CLIENT_ID && brandableClient(app.client_id)),
         sessions: sessions.map((s) => ({
           ...s,
-          when: s.login_at ? WHEN.format(new Date(s.login_at)) : null,
+          when: s.login_at ? when(new Date(s.login_at)) : null,
           current: s.id === thisDevice,
           apps: s.client_ids.map((id) => names.get(id) ?? id).join(', '),
         })),
@@ -174,7 +195,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
       await users.update(signedIn.user.id, patch);
     } catch (error) {
       if (error instanceof ValidationError || error instanceof ConflictError) {
-        return problem(ctx, signedIn, 'profile', problemText(error as ValidationError, PROFILE_LABELS), error instanceof ConflictError ? 409 : 400, { profile: patch });
+        return problem(ctx, signedIn, 'profile', problemText(error as ValidationError, profileLabels()), error instanceof ConflictError ? 409 : 400, { profile: patch });
       }
       throw error;
     }
@@ -194,7 +215,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
     // Whether another account uses the address is told only to whoever opens the link (it reaches
     // that mailbox): the page says the same either way.
     const ttl = config.ttl.activationSeconds;
-    const token = await kit.tokens.issue('email_change', user.id, { interactionUid: null, clientId: signedIn.session.clientId }, ttl, undefined, email);
+    const token = await kit.tokens.issue('email_change', user.id, { interactionUid: null, clientId: signedIn.session.clientId, locale: currentLocale() }, ttl, undefined, email);
     const link = `${kit.issuer}/account/email/${token}`;
     const sent = (await kit.mayMail(ctx, email))
       ? await kit.mail(ctx, 'email-change', email, { user, newEmail: email, link, expiresIn: humanDuration(ttl) }, { type: 'email_change', ttlSeconds: ttl })
@@ -204,11 +225,11 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
   });
 
   const emailToken = async (ctx: Context) => {
-    const found = await kit.tokens.inspect('email_change', ctx.params.token ?? '');
+    const found = await kit.inspectToken('email_change', ctx.params.token ?? '');
     ctx.state.brand = await kit.brand(found.status === 'unknown' ? null : found.status === 'valid' ? found.token.clientId : found.clientId);
     if (found.status !== 'valid' || !found.token.data) {
       const message = found.status === 'used' ? t('account.email.used') : found.status === 'expired' ? t('account.email.expired') : t('account.email.unknown');
-      throw new FlowError(400, t('account.email.unusable.title'), message, [back], { wayBack: true });
+      throw new FlowError(400, t('account.email.unusable.title'), message, [backLink()], { wayBack: true });
     }
     return found.token;
   };
@@ -224,17 +245,18 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
     const before = await users.findById(token.userId);
     try {
       await db.transaction(async (trx) => {
-        if (!(await kit.tokens.consume('email_change', ctx.params.token ?? '', trx))) throw new FlowError(400, t('account.email.unusable.title'), t('account.email.used'), [back], { wayBack: true });
+        if (!(await kit.tokens.consume('email_change', ctx.params.token ?? '', trx)))
+          throw new FlowError(400, t('account.email.unusable.title'), t('account.email.used'), [backLink()], { wayBack: true });
         await users.changeEmail(trx, token.userId, token.data!, token.clientId);
       });
       // The old address hears of it: someone who took over the session cannot move the account quietly.
       if (before && before.email !== token.data) await kit.mail(ctx, 'email-changed', before.email, { user: before, oldEmail: before.email, newEmail: token.data }, { type: 'email_changed' });
     } catch (error) {
-      if (error instanceof ConflictError) throw new FlowError(409, t('account.email.unusable.title'), t('account.email.taken'), [back], { wayBack: true });
+      if (error instanceof ConflictError) throw new FlowError(409, t('account.email.unusable.title'), t('account.email.taken'), [backLink()], { wayBack: true });
       if (error instanceof NotFoundError) throw new FlowError(400, t('account.email.unusable.title'), t('account.email.unknown'), [], { wayBack: true });
       throw error;
     }
-    kit.render(ctx, 'message', { title: t('account.email.done.title'), status: t('account.email.done', { email: token.data! }), links: [back, wayBack(ctx.state.brand)] });
+    kit.render(ctx, 'message', { title: t('account.email.done.title'), status: t('account.email.done', { email: token.data! }), links: [backLink(), wayBack(ctx.state.brand)] });
   });
 
   // ---- password -----------------------------------------------------------------------------------
@@ -254,7 +276,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
     try {
       hash = await users.hashPassword(next, { email: user.email, username: user.username });
     } catch (error) {
-      if (error instanceof ValidationError) return problem(ctx, signedIn, 'password', problemText(error, PROFILE_LABELS));
+      if (error instanceof ValidationError) return problem(ctx, signedIn, 'password', problemText(error, profileLabels()));
       throw error;
     }
     const others = field(ctx, 'sign_out_others') !== '';
@@ -272,7 +294,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
   const totpPage = async (ctx: Context, user: User, factor: Factor, vars: Record<string, unknown> = {}, status = 200) => {
     const provisioning = await factors.totpProvisioning(factor, user.email, totpIssuerOf(ctx.state.brand));
     const qr = await QRCode.toDataURL(provisioning.uri, { errorCorrectionLevel: 'M', margin: 2, width: 220 });
-    kit.render(ctx, 'account-totp', { title: t('account.totp.title'), factorId: factor.id, totp: { ...provisioning, qr }, back, ...vars }, status);
+    kit.render(ctx, 'account-totp', { title: t('account.totp.title'), factorId: factor.id, totp: { ...provisioning, qr }, back: backLink(), ...vars }, status);
   };
 
   router.post('/account/mfa/totp', ...guard, async (ctx) => {
@@ -305,7 +327,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
         await users.enrich(trx, user.id, changes);
         return (await factors.activate(factor, trx, clientId)).recoveryCodes;
       },
-      [back],
+      [backLink()],
     );
     // The sign-in now counts as one that proved this factor (it was just proved with its code).
     await services.account.sessions.reauthenticated(signedIn.session.idHash, {
@@ -314,7 +336,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
       amr: [...new Set([...signedIn.session.amr, ...amrFor('totp')])],
     });
     if (!codes) return done(ctx, 'factor-added', 'security');
-    kit.render(ctx, 'account-codes', { title: t('account.codes.title'), codes, status: t('account.done.factor-added'), back });
+    kit.render(ctx, 'account-codes', { title: t('account.codes.title'), codes, status: t('account.done.factor-added'), back: backLink() });
   });
 
   // ---- passkeys: the same ceremony as the MFA enrolment page's (src/identity/passkeys.ts), bound to this account session
@@ -322,7 +344,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
   const passkeyBinding = (signedIn: SignedIn) => `account:${signedIn.session.idHash}`;
   const passkeyPage = async (ctx: Context, signedIn: SignedIn, vars: Record<string, unknown> = {}, status = 200) => {
     const passkeyOptions = await services.passkeys.registrationOptions(passkeyBinding(signedIn), { id: signedIn.user.id, email: signedIn.user.email, name: signedIn.user.given_name });
-    kit.render(ctx, 'account-passkey', { title: t('account.passkey.title'), passkeyOptions, back, ...vars }, status);
+    kit.render(ctx, 'account-passkey', { title: t('account.passkey.title'), passkeyOptions, back: backLink(), ...vars }, status);
   };
 
   router.post('/account/mfa/passkey', ...guard, async (ctx) => {
@@ -354,10 +376,10 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
         await users.enrich(trx, user.id, changes);
         return (await services.passkeys.store(verified, trx, { applicationId: clientId, factorId })).recoveryCodes;
       },
-      [back],
+      [backLink()],
     );
     if (!codes) return done(ctx, 'passkey-added', 'security');
-    kit.render(ctx, 'account-codes', { title: t('account.codes.title'), codes, status: t('account.done.passkey-added'), back });
+    kit.render(ctx, 'account-codes', { title: t('account.codes.title'), codes, status: t('account.done.passkey-added'), back: backLink() });
   });
 
   router.post('/account/mfa/remove', ...guard, async (ctx) => {
@@ -381,7 +403,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
     if (!signedIn || !fresh(ctx, signedIn, 'security', { mfa: true })) return;
     if (!(await factors.hasActiveFactor(signedIn.user.id))) return problem(ctx, signedIn, 'security', t('account.factor.unknown'));
     const codes = await factors.regenerateRecoveryCodes(signedIn.user.id);
-    kit.render(ctx, 'account-codes', { title: t('account.codes.title'), codes, back });
+    kit.render(ctx, 'account-codes', { title: t('account.codes.title'), codes, back: backLink() });
   });
 
   // ---- consents: after_consent_update, user.consent.update -------------------------------------------
@@ -439,14 +461,14 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
   router.get('/account/delete', ...guard, async (ctx) => {
     const signedIn = await load(ctx);
     if (!signedIn || !fresh(ctx, signedIn, '/account/delete')) return;
-    kit.render(ctx, 'account-delete', { title: t('account.delete.title'), user: signedIn.user, back });
+    kit.render(ctx, 'account-delete', { title: t('account.delete.title'), user: signedIn.user, back: backLink() });
   });
 
   router.post('/account/delete', ...guard, async (ctx) => {
     const signedIn = await load(ctx);
     if (!signedIn || !fresh(ctx, signedIn, '/account/delete')) return;
     const { user } = signedIn;
-    if (field(ctx, 'confirm') !== 'yes') return kit.render(ctx, 'account-delete', { title: t('account.delete.title'), user, back, alert: t('account.delete.confirm-missing') }, 400);
+    if (field(ctx, 'confirm') !== 'yes') return kit.render(ctx, 'account-delete', { title: t('account.delete.title'), user, back: backLink(), alert: t('account.delete.confirm-missing') }, 400);
     await kit.change(
       ctx,
       signedIn.session.clientId,
@@ -455,7 +477,7 @@ export function accountRoutes(router: Router, kit: FlowKit, guard: Guard): void 
         await users.enrich(trx, user.id, changes, false);
         return users.delete(user.id, trx);
       },
-      [back],
+      [backLink()],
     );
     await services.account.sessions.closeAll(user.id);
     signIn.forget(ctx);

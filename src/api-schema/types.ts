@@ -4,6 +4,7 @@
 // checks of each field's value stay in the services, with their own messages.
 import { type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox';
 import { EVENT_LOG_TYPES } from '../event-log.ts';
+import { LOCALES } from '../i18n/locales.ts';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const Timestamp = Type.String({ format: 'date-time' });
@@ -136,6 +137,11 @@ const RegistrationPolicy = Type.Union([Type.Literal('open'), Type.Literal('close
   description: 'closed: no self-service sign-up for this application (invitations and operators still register users)',
 });
 
+const DefaultLocale = Type.Union(
+  LOCALES.map((locale) => Type.Literal(locale)),
+  { description: 'the language of its hosted pages and mails when neither ui_locales nor Accept-Language names one Tessera speaks (default en)' },
+);
+
 export const ApplicationBody = Body('ApplicationBody', {
   name: Type.String(),
   redirect_uris: Strings,
@@ -155,6 +161,7 @@ export const ApplicationBody = Body('ApplicationBody', {
   message_delivery: MessageDelivery,
   roles: Type.Array(RoleDefinition, { description: 'the roles this application declares; a role still held by a user or a group cannot be removed (409)' }),
   registration: RegistrationPolicy,
+  default_locale: DefaultLocale,
 });
 
 /** POST /applications/:client_id/preview: an unsaved branding, merged over the saved one. */
@@ -179,6 +186,7 @@ export const Application = Type.Object(
     message_delivery: MessageDelivery,
     roles: Type.Array(RoleDefinition),
     registration: RegistrationPolicy,
+    default_locale: DefaultLocale,
     client_secret: Type.Optional(Type.String({ description: 'only in the answer that creates or rotates it' })),
     created_at: Timestamp,
     updated_at: Timestamp,

@@ -28,6 +28,7 @@ import { answerProblem, backToSignIn, sendToProvider } from './external-redirect
 import { verificationAnswered } from './identity-verification.ts';
 import type { ExternalLinkFact } from './state.ts';
 import { t } from './texts.ts';
+import { currentLocale } from '../i18n/locales.ts';
 
 /** The pages that show "Continue with …" buttons. */
 const BUTTON_PAGES = /^\/interaction\/([^/]+)(?:\/identify|\/register)?$/;
@@ -167,7 +168,7 @@ export function externalRoutes(router: Router, kit: FlowKit, guard: Guard, callb
       if (await kit.mayMail(ctx, user.email)) {
         const provider = await federation.providers.find(externalLink.providerId);
         const ttl = services.config.federation.pendingSeconds;
-        const token = await kit.tokens.issue('external_link', user.id, { interactionUid: details.uid, clientId }, ttl);
+        const token = await kit.tokens.issue('external_link', user.id, { interactionUid: details.uid, clientId, locale: currentLocale() }, ttl);
         kit.mail(
           ctx,
           'external-link',
@@ -209,7 +210,7 @@ export function externalRoutes(router: Router, kit: FlowKit, guard: Guard, callb
     const { externalLink } = await kit.state(details);
     const unusable = new FlowError(400, t('external.link.title'), t('external.link.unusable'), [backToSignIn(details.uid)]);
     if (!externalLink) throw unusable;
-    const found = await kit.tokens.inspect('external_link', ctx.params.token ?? '');
+    const found = await kit.inspectToken('external_link', ctx.params.token ?? '');
     if (found.status !== 'valid' || found.token.userId !== externalLink.userId || found.token.interactionUid !== details.uid) throw unusable;
     if (!(await kit.tokens.consume('external_link', ctx.params.token ?? ''))) throw unusable;
     await linkProved(ctx, kit, details, externalLink);

@@ -17,6 +17,7 @@ import { publicUser, type User } from '../identity/users.ts';
 import { hasChanges } from '../hooks/catalog/decisions.ts';
 import type { Services } from '../services.ts';
 import { renderMail, type RenderedMail } from '../views.ts';
+import { DEFAULT_LOCALE, inLocale } from '../i18n/locales.ts';
 import { passwordProved } from './journey.ts';
 import { brandOf, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
@@ -25,23 +26,28 @@ import { t } from './texts.ts';
 const INVITATION_COOKIE = 'tessera.invitation';
 const COOKIE_MAX_AGE_MS = 15 * 60 * 1000;
 
-const LABELS: Record<string, string> = {
+/** The fields' labels in messages, in the request's language. */
+const labels = (): Record<string, string> => ({
   password: t('register.label.password'),
   given_name: t('register.label.given_name'),
   family_name: t('register.label.family_name'),
-};
+});
 
 /** Mails the invitation link, in the application's name. */
 export async function sendInvitationMail(services: Services, invitation: Invitation, user: User, link: string): Promise<void> {
   const app = await services.applications.find(invitation.application);
   const brand = app ? brandOf(app) : null;
   const appName = plainText(brand ? brand.name : 'Tessera');
+  const locale = app?.default_locale ?? DEFAULT_LOCALE;
   let mail: RenderedMail;
   try {
-    mail = renderMail(
-      'invitation',
-      { issuer: services.config.issuer, appName, user, link, expiresIn: humanDuration(services.config.ttl.invitationSeconds) },
-      { templatesDir: services.config.templatesDir, brand },
+    // In the application's language: the invitee has no request of theirs yet to ask for one.
+    mail = inLocale(locale, () =>
+      renderMail(
+        'invitation',
+        { issuer: services.config.issuer, appName, user, link, expiresIn: humanDuration(services.config.ttl.invitationSeconds) },
+        { templatesDir: services.config.templatesDir, brand },
+      ),
     );
   } catch (err) {
     services.log.error({ err, template: 'invitation' }, 'mail template failed');
@@ -63,7 +69,7 @@ export async function sendInvitationMail(services: Services, invitation: Invitat
         user: publicUser(user),
         applicationId: invitation.application,
       },
-      { applicationId: invitation.application, ip: null, userAgent: null, locale: null },
+      { applicationId: invitation.application, ip: null, userAgent: null, locale },
     )
     .catch((err: unknown) => {
       services.log.error({ err, template: 'invitation' }, 'mail could not be queued');
@@ -128,7 +134,7 @@ export function invitationRoutes(router: Router, kit: FlowKit, guard: Guard): vo
       await services.users.checkPassword(password, { email: open.user.email, username: open.user.username });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
-      acceptPage(ctx, action, open, values, problemText(error, LABELS), 400, error.field ?? null);
+      acceptPage(ctx, action, open, values, problemText(error, labels()), 400, error.field ?? null);
       return null;
     }
     const submitted = { email: open.user.email, given_name: values.given_name || null, family_name: values.family_name || null, attributes: {}, metadata: {} };

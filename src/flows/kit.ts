@@ -9,7 +9,7 @@ import type { UserChanges } from '../hooks/catalog/decisions.ts';
 import type { EventName, EventPayloads, MessageType } from '../hooks/catalog/events.ts';
 import { changeWithHooks, HookDenied, type ChangeRun } from '../hooks/change.ts';
 import type { LifecycleContext, LifecycleOutcome } from '../hooks/lifecycle.ts';
-import type { ActionTokens } from '../identity/action-tokens.ts';
+import type { ActionTokenKind, ActionTokens, TokenState } from '../identity/action-tokens.ts';
 import type { ConsentService } from '../identity/consents.ts';
 import { plainText } from '../identity/plain-text.ts';
 import { publicUser, type User } from '../identity/users.ts';
@@ -22,6 +22,7 @@ import { EqualTime } from './equal-time.ts';
 import type { FlowState, FlowStates, JourneyFacts } from './state.ts';
 import type { JourneyEvent } from './steps.ts';
 import { t } from './texts.ts';
+import { bindLocale, currentLocale, learnLocale } from '../i18n/locales.ts';
 import { interactionClientId } from '../oidc/adapter.ts';
 import { ACCOUNT_CLIENT_ID, brandableClient } from '../account/client.ts';
 import { requestLocation } from '../geo/request.ts';
@@ -74,7 +75,8 @@ export function brandOf(app: Pick<Application, 'client_id' | 'name' | 'branding'
   const css = themeCss(app.branding);
   return {
     client_id: app.client_id,
-    name: app.branding.display_name || app.name,
+    // The account page's own client is "Your account" in the request's language, unless renamed.
+    name: app.branding.display_name || (app.client_id === ACCOUNT_CLIENT_ID ? t('account.title') : app.name),
     // https only (what the CSP's img-src admits; an older http logo is left out rather than blocked).
     logo_uri: logo && /^https:\/\//i.test(logo) ? logo : null,
     primary_color: app.branding.primary_color && COLOR.test(app.branding.primary_color) ? app.branding.primary_color : null,
@@ -132,9 +134,28 @@ export function field(ctx: Context, name: string, max = 1000): string {
 export function problemText(error: ValidationError, labels: Record<string, string>): string {
   const field = error.field ?? '';
   const problem = error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
-  const label = labels[field] ?? field.replaceAll('_', ' ');
-  return `${label.charAt(0).toUpperCase()}${label.slice(1)} ${problem}.`;
+  const named = labels[field] ?? field.replaceAll('_', ' ');
+  const label = `${named.charAt(0).toUpperCase()}${named.slice(1)}`;
+  // The identity layer's problems are English phrases; the ones a hosted form can meet are in the catalogs.
+  for (const [pattern, text] of PROBLEMS) {
+    const match = pattern.exec(problem);
+    if (match) return text(label, match);
+  }
+  return `${label} ${problem}.`;
 }
+
+const PROBLEMS: Array<[RegExp, (label: string, match: RegExpExecArray) => string]> = [
+  [/^is required$/, (label) => t('page.field-required', { label })],
+  [/^must be at least (\d+) characters$/, (label, m) => t('problem.too-short', { label, n: m[1] ?? '' })],
+  [/^must be at most (\d+) characters$/, (label, m) => t('problem.too-long', { label, n: m[1] ?? '' })],
+  [/^must not be your email address$/, (label) => t('problem.is-email', { label })],
+  [/^must not be your username$/, (label) => t('problem.is-username', { label })],
+  [/^must not repeat a single character$/, (label) => t('problem.repeated', { label })],
+  [/^is in a list of passwords exposed in data breaches/, (label) => t('problem.breached', { label })],
+  [/^must be a valid email address/, (label) => t('problem.email', { label })],
+  [/^must be 3 to 64 letters/, (label) => t('problem.username', { label })],
+  [/^must be in E\.164 form/, (label) => t('problem.phone', { label })],
+];
 
 export class FlowKit {
   readonly services: Services;
@@ -173,6 +194,9 @@ export class FlowKit {
       throw await this.#lost(ctx);
     }
     if (details.uid !== ctx.params.uid) throw await this.#lost(ctx);
+    // The language: the authorization request's ui_locales first (then Accept-Language, then the
+    // application's default_locale, which brand() adds).
+    learnLocale({ uiLocales: typeof details.params.ui_locales === 'string' ? details.params.ui_locales : null });
     ctx.state.brand = await this.brand(this.brandClientOf(details));
     return details;
   }
@@ -204,17 +228,34 @@ export class FlowKit {
     return typeof details.params.client_id === 'string' ? details.params.client_id : null;
   }
 
+  /**
+   * What a mailed link's token is now (ActionTokens.inspect); its page falls back to the language the
+   * mail was written in, after the browser's and before the application's.
+   */
+  async inspectToken(kind: ActionTokenKind, token: string): Promise<TokenState> {
+    const found = await this.tokens.inspect(kind, token);
+    const locale = found.status === 'valid' ? found.token.locale : found.status === 'unknown' ? null : found.locale;
+    if (locale) learnLocale({ linkLocale: locale });
+    return found;
+  }
+
   /** An interaction that still exists, by uid (for links back from mailed pages), or null. */
   async findInteraction(uid: string | null): Promise<Interaction | null> {
     if (!uid) return null;
     const found = await this.services.provider.Interaction.find(uid);
-    return found && found.exp * 1000 > Date.now() ? found : null;
+    if (!found || found.exp * 1000 <= Date.now()) return null;
+    // A mailed link's page speaks the language its sign-in asked for (ui_locales), while it lasts.
+    const uiLocales = found.params?.ui_locales;
+    if (typeof uiLocales === 'string') learnLocale({ uiLocales });
+    return found;
   }
 
   async brand(clientId: string | null): Promise<Brand | null> {
     if (!clientId) return null;
     const app = await this.services.applications.find(clientId);
-    return app ? brandOf(app) : null;
+    if (!app) return null;
+    learnLocale({ fallback: app.default_locale });
+    return brandOf(app);
   }
 
   async state(details: Interaction): Promise<FlowState> {
@@ -231,6 +272,7 @@ export class FlowKit {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('cache-control', 'no-store');
+    ctx.vary('accept-language'); // its language may come from there (i18n/locales.ts)
     // A page that offers a passkey loads its one script (public/passkeys.js); the others run none.
     if (vars.passkeyOptions) ctx.set('content-security-policy', PASSKEY_PAGE_POLICY);
     ctx.body = renderPage(view, { csrf: ctx.state.csrf ?? '', brand: ctx.state.brand ?? null, externalProviders: ctx.state.externalProviders ?? [], ...vars });
@@ -249,7 +291,8 @@ export class FlowKit {
   }
 
   lifecycleContext(ctx: Context, clientId: string | null): LifecycleContext {
-    const locale = ctx.get('accept-language').split(',')[0]?.split(';')[0]?.trim() || null;
+    // The language the pages and mails of this request speak (i18n/locales.ts).
+    const locale = currentLocale();
     return { applicationId: clientId, ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null, locale, location: requestLocation(ctx, this.services.locator) };
   }
 
@@ -325,11 +368,12 @@ export class FlowKit {
   afterAnswer(ctx: Context, what: string, work: () => Promise<void>): void {
     const log = ctx.state.log ?? this.services.log;
     let started = false;
-    const run = () => {
+    // Bound to this request's language: a mail sent then speaks it too.
+    const run = bindLocale(() => {
       if (started) return;
       started = true;
       work().catch((err: unknown) => log.error({ err }, `${what} failed after the answer`));
-    };
+    });
     ctx.res.once('finish', run);
     ctx.res.once('close', run);
   }

@@ -13,6 +13,7 @@ import { run } from '../hooks/change.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
 import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
+import { currentLocale } from '../i18n/locales.ts';
 
 export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   const { services } = kit;
@@ -60,7 +61,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
       return;
     }
     const token = await db.transaction(async (tx) => {
-      const issued = await kit.tokens.issue('password_reset', user.id, { interactionUid: details.uid, clientId }, config.ttl.passwordResetSeconds, tx);
+      const issued = await kit.tokens.issue('password_reset', user.id, { interactionUid: details.uid, clientId, locale: currentLocale() }, config.ttl.passwordResetSeconds, tx);
       await recordEvent(tx, 'user.password.reset.start', { user_id: user.id, application_id: clientId });
       return issued;
     });
@@ -88,7 +89,7 @@ export function recoveryRoutes(router: Router, kit: FlowKit, guard: Guard): void
 
   const validReset = async (ctx: Context): Promise<{ token: string; user: User; interactionUid: string | null; interactionExp: number }> => {
     const token = ctx.params.token ?? '';
-    const found = await kit.tokens.inspect('password_reset', token);
+    const found = await kit.inspectToken('password_reset', token);
     // The link's pages are the application's it was asked from, whatever became of that sign-in.
     ctx.state.brand = await kit.brand(found.status === 'valid' ? found.token.clientId : found.status === 'unknown' ? null : found.clientId);
     if (found.status !== 'valid') {

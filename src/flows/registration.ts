@@ -19,12 +19,13 @@ import type { PendingSignUp } from './steps.ts';
 import { assertPrompt, field, FlowError, humanDuration, problemText, wayBack, type FlowKit, type Guard } from './kit.ts';
 import { t } from './texts.ts';
 
-const LABELS: Record<string, string> = {
+/** The fields' labels in messages, in the request's language. */
+const labels = (): Record<string, string> => ({
   email: t('register.label.email'),
   password: t('register.label.password'),
   given_name: t('register.label.given_name'),
   family_name: t('register.label.family_name'),
-};
+});
 
 export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): void {
   const { services } = kit;
@@ -67,7 +68,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
 
     const fail = async (error: ValidationError | string, status = 400) => {
       const failure = { flow: 'registration', user: null, identifier: values.email, reason: typeof error === 'string' ? 'denied' : 'registration_failed' } as const;
-      await deny(ctx, kit, clientId, failure, typeof error === 'string' ? error : problemText(error, LABELS), (alert) =>
+      await deny(ctx, kit, clientId, failure, typeof error === 'string' ? error : problemText(error, labels()), (alert) =>
         registerPage(ctx, details, values, alert, status, typeof error === 'string' ? null : (error.field ?? null)),
       );
     };
@@ -157,7 +158,7 @@ export function registrationRoutes(router: Router, kit: FlowKit, guard: Guard): 
   // with the link used up; after_account_activation's sync hooks run before it and may refuse it.
   router.get('/activate/:token', ...guard, async (ctx) => {
     const token = ctx.params.token ?? '';
-    const found = await kit.tokens.inspect('activation', token);
+    const found = await kit.inspectToken('activation', token);
     const unusable = (status: 'used' | 'expired' | 'unknown') => {
       const message = status === 'used' ? t('activation.used') : status === 'expired' ? t('activation.expired') : t('activation.unknown');
       return new FlowError(status === 'unknown' ? 404 : 410, t('activation.unusable.title'), message, [], { wayBack: true });

@@ -15,6 +15,7 @@ import type { SendResult } from '../messaging/courier.ts';
 import { FlowError, humanDuration, type FlowKit } from './kit.ts';
 import { t } from './texts.ts';
 import type { PendingSignUp } from './steps.ts';
+import { currentLocale } from '../i18n/locales.ts';
 
 /** The sign-up as hooks see it before the account exists (no id). */
 export function signUpUser(signUp: PendingSignUp): NewHookUser {
@@ -39,7 +40,7 @@ export function assertSignUpOpen(ctx: Context, uid: string): void {
 export async function sendActivation(ctx: Context, kit: FlowKit, user: User, uid: string, resend = false): Promise<void> {
   const { config } = kit.services;
   // Every caller is on a page of the interaction, whose application kit.interaction has loaded.
-  const token = await kit.tokens.issue('activation', user.id, { interactionUid: uid, clientId: ctx.state.brand?.client_id ?? null }, config.ttl.activationSeconds);
+  const token = await kit.tokens.issue('activation', user.id, { interactionUid: uid, clientId: ctx.state.brand?.client_id ?? null, locale: currentLocale() }, config.ttl.activationSeconds);
   const vars = { user, link: `${kit.issuer}/activate/${token}`, expiresIn: humanDuration(config.ttl.activationSeconds) };
   queuedOrFail(uid, await kit.mail(ctx, 'activation', user.email, vars, { type: resend ? 'activation.resend' : 'activation', ttlSeconds: config.ttl.activationSeconds }));
 }

@@ -8,6 +8,8 @@ import type { Metrics } from '../metrics.ts';
 import { renderPage } from '../views.ts';
 import { DEFAULT_POLICY, finishPolicy } from './csp.ts';
 import { inZone } from './paths.ts';
+import { withLocaleChoice } from '../i18n/locales.ts';
+import { t } from '../flows/texts.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -22,6 +24,22 @@ const SECRET_IN_PATH = /^\/(activate|reset-password)\/[^/]+/;
 /** The request path as it may be logged. */
 export function loggablePath(path: string): string {
   return path.replace(SECRET_IN_PATH, '/$1/[redacted]');
+}
+
+/**
+ * The request's language choice (i18n/locales.ts), starting from its Accept-Language (read only when a
+ * text is needed); the flows add the interaction's ui_locales and the application's default.
+ */
+export function requestLocale() {
+  return (ctx: Context, next: Next) =>
+    withLocaleChoice(
+      {
+        get accepted() {
+          return ctx.acceptsLanguages();
+        },
+      },
+      next,
+    );
 }
 
 export function requestLog(log: Logger, metrics?: Metrics) {
@@ -92,7 +110,7 @@ export function errorAnswers() {
         ctx.body = { error: code, message };
       } else {
         ctx.type = 'html';
-        ctx.body = renderPage('error', { title: status >= 500 ? 'Something went wrong' : 'This request cannot be completed', error: code, description: message });
+        ctx.body = renderPage('error', { title: status >= 500 ? t('ui.error.title') : t('page.unknown-prompt.title'), error: code, description: message });
       }
     }
   };

@@ -20,15 +20,19 @@ export interface ActionToken {
   expiresAt: number;
   /** What the token is about beyond its user (email_change: the new address); null for most kinds. */
   data: string | null;
+  /** The language of the mail that carried it (src/i18n), or null. */
+  locale: string | null;
 }
 
 /** Where a token was asked from: the interaction (sign-in) and its application. */
 export interface TokenOrigin {
   interactionUid: string | null;
   clientId: string | null;
+  /** The language of the mail that carries it (its link's page falls back to it). */
+  locale?: string | null;
 }
 
-export type TokenState = { status: 'valid'; token: ActionToken } | { status: 'used' | 'expired'; clientId: string | null } | { status: 'unknown' };
+export type TokenState = { status: 'valid'; token: ActionToken } | { status: 'used' | 'expired'; clientId: string | null; locale: string | null } | { status: 'unknown' };
 
 function toToken(row: Record<string, unknown>): ActionToken {
   return {
@@ -37,6 +41,7 @@ function toToken(row: Record<string, unknown>): ActionToken {
     clientId: typeof row.client_id === 'string' ? row.client_id : null,
     expiresAt: Number(row.expires_at),
     data: typeof row.data === 'string' ? row.data : null,
+    locale: typeof row.locale === 'string' ? row.locale : null,
   };
 }
 
@@ -59,6 +64,7 @@ export class ActionTokens {
       user_id: userId,
       interaction_uid: origin.interactionUid,
       client_id: origin.clientId,
+      locale: origin.locale ?? null,
       expires_at: now + ttlSeconds * 1000,
       used_at: null,
       created_at: now,
@@ -75,8 +81,8 @@ export class ActionTokens {
       .first();
     if (!row) return { status: 'unknown' };
     const found = toToken(row);
-    if (row.used_at !== null && row.used_at !== undefined) return { status: 'used', clientId: found.clientId };
-    if (found.expiresAt <= Date.now()) return { status: 'expired', clientId: found.clientId };
+    if (row.used_at !== null && row.used_at !== undefined) return { status: 'used', clientId: found.clientId, locale: found.locale };
+    if (found.expiresAt <= Date.now()) return { status: 'expired', clientId: found.clientId, locale: found.locale };
     return { status: 'valid', token: found };
   }
 

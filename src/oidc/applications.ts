@@ -9,6 +9,7 @@ import { grantsByClient, grantsOf, parseGrants, replaceGrants, type ResourceServ
 import { assertPlainText } from '../identity/plain-text.ts';
 import { assertRolesUnused, parseRoles, storedRoles, type Role } from '../identity/roles.ts';
 import { fieldsOf, ApplicationBody } from '../api-schema/types.ts';
+import { isLocale, LOCALES, type Locale } from '../i18n/locales.ts';
 import { messageDeliveryInput, type MessageDelivery } from '../messaging/transactional.ts';
 
 const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
@@ -75,6 +76,8 @@ export interface Application {
   /** The roles the application declares; registrations and groups hold some of them. */
   roles: Role[];
   registration: RegistrationPolicy;
+  /** The language of its hosted pages and mails when neither ui_locales nor Accept-Language names one we speak. */
+  default_locale: Locale;
   created_at: string;
   updated_at: string;
 }
@@ -98,6 +101,7 @@ export interface ApplicationInput {
   message_delivery?: unknown;
   roles?: unknown;
   registration?: unknown;
+  default_locale?: unknown;
 }
 
 const APPLICATION_FIELDS = fieldsOf(ApplicationBody);
@@ -289,6 +293,11 @@ function registrationPolicy(value: unknown): RegistrationPolicy {
   return value as RegistrationPolicy;
 }
 
+function defaultLocale(value: unknown): Locale {
+  if (!isLocale(value)) throw new ValidationError('default_locale', `must be one of ${LOCALES.join(', ')}`);
+  return value;
+}
+
 function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant[]): Application {
   const metadata = fromJson<StoredMetadata>(row.metadata, { redirect_uris: [], post_logout_redirect_uris: [], grant_types: [], token_endpoint_auth_method: 'client_secret_basic' });
   return {
@@ -306,6 +315,7 @@ function toApplication(row: Record<string, unknown>, grants: ResourceServerGrant
     message_delivery: fromJson<MessageDelivery>(row.message_delivery, {}),
     roles: storedRoles(row.roles),
     registration: row.registration === 'closed' ? 'closed' : 'open',
+    default_locale: isLocale(row.default_locale) ? row.default_locale : 'en',
     created_at: new Date(Number(row.created_at)).toISOString(),
     updated_at: new Date(Number(row.updated_at)).toISOString(),
   };
@@ -372,6 +382,7 @@ export class ApplicationService {
     const grants = input.resource_servers === undefined ? [] : await parseGrants(this.#db, input.resource_servers);
     const roles = input.roles === undefined ? [] : parseRoles(input.roles);
     const registration = input.registration === undefined ? 'open' : registrationPolicy(input.registration);
+    const locale = input.default_locale === undefined ? 'en' : defaultLocale(input.default_locale);
     await this.#validate(clientId, input.name, metadata, secret, loginUri);
 
     const now = Date.now();
@@ -390,6 +401,7 @@ export class ApplicationService {
       message_delivery: toJson(delivery),
       roles: toJson(roles),
       registration,
+      default_locale: locale,
       created_at: now,
       updated_at: now,
     };
@@ -493,6 +505,7 @@ export class ApplicationService {
     // An object given replaces the application's delivery settings (unnamed messages: Tessera sends them).
     if (input.message_delivery !== undefined) changes.message_delivery = toJson(messageDeliveryInput(input.message_delivery));
     if (input.registration !== undefined) changes.registration = registrationPolicy(input.registration);
+    if (input.default_locale !== undefined) changes.default_locale = defaultLocale(input.default_locale);
     // A list given replaces the application's roles; one still held by someone cannot go (409).
     const roles = input.roles === undefined ? undefined : parseRoles(input.roles);
     if (roles) changes.roles = toJson(roles);

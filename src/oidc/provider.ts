@@ -6,6 +6,8 @@ import type { User, UserService } from '../identity/users.ts';
 import { MEMBERSHIP_CLAIMS, membershipClaims, SUPPORTED_CLAIMS, userClaims, type MembershipSource } from './claims.ts';
 import type { Logger } from '../log.ts';
 import { renderPage } from '../views.ts';
+import { t } from '../flows/texts.ts';
+import { LOCALES } from '../i18n/locales.ts';
 import { announceRevoked, createAdapterFactory } from './adapter.ts';
 import type { ApplicationService } from './applications.ts';
 import type { KeySet } from './keys.ts';
@@ -100,6 +102,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     // The account page's sign-in names the application it was reached from, whose branding the
     // hosted pages then wear (flows/kit.ts brandClientOf); no other client's pages read it.
     extraParams: ['tessera_brand'],
+    // The languages of the hosted pages and mails (ui_locales picks one, src/i18n).
+    discovery: { ui_locales_supported: [...LOCALES] },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       ...(factors ? { policy: interactionPolicyWithMfa({ applications, factors }) } : {}),
@@ -123,11 +127,11 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         logoutSource(ctx, form) {
           ctx.type = 'html';
-          ctx.body = renderPage('logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName ?? null });
+          ctx.body = renderPage('logout', { title: t('ui.sign-out'), form, clientName: ctx.oidc.client?.clientName ?? null });
         },
         postLogoutSuccessSource(ctx) {
           ctx.type = 'html';
-          ctx.body = renderPage('logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName ?? null });
+          ctx.body = renderPage('logged-out', { title: t('account.signed-out.title'), clientName: ctx.oidc.client?.clientName ?? null });
         },
       },
       resourceIndicators: {
@@ -187,7 +191,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     renderError(ctx, out, error) {
       log.debug({ err: error }, 'oidc error page');
       ctx.type = 'html';
-      ctx.body = renderPage('error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null });
+      ctx.body = renderPage('error', { title: t('ui.error.title'), error: out.error, description: out.error_description ?? null });
     },
   };
 

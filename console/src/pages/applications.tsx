@@ -86,6 +86,7 @@ interface AppForm {
   redirect_uris: string;
   post_logout_redirect_uris: string;
   mfa: Application['mfa'];
+  default_locale: Application['default_locale'];
   display_name: string;
   logo_uri: string;
   primary_color: string;
@@ -159,6 +160,7 @@ export function ApplicationDetail() {
         redirect_uris: data.redirect_uris.join('\n'),
         post_logout_redirect_uris: data.post_logout_redirect_uris.join('\n'),
         mfa: data.mfa,
+        default_locale: data.default_locale ?? 'en',
         display_name: data.branding.display_name ?? '',
         logo_uri: data.branding.logo_uri ?? '',
         primary_color: data.branding.primary_color ?? '',
@@ -183,13 +185,14 @@ export function ApplicationDetail() {
         redirect_uris: lines(form.redirect_uris),
         post_logout_redirect_uris: lines(form.post_logout_redirect_uris),
         mfa: form.mfa,
+        default_locale: form.default_locale,
         branding: brandingOf(form),
       });
       setSaved(true);
       reload();
     });
   };
-  const fields = ['name', 'redirect_uris', 'post_logout_redirect_uris', 'mfa', 'branding'];
+  const fields = ['name', 'redirect_uris', 'post_logout_redirect_uris', 'mfa', 'default_locale', 'branding'];
   return (
     <section>
       <div class="page-head">
@@ -227,6 +230,16 @@ export function ApplicationDetail() {
                   <option value="off">off</option>
                   <option value="optional">optional (users who enrolled)</option>
                   <option value="required">required (everyone)</option>
+                </select>
+              )}
+            </Field>
+            <Field label="Language of the pages and mails when the browser asks for none we speak" name="default_locale" error={action.error}>
+              {(props) => (
+                <select {...props} value={form.default_locale} onChange={set('default_locale')}>
+                  <option value="en">English</option>
+                  <option value="fr">Français</option>
+                  <option value="de">Deutsch</option>
+                  <option value="es">Español</option>
                 </select>
               )}
             </Field>

@@ -551,7 +551,7 @@ export const COMMON_FIELDS: Readonly<Record<string, string>> = {
   hook: '{ id: string, name: string }',
   application: '{ client_id: string, name: string } | null',
   request:
-    '{ ip: string | null, user_agent: string | null, locale: string | null, location: { country: string, region?: string, city?: string, latitude?: number, longitude?: number } | null }  // location: from the offline database (GEOIP_DB); null when the address is not in it, and on before_id_token and admin API events',
+    "{ ip: string | null, user_agent: string | null, locale: string | null, location: { country: string, region?: string, city?: string, latitude?: number, longitude?: number } | null }  // locale: the language the pages and mails of the request speak (en, fr, de or es: ui_locales, then Accept-Language, then the application's default_locale); location: from the offline database (GEOIP_DB); null when the address is not in it, and on before_id_token and admin API events",
   secrets: 'Record<string, string>',
   created_at: 'string',
 };
