@@ -8,7 +8,7 @@ import { fromJson, toJson, type Db } from '../db/knex.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { gatedChange } from '../webhooks/gated-change.ts';
-import { NO_GATE, type TransactionalWebhooks } from '../webhooks/transactional.ts';
+import { NO_GATE, type Gate } from '../webhooks/transactional.ts';
 import { assertPlainText } from './plain-text.ts';
 import { assertRoles, roleNames } from './roles.ts';
 import { fieldsOf, GroupBody, GroupMemberBody } from '../api-schema/types.ts';
@@ -110,9 +110,9 @@ function toMember(row: Row): GroupMember {
 export class GroupService {
   readonly #db: Db | Knex.Transaction;
   /** The transactional webhook endpoints a change waits for (gated-change.ts). */
-  readonly #gate: Pick<TransactionalWebhooks, 'pass' | 'active'>;
+  readonly #gate: Gate;
 
-  constructor(db: Db | Knex.Transaction, gate: Pick<TransactionalWebhooks, 'pass' | 'active'> = { ...NO_GATE, active: async () => false }) {
+  constructor(db: Db | Knex.Transaction, gate: Gate = NO_GATE) {
     this.#db = db;
     this.#gate = gate;
   }

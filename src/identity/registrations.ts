@@ -12,7 +12,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { onlyFields, type JsonObject } from '../input.ts';
 import { recordWithComplete, type PassedEvent } from '../webhooks/outbox.ts';
 import type { CompletableEventType } from '../webhooks/outbox.ts';
-import { NO_GATE, type TransactionalWebhooks } from '../webhooks/transactional.ts';
+import { NO_GATE, type Gate } from '../webhooks/transactional.ts';
 import { assertRoles, defaultRoles, roleNames } from './roles.ts';
 import { publicUser, toUser, type User } from './users.ts';
 import { fieldsOf, RegistrationBody } from '../api-schema/types.ts';
@@ -116,9 +116,9 @@ function assertUnchanged(prepared: Row, now: Row | undefined): void {
 export class RegistrationService {
   readonly #db: Db | Knex.Transaction;
   /** The transactional webhook endpoints an operator's change waits for (none inside KICKSTART's transaction). */
-  readonly #gate: Pick<TransactionalWebhooks, 'pass'>;
+  readonly #gate: Gate;
 
-  constructor(db: Db | Knex.Transaction, gate: Pick<TransactionalWebhooks, 'pass'> = NO_GATE) {
+  constructor(db: Db | Knex.Transaction, gate: Gate = NO_GATE) {
     this.#db = db;
     this.#gate = gate;
   }

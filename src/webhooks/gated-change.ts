@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { toJson, type Db } from '../db/knex.ts';
 import { ConflictError } from '../errors.ts';
 import { recordWithComplete, type CompletableEventType, type PassedEvent } from './outbox.ts';
-import type { TransactionalWebhooks } from './transactional.ts';
+import type { Gate } from './transactional.ts';
 
 export interface ChangeContext {
   /** The change's time, the same in both runs. */
@@ -23,28 +23,24 @@ export interface ChangeContext {
 
 const DRY_RUN = Symbol('dry run');
 
-export async function gatedChange<T>(
-  db: Db | Knex.Transaction,
-  gate: Pick<TransactionalWebhooks, 'pass'> & Partial<Pick<TransactionalWebhooks, 'active'>>,
-  work: (tx: Knex.Transaction, change: ChangeContext) => Promise<T>,
-): Promise<T> {
+export async function gatedChange<T>(db: Db | Knex.Transaction, gate: Gate, work: (tx: Knex.Transaction, change: ChangeContext) => Promise<T>): Promise<T> {
   const now = Date.now();
   const id = randomUUID().replaceAll('-', '');
-  if ((db as Knex.Transaction).isTransaction || !(await (gate.active?.() ?? Promise.resolve(true)))) {
+  if ((db as Knex.Transaction).isTransaction || !(await gate.active())) {
     return db.transaction((tx) => work(tx, { now, id, record: async (t, type, data) => void (await recordWithComplete(t, type, data)) }));
   }
   const events: Array<{ type: CompletableEventType; data: Record<string, unknown> }> = [];
-  let early: { value: T } | null = null;
+  const dry: T[] = [];
   await db
     .transaction(async (tx) => {
-      early = { value: await work(tx, { now, id, record: async (_t, type, data) => void events.push({ type, data }) }) };
+      dry.push(await work(tx, { now, id, record: async (_t, type, data) => void events.push({ type, data }) }));
       throw DRY_RUN;
     })
     .catch((error: unknown) => {
       if (error !== DRY_RUN) throw error;
     });
   // Nothing to announce (no change, say): the dry run's answer stands, nothing was written.
-  if (events.length === 0 && early) return (early as { value: T }).value;
+  if (events.length === 0) return dry[0]!;
   const passed: Array<PassedEvent | null> = [];
   for (const event of events) passed.push(await gate.pass(event.type, event.data));
   let recorded = 0;

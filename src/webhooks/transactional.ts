@@ -118,4 +118,7 @@ export class TransactionalWebhooks {
 }
 
 /** The gate of a server without transactional endpoints to ask (tests of a store on its own). */
-export const NO_GATE: Pick<TransactionalWebhooks, 'pass'> = { pass: async () => null };
+export const NO_GATE: Gate = { pass: async () => null, active: async () => false };
+
+/** What a change asks of the transactional endpoints (TransactionalWebhooks, or NO_GATE). */
+export type Gate = Pick<TransactionalWebhooks, 'pass' | 'active'>;
