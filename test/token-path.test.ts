@@ -1,6 +1,7 @@
 // The lean token path (issue #12.5): jwt.refresh is written only while an endpoint subscribes to it,
 // and then before the answer leaves; the prepared statements of SQLite's fast path never run inside
-// another request's open transaction; the provider's routes come first and still end in our 404.
+// another request's open transaction (nor does the batched write of hook runs); the provider's routes
+// come first and still end in our 404.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
@@ -100,6 +101,55 @@ for (const kind of databaseKinds()) {
       await sessions.consume('outside');
       assert.ok((await sessions.find('outside'))!.consumed, 'consume marks it');
       await sessions.destroy('outside');
+    });
+
+    test('hook runs recorded while another request holds a transaction are written whole, and survive its rollback', async () => {
+      const { db, executions } = server.server.services;
+      const run = (i: number) => ({
+        hookId: 'hk_batch',
+        hookVersion: 1,
+        eventId: `evt_batch_${i}`,
+        event: 'before_id_token',
+        mode: 'sync' as const,
+        outcome: 'success',
+        durationMs: 1,
+        logs: [`[log] run ${i}`],
+        actions: [],
+      });
+      // A batch written on the fast path (SQLite: one statement a row, in one transaction of its own).
+      for (let i = 0; i < 150; i++) executions.record(run(i));
+      await executions.flush();
+      let flushed: Promise<void> | null = null;
+      await assert.rejects(
+        db.transaction(async (trx) => {
+          await trx('hook_executions').insert({
+            id: 'exe_in_the_transaction',
+            hook_id: 'hk_batch',
+            hook_version: 1,
+            event_id: 'evt_rolled_back',
+            event: 'before_id_token',
+            mode: 'sync',
+            outcome: 'success',
+            duration_ms: 1,
+            logs: '[]',
+            actions: '[]',
+            created_at: Date.now(),
+          });
+          // Recorded and flushed while the transaction holds SQLite's one connection.
+          for (let i = 150; i < 160; i++) executions.record(run(i));
+          flushed = executions.flush();
+          // Its write starts meanwhile: on SQLite it must wait for the connection, not join this transaction.
+          await trx.raw('select 1');
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      await flushed;
+      const rows = await db('hook_executions').where({ hook_id: 'hk_batch' }).select('event_id', 'logs');
+      assert.equal(rows.length, 160, 'every recorded run is written, none of the rolled-back row');
+      assert.ok(!rows.some((row) => row.event_id === 'evt_rolled_back'));
+      assert.deepEqual(JSON.parse(rows.find((row) => row.event_id === 'evt_batch_155')!.logs), ['[log] run 155']);
+      await db('hook_executions').where({ hook_id: 'hk_batch' }).delete();
     });
 
     test('a provider route asked with a method it does not answer ends in our 404', async () => {

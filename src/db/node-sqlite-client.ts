@@ -86,6 +86,25 @@ export class NodeSqliteClient extends Client_SQLite3 {
     return connection.prepare(sql);
   }
 
+  /**
+   * Runs `sql` once per row in one transaction of its own, now on this thread (a batch of writes
+   * without knex's builder and thousands of bindings); false when it may not run now (statementNow).
+   */
+  runManyNow(sql: string, rows: readonly SQLInputValue[][]): boolean {
+    const connection = this.#connection;
+    if (connection === null || !connection.db.isOpen || connection.db.isTransaction) return false;
+    const statement = connection.prepare(sql);
+    connection.db.exec('BEGIN');
+    try {
+      for (const row of rows) statement.run(...row);
+      connection.db.exec('COMMIT');
+    } catch (error) {
+      if (connection.db.isTransaction) connection.db.exec('ROLLBACK');
+      throw error;
+    }
+    return true;
+  }
+
   async _query(connection: SqliteConnection, obj: QueryObject): Promise<QueryObject> {
     if (!obj.sql) throw new Error('The query is empty');
     // SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, an I/O error): knex's

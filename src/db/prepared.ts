@@ -19,6 +19,8 @@ export interface PreparedStatements {
   get(sql: string, ...params: SQLInputValue[]): Row | undefined | typeof USE_KNEX;
   /** Runs a write; false when it did not run. */
   run(sql: string, ...params: SQLInputValue[]): boolean;
+  /** Runs a write once per row, in one transaction of its own; false when it did not run. */
+  runMany(sql: string, rows: readonly SQLInputValue[][]): boolean;
 }
 
 /** The fast path on SQLite (node:sqlite); null on PostgreSQL. */
@@ -35,6 +37,9 @@ export function preparedStatements(db: Db): PreparedStatements | null {
       if (statement === null) return false;
       statement.run(...params);
       return true;
+    },
+    runMany(sql, rows) {
+      return client.runManyNow(sql, rows);
     },
   };
 }
