@@ -56,6 +56,8 @@ export class Slot {
   retired = false;
   /** When it last went idle (performance.now()). */
   idleSince = 0;
+  /** The isolate's CPU time (ns) at its last reading; undefined before the first or once it is disposed. */
+  #cpuNs: bigint | undefined;
   /** Hook versions evaluated in this isolate, least recently run first. */
   readonly #versions = new Set<string>();
   #drop: string[] = [];
@@ -81,6 +83,23 @@ export class Slot {
     const drop = this.#drop.join(',');
     this.#drop = [];
     return { source: known ? null : compiled.source, drop };
+  }
+
+  /**
+   * The isolate's CPU time since the last reading, in ms (undefined at the first reading, or once it
+   * is disposed). One run at a time: read after each run, it is that run's CPU, with one call into
+   * isolated-vm a run rather than one before and one after.
+   */
+  takeCpuMs(): number | undefined {
+    let now: bigint | undefined;
+    try {
+      now = this.isolate.cpuTime;
+    } catch {
+      now = undefined;
+    }
+    const before = this.#cpuNs;
+    this.#cpuNs = now;
+    return now === undefined || before === undefined ? undefined : Number(now - before) / 1e6;
   }
 
   /** The isolate answered that it does not have this version (it is sent again). */

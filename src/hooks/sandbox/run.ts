@@ -97,6 +97,8 @@ interface RunEnd {
   actions: RecordedAction[];
   error?: string;
   healthy: boolean;
+  /** The isolate's CPU for the run, in ms, when it was read. */
+  cpuMs?: number;
 }
 
 /**
@@ -146,11 +148,12 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
       await Promise.race([linesIn, deadline]);
       state.onReceived = null;
     }
-    if (parsed.memory || (needsHeapCheck(slot, performance.now() - called) && overLimit(slot, limits.memoryLimitMb))) return overMemory();
+    const cpuMs = slot.takeCpuMs();
+    if (parsed.memory || (needsHeapCheck(slot, cpuMs) && overLimit(slot, limits.memoryLimitMb))) return { ...overMemory(), cpuMs };
     // A fetch still in flight must never resolve into a later run's isolate.
     const healthy = state.pendingFetches === 0;
-    if (parsed.error !== undefined) return { outcome: 'error', actions: [], error: parsed.error, healthy };
-    return { outcome: 'success', actions: parsed.actions, healthy };
+    if (parsed.error !== undefined) return { outcome: 'error', actions: [], error: parsed.error, healthy, cpuMs };
+    return { outcome: 'success', actions: parsed.actions, healthy, cpuMs };
   } catch (error) {
     return failed(error, '');
   } finally {
@@ -162,13 +165,14 @@ const MISSING = JSON.stringify({ missing: true });
 
 /**
  * Reading the heap's size blocks this thread for 20–60 µs, a third of a whole run: it is read after a
- * run that took over HEAP_CHECK_AFTER_MS (filling tens of MiB takes longer than that) and after
- * every HEAP_CHECK_EVERY-th run of an isolate.
+ * run that spent over HEAP_CHECK_AFTER_MS of the isolate's CPU (filling tens of MiB takes longer
+ * than that; wall time, which a busy main thread stretches, made every run under load pay for it),
+ * when that CPU could not be read, and after every HEAP_CHECK_EVERY-th run of an isolate.
  */
 const HEAP_CHECK_AFTER_MS = 1;
 const HEAP_CHECK_EVERY = 64;
-function needsHeapCheck(slot: Slot, tookMs: number): boolean {
-  return tookMs > HEAP_CHECK_AFTER_MS || slot.runs % HEAP_CHECK_EVERY === 0;
+function needsHeapCheck(slot: Slot, cpuMs: number | undefined): boolean {
+  return cpuMs === undefined || cpuMs > HEAP_CHECK_AFTER_MS || slot.runs % HEAP_CHECK_EVERY === 0;
 }
 
 /**
@@ -247,7 +251,9 @@ function parseResult(value: unknown): { actions: RecordedAction[]; error?: strin
   if (value.length > MAX_RESULT_CHARS) return { actions: [], error: TOO_LARGE, logged: 0 };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value, (key, v) => (key === '__proto__' ? undefined : v));
+    // A "__proto__" key is dropped, so no later Object.assign can set a prototype. A reviver costs a
+    // call per value, so only a text that could hold one (written out, or with \u escapes) pays for it.
+    parsed = value.includes('__proto__') || value.includes('\\u') ? JSON.parse(value, (key, v) => (key === '__proto__' ? undefined : v)) : JSON.parse(value);
   } catch {
     return { actions: [], error: 'the hook returned an unreadable result', logged: 0 };
   }

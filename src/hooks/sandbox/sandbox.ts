@@ -4,7 +4,6 @@
 // the run timed out, hit the memory limit or left a fetch in flight. The hook sees only the globals
 // the prelude defines (prelude/); the host's side of its console, fetch, timers and crypto.subtle
 // (bridges.ts, async-bridge.ts) is routed here to the run's state.
-import type ivm from 'isolated-vm';
 import type { RecordedAction } from '../catalog/actions.ts';
 import { hostAsync, settleAsync } from './async-bridge.ts';
 import { createBridges, bridgeRequest } from './bridges.ts';
@@ -118,14 +117,13 @@ export class HookSandbox {
     const timeoutMs = clampTimeout(options.timeoutMs ?? hook.timeout_ms);
     const state = runState(event, options.allowedHosts !== undefined ? options.allowedHosts : (hook.allowed_hosts ?? null), started + timeoutMs);
     // The isolate's CPU over the run (one run per isolate at a time), for fair sharing's CPU budget.
-    let cpuSpent: () => number | undefined = () => undefined;
+    let cpuSpent: number | undefined;
     const finish = (outcome: HookOutcome, actions: RecordedAction[], error?: string): HookRunResult => {
       state.active = false;
       const logs = state.logs;
       if (state.truncated) logs.push(`[console output truncated after ${this.#maxLogLines} lines]`);
       const result: HookRunResult = { outcome, actions, logs, duration_ms: round(performance.now() - started) };
-      const cpu = cpuSpent();
-      if (cpu !== undefined) result.cpu_ms = cpu;
+      if (cpuSpent !== undefined) result.cpu_ms = round(cpuSpent);
       if (error !== undefined) result.error = redact(error, state.secrets);
       return result;
     };
@@ -146,17 +144,14 @@ export class HookSandbox {
     if (slot === null) return finish(pool.disposed ? 'error' : 'timeout', [], pool.disposed ? 'the sandbox is shut down' : 'no sandbox was free before the deadline');
     slot.runs++;
     this.#runs.set(state.id, state);
-    const isolate = slot.isolate;
-    const cpuStart = isolateCpu(isolate);
-    cpuSpent = () => {
-      const end = cpuStart === undefined ? undefined : isolateCpu(isolate);
-      return end === undefined || cpuStart === undefined ? undefined : round(Number(end - cpuStart) / 1e6);
-    };
+    // Its first run reads where the isolate's CPU starts; every run reads where it ends (runOnce).
+    if (slot.runs === 1) slot.takeCpuMs();
 
     let healthy = false;
     try {
       const end = await runOnce(slot, compiled, eventJson, state, { timeoutMs, memoryLimitMb: this.#memoryLimitMb });
       healthy = end.healthy;
+      cpuSpent = end.cpuMs ?? slot.takeCpuMs();
       return finish(end.outcome, end.actions, end.error);
     } finally {
       state.active = false;
@@ -249,14 +244,5 @@ export class HookSandbox {
     const state = this.#runs.get(id);
     if (!state || !state.active) return Promise.resolve({ ok: false, error: 'the hook run is over' });
     return hostAsync(state.async, op, args);
-  }
-}
-
-/** An isolate's CPU time so far (ns); undefined once it is disposed (a run that hit a limit). */
-function isolateCpu(isolate: ivm.Isolate): bigint | undefined {
-  try {
-    return isolate.cpuTime;
-  } catch {
-    return undefined;
   }
 }
