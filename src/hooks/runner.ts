@@ -83,15 +83,15 @@ export interface RunnerDeps {
 /** Builds the event a hook receives (without secrets and hook identity, added per hook). */
 export async function buildEvent(spec: EventSpec, payload: object, ctx: LifecycleContext, applicationName: RunnerDeps['applicationName']): Promise<Record<string, unknown>> {
   const name = ctx.applicationId ? await applicationName(ctx.applicationId) : null;
-  const given = payload as Record<string, unknown>;
+  const { event_id: givenId, ...fields } = payload as Record<string, unknown>;
   return {
-    id: typeof given.event_id === 'string' ? given.event_id : `evt_${randomUUID().replaceAll('-', '')}`,
+    id: typeof givenId === 'string' ? givenId : `evt_${randomUUID().replaceAll('-', '')}`,
     type: spec.name,
     application: ctx.applicationId ? { client_id: ctx.applicationId, name } : null,
     user: null,
     request: { ip: ctx.ip, user_agent: ctx.userAgent, locale: ctx.locale, location: ctx.location ?? null },
     created_at: new Date().toISOString(),
-    ...Object.fromEntries(Object.entries(payload).filter(([key]) => key !== 'event_id')),
+    ...fields,
   };
 }
 

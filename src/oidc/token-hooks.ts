@@ -25,9 +25,25 @@ export interface TokenHookDeps {
   membershipClaims?: (userId: string, clientId: string | null, scopes: string[]) => Promise<Record<string, unknown>>;
 }
 
+/** The claims each scope list allows, built once per list (a token path asks for the same few lists). */
+const allowedByScopes = new Map<string, ReadonlySet<string>>();
+const MAX_SCOPE_LISTS = 1000;
+
+function allowedClaims(scopes: string[]): ReadonlySet<string> {
+  const key = scopes.join(' ');
+  let allowed = allowedByScopes.get(key);
+  if (allowed === undefined) {
+    allowed = new Set(scopes.flatMap((scope) => SUPPORTED_CLAIMS[scope as keyof typeof SUPPORTED_CLAIMS] ?? []));
+    if (allowedByScopes.size < MAX_SCOPE_LISTS) allowedByScopes.set(key, allowed);
+  }
+  return allowed;
+}
+
 function claimsForScopes(claims: Record<string, unknown>, scopes: string[]): Record<string, unknown> {
-  const allowed = new Set(scopes.flatMap((scope) => SUPPORTED_CLAIMS[scope as keyof typeof SUPPORTED_CLAIMS] ?? []));
-  return Object.fromEntries(Object.entries(claims).filter(([key, value]) => allowed.has(key) && value !== undefined));
+  const allowed = allowedClaims(scopes);
+  const kept: Record<string, unknown> = {};
+  for (const key of Object.keys(claims)) if (allowed.has(key) && claims[key] !== undefined) kept[key] = claims[key];
+  return kept;
 }
 
 /**
