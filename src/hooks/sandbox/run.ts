@@ -116,7 +116,6 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
   let timer: NodeJS.Timeout | undefined;
   try {
     const run = await slot.realm;
-    const called = performance.now();
     const remaining = Math.max(1, Math.ceil(state.deadline - performance.now()));
     const deadline = new Promise<typeof DEADLINE>((resolve) => {
       timer = setTimeout(resolve, remaining, DEADLINE);
