@@ -245,7 +245,7 @@ export const MAX_ACTION_VALUE_CHARS = 65536;
 const MAX_RESULT_CHARS = 1024 * 1024;
 const TOO_LARGE = 'the hook returned a result over the limits (at most 200 api calls, 64 KiB a value, 1 MiB in all)';
 
-function parseResult(value: unknown): { actions: RecordedAction[]; error?: string; logged: number; memory?: boolean } {
+export function parseResult(value: unknown): { actions: RecordedAction[]; error?: string; logged: number; memory?: boolean } {
   if (typeof value !== 'string') return { actions: [], error: 'the hook returned an unreadable result', logged: 0 };
   if (value.length > MAX_RESULT_CHARS) return { actions: [], error: TOO_LARGE, logged: 0 };
   let parsed: unknown;
@@ -264,13 +264,18 @@ function parseResult(value: unknown): { actions: RecordedAction[]; error?: strin
   if (typeof result.error === 'string') return { actions: [], error: result.error, logged };
   if (!Array.isArray(result.actions)) return { actions: [], error: 'the hook returned an unreadable result', logged };
   if (result.actions.length > MAX_ACTIONS) return { actions: [], error: TOO_LARGE, logged };
+  // Written out again, a value is at most ~5.25 times its text (1e20 becomes 21 digits): a result under
+  // a sixth of the cap cannot hold a value over it, and only a longer one is measured value by value.
+  const measure = value.length * 6 > MAX_ACTION_VALUE_CHARS;
   const actions: RecordedAction[] = [];
   for (const action of result.actions) {
     if (!action || typeof action !== 'object' || Array.isArray(action) || typeof (action as RecordedAction).type !== 'string') {
       return { actions: [], error: 'the hook returned a malformed action', logged };
     }
-    for (const [field, v] of Object.entries(action)) {
-      if (field !== 'type' && JSON.stringify(v).length > MAX_ACTION_VALUE_CHARS) return { actions: [], error: TOO_LARGE, logged };
+    if (measure) {
+      for (const [field, v] of Object.entries(action)) {
+        if (field !== 'type' && JSON.stringify(v).length > MAX_ACTION_VALUE_CHARS) return { actions: [], error: TOO_LARGE, logged };
+      }
     }
     actions.push(action as RecordedAction);
   }
