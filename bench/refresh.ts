@@ -4,7 +4,8 @@
 //   3. Tessera (SQLite) without hooks;
 //   4. Tessera (SQLite) with a sync before_id_token claims hook;
 //   5. with REFRESH_BASELINE=/path/to/another/checkout (npm ci'd): that checkout's Tessera without
-//      hooks, so a change is measured against the code before it in the same interleaved run.
+//      hooks (with REFRESH_BASELINE_HOOKED=1, with the claims hook), so a change is measured against
+//      the code before it in the same interleaved run.
 // Each target runs as its own server process (as deployed); this process is the load generator.
 // Next to throughput, each target's server CPU per grant (user + system time of its process, from
 // /proc, over the load), which the VM's drifting speed moves far less than throughput.
@@ -259,7 +260,9 @@ export async function measureRefreshThroughput(durationMs = 10_000, concurrency 
   try {
     targets.push(await bareProvider(), await bareProvider(true), await tessera(false), await tessera(true));
     const baseline = process.env.REFRESH_BASELINE;
-    if (baseline) targets.push(await tessera(false, baseline, `baseline checkout (${baseline}), no hooks`));
+    // REFRESH_BASELINE_HOOKED=1: the baseline runs the claims hook, to measure a change of the hook path.
+    const hooked = process.env.REFRESH_BASELINE_HOOKED === '1';
+    if (baseline) targets.push(await tessera(hooked, baseline, `baseline checkout (${baseline}), ${hooked ? 'claims hook' : 'no hooks'}`));
     const runs: ThroughputResult[][] = targets.map(() => []);
     const slice = Math.max(2000, Math.round(durationMs / rounds));
     // Each server's CPU while the others are loaded: its idle rate (Tessera's background loops: the
