@@ -172,11 +172,11 @@ export interface Target {
 }
 
 /** Bare oidc-provider with its in-memory adapter, or (`sql`) with Tessera's SQL adapter on SQLite. */
-export async function bareProvider(sql = false): Promise<Target> {
+export async function bareProvider(sql = false, hop?: 'threadpool' | 'isolate'): Promise<Target> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const dir = sql ? mkdtempSync(join(tmpdir(), 'tessera-bare-')) : null;
-  const env: Record<string, string> = { PORT: String(port), CALLBACK, ...(dir ? { DATABASE_URL: `sqlite:${join(dir, 'bare.db')}` } : {}) };
+  const env: Record<string, string> = { PORT: String(port), CALLBACK, ...(dir ? { DATABASE_URL: `sqlite:${join(dir, 'bare.db')}` } : {}), ...(hop ? { BARE_HOP: hop } : {}) };
   const child = await spawnServer([join(BENCH_DIR, 'bare-provider.ts')], env, `${issuer}/.well-known/openid-configuration`);
   const code = await codeThroughPages(issuer, BARE_CLIENT.client_id, async (browser, page) => {
     let current = await browser.submit(page, { login: 'ada', password: 'x' });
@@ -185,7 +185,7 @@ export async function bareProvider(sql = false): Promise<Target> {
   });
   const refreshToken = await exchange(issuer, BARE_CLIENT.client_id, BARE_CLIENT.client_secret, code);
   return {
-    label: sql ? "bare oidc-provider (Tessera's SQL adapter, SQLite)" : 'bare oidc-provider (memory)',
+    label: `${sql ? "bare oidc-provider (Tessera's SQL adapter, SQLite)" : 'bare oidc-provider (memory)'}${hop ? `, one ${hop} round trip a grant` : ''}`,
     pid: child.pid,
     tokenUrl: `${issuer}/token`,
     clientId: BARE_CLIENT.client_id,
@@ -253,6 +253,8 @@ export interface RefreshRatios {
   bareCpuRatio: number;
   /** The same by CPU per grant above each server's idle CPU. */
   bareCpuAboveIdleRatio: number;
+  /** REFRESH_HOP=1: bare on the SQL adapter with one round trip off its main thread a grant, over without: [by grants/s, by CPU per grant]. */
+  hopRatios?: { threadpool: [number, number]; isolate: [number, number] };
 }
 
 export async function measureRefreshThroughput(durationMs = 10_000, concurrency = 8, rounds = 5): Promise<{ results: ThroughputResult[] } & RefreshRatios> {
@@ -263,6 +265,10 @@ export async function measureRefreshThroughput(durationMs = 10_000, concurrency 
     // REFRESH_BASELINE_HOOKED=1: the baseline runs the claims hook, to measure a change of the hook path.
     const hooked = process.env.REFRESH_BASELINE_HOOKED === '1';
     if (baseline) targets.push(await tessera(hooked, baseline, `baseline checkout (${baseline}), ${hooked ? 'claims hook' : 'no hooks'}`));
+    // REFRESH_HOP=1: bare oidc-provider on the SQL adapter leaving its main thread once a grant (a
+    // no-op on libuv's pool; a trivial isolated-vm call): the floor of any hook run off that thread.
+    const hops = process.env.REFRESH_HOP === '1';
+    if (hops) targets.push(await bareProvider(true, 'threadpool'), await bareProvider(true, 'isolate'));
     const runs: ThroughputResult[][] = targets.map(() => []);
     const slice = Math.max(2000, Math.round(durationMs / rounds));
     // Each server's CPU while the others are loaded: its idle rate (Tessera's background loops: the
@@ -307,8 +313,10 @@ export async function measureRefreshThroughput(durationMs = 10_000, concurrency 
     const perSecond = (r: ThroughputResult) => r.per_second;
     const cpu = (r: ThroughputResult) => r.cpu_ms_per_grant;
     const cpuAboveIdle = (r: ThroughputResult) => r.cpu_ms_per_grant_above_idle ?? null;
+    const hopAt = targets.length - 2;
     return {
       results,
+      ...(hops ? { hopRatios: { threadpool: [ratio(hopAt, 1, perSecond), ratio(1, hopAt, cpu)], isolate: [ratio(hopAt + 1, 1, perSecond), ratio(1, hopAt + 1, cpu)] } } : {}),
       hookRatio: ratio(3, 2, perSecond),
       hookCpuRatio: ratio(2, 3, cpu),
       bareRatio: ratio(2, 1, perSecond),
@@ -333,4 +341,7 @@ export function printRatios(r: RefreshRatios): void {
   console.log(
     `   Tessera without hooks: ${pct(r.bareRatio)} of bare oidc-provider on Tessera's SQL adapter by grants/s, ${pct(r.bareCpuRatio)} by CPU per grant, ${pct(r.bareCpuAboveIdleRatio)} by CPU per grant above idle (target >= 90%)`,
   );
+  for (const [hop, [perSecond, cpu]] of Object.entries(r.hopRatios ?? {})) {
+    console.log(`   bare oidc-provider (SQL adapter) with one ${hop} round trip a grant: ${pct(perSecond)} of its grants/s without, ${pct(cpu)} by CPU per grant`);
+  }
 }
