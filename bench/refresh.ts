@@ -70,8 +70,11 @@ export async function load(t: Target, durationMs: number, concurrency: number): 
     const json = (await response.json()) as { id_token?: string };
     return response.status === 200 && Boolean(json.id_token);
   };
-  // Warm-up: JIT, connection pool, caches.
-  for (let i = 0; i < 20; i += 1) if (!(await once())) throw new Error(`${target}: refresh grant failed during warm-up`);
+  // Warm-up: JIT, connection pool, caches. The first request may go down a pooled socket the server
+  // closed while this process was blocked running wrk for another target ("other side closed"):
+  // a fresh connection is tried once then.
+  const warm = () => once().catch(async (error: unknown) => ((error as { cause?: { code?: string } }).cause?.code === 'UND_ERR_SOCKET' ? once() : Promise.reject(error)));
+  for (let i = 0; i < 20; i += 1) if (!(await warm())) throw new Error(`${target}: refresh grant failed during warm-up`);
   const cpuBefore = processCpuMs(t.pid);
   const result = LOAD_GENERATOR === 'wrk' ? wrkLoad(target, tokenUrl, auth, body, durationMs, concurrency) : await fetchLoad(target, once, durationMs, concurrency);
   const cpuAfter = processCpuMs(t.pid);
