@@ -1,6 +1,6 @@
 // Prometheus metrics: one registry per server (tests run several servers in one process).
 // Served at GET /metrics with a bearer token (METRICS_TOKEN, or the admin API key).
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PasswordCheckCounter } from './identity/passwords.ts';
 
 export interface Metrics {
@@ -107,4 +107,47 @@ export function createMetrics(defaults = true): Metrics {
       registers: [registry],
     }),
   };
+}
+
+/** The sandbox's figures as /metrics reads them (src/hooks/sandbox/sandbox.ts stats()). */
+export interface SandboxFigures {
+  isolates: number;
+  idle: number;
+  waiting: number;
+  fast: number;
+  slicesOver: number;
+}
+
+/**
+ * The hook sandbox's pool and paths, read when /metrics is scraped: isolates alive and idle, runs
+ * waiting for one, and runs by where they executed (fast: started on the server's thread, see
+ * src/hooks/sandbox/run.ts runSlice; slice_over: stopped past the fast path's slice and run again).
+ */
+export function observeSandbox(registry: Registry, figures: () => SandboxFigures): void {
+  new Gauge({
+    name: 'tessera_hook_isolates',
+    help: 'Hook isolates alive, by state (idle, busy), and hook runs waiting for one (waiting)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const now = figures();
+      this.set({ state: 'idle' }, now.idle);
+      this.set({ state: 'busy' }, now.isolates - now.idle);
+      this.set({ state: 'waiting' }, now.waiting);
+    },
+  });
+  const seen = { fast: 0, slicesOver: 0 };
+  new Counter({
+    name: 'tessera_hook_sandbox_paths_total',
+    help: "Hook runs that started on the server's thread (path=fast) and fast-path slices that ran over and were run again (path=slice_over)",
+    labelNames: ['path'],
+    registers: [registry],
+    collect() {
+      const now = figures();
+      this.inc({ path: 'fast' }, now.fast - seen.fast);
+      this.inc({ path: 'slice_over' }, now.slicesOver - seen.slicesOver);
+      seen.fast = now.fast;
+      seen.slicesOver = now.slicesOver;
+    },
+  });
 }

@@ -60,7 +60,7 @@ import { loadOrCreateKeys } from './oidc/keys.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { createProvider } from './oidc/provider.ts';
 import { ResourceServerService } from './oidc/resource-servers.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, observeSandbox } from './metrics.ts';
 import { createFederation } from './providers/federation.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookEndpointStore } from './webhooks/endpoints.ts';
@@ -140,6 +140,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const applications = new ApplicationService(db, box);
     const resourceServers = new ResourceServerService(db);
     const sandbox = new HookSandbox({ onCatastrophicError: (message) => log.fatal({ message }, 'a hook isolate failed catastrophically; restart the server') });
+    observeSandbox(metrics.registry, () => sandbox.stats());
     const hooks = new HookStore(db, box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
     const executions = new ExecutionLog(db, log);
     const hookJobs = new HookJobQueue(db, config.hooks.asyncLeaseMs, box);

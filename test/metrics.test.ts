@@ -37,6 +37,25 @@ for (const kind of databaseKinds()) {
       }
     });
 
+    test("GET /metrics shows the hook isolates and how many runs started on the server's thread", async () => {
+      const hook = await server.admin('POST', '/hooks', { name: 'fast', event: 'after_registration', mode: 'sync', code: "export default async (e, api) => { api.user.setMetadata('fast', true); }" });
+      assert.equal(hook.status, 201);
+      const user = await server.admin('POST', '/users', { email: 'fast@example.com' });
+      const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text();
+      const fastRuns = (text: string) => Number(/tessera_hook_sandbox_paths_total\{path="fast"\} (\d+)/.exec(text)?.[1] ?? Number.NaN);
+      const before = fastRuns(await scrape());
+      // An isolate runs a version the async way first (it carries the source), then once more to
+      // learn that its runs are short; the pool has two warm isolates.
+      for (let i = 0; i < 6; i += 1) {
+        await server.server.services.lifecycle.run('after_registration', { user: user.body, invited: false }, { applicationId: null, ip: null, userAgent: null, locale: null });
+      }
+      const text = await scrape();
+      assert.ok(fastRuns(text) - before >= 2, `fast runs: ${before} then ${fastRuns(text)}`);
+      assert.match(text, /tessera_hook_sandbox_paths_total\{path="slice_over"\} 0/);
+      assert.match(text, /tessera_hook_isolates\{state="idle"\} [1-9]/);
+      assert.match(text, /tessera_hook_isolates\{state="waiting"\} 0/);
+    });
+
     test('executions are pruned beyond the count per hook and past the age', async () => {
       const hook = await server.admin('POST', '/hooks', { name: 'count', event: 'after_registration', mode: 'sync', code: 'export default async () => {}' });
       const user = await server.admin('POST', '/users', { email: 'p@example.com' });

@@ -10,7 +10,7 @@ import { makeBase64 } from '../../src/hooks/sandbox/prelude/base64.ts';
 import { formatLine } from '../../src/hooks/sandbox/prelude/console.ts';
 import { makeText, utf8Encode } from '../../src/hooks/sandbox/prelude/encoding.ts';
 import { headerPairs } from '../../src/hooks/sandbox/prelude/fetch.ts';
-import type { RunFunction } from '../../src/hooks/sandbox/prelude/boot.ts';
+import type { RealmEntries } from '../../src/hooks/sandbox/prelude/boot.ts';
 import { REALM_SOURCE } from '../../src/hooks/sandbox/realm.ts';
 import { makeUrl, type HostCall, type HostUrl } from '../../src/hooks/sandbox/prelude/url.ts';
 
@@ -234,11 +234,11 @@ test('console lines are formatted like Node for the common directives', () => {
 
 test('the realm (ses, lockdown, the prelude) runs in a bare V8 context: it needs nothing from outside itself', async () => {
   const context = vm.createContext({});
-  const boot = vm.runInContext(REALM_SOURCE, context, { filename: 'tessera:realm' }) as (...args: unknown[]) => RunFunction;
+  const boot = vm.runInContext(REALM_SOURCE, context, { filename: 'tessera:realm' }) as (...args: unknown[]) => RealmEntries;
   const lines: string[] = [];
   const fetchBridge = { apply: async () => ({ ok: false, error: 'fetch refused: a test' }) };
   const asyncBridge = { apply: async (_: unknown, [, op]: [number, string]) => (op === 'sleep' ? true : { ok: false, error: 'no subtle here' }) };
-  const run = boot(
+  const [run, start, take, wait] = boot(
     (_id: number, level: string, text: string) => lines.push(`${level} ${text}`),
     (_id: number, kind: string, size: number) => (kind === 'uuid' ? '00000000-0000-4000-8000-000000000000' : new Uint8Array(size)),
     (_id: number, op: 'parse' | 'set', a: string, b?: string, c?: string) => hostUrl(op, a, b, c),
@@ -261,4 +261,18 @@ test('the realm (ses, lockdown, the prelude) runs in a bare V8 context: it needs
   const again = JSON.parse(await run('v1', null, JSON.stringify({ name: 'Bo' }), 2, ''));
   assert.deepEqual(again.actions, [{ type: 'idToken.setClaim', key: 'name', value: 'Bo 1' }]);
   assert.deepEqual(JSON.parse(await run('v2', null, '{}', 3, '')), { missing: true });
+  // The host's fast path: `start` runs synchronously; `take` answers the result once the run has
+  // settled (under isolated-vm, before the sync call returns), nothing while it is pending; `wait`
+  // hands over the run's promise.
+  start('v1', null, JSON.stringify({ name: 'Cy' }), 4, '');
+  assert.equal(take(), undefined, 'pending: its microtasks have not run yet');
+  assert.deepEqual(JSON.parse(await wait()).actions, [{ type: 'idToken.setClaim', key: 'name', value: 'Cy 1' }]);
+  start('v1', null, JSON.stringify({ name: 'Di' }), 5, '');
+  let settled: string | undefined;
+  for (let turn = 0; turn < 100 && settled === undefined; turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    settled = take();
+  }
+  assert.deepEqual(JSON.parse(settled!).actions, [{ type: 'idToken.setClaim', key: 'name', value: 'Di 1' }]);
+  assert.equal(take(), undefined, 'a result is taken once');
 });

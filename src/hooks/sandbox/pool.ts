@@ -24,10 +24,20 @@ export interface Compiled {
   check: CodeCheck;
   /** Names the version inside an isolate (unique in this process). */
   key: string;
+  /** The isolate CPU of its last run that found it evaluated, in ms (Infinity before one): the fast path's guess. */
+  lastCpuMs: number;
+  /** Until when (performance.now()) its runs skip the fast path after a slice ran over (run.ts runSlice). */
+  asyncUntil: number;
 }
 
-/** The realm's `run` (prelude/boot.ts RunFunction), as the host calls it. */
-export type RunReference = ivm.Reference<(key: string, source: string | null, eventJson: string, runId: number, drop: string) => Promise<string>>;
+type RunArguments = [key: string, source: string | null, eventJson: string, runId: number, drop: string];
+/** The realm's entry points (prelude/boot.ts RealmEntries), as the host calls them. */
+export interface RealmEntry {
+  run: ivm.Reference<(...args: RunArguments) => Promise<string>>;
+  start: ivm.Reference<(...args: RunArguments) => void>;
+  take: ivm.Reference<() => string | undefined>;
+  wait: ivm.Reference<() => Promise<string>>;
+}
 
 interface PoolOptions {
   memoryLimitMb: number;
@@ -50,8 +60,8 @@ const GROW_AFTER_MS = 10;
 
 export class Slot {
   readonly isolate: ivm.Isolate;
-  /** The realm booted: its `run`. */
-  readonly realm: Promise<RunReference>;
+  /** The realm booted: its entry points. */
+  readonly realm: Promise<RealmEntry>;
   runs = 0;
   retired = false;
   /** When it last went idle (performance.now()). */
@@ -62,7 +72,7 @@ export class Slot {
   readonly #versions = new Set<string>();
   #drop: string[] = [];
 
-  constructor(isolate: ivm.Isolate, realm: Promise<RunReference>) {
+  constructor(isolate: ivm.Isolate, realm: Promise<RealmEntry>) {
     this.isolate = isolate;
     this.realm = realm;
     realm.catch(() => undefined);
@@ -315,7 +325,7 @@ export class IsolatePool {
 }
 
 /** Runs the realm script in the isolate's one context and boots the prelude with the bridges. */
-async function bootRealm(isolate: ivm.Isolate, bridges: Bridges): Promise<RunReference> {
+async function bootRealm(isolate: ivm.Isolate, bridges: Bridges): Promise<RealmEntry> {
   const script = await isolate.compileScript(REALM_SOURCE, {
     filename: 'tessera:realm',
     ...(realmCache ? { cachedData: realmCache } : { produceCachedData: true }),
@@ -325,10 +335,14 @@ async function bootRealm(isolate: ivm.Isolate, bridges: Bridges): Promise<RunRef
   const context = await isolate.createContext();
   const boot = (await script.run(context, { timeout: BOOT_TIMEOUT_MS, reference: true })) as ivm.Reference<(...bridges: unknown[]) => unknown>;
   script.release();
+  let entries: ivm.Reference<unknown[]> | undefined;
   try {
-    return (await boot.apply(undefined, bridges, { timeout: BOOT_TIMEOUT_MS, result: { reference: true } })) as RunReference;
+    entries = (await boot.apply(undefined, bridges, { timeout: BOOT_TIMEOUT_MS, result: { reference: true } })) as ivm.Reference<unknown[]>;
+    const entry = (index: number) => entries!.getSync(index, { reference: true });
+    return { run: entry(0), start: entry(1), take: entry(2), wait: entry(3) } as RealmEntry;
   } finally {
     boot.release();
+    entries?.release();
   }
 }
 

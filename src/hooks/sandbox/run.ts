@@ -1,6 +1,7 @@
-// One hook run: its limits and state, the one call into the isolate (the hook version's source
-// rides along the first time an isolate runs it), the deadline, the result read back and measured
-// here, and every failure turned into an outcome. `timeout_ms` of wall time covers the hook's top
+// One hook run: its limits and state, the call into the isolate (the hook version's source rides
+// along the first time an isolate runs it; a short run of a version it knows starts synchronously
+// on this thread, see runSlice), the deadline, the result read back and measured here, and every
+// failure turned into an outcome. `timeout_ms` of wall time covers the hook's top
 // level, the hook and everything it awaits (isolated-vm's own `timeout` only covers synchronous
 // stretches, so a host-side deadline ends a run that outlives it, and its isolate is not reused).
 // The event goes in as one JSON string; actions come out as JSON text, parsed into plain data.
@@ -8,7 +9,7 @@
 import type { RecordedAction } from '../catalog/actions.ts';
 import { asyncState, type AsyncState } from './async-bridge.ts';
 import { splitLocation } from './check.ts';
-import { isMemoryError, type Compiled, type Slot } from './pool.ts';
+import { isMemoryError, type Compiled, type RealmEntry, type Slot } from './pool.ts';
 
 export type HookOutcome = 'success' | 'error' | 'timeout' | 'memory';
 
@@ -45,6 +46,8 @@ export interface RunState {
   /** Main-thread time its sync bridge calls took so far, in ms (see sandbox.ts #charge). */
   hostMs: number;
   async: AsyncState;
+  /** It started on the fast path (runSlice). */
+  fastPath: boolean;
   /** Console lines received so far, and who waits for the ones still in flight. */
   received: number;
   onReceived: (() => void) | null;
@@ -67,6 +70,7 @@ export function runState(event: Record<string, unknown>, allowedHosts: readonly 
     pendingFetches: 0,
     hostMs: 0,
     async: asyncState(deadline),
+    fastPath: false,
     received: 0,
     onReceived: null,
   };
@@ -92,13 +96,15 @@ export function receiveLog(state: RunState, level: string, text: string, limits:
 }
 
 /** How a run ended: its outcome, the actions or the error, and whether its isolate may be reused. */
-interface RunEnd {
+export interface RunEnd {
   outcome: HookOutcome;
   actions: RecordedAction[];
   error?: string;
   healthy: boolean;
   /** The isolate's CPU for the run, in ms, when it was read. */
   cpuMs?: number;
+  /** The fast path's slice ran over: nothing of the run counts, and it is run again the async way. */
+  sliceOver?: true;
 }
 
 /**
@@ -113,29 +119,56 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
     const failure = classifyFailure(error, slot.isolate.isDisposed, state, limits, prefix);
     return { outcome: failure.outcome, actions: [], error: failure.message, healthy: failure.healthy };
   };
+  // The host-side deadline, made only when the run has to be awaited (the fast path needs none).
   let timer: NodeJS.Timeout | undefined;
-  try {
-    const run = await slot.realm;
-    const remaining = Math.max(1, Math.ceil(state.deadline - performance.now()));
-    const deadline = new Promise<typeof DEADLINE>((resolve) => {
-      timer = setTimeout(resolve, remaining, DEADLINE);
+  let deadline: Promise<typeof DEADLINE> | undefined;
+  const untilDeadline = <T>(work: Promise<T>): Promise<T | typeof DEADLINE> => {
+    deadline ??= new Promise((resolve) => {
+      timer = setTimeout(resolve, Math.max(1, Math.ceil(state.deadline - performance.now())), DEADLINE);
     });
-    const call = (source: string | null, drop: string) =>
-      run.apply(undefined, [compiled.key, source, eventJson, state.id, drop], { timeout: remaining, result: { promise: true } }).then(
-        (value: unknown) => ({ value }),
-        (error: unknown) => ({ error }),
+    return Promise.race([work, deadline]);
+  };
+  try {
+    const entry = await slot.realm;
+    const remaining = Math.max(1, Math.ceil(state.deadline - performance.now()));
+    const settle = (promise: Promise<unknown>) =>
+      untilDeadline(
+        promise.then(
+          (value: unknown): Executed => ({ value }),
+          (error: unknown): Executed => ({ error }),
+        ),
       );
+    const call = (source: string | null, drop: string) => settle(entry.run.apply(undefined, [compiled.key, source, eventJson, state.id, drop], { timeout: remaining, result: { promise: true } }));
     const { source, drop } = slot.arguments(compiled);
-    let executed = await Promise.race([call(source, drop), deadline]);
+    let executed: Executed | typeof DEADLINE;
+    const fastPath = source === null && compiled.lastCpuMs < FAST_PATH_MAX_CPU_MS && remaining > SYNC_SLICE_MS && !(compiled.asyncUntil > performance.now());
+    if (fastPath) {
+      state.fastPath = true;
+      const slice = runSlice(entry, [compiled.key, null, eventJson, state.id, drop]);
+      if (slice === SLICE_OVER) {
+        // Too long to run on the server's thread: this version goes the async way for a while, and
+        // this run starts again there, in another isolate (its queued bridge calls find it over).
+        compiled.asyncUntil = performance.now() + ASYNC_AFTER_SLICE_MS;
+        return { outcome: 'timeout', actions: [], healthy: false, sliceOver: true };
+      }
+      executed = slice === PENDING ? await settle(entry.wait.apply(undefined, [], { timeout: remaining, result: { promise: true } })) : slice;
+    } else {
+      executed = await call(source, drop);
+    }
     if (executed !== DEADLINE && 'value' in executed && executed.value === MISSING) {
       // The isolate had forgotten this version: once more, with its source.
       slot.forget(compiled);
-      executed = await Promise.race([call(compiled.source, ''), deadline]);
+      executed = await call(compiled.source, '');
     }
     if (executed === DEADLINE) return timedOut();
     // The prelude's `run` catches what the hook throws; what still fails the call is a promise
     // the hook left rejected with no handler (or a limit).
-    if ('error' in executed) return failed(executed.error, 'Uncaught (in promise) ');
+    if ('error' in executed) {
+      const end = failed(executed.error, 'Uncaught (in promise) ');
+      end.cpuMs = slot.takeCpuMs();
+      if (source === null && end.cpuMs !== undefined) compiled.lastCpuMs = end.cpuMs;
+      return end;
+    }
     const parsed = parseResult(executed.value);
     if (parsed.logged > state.received) {
       // Console lines travel apart from the result: wait for those still on their way.
@@ -144,10 +177,12 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
           if (state.received >= parsed.logged) resolve();
         };
       });
-      await Promise.race([linesIn, deadline]);
+      await untilDeadline(linesIn);
       state.onReceived = null;
     }
     const cpuMs = slot.takeCpuMs();
+    // The fast path's guess, from runs that found the version evaluated (not its one-off evaluation).
+    if (source === null && cpuMs !== undefined) compiled.lastCpuMs = cpuMs;
     if (parsed.memory || (needsHeapCheck(slot, cpuMs) && overLimit(slot, limits.memoryLimitMb))) return { ...overMemory(), cpuMs };
     // A fetch still in flight must never resolve into a later run's isolate.
     const healthy = state.pendingFetches === 0;
@@ -157,6 +192,37 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
     return failed(error, '');
   } finally {
     clearTimeout(timer);
+  }
+}
+
+type Executed = { value: unknown } | { error: unknown };
+
+/**
+ * The fast path, for a version the isolate has evaluated already and whose last run was short: the
+ * run starts synchronously on this thread, with no hop to isolated-vm's pool and back (the larger
+ * part of a trivial run's cost), and at most SYNC_SLICE_MS of it, since the server's thread waits
+ * meanwhile. isolated-vm runs the isolate's microtasks before the call returns, so a hook that
+ * awaits nothing of the host's is done then and `take` reads its result; one waiting on the host
+ * (fetch, a timer, crypto.subtle) is PENDING, and awaited the usual way.
+ */
+const SYNC_SLICE_MS = 5;
+/** Versions whose last run took more of the isolate's CPU than this run the async way. */
+const FAST_PATH_MAX_CPU_MS = 1;
+/** After a slice ran over, how long its version runs the async way before the fast path is tried again. */
+const ASYNC_AFTER_SLICE_MS = 10_000;
+const PENDING = Symbol('pending');
+const SLICE_OVER = Symbol('slice over');
+
+function runSlice(entry: RealmEntry, args: [string, null, string, number, string]): Executed | typeof PENDING | typeof SLICE_OVER {
+  const started = performance.now();
+  try {
+    entry.start.applySync(undefined, args, { timeout: SYNC_SLICE_MS });
+    const value = entry.take.applySync(undefined, [], { timeout: SYNC_SLICE_MS });
+    return value === undefined ? PENDING : { value };
+  } catch (error) {
+    // isolated-vm's timeout, not a rejection of the hook's own that happens to say "timed out".
+    const stopped = /timed out/i.test(error instanceof Error ? error.message : String(error)) && performance.now() - started >= SYNC_SLICE_MS * 0.9;
+    return stopped ? SLICE_OVER : { error };
   }
 }
 

@@ -1,7 +1,8 @@
 // The hook sandbox: brand code run in isolated-vm, kept apart by Hardened JavaScript (realm.ts).
 // A run checks the hook version once (check.ts, then kept), takes an isolate of its own from the
-// pool (pool.ts), runs there in one call (run.ts) and gives the isolate back, or disposes it when
-// the run timed out, hit the memory limit or left a fetch in flight. The hook sees only the globals
+// pool (pool.ts), runs there (run.ts: a short run of a version the isolate knows starts on this
+// thread, any other in one async call) and gives the isolate back, or disposes it when the run
+// timed out, hit the memory limit or left a fetch in flight. The hook sees only the globals
 // the prelude defines (prelude/); the host's side of its console, fetch, timers and crypto.subtle
 // (bridges.ts, async-bridge.ts) is routed here to the run's state.
 import type { RecordedAction } from '../catalog/actions.ts';
@@ -10,7 +11,7 @@ import { createBridges, bridgeRequest } from './bridges.ts';
 import { checkAndRewrite, MEMORY_LIMIT_MB, type CodeCheck } from './check.ts';
 import { bridgeFetch, FetchError, type BridgeResponse, type FetchPolicy } from './fetch-bridge.ts';
 import { IsolatePool, type Compiled, type Slot } from './pool.ts';
-import { clampTimeout, receiveLog, redact, round, runOnce, runState, type HookOutcome, type HookRunResult, type RunState } from './run.ts';
+import { clampTimeout, receiveLog, redact, round, runOnce, runState, type HookOutcome, type HookRunResult, type RunEnd, type RunState } from './run.ts';
 
 /** What the sandbox needs of a hook. `version` keys the compile cache together with `id`. */
 export interface SandboxHook {
@@ -70,6 +71,8 @@ export class HookSandbox {
   readonly #pool: IsolatePool;
   readonly #runs = new Map<number, RunState>();
   readonly #compiled = new Map<string, Compiled>();
+  /** Runs that took the fast path (run.ts runSlice) to their end, and slices that ran over and were run again. */
+  readonly #paths = { fast: 0, slicesOver: 0 };
 
   constructor(options: SandboxOptions = {}) {
     this.#memoryLimitMb = options.memoryLimitMb ?? MEMORY_LIMIT_MB;
@@ -115,7 +118,7 @@ export class HookSandbox {
   async run(hook: SandboxHook, event: Record<string, unknown>, options: RunOptions = {}): Promise<HookRunResult> {
     const started = performance.now();
     const timeoutMs = clampTimeout(options.timeoutMs ?? hook.timeout_ms);
-    const state = runState(event, options.allowedHosts !== undefined ? options.allowedHosts : (hook.allowed_hosts ?? null), started + timeoutMs);
+    let state = runState(event, options.allowedHosts !== undefined ? options.allowedHosts : (hook.allowed_hosts ?? null), started + timeoutMs);
     // The isolate's CPU over the run (one run per isolate at a time), for fair sharing's CPU budget.
     let cpuSpent: number | undefined;
     const finish = (outcome: HookOutcome, actions: RecordedAction[], error?: string): HookRunResult => {
@@ -140,8 +143,28 @@ export class HookSandbox {
       return finish('error', [], `the event could not be copied into the sandbox: ${(error as Error).message}`);
     }
 
+    let end = await this.#attempt(compiled, eventJson, state, timeoutMs);
+    if (end.sliceOver) {
+      this.#paths.slicesOver++;
+      // The fast path's slice ran over: the run starts again, the async way, as a new run (whatever
+      // the first attempt still has in flight, a console line or a fetch, finds that one over).
+      state = runState(event, state.allowedHosts, state.deadline);
+      end = await this.#attempt(compiled, eventJson, state, timeoutMs);
+    }
+    if (state.fastPath) this.#paths.fast++;
+    cpuSpent = end.cpuMs;
+    return finish(end.outcome, end.actions, end.error);
+  }
+
+  /** One attempt at a run: an isolate from the pool, the run there, the isolate given back. */
+  async #attempt(compiled: Compiled, eventJson: string, state: RunState, timeoutMs: number): Promise<RunEnd> {
+    const pool = this.#pool;
     const slot: Slot | null = await pool.acquire(state.deadline);
-    if (slot === null) return finish(pool.disposed ? 'error' : 'timeout', [], pool.disposed ? 'the sandbox is shut down' : 'no sandbox was free before the deadline');
+    if (slot === null) {
+      return pool.disposed
+        ? { outcome: 'error', actions: [], error: 'the sandbox is shut down', healthy: false }
+        : { outcome: 'timeout', actions: [], error: 'no sandbox was free before the deadline', healthy: false };
+    }
     slot.runs++;
     this.#runs.set(state.id, state);
     // Its first run reads where the isolate's CPU starts; every run reads where it ends (runOnce).
@@ -151,8 +174,8 @@ export class HookSandbox {
     try {
       const end = await runOnce(slot, compiled, eventJson, state, { timeoutMs, memoryLimitMb: this.#memoryLimitMb });
       healthy = end.healthy;
-      cpuSpent = end.cpuMs ?? slot.takeCpuMs();
-      return finish(end.outcome, end.actions, end.error);
+      if (!end.sliceOver && end.cpuMs === undefined) end.cpuMs = slot.takeCpuMs();
+      return end;
     } finally {
       state.active = false;
       if (state.pendingFetches > 0) healthy = false;
@@ -164,9 +187,9 @@ export class HookSandbox {
   }
 
   /** Pool and cache figures, for metrics and tests. */
-  stats(): { isolates: number; idle: number; running: number; waiting: number; compiled: number } {
+  stats(): { isolates: number; idle: number; running: number; waiting: number; compiled: number; fast: number; slicesOver: number } {
     const pool = this.#pool.stats();
-    return { isolates: pool.isolates, idle: pool.idle, running: this.#runs.size, waiting: pool.waiting, compiled: this.#compiled.size };
+    return { isolates: pool.isolates, idle: pool.idle, running: this.#runs.size, waiting: pool.waiting, compiled: this.#compiled.size, ...this.#paths };
   }
 
   /** Disposes every isolate; runs under way end as errors. */
@@ -184,7 +207,7 @@ export class HookSandbox {
       return cached;
     }
     const { check, source } = checkAndRewrite(hook.code);
-    const compiled: Compiled = { code: hook.code, source, check, key: `v${nextVersionKey++}` };
+    const compiled: Compiled = { code: hook.code, source, check, key: `v${nextVersionKey++}`, lastCpuMs: Infinity, asyncUntil: 0 };
     this.#compiled.set(key, compiled);
     if (this.#compiled.size > 1000) {
       const [oldest] = this.#compiled.keys();

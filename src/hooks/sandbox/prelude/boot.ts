@@ -47,6 +47,13 @@ export interface RunRecord {
 }
 
 export type RunFunction = (key: string, source: string | null, eventJson: string, runId: number, drop: string) => Promise<RunResult>;
+/** The realm's entry points: `run` (one async call), and `start`, `take` and `wait` (the host's sync fast path). */
+export type RealmEntries = [
+  run: RunFunction,
+  start: (key: string, source: string | null, eventJson: string, runId: number, drop: string) => void,
+  take: () => RunResult | undefined,
+  wait: () => Promise<RunResult>,
+];
 
 export function tesseraBoot(
   hostLog: HostLog,
@@ -57,7 +64,7 @@ export function tesseraBoot(
   recorders: RecorderTable,
   tripped: { count: number },
   absent: Record<string, string>,
-): RunFunction {
+): RealmEntries {
   const MAX_LINES = 100;
   // Each sync call below blocks on the host's event loop, each async one costs it a task: a run gets
   // a bounded number of them, so a hook spinning on `new URL()` cannot keep the host busy.
@@ -223,7 +230,7 @@ export function tesseraBoot(
 
   const api = makeApi(() => live().actions, recorders);
 
-  return async function run(key: string, source: string | null, eventJson: string, runId: number, drop: string): Promise<RunResult> {
+  async function run(key: string, source: string | null, eventJson: string, runId: number, drop: string): Promise<RunResult> {
     if (drop !== '') for (const old of drop.split(',')) versions.delete(old);
     const record: RunRecord = { id: runId, actions: [], logged: 0, lines: 0, fetched: 0, hostCalls: 0, asyncCalls: 0, random: { state: null } };
     current = record;
@@ -257,7 +264,38 @@ export function tesseraBoot(
       return result({ actions: [], error: describeError(error), logged: record.logged });
     }
     return result({ actions: record.actions, logged: record.logged });
-  };
+  }
+
+  // The fast path (sandbox/run.ts): the host calls `start` synchronously, on its own thread, and
+  // `take` right after. isolated-vm runs the isolate's microtasks before a sync call returns, so a
+  // hook that awaits nothing of the host's has settled by then and `take` answers its result; one
+  // that waits on the host (fetch, a timer, crypto.subtle) is pending, and `wait` hands its promise
+  // over for the host to await as usual.
+  let pending: Promise<RunResult> | null = null;
+  let settled: RunResult | undefined;
+  function start(key: string, source: string | null, eventJson: string, runId: number, drop: string): void {
+    settled = undefined;
+    const promise = run(key, source, eventJson, runId, drop);
+    pending = promise;
+    promise.then((value) => {
+      if (pending === promise) settled = value;
+    });
+  }
+  function take(): RunResult | undefined {
+    const value = settled;
+    if (value !== undefined) {
+      settled = undefined;
+      pending = null;
+    }
+    return value;
+  }
+  function wait(): Promise<RunResult> {
+    const promise = pending;
+    pending = null;
+    settled = undefined;
+    return promise ?? Promise.resolve(stringify({ error: 'no hook run is under way', logged: 0 }));
+  }
+  return [run, start, take, wait];
 }
 
 // SES's globals in the start compartment (types only: the realm script defines them before boot).
