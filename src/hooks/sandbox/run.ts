@@ -111,7 +111,7 @@ export interface RunEnd {
  * Runs the hook: one call into the isolate's realm with the version's key (and its source when
  * the isolate has not evaluated it yet), the event as JSON and the run's id. Never throws.
  */
-export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string, state: RunState, limits: { timeoutMs: number; memoryLimitMb: number }): Promise<RunEnd> {
+export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string, state: RunState, limits: { timeoutMs: number; memoryLimitMb: number; fastPathMaxCpuMs: number }): Promise<RunEnd> {
   const { timeoutMs } = limits;
   const timedOut = (): RunEnd => ({ outcome: 'timeout', actions: [], error: `the hook did not finish within ${timeoutMs} ms`, healthy: false });
   const overMemory = (): RunEnd => ({ outcome: 'memory', actions: [], error: `the hook went over the ${limits.memoryLimitMb} MiB memory limit`, healthy: false });
@@ -141,7 +141,7 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
     const call = (source: string | null, drop: string) => settle(entry.run.apply(undefined, [compiled.key, source, eventJson, state.id, drop], { timeout: remaining, result: { promise: true } }));
     const { source, drop } = slot.arguments(compiled);
     let executed: Executed | typeof DEADLINE;
-    const fastPath = source === null && compiled.lastCpuMs < FAST_PATH_MAX_CPU_MS && remaining > SYNC_SLICE_MS && !(compiled.asyncUntil > performance.now());
+    const fastPath = source === null && compiled.lastCpuMs < limits.fastPathMaxCpuMs && remaining > SYNC_SLICE_MS && !(compiled.asyncUntil > performance.now());
     if (fastPath) {
       state.fastPath = true;
       const slice = runSlice(entry, [compiled.key, null, eventJson, state.id, drop]);
@@ -206,8 +206,12 @@ type Executed = { value: unknown } | { error: unknown };
  * (fetch, a timer, crypto.subtle) is PENDING, and awaited the usual way.
  */
 const SYNC_SLICE_MS = 5;
-/** Versions whose last run took more of the isolate's CPU than this run the async way. */
-const FAST_PATH_MAX_CPU_MS = 1;
+/**
+ * Versions whose last run took more of the isolate's CPU than this (in ms) run the async way: their
+ * work then runs beside the server's thread, on another core, which outweighs the hop it costs (a
+ * trivial run takes 10–50 µs; one awaiting a fetch or crypto.subtle a few hundred).
+ */
+export const FAST_PATH_MAX_CPU_MS = 1;
 /** After a slice ran over, how long its version runs the async way before the fast path is tried again. */
 const ASYNC_AFTER_SLICE_MS = 10_000;
 const PENDING = Symbol('pending');

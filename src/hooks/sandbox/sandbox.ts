@@ -11,7 +11,7 @@ import { createBridges, bridgeRequest } from './bridges.ts';
 import { checkAndRewrite, MEMORY_LIMIT_MB, type CodeCheck } from './check.ts';
 import { bridgeFetch, FetchError, type BridgeResponse, type FetchPolicy } from './fetch-bridge.ts';
 import { IsolatePool, type Compiled, type Slot } from './pool.ts';
-import { clampTimeout, receiveLog, redact, round, runOnce, runState, type HookOutcome, type HookRunResult, type RunEnd, type RunState } from './run.ts';
+import { clampTimeout, FAST_PATH_MAX_CPU_MS, receiveLog, redact, round, runOnce, runState, type HookOutcome, type HookRunResult, type RunEnd, type RunState } from './run.ts';
 
 /** What the sandbox needs of a hook. `version` keys the compile cache together with `id`. */
 export interface SandboxHook {
@@ -52,6 +52,8 @@ export interface SandboxOptions {
   maxFetchesPerRun?: number;
   /** Fetch limits and hooks for tests (resolver, onConnect); allowed hosts and deadline come per run. */
   fetch?: Omit<FetchPolicy, 'allowedHosts' | 'deadline' | 'signal'>;
+  /** A version whose last run took more isolate CPU than this (ms) skips the fast path (default FAST_PATH_MAX_CPU_MS, run.ts). */
+  fastPathMaxCpuMs?: number;
   /** V8 lost control of an isolate: log it and plan a restart (see isolated-vm). Default: abort. */
   onCatastrophicError?: (message: string) => void;
 }
@@ -64,6 +66,7 @@ const OVER_BUDGET = 'tessera:host-time-over';
 
 export class HookSandbox {
   readonly #memoryLimitMb: number;
+  readonly #fastPathMaxCpuMs: number;
   readonly #maxLogLines: number;
   readonly #maxLogLineLength: number;
   readonly #maxFetches: number;
@@ -76,6 +79,7 @@ export class HookSandbox {
 
   constructor(options: SandboxOptions = {}) {
     this.#memoryLimitMb = options.memoryLimitMb ?? MEMORY_LIMIT_MB;
+    this.#fastPathMaxCpuMs = options.fastPathMaxCpuMs ?? FAST_PATH_MAX_CPU_MS;
     const maxIsolates = Math.max(1, options.maxIsolates ?? 32);
     const warmIsolates = Math.min(maxIsolates, Math.max(0, options.warmIsolates ?? 2));
     this.#maxLogLines = options.maxLogLines ?? 100;
@@ -172,7 +176,7 @@ export class HookSandbox {
 
     let healthy = false;
     try {
-      const end = await runOnce(slot, compiled, eventJson, state, { timeoutMs, memoryLimitMb: this.#memoryLimitMb });
+      const end = await runOnce(slot, compiled, eventJson, state, { timeoutMs, memoryLimitMb: this.#memoryLimitMb, fastPathMaxCpuMs: this.#fastPathMaxCpuMs });
       healthy = end.healthy;
       if (!end.sliceOver && end.cpuMs === undefined) end.cpuMs = slot.takeCpuMs();
       return end;
