@@ -51,6 +51,8 @@ export interface Config {
     /** Execution log kept this long, and at most this many runs per hook. */
     executionMaxAgeDays: number;
     executionsPerHook: number;
+    /** Successful runs per hook and second the execution log records past a burst of 100 (Infinity: all; HOOK_EXECUTIONS_PER_SECOND). */
+    executionsPerSecond: number;
     /** Delays before the retries of a failed async hook run (attempt 2, 3, ...); then the job is failed. */
     asyncRetryScheduleMs: number[];
     /** How long a claimed async job stays reserved for the process running it; longer than any hook run. */
@@ -223,6 +225,17 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
+/** HOOK_EXECUTIONS_PER_SECOND: "all", or successful runs per hook and second the execution log records (default 10). */
+function executionsPerSecond(env: Env): number {
+  const raw = env.HOOK_EXECUTIONS_PER_SECOND;
+  if (raw === 'all') return Number.POSITIVE_INFINITY;
+  const value = raw === undefined || raw === '' ? 10 : Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 1_000_000) {
+    throw new ConfigError(`HOOK_EXECUTIONS_PER_SECOND must be "all" or an integer between 0 and 1000000, got "${raw}"`);
+  }
+  return value;
+}
+
 function url(env: Env, name: string, protocols: string[]): string | null {
   const raw = env[name];
   if (!raw) return null;
@@ -344,6 +357,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     hooks: {
       executionMaxAgeDays: int(env, 'HOOK_EXECUTIONS_MAX_AGE_DAYS', 14, 1, 365),
       executionsPerHook: int(env, 'HOOK_EXECUTIONS_PER_HOOK', 1000, 10, 100000),
+      executionsPerSecond: executionsPerSecond(env),
       asyncRetryScheduleMs: durations(env, 'HOOK_ASYNC_RETRY_SCHEDULE', '5s,30s,2m'),
       // A hook runs at most 10 s (timeout_ms): a lease shorter than that plus a margin could run out mid-run.
       asyncLeaseMs: duration(env, 'HOOK_ASYNC_LEASE', 30_000, 12_000, 3_600_000),

@@ -142,7 +142,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const sandbox = new HookSandbox({ onCatastrophicError: (message) => log.fatal({ message }, 'a hook isolate failed catastrophically; restart the server') });
     observeSandbox(metrics.registry, () => sandbox.stats());
     const hooks = new HookStore(db, box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
-    const executions = new ExecutionLog(db, log);
+    const executions = new ExecutionLog(db, log, config.hooks.executionsPerSecond);
     const hookJobs = new HookJobQueue(db, config.hooks.asyncLeaseMs, box);
     // SQLite: one server per database, so a job leased at start is a dead process's: free it now.
     if (!isPostgres(db)) await hookJobs.releaseLeftovers();

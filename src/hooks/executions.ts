@@ -4,13 +4,15 @@
 // runs a batch: mostly the insert), plus the redacted copy of its event kept for a replay
 // (redact.ts, made at once so that nothing changed later leaks in: a walk and a JSON.stringify,
 // under 2× a plain JSON.stringify of the event); its id is a per-process random prefix and a counter
-// rather than a UUID per run.
+// rather than a UUID per run. Failed and denied runs are all recorded, successful ones as sampled
+// under load (run-sampling.ts).
 import { randomBytes } from 'node:crypto';
 import type { SQLInputValue } from 'node:sqlite';
 import { fromJson, toJson, type Db } from '../db/knex.ts';
 import { preparedStatements, type PreparedStatements } from '../db/prepared.ts';
 import type { Logger } from '../log.ts';
 import { redactEvent, userIdOf } from './redact.ts';
+import { RunSampler } from './run-sampling.ts';
 
 /** How long a run waits to be written with the ones that follow it. */
 const BATCH_DELAY_MS = 50;
@@ -19,6 +21,8 @@ const INSERT_CHUNK = 100;
 const ID_PREFIX = `exe_${randomBytes(8).toString('hex')}`;
 let idCounter = 0;
 const EMPTY_LIST = '[]';
+const FAILED = new Set(['error', 'timeout', 'memory', 'invalid_action']);
+const isDenial = (action: unknown) => (action as { type?: unknown } | null)?.type === 'deny';
 
 /** One run, as it is recorded. */
 export interface ExecutionEntry {
@@ -91,14 +95,22 @@ export class ExecutionLog {
   #flushing: Promise<void> | null = null;
   #writing: Promise<void> = Promise.resolve();
 
-  constructor(db: Db, log: Logger) {
+  readonly #sampler: RunSampler;
+
+  /** `runsPerSecond`: see RunSampler (HOOK_EXECUTIONS_PER_SECOND; default here: every run recorded). */
+  constructor(db: Db, log: Logger, runsPerSecond = Number.POSITIVE_INFINITY) {
     this.#db = db;
     this.#log = log;
     this.#prepared = preparedStatements(db);
+    this.#sampler = new RunSampler(runsPerSecond);
   }
 
-  /** Records a run; it is written with the others of the next few milliseconds. */
+  /**
+   * Records a run; it is written with the others of the next few milliseconds. A failed or denied run
+   * always is; a successful (or skipped) one when its hook's sample has room (run-sampling.ts).
+   */
   record(entry: ExecutionEntry): void {
+    if (!FAILED.has(entry.outcome) && !entry.actions.some(isDenial) && !this.#sampler.keep(entry.hookId)) return;
     const kept = entry.payload ? redactEvent(entry.payload) : null;
     // What the event's redaction took out does not come back through what the hook logged or did.
     const scrub = kept?.redacted ? kept.scrub : null;

@@ -32,6 +32,8 @@ describe('config errors name the variable', () => {
       [{ MFA_RESEND_INTERVAL_SECONDS: '3601' }, 'MFA_RESEND_INTERVAL_SECONDS must be an integer between 0 and 3600, got "3601"'],
       [{ PASSWORD_RESET_TTL_SECONDS: '9' }, 'PASSWORD_RESET_TTL_SECONDS must be an integer between 10 and 86400, got "9"'],
       [{ HOOK_EXECUTIONS_PER_HOOK: '9' }, 'HOOK_EXECUTIONS_PER_HOOK must be an integer between 10 and 100000, got "9"'],
+      [{ HOOK_EXECUTIONS_PER_SECOND: 'some' }, 'HOOK_EXECUTIONS_PER_SECOND must be "all" or an integer between 0 and 1000000, got "some"'],
+      [{ HOOK_EXECUTIONS_PER_SECOND: '-1' }, 'HOOK_EXECUTIONS_PER_SECOND must be "all" or an integer between 0 and 1000000, got "-1"'],
       [{ WEBHOOK_CONCURRENCY: '0' }, 'WEBHOOK_CONCURRENCY must be an integer between 1 and 1000, got "0"'],
     ];
     for (const [env, message] of table) assert.equal(configError(env), message, JSON.stringify(env));
@@ -104,6 +106,13 @@ describe('config errors name the variable', () => {
       assert.equal(configError({ WEBHOOK_RETRY_SCHEDULE: raw }), message(raw), raw.slice(0, 40));
     }
     assert.deepEqual(loadConfig({ WEBHOOK_RETRY_SCHEDULE: '0.2s, 1m,7d' }).webhooks.retryScheduleMs, [200, 60_000, 604_800_000]);
+  });
+
+  test('HOOK_EXECUTIONS_PER_SECOND: 10 by default, a whole number, or all', () => {
+    assert.equal(loadConfig({}).hooks.executionsPerSecond, 10);
+    assert.equal(loadConfig({ HOOK_EXECUTIONS_PER_SECOND: '0' }).hooks.executionsPerSecond, 0);
+    assert.equal(loadConfig({ HOOK_EXECUTIONS_PER_SECOND: '50' }).hooks.executionsPerSecond, 50);
+    assert.equal(loadConfig({ HOOK_EXECUTIONS_PER_SECOND: 'all' }).hooks.executionsPerSecond, Number.POSITIVE_INFINITY);
   });
 
   test('the webhook lease must outlast the timeout by 2 s', () => {
