@@ -62,6 +62,8 @@ export class Slot {
   readonly isolate: ivm.Isolate;
   /** The realm booted: its entry points. */
   readonly realm: Promise<RealmEntry>;
+  /** The same once booted (a run then needs no await for it). */
+  entry: RealmEntry | null = null;
   runs = 0;
   retired = false;
   /** When it last went idle (performance.now()). */
@@ -75,7 +77,12 @@ export class Slot {
   constructor(isolate: ivm.Isolate, realm: Promise<RealmEntry>) {
     this.isolate = isolate;
     this.realm = realm;
-    realm.catch(() => undefined);
+    realm.then(
+      (entry) => {
+        this.entry = entry;
+      },
+      () => undefined,
+    );
   }
 
   /**
@@ -188,6 +195,11 @@ export class IsolatePool {
     return slot;
   }
 
+  /** An idle isolate at once, or null (then acquire waits for one): most runs need no promise. */
+  takeIdle(): Slot | null {
+    return this.#disposed ? null : (this.#idle.pop() ?? null);
+  }
+
   /**
    * A booted isolate for one run: an idle one, else the first to be free (a run ending, or a new
    * isolate booting); null past the deadline. A burst is served by the isolates already booted (a
@@ -196,7 +208,8 @@ export class IsolatePool {
    */
   acquire(deadline: number): Promise<Slot | null> {
     if (this.#disposed) return Promise.resolve(null);
-    if (this.#idle.length > 0) return Promise.resolve(this.#idle.pop()!);
+    const idle = this.takeIdle();
+    if (idle !== null) return Promise.resolve(idle);
     // No isolate at all (the first run, or all retired): boot one now.
     if (this.#slots.size === 0) this.#grow();
     return new Promise((resolve) => {

@@ -163,7 +163,7 @@ export class HookSandbox {
   /** One attempt at a run: an isolate from the pool, the run there, the isolate given back. */
   async #attempt(compiled: Compiled, eventJson: string, state: RunState, timeoutMs: number): Promise<RunEnd> {
     const pool = this.#pool;
-    const slot: Slot | null = await pool.acquire(state.deadline);
+    const slot: Slot | null = pool.takeIdle() ?? (await pool.acquire(state.deadline));
     if (slot === null) {
       return pool.disposed
         ? { outcome: 'error', actions: [], error: 'the sandbox is shut down', healthy: false }
