@@ -3,7 +3,8 @@
 // milliseconds. These tests show that it answers what the async path answers (actions, console
 // lines, errors), that a hook waiting on the host finishes the usual way, and that a run going past
 // its slice is stopped there and run again the async way with nothing of the first attempt counted:
-// no action twice, no console line of it, no fetch it queued, and the server's thread kept free.
+// no action twice, no console line of it, no fetch it queued, and the server's thread kept free; and
+// that the memory limit holds there as on the async path.
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -108,6 +109,19 @@ describe('the fast path', () => {
     // That version now runs the async way for a while: no second slice runs over.
     const next = await runCounted(hook, { n: 3, slow: true });
     assert.deepEqual({ fast: next.fast, slicesOver: next.slicesOver, outcome: next.result.outcome }, { fast: 0, slicesOver: 0, outcome: 'success' });
+  });
+
+  test('a warm version that goes over the memory limit ends as memory, on the fast path or after it, and the next run succeeds', async () => {
+    for (const grab of [`'x'.repeat(2 ** 29 - 24).length`, `(() => { const a = []; for (;;) a.push(new Array(1e5).fill(1)); })()`]) {
+      const hook = hookOf(`if (event.big) api.user.setMetadata('n', ${grab});\n  api.user.setMetadata('ok', 1);`);
+      await warmUp(hook);
+      const big = await runCounted(hook, { big: true });
+      assert.equal(big.result.outcome, 'memory', `${grab}: ${big.result.error}`);
+      assert.equal(big.fast + big.slicesOver, 1, 'it started on the fast path');
+      assert.deepEqual(big.result.actions, []);
+      const next = await runCounted(hook, {});
+      assert.deepEqual({ outcome: next.result.outcome, actions: next.result.actions }, { outcome: 'success', actions: [{ type: 'user.setMetadata', key: 'ok', value: 1 }] });
+    }
   });
 
   test('a version whose last run took over 1 ms of the isolate CPU (the default bound) runs the async way: no slice is spent on it', async () => {

@@ -3,7 +3,7 @@
 // prelude), and runs are kept apart by Hardened JavaScript instead of a fresh context each: the
 // intrinsics and the hook globals are frozen, every hook version gets a compartment with a frozen
 // global of its own, and the hook's top level runs again for every run (prelude/boot.ts). A run
-// is one call into the isolate (Slot.run).
+// enters the isolate through the realm's entry points (RealmEntry; run.ts says which).
 //
 // The realm script is compiled from one V8 code cache shared by every isolate; booting an isolate
 // (about 40 ms, on the isolate's own thread) happens while it is idle. Idle isolates beyond

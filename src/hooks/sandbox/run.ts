@@ -108,8 +108,9 @@ export interface RunEnd {
 }
 
 /**
- * Runs the hook: one call into the isolate's realm with the version's key (and its source when
- * the isolate has not evaluated it yet), the event as JSON and the run's id. Never throws.
+ * Runs the hook in the isolate's realm with the version's key (and its source when the isolate has
+ * not evaluated it yet), the event as JSON and the run's id: on the fast path (runSlice) when the
+ * version is known there and its last run was short, else one async call. Never throws.
  */
 export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string, state: RunState, limits: { timeoutMs: number; memoryLimitMb: number; fastPathMaxCpuMs: number }): Promise<RunEnd> {
   const { timeoutMs } = limits;
