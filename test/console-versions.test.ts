@@ -133,6 +133,8 @@ for (const kind of databaseKinds()) {
       await typeCode(page, V2.replace("'v2:'", "'replayed:'"));
       await page.getByRole('button', { name: 'Refresh' }).last().click();
       const newest = page.locator('section[aria-labelledby="log-title"] tbody tr').first();
+      // The log says what it lists: every failure and denial, a sample of the successes under load.
+      assert.match(await page.locator('section[aria-labelledby="log-title"] .hint').innerText(), /Every failed or denied run is listed/);
       await newest.getByRole('button', { name: /^Test on this event of / }).click();
       await page.locator('[data-testid="recorded-event"]').waitFor();
       const payload = await page.getByLabel('Event (recorded; edit it as you like)').inputValue();

@@ -207,6 +207,7 @@ function ExecutionLog({ hookId, canWrite, onReplay }: { hookId: string; canWrite
   return (
     <LoadedPanel id="log-title" title="Execution log" load={log}>
       <ErrorBanner error={replay.error} />
+      <p class="hint">Every failed or denied run is listed; when the hook runs often, a sample of the successful ones (HOOK_EXECUTIONS_PER_SECOND).</p>
       {data && data.length === 0 && <p class="empty">No run yet.</p>}
       {data && data.length > 0 && (
         <table>
