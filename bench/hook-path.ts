@@ -1,7 +1,8 @@
-// Where a hooked token request's main-thread CPU goes, without HTTP (docs/BENCHMARKS.md §13): a
+// Where a hooked token request's main-thread CPU goes, without HTTP (docs/BENCHMARKS.md §13, §14): a
 // Tessera server started in this process (SQLite), a user and the bench's `before_id_token` claims
 // hook, and two layers called back to back, each measured by this thread's own CPU
-// (process.threadCpuUsage: the isolate's threads are not counted):
+// (process.threadCpuUsage: the isolate's threads are not counted, but a run on the sandbox's fast
+// path executes the isolate on this thread, so its work is counted then, §14):
 // - sandbox: HookSandbox.run of the hook on a prebuilt event (the sandbox alone: its host side and the isolate call);
 // - lifecycle: lifecycle.run('before_id_token', …) (store, event, fair share, the run, and its
 //   record, whose batched insert falls within the loop).

@@ -1,9 +1,9 @@
 // Which successful runs the execution log records. Recording a run costs a redacted copy of its
 // event and a row: on a busy token path, about a fifth of what a claims hook adds to a refresh grant
 // (docs/BENCHMARKS.md §14), for rows the log prunes to HOOK_EXECUTIONS_PER_HOOK anyway. Failed and
-// denied runs are always recorded (executions.ts); a successful or skipped one while its hook's bucket has a token: a burst
-// of BURST, then `perSecond` (HOOK_EXECUTIONS_PER_SECOND). A quiet hook has every run recorded, a busy
-// one a steady sample; tessera_hook_runs_total counts them all.
+// denied runs are always recorded (executions.ts); a successful or skipped one while its hook's
+// bucket has a token: a burst of BURST, then `perSecond` (HOOK_EXECUTIONS_PER_SECOND). A quiet hook
+// has every run recorded, a busy one a steady sample; tessera_hook_runs_total counts them all.
 const BURST = 100;
 /** Buckets kept at most (one per hook that ran lately); the oldest goes first. */
 const MAX_BUCKETS = 10_000;

@@ -141,6 +141,8 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
       );
     const call = (source: string | null, drop: string) => settle(entry.run.apply(undefined, [compiled.key, source, eventJson, state.id, drop], { timeout: remaining, result: { promise: true } }));
     const { source, drop } = slot.arguments(compiled);
+    // Whether this run found the version evaluated: only such runs' CPU is the fast path's guess.
+    let evaluated = source === null;
     let executed: Executed | typeof DEADLINE;
     const fastPath = source === null && compiled.lastCpuMs < limits.fastPathMaxCpuMs && remaining > SYNC_SLICE_MS && !(compiled.asyncUntil > performance.now());
     if (fastPath) {
@@ -159,6 +161,7 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
     if (executed !== DEADLINE && 'value' in executed && executed.value === MISSING) {
       // The isolate had forgotten this version: once more, with its source.
       slot.forget(compiled);
+      evaluated = false;
       executed = await call(compiled.source, '');
     }
     if (executed === DEADLINE) return timedOut();
@@ -167,7 +170,7 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
     if ('error' in executed) {
       const end = failed(executed.error, 'Uncaught (in promise) ');
       end.cpuMs = slot.takeCpuMs();
-      if (source === null && end.cpuMs !== undefined) compiled.lastCpuMs = end.cpuMs;
+      if (evaluated && end.cpuMs !== undefined) compiled.lastCpuMs = end.cpuMs;
       return end;
     }
     const parsed = parseResult(executed.value);
@@ -183,7 +186,7 @@ export async function runOnce(slot: Slot, compiled: Compiled, eventJson: string,
     }
     const cpuMs = slot.takeCpuMs();
     // The fast path's guess, from runs that found the version evaluated (not its one-off evaluation).
-    if (source === null && cpuMs !== undefined) compiled.lastCpuMs = cpuMs;
+    if (evaluated && cpuMs !== undefined) compiled.lastCpuMs = cpuMs;
     if (parsed.memory || (needsHeapCheck(slot, cpuMs) && overLimit(slot, limits.memoryLimitMb))) return { ...overMemory(), cpuMs };
     // A fetch still in flight must never resolve into a later run's isolate.
     const healthy = state.pendingFetches === 0;
