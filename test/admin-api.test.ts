@@ -274,6 +274,7 @@ for (const kind of databaseKinds()) {
           return lifecycle.runBeforeChange(event, payload, ctx);
         },
         hasHooks: (event, applicationId) => lifecycle.hasHooks(event, applicationId),
+        hasHooksNow: (event, applicationId) => lifecycle.hasHooksNow(event, applicationId),
       };
       t.after(() => {
         services.lifecycle = lifecycle;

@@ -153,6 +153,22 @@ for (const kind of databaseKinds()) {
       await db('hook_executions').where({ hook_id: 'hk_batch' }).delete();
     });
 
+    test("the provider's client follows its application: one client while it is unchanged, a new one at once when it changes", async () => {
+      const { provider } = server.server.services;
+      const clientId = rp.config.clientMetadata().client_id;
+      const first = await provider.Client.find(clientId);
+      assert.ok(first);
+      assert.equal(await provider.Client.find(clientId), first, 'the same client while the application is cached');
+      const renamed = await server.admin('PATCH', `/applications/${clientId}`, { name: 'Notes, renamed' });
+      assert.equal(renamed.status, 200);
+      const after = await provider.Client.find(clientId);
+      assert.notEqual(after, first);
+      assert.equal(after?.clientName, 'Notes, renamed');
+      assert.equal(await provider.Client.find('no-such-client'), undefined);
+      // A refresh grant with the rebuilt client.
+      assert.ok((await oidc.refreshTokenGrant(rp.config, refreshToken)).access_token);
+    });
+
     test('a provider route asked with a method it does not answer ends in our 404', async () => {
       const response = await fetch(`${server.url}/token`);
       assert.equal(response.status, 404);

@@ -39,4 +39,6 @@ export interface Lifecycle {
   runBeforeChange<E extends EventName>(event: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<PendingChange<E>>;
   /** Whether any enabled hook would run for the event and application (a caller skips building a payload no one reads). */
   hasHooks(event: EventName, applicationId: string | null): Promise<boolean>;
+  /** The same when the answer is at hand (the hook store's cache), without a promise; undefined when it is not. */
+  hasHooksNow(event: EventName, applicationId: string | null): boolean | undefined;
 }

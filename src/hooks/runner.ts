@@ -160,7 +160,12 @@ export class HookRunner implements Lifecycle {
   }
 
   async hasHooks(eventName: EventName, applicationId: string | null): Promise<boolean> {
-    return (await this.#deps.store.forEvent(eventName, applicationId)).length > 0;
+    return (this.#deps.store.forEventNow(eventName, applicationId) ?? (await this.#deps.store.forEvent(eventName, applicationId))).length > 0;
+  }
+
+  hasHooksNow(eventName: EventName, applicationId: string | null): boolean | undefined {
+    const hooks = this.#deps.store.forEventNow(eventName, applicationId);
+    return hooks === undefined ? undefined : hooks.length > 0;
   }
 
   async run<E extends EventName>(eventName: E, payload: EventPayloads[E], ctx: LifecycleContext): Promise<LifecycleOutcome<E>> {
@@ -174,7 +179,7 @@ export class HookRunner implements Lifecycle {
   async #run<E extends EventName>(eventName: E, payload: EventPayloads[E], ctx: LifecycleContext, deferAsync: boolean): Promise<PendingChange<E>> {
     const spec = eventSpec(eventName);
     if (!spec) throw new Error(`unknown lifecycle event ${eventName}`);
-    const hooks = await this.#deps.store.forEvent(eventName, ctx.applicationId);
+    const hooks = this.#deps.store.forEventNow(eventName, ctx.applicationId) ?? (await this.#deps.store.forEvent(eventName, ctx.applicationId));
     if (hooks.length === 0) return { outcome: emptyOutcome(eventName), queueAsync: NO_JOBS };
 
     const event = await buildEvent(spec, payload, ctx, this.#deps.applicationName);

@@ -94,7 +94,7 @@ export class HookStore {
   readonly #box: SecretBox;
   readonly #checkCode: CodeChecker;
   readonly #applicationExists: (clientId: string) => Promise<boolean>;
-  #cache = new Map<string, { at: number; hooks: Promise<RunnableHook[]> }>();
+  #cache = new Map<string, { at: number; hooks: Promise<RunnableHook[]>; settled?: RunnableHook[] }>();
 
   constructor(db: Db, box: SecretBox, checkCode: CodeChecker, applicationExists: (clientId: string) => Promise<boolean>) {
     this.#db = db;
@@ -239,9 +239,21 @@ export class HookStore {
     const cached = this.#cache.get(key);
     if (cached && Date.now() - cached.at < CACHE_MS) return cached.hooks;
     const hooks = this.#load(event, applicationId);
-    this.#cache.set(key, { at: Date.now(), hooks });
-    hooks.catch(() => this.#cache.delete(key));
+    const entry: { at: number; hooks: Promise<RunnableHook[]>; settled?: RunnableHook[] } = { at: Date.now(), hooks };
+    this.#cache.set(key, entry);
+    hooks.then(
+      (loaded) => {
+        entry.settled = loaded;
+      },
+      () => this.#cache.delete(key),
+    );
     return hooks;
+  }
+
+  /** forEvent's answer when it is cached and loaded, without waiting; undefined when it would have to read. */
+  forEventNow(event: string, applicationId: string | null): RunnableHook[] | undefined {
+    const cached = this.#cache.get(`${event}\u0000${applicationId ?? ''}`);
+    return cached && Date.now() - cached.at < CACHE_MS ? cached.settled : undefined;
   }
 
   async #load(event: string, applicationId: string | null): Promise<RunnableHook[]> {

@@ -133,7 +133,8 @@ export function securityHeaders(https: boolean) {
     ctx.set('x-content-type-options', 'nosniff');
     ctx.set('referrer-policy', 'no-referrer');
     const policy = ctx.response.get('content-security-policy');
-    if (ctx.response.is('html')) {
+    // ctx.response.is('html') without its media-type parser (it runs on every answer).
+    if (ctx.response.type.trim().toLowerCase() === 'text/html') {
       // A page that may be framed says so itself (the console's preview of a brand: SAMEORIGIN).
       if (!ctx.response.get('x-frame-options')) ctx.set('x-frame-options', 'DENY');
       ctx.set('content-security-policy', finishPolicy(policy || DEFAULT_POLICY));

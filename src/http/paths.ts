@@ -32,8 +32,18 @@ function removeDotSegments(path: string): string {
   return `/${out.join('/')}`;
 }
 
+// What canonicalPath could change: an escape, a run of slashes, a "." or ".." segment.
+const NOT_CANONICAL = /%|\/\/|\/\.\.?(?:\/|$)/;
+
 /** The canonical form of a request path (not a URL: no query, no fragment). */
 export function canonicalPath(path: string): string {
+  // Most paths are canonical already (every token request): one test instead of the rewrite.
+  if (path.startsWith('/') && !NOT_CANONICAL.test(path)) return path;
+  return rewritePath(path);
+}
+
+/** The rewrite itself, on any path (canonicalPath skips it where it would change nothing). */
+export function rewritePath(path: string): string {
   const decoded = decodeUnreserved(path.startsWith('/') ? path : `/${path}`);
   return removeDotSegments(decoded.replace(/\/{2,}/g, '/'));
 }

@@ -540,6 +540,15 @@ export class ApplicationService {
     if (count === 0) throw new NotFoundError('application');
   }
 
+  /**
+   * A token that stands for what the client's metadata is now: the same object for as long as the
+   * application is cached, a new one once it is read again (changed here, or a second gone by).
+   * The provider's client built from that metadata is reused while it holds (client-reuse.ts).
+   */
+  async clientVersion(clientId: string): Promise<object | null> {
+    return this.#cached(clientId);
+  }
+
   /** The client as oidc-provider reads it (through the adapter). */
   async clientMetadata(clientId: string): Promise<AdapterPayload | undefined> {
     const entry = await this.#cached(clientId);

@@ -14,6 +14,7 @@ import type { KeySet } from './keys.ts';
 import type { Lifecycle } from '../hooks/lifecycle.ts';
 import { createTokenHooks } from './token-hooks.ts';
 import { createIdTokenClaims } from './id-token-claims.ts';
+import { reuseClients } from './client-reuse.ts';
 import type { FactorService } from '../identity/factors.ts';
 import { ACR_VALUES, interactionPolicyWithMfa, issueAuthenticationClaims } from './acr.ts';
 import { recordEvent } from '../webhooks/outbox.ts';
@@ -197,6 +198,7 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  reuseClients(provider, applications);
   tokenHooks.install(provider);
   idTokenClaims.install(provider);
   issueAuthenticationClaims(provider);

@@ -60,6 +60,11 @@ function requestedScope(ctx: KoaContextWithOIDC): string | undefined {
   return typeof source?.scope === 'string' ? source.scope : undefined;
 }
 
+const NO_OUTCOME: Promise<Outcome | null> = Promise.resolve(null);
+
+/** Whether these scopes ask for membership claims (roles, groups), which the access token carries too. */
+const asksForMemberships = (scopes: string[]) => scopes.includes('roles') || scopes.includes('groups');
+
 export function createTokenHooks(deps: TokenHookDeps) {
   const outcomes = new WeakMap<object, Promise<Outcome | null>>();
 
@@ -70,6 +75,12 @@ export function createTokenHooks(deps: TokenHookDeps) {
     const grantType = String(ctx.oidc?.params?.grant_type ?? '');
     if (ctx.oidc?.route !== 'token' || !isHooked(grantType) || !accountId) return Promise.resolve(null);
     const applicationId = ctx.oidc.client?.clientId ?? null;
+    // Most grants have no before_id_token hook, and the hook store usually knows at once.
+    // (Remembered for the request all the same: the access token and the ID token see one answer.)
+    if (deps.lifecycle.hasHooksNow('before_id_token', applicationId) === false) {
+      outcomes.set(ctx, NO_OUTCOME);
+      return NO_OUTCOME;
+    }
     const run = (async () => {
       // Most grants have no before_id_token hook: ask the (cached) hook store before building the event.
       if (!(await deps.lifecycle.hasHooks('before_id_token', applicationId))) return null;
@@ -115,7 +126,7 @@ export function createTokenHooks(deps: TokenHookDeps) {
       // Scope roles / groups: the access token (a resource server's JWT, or introspection of an
       // opaque one) carries them as the ID token does; a hook's claim of the same name wins.
       const scopes = (requestedScope(ctx) ?? token.scope ?? '').split(' ').filter(Boolean);
-      const memberships = token.accountId && deps.membershipClaims ? await deps.membershipClaims(token.accountId, ctx.oidc?.client?.clientId ?? null, scopes) : {};
+      const memberships = token.accountId && deps.membershipClaims && asksForMemberships(scopes) ? await deps.membershipClaims(token.accountId, ctx.oidc?.client?.clientId ?? null, scopes) : {};
       const claims = { ...memberships, ...(outcome?.decision.accessTokenClaims ?? {}) };
       return Object.keys(claims).length ? claims : undefined;
     },
