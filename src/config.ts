@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bundledDatabase } from './geo/locator.ts';
 import { DEFAULT_FAIR_SHARE, type FairShareSettings } from './hooks/fair-share.ts';
+import { MEMORY_BUDGET_MB, MEMORY_LIMIT_MB } from './hooks/sandbox/memory.ts';
 import { isHostEntry } from './net/address-policy.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -63,6 +64,8 @@ export interface Config {
     asyncConcurrency: number;
     /** Fair sharing between hooks (src/hooks/fair-share.ts): per-hook runs at once, CPU budget, circuit breaker. */
     fairShare: FairShareSettings;
+    /** Memory for all hook isolates together, in MiB (HOOK_MEMORY_BUDGET_MB): isolates at once = this / 32. */
+    memoryBudgetMb: number;
   };
   webhooks: {
     /** Delays before the retries of a failed delivery (attempt 2, 3, ...); then it is failed (dead letter). */
@@ -373,6 +376,8 @@ export function loadConfig(processEnv: Env = process.env): Config {
         breakerFailures: int(env, 'HOOK_BREAKER_FAILURES', DEFAULT_FAIR_SHARE.breakerFailures, 1, 1000),
         breakerCooldownMs: duration(env, 'HOOK_BREAKER_COOLDOWN', DEFAULT_FAIR_SHARE.breakerCooldownMs, 100, 3_600_000),
       },
+      // At least one isolate's limit (32 MiB); hook runs beyond what fits wait for an isolate.
+      memoryBudgetMb: int(env, 'HOOK_MEMORY_BUDGET_MB', MEMORY_BUDGET_MB, MEMORY_LIMIT_MB, 1_048_576),
     },
     webhooks: webhookSettings(env),
     federation: {

@@ -112,6 +112,8 @@ export function createMetrics(defaults = true): Metrics {
 /** The sandbox's figures as /metrics reads them (src/hooks/sandbox/sandbox.ts stats()). */
 export interface SandboxFigures {
   isolates: number;
+  /** The most isolates alive at once (maxIsolates within HOOK_MEMORY_BUDGET_MB). */
+  maxIsolates: number;
   idle: number;
   waiting: number;
   fast: number;
@@ -120,7 +122,7 @@ export interface SandboxFigures {
 
 /**
  * The hook sandbox's pool and paths, read when /metrics is scraped: isolates alive and idle, runs
- * waiting for one, and runs by where they executed (fast: started on the server's thread, see
+ * waiting for one, the most alive at once, and runs by where they executed (fast: started on the server's thread, see
  * src/hooks/sandbox/run.ts runSlice; slice_over: stopped past the fast path's slice and run again).
  */
 export function observeSandbox(registry: Registry, figures: () => SandboxFigures): void {
@@ -134,6 +136,14 @@ export function observeSandbox(registry: Registry, figures: () => SandboxFigures
       this.set({ state: 'idle' }, now.idle);
       this.set({ state: 'busy' }, now.isolates - now.idle);
       this.set({ state: 'waiting' }, now.waiting);
+    },
+  });
+  new Gauge({
+    name: 'tessera_hook_isolates_max',
+    help: 'Hook isolates alive at most at once: what the hook memory budget (HOOK_MEMORY_BUDGET_MB) fits',
+    registers: [registry],
+    collect() {
+      this.set(figures().maxIsolates);
     },
   });
   const seen = { fast: 0, slicesOver: 0 };

@@ -139,7 +139,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const factors = new FactorService(db, box, config.mfa);
     const applications = new ApplicationService(db, box);
     const resourceServers = new ResourceServerService(db);
-    const sandbox = new HookSandbox({ onCatastrophicError: (message) => log.fatal({ message }, 'a hook isolate failed catastrophically; restart the server') });
+    const sandbox = new HookSandbox({
+      memoryBudgetMb: config.hooks.memoryBudgetMb,
+      onCatastrophicError: (message) => log.fatal({ message }, 'a hook isolate failed catastrophically; restart the server'),
+    });
     observeSandbox(metrics.registry, () => sandbox.stats());
     const hooks = new HookStore(db, box, codeProblem, async (clientId) => (await applications.find(clientId)) !== null);
     const executions = new ExecutionLog(db, log, config.hooks.executionsPerSecond);

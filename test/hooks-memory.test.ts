@@ -37,6 +37,29 @@ test('one huge string is stopped as memory, even when the hook catches the error
   assert.deepEqual(next.actions, [{ type: 'user.setMetadata', key: 'n', value: 2000 }]);
 });
 
+test('the memory budget bounds the isolates alive at once: runs beyond what it fits wait for an isolate, and all succeed', async () => {
+  // Each run holds its isolate (and a few MiB) across a timer, so runs overlap.
+  const holding = hookOf('holding', `const held = new Array(2 ** 19).fill(1); await new Promise((resolve) => setTimeout(resolve, 100)); api.user.setMetadata('n', held.length);`);
+  const runEight = async (options: ConstructorParameters<typeof HookSandbox>[0]) => {
+    const bounded = new HookSandbox({ warmIsolates: 1, maxIsolates: 8, ...options });
+    try {
+      const results = await Promise.all(Array.from({ length: 8 }, () => bounded.run(holding, {}, { timeoutMs: 10_000 })));
+      for (const result of results) assert.equal(result.outcome, 'success', result.error);
+      return bounded.stats();
+    } finally {
+      bounded.dispose();
+    }
+  };
+  // 64 MiB fit two isolates of 32 MiB.
+  const budgeted = await runEight({ memoryBudgetMb: 64 });
+  assert.equal(budgeted.maxIsolates, 2);
+  assert.ok(budgeted.peakIsolates <= 2, `at most 2 isolates at once, saw ${budgeted.peakIsolates}`);
+  // The default budget (512 MiB, 16 isolates) leaves maxIsolates (8) in charge: the same runs took more isolates.
+  const unbounded = await runEight({});
+  assert.equal(unbounded.maxIsolates, 8);
+  assert.ok(unbounded.peakIsolates > 2, `the same runs without a tight budget used ${unbounded.peakIsolates} isolates`);
+});
+
 test('8 runs of a 512 MiB string at once: all stopped as memory, and the process stays under 1 GiB of RSS', (t) => {
   const sandboxModule = fileURLToPath(new URL('../src/hooks/sandbox/sandbox.ts', import.meta.url));
   const script = `

@@ -10,7 +10,8 @@ for (const kind of databaseKinds()) {
   describe(`metrics and execution log pruning (${kind})`, () => {
     let server: TestServer;
     before(async () => {
-      server = await startTestServer(kind, { env: { METRICS_TOKEN: 'scrape-token-123' } });
+      // A hook memory budget of 96 MiB: three isolates of 32 MiB at most.
+      server = await startTestServer(kind, { env: { METRICS_TOKEN: 'scrape-token-123', HOOK_MEMORY_BUDGET_MB: '96' } });
     });
     after(() => server.close());
 
@@ -54,6 +55,7 @@ for (const kind of databaseKinds()) {
       assert.match(text, /tessera_hook_sandbox_paths_total\{path="slice_over"\} 0/);
       assert.match(text, /tessera_hook_isolates\{state="idle"\} [1-9]/);
       assert.match(text, /tessera_hook_isolates\{state="waiting"\} 0/);
+      assert.match(text, /\ntessera_hook_isolates_max 3\n/);
     });
 
     test('executions are pruned beyond the count per hook and past the age', async () => {

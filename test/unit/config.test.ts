@@ -35,6 +35,7 @@ describe('config errors name the variable', () => {
       [{ HOOK_EXECUTIONS_PER_SECOND: 'some' }, 'HOOK_EXECUTIONS_PER_SECOND must be "all" or an integer between 0 and 1000000, got "some"'],
       [{ HOOK_EXECUTIONS_PER_SECOND: '-1' }, 'HOOK_EXECUTIONS_PER_SECOND must be "all" or an integer between 0 and 1000000, got "-1"'],
       [{ WEBHOOK_CONCURRENCY: '0' }, 'WEBHOOK_CONCURRENCY must be an integer between 1 and 1000, got "0"'],
+      [{ HOOK_MEMORY_BUDGET_MB: '16' }, 'HOOK_MEMORY_BUDGET_MB must be an integer between 32 and 1048576, got "16"'],
     ];
     for (const [env, message] of table) assert.equal(configError(env), message, JSON.stringify(env));
   });
@@ -113,6 +114,12 @@ describe('config errors name the variable', () => {
     assert.equal(loadConfig({ HOOK_EXECUTIONS_PER_SECOND: '0' }).hooks.executionsPerSecond, 0);
     assert.equal(loadConfig({ HOOK_EXECUTIONS_PER_SECOND: '50' }).hooks.executionsPerSecond, 50);
     assert.equal(loadConfig({ HOOK_EXECUTIONS_PER_SECOND: 'all' }).hooks.executionsPerSecond, Number.POSITIVE_INFINITY);
+  });
+
+  test('HOOK_MEMORY_BUDGET_MB: 512 by default, at least one isolate (32)', () => {
+    assert.equal(loadConfig({}).hooks.memoryBudgetMb, 512);
+    assert.equal(loadConfig({ HOOK_MEMORY_BUDGET_MB: '32' }).hooks.memoryBudgetMb, 32);
+    assert.equal(loadConfig({ HOOK_MEMORY_BUDGET_MB: '2048' }).hooks.memoryBudgetMb, 2048);
   });
 
   test('the webhook lease must outlast the timeout by 2 s', () => {

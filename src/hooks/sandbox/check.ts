@@ -8,10 +8,10 @@ import { moduleToScript } from './hook-script.ts';
 import { createIsolate } from './isolates.ts';
 import { MODULE_SUFFIX, SELF_SPECIFIER } from './prelude/assemble.ts';
 import { REALM_SOURCE } from './realm.ts';
+import { MEMORY_LIMIT_MB } from './memory.ts';
 
 export type CodeCheck = { ok: true } | { ok: false; message: string; line: number };
 
-export const MEMORY_LIMIT_MB = 32;
 const MAX_CODE_BYTES = 256 * 1024;
 /** The file name hooks compile under: their errors and stack frames say "hook.js:<line>". */
 export const FILENAME = 'hook.js';

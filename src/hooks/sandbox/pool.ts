@@ -145,6 +145,8 @@ export class IsolatePool {
   #waitingSince: number[] = [];
   #growTimer: NodeJS.Timeout | null = null;
   #disposed = false;
+  /** The most isolates alive at once so far. */
+  #peak = 0;
 
   constructor(options: PoolOptions) {
     this.#memoryLimitMb = options.memoryLimitMb;
@@ -167,8 +169,8 @@ export class IsolatePool {
     await Promise.all([...this.#booting].map((slot) => slot.realm.catch(() => undefined)));
   }
 
-  stats(): { isolates: number; idle: number; waiting: number } {
-    return { isolates: this.#slots.size, idle: this.#idle.length, waiting: this.#waiters.length };
+  stats(): { isolates: number; peakIsolates: number; maxIsolates: number; idle: number; waiting: number } {
+    return { isolates: this.#slots.size, peakIsolates: this.#peak, maxIsolates: this.#maxIsolates, idle: this.#idle.length, waiting: this.#waiters.length };
   }
 
   /** Disposes every isolate; runs waiting for one get none. */
@@ -192,6 +194,7 @@ export class IsolatePool {
     const isolate = createIsolate({ memoryLimit: this.#memoryLimitMb, ...(handler ? { onCatastrophicError: handler } : {}) });
     const slot = new Slot(isolate, bootRealm(isolate, this.#bridges));
     this.#slots.add(slot);
+    this.#peak = Math.max(this.#peak, this.#slots.size);
     return slot;
   }
 

@@ -8,7 +8,8 @@
 import type { RecordedAction } from '../catalog/actions.ts';
 import { hostAsync, settleAsync } from './async-bridge.ts';
 import { createBridges, bridgeRequest } from './bridges.ts';
-import { checkAndRewrite, MEMORY_LIMIT_MB, type CodeCheck } from './check.ts';
+import { checkAndRewrite, type CodeCheck } from './check.ts';
+import { MEMORY_BUDGET_MB, MEMORY_LIMIT_MB } from './memory.ts';
 import { bridgeFetch, FetchError, type BridgeResponse, type FetchPolicy } from './fetch-bridge.ts';
 import { IsolatePool, type Compiled, type Slot } from './pool.ts';
 import { clampTimeout, FAST_PATH_MAX_CPU_MS, receiveLog, redact, round, runOnce, runState, type HookOutcome, type HookRunResult, type RunEnd, type RunState } from './run.ts';
@@ -32,8 +33,14 @@ export interface RunOptions {
 export interface SandboxOptions {
   /** Per isolate, in MiB (default 32). */
   memoryLimitMb?: number;
-  /** Isolates alive at once, i.e. runs at once; more runs wait for one (default 32). */
+  /** Isolates alive at once, i.e. runs at once; more runs wait for one (default 32, and no more than memoryBudgetMb fits). */
   maxIsolates?: number;
+  /**
+   * Memory for all isolates together, in MiB (default 512): no more isolates live at once than
+   * their limits fit in (512 / 32: 16), whatever maxIsolates says, so hooks together cannot take
+   * more than this of the server's memory.
+   */
+  memoryBudgetMb?: number;
   /** Idle isolates kept booted (default 2). */
   warmIsolates?: number;
   /**
@@ -80,7 +87,8 @@ export class HookSandbox {
   constructor(options: SandboxOptions = {}) {
     this.#memoryLimitMb = options.memoryLimitMb ?? MEMORY_LIMIT_MB;
     this.#fastPathMaxCpuMs = options.fastPathMaxCpuMs ?? FAST_PATH_MAX_CPU_MS;
-    const maxIsolates = Math.max(1, options.maxIsolates ?? 32);
+    const fitInBudget = Math.floor((options.memoryBudgetMb ?? MEMORY_BUDGET_MB) / this.#memoryLimitMb);
+    const maxIsolates = Math.max(1, Math.min(options.maxIsolates ?? 32, fitInBudget));
     const warmIsolates = Math.min(maxIsolates, Math.max(0, options.warmIsolates ?? 2));
     this.#maxLogLines = options.maxLogLines ?? 100;
     this.#maxLogLineLength = options.maxLogLineLength ?? 1000;
@@ -191,9 +199,9 @@ export class HookSandbox {
   }
 
   /** Pool and cache figures, for metrics and tests. */
-  stats(): { isolates: number; idle: number; running: number; waiting: number; compiled: number; fast: number; slicesOver: number } {
+  stats(): { isolates: number; peakIsolates: number; maxIsolates: number; idle: number; running: number; waiting: number; compiled: number; fast: number; slicesOver: number } {
     const pool = this.#pool.stats();
-    return { isolates: pool.isolates, idle: pool.idle, running: this.#runs.size, waiting: pool.waiting, compiled: this.#compiled.size, ...this.#paths };
+    return { ...pool, running: this.#runs.size, compiled: this.#compiled.size, ...this.#paths };
   }
 
   /** Disposes every isolate; runs under way end as errors. */
