@@ -17,6 +17,9 @@ before(async () => {
 });
 after(() => sandbox.dispose());
 
+/** A string of 2^28 characters made by doubling: cheap as a rope until its characters are needed. */
+const ROPE = `let s = 'xy'; while (s.length < 2 ** 28) s += s;`;
+
 const hookOf = (id: string, code: string) => ({ id, version: 1, code: `export default async function (event, api) {\n${code}\n}` });
 
 test('one huge string is stopped as memory, even when the hook catches the error; the next run succeeds', async () => {
@@ -26,6 +29,14 @@ test('one huge string is stopped as memory, even when the hook catches the error
     ['padEnd', `api.user.setMetadata('n', ''.padEnd(2 ** 29 - 24, 'ab').length);`],
     ['join', `api.user.setMetadata('n', new Array(2 ** 20).join('x'.repeat(512)).length);`],
     ['caught', `try { 'x'.repeat(2 ** 29 - 24); } catch (e) { api.user.setMetadata('caught', e.message); }`],
+    // A rope (s += s) is stopped where something would write its characters out in one piece.
+    ['rope indexOf', `${ROPE} api.user.setMetadata('n', s.indexOf('z'));`],
+    ['rope RegExp', `${ROPE} api.user.setMetadata('n', /z/.test(s));`],
+    ['rope JSON', `${ROPE} api.user.setMetadata('n', JSON.stringify({ s }).length);`],
+    ['rope iterated', `${ROPE} api.user.setMetadata('n', Array.from(s).length);`],
+    ['rope decodeURIComponent', `${ROPE} api.user.setMetadata('n', decodeURIComponent(s).length);`],
+    ['rope in an action', `${ROPE} api.user.setMetadata('n', s);`],
+    ['rope logged', `${ROPE} console.log(s);`],
   ] as const) {
     const result = await sandbox.run(hookOf(`huge-${name}`, code), {});
     assert.equal(result.outcome, 'memory', `${name}: ${result.error}`);
@@ -60,23 +71,28 @@ test('the memory budget bounds the isolates alive at once: runs beyond what it f
   assert.ok(unbounded.peakIsolates > 2, `the same runs without a tight budget used ${unbounded.peakIsolates} isolates`);
 });
 
-test('8 runs of a 512 MiB string at once: all stopped as memory, and the process stays under 1 GiB of RSS', (t) => {
-  const sandboxModule = fileURLToPath(new URL('../src/hooks/sandbox/sandbox.ts', import.meta.url));
-  const script = `
+for (const [form, body] of [
+  ['a 512 MiB string', "const s = 'x'.repeat(2 ** 29 - 24); api.user.setMetadata('n', s.charCodeAt(3));"],
+  ['a 256 MiB rope searched', `${ROPE} api.user.setMetadata('n', s.indexOf('z'));`],
+] as const) {
+  test(`8 runs of ${form} at once: all stopped as memory, and the process stays under 1 GiB of RSS`, (t) => {
+    const sandboxModule = fileURLToPath(new URL('../src/hooks/sandbox/sandbox.ts', import.meta.url));
+    const script = `
     import { readFileSync } from 'node:fs';
     import { HookSandbox } from ${JSON.stringify(sandboxModule)};
     const sandbox = new HookSandbox({ warmIsolates: 8 });
     await sandbox.warmup();
-    const hook = { id: 'huge', version: 1, code: "export default async function (event, api) { const s = 'x'.repeat(2 ** 29 - 24); api.user.setMetadata('n', s.charCodeAt(3)); }" };
+    const hook = { id: 'huge', version: 1, code: ${JSON.stringify(`export default async function (event, api) { ${body} }`)} };
     const results = await Promise.all(Array.from({ length: 8 }, () => sandbox.run(hook, {}, { timeoutMs: 10000 })));
     sandbox.dispose();
     const peakKb = Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
     console.log(JSON.stringify({ outcomes: results.map((r) => r.outcome), peakMb: Math.round(peakKb / 1024) }));
   `;
-  const child = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
-  assert.equal(child.status, 0, child.stderr);
-  const report = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { outcomes: string[]; peakMb: number };
-  assert.deepEqual(report.outcomes, Array(8).fill('memory'));
-  t.diagnostic(`peak RSS ${report.peakMb} MiB`);
-  assert.ok(report.peakMb < 1024, `peak RSS ${report.peakMb} MiB`);
-});
+    const child = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(child.status, 0, child.stderr);
+    const report = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { outcomes: string[]; peakMb: number };
+    assert.deepEqual(report.outcomes, Array(8).fill('memory'));
+    t.diagnostic(`peak RSS ${report.peakMb} MiB`);
+    assert.ok(report.peakMb < 1024, `peak RSS ${report.peakMb} MiB`);
+  });
+}

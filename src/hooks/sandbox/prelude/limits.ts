@@ -54,5 +54,44 @@ export function capIntrinsics(maxChars: number): { count: number } {
     },
   };
   Object.defineProperty(Array.prototype, 'join', { value: arrayMethods.join, writable: true, configurable: true, enumerable: false });
+
+  // A string doubled by concatenation (s += s) is a rope that costs little until something needs
+  // its characters in one piece: then V8 writes them out at once (up to 1 GiB), past the limit
+  // before it is checked. The built-ins that would do that (every String.prototype method, the
+  // RegExp methods, the global string functions) refuse a string over the cap first.
+  const guardStrings = (receiver: unknown, args: unknown[]) => {
+    if (typeof receiver === 'string' && receiver.length > maxChars) throw over(receiver.length);
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (typeof arg === 'string' && arg.length > maxChars) throw over(arg.length);
+    }
+  };
+  const guarded = (original: (...args: unknown[]) => unknown) => {
+    const wrapper = {
+      [original.name](this: unknown, ...args: unknown[]) {
+        guardStrings(this, args);
+        return apply(original, this, args);
+      },
+    }[original.name]!;
+    Object.defineProperty(wrapper, 'length', { value: original.length });
+    return wrapper;
+  };
+  const guardAll = (target: object, skip: ReadonlyArray<PropertyKey>) => {
+    for (const key of Reflect.ownKeys(target)) {
+      if (skip.includes(key)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(target, key)!;
+      if (typeof descriptor.value !== 'function') continue;
+      Object.defineProperty(target, key, { ...descriptor, value: guarded(descriptor.value) });
+    }
+  };
+  guardAll(String.prototype, ['constructor', 'repeat', 'padStart', 'padEnd']);
+  guardAll(RegExp.prototype, ['constructor', 'compile']);
+  const globals = globalThis as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ['parseInt', 'parseFloat', 'encodeURI', 'encodeURIComponent', 'decodeURI', 'decodeURIComponent', 'escape', 'unescape']) {
+    if (typeof globals[name] === 'function') Object.defineProperty(globalThis, name, { value: guarded(globals[name]), writable: true, configurable: true, enumerable: false });
+  }
+  for (const name of ['parse', 'stringify'] as const) {
+    Object.defineProperty(JSON, name, { value: guarded(JSON[name] as (...args: unknown[]) => unknown), writable: true, configurable: true, enumerable: false });
+  }
   return tripped;
 }
