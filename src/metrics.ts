@@ -112,7 +112,7 @@ export function createMetrics(defaults = true): Metrics {
 /** The sandbox's figures as /metrics reads them (src/hooks/sandbox/sandbox.ts stats()). */
 export interface SandboxFigures {
   isolates: number;
-  /** The most isolates alive at once (maxIsolates within HOOK_MEMORY_BUDGET_MB). */
+  /** The bound on isolates alive at once (maxIsolates within HOOK_MEMORY_BUDGET_MB). */
   maxIsolates: number;
   idle: number;
   waiting: number;
@@ -122,8 +122,9 @@ export interface SandboxFigures {
 
 /**
  * The hook sandbox's pool and paths, read when /metrics is scraped: isolates alive and idle, runs
- * waiting for one, the most alive at once, and runs by where they executed (fast: started on the server's thread, see
- * src/hooks/sandbox/run.ts runSlice; slice_over: stopped past the fast path's slice and run again).
+ * waiting for one, the bound on isolates alive at once, and runs by where they executed (fast:
+ * started on the server's thread, see src/hooks/sandbox/run.ts runSlice; slice_over: stopped past
+ * the fast path's slice and run again).
  */
 export function observeSandbox(registry: Registry, figures: () => SandboxFigures): void {
   new Gauge({

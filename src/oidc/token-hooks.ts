@@ -82,7 +82,7 @@ export function createTokenHooks(deps: TokenHookDeps) {
       return NO_OUTCOME;
     }
     const run = (async () => {
-      // Most grants have no before_id_token hook: ask the (cached) hook store before building the event.
+      // The store had to read first: ask it before building the event.
       if (!(await deps.lifecycle.hasHooks('before_id_token', applicationId))) return null;
       const user = await deps.loadUser(ctx, accountId);
       if (!user) return null;
